@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Shared setup steps for scripts/lab.sh and scripts/test.sh. Idempotent: each step skips what is
+# already in place. Nothing here downloads anything but npm, PyPI and Debian packages.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+
+log() { printf '\033[1m[groundlab setup]\033[0m %s\n' "$*" >&2; }
+
+setup_node() {
+  cd "$ROOT"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing npm dependencies"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  log "building the library (tsc)"
+  npm run --silent build
+}
+
+setup_python() {
+  if [ ! -x "$PY" ]; then
+    log "creating the project virtualenv $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$PY" -c 'import jupyterlab, jupyter_client, nbclient, nbformat' 2>/dev/null; then
+    log "installing JupyterLab and Jupyter clients from PyPI into .venv"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+  fi
+}
+
+setup_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+      log "installing Debian's chromium (for the extension's browser tests)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      log "chromium is missing: run 'sudo apt-get install chromium' for the browser tests"
+    fi
+  fi
+}
+
+# The kernel and the extension add their install steps below (see kernel/ and extension/).
+setup_kernel() { :; }
+setup_extension() { :; }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need (npm packages, .venv with Jupyter, Chromium, kernel, extension)
+# and runs the whole test suite.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+setup_node
+setup_python
+setup_chromium
+setup_kernel
+setup_extension
+cd "$ROOT"
+log "running the tests"
+GROUNDLAB_QUIET=1 node --test --test-concurrency=2 --test-reporter=spec dist/test/

@@ -1,0 +1,67 @@
+/**
+ * `groundlab <command> [args]`. Each command is a module in ./commands exporting `command: Command`.
+ * The table below is the single place commands are registered.
+ */
+import { GroundlabError, isGroundlabError } from '../errors';
+import type { Command } from './args';
+
+const COMMANDS: Record<string, { module: string; summary: string }> = {
+  train: { module: './commands/train', summary: 'train a Transformer, Mamba-2 or LSTM into a run directory' },
+  runs: { module: './commands/runs', summary: 'list runs and their checkpoints' },
+  export: { module: './commands/export', summary: 'export a checkpoint (e.g. as a Hugging Face GPT-2 folder)' },
+  corpus: { module: './commands/corpus', summary: 'generate, import and describe corpora' },
+  analyze: { module: './commands/analyze', summary: 'compute every measure and analysis of a run, per checkpoint' },
+  eval: { module: './commands/eval', summary: 'surprisal and grounding information gain of a run' },
+  probe: { module: './commands/probe', summary: 'linear probes at hook points over layers and checkpoints' },
+  sweep: { module: './commands/sweep', summary: 'run a grid of runs locally or through Slurm' },
+  reproduce: { module: './commands/reproduce', summary: 'train and analyse everything, write figures, tables and REPORT.md' },
+  bench: { module: './commands/bench', summary: 'measure training and analysis speed against references' },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
+  return ['usage: groundlab <command> [options]', '', 'commands:', ...lines, '', 'groundlab <command> --help shows the options of a command.'].join('\n');
+}
+
+function loadCommand(name: string): Command {
+  const entry = COMMANDS[name];
+  if (!entry) {
+    throw new GroundlabError('BAD_ARGUMENT', `unknown command "${name}"`, { hint: `run \`groundlab --help\` for the list of commands` });
+  }
+  let mod: { command?: Command };
+  try {
+    mod = require(entry.module);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(entry.module.slice(2))) {
+      throw new GroundlabError('UNSUPPORTED', `the command "${name}" is not available in this build`, { cause: e });
+    }
+    throw e;
+  }
+  if (!mod.command) throw new GroundlabError('INTERNAL', `command module ${entry.module} exports no command`);
+  return mod.command;
+}
+
+/** Run the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    process.stdout.write(require('../../../package.json').version + '\n');
+    return 0;
+  }
+  try {
+    const cmd = loadCommand(name);
+    return (await cmd.run(rest)) ?? 0;
+  } catch (e) {
+    if (isGroundlabError(e)) {
+      process.stderr.write(`groundlab ${name}: error [${e.code}]: ${e.message}\n`);
+      if (process.env.GROUNDLAB_DEBUG) process.stderr.write(String(e.stack) + '\n');
+      return e.code === 'ABORTED' ? 130 : 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,3 @@
+// The data stage's public API (its owner lists its exports here).
+export {};
+export * from './types';

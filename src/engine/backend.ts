@@ -1,0 +1,139 @@
+/**
+ * Backend selection. groundlab runs on TensorFlow.js (`@tensorflow/tfjs-core`).
+ * Order of preference: tfjs-node-gpu, tfjs-node (only when the user installed them; never required),
+ * then the WebAssembly backend (SIMD, one thread per process), then the pure-JS `cpu` backend.
+ * `GROUNDLAB_BACKEND=wasm|cpu|tensorflow` forces one. The choice is printed once.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { register } from 'node:module';
+import { GroundlabError } from '../errors';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface EngineInfo {
+  backend: BackendName;
+  /** Worker threads the backend computes with (wasm: 1 per process; see README "Backends"). */
+  threads: number;
+  /** Where the backend came from (package name). */
+  source: string;
+  simd?: boolean;
+}
+
+export interface InitOptions {
+  /** Force a backend; default: `GROUNDLAB_BACKEND` or automatic. */
+  backend?: BackendName;
+  /** Print the chosen backend (once per process). Default true unless GROUNDLAB_QUIET=1. */
+  log?: boolean;
+}
+
+let info: EngineInfo | undefined;
+let pending: Promise<EngineInfo> | undefined;
+let gradientsLoaded = false;
+
+/**
+ * tfjs-core's CommonJS entry registers no gradients and its ESM gradient files use extensionless
+ * imports that Node cannot resolve. A resolve hook scoped to tfjs-core's own dist folder adds the
+ * extension, then the ESM registration module fills the (process-global) gradient registry.
+ */
+async function loadGradients(): Promise<void> {
+  if (gradientsLoaded) return;
+  const g = globalThis as { __groundlabGradHook?: boolean };
+  if (!g.__groundlabGradHook) {
+    const hook =
+      'export async function resolve(s, c, next) {' +
+      " if (c.parentURL && c.parentURL.includes('/@tensorflow/tfjs-core/dist/') && s.startsWith('.') && !s.endsWith('.js'))" +
+      "   return next(s + '.js', c);" +
+      ' return next(s, c); }';
+    register('data:text/javascript,' + encodeURIComponent(hook));
+    g.__groundlabGradHook = true;
+  }
+  const spec = '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+  // A real dynamic import (TypeScript would turn `import()` into `require()` under CommonJS).
+  const dynImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
+  await dynImport(require.resolve(spec).startsWith('/') ? 'file://' + require.resolve(spec) : spec);
+  gradientsLoaded = true;
+}
+
+function tryRequire(name: string): boolean {
+  try {
+    require(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function activate(name: BackendName): Promise<boolean> {
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok) return false;
+    await tf.ready();
+    return tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+function parseBackend(v: string | undefined, what: string): BackendName | undefined {
+  if (v == null || v === '' || v === 'auto') return undefined;
+  if (v === 'wasm' || v === 'cpu' || v === 'tensorflow') return v;
+  if (v === 'node' || v === 'tfjs-node' || v === 'gpu' || v === 'tfjs-node-gpu') return 'tensorflow';
+  throw new GroundlabError('BAD_ARGUMENT', `${what} is "${v}", which is not a backend`, {
+    hint: 'use one of: wasm, cpu, tensorflow (tfjs-node or tfjs-node-gpu, when installed), auto',
+  });
+}
+
+async function choose(opts: InitOptions): Promise<EngineInfo> {
+  const forced = opts.backend ?? parseBackend(process.env.GROUNDLAB_BACKEND, 'GROUNDLAB_BACKEND');
+  await loadGradients();
+  const candidates: BackendName[] = forced ? [forced] : ['tensorflow', 'wasm', 'cpu'];
+  for (const name of candidates) {
+    if (name === 'tensorflow') {
+      const src = tryRequire('@tensorflow/tfjs-node-gpu')
+        ? '@tensorflow/tfjs-node-gpu'
+        : tryRequire('@tensorflow/tfjs-node')
+          ? '@tensorflow/tfjs-node'
+          : undefined;
+      if (src && (await activate('tensorflow'))) return { backend: 'tensorflow', threads: 0, source: src };
+    } else if (name === 'wasm') {
+      require('@tensorflow/tfjs-backend-wasm');
+      if (await activate('wasm'))
+        return { backend: 'wasm', threads: 1, source: '@tensorflow/tfjs-backend-wasm', simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') };
+    } else {
+      require('@tensorflow/tfjs-backend-cpu');
+      if (await activate('cpu')) return { backend: 'cpu', threads: 1, source: '@tensorflow/tfjs-backend-cpu' };
+    }
+  }
+  throw new GroundlabError('BACKEND', `backend "${forced}" could not be started`, {
+    hint:
+      forced === 'tensorflow'
+        ? 'install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, or unset GROUNDLAB_BACKEND'
+        : 'unset GROUNDLAB_BACKEND to let groundlab pick one',
+  });
+}
+
+/**
+ * Start the engine (idempotent): picks and activates the backend, registers gradients and
+ * groundlab's extra kernels. Every entry point (CLI, notebook, tests) awaits this first.
+ */
+export function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
+  if (info && (!opts.backend || opts.backend === info.backend)) return Promise.resolve(info);
+  if (pending && !opts.backend) return pending;
+  pending = choose(opts).then((i) => {
+    info = i;
+    const log = opts.log ?? process.env.GROUNDLAB_QUIET !== '1';
+    if (log) {
+      const simd = i.simd === undefined ? '' : i.simd ? ', SIMD' : ', no SIMD';
+      process.stderr.write(`groundlab: backend ${i.backend} (${i.source}${simd}), ${i.threads || 'native'} thread${i.threads === 1 ? '' : 's'}\n`);
+    }
+    return i;
+  });
+  pending.catch(() => (pending = undefined));
+  return pending;
+}
+
+/** The engine info, or an error if `initEngine()` has not finished. */
+export function engineInfo(): EngineInfo {
+  if (!info) throw new GroundlabError('INTERNAL', 'the engine is not started', { hint: 'await initEngine() first' });
+  return info;
+}

@@ -1,0 +1,18 @@
+/**
+ * groundlab: the public API. `import { ... } from "groundlab"`.
+ * Each stage has its own barrel (src/<stage>/index.ts); this file only re-exports them.
+ */
+export * from './errors';
+export * from './engine';
+export * from './models';
+export * from './data';
+export * from './train';
+export * from './io';
+export * from './eval';
+export * from './metrics';
+export * from './analysis';
+export * from './viz';
+export * from './notebook';
+export { main as cli } from './cli/main';
+import * as tf from '@tensorflow/tfjs-core';
+export { tf };

@@ -1,0 +1,78 @@
+/**
+ * The contract every architecture (Transformer, Mamba-2, LSTM) fulfils. Training, analyses,
+ * checkpoints, the kernel and the CLI speak only this interface.
+ *
+ * Shapes: B = batch, T = sequence length, V = vocabulary, D = d_model, H = heads, Dh = head size.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+export type Arch = 'transformer' | 'mamba2' | 'lstm';
+
+/** Fields every model config has. Architecture configs extend it. */
+export interface BaseModelConfig {
+  arch: Arch;
+  vocabSize: number;
+  /** Longest sequence the model accepts (positions for the Transformer). */
+  contextLength: number;
+  dModel: number;
+  nLayers: number;
+  /**
+   * Dimension of continuous ENV features (image-grounded dialogue: one feature vector per patch
+   * position), projected into the model by a learned linear map and added to the embedding of the
+   * positions that carry them. 0 = no continuous inputs.
+   */
+  envFeatureDim: number;
+}
+
+/**
+ * A hook sees the tensor at a hook point and may return a replacement of the same shape
+ * (e.g. zeroing a head) or nothing (read only). Hooks run inside the forward pass, also under
+ * gradient computation, so a replacement is differentiable.
+ */
+export type HookFn = (x: tf.Tensor, name: string) => tf.Tensor | void;
+
+/** Hook points by exact name, or by a pattern over names. */
+export type HookSpec = Record<string, HookFn> | Array<[string | RegExp, HookFn]>;
+
+export interface ForwardOptions {
+  hooks?: HookSpec;
+  /** [B, T, envFeatureDim] continuous ENV features (zeros where a position has none). */
+  envFeatures?: tf.Tensor3D;
+  /** Apply dropout etc. (none of the presets use dropout; reserved). */
+  training?: boolean;
+}
+
+/** Activations recorded by `runWithCache`, keyed by hook point name. Owns its tensors. */
+export interface ActivationCache {
+  readonly names: string[];
+  get(name: string): tf.Tensor; // throws GroundlabError NOT_FOUND with the list of names
+  has(name: string): boolean;
+  dispose(): void;
+}
+
+export interface LanguageModel<C extends BaseModelConfig = BaseModelConfig> {
+  readonly arch: Arch;
+  readonly config: C;
+  /**
+   * Trainable parameters, by checkpoint tensor name (for the Transformer the names map one-to-one
+   * onto Hugging Face GPT-2 names, see src/io/hf-gpt2.ts). Insertion order is stable.
+   */
+  readonly params: Map<string, tf.Variable>;
+  /** Number of "heads" per layer that analyses can classify and ablate (attention heads, SSD heads; 0 for the LSTM). */
+  readonly nHeads: number;
+  /** All hook point names, in forward order. */
+  hookPoints(): string[];
+  /** tokens: [B, T] int32 -> logits [B, T, V]. */
+  forward(tokens: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
+  /** Forward and record the activations at the named hook points (default: all). */
+  runWithCache(
+    tokens: tf.Tensor2D,
+    opts?: ForwardOptions & { names?: Array<string | RegExp> },
+  ): { logits: tf.Tensor3D; cache: ActivationCache };
+  /**
+   * Mean next-token cross-entropy (nats) over positions where mask = 1; targets [B, T] int32,
+   * mask [B, T] float32 (default all ones). Uses the fused cross-entropy when no hooks are given.
+   */
+  loss(tokens: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D, opts?: ForwardOptions): tf.Scalar;
+  dispose(): void;
+}

@@ -1,0 +1,2 @@
+// The notebook stage's public API (its owner lists its exports here).
+export {};

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine, Rng } from '../../src/engine';
+
+test('initEngine picks wasm here and registers gradients', async () => {
+  const info = await initEngine({ log: false });
+  assert.equal(info.backend, process.env.GROUNDLAB_BACKEND ?? 'wasm');
+  const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)));
+  const dx = g(tf.tensor1d([1, -2, 3]));
+  assert.deepEqual(Array.from(dx.dataSync()), [2, -4, 6]);
+});
+
+test('a bad GROUNDLAB_BACKEND is a clear error naming the variable', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const code = `require(${JSON.stringify(require.resolve('../../src/engine'))}).initEngine().catch(e => { console.log(e.code + ' ' + e.message); })`;
+  const r = spawnSync(process.execPath, ['-e', code], { env: { ...process.env, GROUNDLAB_BACKEND: 'quantum' }, encoding: 'utf8' });
+  assert.match(r.stdout, /BAD_ARGUMENT GROUNDLAB_BACKEND is "quantum"/);
+});
+
+test('Rng is deterministic, restorable and forkable', () => {
+  const a = new Rng(42);
+  const xs = [a.next(), a.next()];
+  const saved = a.state();
+  const ys = [a.next(), a.int(10), a.normal()];
+  assert.deepEqual([new Rng(42).next(), new Rng(42).next()], [xs[0], xs[0]]);
+  const b = new Rng(saved);
+  assert.deepEqual([b.next(), b.int(10), b.normal()], ys);
+  assert.notEqual(new Rng(42).fork('x').next(), new Rng(42).fork('y').next());
+  assert.notEqual(new Rng(1).next(), new Rng(2).next());
+});
