@@ -1,2 +1,3 @@
-// The io stage's public API (its owner lists its exports here).
-export {};
+// The io stage's public API: atomic writes, safetensors, Hugging Face GPT-2 interchange.
+export * from './atomic';
+export * from './safetensors';
