@@ -1,2 +1,4 @@
-// The metrics stage's public API (its owner lists its exports here).
-export {};
+// The metrics stage's public API: statistics, grounding gain, head classification.
+export * from './stats';
+export * from './gain';
+export * from './heads';
