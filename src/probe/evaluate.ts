@@ -1,0 +1,224 @@
+/**
+ * Fit a probe with a held-out split and read it: accuracy (or R^2), chance levels, and a control
+ * task after Hewitt & Liang (2019) so that selectivity = task accuracy - control accuracy.
+ *
+ * The control task. Hewitt & Liang give every word *type* a random label and ask whether the probe
+ * can learn that arbitrary map as well as the real task. When the label is itself a word identity
+ * (which noun's ENV token is in context) a random function of that word is only a relabelling of
+ * the task, so groundlab re-assigns labels by a fixed random permutation of the label set *per
+ * control group* (a context template, or the token at the probed position): the control label of
+ * an example is perm_g(label) with g its group. The control task has the task's classes and
+ * balance, but solving it means memorising arbitrary (group, label) conjunctions. With one group
+ * it equals the task up to names (selectivity 0): then no control is possible and that is said.
+ */
+import { GroundlabError } from '../errors';
+import { Rng } from '../engine/rng';
+import {
+  fitLogistic,
+  fitRidge,
+  logisticPredict,
+  ridgePredict,
+  rSquared,
+  takeRows,
+  type RidgeOptions,
+} from './linear';
+
+/** Activations and labels for a classification probe. */
+export interface ClassificationData {
+  /** [n, d] row-major activations. */
+  x: Float32Array;
+  n: number;
+  d: number;
+  /** Class index of each example, in [0, classes.length). */
+  labels: Int32Array;
+  /** Class names (e.g. nouns, speakers, "no"/"yes"). */
+  classes: string[];
+  /** Control group of each example (see the module comment); default: all in one group. */
+  groups?: ArrayLike<string | number>;
+}
+
+/** Activations and targets for a regression probe. */
+export interface RegressionData {
+  x: Float32Array; // [n, d]
+  n: number;
+  d: number;
+  y: Float32Array; // [n, m]
+  m: number;
+}
+
+export interface SplitOptions {
+  /** Share of examples held out for testing. */
+  testFraction: number;
+  /** Seed of the split and of the control map. */
+  seed: number;
+  /** Keep each class's share equal in train and test (classification only). */
+  stratify: boolean;
+}
+
+export const SPLIT_DEFAULTS: SplitOptions = { testFraction: 0.25, seed: 0, stratify: true };
+
+export interface ProbeOptions extends SplitOptions {
+  /** L2 penalty (see fitLogistic / fitRidge). */
+  l2: number;
+  /** L-BFGS iteration budget. */
+  maxIter: number;
+  /** Also fit the control task (classification). */
+  control: boolean;
+}
+
+export const PROBE_DEFAULTS: ProbeOptions = { ...SPLIT_DEFAULTS, l2: 1e-3, maxIter: 200, control: true };
+
+export interface ClassificationResult {
+  kind: 'classification';
+  nTrain: number;
+  nTest: number;
+  nClasses: number;
+  /** Test accuracy of the task probe. */
+  accuracy: number;
+  trainAccuracy: number;
+  /** Test accuracy of always predicting the training set's most frequent class. */
+  chanceMajority: number;
+  /** 1 / number of classes. */
+  chanceUniform: number;
+  /** Test accuracy of the same probe trained on the control task (NaN when not fitted). */
+  controlAccuracy: number;
+  controlTrainAccuracy: number;
+  /** accuracy - controlAccuracy. */
+  selectivity: number;
+  /** Number of distinct control groups (1 = the control equals the task up to names). */
+  controlGroups: number;
+  iterations: number;
+  converged: boolean;
+}
+
+export interface RegressionResult {
+  kind: 'regression';
+  nTrain: number;
+  nTest: number;
+  r2: number;
+  trainR2: number;
+}
+
+/**
+ * A seeded split of n examples into train and test index lists (sorted). With `labels` and
+ * `stratify`, each class is split on its own (a class with one example goes to train).
+ */
+export function trainTestSplit(n: number, opts: Partial<SplitOptions> = {}, labels?: ArrayLike<number>): { train: Int32Array; test: Int32Array } {
+  const o = { ...SPLIT_DEFAULTS, ...opts };
+  if (!(o.testFraction > 0 && o.testFraction < 1)) throw new GroundlabError('BAD_ARGUMENT', `testFraction must be in (0, 1), got ${o.testFraction}`);
+  const rng = new Rng(`probe-split/${o.seed}`);
+  const buckets = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const key = labels && o.stratify ? labels[i] : 0;
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = []));
+    b.push(i);
+  }
+  const train: number[] = [];
+  const test: number[] = [];
+  for (const key of [...buckets.keys()].sort((a, b) => a - b)) {
+    const idx = rng.shuffle(buckets.get(key)!.slice());
+    const nt = idx.length < 2 ? 0 : Math.max(1, Math.min(idx.length - 1, Math.round(idx.length * o.testFraction)));
+    test.push(...idx.slice(0, nt));
+    train.push(...idx.slice(nt));
+  }
+  if (!train.length || !test.length) {
+    throw new GroundlabError('BAD_ARGUMENT', `cannot split ${n} examples into a training and a test set`, { hint: 'probe on more examples' });
+  }
+  return { train: Int32Array.from(train.sort((a, b) => a - b)), test: Int32Array.from(test.sort((a, b) => a - b)) };
+}
+
+/**
+ * Control labels: for each distinct group a fixed seeded random permutation of [0, k), applied
+ * to the true label. Deterministic in (groups, seed); groups are visited in sorted order.
+ */
+export function controlLabels(labels: Int32Array, k: number, groups: ArrayLike<string | number> | undefined, seed: number): { labels: Int32Array; groups: number } {
+  const keys = Array.from({ length: labels.length }, (_, i) => (groups ? String(groups[i]) : ''));
+  const distinct = [...new Set(keys)].sort();
+  const perms = new Map<string, Int32Array>();
+  for (const g of distinct) {
+    const rng = new Rng(`probe-control/${seed}/${g}`);
+    perms.set(g, Int32Array.from(rng.shuffle(Array.from({ length: k }, (_, i) => i))));
+  }
+  const out = new Int32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) out[i] = perms.get(keys[i])![labels[i]];
+  return { labels: out, groups: distinct.length };
+}
+
+function accuracy(pred: Int32Array, labels: Int32Array, idx: Int32Array): number {
+  let hit = 0;
+  for (let i = 0; i < idx.length; i++) if (pred[i] === labels[idx[i]]) hit++;
+  return idx.length ? hit / idx.length : NaN;
+}
+
+/** Fit a logistic probe (and its control) on a seeded split and report accuracies and chance. */
+export function probeClassification(data: ClassificationData, opts: Partial<ProbeOptions> = {}): ClassificationResult {
+  const o = { ...PROBE_DEFAULTS, ...opts };
+  const { x, n, d, labels } = data;
+  const k = data.classes.length;
+  if (x.length !== n * d) throw new GroundlabError('INTERNAL', `activations have ${x.length} values, expected ${n}x${d}`);
+  if (labels.length !== n) throw new GroundlabError('INTERNAL', `${labels.length} labels for ${n} examples`);
+  if (k < 2) throw new GroundlabError('BAD_ARGUMENT', `a classification probe needs at least 2 classes, got ${k}`);
+  const { train, test } = trainTestSplit(n, o, labels);
+  const xTrain = takeRows(x, d, train);
+  const xTest = takeRows(x, d, test);
+  const fit = (lab: Int32Array) => {
+    const yTrain = Int32Array.from(train, (i) => lab[i]);
+    const model = fitLogistic(xTrain, yTrain, train.length, d, k, { l2: o.l2, maxIter: o.maxIter });
+    return {
+      model,
+      train: accuracy(logisticPredict(model, xTrain, train.length), lab, train),
+      test: accuracy(logisticPredict(model, xTest, test.length), lab, test),
+    };
+  };
+  const task = fit(labels);
+  // Majority class of the training set, scored on the test set.
+  const counts = new Int32Array(k);
+  for (const i of train) counts[labels[i]]++;
+  let major = 0;
+  for (let c = 1; c < k; c++) if (counts[c] > counts[major]) major = c;
+  let majorHits = 0;
+  for (const i of test) if (labels[i] === major) majorHits++;
+  let control = { train: NaN, test: NaN };
+  let controlGroups = 0;
+  if (o.control) {
+    const c = controlLabels(labels, k, data.groups, o.seed);
+    controlGroups = c.groups;
+    control = fit(c.labels);
+  }
+  return {
+    kind: 'classification',
+    nTrain: train.length,
+    nTest: test.length,
+    nClasses: k,
+    accuracy: task.test,
+    trainAccuracy: task.train,
+    chanceMajority: majorHits / test.length,
+    chanceUniform: 1 / k,
+    controlAccuracy: control.test,
+    controlTrainAccuracy: control.train,
+    selectivity: task.test - control.test,
+    controlGroups,
+    iterations: task.model.iterations,
+    converged: task.model.converged,
+  };
+}
+
+/** Fit a ridge probe on a seeded split and report R^2 on train and test. */
+export function probeRegression(data: RegressionData, opts: Partial<ProbeOptions> = {}): RegressionResult {
+  const o = { ...PROBE_DEFAULTS, ...opts };
+  const { x, n, d, y, m } = data;
+  const { train, test } = trainTestSplit(n, { ...o, stratify: false });
+  const xTrain = takeRows(x, d, train);
+  const xTest = takeRows(x, d, test);
+  const yTrain = takeRows(y, m, train);
+  const yTest = takeRows(y, m, test);
+  const r = fitRidge(xTrain, yTrain, train.length, d, m, { l2: o.l2 } as Partial<RidgeOptions>);
+  return {
+    kind: 'regression',
+    nTrain: train.length,
+    nTest: test.length,
+    r2: rSquared(yTest, ridgePredict(r, xTest, test.length), test.length, m),
+    trainR2: rSquared(yTrain, ridgePredict(r, xTrain, train.length), train.length, m),
+  };
+}
