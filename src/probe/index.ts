@@ -5,3 +5,4 @@
  */
 export * from './linear';
 export * from './evaluate';
+export * from './collect';
