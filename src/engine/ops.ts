@@ -1,0 +1,299 @@
+/**
+ * Fused operations with hand-written gradients (`tf.customGrad`), written for the wasm backend:
+ * every matrix product is a 2-D product without transpose flags (XNNPACK's fast path) or a batched
+ * product through `GroundlabBmm` (see ./ops-kernels), transposes are explicit, and each backward
+ * pass is a handful of kernels instead of the long chain stock autodiff records.
+ *
+ * `fusedOps` and `stockOps` implement one interface (`Ops`), so a model can run either: the stock
+ * versions use plain tfjs ops and tfjs's own gradients (the "naive" baseline of the benchmark).
+ *
+ * Shapes: N = rows (batch x positions), I/O = in/out features, V = vocabulary, n = batch x heads,
+ * T = positions, Dh = head size.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BMM_KERNEL, hasFastBmm, installWasmKernels } from './ops-kernels';
+
+type T2 = tf.Tensor2D;
+type T3 = tf.Tensor3D;
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks without gradients (used inside customGrad forward/backward functions).
+
+/** [n, M, K] x [n, K, P] -> [n, M, P], no gradient recorded. */
+export function bmmRaw(a: T3, b: T3): T3 {
+  if (hasFastBmm()) return tf.engine().runKernel(BMM_KERNEL, { a, b }, {}) as T3;
+  return tf.matMul(a, b);
+}
+
+/** [n, M, K] -> [n, K, M] */
+function t3(x: T3): T3 {
+  return tf.transpose(x, [0, 2, 1]);
+}
+
+/** [M, K] -> [K, M] */
+function t2(x: T2): T2 {
+  return tf.transpose(x, [1, 0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused ops.
+
+/** Batched product with a hand-written gradient: a [n, M, K], b [n, K, P] -> [n, M, P]. */
+export const batchMatMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: bmmRaw(a as T3, b as T3),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as T3[];
+      return [bmmRaw(dy as T3, t3(sb)), bmmRaw(t3(sa), dy as T3)];
+    },
+  };
+}) as (a: T3, b: T3) => T3;
+
+const linearBias = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    // [N, O]
+    value: tf.fused.matMul({ a: x as T2, b: w as T2, bias: b }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as T2[];
+      return [tf.matMul(dy as T2, t2(sw)), tf.matMul(t2(sx), dy as T2), tf.sum(dy, 0)];
+    },
+  };
+});
+
+const linearNoBias = tf.customGrad((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x as T2, w as T2), // [N, O]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as T2[];
+      return [tf.matMul(dy as T2, t2(sw)), tf.matMul(t2(sx), dy as T2)];
+    },
+  };
+});
+
+/** x [N, I] @ w [I, O] (+ b [O]) -> [N, O]; backward: dx = dy w^T, dw = x^T dy, db = sum(dy). */
+export function linear(x: T2, w: T2, b?: tf.Tensor1D): T2 {
+  return (b ? linearBias(x, w, b) : linearNoBias(x, w)) as T2;
+}
+
+/** Layer norm over the last axis: x [N, D], gamma [D], beta [D] -> [N, D]. */
+export function layerNorm(x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): T2 {
+  return layerNormOp(eps)(x, gamma, beta) as T2;
+}
+
+const layerNormOp = (eps: number) => tf.customGrad((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const mu = tf.mean(x, -1, true); // [N, 1]
+  const xc = tf.sub(x, mu);
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [N, 1]
+  const xhat = tf.mul(xc, rstd); // [N, D]
+  save([xhat, rstd, g]);
+  return {
+    value: tf.add(tf.mul(xhat, g), b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sxhat, srstd, sg] = saved;
+      const dxhat = tf.mul(dy, sg);
+      const m1 = tf.mean(dxhat, -1, true);
+      const m2 = tf.mean(tf.mul(dxhat, sxhat), -1, true);
+      const dx = tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(sxhat, m2)), srstd);
+      return [dx, tf.sum(tf.mul(dy, sxhat), 0), tf.sum(dy, 0)];
+    },
+  };
+});
+
+/** RMS norm over the last axis: x [N, D], gamma [D] -> [N, D]. */
+export function rmsNorm(x: T2, gamma: tf.Tensor1D, eps = 1e-5): T2 {
+  return rmsNormOp(eps)(x, gamma) as T2;
+}
+
+const rmsNormOp = (eps: number) => tf.customGrad((x: tf.Tensor, g: tf.Tensor, save: tf.GradSaveFunc) => {
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
+  const xhat = tf.mul(x, rstd);
+  save([xhat, rstd, g]);
+  return {
+    value: tf.mul(xhat, g),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sxhat, srstd, sg] = saved;
+      const dxhat = tf.mul(dy, sg);
+      const m = tf.mean(tf.mul(dxhat, sxhat), -1, true);
+      const dx = tf.mul(tf.sub(dxhat, tf.mul(sxhat, m)), srstd);
+      return [dx, tf.sum(tf.mul(dy, sxhat), 0)];
+    },
+  };
+});
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+/** GELU, tanh approximation (GPT-2's "gelu_new"): any shape. */
+export const gelu = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const x3 = tf.mul(tf.square(x), x);
+  const th = tf.tanh(tf.mul(tf.add(x, tf.mul(x3, GELU_C)), GELU_K));
+  save([x, th]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(th, 1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sth] = saved;
+      // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2)
+      const dInner = tf.mul(tf.add(tf.mul(tf.square(sx), 3 * GELU_C * GELU_K), GELU_K), tf.mul(sx, 0.5));
+      const d = tf.add(tf.mul(tf.add(sth, 1), 0.5), tf.mul(tf.sub(1, tf.square(sth)), dInner));
+      return tf.mul(dy, d);
+    },
+  };
+}) as <R extends tf.Tensor>(x: R) => R;
+
+/**
+ * Mean cross-entropy (nats) from logits [N, V] and integer targets [N] over rows where mask [N]
+ * is 1 (default: all rows). The gradient is (softmax - onehot) * mask / sum(mask).
+ */
+export function crossEntropy(logits: T2, targets: tf.Tensor1D, mask?: tf.Tensor1D): tf.Scalar {
+  const [n, v] = logits.shape;
+  const m = mask ?? tf.ones([n]);
+  const denom = tf.maximum(tf.sum(m), 1);
+  const onehot = tf.oneHot(tf.cast(targets, 'int32'), v); // [N, V]
+  const op = tf.customGrad((z: tf.Tensor, save: tf.GradSaveFunc) => {
+    const zmax = tf.max(z, -1, true); // [N, 1]
+    const zs = tf.sub(z, zmax);
+    const lse = tf.log(tf.sum(tf.exp(zs), -1, true)); // [N, 1]
+    const logp = tf.sub(zs, lse); // [N, V]
+    const nll = tf.neg(tf.sum(tf.mul(logp, onehot), -1)); // [N]
+    save([logp, onehot, m, denom]);
+    return {
+      value: tf.div(tf.sum(tf.mul(nll, m)), denom),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [slogp, sonehot, sm, sdenom] = saved;
+        const w = tf.reshape(tf.mul(tf.div(sm, sdenom), dy), [n, 1]);
+        return tf.mul(tf.sub(tf.exp(slogp), sonehot), w);
+      },
+    };
+  });
+  const out = op(logits) as tf.Scalar;
+  tf.dispose(mask ? [onehot, denom] : [onehot, denom, m]);
+  return out;
+}
+
+const maskCache = new Map<number, tf.Tensor2D>();
+
+/** [T, T] additive causal mask: 0 where key j <= query i, -1e9 above the diagonal (kept for reuse). */
+export function causalMask(t: number): tf.Tensor2D {
+  let m = maskCache.get(t);
+  if (!m || m.isDisposed) {
+    const a = new Float32Array(t * t);
+    for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) a[i * t + j] = -1e9;
+    m = tf.keep(tf.tensor2d(a, [t, t]));
+    maskCache.set(t, m);
+  }
+  return m;
+}
+
+/**
+ * Fused causal attention: q, k, v [n, T, Dh] (n = batch x heads) -> z [n, T, Dh], with
+ * softmax(q k^T / sqrt(Dh) + causal mask) as the pattern. The pattern never leaves the op:
+ * use `attentionPattern` + `batchMatMul` when a hook must see or replace it.
+ */
+export const causalAttention = tf.customGrad((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [, t, dh] = q.shape;
+  const scale = 1 / Math.sqrt(dh);
+  const s = tf.add(tf.mul(bmmRaw(q as T3, t3(k as T3)), scale), causalMask(t)); // [n, T, T]
+  const p = tf.softmax(s); // [n, T, T]
+  save([q, k, v, p]);
+  return {
+    value: bmmRaw(p, v as T3), // [n, T, Dh]
+    gradFunc: (dz: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sq, sk, sv, sp] = saved as T3[];
+      const dp = bmmRaw(dz as T3, t3(sv)); // [n, T, T]
+      const dv = bmmRaw(t3(sp), dz as T3); // [n, T, Dh]
+      const ds = tf.mul(tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true))), scale); // [n, T, T]
+      const dq = bmmRaw(ds, sk); // [n, T, Dh]
+      const dk = bmmRaw(t3(ds), sq); // [n, T, Dh]
+      return [dq, dk, dv];
+    },
+  };
+}) as (q: T3, k: T3, v: T3) => T3;
+
+/** Attention scores q k^T / sqrt(Dh) + causal mask: q, k [n, T, Dh] -> [n, T, T] (differentiable, explicit). */
+export function attentionScores(q: T3, k: T3, fused = true): T3 {
+  const dh = q.shape[2];
+  const prod = fused ? batchMatMul(q, t3(k)) : tf.matMul(q, k, false, true);
+  return tf.add(tf.mul(prod, 1 / Math.sqrt(dh)), causalMask(q.shape[1]));
+}
+
+/**
+ * Embedding lookup: ids [N] int32, table [V, D] -> [N, D]. Forward is a gather; the gradient is
+ * a scatter-add done in JavaScript (the wasm backend has no UnsortedSegmentSum, which the stock
+ * gather gradient needs). Only the table gets a gradient.
+ */
+export function embedding(ids: tf.Tensor1D, table: T2): T2 {
+  const idArr = ids.dataSync();
+  const [vocab, d] = table.shape;
+  const op = tf.customGrad((w: tf.Tensor) => ({
+    value: tf.gather(w, ids),
+    gradFunc: (dy: tf.Tensor) => {
+      const g = dy.dataSync();
+      const out = new Float32Array(vocab * d);
+      for (let i = 0; i < idArr.length; i++) {
+        const row = idArr[i] * d;
+        const src = i * d;
+        for (let j = 0; j < d; j++) out[row + j] += g[src + j];
+      }
+      return tf.tensor2d(out, [vocab, d]);
+    },
+  }));
+  return op(table) as T2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One interface, two implementations.
+
+export interface Ops {
+  readonly fused: boolean;
+  linear(x: T2, w: T2, b?: tf.Tensor1D): T2;
+  layerNorm(x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps?: number): T2;
+  rmsNorm(x: T2, gamma: tf.Tensor1D, eps?: number): T2;
+  gelu<R extends tf.Tensor>(x: R): R;
+  crossEntropy(logits: T2, targets: tf.Tensor1D, mask?: tf.Tensor1D): tf.Scalar;
+  /** [n, T, Dh] x3 -> [n, T, Dh] */
+  causalAttention(q: T3, k: T3, v: T3): T3;
+  /** [n, M, K] x [n, K, P] -> [n, M, P] */
+  batchMatMul(a: T3, b: T3): T3;
+  embedding(ids: tf.Tensor1D, table: T2): T2;
+}
+
+export const fusedOps: Ops = {
+  fused: true,
+  linear,
+  layerNorm,
+  rmsNorm,
+  gelu,
+  crossEntropy,
+  causalAttention: (q, k, v) => {
+    installWasmKernels();
+    return causalAttention(q, k, v);
+  },
+  batchMatMul,
+  embedding,
+};
+
+/** The same operations written with stock tfjs ops and tfjs's own autodiff (the naive baseline). */
+export const stockOps: Ops = {
+  fused: false,
+  linear: (x, w, b) => (b ? tf.add(tf.matMul(x, w), b) : tf.matMul(x, w)),
+  layerNorm: (x, g, b, eps = 1e-5) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+  },
+  rmsNorm: (x, g, eps = 1e-5) => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), g),
+  gelu: <R extends tf.Tensor>(x: R) =>
+    tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), GELU_C)), GELU_K)), 1)) as R,
+  crossEntropy: (logits, targets, mask) => {
+    const [n, v] = logits.shape;
+    const m = mask ?? tf.ones([n]);
+    const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tf.cast(targets, 'int32'), v)), -1));
+    return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1));
+  },
+  causalAttention: (q, k, v) => tf.matMul(tf.softmax(attentionScores(q, k, false)), v),
+  batchMatMul: (a, b) => tf.matMul(a, b),
+  // Stock gather has no gradient on wasm: one-hot matmul.
+  embedding: (ids, table) => tf.matMul(tf.oneHot(tf.cast(ids, 'int32'), table.shape[0]), table),
+};

@@ -1,0 +1,187 @@
+/**
+ * Every hand-written gradient in src/engine/ops.ts against central finite differences and against
+ * tfjs's own autodiff of the stock implementation (float32, small sizes).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine, Rng, fusedOps, stockOps, bmmRaw, attentionScores, batchMatMul } from '../../src/engine';
+
+function rand(rng: Rng, shape: number[], std = 1): tf.Tensor {
+  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), std), shape);
+}
+
+/**
+ * Check d/dx_i of scalar f at a few coordinates of each input against central differences, and
+ * the whole gradient against `ref` (stock autodiff) when given.
+ */
+function checkGrad(
+  name: string,
+  f: (...xs: tf.Tensor[]) => tf.Scalar,
+  inputs: tf.Tensor[],
+  opts: { ref?: (...xs: tf.Tensor[]) => tf.Scalar; h?: number; tol?: number; samples?: number } = {},
+): void {
+  const h = opts.h ?? 1e-2;
+  const tol = opts.tol ?? 2e-2;
+  const rng = new Rng(name);
+  const grads = tf.tidy(() => tf.grads((...xs: tf.Tensor[]) => f(...xs))(inputs));
+  inputs.forEach((x, xi) => {
+    const g = grads[xi].dataSync();
+    assert.deepEqual(grads[xi].shape, x.shape, `${name}: grad shape of input ${xi}`);
+    const base = x.dataSync().slice();
+    const n = base.length;
+    const samples = Math.min(opts.samples ?? 12, n);
+    for (let s = 0; s < samples; s++) {
+      const i = rng.int(n);
+      const eval1 = (delta: number) => {
+        const v = base.slice();
+        v[i] += delta;
+        return tf.tidy(() => {
+          const xs = inputs.map((t, j) => (j === xi ? tf.tensor(v, t.shape) : t));
+          return f(...xs).dataSync()[0];
+        });
+      };
+      const fd = (eval1(h) - eval1(-h)) / (2 * h);
+      const scale = Math.max(1, Math.abs(fd), Math.abs(g[i]));
+      assert.ok(Math.abs(fd - g[i]) <= tol * scale, `${name}: d/dx${xi}[${i}] analytic ${g[i]} vs finite difference ${fd}`);
+    }
+    if (opts.ref) {
+      const rg = tf.tidy(() => tf.grads((...xs: tf.Tensor[]) => opts.ref!(...xs))(inputs));
+      const a = rg[xi].dataSync();
+      for (let i = 0; i < n; i++) {
+        assert.ok(Math.abs(a[i] - g[i]) <= 1e-3 * Math.max(1, Math.abs(a[i])), `${name}: input ${xi}[${i}] fused ${g[i]} vs stock autodiff ${a[i]}`);
+      }
+      tf.dispose(rg);
+    }
+  });
+  tf.dispose(grads);
+}
+
+/** A random linear functional of an op's output, so every output element matters. */
+function probe(rng: Rng, shape: number[]): tf.Tensor {
+  return tf.keep(rand(rng, shape));
+}
+
+test('linear (with and without bias) matches finite differences and stock autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(1);
+  const x = rand(rng, [5, 4]), w = rand(rng, [4, 3]), b = rand(rng, [3]);
+  const r = probe(rng, [5, 3]);
+  checkGrad('linear+b', (x, w, b) => tf.sum(tf.mul(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), r)), [x, w, b], {
+    ref: (x, w, b) => tf.sum(tf.mul(stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), r)),
+  });
+  checkGrad('linear', (x, w) => tf.sum(tf.mul(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), r)), [x, w], {
+    ref: (x, w) => tf.sum(tf.mul(stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), r)),
+  });
+  // forward equals stock
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D)))).dataSync()[0]);
+  assert.ok(d < 1e-5);
+});
+
+test('layer norm and RMS norm match finite differences and stock autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(2);
+  const x = rand(rng, [4, 6]), g = rand(rng, [6]), b = rand(rng, [6]);
+  const r = probe(rng, [4, 6]);
+  checkGrad('layerNorm', (x, g, b) => tf.sum(tf.mul(fusedOps.layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), r)), [x, g, b], {
+    ref: (x, g, b) => tf.sum(tf.mul(stockOps.layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), r)),
+    h: 5e-3,
+  });
+  checkGrad('rmsNorm', (x, g) => tf.sum(tf.mul(fusedOps.rmsNorm(x as tf.Tensor2D, g as tf.Tensor1D), r)), [x, g], {
+    ref: (x, g) => tf.sum(tf.mul(stockOps.rmsNorm(x as tf.Tensor2D, g as tf.Tensor1D), r)),
+    h: 5e-3,
+  });
+});
+
+test('GELU matches finite differences and stock autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(3);
+  const x = rand(rng, [3, 7], 2);
+  const r = probe(rng, [3, 7]);
+  checkGrad('gelu', (x) => tf.sum(tf.mul(fusedOps.gelu(x), r)), [x], { ref: (x) => tf.sum(tf.mul(stockOps.gelu(x), r)), samples: 21 });
+});
+
+test('masked cross-entropy matches finite differences, stock autodiff and a direct computation', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(4);
+  const z = rand(rng, [6, 5], 2);
+  const y = tf.tensor1d([0, 4, 2, 2, 1, 3], 'int32');
+  const m = tf.tensor1d([1, 0, 1, 1, 0, 1]);
+  checkGrad('crossEntropy', (z) => fusedOps.crossEntropy(z as tf.Tensor2D, y, m), [z], {
+    ref: (z) => stockOps.crossEntropy(z as tf.Tensor2D, y, m),
+    samples: 30,
+  });
+  // direct: mean over masked rows of -log softmax
+  const zv = z.arraySync() as number[][];
+  const yv = [0, 4, 2, 2, 1, 3], mv = [1, 0, 1, 1, 0, 1];
+  let tot = 0;
+  for (let i = 0; i < 6; i++) {
+    if (!mv[i]) continue;
+    const mx = Math.max(...zv[i]);
+    const lse = mx + Math.log(zv[i].reduce((a, v) => a + Math.exp(v - mx), 0));
+    tot += lse - zv[i][yv[i]];
+  }
+  const got = tf.tidy(() => fusedOps.crossEntropy(z as tf.Tensor2D, y, m).dataSync()[0]);
+  assert.ok(Math.abs(got - tot / 4) < 1e-4, `${got} vs ${tot / 4}`);
+});
+
+test('batched product and fused causal attention match finite differences and stock autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(5);
+  const a = rand(rng, [3, 4, 5]), b = rand(rng, [3, 5, 2]);
+  const r = probe(rng, [3, 4, 2]);
+  checkGrad('batchMatMul', (a, b) => tf.sum(tf.mul(batchMatMul(a as tf.Tensor3D, b as tf.Tensor3D), r)), [a, b], {
+    ref: (a, b) => tf.sum(tf.mul(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D), r)),
+  });
+  const raw = tf.tidy(() => tf.max(tf.abs(tf.sub(bmmRaw(a as tf.Tensor3D, b as tf.Tensor3D), tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D)))).dataSync()[0]);
+  assert.ok(raw < 1e-5);
+
+  const q = rand(rng, [2, 5, 3]), k = rand(rng, [2, 5, 3]), v = rand(rng, [2, 5, 3]);
+  const rz = probe(rng, [2, 5, 3]);
+  checkGrad('causalAttention', (q, k, v) => tf.sum(tf.mul(fusedOps.causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D), rz)), [q, k, v], {
+    ref: (q, k, v) => tf.sum(tf.mul(stockOps.causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D), rz)),
+    samples: 15,
+  });
+  // causal: output at position 0 depends only on v at position 0
+  const z = tf.tidy(() => fusedOps.causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D).arraySync() as number[][][]);
+  const vv = v.arraySync() as number[][][];
+  for (let d = 0; d < 3; d++) assert.ok(Math.abs(z[1][0][d] - vv[1][0][d]) < 1e-5);
+  // the explicit path (scores -> softmax -> product) gives the same values
+  const zs = tf.tidy(() => {
+    const p = tf.softmax(attentionScores(q as tf.Tensor3D, k as tf.Tensor3D));
+    return tf.max(tf.abs(tf.sub(batchMatMul(p, v as tf.Tensor3D), fusedOps.causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D)))).dataSync()[0];
+  });
+  assert.ok(zs < 1e-5);
+});
+
+test('embedding: gather forward, scatter-add gradient equals one-hot matmul autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(6);
+  const table = rand(rng, [7, 4]);
+  const ids = tf.tensor1d([3, 0, 3, 6, 1], 'int32');
+  const r = probe(rng, [5, 4]);
+  checkGrad('embedding', (w) => tf.sum(tf.mul(fusedOps.embedding(ids, w as tf.Tensor2D), r)), [table], {
+    ref: (w) => tf.sum(tf.mul(stockOps.embedding(ids, w as tf.Tensor2D), r)),
+  });
+});
+
+test('fused ops do not leak tensors across forward and backward', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(7);
+  const x = rand(rng, [8, 6]), w = tf.variable(rand(rng, [6, 6])), g = tf.variable(tf.ones([6])), b = tf.variable(tf.zeros([6]));
+  const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 0, 1], 'int32');
+  const step = () => {
+    const { value, grads } = tf.variableGrads(() => {
+      const h = fusedOps.gelu(fusedOps.layerNorm(fusedOps.linear(x as tf.Tensor2D, w, b), g, b));
+      const q = tf.reshape(h, [2, 4, 6]) as tf.Tensor3D;
+      const z = tf.reshape(fusedOps.causalAttention(q, q, q), [8, 6]) as tf.Tensor2D;
+      return fusedOps.crossEntropy(z, y);
+    });
+    value.dispose();
+    tf.dispose(grads);
+  };
+  step();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) step();
+  assert.equal(tf.memory().numTensors, before);
+});
