@@ -1,3 +1,9 @@
-// The data stage's public API (its owner lists its exports here).
-export {};
+// The data stage's public API.
 export * from './types';
+export * from './tokens';
+export * from './words';
+export * from './tokenizer';
+export * from './dataset';
+export * from './stats';
+export * from './synthetic';
+export * from './prepare';

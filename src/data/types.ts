@@ -63,6 +63,64 @@ export interface TokenDataset {
   /** Feature dimension of continuous ENV inputs; 0 when there are none. */
   readonly featureDim: number;
   row(i: number): Int32Array;
+  /** [seqLen] 1 where target position t of row i counts in the loss, 0 for padding (absent: all count). */
+  mask?(i: number): Uint8Array;
   /** [seqLen * featureDim] features for the input positions of row i (image-grounded data only). */
   features?(i: number): Float32Array;
+}
+
+/**
+ * A held-out context template (never emitted in training). `tokens` holds exactly one "{ENV}" slot,
+ * filled with `v<ENV>` (match) or `u<ENV>` (mismatch); the token to predict right after the last
+ * token is `v<LAN>`. For image-grounded data the slot stands for the patches of a scene that shows
+ * the object (see `imageEvalContext` in ./image).
+ */
+export interface EvalFrame {
+  id: string;
+  tokens: string[];
+}
+
+/** Counts of one word of interest in a corpus. */
+export interface NounStats {
+  noun: string;
+  /** Occurrences of `noun<ENV>`. */
+  env: number;
+  /** Occurrences of `noun<LAN>`. */
+  lan: number;
+  /** `noun<LAN>` occurrences with a `noun<ENV>` among the `window` tokens before them. */
+  cooc: number;
+  /** `noun<ENV>` occurrences followed by a `noun<LAN>` within `window` tokens. */
+  envFollowed: number;
+  /** Whether the noun passes the filter (env >= minCount and lan >= minCount). */
+  pass: boolean;
+}
+
+export interface CorpusStats {
+  episodes: number;
+  turns: number;
+  /** Tokens of all episodes, speaker tokens included, separators not. */
+  tokens: number;
+  /** Distinct token strings in the corpus. */
+  types: number;
+  vocabSize: number;
+  /** Co-occurrence window in tokens. */
+  window: number;
+  /** The filter's threshold (the paper: 100 of each form). */
+  minCount: number;
+  nouns: NounStats[];
+  /** Words of interest that pass the filter, in word-list order. */
+  passing: string[];
+}
+
+export interface PreparedData {
+  spec: CorpusSpec;
+  tokenizer: Tokenizer;
+  episodes: Episode[];
+  train: TokenDataset;
+  stats: CorpusStats;
+  /** Words of interest that pass the filter, base form e.g. "ball". */
+  nouns: string[];
+  evalFrames: EvalFrame[];
+  /** Feature dimension of continuous ENV inputs (image-grounded data); 0 otherwise. */
+  featureDim: number;
 }

@@ -1,0 +1,64 @@
+/**
+ * `prepareData(spec, { seqLen })`: the one entry point from a CorpusSpec (as saved in a run's
+ * config.json) to everything training and analysis need: episodes, tokenizer, packed training rows,
+ * statistics, the words of interest that pass the filter, and held-out evaluation frames.
+ */
+import { GroundlabError } from '../errors';
+import type { CorpusSpec, Episode, EvalFrame, PreparedData } from './types';
+import { WordTokenizer } from './tokenizer';
+import { packEpisodes } from './dataset';
+import { corpusStats } from './stats';
+import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
+
+export interface PrepareOptions {
+  seqLen: number;
+  /** Co-occurrence window for the statistics (default 64 tokens). */
+  window?: number;
+  /** The filter's threshold (default 100, the paper's). */
+  minCount?: number;
+}
+
+/** What a corpus source yields before tokenization. */
+export interface LoadedCorpus {
+  episodes: Episode[];
+  /** Words of interest (base forms) this corpus is about. */
+  nouns: string[];
+  evalFrames: EvalFrame[];
+  featureDim: number;
+}
+
+type Loader = (spec: CorpusSpec) => Promise<LoadedCorpus>;
+const loaders: Partial<Record<CorpusSpec['kind'], Loader>> = {};
+
+/** Register the loader of a corpus kind (each corpus module registers its own). */
+export function registerCorpusKind(kind: CorpusSpec['kind'], loader: Loader): void {
+  loaders[kind] = loader;
+}
+
+registerCorpusKind('synthetic', async (spec) => {
+  const knobs = syntheticKnobs(spec.setting ?? 'simple', spec.knobs ?? {});
+  return { episodes: generateSynthetic(knobs, spec.seed ?? 0), nouns: syntheticNouns(knobs), evalFrames: SYNTHETIC_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })), featureDim: 0 };
+});
+
+/** Load the episodes of a spec (no tokenizer, no packing). */
+export async function loadCorpus(spec: CorpusSpec): Promise<LoadedCorpus> {
+  if (!spec || typeof spec !== 'object') throw new GroundlabError('BAD_CONFIG', 'corpus spec must be an object like { kind: "synthetic", setting: "simple" }');
+  const loader = loaders[spec.kind];
+  if (!loader)
+    throw new GroundlabError('BAD_CONFIG', `unknown corpus kind "${String(spec.kind)}"`, { hint: `kinds: ${Object.keys(loaders).join(', ')}` });
+  return loader(spec);
+}
+
+export async function prepareData(spec: CorpusSpec, opts: PrepareOptions): Promise<PreparedData> {
+  const c = await loadCorpus(spec);
+  return prepareLoaded(spec, c, opts);
+}
+
+/** Tokenize, pack and describe an already loaded corpus. */
+export function prepareLoaded(spec: CorpusSpec, c: LoadedCorpus, opts: PrepareOptions): PreparedData {
+  if (!c.episodes.length) throw new GroundlabError('BAD_CONFIG', 'the corpus has no episodes', { hint: 'check the corpus source (an empty folder or file?)' });
+  const tokenizer = WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab });
+  const stats = corpusStats(c.episodes, { nouns: c.nouns, window: opts.window, minCount: opts.minCount, vocabSize: tokenizer.vocabSize });
+  const train = packEpisodes(c.episodes, tokenizer, { seqLen: opts.seqLen, featureDim: c.featureDim });
+  return { spec, tokenizer, episodes: c.episodes, train, stats, nouns: stats.passing, evalFrames: c.evalFrames, featureDim: c.featureDim };
+}
