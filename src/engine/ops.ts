@@ -16,6 +16,13 @@ import { BMM_KERNEL, hasFastBmm, installWasmKernels } from './ops-kernels';
 type T2 = tf.Tensor2D;
 type T3 = tf.Tensor3D;
 
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
+/** `tf.customGrad` with loose typing: f(...inputs, save) -> { value, gradFunc }. */
+function cg(f: (...args: any[]) => GradResult): (...xs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad(f as any) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Building blocks without gradients (used inside customGrad forward/backward functions).
 
@@ -39,7 +46,7 @@ function t2(x: T2): T2 {
 // Fused ops.
 
 /** Batched product with a hand-written gradient: a [n, M, K], b [n, K, P] -> [n, M, P]. */
-export const batchMatMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+export const batchMatMul = cg((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
     value: bmmRaw(a as T3, b as T3),
@@ -48,9 +55,9 @@ export const batchMatMul = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.G
       return [bmmRaw(dy as T3, t3(sb)), bmmRaw(t3(sa), dy as T3)];
     },
   };
-}) as (a: T3, b: T3) => T3;
+}) as unknown as (a: T3, b: T3) => T3;
 
-const linearBias = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+const linearBias = cg((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     // [N, O]
@@ -62,7 +69,7 @@ const linearBias = tf.customGrad((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save
   };
 });
 
-const linearNoBias = tf.customGrad((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+const linearNoBias = cg((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
     value: tf.matMul(x as T2, w as T2), // [N, O]
@@ -83,7 +90,7 @@ export function layerNorm(x: T2, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e
   return layerNormOp(eps)(x, gamma, beta) as T2;
 }
 
-const layerNormOp = (eps: number) => tf.customGrad((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+const layerNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   const mu = tf.mean(x, -1, true); // [N, 1]
   const xc = tf.sub(x, mu);
   const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [N, 1]
@@ -107,7 +114,7 @@ export function rmsNorm(x: T2, gamma: tf.Tensor1D, eps = 1e-5): T2 {
   return rmsNormOp(eps)(x, gamma) as T2;
 }
 
-const rmsNormOp = (eps: number) => tf.customGrad((x: tf.Tensor, g: tf.Tensor, save: tf.GradSaveFunc) => {
+const rmsNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, save: tf.GradSaveFunc) => {
   const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
   const xhat = tf.mul(x, rstd);
   save([xhat, rstd, g]);
@@ -127,7 +134,7 @@ const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
 /** GELU, tanh approximation (GPT-2's "gelu_new"): any shape. */
-export const gelu = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+export const gelu = cg((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const x3 = tf.mul(tf.square(x), x);
   const th = tf.tanh(tf.mul(tf.add(x, tf.mul(x3, GELU_C)), GELU_K));
   save([x, th]);
@@ -141,7 +148,7 @@ export const gelu = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
       return tf.mul(dy, d);
     },
   };
-}) as <R extends tf.Tensor>(x: R) => R;
+}) as unknown as <R extends tf.Tensor>(x: R) => R;
 
 /**
  * Mean cross-entropy (nats) from logits [N, V] and integer targets [N] over rows where mask [N]
@@ -152,7 +159,7 @@ export function crossEntropy(logits: T2, targets: tf.Tensor1D, mask?: tf.Tensor1
   const m = mask ?? tf.ones([n]);
   const denom = tf.maximum(tf.sum(m), 1);
   const onehot = tf.oneHot(tf.cast(targets, 'int32'), v); // [N, V]
-  const op = tf.customGrad((z: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = cg((z: tf.Tensor, save: tf.GradSaveFunc) => {
     const zmax = tf.max(z, -1, true); // [N, 1]
     const zs = tf.sub(z, zmax);
     const lse = tf.log(tf.sum(tf.exp(zs), -1, true)); // [N, 1]
@@ -192,25 +199,25 @@ export function causalMask(t: number): tf.Tensor2D {
  * softmax(q k^T / sqrt(Dh) + causal mask) as the pattern. The pattern never leaves the op:
  * use `attentionPattern` + `batchMatMul` when a hook must see or replace it.
  */
-export const causalAttention = tf.customGrad((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+export const causalAttention = cg((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
   const [, t, dh] = q.shape;
   const scale = 1 / Math.sqrt(dh);
-  const s = tf.add(tf.mul(bmmRaw(q as T3, t3(k as T3)), scale), causalMask(t)); // [n, T, T]
+  const s = tf.add(tf.mul(bmmRaw(q as T3, t3(k as T3)), scale), causalMask(t)) as T3; // [n, T, T]
   const p = tf.softmax(s); // [n, T, T]
   save([q, k, v, p]);
   return {
-    value: bmmRaw(p, v as T3), // [n, T, Dh]
+    value: bmmRaw(p as T3, v as T3), // [n, T, Dh]
     gradFunc: (dz: tf.Tensor, saved: tf.Tensor[]) => {
       const [sq, sk, sv, sp] = saved as T3[];
       const dp = bmmRaw(dz as T3, t3(sv)); // [n, T, T]
       const dv = bmmRaw(t3(sp), dz as T3); // [n, T, Dh]
       const ds = tf.mul(tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true))), scale); // [n, T, T]
-      const dq = bmmRaw(ds, sk); // [n, T, Dh]
-      const dk = bmmRaw(t3(ds), sq); // [n, T, Dh]
+      const dq = bmmRaw(ds as T3, sk); // [n, T, Dh]
+      const dk = bmmRaw(t3(ds as T3), sq); // [n, T, Dh]
       return [dq, dk, dv];
     },
   };
-}) as (q: T3, k: T3, v: T3) => T3;
+}) as unknown as (q: T3, k: T3, v: T3) => T3;
 
 /** Attention scores q k^T / sqrt(Dh) + causal mask: q, k [n, T, Dh] -> [n, T, T] (differentiable, explicit). */
 export function attentionScores(q: T3, k: T3, fused = true): T3 {
@@ -227,7 +234,7 @@ export function attentionScores(q: T3, k: T3, fused = true): T3 {
 export function embedding(ids: tf.Tensor1D, table: T2): T2 {
   const idArr = ids.dataSync();
   const [vocab, d] = table.shape;
-  const op = tf.customGrad((w: tf.Tensor) => ({
+  const op = cg((w: tf.Tensor) => ({
     value: tf.gather(w, ids),
     gradFunc: (dy: tf.Tensor) => {
       const g = dy.dataSync();

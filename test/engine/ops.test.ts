@@ -168,7 +168,7 @@ test('embedding: gather forward, scatter-add gradient equals one-hot matmul auto
 test('fused ops do not leak tensors across forward and backward', async () => {
   await initEngine({ log: false });
   const rng = new Rng(7);
-  const x = rand(rng, [8, 6]), w = tf.variable(rand(rng, [6, 6])), g = tf.variable(tf.ones([6])), b = tf.variable(tf.zeros([6]));
+  const x = rand(rng, [8, 6]), w = tf.variable(rand(rng, [6, 6])) as tf.Variable<tf.Rank.R2>, g = tf.variable(tf.ones([6])) as tf.Variable<tf.Rank.R1>, b = tf.variable(tf.zeros([6])) as tf.Variable<tf.Rank.R1>;
   const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 0, 1], 'int32');
   const step = () => {
     const { value, grads } = tf.variableGrads(() => {
