@@ -1,2 +1,4 @@
-// The eval stage's public API (its owner lists its exports here).
-export {};
+// The eval stage's public API: evaluation sets, scoring, template checks.
+export * from './evalset';
+export * from './surprisal';
+export * from './templates';
