@@ -6,3 +6,4 @@
 export * from './linear';
 export * from './evaluate';
 export * from './collect';
+export * from './tasks';
