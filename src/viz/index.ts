@@ -1,2 +1,3 @@
 // The viz stage's public API (its owner lists its exports here).
 export {};
+export * from './widgets';

@@ -1,0 +1,36 @@
+/**
+ * Links widgets on one page: a timeline and the inspectors with the same link key follow one
+ * checkpoint. Moving any scrubber publishes the step; every other subscriber of the key updates.
+ */
+export type StepListener = (step: number) => void;
+
+const channels = new Map<string, Set<StepListener>>();
+
+export function subscribe(link: string, fn: StepListener): () => void {
+  let set = channels.get(link);
+  if (!set) {
+    set = new Set();
+    channels.set(link, set);
+  }
+  set.add(fn);
+  return () => {
+    set!.delete(fn);
+    if (set!.size === 0) channels.delete(link);
+  };
+}
+
+/** Sends `step` to every listener of `link` except `from`. */
+export function publish(link: string, step: number, from?: StepListener): void {
+  for (const fn of Array.from(channels.get(link) ?? [])) if (fn !== from) fn(step);
+}
+
+export function listenerCount(link: string): number {
+  return channels.get(link)?.size ?? 0;
+}
+
+/** The index of the step in `steps` nearest to `step` (ties go to the earlier one). */
+export function nearestIndex(steps: number[], step: number): number {
+  let best = 0;
+  for (let i = 1; i < steps.length; i++) if (Math.abs(steps[i] - step) < Math.abs(steps[best] - step)) best = i;
+  return best;
+}

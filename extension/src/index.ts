@@ -1,0 +1,66 @@
+/**
+ * groundlab-widgets: a JupyterLab 4 MIME renderer extension for groundlab's
+ * application/vnd.groundlab.inspector+json and application/vnd.groundlab.timeline+json outputs.
+ */
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+import { InspectorView } from './inspector';
+import { INSPECTOR_MIME, TIMELINE_MIME } from './payload';
+import { TimelineView } from './timeline';
+
+export { InspectorView } from './inspector';
+export { TimelineView } from './timeline';
+export * from './payload';
+
+/** One output: an inspector or a timeline, chosen by MIME type. */
+export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
+  private readonly mimeType: string;
+  private view: InspectorView | TimelineView | null = null;
+
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this.mimeType = options.mimeType;
+    this.addClass('jp-GroundlabWidget');
+  }
+
+  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    this.view?.dispose();
+    this.view = null;
+    const data = model.data[this.mimeType];
+    const host = document.createElement('div');
+    this.node.textContent = '';
+    this.node.appendChild(host);
+    try {
+      this.view = this.mimeType === INSPECTOR_MIME ? new InspectorView(host, data) : new TimelineView(host, data);
+      // expose the view to UI tests and to the browser console
+      (host as unknown as { __groundlab: unknown }).__groundlab = this.view;
+      await this.view.ready;
+    } catch (e) {
+      host.className = 'gl-error';
+      host.textContent = `groundlab-widgets cannot show this output: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
+  dispose(): void {
+    this.view?.dispose();
+    this.view = null;
+    super.dispose();
+  }
+}
+
+export const rendererFactory: IRenderMime.IRendererFactory = {
+  safe: true,
+  mimeTypes: [INSPECTOR_MIME, TIMELINE_MIME],
+  defaultRank: 20,
+  createRenderer: (options) => new GroundlabRenderer(options)
+};
+
+const extension: IRenderMime.IExtension = {
+  id: 'groundlab-widgets:renderers',
+  description: 'The groundlab attention/saliency inspector and checkpoint timeline',
+  rendererFactory,
+  rank: 20,
+  dataType: 'json'
+};
+
+export default extension;

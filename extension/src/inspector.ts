@@ -1,0 +1,453 @@
+/**
+ * The attention/saliency inspector: tokens coloured by kind, a layers x heads overview coloured by a
+ * chosen per-head score, and the selected head's token x token map (attention or saliency) with the
+ * ENV -> pre-LAN cell marked. Everything shown comes from the payload; nothing is computed here but
+ * decoding and layout.
+ */
+import type { View } from 'vega';
+import { publish, subscribe, nearestIndex, StepListener } from './bus';
+import { checkInspector, decodeMap, EncodedMap, fmt, HeadScore, InspectorPayload, MapKind, mapKey, SCORE_LABELS, Variant, VariantPayload } from './payload';
+import { onThemeChange, themeColors, vegaConfig } from './theme';
+import { clientPoint, createView, RendererKind, setData } from './vegaview';
+
+export interface WidgetOptions {
+  /** 'canvas' in the browser (fast); 'svg' where no canvas exists (jsdom unit tests). */
+  renderer?: RendererKind;
+}
+
+export interface InspectorState {
+  c: number;
+  example: string;
+  variant: Variant;
+  kind: MapKind;
+  score: HeadScore;
+  layer: number;
+  head: number;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+function labelled(text: string, control: HTMLElement): HTMLLabelElement {
+  const l = el('label', 'gl-control');
+  l.append(el('span', 'gl-control-label', text), control);
+  return l;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+const CELL = 18;
+
+export class InspectorView {
+  readonly host: HTMLElement;
+  readonly payload: InspectorPayload;
+  readonly state: InspectorState;
+  /** Resolves when the first render is done. */
+  readonly ready: Promise<void>;
+  private readonly renderer: RendererKind;
+  private readonly mapsByKey = new Map<string, EncodedMap>();
+  private readonly decoded = new Map<string, Float32Array>();
+  private overview?: View;
+  private map?: View;
+  private mapSignature = '';
+  private queued: Promise<void> | null = null;
+  private busy: Promise<void> = Promise.resolve();
+  private updates = 0;
+  private disposed = false;
+  private readonly unsubscribe: () => void;
+  private readonly unwatchTheme: () => void;
+  private readonly onStep: StepListener;
+  private readonly ui: {
+    example: HTMLSelectElement;
+    variant: HTMLSelectElement;
+    kind: HTMLSelectElement;
+    score: HTMLSelectElement;
+    step: HTMLInputElement;
+    stepLabel: HTMLElement;
+    tokens: HTMLElement;
+    overview: HTMLElement;
+    overviewCaption: HTMLElement;
+    overviewReadout: HTMLElement;
+    mapStatus: HTMLElement;
+    map: HTMLElement;
+    mapReadout: HTMLElement;
+    note: HTMLElement;
+  };
+
+  constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
+    this.host = host;
+    this.payload = checkInspector(payload);
+    this.renderer = options.renderer ?? 'canvas';
+    const p = this.payload;
+    for (const m of p.maps) this.mapsByKey.set(mapKey(m.step, m.example, m.variant, m.kind, m.layer, m.head), m);
+    const init = p.initial;
+    this.state = {
+      c: Math.max(0, p.steps.indexOf(init.step)),
+      example: init.example,
+      variant: init.variant,
+      kind: init.kind,
+      score: p.scores[init.score] ? init.score : (Object.keys(p.scores)[0] as HeadScore),
+      layer: init.layer,
+      head: init.head
+    };
+    host.classList.add('gl-inspector');
+    host.dataset.link = p.link;
+    host.textContent = '';
+
+    const title = el('div', 'gl-title');
+    title.append(el('span', 'gl-title-main', p.title), el('span', 'gl-title-model', p.model));
+    const example = el('select', 'gl-example');
+    for (const ex of p.examples) example.append(new Option(ex.label, ex.id));
+    const variant = el('select', 'gl-variant');
+    variant.append(new Option('match', 'match'), new Option('mismatch', 'mismatch'));
+    const kind = el('select', 'gl-kind');
+    kind.append(new Option('attention', 'attention'), new Option('saliency', 'saliency'));
+    const score = el('select', 'gl-score');
+    for (const s of Object.keys(p.scores) as HeadScore[]) score.append(new Option(SCORE_LABELS[s] ?? s, s));
+    const step = el('input', 'gl-step');
+    step.type = 'range';
+    step.min = '0';
+    step.max = String(p.steps.length - 1);
+    step.step = '1';
+    const stepLabel = el('span', 'gl-step-label');
+    const controls = el('div', 'gl-controls');
+    const stepBox = el('span', 'gl-step-box');
+    stepBox.append(step, stepLabel);
+    controls.append(labelled('example', example), labelled('variant', variant), labelled('map', kind), labelled('colour heads by', score), labelled('checkpoint', stepBox));
+
+    const tokens = el('div', 'gl-tokens');
+    const legend = el('div', 'gl-kind-legend');
+    for (const k of ['ENV', 'LAN', 'speaker', 'other']) legend.append(el('span', `gl-tok gl-kind-${k}`, k));
+    legend.append(el('span', 'gl-tok gl-tok-env-slot', 'ENV slot'), el('span', 'gl-tok gl-tok-pred', 'pre-LAN position'));
+
+    const panels = el('div', 'gl-panels');
+    const left = el('div', 'gl-panel gl-panel-overview');
+    const overviewCaption = el('div', 'gl-caption');
+    const overview = el('div', 'gl-overview');
+    const overviewReadout = el('div', 'gl-readout gl-overview-readout', 'hover a head for its scores; click it to show its map');
+    left.append(overviewCaption, overview, overviewReadout);
+    const right = el('div', 'gl-panel gl-panel-map');
+    const mapStatus = el('div', 'gl-caption gl-map-status');
+    const map = el('div', 'gl-map');
+    const mapReadout = el('div', 'gl-readout gl-map-readout', 'hover a cell for its value');
+    right.append(mapStatus, map, mapReadout);
+    panels.append(left, right);
+    const note = el('div', 'gl-note');
+    host.append(title, controls, legend, tokens, panels, note);
+    this.ui = { example, variant, kind, score, step, stepLabel, tokens, overview, overviewCaption, overviewReadout, mapStatus, map, mapReadout, note };
+
+    example.addEventListener('change', () => this.setExample(example.value));
+    variant.addEventListener('change', () => this.setVariant(variant.value as Variant));
+    kind.addEventListener('change', () => this.setKind(kind.value as MapKind));
+    score.addEventListener('change', () => this.setScore(score.value as HeadScore));
+    step.addEventListener('input', () => this.setStepIndex(Number(step.value)));
+
+    this.onStep = (s: number) => {
+      const c = nearestIndex(this.payload.steps, s);
+      if (c !== this.state.c) {
+        this.state.c = c;
+        void this.update();
+      }
+    };
+    this.unsubscribe = subscribe(p.link, this.onStep);
+    this.unwatchTheme = onThemeChange(() => this.rebuildViews());
+    const t0 = now();
+    this.ready = this.update().then(() => {
+      host.dataset.renderMs = (now() - t0).toFixed(1);
+    });
+  }
+
+  // --- public actions (the controls call these; tests may too) -------------------------------
+
+  selectHead(layer: number, head: number): Promise<void> {
+    if (layer < 0 || layer >= this.payload.layers || head < 0 || head >= this.payload.heads) return Promise.resolve();
+    this.state.layer = layer;
+    this.state.head = head;
+    return this.update();
+  }
+
+  setKind(kind: MapKind): Promise<void> {
+    this.state.kind = kind;
+    return this.update();
+  }
+
+  setVariant(variant: Variant): Promise<void> {
+    this.state.variant = variant;
+    return this.update();
+  }
+
+  setExample(id: string): Promise<void> {
+    if (!this.payload.examples.some((e) => e.id === id)) return Promise.resolve();
+    this.state.example = id;
+    if (!this.currentExample().variants[this.state.variant]) this.state.variant = 'match';
+    return this.update();
+  }
+
+  setScore(score: HeadScore): Promise<void> {
+    if (!this.payload.scores[score]) return Promise.resolve();
+    this.state.score = score;
+    return this.update();
+  }
+
+  setStepIndex(c: number): Promise<void> {
+    const cc = Math.max(0, Math.min(this.payload.steps.length - 1, Math.round(c)));
+    this.state.c = cc;
+    publish(this.payload.link, this.payload.steps[cc], this.onStep);
+    return this.update();
+  }
+
+  /** Page coordinates of a head's cell in the overview (for UI tests that click like a user). */
+  headPoint(layer: number, head: number): { x: number; y: number } | null {
+    if (!this.overview) return null;
+    return clientPoint(this.overview, this.ui.overview, 'x', head, 'y', layer);
+  }
+
+  /** Page coordinates of a map cell (query row q, key column k). */
+  cellPoint(q: number, k: number): { x: number; y: number } | null {
+    if (!this.map || this.ui.map.style.display === 'none') return null;
+    return clientPoint(this.map, this.ui.map, 'x', k + 0.5, 'y', q + 0.5);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.unsubscribe();
+    this.unwatchTheme();
+    this.overview?.finalize();
+    this.map?.finalize();
+  }
+
+  // --- rendering ------------------------------------------------------------------------------
+
+  private currentExample() {
+    return this.payload.examples.find((e) => e.id === this.state.example) ?? this.payload.examples[0];
+  }
+
+  private currentVariant(): VariantPayload {
+    const ex = this.currentExample();
+    return ex.variants[this.state.variant] ?? ex.variants.match!;
+  }
+
+  private rebuildViews(): void {
+    this.overview?.finalize();
+    this.map?.finalize();
+    this.overview = undefined;
+    this.map = undefined;
+    this.mapSignature = '';
+    this.ui.overview.textContent = '';
+    this.ui.map.textContent = '';
+    void this.update();
+  }
+
+  /** Schedules a render of the current state; calls made while one is queued share it. */
+  update(): Promise<void> {
+    if (this.queued) return this.queued;
+    const t0 = now();
+    const run = this.busy.then(() => {
+      this.queued = null;
+      return this.render();
+    });
+    this.queued = run.then(() => {
+      this.updates++;
+      this.host.dataset.updates = String(this.updates);
+      this.host.dataset.lastUpdateMs = (now() - t0).toFixed(1);
+    });
+    this.busy = this.queued.catch((e) => this.showError(e));
+    return this.queued;
+  }
+
+  private showError(e: unknown): void {
+    this.ui.note.textContent = `groundlab inspector: ${e instanceof Error ? e.message : String(e)}`;
+    this.ui.note.classList.add('gl-error');
+  }
+
+  private async render(): Promise<void> {
+    if (this.disposed) return;
+    const p = this.payload;
+    const s = this.state;
+    const ex = this.currentExample();
+    const v = this.currentVariant();
+    const step = p.steps[s.c];
+    // controls
+    this.ui.example.value = ex.id;
+    this.ui.variant.value = s.variant;
+    (this.ui.variant.options[1] as HTMLOptionElement).disabled = !ex.variants.mismatch;
+    this.ui.kind.value = s.kind;
+    this.ui.score.value = s.score;
+    this.ui.step.value = String(s.c);
+    this.ui.stepLabel.textContent = `step ${step} (${s.c + 1}/${p.steps.length})`;
+    this.host.dataset.step = String(step);
+    this.host.dataset.kind = s.kind;
+    this.host.dataset.variant = s.variant;
+    this.host.dataset.example = ex.id;
+    this.host.dataset.head = `${s.layer}.${s.head}`;
+    this.renderTokens(v);
+
+    // overview
+    const grid = p.scores[s.score]![s.c];
+    const heads: { layer: number; head: number; value: number | null; carried: boolean }[] = [];
+    for (let l = 0; l < p.layers; l++) {
+      for (let h = 0; h < p.heads; h++) {
+        heads.push({ layer: l, head: h, value: grid[l * p.heads + h], carried: this.mapsByKey.has(mapKey(step, ex.id, s.variant, s.kind, l, h)) });
+      }
+    }
+    const thr = p.thresholds[s.score];
+    this.ui.overviewCaption.textContent = `${SCORE_LABELS[s.score] ?? s.score} per head at step ${step}${thr != null ? ` (threshold ${fmt(thr)})` : ''}; dots: heads whose ${s.kind} map this bundle carries; outlined: selected`;
+    const sel = [{ layer: s.layer, head: s.head }];
+    if (!this.overview) {
+      this.overview = await createView(this.ui.overview, this.overviewSpec(), this.renderer, { heads, sel });
+      this.overview.addEventListener('click', (_e, item) => {
+        const d = (item as { datum?: { layer?: number; head?: number } } | null)?.datum;
+        if (d && typeof d.layer === 'number' && typeof d.head === 'number') void this.selectHead(d.layer, d.head);
+      });
+      this.overview.addEventListener('mousemove', (_e, item) => {
+        const d = (item as { datum?: { layer?: number; head?: number } } | null)?.datum;
+        if (d && typeof d.layer === 'number' && typeof d.head === 'number') this.ui.overviewReadout.textContent = this.headSummary(d.layer, d.head);
+      });
+    } else {
+      await setData(this.overview, { heads, sel });
+    }
+
+    // map
+    const key = mapKey(step, ex.id, s.variant, s.kind, s.layer, s.head);
+    const m = this.mapsByKey.get(key);
+    const what = `${s.kind} map of L${s.layer} H${s.head} at step ${step}, example ${ex.label} (${s.variant})`;
+    this.renderNote();
+    if (!m) {
+      this.ui.map.style.display = 'none';
+      this.ui.mapReadout.textContent = '';
+      this.host.dataset.map = 'missing';
+      const here = heads.filter((x) => x.carried).map((x) => `L${x.layer}H${x.head}`);
+      const otherSteps = p.steps.filter((st) => this.mapsByKey.has(mapKey(st, ex.id, s.variant, s.kind, s.layer, s.head)));
+      this.ui.mapStatus.textContent =
+        `Not carried in this bundle: the ${what}. ` +
+        (here.length ? `Heads with a ${s.kind} map here: ${here.join(', ')}. ` : `No ${s.kind} map is carried for this checkpoint, example and variant. `) +
+        (otherSteps.length ? `This head has one at step ${otherSteps.join(', ')}.` : '');
+      this.ui.mapStatus.classList.add('gl-missing');
+      return;
+    }
+    let values = this.decoded.get(key);
+    if (!values) {
+      values = decodeMap(m);
+      this.decoded.set(key, values);
+    }
+    const n = m.n;
+    const cells: { q: number; k: number; q1: number; k1: number; v: number }[] = [];
+    for (let q = 0; q < n; q++) {
+      const end = m.encoding === 'u8-lower' ? q + 1 : n;
+      for (let k = 0; k < end; k++) cells.push({ q, k, q1: q + 1, k1: k + 1, v: values[q * n + k] });
+    }
+    const marker = [{ q: v.predPos, k: v.envPos, q1: v.predPos + 1, k1: v.envPos + 1 }];
+    const signed = m.min < 0;
+    const signature = `${s.kind}|${signed}|${n}`;
+    this.ui.map.style.display = '';
+    this.ui.mapStatus.classList.remove('gl-missing');
+    const cellValue = values[v.predPos * n + v.envPos];
+    this.ui.mapStatus.textContent = `${what}: rows = query positions, columns = key positions; ENV -> pre-LAN cell (row ${v.predPos}, column ${v.envPos}) = ${fmt(cellValue)}; range ${fmt(m.min)}..${fmt(m.max)}, 8-bit quantised`;
+    this.host.dataset.map = 'shown';
+    this.host.dataset.envCell = fmt(cellValue);
+    if (!this.map || signature !== this.mapSignature) {
+      this.map?.finalize();
+      this.ui.map.textContent = '';
+      this.mapSignature = signature;
+      this.map = await createView(this.ui.map, this.mapSpec(n, s.kind, signed), this.renderer, { cells, marker });
+      this.map.addEventListener('mousemove', (_e, item) => {
+        const d = (item as { datum?: { q?: number; k?: number; v?: number } } | null)?.datum;
+        if (d && typeof d.q === 'number' && typeof d.k === 'number') this.showCell(d.q, d.k, d.v);
+      });
+    } else {
+      await setData(this.map, { cells, marker });
+    }
+  }
+
+  private showCell(q: number, k: number, value?: number): void {
+    const v = this.currentVariant();
+    const tq = v.tokens[q] ?? '?';
+    const tk = v.tokens[k] ?? '?';
+    const mark = q === v.predPos && k === v.envPos ? ' [ENV -> pre-LAN]' : '';
+    this.ui.mapReadout.textContent = `query ${q} "${tq}" <- key ${k} "${tk}": ${value == null ? 'n/a' : fmt(value)}${mark}`;
+    this.ui.tokens.querySelectorAll('.gl-tok-q, .gl-tok-k').forEach((e) => e.classList.remove('gl-tok-q', 'gl-tok-k'));
+    this.ui.tokens.children[q]?.classList.add('gl-tok-q');
+    this.ui.tokens.children[k]?.classList.add('gl-tok-k');
+  }
+
+  private headSummary(l: number, h: number): string {
+    const p = this.payload;
+    const parts = (Object.keys(p.scores) as HeadScore[]).map((sc) => `${SCORE_LABELS[sc] ?? sc} ${fmt(p.scores[sc]![this.state.c][l * p.heads + h])}`);
+    return `L${l} H${h} at step ${p.steps[this.state.c]}: ${parts.join(', ')}`;
+  }
+
+  private renderTokens(v: VariantPayload): void {
+    const box = this.ui.tokens;
+    const sig = `${this.state.example}|${this.state.variant}`;
+    if (box.dataset.sig === sig) return;
+    box.dataset.sig = sig;
+    box.textContent = '';
+    v.tokens.forEach((t, i) => {
+      const span = el('span', `gl-tok gl-kind-${v.kinds[i]}`, t);
+      span.dataset.pos = String(i);
+      span.title = `position ${i}, ${v.kinds[i]}`;
+      if (i === v.envPos) span.classList.add('gl-tok-env-slot');
+      if (i === v.predPos) span.classList.add('gl-tok-pred');
+      box.append(span);
+    });
+    if (v.target) box.append(el('span', 'gl-tok gl-target', `-> ${v.target}`));
+  }
+
+  private renderNote(): void {
+    const p = this.payload;
+    const c = p.carried;
+    const steps = Array.from(new Set(p.maps.map((m) => m.step))).sort((a, b) => a - b);
+    this.ui.note.textContent =
+      `This bundle carries per-head scores for all ${p.steps.length} checkpoints and ${c.maps} token x token maps` +
+      (steps.length ? ` (at step ${steps.join(', ')})` : '') +
+      `, ${(c.mapBytes / 1e6).toFixed(2)} MB` +
+      (c.omittedMaps ? `; ${c.omittedMaps} more maps were left out to stay within ${(c.maxMapBytes / 1e6).toFixed(1)} MB` : '') +
+      '. Maps are 8-bit quantised.';
+  }
+
+  private overviewSpec(): Record<string, unknown> {
+    const p = this.payload;
+    const t = themeColors(this.host);
+    const enc = {
+      x: { field: 'head', type: 'ordinal', title: 'head', axis: { labelAngle: 0 } },
+      y: { field: 'layer', type: 'ordinal', title: 'layer' }
+    };
+    return {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      width: p.heads * CELL,
+      height: p.layers * CELL,
+      config: vegaConfig(t),
+      layer: [
+        { data: { name: 'heads' }, mark: { type: 'rect', cursor: 'pointer' }, encoding: { ...enc, color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', zero: true }, legend: { title: null, gradientLength: Math.max(60, p.layers * CELL - 20) } } } },
+        { data: { name: 'heads' }, transform: [{ filter: 'datum.carried' }], mark: { type: 'circle', size: 14, color: '#ffffff', stroke: '#000000', strokeWidth: 0.5, opacity: 0.9, cursor: 'pointer' }, encoding: enc },
+        { data: { name: 'sel' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 3 }, encoding: enc }
+      ]
+    };
+  }
+
+  private mapSpec(n: number, kind: MapKind, signed: boolean): Record<string, unknown> {
+    const t = themeColors(this.host);
+    const size = Math.max(220, Math.min(480, n * 4));
+    const scheme = signed ? { scheme: 'blueorange', domainMid: 0 } : { scheme: kind === 'attention' ? 'blues' : 'oranges' };
+    const x = { field: 'k', type: 'quantitative', title: 'key position', scale: { domain: [0, n], nice: false } };
+    const y = { field: 'q', type: 'quantitative', title: 'query position', scale: { domain: [0, n], nice: false, reverse: true } };
+    return {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      width: size,
+      height: size,
+      config: vegaConfig(t),
+      layer: [
+        { data: { name: 'cells' }, mark: { type: 'rect' }, encoding: { x, x2: { field: 'k1' }, y, y2: { field: 'q1' }, color: { field: 'v', type: 'quantitative', scale: scheme, legend: { title: kind } } } },
+        { data: { name: 'marker' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x, x2: { field: 'k1' }, y, y2: { field: 'q1' } } }
+      ]
+    };
+  }
+}
+
+export { checkInspector };

@@ -1,0 +1,34 @@
+/** Small helpers around vega: compile a vega-lite spec once, then feed named data sets. */
+import { View, parse } from 'vega';
+import { compile } from 'vega-lite';
+
+export type RendererKind = 'canvas' | 'svg';
+
+export async function createView(container: HTMLElement, spec: Record<string, unknown>, renderer: RendererKind, data: Record<string, unknown[]>): Promise<View> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const vg = compile(spec as any).spec;
+  const view = new View(parse(vg), { renderer, container, hover: false });
+  for (const [name, values] of Object.entries(data)) view.data(name, values);
+  await view.runAsync();
+  return view;
+}
+
+/** Replaces named data sets and re-renders. */
+export async function setData(view: View, data: Record<string, unknown[]>): Promise<void> {
+  for (const [name, values] of Object.entries(data)) view.data(name, values);
+  await view.runAsync();
+}
+
+/** The page coordinates of a point given in the view's data coordinates (x and y scale values). */
+export function clientPoint(view: View, container: HTMLElement, xScale: string, x: unknown, yScale: string, y: unknown): { x: number; y: number } {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const sx = view.scale(xScale) as any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const sy = view.scale(yScale) as any;
+  const [ox, oy] = view.origin();
+  const bx = typeof sx.bandwidth === 'function' ? sx.bandwidth() / 2 : 0;
+  const by = typeof sy.bandwidth === 'function' ? sy.bandwidth() / 2 : 0;
+  const el = (container.querySelector('canvas, svg') as HTMLElement) ?? container;
+  const r = el.getBoundingClientRect();
+  return { x: r.left + ox + sx(x) + bx, y: r.top + oy + sy(y) + by };
+}
