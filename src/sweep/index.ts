@@ -1,0 +1,15 @@
+// The sweep stage's public API: grids of runs, run locally or through Slurm, and aggregated.
+export { readSpec, validateSpec, expandCells, flagsToArgv, specFromFlags, specToJSON } from './spec';
+export type { SweepSpec, SweepCell, AnalysisStep, FlagValue } from './spec';
+export { openSweep, readCellState, effectiveCellState, lastCheckpointStep, cellDir, MANIFEST, CELL_STATE, CELL_LOG } from './store';
+export type { Sweep, SweepManifest, CellState, CellStateName, SlurmSubmission } from './store';
+export { runCell, cellStages, groundlabCommand } from './cell';
+export type { CellResult, RunCellOptions, Stage } from './cell';
+export { runSweepLocal, defaultJobs } from './local';
+export type { LocalRunOptions, LocalRunResult, SweepEvent, SweepCounts, SweepProgressEvent } from './local';
+export { slurmScript, submitSlurm, sweepStatus, schedulerView, waitForJobs, arraySpec, cellsToSubmit } from './slurm';
+export type { SlurmOptions, SubmitResult, SweepStatus, CellStatus, SchedulerView } from './slurm';
+export { aggregateSweep, finalMeasures, readArrowFile } from './aggregate';
+export type { AggregateOptions, AggregateResult } from './aggregate';
+export { meanCI, studentTQuantile, studentTCdf } from './stats';
+export type { MeanCI } from './stats';

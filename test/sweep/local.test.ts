@@ -1,0 +1,157 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { aggregateSweep, openSweep, readCellState, runSweepLocal, sweepStatus } from '../../src/sweep';
+import { fakeSpec, makeFixture, writeSpec } from './helpers';
+
+const finalLoss = (dir: string, cell: string) => {
+  const s = readCellState(path.join(dir, cell));
+  assert.equal(s?.state, 'done', `${cell} is done`);
+  const ck = fs.readdirSync(path.join(dir, cell, 'checkpoints')).sort().pop()!;
+  return JSON.parse(fs.readFileSync(path.join(dir, cell, 'checkpoints', ck, 'state.json'), 'utf8')).loss as number;
+};
+
+test('local executor runs every cell, skips finished ones, aggregates', async () => {
+  const fx = makeFixture();
+  try {
+    const specFile = writeSpec(fx, fakeSpec(fx));
+    const sweep = openSweep(specFile);
+    assert.equal(sweep.dir, path.join(fx.dir, 'fake'));
+    assert.ok(fs.existsSync(path.join(sweep.dir, 'sweep.json')));
+    const events: string[] = [];
+    let maxRunning = 0;
+    let running = 0;
+    const r = await runSweepLocal(sweep, {
+      jobs: 2,
+      progressEverySec: 0.1,
+      onEvent: (e) => {
+        events.push(e.type);
+        if (e.type === 'cell-start' && e.stage === 'train') maxRunning = Math.max(maxRunning, ++running);
+        if (e.type === 'cell-end') running--;
+      },
+    });
+    assert.deepEqual(r.counts.done, 6);
+    assert.equal(r.counts.failed, 0);
+    assert.equal(maxRunning, 2, 'two cells ran at once');
+    assert.ok(events.includes('progress'));
+    for (const c of sweep.cells) {
+      const st = readCellState(path.join(sweep.dir, c.name))!;
+      assert.deepEqual(st.stages, { train: 'done', gain: 'done' });
+      assert.ok(fs.existsSync(path.join(sweep.dir, c.name, 'analysis', 'gain.arrow')));
+      assert.match(fs.readFileSync(path.join(sweep.dir, c.name, 'sweep.log'), 'utf8'), /fake-train: done/);
+    }
+    // Again: nothing runs.
+    const r2 = await runSweepLocal(sweep, { jobs: 2 });
+    assert.equal(r2.counts.skipped, 6);
+    assert.equal(r2.results.length, 0);
+    const agg = aggregateSweep(sweep);
+    assert.equal(agg.tables.final.numRows(), 3);
+    assert.deepEqual(agg.tables.final.array('arch'), ['transformer', 'mamba2', 'lstm']);
+    assert.deepEqual(Array.from(agg.tables.final.array('n') as ArrayLike<number>), [2, 2, 2]);
+    assert.ok(!agg.tables.final.columnNames().some((c) => c.startsWith('tokens_per_sec')), 'timing columns are not measures');
+    const t1 = finalLoss(sweep.dir, 'transformer_s1');
+    const t2 = finalLoss(sweep.dir, 'transformer_s2');
+    assert.ok(Math.abs((agg.tables.final.get('loss_mean', 0) as number) - (t1 + t2) / 2) < 1e-12);
+    const gain = agg.tables['analysis-gain'];
+    assert.deepEqual(gain.columnNames().slice(0, 3), ['arch', 'step', 'n']);
+    assert.equal(gain.numRows(), 3 * 4); // 4 checkpoints (5, 10, 15, 20) per arch
+    for (const f of ['final.arrow', 'final.csv', 'cells.arrow', 'analysis-gain.arrow', 'analysis-gain.csv']) {
+      assert.ok(fs.existsSync(path.join(sweep.dir, 'aggregate', f)), f);
+    }
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('a killed cell is reported failed and resumes to the same final numbers', async () => {
+  const fx = makeFixture();
+  try {
+    // Reference: an uninterrupted run of one architecture.
+    const ref = openSweep(writeSpec(fx, fakeSpec(fx, { name: 'ref', grid: { arch: ['lstm'], seed: [1, 2] }, train: { steps: 40 } }), 'ref.json'));
+    await runSweepLocal(ref, { jobs: 2 });
+    const sweep = openSweep(writeSpec(fx, fakeSpec(fx, { name: 'killed', grid: { arch: ['lstm'], seed: [1, 2] }, train: { steps: 40 } }), 'killed.json'));
+    let killed = false;
+    const r = await runSweepLocal(sweep, {
+      jobs: 2,
+      onEvent: (e) => {
+        if (e.type === 'cell-start' && e.cell.name === 'lstm_s2' && e.stage === 'train' && !killed) {
+          killed = true;
+          const tryKill = () => {
+            const ck = path.join(sweep.dir, 'lstm_s2', 'checkpoints');
+            if (fs.existsSync(ck) && fs.readdirSync(ck).some((n) => /^step-0000(1|2)\d$/.test(n))) process.kill(e.pid, 'SIGKILL');
+            else setTimeout(tryKill, 10);
+          };
+          tryKill();
+        }
+      },
+    });
+    assert.ok(killed);
+    assert.equal(r.counts.done, 1);
+    assert.equal(r.counts.failed, 1);
+    const failed = r.results.find((x) => x.name === 'lstm_s2')!;
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.error!, /train was killed by SIGKILL/);
+    assert.equal(sweepStatus(sweep).counts.failed, 1);
+    const again = await runSweepLocal(sweep, { jobs: 2 });
+    assert.equal(again.counts.skipped, 1);
+    assert.equal(again.counts.done, 2);
+    assert.match(fs.readFileSync(path.join(sweep.dir, 'lstm_s2', 'sweep.log'), 'utf8'), /resuming from step [1-9]/);
+    assert.equal(readCellState(path.join(sweep.dir, 'lstm_s2'))!.attempts, 2);
+    for (const c of ['lstm_s1', 'lstm_s2']) assert.equal(finalLoss(sweep.dir, c), finalLoss(ref.dir, c), `${c}: same final loss after resume`);
+    const a = aggregateSweep(ref, { write: false }).tables;
+    const b = aggregateSweep(sweep, { write: false }).tables;
+    assert.deepEqual(b.final.objects(), a.final.objects());
+    assert.deepEqual(b['analysis-gain'].objects(), a['analysis-gain'].objects());
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('abort stops running cells cleanly (interrupted) and a rerun finishes them', async () => {
+  const fx = makeFixture();
+  try {
+    const sweep = openSweep(writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer'], seed: [1, 2, 3] }, train: { steps: 60 } })));
+    const ac = new AbortController();
+    const r = await runSweepLocal(sweep, {
+      jobs: 2,
+      signal: ac.signal,
+      progressEverySec: 0.05,
+      onEvent: (e) => {
+        // Stop once both running cells have a checkpoint.
+        if (e.type === 'progress' && e.counts.running === 2 && !ac.signal.aborted) {
+          const has = (c: string) => fs.existsSync(path.join(sweep.dir, c, 'checkpoints', 'step-000005'));
+          if (has('transformer_s1') && has('transformer_s2')) ac.abort();
+        }
+      },
+    });
+    assert.equal(r.interrupted, true);
+    assert.equal(r.counts.interrupted, 2);
+    assert.equal(r.counts.pending, 1, 'the third cell never started');
+    for (const c of ['transformer_s1', 'transformer_s2']) {
+      const st = readCellState(path.join(sweep.dir, c))!;
+      assert.equal(st.state, 'interrupted');
+      assert.match(fs.readFileSync(path.join(sweep.dir, c, 'sweep.log'), 'utf8'), /fake-train: stopped at step \d+/);
+    }
+    const again = await runSweepLocal(sweep, { jobs: 2 });
+    assert.equal(again.counts.done, 3);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('a failing cell is reported with its log and the others finish', async () => {
+  const fx = makeFixture();
+  try {
+    const sweep = openSweep(writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer'], fail: ['no', 'always'] }, analyses: [] })));
+    const r = await runSweepLocal(sweep, { jobs: 2 });
+    assert.equal(r.counts.done, 1);
+    assert.equal(r.counts.failed, 1);
+    const bad = r.results.find((x) => x.state === 'failed')!;
+    assert.equal(bad.name, 'transformer_failalways');
+    assert.match(bad.error!, /train exited with code 3/);
+    assert.match(fs.readFileSync(bad.log, 'utf8'), /failing on purpose/);
+  } finally {
+    fx.cleanup();
+  }
+});
