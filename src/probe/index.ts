@@ -7,3 +7,5 @@ export * from './linear';
 export * from './evaluate';
 export * from './collect';
 export * from './tasks';
+export * from './sweep';
+export * from './figure';

@@ -17,13 +17,14 @@ export class TinyModel implements LanguageModel {
   calls = 0;
   maxBatch = 0;
 
-  constructor(vocabSize: number, dModel: number, nLayers: number, seed: number, contextLength = 32) {
+  constructor(vocabSize: number, dModel: number, nLayers: number, seed: number, contextLength = 32, mixScale = 1) {
     this.config = { arch: 'transformer', vocabSize, dModel, nLayers, contextLength, envFeatureDim: 0 };
     const rng = new Rng(seed);
-    this.params.set('wte', tf.variable(tf.tensor2d(rng.normalArray(vocabSize * dModel), [vocabSize, dModel])));
+    const v = (vals: Float32Array, shape: [number, number]) => tf.tidy(() => tf.variable(tf.tensor2d(vals, shape)));
+    this.params.set('wte', v(rng.normalArray(vocabSize * dModel), [vocabSize, dModel]));
     for (let l = 0; l < nLayers; l++)
-      this.params.set(`m${l}`, tf.variable(tf.tensor2d(rng.normalArray(dModel * dModel, 1 / Math.sqrt(dModel)), [dModel, dModel])));
-    this.params.set('unembed', tf.variable(tf.tensor2d(rng.normalArray(dModel * vocabSize, 0.1), [dModel, vocabSize])));
+      this.params.set(`m${l}`, v(rng.normalArray(dModel * dModel, mixScale / Math.sqrt(dModel)), [dModel, dModel]));
+    this.params.set('unembed', v(rng.normalArray(dModel * vocabSize, 0.1), [dModel, vocabSize]));
   }
 
   hookPoints(): string[] {

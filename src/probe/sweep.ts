@@ -1,0 +1,192 @@
+/**
+ * Probe sweeps: one built-in task, every requested hook (default: the residual stream after every
+ * block) of every requested checkpoint, in one call. One forward pass per batch and checkpoint
+ * collects all hooks at once; a probe is then fitted per hook. The results are an arquero table
+ * saved in the run as `probes/<task>.arrow` after every checkpoint, so an interrupted sweep keeps
+ * what it finished and a later call with the same settings reuses those rows.
+ */
+import * as aq from 'arquero';
+import type { ColumnTable } from 'arquero';
+import { GroundlabError } from '../errors';
+import { initEngine } from '../engine/backend';
+import type { LanguageModel } from '../models/types';
+import { collectActivations, hookLayer, residPostHooks, type ProbeProgressFn } from './collect';
+import { probeClassification, PROBE_DEFAULTS, type ProbeOptions } from './evaluate';
+import { buildProbeTask, TASK_DEFAULTS, type ProbeTask, type TaskOptions, type TaskSource } from './tasks';
+
+/**
+ * What a sweep needs of a run (src/train's `Run` satisfies it): the model config, the checkpoint
+ * list, the models, the data and a table store.
+ */
+export interface ProbeRun {
+  dir: string;
+  config: { model: { contextLength: number; nLayers: number } };
+  checkpoints: ReadonlyArray<{ step: number }>;
+  loadModel(step?: number): Promise<LanguageModel>;
+  data(): Promise<unknown>;
+  writeTable(name: string, table: ColumnTable): Promise<void>;
+  readTable(name: string): Promise<ColumnTable | undefined>;
+  writeJSON?(name: string, obj: unknown): Promise<void>;
+}
+
+export interface SweepOptions {
+  /** Built-in task name: env-noun | grounded | speaker. */
+  task: string;
+  /** Hook points (default: `blocks.{l}.hook_resid_post` for every layer). */
+  hooks?: string[];
+  /** Checkpoint steps (default: all). */
+  checkpoints?: number[];
+  /** Task options (position, source, maxExamples, ...). */
+  taskOptions?: Partial<Omit<TaskOptions, 'contextLength'>>;
+  /** Probe options (l2, testFraction, seed, maxIter, control). */
+  probe?: Partial<ProbeOptions>;
+  /** Contexts per forward pass. */
+  batchSize?: number;
+  /** Recompute rows that the saved table already has. */
+  force?: boolean;
+  /** Save the table in the run (default true). */
+  save?: boolean;
+  onProgress?: ProbeProgressFn;
+  signal?: AbortSignal;
+}
+
+export interface SweepResult {
+  task: ProbeTask;
+  /** One row per (checkpoint, hook): see PROBE_TABLE_COLUMNS. */
+  table: ColumnTable;
+  /** Name of the table in the run ("probes/<task>"). */
+  tableName: string;
+  /** Rows computed now / reused from the saved table. */
+  computed: number;
+  reused: number;
+}
+
+/** The columns of a probe table, in order. */
+export const PROBE_TABLE_COLUMNS = [
+  'task',
+  'step',
+  'hook',
+  'layer',
+  'position',
+  'n_train',
+  'n_test',
+  'n_classes',
+  'accuracy',
+  'train_accuracy',
+  'chance_majority',
+  'chance_uniform',
+  'control_accuracy',
+  'selectivity',
+  'control_groups',
+  'converged',
+  'settings',
+] as const;
+
+type Row = Record<(typeof PROBE_TABLE_COLUMNS)[number], string | number | boolean>;
+
+function asTaskSource(d: unknown): TaskSource {
+  const x = d as Partial<TaskSource>;
+  if (!x || !x.tokenizer || !Array.isArray(x.nouns) || !Array.isArray(x.episodes) || !Array.isArray(x.evalFrames)) {
+    throw new GroundlabError('UNSUPPORTED', "this run's data has no episodes, nouns or evaluation frames; probe tasks need them", {
+      hint: 'probe tasks are built from a corpus prepared by src/data (prepareData)',
+    });
+  }
+  return x as TaskSource;
+}
+
+/** Probe a task at every hook of every checkpoint; save and return the table. */
+export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<SweepResult> {
+  await initEngine();
+  const probeOpts: ProbeOptions = { ...PROBE_DEFAULTS, ...(opts.probe ?? {}) };
+  const taskOpts = { ...TASK_DEFAULTS, ...(opts.taskOptions ?? {}), contextLength: run.config.model.contextLength };
+  const steps = opts.checkpoints ?? run.checkpoints.map((c) => c.step);
+  const have = new Set(run.checkpoints.map((c) => c.step));
+  for (const s of steps) {
+    if (!have.has(s)) {
+      throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, { hint: `available steps: ${[...have].join(', ') || 'none (train first)'}` });
+    }
+  }
+  if (!steps.length) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoints to probe`, { hint: 'train it first' });
+  const task = buildProbeTask(opts.task, asTaskSource(await run.data()), taskOpts);
+  // Everything that changes a result, so saved rows are reused only under the same settings.
+  const settings = JSON.stringify({
+    task: { ...taskOpts, position: taskOpts.position ?? null },
+    probe: { l2: probeOpts.l2, testFraction: probeOpts.testFraction, seed: probeOpts.seed, maxIter: probeOpts.maxIter, stratify: probeOpts.stratify, control: probeOpts.control },
+  });
+  const tableName = `probes/${opts.task}`;
+  const save = opts.save ?? true;
+  const old = save && !opts.force ? await run.readTable(tableName) : undefined;
+  const rows: Row[] = old ? (old.objects() as Row[]) : [];
+  const key = (step: number, hook: string) => `${step}\u0000${hook}`;
+  const done = new Set(rows.filter((r) => r.settings === settings).map((r) => key(Number(r.step), String(r.hook))));
+  let computed = 0;
+  let reused = 0;
+  const label = `probe ${opts.task}`;
+  for (let si = 0; si < steps.length; si++) {
+    const step = steps[si];
+    if (opts.signal?.aborted) throw new GroundlabError('ABORTED', `${label}: stopped before checkpoint ${step}`);
+    let model: LanguageModel | undefined;
+    try {
+      model = await run.loadModel(step);
+      const hooks = opts.hooks ?? residPostHooks(model);
+      const todo = hooks.filter((h) => !done.has(key(step, h)));
+      reused += hooks.length - todo.length;
+      if (!todo.length) continue;
+      opts.onProgress?.({ task: label, step: si, total: steps.length, message: `step ${step}: collecting ${todo.length} hooks over ${task.contexts.length} contexts` });
+      const acts = await collectActivations(model, task.contexts, {
+        hooks: todo,
+        batchSize: opts.batchSize,
+        signal: opts.signal,
+        padId: 0,
+        progressTask: `${label} step ${step}`,
+      });
+      const nLayers = model.config.nLayers;
+      model.dispose();
+      model = undefined;
+      for (const h of todo) {
+        if (opts.signal?.aborted) throw new GroundlabError('ABORTED', `${label}: stopped at step ${step}, ${h}`);
+        const r = probeClassification({ x: acts.x[h], n: acts.n, d: acts.dims[h], labels: task.labels, classes: task.classes, groups: acts.tokenAtPosition }, probeOpts);
+        const idx = rows.findIndex((x) => Number(x.step) === step && x.hook === h);
+        const row: Row = {
+          task: opts.task,
+          step,
+          hook: h,
+          layer: hookLayer(h, nLayers),
+          position: task.position,
+          n_train: r.nTrain,
+          n_test: r.nTest,
+          n_classes: r.nClasses,
+          accuracy: r.accuracy,
+          train_accuracy: r.trainAccuracy,
+          chance_majority: r.chanceMajority,
+          chance_uniform: r.chanceUniform,
+          control_accuracy: r.controlAccuracy,
+          selectivity: r.selectivity,
+          control_groups: r.controlGroups,
+          converged: r.converged,
+          settings,
+        };
+        if (idx >= 0) rows[idx] = row;
+        else rows.push(row);
+        computed++;
+        await new Promise((res) => setImmediate(res));
+      }
+      if (save) await run.writeTable(tableName, toTable(rows));
+      opts.onProgress?.({ task: label, step: si + 1, total: steps.length, message: `step ${step}: ${todo.length} probes` });
+    } finally {
+      model?.dispose();
+    }
+  }
+  opts.onProgress?.({ task: label, step: steps.length, total: steps.length, done: true, message: `${computed} probes computed, ${reused} reused` });
+  const wanted = new Set(steps);
+  const table = toTable(rows.filter((r) => r.settings === settings && wanted.has(Number(r.step)) && (!opts.hooks || opts.hooks.includes(String(r.hook)))));
+  return { task, table, tableName, computed, reused };
+}
+
+/** Rows -> an arquero table with the probe columns in order, sorted by step then layer then hook. */
+export function toTable(rows: Row[]): ColumnTable {
+  const sorted = [...rows].sort((a, b) => Number(a.step) - Number(b.step) || Number(a.layer) - Number(b.layer) || String(a.hook).localeCompare(String(b.hook)));
+  const cols: Record<string, unknown[]> = {};
+  for (const c of PROBE_TABLE_COLUMNS) cols[c] = sorted.map((r) => r[c]);
+  return aq.table(cols);
+}
