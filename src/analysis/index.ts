@@ -1,2 +1,5 @@
-// The analysis stage's public API (its owner lists its exports here).
-export {};
+// The analysis stage's public API: saliency, lenses, interventions, patching, whole-run analysis.
+export * from './saliency';
+export * from './lens';
+export * from './ablation';
+export * from './patching';

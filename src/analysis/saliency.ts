@@ -1,0 +1,158 @@
+/**
+ * Saliency flow. For every layer and head: S = |A (elementwise) dL/dA|, with A the attention
+ * pattern (Transformer, `blocks.{l}.attn.hook_pattern`) or the SSD token-mixing matrix (Mamba-2,
+ * `blocks.{l}.ssd.hook_pattern`), both [B, H, T, T], and L the surprisal of v<LAN> at the
+ * prediction position of the match context. dL/dA is recorded by a hook that replaces A with an
+ * identity `tf.customGrad` whose backward pass keeps the incoming gradient.
+ *
+ * Per layer the paper's I_l = |sum_h A_h (elementwise) dL/dA_h|. The flow of interest is the cell
+ * (prediction position, v<ENV> position); its share of the layer's (or head's) total saliency is
+ * reported. For the LSTM (no token-mixing matrix) we report gradient-times-input saliency over
+ * positions at the embedding: s_t = |sum_d e_{t,d} dL/de_{t,d}|, and the share of position
+ * v<ENV>; this is a different quantity (documented in docs/analysis.md).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GroundlabError } from '../errors';
+import type { LanguageModel, HookSpec } from '../models/types';
+import type { EvalSequence } from '../eval/evalset';
+import { lengthBatches, padTokens, targetLogProbs, checkLengths } from '../eval/surprisal';
+import { saliencyShares, type HeadShare } from '../metrics/heads';
+
+export interface SaliencyOptions {
+  batchSize?: number;
+  padId?: number;
+  signal?: AbortSignal;
+  onBatch?: (done: number, total: number) => void;
+}
+
+export interface LayerFlow {
+  layer: number;
+  /** Mean over contexts of I_l[pred, env] / sum(I_l). */
+  flowShare: number;
+  /** Mean over contexts of sum(I_l) (the layer's total saliency). */
+  total: number;
+}
+
+export interface SaliencyResult {
+  /** 'attention' (Transformer), 'ssd' (Mamba-2) or 'input' (gradient x input; LSTM). */
+  kind: 'attention' | 'ssd' | 'input';
+  /** Per head mean shares (empty for kind 'input'). */
+  heads: HeadShare[];
+  /** Per layer flow (for 'input': one row, layer -1, the share of the v<ENV> position). */
+  layers: LayerFlow[];
+  /** Number of contexts. */
+  n: number;
+}
+
+/** The token-mixing hook points of a model, by layer: attention patterns or SSD matrices. */
+export function mixingHooks(model: LanguageModel): { kind: 'attention' | 'ssd'; names: string[] } | undefined {
+  const pts = model.hookPoints();
+  for (const [kind, re] of [['attention', /^blocks\.(\d+)\.attn\.hook_pattern$/], ['ssd', /^blocks\.(\d+)\.ssd\.hook_pattern$/]] as const) {
+    const names = pts.filter((n) => re.test(n)).sort((a, b) => Number(re.exec(a)![1]) - Number(re.exec(b)![1]));
+    if (names.length) return { kind, names };
+  }
+  return undefined;
+}
+
+/**
+ * An identity on `x` (plus a zero scalar `probe` that ties it into the gradient computation)
+ * whose gradient function hands (x, dL/dx) to `record`; tensors given to `record` are kept and
+ * owned by the caller.
+ */
+function recordingIdentity(record: (x: tf.Tensor, dy: tf.Tensor) => void): (x: tf.Tensor, probe: tf.Tensor) => tf.Tensor {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, probe, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([x]);
+    return {
+      value: tf.add(x, probe),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = dy as tf.Tensor;
+        record(saved[0], g);
+        return [g, tf.sum(g)];
+      },
+    };
+  });
+  return (x, probe) => f(x, probe);
+}
+
+/** Saliency of the match contexts of an evaluation set. */
+export async function saliency(model: LanguageModel, seqs: readonly EvalSequence[], opts: SaliencyOptions = {}): Promise<SaliencyResult> {
+  const match = seqs.filter((s) => s.condition === 'match');
+  checkLengths(model, match);
+  const mix = mixingHooks(model);
+  const kind = mix?.kind ?? 'input';
+  if (!mix && !model.hookPoints().includes('hook_embed'))
+    throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has neither token-mixing hooks nor hook_embed`, { hint: 'saliency needs hook_pattern or hook_embed' });
+  const names = mix ? mix.names : ['hook_embed'];
+  const L = names.length;
+  const H = mix ? model.nHeads : 0;
+  const aggSum = new Float64Array(L * Math.max(H, 1));
+  const gatSum = new Float64Array(L * Math.max(H, 1));
+  const flowSum = new Float64Array(L);
+  const totSum = new Float64Array(L);
+  let done = 0;
+  for (const idx of lengthBatches(match, opts.batchSize ?? 32)) {
+    if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'saliency was stopped');
+    const batch = idx.map((i) => match[i]);
+    const recorded: Array<tf.Tensor | undefined> = new Array(L).fill(undefined);
+    const tokens = padTokens(batch, opts.padId ?? 0);
+    const T = tokens.shape[1];
+    const f = (probe: tf.Tensor) => {
+      const hooks: HookSpec = {};
+      names.forEach((name, l) => {
+        const ident = recordingIdentity((x, dy) => {
+          recorded[l]?.dispose();
+          // attention / SSD: A * dL/dA [B, H, T, T]; input: sum_d e * dL/de [B, T]
+          recorded[l] = tf.keep(mix ? tf.mul(x, dy) : tf.sum(tf.mul(x, dy), -1));
+        });
+        hooks[name] = (x) => ident(x, probe);
+      });
+      const logits = model.forward(tokens, { hooks });
+      return tf.neg(tf.sum(targetLogProbs(logits, batch))) as tf.Scalar;
+    };
+    const probe = tf.scalar(0);
+    const g = tf.grad(f)(probe);
+    g.dispose();
+    probe.dispose();
+    tokens.dispose();
+    for (let l = 0; l < L; l++) {
+      const r = recorded[l];
+      if (!r) throw new GroundlabError('INTERNAL', `no gradient reached ${names[l]}`, { hint: 'the model must run the hook inside the gradient graph' });
+      const v = await r.data();
+      r.dispose();
+      batch.forEach((s, b) => {
+        if (mix) {
+          const layerMap = new Float64Array(T * T);
+          for (let h = 0; h < H; h++) {
+            const off = (b * H + h) * T * T;
+            const headMap = new Float64Array(T * T);
+            for (let c = 0; c < T * T; c++) {
+              headMap[c] = Math.abs(v[off + c]);
+              layerMap[c] += v[off + c];
+            }
+            const sh = saliencyShares(headMap, T, s.envPos, s.predPos);
+            aggSum[l * H + h] += sh.aggregate;
+            gatSum[l * H + h] += sh.gather;
+          }
+          for (let c = 0; c < T * T; c++) layerMap[c] = Math.abs(layerMap[c]);
+          const sl = saliencyShares(layerMap, T, s.envPos, s.predPos);
+          flowSum[l] += sl.aggregate;
+          totSum[l] += sl.total;
+        } else {
+          let tot = 0;
+          for (let t = 0; t < T; t++) tot += Math.abs(v[b * T + t]);
+          flowSum[l] += tot > 0 ? Math.abs(v[b * T + s.envPos]) / tot : 0;
+          totSum[l] += tot;
+        }
+      });
+    }
+    done += idx.length;
+    opts.onBatch?.(done, match.length);
+    await new Promise((r) => setImmediate(r));
+  }
+  const n = match.length;
+  const heads: HeadShare[] = [];
+  if (mix) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) heads.push({ layer: l, head: h, aggregateShare: aggSum[l * H + h] / n, gatherShare: gatSum[l * H + h] / n });
+  const layers: LayerFlow[] = Array.from({ length: L }, (_, l) => ({ layer: mix ? l : -1, flowShare: flowSum[l] / n, total: totSum[l] / n }));
+  return { kind, heads, layers, n };
+}
