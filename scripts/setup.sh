@@ -43,3 +43,17 @@ setup_chromium() {
 # The kernel and the extension add their install steps below (see kernel/ and extension/).
 setup_kernel() { :; }
 setup_extension() { :; }
+
+# Slurm for the sweep tests (test/sweep/slurm.test.ts starts a single-node Slurm on loopback by
+# itself): Debian's slurm-wlm and munge, installed when missing and we are root.
+setup_slurm() {
+  if command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ]; then
+    if command -v munged >/dev/null 2>&1 || [ -x /usr/sbin/munged ]; then return 0; fi
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian's slurm-wlm and munge (for the Slurm sweep test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  else
+    log "slurm-wlm/munge are missing and we are not root: the Slurm sweep test will be skipped"
+  fi
+}

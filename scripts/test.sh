@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_node
 setup_python
 setup_chromium
+setup_slurm
 setup_kernel
 setup_extension
 cd "$ROOT"

@@ -126,15 +126,18 @@ export interface SchedulerView {
   /** squeue and/or sacct answered. */
   available: boolean;
   tasks: Map<number, string>;
-  /** Whether squeue still lists tasks of the job. */
+  /** Whether squeue lists tasks of the job that have not finished. */
   queued: boolean;
   note?: string;
 }
 
+/** Scheduler states of a task that has not finished. */
+const ACTIVE = /^(PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|RESIZING|SUSPENDED|REQUEUE_|SIGNALING|STAGE_OUT|RESV_DEL_HOLD|SPECIAL_EXIT)/;
+
 /** Ask squeue (tasks still queued or running), then sacct (finished tasks, when accounting is on). */
 export function schedulerView(jobId: string): SchedulerView {
   const tasks = new Map<number, string>();
-  const sq = run('squeue', ['-h', '-r', '-j', jobId, '-o', '%i|%T']);
+  const sq = run('squeue', ['-h', '-r', '-t', 'all', '-j', jobId, '-o', '%i|%T']);
   let available = false;
   let queued = false;
   let note: string | undefined;
@@ -145,7 +148,7 @@ export function schedulerView(jobId: string): SchedulerView {
       const m = /^(\d+)_(\d+)\|(\S+)/.exec(line.trim());
       if (m && m[1] === jobId) {
         tasks.set(Number(m[2]), m[3]);
-        queued = true;
+        if (ACTIVE.test(m[3])) queued = true;
       }
     }
   } else if (/invalid job id/i.test(sq.stderr)) {
@@ -240,8 +243,7 @@ export async function waitForJobs(jobIds: string[], opts: { pollSec?: number; ti
     for (const id of jobIds) {
       const v = schedulerView(id);
       if (!v.available) throw new GroundlabError('EXTERNAL', `cannot ask Slurm about job ${id}: ${v.note ?? 'no answer'}`);
-      queued += [...v.tasks.values()].filter((s) => /^(PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|RESIZING|SUSPENDED)/.test(s)).length;
-      if (v.queued && queued === 0) queued++; // listed but in a state we do not know: keep waiting
+      queued += [...v.tasks.values()].filter((s) => ACTIVE.test(s)).length;
     }
     opts.onPoll?.(queued);
     if (queued === 0) return;
