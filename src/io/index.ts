@@ -1,3 +1,4 @@
 // The io stage's public API: atomic writes, safetensors, Hugging Face GPT-2 interchange.
 export * from './atomic';
 export * from './safetensors';
+export * from './hf-gpt2';

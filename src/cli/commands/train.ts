@@ -1,0 +1,120 @@
+/**
+ * `groundlab train`: train a Transformer, Mamba-2 or LSTM from random initialisation into a run
+ * directory. Running the same command again resumes the run from its last checkpoint.
+ */
+import * as path from 'node:path';
+import { GroundlabError } from '../../errors';
+import { defineCommand, type Command } from '../args';
+import { sigintAbort, terminalProgress, train, formatDuration, TRAIN_PRESETS, PRESET_NAMES, type TrainOptions, type PresetName } from '../../train';
+import type { Arch } from '../../models/types';
+import type { CorpusSpec } from '../../data/types';
+
+/** "a=1,b=true,c=x" -> { a: 1, b: true, c: "x" } (numbers and booleans parsed). */
+export function parseKeyValues(items: string[] | undefined, flag: string): Record<string, number | boolean | string> {
+  const out: Record<string, number | boolean | string> = {};
+  for (const item of items ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new GroundlabError('BAD_ARGUMENT', `--${flag} "${item}": expected key=value`, { hint: `e.g. --${flag} nLayers=4,dModel=64` });
+    const k = item.slice(0, eq).trim();
+    const v = item.slice(eq + 1).trim();
+    out[k] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return out;
+}
+
+const presetHelp = PRESET_NAMES.map((p) => {
+  const t = TRAIN_PRESETS[p].train;
+  return `${p}: ${t.steps} steps x ${t.batchSize} x ${t.seqLen} tokens (${TRAIN_PRESETS[p].about})`;
+}).join('; ');
+
+export const command: Command = defineCommand(
+  {
+    name: 'train',
+    summary: 'Train a model from random initialisation into a run directory (the same command resumes it).',
+    options: {
+      arch: { type: 'string', choices: ['transformer', 'mamba2', 'lstm'], default: 'transformer', help: 'architecture' },
+      preset: { type: 'string', choices: [...PRESET_NAMES], default: 'tiny', help: `model and training preset. ${presetHelp}` },
+      seed: { type: 'int', default: 0, help: 'seed of the initialisation and the data order' },
+      steps: { type: 'int', help: "optimisation steps (default: the preset's)" },
+      out: { type: 'string', help: 'run directory (default: runs/<arch>-<preset>-s<seed>)' },
+      corpus: { type: 'string', help: "synthetic corpus setting: simple | realistic (default: the preset's)" },
+      'corpus-kind': { type: 'string', choices: ['synthetic', 'caption', 'image', 'chat', 'file'], help: 'corpus source (default synthetic)' },
+      'corpus-path': { type: 'string', help: 'folder or file for --corpus-kind chat | file' },
+      'corpus-seed': { type: 'int', help: 'seed of the corpus generator (default 0: every training seed sees the same corpus)' },
+      knob: { type: 'list', help: 'corpus generator knob overrides, key=value,...' },
+      'shared-vocab': { type: 'boolean', help: 'w<ENV> and w<LAN> share one token id (the paper\'s open check 3)' },
+      model: { type: 'list', help: 'model config overrides, key=value,... (e.g. nLayers=4,dModel=64)' },
+      batch: { type: 'int', help: 'rows per batch' },
+      'seq-len': { type: 'int', help: 'tokens per row' },
+      lr: { type: 'number', help: 'peak learning rate' },
+      warmup: { type: 'int', help: 'warm-up steps' },
+      decay: { type: 'string', choices: ['cosine', 'linear', 'constant'], help: 'learning-rate decay after warm-up' },
+      'weight-decay': { type: 'number', help: 'AdamW decoupled weight decay (matrices only)' },
+      clip: { type: 'number', help: 'clip gradients to this global norm (0 = off)' },
+      'no-resume': { type: 'boolean', help: 'fail instead of resuming when --out already holds a run' },
+      quiet: { type: 'boolean', help: 'no progress line' },
+    },
+    examples: [
+      'groundlab train --arch transformer --preset tiny --out runs/t-tiny',
+      'groundlab train --arch lstm --preset quick --seed 2 --model residual=true',
+      'groundlab train --arch mamba2 --preset quick --corpus realistic --steps 3000',
+    ],
+  },
+  async ({ options: o }) => {
+    const arch = o.arch as Arch;
+    const preset = o.preset as PresetName;
+    const seed = o.seed as number;
+    if ((o.steps as number | undefined) !== undefined && (o.steps as number) < 0) throw new GroundlabError('BAD_ARGUMENT', '--steps must be >= 0');
+    for (const k of ['batch', 'seq-len'] as const) if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
+    const out = (o.out as string | undefined) ?? path.join('runs', `${arch}-${preset}-s${seed}`);
+    const corpus: Partial<CorpusSpec> = {};
+    if (o.corpus !== undefined) corpus.setting = o.corpus as string;
+    if (o['corpus-kind'] !== undefined) corpus.kind = o['corpus-kind'] as CorpusSpec['kind'];
+    if (o['corpus-path'] !== undefined) corpus.path = path.resolve(o['corpus-path'] as string);
+    if (o['corpus-seed'] !== undefined) corpus.seed = o['corpus-seed'] as number;
+    if (o.knob !== undefined) corpus.knobs = parseKeyValues(o.knob as string[], 'knob');
+    if (o['shared-vocab']) corpus.sharedVocab = true;
+    const trainOver: NonNullable<TrainOptions['train']> = {};
+    if (o.warmup !== undefined) trainOver.warmupSteps = o.warmup as number;
+    if (o.decay !== undefined) trainOver.decay = o.decay as 'cosine' | 'linear' | 'constant';
+    if (o['weight-decay'] !== undefined) trainOver.weightDecay = o['weight-decay'] as number;
+    if (o.clip !== undefined) trainOver.gradClip = o.clip as number;
+    const abort = sigintAbort();
+    const t0 = Date.now();
+    try {
+      const r = await train({
+        out,
+        arch,
+        preset,
+        seed,
+        steps: o.steps as number | undefined,
+        model: o.model ? parseKeyValues(o.model as string[], 'model') : undefined,
+        corpus: Object.keys(corpus).length ? corpus : undefined,
+        batchSize: o.batch as number | undefined,
+        seqLen: o['seq-len'] as number | undefined,
+        lr: o.lr as number | undefined,
+        train: Object.keys(trainOver).length ? trainOver : undefined,
+        resume: !o['no-resume'],
+        signal: abort.signal,
+        onProgress: o.quiet ? undefined : terminalProgress(),
+      });
+      const first = r.losses[0];
+      const last = r.losses[r.losses.length - 1];
+      const lines = [
+        `run        ${r.dir}`,
+        `status     ${r.status} at step ${r.step}/${r.steps}${r.resumedFrom !== undefined ? ` (resumed from step ${r.resumedFrom})` : ''}`,
+        `loss       ${first !== undefined ? `${first.toFixed(4)} (step 1) -> ${last.toFixed(4)} (step ${r.losses.length})` : 'n/a'}`,
+        `this run   ${r.sessionSteps} steps in ${formatDuration(r.wallSec)} (${r.wallSec.toFixed(1)} s), ${Math.round(r.tokensPerSec).toLocaleString('en-US')} tokens/s; total wall ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        `checkpoints ${r.checkpoints.length}: steps ${r.checkpoints.map((c) => c.step).join(', ')}`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+      if (r.status === 'aborted') {
+        process.stdout.write(`stopped; resume with the same command (--out ${out})\n`);
+        return 130;
+      }
+      return 0;
+    } finally {
+      abort.dispose();
+    }
+  },
+);
