@@ -8,7 +8,7 @@ import { initEngine } from '../../src/engine';
 import { main } from '../../src/cli/main';
 import { train } from '../../src/train/trainer';
 import { openRun } from '../../src/train/run';
-import type { TrainDeps } from '../../src/train/deps';
+import type { TrainDeps, TrainingData } from '../../src/train/deps';
 import { prepareData } from '../../src/data/prepare';
 import { WordTokenizer } from '../../src/data/tokenizer';
 import { probeCommandDeps, command } from '../../src/cli/commands/probe';
@@ -18,7 +18,7 @@ import { TinyModel } from '../probe/tiny-model';
 const deps: Partial<TrainDeps> = {
   createModel: (c, seed) => new TinyModel(c.vocabSize, c.dModel, c.nLayers, seed, c.contextLength),
   modelPreset: (arch, _p, vocabSize) => ({ arch, vocabSize, contextLength: 16, dModel: 16, nLayers: 2, envFeatureDim: 0 }),
-  prepareData: (spec, opts) => prepareData(spec, { ...opts, minCount: 1 }),
+  prepareData: async (spec, opts) => (await prepareData(spec, { ...opts, minCount: 1 })) as unknown as TrainingData,
   tokenizerFromJSON: (j) => WordTokenizer.fromJSON(j as never),
 };
 
