@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { main } from '../../src/cli/main';
+import { fakeSpec, makeFixture, writeSpec } from '../sweep/helpers';
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  // Pass everything through: the test runner reports on the same streams.
+  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof s === 'string') out += s;
+    return (ow as (...a: unknown[]) => boolean)(s, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof s === 'string') err += s;
+    return (ew as (...a: unknown[]) => boolean)(s, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(argv);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+test('groundlab sweep run / status / aggregate on a spec', async () => {
+  const fx = makeFixture();
+  try {
+    const spec = writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer', 'lstm'], seed: [1, 2] }, train: { steps: 10 } }));
+    const r = await capture(['sweep', 'run', spec, '--jobs', '2']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /sweep fake: 4 cells in .*; 0 done already, 4 to run, 2 at once/);
+    assert.match(r.err, /transformer_s1: done in/);
+    assert.match(r.err, /4\/4 done \(0 skipped\), 0 failed/);
+    assert.match(r.out, /aggregated 4 cells/);
+    assert.match(r.out, /\|arch\|n\|final_step\|loss_mean\|/);
+    const dir = path.join(fx.dir, 'fake');
+    const again = await capture(['sweep', 'run', dir]);
+    assert.equal(again.code, 0);
+    assert.match(again.err, /4 done already, 0 to run/);
+    const st = await capture(['sweep', 'status', dir]);
+    assert.equal(st.code, 0);
+    assert.match(st.out, /4\/4 done, 0 running, 0 failed/);
+    assert.match(st.out, /\|0\|transformer_s1\|done\|10\/10\|1\|/);
+    const js = JSON.parse((await capture(['sweep', 'status', dir, '--json'])).out);
+    assert.equal(js.counts.done, 4);
+    fs.rmSync(path.join(dir, 'aggregate'), { recursive: true });
+    assert.equal((await capture(['sweep', 'aggregate', dir])).code, 0);
+    assert.ok(fs.existsSync(path.join(dir, 'aggregate', 'final.arrow')));
+    const dry = await capture(['sweep', 'submit', '--slurm', dir, '--all', '--dry-run', '--partition', 'short']);
+    assert.equal(dry.code, 0);
+    assert.match(dry.out, /#SBATCH --array=0-3\n/);
+    assert.match(dry.out, /#SBATCH --partition=short\n/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('groundlab sweep: errors are reported with the file and field, exit code 1', async () => {
+  const fx = makeFixture();
+  try {
+    const spec = writeSpec(fx, { grid: { seed: [1, 'x'] } }, 'bad.json');
+    const r = await capture(['sweep', 'run', spec]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /error \[BAD_CONFIG\]: .*bad\.json: sweep spec field "grid.seed\[1\]"/);
+    assert.equal((await capture(['sweep', 'frobnicate'])).code, 1);
+    assert.match((await capture(['sweep', 'run'])).err, /give a sweep spec, or the grid flags and --out/);
+    assert.match((await capture(['sweep', 'submit', spec])).err, /--slurm/);
+    assert.match((await capture(['sweep', 'status', fx.dir])).err, /has no sweep.json/);
+    const h = await capture(['sweep', 'run', '--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.out, /--jobs <int>/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('groundlab sweep run: a failed cell gives exit code 1 and the hint to resume', async () => {
+  const fx = makeFixture();
+  try {
+    const spec = writeSpec(fx, fakeSpec(fx, { grid: { fail: ['always'] }, analyses: [] }));
+    const r = await capture(['sweep', 'run', spec, '--jobs', '1']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /failalways: FAILED: train exited with code 3 \(log: .*sweep\.log\)/);
+    assert.match(r.err, /run the same command again to resume/);
+  } finally {
+    fx.cleanup();
+  }
+});
