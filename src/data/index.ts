@@ -7,3 +7,4 @@ export * from './dataset';
 export * from './stats';
 export * from './synthetic';
 export * from './prepare';
+export * from './chat';

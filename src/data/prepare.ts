@@ -9,6 +9,8 @@ import { WordTokenizer } from './tokenizer';
 import { packEpisodes } from './dataset';
 import { corpusStats } from './stats';
 import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
+import { chatEvalFrames, chatOptionsFromKnobs, readChatTree } from './chat';
+import { cdiNouns } from './words';
 
 export interface PrepareOptions {
   seqLen: number;
@@ -38,6 +40,14 @@ export function registerCorpusKind(kind: CorpusSpec['kind'], loader: Loader): vo
 registerCorpusKind('synthetic', async (spec) => {
   const knobs = syntheticKnobs(spec.setting ?? 'simple', spec.knobs ?? {});
   return { episodes: generateSynthetic(knobs, spec.seed ?? 0), nouns: syntheticNouns(knobs), evalFrames: SYNTHETIC_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })), featureDim: 0 };
+});
+
+registerCorpusKind('chat', async (spec) => {
+  if (!spec.path) throw new GroundlabError('BAD_CONFIG', 'a "chat" corpus needs a path (a folder of .cha files)');
+  const opts = chatOptionsFromKnobs(spec.knobs);
+  const nouns = cdiNouns().map((n) => n.noun);
+  const c = readChatTree(spec.path, { ...opts, nouns, warn: (w) => process.stderr.write(`warning: ${w.file}${w.line ? ':' + w.line : ''}: ${w.message}\n`) });
+  return { episodes: c.episodes, nouns, evalFrames: chatEvalFrames(c.episodes), featureDim: 0 };
 });
 
 /** Load the episodes of a spec (no tokenizer, no packing). */
