@@ -1,0 +1,96 @@
+/**
+ * Unidirectional multi-layer LSTM language model (PyTorch gate order i, f, g, o), optional
+ * residual connections between layers (`residual`: each layer's input is added to its output,
+ * the paper's open check 2), optional final LayerNorm, tied or untied unembedding.
+ *
+ * Hook points: `hook_embed`, `blocks.{l}.hook_h` and `blocks.{l}.hook_c` [B,T,D] (the hidden and
+ * cell states of every position), `blocks.{l}.hook_resid_post` [B,T,D] (what the next layer reads),
+ * `ln_final.hook_normalized` (only when finalNorm). A replacement at hook_h/hook_c changes what
+ * later layers read, not the recurrence inside the layer (the states are collected after it runs).
+ *
+ * Names: `embed.weight` [V,D], `layers.{l}.weight_ih` [D,4D], `layers.{l}.weight_hh` [D,4D],
+ * `layers.{l}.bias` [4D] (PyTorch's two biases summed), `ln_f.weight|bias`, `lm_head.weight`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { splitLast } from '../engine/ops';
+import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
+import type { LstmConfig } from './config';
+import type { ForwardOptions } from './types';
+
+export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
+  const d = c.dModel;
+  const k = 1 / Math.sqrt(d);
+  const specs: ParamSpec[] = [{ name: 'embed.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } }];
+  for (let l = 0; l < c.nLayers; l++) {
+    specs.push(
+      { name: `layers.${l}.weight_ih`, shape: [d, 4 * d], init: { kind: 'uniform', low: -k, high: k } },
+      { name: `layers.${l}.weight_hh`, shape: [d, 4 * d], init: { kind: 'uniform', low: -k, high: k } },
+      {
+        name: `layers.${l}.bias`,
+        shape: [4 * d],
+        // forget-gate bias 1, others 0
+        init: { kind: 'fn', fn: (_rng, n) => Float32Array.from({ length: n }, (_, i) => (i >= d && i < 2 * d ? 1 : 0)) },
+      },
+    );
+  }
+  if (c.finalNorm) {
+    specs.push({ name: 'ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } }, { name: 'ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } });
+  }
+  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } });
+  specs.push(...envSpecs(c, c.initStd));
+  return specs;
+}
+
+export class Lstm extends BaseLM<LstmConfig> {
+  readonly arch = 'lstm' as const;
+  readonly nHeads = 0;
+
+  constructor(config: LstmConfig, seed: number) {
+    super(config, lstmParamSpecs(config), seed);
+  }
+
+  protected computeHookPoints(): string[] {
+    const names = ['hook_embed'];
+    for (let l = 0; l < this.config.nLayers; l++) names.push(`blocks.${l}.hook_h`, `blocks.${l}.hook_c`, `blocks.${l}.hook_resid_post`);
+    if (this.config.finalNorm) names.push('ln_final.hook_normalized');
+    return names;
+  }
+
+  protected unembedding(): tf.Tensor2D {
+    return this.tiedOrHead('embed.weight');
+  }
+
+  protected body(tokens: tf.Tensor2D, pass: Pass, opts: ForwardOptions): tf.Tensor2D {
+    const c = this.config;
+    const { b, t, ops } = pass;
+    const d = c.dModel;
+    const n = b * t;
+    let x = this.embedTokens(tokens, this.p('embed.weight'), pass); // [N, D]
+    const env = this.envEmbedding(opts.envFeatures, pass);
+    if (env) x = tf.add(x, env);
+
+    for (let l = 0; l < c.nLayers; l++) {
+      const blk = `blocks.${l}`;
+      const xw = ops.linear(x, this.p(`layers.${l}.weight_ih`), this.p(`layers.${l}.bias`)); // [N, 4D]
+      const xwT = tf.transpose(tf.reshape(xw, [b, t, 4 * d]), [1, 0, 2]); // [T, B, 4D]
+      const whh = this.p(`layers.${l}.weight_hh`);
+      let h: tf.Tensor2D = tf.zeros([b, d]);
+      let cell: tf.Tensor2D = tf.zeros([b, d]);
+      const hs: tf.Tensor2D[] = [];
+      const cs: tf.Tensor2D[] = [];
+      for (let s = 0; s < t; s++) {
+        const gates = tf.add(tf.reshape(tf.slice(xwT, [s, 0, 0], [1, b, 4 * d]), [b, 4 * d]), ops.linear(h, whh)); // [B, 4D]
+        const [gi, gf, gg, go] = splitLast(gates, [d, d, d, d]);
+        cell = tf.add(tf.mul(tf.sigmoid(gf), cell), tf.mul(tf.sigmoid(gi), tf.tanh(gg)));
+        h = tf.mul(tf.sigmoid(go), tf.tanh(cell));
+        hs.push(h);
+        cs.push(cell);
+      }
+      const hAll = this.hook2(pass, `${blk}.hook_h`, tf.reshape(tf.stack(hs, 1), [n, d]) as tf.Tensor2D, d); // [N, D]
+      if (pass.hooks.wants(`${blk}.hook_c`)) this.hook2(pass, `${blk}.hook_c`, tf.reshape(tf.stack(cs, 1), [n, d]) as tf.Tensor2D, d);
+      x = this.hook2(pass, `${blk}.hook_resid_post`, c.residual ? tf.add(x, hAll) : hAll, d);
+    }
+    if (!c.finalNorm) return x;
+    return this.hook2(pass, 'ln_final.hook_normalized', ops.layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias')), d);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Mamba-2 (Dao & Gu 2024): per layer RMSNorm -> input projection -> short causal depthwise
+ * convolution + SiLU -> SSD (state matrix A = scalar x identity per head, input-dependent step dt,
+ * B and C shared by all heads) with a D skip -> gated RMSNorm -> output projection, residual.
+ *
+ * The SSD runs in its quadratic ("dual", attention-like) form: y = M x with the token-mixing matrix
+ *   M[b,h,t,s] = (C_t . B_s) * exp(sum_{r=s+1..t} dt_r A_h) * dt_s   for s <= t, 0 otherwise,
+ * which equals the recurrence h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t^T, y_t = h_t C_t.
+ * M is the hook point `blocks.{l}.ssd.hook_pattern` [B,H,T,T]; the per-head output (with the D
+ * skip) is `blocks.{l}.ssd.hook_z` [B,T,H,P]: zeroing head h removes that head entirely.
+ *
+ * Parameter names follow Hugging Face's Mamba2 (`backbone.layers.{l}.mixer.in_proj.weight`, ...),
+ * with linear weights stored [in, out] and the depthwise conv weight stored [kernel, channels].
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { splitLast, type Ops } from '../engine/ops';
+import type { Rng } from '../engine/rng';
+import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
+import type { Mamba2Config } from './config';
+import type { ForwardOptions } from './types';
+
+export function mamba2Dims(c: Mamba2Config): { dInner: number; nHeads: number; convDim: number; projDim: number } {
+  const dInner = c.expand * c.dModel;
+  const nHeads = dInner / c.headDim;
+  const convDim = dInner + 2 * c.dState;
+  return { dInner, nHeads, convDim, projDim: 2 * dInner + 2 * c.dState + nHeads };
+}
+
+export function mamba2ParamSpecs(c: Mamba2Config): ParamSpec[] {
+  const { dInner, nHeads, convDim, projDim } = mamba2Dims(c);
+  const d = c.dModel;
+  const ones = { kind: 'const', value: 1 } as const;
+  const kb = 1 / Math.sqrt(c.convKernel);
+  const specs: ParamSpec[] = [{ name: 'backbone.embeddings.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } }];
+  for (let l = 0; l < c.nLayers; l++) {
+    const m = `backbone.layers.${l}`;
+    specs.push(
+      { name: `${m}.norm.weight`, shape: [d], init: ones },
+      { name: `${m}.mixer.in_proj.weight`, shape: [d, projDim], init: { kind: 'normal', std: c.initStd } },
+      { name: `${m}.mixer.conv1d.weight`, shape: [c.convKernel, convDim], init: { kind: 'uniform', low: -kb, high: kb } },
+      { name: `${m}.mixer.conv1d.bias`, shape: [convDim], init: { kind: 'uniform', low: -kb, high: kb } },
+      {
+        name: `${m}.mixer.dt_bias`,
+        shape: [nHeads],
+        init: {
+          kind: 'fn',
+          fn: (rng: Rng, n: number) => {
+            // dt ~ log-uniform [dtMin, dtMax]; store softplus^-1(dt)
+            const a = new Float32Array(n);
+            for (let i = 0; i < n; i++) {
+              const dt = Math.max(1e-4, Math.exp(Math.log(c.dtMin) + rng.next() * (Math.log(c.dtMax) - Math.log(c.dtMin))));
+              a[i] = dt + Math.log(-Math.expm1(-dt));
+            }
+            return a;
+          },
+        },
+      },
+      {
+        name: `${m}.mixer.A_log`,
+        shape: [nHeads],
+        init: { kind: 'fn', fn: (rng: Rng, n: number) => Float32Array.from({ length: n }, () => Math.log(1 + 15 * rng.next())) },
+      },
+      { name: `${m}.mixer.D`, shape: [nHeads], init: ones },
+      { name: `${m}.mixer.norm.weight`, shape: [dInner], init: ones },
+      { name: `${m}.mixer.out_proj.weight`, shape: [dInner, d], init: { kind: 'normal', std: c.initStd / Math.sqrt(2 * c.nLayers) } },
+    );
+  }
+  specs.push({ name: 'backbone.norm_f.weight', shape: [d], init: ones });
+  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } });
+  specs.push(...envSpecs(c, c.initStd));
+  return specs;
+}
+
+const trilCache = new Map<number, tf.Tensor2D>();
+function tril(t: number): tf.Tensor2D {
+  let m = trilCache.get(t);
+  if (!m || m.isDisposed) {
+    const a = new Float32Array(t * t);
+    for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) a[i * t + j] = 1;
+    m = tf.keep(tf.tensor2d(a, [t, t]));
+    trilCache.set(t, m);
+  }
+  return m;
+}
+
+/**
+ * The SSD token-mixing matrix: dt [B,T,H], A [H] (negative), B and C [B,T,N] -> M [B,H,T,T].
+ */
+export function ssdPattern(dt: tf.Tensor3D, a: tf.Tensor1D, bm: tf.Tensor3D, cm: tf.Tensor3D, ops: Ops): tf.Tensor4D {
+  const [b, t, h] = dt.shape;
+  const dtH = tf.transpose(dt, [0, 2, 1]); // [B, H, T]
+  const cum = tf.cumsum(tf.mul(dtH, tf.reshape(a, [1, h, 1])), 2); // [B, H, T]
+  const seg = tf.sub(tf.reshape(cum, [b, h, t, 1]), tf.reshape(cum, [b, h, 1, t])); // [B, H, T, T]: cum_t - cum_s
+  const decay = tf.mul(tf.exp(tf.minimum(seg, 0)), tril(t)); // [B, H, T, T]
+  const cb = ops.batchMatMul(cm, tf.transpose(bm, [0, 2, 1]) as tf.Tensor3D); // [B, T, T]: C_t . B_s
+  return tf.mul(tf.mul(decay, tf.reshape(cb, [b, 1, t, t])), tf.reshape(dtH, [b, h, 1, t])) as tf.Tensor4D;
+}
+
+/** y = M x per head: M [B,H,T,T], x [B,T,H,P] -> [B,T,H,P]. */
+export function ssdApply(m: tf.Tensor4D, x: tf.Tensor4D, ops: Ops): tf.Tensor4D {
+  const [b, h, t] = m.shape;
+  const p = x.shape[3];
+  const xh = tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * h, t, p]) as tf.Tensor3D; // [B*H, T, P]
+  const y = ops.batchMatMul(tf.reshape(m, [b * h, t, t]) as tf.Tensor3D, xh); // [B*H, T, P]
+  return tf.transpose(tf.reshape(y, [b, h, t, p]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** The SSD in quadratic form (without the D skip): x [B,T,H,P], dt [B,T,H], A [H], B/C [B,T,N] -> [B,T,H,P]. */
+export function ssdQuadratic(x: tf.Tensor4D, dt: tf.Tensor3D, a: tf.Tensor1D, bm: tf.Tensor3D, cm: tf.Tensor3D, ops: Ops): tf.Tensor4D {
+  return tf.tidy(() => ssdApply(ssdPattern(dt, a, bm, cm, ops), x, ops));
+}
+
+/**
+ * Reference: the SSD as the sequential recurrence, in plain JavaScript (float64).
+ * h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t^T ([P, N] per head), y_t = h_t C_t. Returns [B,T,H,P] values.
+ */
+export function ssdRecurrent(x: tf.Tensor4D, dt: tf.Tensor3D, a: tf.Tensor1D, bm: tf.Tensor3D, cm: tf.Tensor3D): Float64Array {
+  const [b, t, h, p] = x.shape;
+  const n = bm.shape[2];
+  const xv = x.dataSync(), dv = dt.dataSync(), av = a.dataSync(), bv = bm.dataSync(), cv = cm.dataSync();
+  const y = new Float64Array(b * t * h * p);
+  for (let bi = 0; bi < b; bi++) {
+    for (let hi = 0; hi < h; hi++) {
+      const state = new Float64Array(p * n);
+      for (let ti = 0; ti < t; ti++) {
+        const d = dv[(bi * t + ti) * h + hi];
+        const decay = Math.exp(d * av[hi]);
+        for (let pi = 0; pi < p; pi++) {
+          const xval = xv[((bi * t + ti) * h + hi) * p + pi];
+          let acc = 0;
+          for (let ni = 0; ni < n; ni++) {
+            const k = pi * n + ni;
+            state[k] = decay * state[k] + d * xval * bv[(bi * t + ti) * n + ni];
+            acc += state[k] * cv[(bi * t + ti) * n + ni];
+          }
+          y[((bi * t + ti) * h + hi) * p + pi] = acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+function silu<R extends tf.Tensor>(x: R): R {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+export class Mamba2 extends BaseLM<Mamba2Config> {
+  readonly arch = 'mamba2' as const;
+  readonly nHeads: number;
+
+  constructor(config: Mamba2Config, seed: number) {
+    super(config, mamba2ParamSpecs(config), seed);
+    this.nHeads = mamba2Dims(config).nHeads;
+  }
+
+  protected computeHookPoints(): string[] {
+    const names = ['hook_embed'];
+    for (let l = 0; l < this.config.nLayers; l++) {
+      const b = `blocks.${l}`;
+      names.push(`${b}.hook_resid_pre`, `${b}.ssd.hook_dt`, `${b}.ssd.hook_pattern`, `${b}.ssd.hook_z`, `${b}.hook_mixer_out`, `${b}.hook_resid_post`);
+    }
+    names.push('ln_final.hook_normalized');
+    return names;
+  }
+
+  protected unembedding(): tf.Tensor2D {
+    return this.tiedOrHead('backbone.embeddings.weight');
+  }
+
+  /** Causal depthwise convolution: x [B,T,C], w [K,C], bias [C] -> [B,T,C]. */
+  private conv(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor3D {
+    const [b, t, ch] = x.shape;
+    const k = w.shape[0];
+    const xp = tf.pad(x, [[0, 0], [k - 1, 0], [0, 0]]); // [B, T+K-1, C]
+    let out: tf.Tensor = tf.reshape(bias, [1, 1, ch]);
+    for (let j = 0; j < k; j++) {
+      const wj = tf.reshape(tf.slice(w, [j, 0], [1, ch]), [1, 1, ch]);
+      out = tf.add(out, tf.mul(tf.slice(xp, [0, j, 0], [b, t, ch]), wj));
+    }
+    return out as tf.Tensor3D;
+  }
+
+  protected body(tokens: tf.Tensor2D, pass: Pass, opts: ForwardOptions): tf.Tensor2D {
+    const c = this.config;
+    const { b, t, ops, hooks } = pass;
+    const d = c.dModel;
+    const n = b * t;
+    const { dInner, nHeads, convDim } = mamba2Dims(c);
+    const ds = c.dState;
+    const hp = c.headDim;
+
+    let x = this.embedTokens(tokens, this.p('backbone.embeddings.weight'), pass); // [N, D]
+    const env = this.envEmbedding(opts.envFeatures, pass);
+    if (env) x = tf.add(x, env);
+
+    for (let l = 0; l < c.nLayers; l++) {
+      const blk = `blocks.${l}`;
+      const m = `backbone.layers.${l}`;
+      x = this.hook2(pass, `${blk}.hook_resid_pre`, x, d);
+      const hn = ops.rmsNorm(x, this.p(`${m}.norm.weight`), c.normEps); // [N, D]
+      const proj = ops.linear(hn, this.p(`${m}.mixer.in_proj.weight`)); // [N, 2 Di + 2 N + H]
+      const [z, xbcRaw, dtRaw] = splitLast(proj, [dInner, convDim, nHeads]);
+      const xbc = silu(this.conv(tf.reshape(xbcRaw, [b, t, convDim]) as tf.Tensor3D, this.p(`${m}.mixer.conv1d.weight`), this.p(`${m}.mixer.conv1d.bias`))); // [B, T, C]
+      const [xs, bm, cm] = splitLast(xbc, [dInner, ds, ds]);
+      let dt = tf.reshape(tf.softplus(tf.add(dtRaw, this.p(`${m}.mixer.dt_bias`))), [b, t, nHeads]) as tf.Tensor3D; // [B, T, H]
+      dt = hooks.at(`${blk}.ssd.hook_dt`, dt);
+      const a = tf.neg(tf.exp(this.p<tf.Tensor1D>(`${m}.mixer.A_log`))) as tf.Tensor1D; // [H]
+      const pattern = hooks.at(`${blk}.ssd.hook_pattern`, ssdPattern(dt, a, bm, cm, ops)); // [B, H, T, T]
+      const xh = tf.reshape(xs, [b, t, nHeads, hp]) as tf.Tensor4D; // [B, T, H, P]
+      let y: tf.Tensor = tf.add(ssdApply(pattern, xh, ops), tf.mul(xh, tf.reshape(this.p(`${m}.mixer.D`), [1, 1, nHeads, 1]))); // [B, T, H, P]
+      y = hooks.at(`${blk}.ssd.hook_z`, y);
+      const gated = tf.mul(tf.reshape(y, [n, dInner]), silu(z)) as tf.Tensor2D; // [N, Di]
+      const yn = ops.rmsNorm(gated, this.p(`${m}.mixer.norm.weight`), c.normEps);
+      const out = this.hook2(pass, `${blk}.hook_mixer_out`, ops.linear(yn, this.p(`${m}.mixer.out_proj.weight`)), d); // [N, D]
+      x = this.hook2(pass, `${blk}.hook_resid_post`, tf.add(x, out), d);
+    }
+    return this.hook2(pass, 'ln_final.hook_normalized', ops.rmsNorm(x, this.p('backbone.norm_f.weight'), c.normEps), d);
+  }
+}
