@@ -64,16 +64,18 @@ export interface ProbeOptions extends SplitOptions {
   maxIter: number;
   /** Also fit the control task (classification). */
   control: boolean;
+  /** k-fold cross-validation when >= 2 (every example tested once); 1 = one held-out split of testFraction. */
+  folds: number;
 }
 
-export const PROBE_DEFAULTS: ProbeOptions = { ...SPLIT_DEFAULTS, l2: 1e-3, maxIter: 200, control: true };
+export const PROBE_DEFAULTS: ProbeOptions = { ...SPLIT_DEFAULTS, l2: 1e-3, maxIter: 200, control: true, folds: 1 };
 
 export interface ClassificationResult {
   kind: 'classification';
   nTrain: number;
   nTest: number;
   nClasses: number;
-  /** Test accuracy of the task probe. */
+  /** Test accuracy of the task probe (pooled over folds). */
   accuracy: number;
   trainAccuracy: number;
   /** Test accuracy of always predicting the training set's most frequent class. */
@@ -159,49 +161,90 @@ export function probeClassification(data: ClassificationData, opts: Partial<Prob
   if (x.length !== n * d) throw new GroundlabError('INTERNAL', `activations have ${x.length} values, expected ${n}x${d}`);
   if (labels.length !== n) throw new GroundlabError('INTERNAL', `${labels.length} labels for ${n} examples`);
   if (k < 2) throw new GroundlabError('BAD_ARGUMENT', `a classification probe needs at least 2 classes, got ${k}`);
-  const { train, test } = trainTestSplit(n, o, labels);
-  const xTrain = takeRows(x, d, train);
-  const xTest = takeRows(x, d, test);
-  const fit = (lab: Int32Array) => {
-    const yTrain = Int32Array.from(train, (i) => lab[i]);
-    const model = fitLogistic(xTrain, yTrain, train.length, d, k, { l2: o.l2, maxIter: o.maxIter });
-    return {
-      model,
-      train: accuracy(logisticPredict(model, xTrain, train.length), lab, train),
-      test: accuracy(logisticPredict(model, xTest, test.length), lab, test),
+  const splits = o.folds >= 2 ? kFoldSplits(n, o.folds, o.seed, labels) : [trainTestSplit(n, o, labels)];
+  const control = o.control ? controlLabels(labels, k, data.groups, o.seed) : undefined;
+  // Pooled over folds: hits / tested examples; training accuracy averaged over folds.
+  let hits = 0, ctlHits = 0, tested = 0, trainAcc = 0, ctlTrainAcc = 0, majorHits = 0, nTrain = 0, iterations = 0;
+  let converged = true;
+  for (const { train, test } of splits) {
+    const xTrain = takeRows(x, d, train);
+    const xTest = takeRows(x, d, test);
+    const fit = (lab: Int32Array) => {
+      const yTrain = Int32Array.from(train, (i) => lab[i]);
+      const model = fitLogistic(xTrain, yTrain, train.length, d, k, { l2: o.l2, maxIter: o.maxIter });
+      return {
+        model,
+        train: accuracy(logisticPredict(model, xTrain, train.length), lab, train),
+        test: accuracy(logisticPredict(model, xTest, test.length), lab, test),
+      };
     };
-  };
-  const task = fit(labels);
-  // Majority class of the training set, scored on the test set.
-  const counts = new Int32Array(k);
-  for (const i of train) counts[labels[i]]++;
-  let major = 0;
-  for (let c = 1; c < k; c++) if (counts[c] > counts[major]) major = c;
-  let majorHits = 0;
-  for (const i of test) if (labels[i] === major) majorHits++;
-  let control = { train: NaN, test: NaN };
-  let controlGroups = 0;
-  if (o.control) {
-    const c = controlLabels(labels, k, data.groups, o.seed);
-    controlGroups = c.groups;
-    control = fit(c.labels);
+    const task = fit(labels);
+    hits += task.test * test.length;
+    trainAcc += task.train / splits.length;
+    tested += test.length;
+    nTrain += train.length / splits.length;
+    iterations = Math.max(iterations, task.model.iterations);
+    converged &&= task.model.converged;
+    // Majority class of the training set, scored on the test set.
+    const counts = new Int32Array(k);
+    for (const i of train) counts[labels[i]]++;
+    let major = 0;
+    for (let c = 1; c < k; c++) if (counts[c] > counts[major]) major = c;
+    for (const i of test) if (labels[i] === major) majorHits++;
+    if (control) {
+      const c = fit(control.labels);
+      ctlHits += c.test * test.length;
+      ctlTrainAcc += c.train / splits.length;
+    }
   }
+  const acc = hits / tested;
+  const ctl = control ? ctlHits / tested : NaN;
   return {
     kind: 'classification',
-    nTrain: train.length,
-    nTest: test.length,
+    nTrain: Math.round(nTrain),
+    nTest: tested,
     nClasses: k,
-    accuracy: task.test,
-    trainAccuracy: task.train,
-    chanceMajority: majorHits / test.length,
+    accuracy: acc,
+    trainAccuracy: trainAcc,
+    chanceMajority: majorHits / tested,
     chanceUniform: 1 / k,
-    controlAccuracy: control.test,
-    controlTrainAccuracy: control.train,
-    selectivity: task.test - control.test,
-    controlGroups,
-    iterations: task.model.iterations,
-    converged: task.model.converged,
+    controlAccuracy: ctl,
+    controlTrainAccuracy: control ? ctlTrainAcc : NaN,
+    selectivity: acc - ctl,
+    controlGroups: control?.groups ?? 0,
+    iterations,
+    converged,
   };
+}
+
+/**
+ * Seeded k-fold cross-validation: each example is tested exactly once. With `labels` each class is
+ * dealt round-robin over the folds after a seeded shuffle (stratified).
+ */
+export function kFoldSplits(n: number, folds: number, seed: number, labels?: ArrayLike<number>): Array<{ train: Int32Array; test: Int32Array }> {
+  if (!Number.isInteger(folds) || folds < 2) throw new GroundlabError('BAD_ARGUMENT', `folds must be a whole number >= 2, got ${folds}`);
+  if (n < folds) throw new GroundlabError('BAD_ARGUMENT', `cannot make ${folds} folds of ${n} examples`);
+  const rng = new Rng(`probe-folds/${seed}`);
+  const fold = new Int32Array(n);
+  const buckets = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const key = labels ? labels[i] : 0;
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = []));
+    b.push(i);
+  }
+  let offset = 0;
+  for (const key of [...buckets.keys()].sort((a, b) => a - b)) {
+    const idx = rng.shuffle(buckets.get(key)!.slice());
+    idx.forEach((i, j) => (fold[i] = (offset + j) % folds));
+    offset += idx.length; // continue the deal so small classes do not all land in fold 0
+  }
+  return Array.from({ length: folds }, (_, f) => {
+    const train: number[] = [];
+    const test: number[] = [];
+    for (let i = 0; i < n; i++) (fold[i] === f ? test : train).push(i);
+    return { train: Int32Array.from(train), test: Int32Array.from(test) };
+  });
 }
 
 /** Fit a ridge probe on a seeded split and report R^2 on train and test. */

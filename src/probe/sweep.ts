@@ -111,7 +111,7 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   // Everything that changes a result, so saved rows are reused only under the same settings.
   const settings = JSON.stringify({
     task: { ...taskOpts, position: taskOpts.position ?? null },
-    probe: { l2: probeOpts.l2, testFraction: probeOpts.testFraction, seed: probeOpts.seed, maxIter: probeOpts.maxIter, stratify: probeOpts.stratify, control: probeOpts.control },
+    probe: { l2: probeOpts.l2, testFraction: probeOpts.testFraction, seed: probeOpts.seed, maxIter: probeOpts.maxIter, stratify: probeOpts.stratify, control: probeOpts.control, folds: probeOpts.folds },
   });
   const tableName = `probes/${opts.task}`;
   const save = opts.save ?? true;

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { Rng } from '../../src/engine/rng';
 import { fitLogistic, logisticPredict, fitRidge, ridgePredict, rSquared, solveSPD, lbfgs, fitStandardizer } from '../../src/probe/linear';
-import { probeClassification, probeRegression, trainTestSplit, controlLabels } from '../../src/probe/evaluate';
+import { probeClassification, probeRegression, trainTestSplit, controlLabels, kFoldSplits } from '../../src/probe/evaluate';
 
 before(async () => {
   process.env.GROUNDLAB_QUIET = '1';
@@ -146,4 +146,24 @@ test('ridge: linear targets give R^2 ~ 1; noise targets give R^2 <= ~0 on held-o
   assert.ok(z.r2 < 0.05, `noise r2 ${z.r2}`);
   const full = fitRidge(x, y, n, d, 1, { l2: 0 });
   assert.ok(rSquared(y, ridgePredict(full, x, n), n, 1) > 0.9999);
+});
+
+test('k-fold: every example tested once, stratified; cross-validated accuracy on a known answer', () => {
+  const labels = Array.from({ length: 30 }, (_, i) => i % 3);
+  const folds = kFoldSplits(30, 5, 1, labels);
+  assert.equal(folds.length, 5);
+  const tested = folds.flatMap((f) => [...f.test]).sort((a, b) => a - b);
+  assert.deepEqual(tested, labels.map((_, i) => i));
+  for (const f of folds) {
+    assert.equal(f.test.length, 6);
+    assert.equal(f.train.length + f.test.length, 30);
+    for (let c = 0; c < 3; c++) assert.equal([...f.test].filter((i) => labels[i] === c).length, 2);
+  }
+  const s = synthetic(300, 16, 5, 2, 8);
+  const r = probeClassification({ x: s.x, n: 300, d: 16, labels: s.labels, classes: s.classes }, { folds: 4 });
+  assert.equal(r.nTest, 300);
+  assert.ok(r.accuracy > 0.95, `cv accuracy ${r.accuracy}`);
+  const noise = synthetic(300, 16, 5, 0, 8);
+  const z = probeClassification({ x: noise.x, n: 300, d: 16, labels: noise.labels, classes: noise.classes }, { folds: 4, l2: 1e-2 });
+  assert.ok(Math.abs(z.accuracy - 0.2) < 0.09, `cv noise accuracy ${z.accuracy}`);
 });

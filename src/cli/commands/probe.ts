@@ -49,6 +49,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       'max-examples': { type: 'int', default: TASK_DEFAULTS.maxExamples, help: 'cap on the number of contexts (seeded subsample)' },
       l2: { type: 'number', default: PROBE_DEFAULTS.l2, help: 'L2 penalty of the probe (on standardised features)' },
       'test-fraction': { type: 'number', default: PROBE_DEFAULTS.testFraction, help: 'share of contexts held out (stratified by class)' },
+      folds: { type: 'int', default: PROBE_DEFAULTS.folds, help: 'k-fold cross-validation when >= 2 (every context tested once; k x the fitting time); 1 = one held-out split' },
       seed: { type: 'int', default: 0, help: 'seed of the subsample, the split and the control task' },
       'no-control': { type: 'boolean', help: 'skip the control task (halves the fitting time)' },
       batch: { type: 'int', default: 32, help: 'contexts per forward pass' },
@@ -84,7 +85,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
           maxExamples: o['max-examples'] as number,
           seed: o.seed as number,
         },
-        probe: { l2: o.l2 as number, testFraction: o['test-fraction'] as number, seed: o.seed as number, control: !o['no-control'] },
+        probe: { l2: o.l2 as number, testFraction: o['test-fraction'] as number, folds: o.folds as number, seed: o.seed as number, control: !o['no-control'] },
         batchSize: o.batch as number,
         force: !!o.force,
         signal: abort.signal,
@@ -103,7 +104,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       const first = r.table.objects()[0] as Record<string, number> | undefined;
       const lines = [
         `task       ${r.task.name}: ${r.task.description}`,
-        `contexts   ${r.task.contexts.length} (${r.task.classes.length} classes), read at ${r.task.position}; train/test ${first ? `${first.n_train}/${first.n_test}` : '-'}`,
+        `contexts   ${r.task.contexts.length} (${r.task.classes.length} classes), read at ${r.task.position}; ${!first ? '' : (o.folds as number) >= 2 ? `${o.folds}-fold cross-validation: ${first.n_train} train per fold, all ${first.n_test} tested once` : `train/test ${first.n_train}/${first.n_test}`}`,
         `chance     majority ${first ? (100 * first.chance_majority).toFixed(1) : '-'}%, uniform ${(100 / r.task.classes.length).toFixed(1)}%`,
         '',
         probeGrid(r.table, metric),
