@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,7 +17,9 @@ import {
 } from '../../src/io/safetensors';
 import { atomicWrite, atomicWriteSync } from '../../src/io/atomic';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gl-io-'));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-io-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+const tmp = () => fs.mkdtempSync(path.join(root, 't-'));
 
 /** Build safetensors bytes by hand (independent of the writer) from a header and raw data. */
 function handBuilt(header: object, data: Uint8Array): Uint8Array {

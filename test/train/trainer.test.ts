@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +11,9 @@ import { openRun } from '../../src/train/run';
 import { readSafetensors } from '../../src/io/safetensors';
 import { toyDeps } from './toy';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'gl-train-'));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-train-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+const tmp = () => fs.mkdtempSync(path.join(root, 't-'));
 const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
   out,
   arch: 'transformer',
