@@ -97,3 +97,32 @@ test('end to end on the tiny model: a token seen earlier in context is decodable
   assert.ok(deep.accuracy > 0.8, `layer 1 mixes earlier tokens in: ${deep.accuracy}`);
   model.dispose();
 });
+
+test('collection on the real Transformer, Mamba-2 and LSTM (tiny presets): batched = single, every layer, no leak', async () => {
+  const { createModel, modelPreset } = await import('../../src/models');
+  for (const arch of ['transformer', 'mamba2', 'lstm'] as const) {
+    const model = createModel(modelPreset(arch, 'tiny', 30), 1);
+    const rng = new Rng(3);
+    const contexts: ProbeContext[] = Array.from({ length: 9 }, () => {
+      const len = 3 + rng.int(12);
+      return { tokens: Array.from({ length: len }, () => rng.int(30)), position: rng.int(len) };
+    });
+    const hooks = residPostHooks(model);
+    assert.equal(hooks.length, model.config.nLayers);
+    if (arch === 'transformer') hooks.push('blocks.0.attn.hook_z');
+    // The model caches one causal mask per sequence length: warm those up, then count.
+    await collectActivations(model, contexts, { hooks, batchSize: 1 });
+    await collectActivations(model, contexts, { hooks, batchSize: 4 });
+    const before = tf.memory().numTensors;
+    const a = await collectActivations(model, contexts, { hooks, batchSize: 4 });
+    const b = await collectActivations(model, contexts, { hooks, batchSize: 1 });
+    assert.equal(tf.memory().numTensors, before, arch);
+    for (const h of hooks) {
+      assert.equal(a.dims[h], model.config.dModel, `${arch} ${h}`);
+      let maxDiff = 0;
+      for (let i = 0; i < a.x[h].length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.x[h][i] - b.x[h][i]));
+      assert.ok(maxDiff < 1e-3, `${arch} ${h}: batched vs single differ by ${maxDiff}`);
+    }
+    model.dispose();
+  }
+});
