@@ -1,0 +1,295 @@
+/**
+ * `npm run bench`: training and analysis speed of groundlab, each figure reported as a ratio against
+ * references measured in the same run (never part of the test suite, never a pass/fail on a time):
+ *   - hardware: numpy/OpenBLAS float32 GEMM (1 thread, and all threads)
+ *   - engine ceiling: the active tfjs backend's 2-D matmul throughput at the model's own shapes
+ *   - peer: the same GPT trained with PyTorch on the CPU (bench-only virtualenv; skipped when absent)
+ *   - naive: the same model with stock tfjs ops and tfjs autodiff (`fused: false`)
+ * Writes bench/results/latest.{md,json}. Options: --quick-only, --no-torch, --steps N, --profile.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine, engineInfo } from '../src/engine';
+import { createModel, modelPreset, type ModelConfig } from '../src/models';
+import type { Arch, LanguageModel } from '../src/models/types';
+import { AdamW, clipByGlobalNorm } from '../src/train/optimizer';
+import { TRAIN_PRESETS } from '../src/train/presets';
+import { Rng } from '../src/engine/rng';
+
+/** The repository root (bench/ runs from source under tsx and from dist/bench/ when built). */
+const ROOT = (() => {
+  let d = __dirname;
+  while (!fs.existsSync(path.join(d, 'package.json'))) d = path.dirname(d);
+  return d;
+})();
+const VOCAB = 256; // about the synthetic corpus's vocabulary size
+const argv = process.argv.slice(2);
+const flag = (k: string) => argv.includes(k);
+const opt = (k: string, d: number) => {
+  const i = argv.indexOf(k);
+  return i >= 0 ? Number(argv[i + 1]) : d;
+};
+
+interface Row {
+  [k: string]: string | number | undefined;
+}
+const results: Record<string, unknown> = {};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function findPython(module: string): string | undefined {
+  for (const py of [path.join(ROOT, '.venv-bench/bin/python'), path.join(ROOT, '.venv/bin/python'), 'python3']) {
+    const r = spawnSync(py, ['-c', `import ${module}`], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return undefined;
+}
+
+function runPy(py: string, script: string, args: string[], env: Record<string, string> = {}): Record<string, unknown> | undefined {
+  const r = spawnSync(py, [path.join(ROOT, 'bench', script), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`bench: ${script} failed: ${r.stderr.slice(-500)}\n`);
+    return undefined;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/** GFLOP/s of the active backend for an [m, k] x [k, n] product (2-D, no transpose flags). */
+function matmulGflops(m: number, k: number, n: number): number {
+  const a = tf.randomNormal([m, k]);
+  const b = tf.randomNormal([k, n]);
+  for (let i = 0; i < 3; i++) tf.matMul(a, b).dispose();
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const reps = Math.max(1, Math.round(2e8 / (2 * m * k * n)));
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) {
+      const c = tf.matMul(a, b);
+      c.dataSync();
+      c.dispose();
+    }
+    times.push((performance.now() - t0) / 1000 / reps);
+  }
+  a.dispose();
+  b.dispose();
+  return (2 * m * k * n) / median(times) / 1e9;
+}
+
+/** The matmul shapes of one Transformer forward pass ([m, k, n] with multiplicity). */
+function transformerMatmuls(c: ModelConfig & { arch: 'transformer' }, batch: number, seq: number): Array<[number, number, number, number]> {
+  const bt = batch * seq;
+  return [
+    [bt, c.dModel, 3 * c.dModel, c.nLayers],
+    [bt, c.dModel, c.dModel, c.nLayers],
+    [bt, c.dModel, c.dMlp, c.nLayers],
+    [bt, c.dMlp, c.dModel, c.nLayers],
+    [bt, c.dModel, c.vocabSize, 1],
+  ];
+}
+
+/** Model FLOPs of one training step (3 x forward): the matmuls above plus QK^T and AV. */
+function transformerStepFlops(c: ModelConfig & { arch: 'transformer' }, batch: number, seq: number): number {
+  let fwd = 0;
+  for (const [m, k, n, times] of transformerMatmuls(c, batch, seq)) fwd += 2 * m * k * n * times;
+  fwd += c.nLayers * batch * 2 * 2 * seq * seq * c.dModel; // scores and weighted sum, full T x T
+  return 3 * fwd;
+}
+
+interface StepTiming {
+  secPerStep: number;
+  tokensPerSec: number;
+  peakBytes: number;
+}
+
+function makeStep(model: LanguageModel, batch: number, seq: number, seed: number) {
+  const opt = new AdamW(model.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 });
+  const rng = new Rng(seed);
+  const ids = new Int32Array(batch * (seq + 1));
+  for (let i = 0; i < ids.length; i++) ids[i] = rng.int(model.config.vocabSize);
+  const all = tf.tensor2d(ids, [batch, seq + 1], 'int32');
+  const x = tf.slice(all, [0, 0], [batch, seq]) as tf.Tensor2D;
+  const y = tf.slice(all, [0, 1], [batch, seq]) as tf.Tensor2D;
+  all.dispose();
+  const vars = [...model.params.values()];
+  const step = () => {
+    const { value, grads } = tf.variableGrads(() => model.loss(x, y), vars);
+    const g = new Map(Object.entries(grads));
+    const clipped = clipByGlobalNorm(g, 1.0);
+    opt.apply(clipped.grads, 1e-3);
+    value.dataSync();
+    value.dispose();
+    clipped.norm.dispose();
+    for (const t of g.values()) t.dispose();
+    for (const t of clipped.grads.values()) if (!t.isDisposed) t.dispose();
+  };
+  return { step, dispose: () => (x.dispose(), y.dispose()) };
+}
+
+function timeTraining(arch: Arch, preset: 'tiny' | 'quick', fused: boolean, steps: number): StepTiming {
+  const tp = TRAIN_PRESETS[preset].train;
+  const config = modelPreset(arch, preset, VOCAB, { fused } as Partial<ModelConfig>);
+  const model = createModel(config, 0);
+  const { step, dispose } = makeStep(model, tp.batchSize, tp.seqLen, 1);
+  let peak = 0;
+  for (let i = 0; i < 2; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push((performance.now() - t0) / 1000);
+    peak = Math.max(peak, tf.memory().numBytes);
+  }
+  dispose();
+  model.dispose();
+  const s = median(times);
+  return { secPerStep: s, tokensPerSec: (tp.batchSize * tp.seqLen) / s, peakBytes: peak };
+}
+
+async function profileStep(): Promise<Row[]> {
+  const tp = TRAIN_PRESETS.quick.train;
+  const model = createModel(modelPreset('transformer', 'quick', VOCAB), 0);
+  const { step, dispose } = makeStep(model, tp.batchSize, tp.seqLen, 1);
+  step();
+  const info = await tf.profile(() => step());
+  dispose();
+  model.dispose();
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    // Composite ops (customGrad scopes, fused wrappers) contain their kernels: count leaves only.
+    if (k.name === 'unnamed scope' || k.name.endsWith('__op')) continue;
+    const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.calls++;
+    byName.set(k.name, e);
+  }
+  const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
+  return [...byName.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, 15)
+    .map(([name, e]) => ({ kernel: name, calls: e.calls, ms: +e.ms.toFixed(1), share: `${((100 * e.ms) / total).toFixed(1)}%` }));
+}
+
+function table(rows: Row[]): string {
+  if (!rows.length) return '(none)\n';
+  const keys = Object.keys(rows[0]);
+  const fmt = (v: unknown) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) : String(v ?? ''));
+  return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${keys.map((k) => fmt(r[k])).join(' | ')} |`)].join('\n') + '\n';
+}
+
+async function main() {
+  const t0 = Date.now();
+  await initEngine();
+  const info = engineInfo();
+  const steps = opt('--steps', 5);
+  const out: string[] = [];
+  const meta = {
+    date: new Date().toISOString(),
+    machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    node: process.version,
+    tfjs: tf.version_core,
+    backend: `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'}${info.simd ? ', SIMD' : ''})`,
+    loadavg: os.loadavg()[0].toFixed(2),
+  };
+  results.meta = meta;
+  out.push('# groundlab benchmark', '', ...Object.entries(meta).map(([k, v]) => `- ${k}: ${v}`), `- command: npm run bench -- ${argv.join(' ')}`.trimEnd(), '');
+
+  // 1. Hardware reference.
+  const py = findPython('numpy');
+  const gemm1 = py ? runPy(py, 'gemm.py', ['512'], { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' }) : undefined;
+  const gemmAll = py ? runPy(py, 'gemm.py', ['512']) : undefined;
+  const wasm512 = matmulGflops(512, 512, 512);
+  results.gemm = { numpy1: gemm1, numpyAll: gemmAll, backend512: wasm512 };
+  out.push('## References', '');
+  out.push(
+    table([
+      { reference: `numpy sgemm 512^3, 1 thread`, gflops: (gemm1?.gflops as number) ?? 'skipped (no numpy)' },
+      { reference: `numpy sgemm 512^3, all threads`, gflops: (gemmAll?.gflops as number) ?? 'skipped (no numpy)' },
+      { reference: `tfjs ${info.backend} matMul 512^3`, gflops: wasm512 },
+    ]),
+  );
+
+  // 2. The quick Transformer: fused vs naive, engine ceiling at its shapes, FLOP/s ratios.
+  const tp = TRAIN_PRESETS.quick.train;
+  const qc = modelPreset('transformer', 'quick', VOCAB) as ModelConfig & { arch: 'transformer' };
+  const shapes = transformerMatmuls(qc, tp.batchSize, tp.seqLen);
+  let fl = 0;
+  let secs = 0;
+  const shapeRows: Row[] = [];
+  for (const [m, k, n, times] of shapes) {
+    const g = matmulGflops(m, k, n);
+    shapeRows.push({ shape: `[${m},${k}]x[${k},${n}]`, per_step_fwd: times, gflops: g });
+    fl += 2 * m * k * n * times;
+    secs += (2 * m * k * n * times) / (g * 1e9);
+  }
+  const ceiling = fl / secs / 1e9; // FLOP-weighted throughput at the model's shapes
+  out.push(`## Engine ceiling at the quick Transformer's shapes (batch ${tp.batchSize} x ${tp.seqLen})`, '', table(shapeRows));
+  out.push(`FLOP-weighted ${info.backend} matmul ceiling: **${ceiling.toFixed(1)} GFLOP/s**`, '');
+
+  const fused = timeTraining('transformer', 'quick', true, steps);
+  const naive = timeTraining('transformer', 'quick', false, Math.max(2, Math.ceil(steps / 2)));
+  const stepFlops = transformerStepFlops(qc, tp.batchSize, tp.seqLen);
+  const achieved = stepFlops / fused.secPerStep / 1e9;
+  let torch1: Record<string, unknown> | undefined;
+  let torchAll: Record<string, unknown> | undefined;
+  const torchPy = flag('--no-torch') ? undefined : findPython('torch');
+  if (torchPy) {
+    const cfg = { vocab: VOCAB, ctx: qc.contextLength, d: qc.dModel, layers: qc.nLayers, heads: qc.nHeads, dmlp: qc.dMlp, batch: tp.batchSize, seq: tp.seqLen, warmup: 2, steps: Math.max(steps, 5) };
+    torch1 = runPy(torchPy, 'torch_gpt.py', [JSON.stringify({ ...cfg, threads: 1 })]);
+    torchAll = runPy(torchPy, 'torch_gpt.py', [JSON.stringify({ ...cfg, threads: os.cpus().length })]);
+  }
+  const q: Row[] = [
+    { what: 'groundlab fused (default)', 'ms/step': fused.secPerStep * 1000, 'tokens/s': fused.tokensPerSec, 'model GFLOP/s': achieved },
+    { what: 'naive stock tfjs autodiff', 'ms/step': naive.secPerStep * 1000, 'tokens/s': naive.tokensPerSec, 'model GFLOP/s': stepFlops / naive.secPerStep / 1e9 },
+  ];
+  if (torch1) q.push({ what: `PyTorch ${torch1.torch} CPU, 1 thread`, 'ms/step': (torch1.sec_per_step as number) * 1000, 'tokens/s': torch1.tokens_per_sec as number, 'model GFLOP/s': stepFlops / (torch1.sec_per_step as number) / 1e9 });
+  if (torchAll) q.push({ what: `PyTorch CPU, ${torchAll.threads} threads`, 'ms/step': (torchAll.sec_per_step as number) * 1000, 'tokens/s': torchAll.tokens_per_sec as number, 'model GFLOP/s': stepFlops / (torchAll.sec_per_step as number) / 1e9 });
+  out.push(`## Training the quick Transformer (${(stepFlops / 1e9).toFixed(2)} GFLOP per step, median of ${steps} steps)`, '', table(q));
+  const ratios: Row[] = [
+    { ratio: 'fused / naive (speed-up)', value: naive.secPerStep / fused.secPerStep, target: '>= 6' },
+    { ratio: 'model FLOP/s / backend matmul ceiling', value: achieved / ceiling, target: '>= 0.25' },
+    { ratio: 'model FLOP/s / numpy sgemm (1 thread)', value: gemm1 ? achieved / (gemm1.gflops as number) : 'n/a', target: '' },
+    { ratio: 'tokens/s / PyTorch (1 thread)', value: torch1 ? fused.tokensPerSec / (torch1.tokens_per_sec as number) : torchPy ? 'failed' : 'skipped (no torch: bash bench/setup.sh)', target: '' },
+    { ratio: 'tokens/s / PyTorch (all threads)', value: torchAll ? fused.tokensPerSec / (torchAll.tokens_per_sec as number) : 'n/a', target: '' },
+  ];
+  out.push('### Ratios', '', table(ratios));
+  results.quickTransformer = { fused, naive, stepFlops, achieved, ceiling, torch1, torchAll, ratios };
+
+  // 3. Every architecture at tiny and quick.
+  if (!flag('--quick-only')) {
+    const rows: Row[] = [];
+    for (const arch of ['transformer', 'mamba2', 'lstm'] as Arch[]) {
+      for (const preset of ['tiny', 'quick'] as const) {
+        const r = arch === 'transformer' && preset === 'quick' ? fused : timeTraining(arch, preset, true, preset === 'tiny' ? 10 : Math.max(2, Math.ceil(steps / 2)));
+        const t = TRAIN_PRESETS[preset].train;
+        rows.push({ arch, preset, batch: `${t.batchSize}x${t.seqLen}`, 'ms/step': r.secPerStep * 1000, 'tokens/s': r.tokensPerSec, 'peak tensor MiB': r.peakBytes / 2 ** 20 });
+      }
+    }
+    out.push('## Training throughput per architecture', '', table(rows));
+    results.archs = rows;
+  }
+
+  if (flag('--profile')) {
+    const prof = await profileStep();
+    out.push('## Where one quick Transformer training step spends its time (tf.profile, kernel time)', '', table(prof));
+    results.profile = prof;
+  }
+
+  const rss = process.memoryUsage().rss;
+  out.push(`Peak-ish process RSS at the end: ${(rss / 2 ** 20).toFixed(0)} MiB. Total bench wall time: ${((Date.now() - t0) / 1000).toFixed(0)} s.`, '');
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'latest.md'), out.join('\n'));
+  fs.writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(results, null, 2));
+  process.stdout.write(out.join('\n') + `\nwritten: bench/results/latest.md, latest.json\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(String(e?.stack ?? e) + '\n');
+  process.exit(1);
+});
