@@ -8,3 +8,4 @@ export * from './stats';
 export * from './synthetic';
 export * from './prepare';
 export * from './chat';
+export * from './caption';

@@ -9,6 +9,8 @@ import { WordTokenizer } from './tokenizer';
 import { packEpisodes } from './dataset';
 import { corpusStats } from './stats';
 import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
+import { CAPTION_EVAL_FRAMES, dialogKnobs, generateCaptionDialog } from './caption';
+import { nounSubset } from './words';
 import { chatEvalFrames, chatOptionsFromKnobs, readChatTree } from './chat';
 import { cdiNouns } from './words';
 
@@ -40,6 +42,16 @@ export function registerCorpusKind(kind: CorpusSpec['kind'], loader: Loader): vo
 registerCorpusKind('synthetic', async (spec) => {
   const knobs = syntheticKnobs(spec.setting ?? 'simple', spec.knobs ?? {});
   return { episodes: generateSynthetic(knobs, spec.seed ?? 0), nouns: syntheticNouns(knobs), evalFrames: SYNTHETIC_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })), featureDim: 0 };
+});
+
+registerCorpusKind('caption', async (spec) => {
+  const knobs = dialogKnobs(spec.setting ?? 'simple', spec.knobs ?? {});
+  return {
+    episodes: generateCaptionDialog(knobs, spec.seed ?? 0),
+    nouns: nounSubset(knobs.nouns).map((n) => n.noun),
+    evalFrames: CAPTION_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })),
+    featureDim: 0,
+  };
 });
 
 registerCorpusKind('chat', async (spec) => {
