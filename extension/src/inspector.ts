@@ -435,8 +435,8 @@ export class InspectorView {
     const t = themeColors(this.host);
     const size = Math.max(220, Math.min(480, n * 4));
     const scheme = signed ? { scheme: 'blueorange', domainMid: 0 } : { scheme: kind === 'attention' ? 'blues' : 'oranges' };
-    const x = { field: 'k', type: 'quantitative', title: 'key position', scale: { domain: [0, n], nice: false } };
-    const y = { field: 'q', type: 'quantitative', title: 'query position', scale: { domain: [0, n], nice: false, reverse: true } };
+    const x = { field: 'k', type: 'quantitative', title: 'key position', scale: { domain: [0, n], nice: false }, axis: { grid: false } };
+    const y = { field: 'q', type: 'quantitative', title: 'query position', scale: { domain: [0, n], nice: false, reverse: true }, axis: { grid: false } };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       width: size,

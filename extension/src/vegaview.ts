@@ -25,7 +25,11 @@ export function clientPoint(view: View, container: HTMLElement, xScale: string, 
   const sx = view.scale(xScale) as any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const sy = view.scale(yScale) as any;
-  const [ox, oy] = view.origin();
+  const [ox0, oy0] = view.origin();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const pad = (view as any).padding() as { left?: number; top?: number };
+  const ox = ox0 + (pad.left ?? 0);
+  const oy = oy0 + (pad.top ?? 0);
   const bx = typeof sx.bandwidth === 'function' ? sx.bandwidth() / 2 : 0;
   const by = typeof sy.bandwidth === 'function' ? sy.bandwidth() / 2 : 0;
   const el = (container.querySelector('canvas, svg') as HTMLElement) ?? container;

@@ -1,0 +1,282 @@
+/**
+ * UI test of groundlab-widgets in real JupyterLab and Debian's Chromium (never a downloaded browser):
+ * a notebook whose saved outputs carry a timeline and an inspector bundle (12 layers x 12 heads,
+ * 128 tokens) is opened; the test selects a head by clicking the overview, hovers the ENV -> pre-LAN
+ * cell, switches to saliency, moves the timeline's scrubber, switches to the dark theme, checks the
+ * DOM after each step, saves screenshots under test-results/extension/ and writes the timings to
+ * test-results/extension/timings.json.
+ * Skips (with a message) only when /usr/bin/chromium or the project's .venv is missing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { inspectorBundle, timelineBundle, INSPECTOR_MIME, TIMELINE_MIME } from '../../src/viz/widgets';
+import { syntheticInspectorData, syntheticTimelineData } from './fixtures';
+
+function findRoot(): string {
+  let d = __dirname;
+  for (;;) {
+    const pj = path.join(d, 'package.json');
+    if (fs.existsSync(pj) && JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'groundlab') return d;
+    const up = path.dirname(d);
+    if (up === d) throw new Error('cannot find the groundlab root from ' + __dirname);
+    d = up;
+  }
+}
+
+const ROOT = findRoot();
+const CHROMIUM = '/usr/bin/chromium';
+const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
+const OUT = path.join(ROOT, 'test-results', 'extension');
+const missing = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt-get install chromium)` : !fs.existsSync(JUPYTER) ? `${JUPYTER} is missing (bash scripts/test.sh sets up .venv)` : '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForServer(url: string, proc: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (proc.exitCode != null) throw new Error(`jupyter lab exited with ${proc.exitCode}:\n${log()}`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`jupyter lab did not answer within ${timeoutMs} ms:\n${log()}`);
+}
+
+function writeJSON(file: string, obj: unknown) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(obj, null, 1));
+}
+
+const STEPS = [250, 500, 1000, 2000, 4000, 6000, 8000, 10000];
+
+function notebook() {
+  const insp = inspectorBundle(syntheticInspectorData({ layers: 12, heads: 12, tokens: 128, steps: STEPS, examples: 2, mapsPerStep: 4, link: 'ui' }));
+  const tl = timelineBundle(syntheticTimelineData(STEPS, 3, 'ui'));
+  const out = (bundle: Record<string, unknown>) => ({ output_type: 'display_data', data: bundle, metadata: {} });
+  const code = (src: string, outputs: unknown[]) => ({ cell_type: 'code', execution_count: null, metadata: {}, source: src, outputs });
+  return {
+    nb: {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+      cells: [
+        { cell_type: 'markdown', metadata: {}, source: '# groundlab widgets (saved outputs, synthetic data)' },
+        code('display(timeline)', [out(tl)]),
+        code('display(inspector)', [out(insp)]),
+      ],
+    },
+    insp: insp[INSPECTOR_MIME] as { steps: number[]; maps: { step: number; example: string; variant: string; kind: string; layer: number; head: number }[] },
+    bytes: JSON.stringify(insp).length,
+  };
+}
+
+test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrubber, dark theme', { skip: missing ? `skipped: ${missing}` : false, timeout: 240_000 }, async () => {
+  const extRequire = createRequire(path.join(ROOT, 'extension', 'package.json'));
+  let pw: { chromium: { launch(o: unknown): Promise<any> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    pw = extRequire('playwright-core');
+  } catch {
+    assert.fail('extension/node_modules/playwright-core is missing: run `bash scripts/test.sh` (or `source scripts/setup.sh && setup_extension`)');
+  }
+  const list = spawnSync(JUPYTER, ['labextension', 'list'], { encoding: 'utf8' });
+  assert.match(list.stdout + list.stderr, /groundlab-widgets v[\d.]+ \S*enabled/, 'groundlab-widgets is not installed in .venv: run `source scripts/setup.sh && setup_extension`');
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-ui-'));
+  const { nb, insp, bytes } = notebook();
+  writeJSON(path.join(tmp, 'nb', 'widgets.ipynb'), nb);
+  // settings: no news toast, render every cell (no windowing), no kernel autostart prompt
+  writeJSON(path.join(tmp, 'settings', '@jupyterlab', 'apputils-extension', 'notification.jupyterlab-settings'), { fetchNews: 'false', checkForUpdates: false });
+  writeJSON(path.join(tmp, 'settings', '@jupyterlab', 'notebook-extension', 'tracker.jupyterlab-settings'), { windowingMode: 'none' });
+  fs.mkdirSync(OUT, { recursive: true });
+  const port = await freePort();
+  const token = 'gl' + Math.random().toString(36).slice(2);
+  let log = '';
+  const lab = spawn(JUPYTER, ['lab', '--no-browser', `--port=${port}`, '--ip=127.0.0.1', `--IdentityProvider.token=${token}`, ...(process.getuid?.() === 0 ? ['--allow-root'] : []), `--ServerApp.root_dir=${path.join(tmp, 'nb')}`, '--LabApp.news_url=', '--ServerApp.open_browser=False'], {
+    env: { ...process.env, JUPYTER_CONFIG_DIR: path.join(tmp, 'config'), JUPYTER_RUNTIME_DIR: path.join(tmp, 'runtime'), JUPYTERLAB_SETTINGS_DIR: path.join(tmp, 'settings'), JUPYTERLAB_WORKSPACES_DIR: path.join(tmp, 'ws') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  lab.stdout!.on('data', (d) => (log += d));
+  lab.stderr!.on('data', (d) => (log += d));
+  let browser: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const timings: Record<string, unknown> = { bundleBytes: bytes, layers: 12, heads: 12, tokens: 128, checkpoints: STEPS.length, mapsCarried: insp.maps.length };
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitForServer(`${base}/api/status?token=${token}`, lab, () => log, 60_000);
+    browser = await pw.chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1700, height: 1500 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e: Error) => errors.push(String(e)));
+    const t0 = Date.now();
+    await page.goto(`${base}/lab/tree/widgets.ipynb?token=${token}`);
+    const inspSel = '.gl-inspector[data-render-ms]';
+    const tlSel = '.gl-timeline[data-render-ms]';
+    await page.waitForSelector(inspSel, { timeout: 90_000 });
+    await page.waitForSelector(tlSel, { timeout: 30_000 });
+    timings.openToWidgetsMs = Date.now() - t0;
+    timings.inspectorFirstRenderMs = Number(await page.getAttribute(inspSel, 'data-render-ms'));
+    timings.timelineFirstRenderMs = Number(await page.getAttribute(tlSel, 'data-render-ms'));
+
+    const ds = () => page.evaluate(() => ({ ...(document.querySelector('.gl-inspector') as HTMLElement).dataset }));
+    const tl = () => page.evaluate(() => ({ ...(document.querySelector('.gl-timeline') as HTMLElement).dataset }));
+    let d = await ds();
+    assert.equal(d.step, String(STEPS[STEPS.length - 1]));
+    assert.equal(d.map, 'shown');
+    assert.equal(await page.locator('.gl-inspector .gl-tokens .gl-tok').count(), 128 + 1 /* the target */);
+    assert.equal(await page.locator('.gl-inspector .gl-tokens .gl-tok-env-slot').count(), 1);
+    assert.match((await page.textContent('.gl-inspector .gl-tokens .gl-tok-env-slot'))!, /<ENV>$/);
+    assert.equal(await page.locator('.gl-inspector .gl-overview canvas').count(), 1);
+    assert.equal(await page.locator('.gl-inspector .gl-map canvas').count(), 1);
+    assert.equal(await page.locator('.gl-timeline .gl-tl-chart canvas').count(), 1);
+    assert.equal(await page.locator('.gl-timeline .gl-tl-value').count(), 6);
+    await page.locator('.gl-timeline').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUT, '1-opened.png'), fullPage: true });
+
+    // 1. select a head by clicking its cell in the overview (a head whose attention map is carried)
+    const last = STEPS[STEPS.length - 1];
+    const cur = d.head!.split('.').map(Number);
+    const other = insp.maps.find((m) => m.step === last && m.example === 'ex1' && m.variant === 'match' && m.kind === 'attention' && !(m.layer === cur[0] && m.head === cur[1]))!;
+    assert.ok(other, 'the fixture carries a second head at the last step');
+    await page.locator('.gl-inspector .gl-overview').scrollIntoViewIfNeeded();
+    const pt = await page.evaluate(([l, h]: number[]) => (document.querySelector('.gl-inspector') as any).__groundlab.headPoint(l, h), [other.layer, other.head]);
+    let updates = Number(d.updates);
+    let tc = Date.now();
+    await page.mouse.click(pt.x, pt.y);
+    await page.waitForFunction((n: number) => Number((document.querySelector('.gl-inspector') as HTMLElement).dataset.updates) > n, updates);
+    timings.selectHeadWallMs = Date.now() - tc;
+    d = await ds();
+    timings.selectHeadMs = Number(d.lastUpdateMs);
+    assert.equal(d.head, `${other.layer}.${other.head}`);
+    assert.equal(d.map, 'shown');
+    assert.match((await page.textContent('.gl-inspector .gl-map-status'))!, new RegExp(`attention map of L${other.layer} H${other.head} at step ${last}`));
+    // hover the ENV -> pre-LAN cell: the readout shows its value and says what it is
+    await page.locator('.gl-inspector .gl-map').scrollIntoViewIfNeeded();
+    const cell = await page.evaluate(() => {
+      const v = (document.querySelector('.gl-inspector') as any).__groundlab;
+      const ex = v.payload.examples[0].variants.match;
+      return v.cellPoint(ex.predPos, ex.envPos);
+    });
+    console.log('cell point', JSON.stringify(cell));
+    await page.mouse.move(cell.x, cell.y);
+    await page.waitForFunction(() => /ENV -> pre-LAN/.test(document.querySelector('.gl-inspector .gl-map-readout')!.textContent!));
+    const readout = (await page.textContent('.gl-inspector .gl-map-readout'))!;
+    assert.match(readout, /^query 127 "this" <- key 122 "ball<ENV>": [\d.]+ \[ENV -> pre-LAN\]$/);
+    assert.equal(readout.match(/: ([\d.]+) /)![1], d.envCell, 'the hover value equals the marked cell value in the status line');
+    await page.screenshot({ path: path.join(OUT, '2-head-selected-hover.png'), fullPage: true });
+
+    // 2. switch to saliency
+    updates = Number((await ds()).updates);
+    tc = Date.now();
+    await page.selectOption('.gl-inspector .gl-kind', 'saliency');
+    await page.waitForFunction((n: number) => Number((document.querySelector('.gl-inspector') as HTMLElement).dataset.updates) > n, updates);
+    timings.switchSaliencyWallMs = Date.now() - tc;
+    d = await ds();
+    timings.switchSaliencyMs = Number(d.lastUpdateMs);
+    assert.equal(d.kind, 'saliency');
+    assert.equal(d.map, 'shown');
+    assert.match((await page.textContent('.gl-inspector .gl-map-status'))!, /^saliency map of L\d+ H\d+ at step 10000/);
+    // mismatch variant
+    await page.selectOption('.gl-inspector .gl-variant', 'mismatch');
+    await page.waitForFunction(() => (document.querySelector('.gl-inspector') as HTMLElement).dataset.variant === 'mismatch');
+    assert.match((await page.textContent('.gl-inspector .gl-tokens .gl-tok-env-slot'))!, /^cup<ENV>$/);
+    await page.locator('.gl-inspector .gl-map').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUT, '3-saliency-mismatch.png'), fullPage: true });
+
+    // 3. move the timeline's scrubber: click its track at a checkpoint (first the first one, then the third); the inspector follows
+    const scrub = page.locator('.gl-timeline .gl-scrubber');
+    await scrub.scrollIntoViewIfNeeded();
+    const box = await scrub.boundingBox();
+    const THUMB = 16; // Chromium's range thumb width in px
+    const clickIndex = (i: number) => page.mouse.click(box.x + THUMB / 2 + (i / (STEPS.length - 1)) * (box.width - THUMB), box.y + box.height / 2);
+    const stepIs = (s: number) => page.waitForFunction((x: string) => (document.querySelector('.gl-inspector') as HTMLElement).dataset.step === x && (document.querySelector('.gl-timeline') as HTMLElement).dataset.step === x, String(s));
+    await clickIndex(0);
+    await stepIs(250);
+    tc = Date.now();
+    await clickIndex(2);
+    await stepIs(1000);
+    timings.scrubWallMs = Date.now() - tc;
+    timings.scrubInspectorMs = Number((await ds()).lastUpdateMs);
+    assert.match((await page.textContent('.gl-timeline .gl-step-label'))!, /^step 1000 \(3\/8\)$/);
+    assert.match((await page.textContent('.gl-inspector .gl-step-label'))!, /^step 1000 \(3\/8\)$/);
+    assert.equal(await page.inputValue('.gl-inspector .gl-step'), '2', "the inspector's own checkpoint slider follows");
+    const gain = (await page.textContent('.gl-timeline .gl-tl-value[data-curve=infoGain]'))!;
+    assert.match(gain, /^information gain G: [\d.]+$/);
+    // the head selected at step 10000 may carry no map at step 1000: then the widget says so
+    d = await ds();
+    const [sl, sh] = d.head!.split('.').map(Number);
+    const carried = insp.maps.some((m) => m.step === 1000 && m.example === 'ex1' && m.variant === 'mismatch' && m.kind === 'saliency' && m.layer === sl && m.head === sh);
+    assert.equal(d.map, carried ? 'shown' : 'missing');
+    if (!carried) assert.match((await page.textContent('.gl-inspector .gl-map-status'))!, /^Not carried in this bundle: the saliency map of L\d+ H\d+ at step 1000/);
+    await page.screenshot({ path: path.join(OUT, '4-scrubbed-to-step-1000.png'), fullPage: true });
+
+    // scrub through all checkpoints one by one and time each inspector update
+    await clickIndex(0);
+    await stepIs(250);
+    const per: number[] = [];
+    const inner: number[] = [];
+    for (let i = 1; i < STEPS.length; i++) {
+      const t = Date.now();
+      await clickIndex(i);
+      await stepIs(STEPS[i]);
+      await page.waitForFunction(() => !(document.querySelector('.gl-inspector') as any).__groundlab.queued);
+      per.push(Date.now() - t);
+      inner.push(Number((await ds()).lastUpdateMs));
+    }
+    const stats = (xs: number[]) => ({ mean: Math.round(xs.reduce((a, b) => a + b, 0) / xs.length), max: Math.round(Math.max(...xs)), n: xs.length });
+    timings.scrubPerCheckpointWallMs = stats(per);
+    timings.scrubPerCheckpointInspectorMs = stats(inner);
+
+    // 4. dark theme through the Settings menu: the widgets redraw with the theme's colours
+    updates = Number((await ds()).updates);
+    await page.click('.lm-MenuBar-item:has-text("Settings")');
+    await page.hover('.lm-Menu-item:has-text("Theme")');
+    await page.click('.lm-Menu-item:has-text("JupyterLab Dark")');
+    await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', undefined, { timeout: 30_000 });
+    await page.waitForFunction((n: number) => Number((document.querySelector('.gl-inspector') as HTMLElement).dataset.updates) > n, updates);
+    const colors = await page.evaluate(() => getComputedStyle(document.querySelector('.gl-inspector')!).color);
+    assert.notEqual(colors, 'rgb(0, 0, 0)');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(OUT, '5-dark-theme.png'), fullPage: true });
+    assert.deepEqual(errors, [], 'no uncaught page errors');
+  } catch (e) {
+    if (browser) {
+      const pages = browser.contexts().flatMap((c: any) => c.pages()); // eslint-disable-line @typescript-eslint/no-explicit-any
+      if (pages[0]) {
+        await pages[0].screenshot({ path: path.join(OUT, 'failure.png'), fullPage: true }).catch(() => undefined);
+        const state = await pages[0].evaluate(() => Array.from(document.querySelectorAll('.gl-inspector, .gl-timeline')).map((e) => ({ ...(e as HTMLElement).dataset, readout: e.querySelector('.gl-map-readout, .gl-tl-readout')?.textContent }))).catch(() => undefined);
+        console.log('widget state at failure:', JSON.stringify(state));
+      }
+    }
+    throw e;
+  } finally {
+    writeJSON(path.join(OUT, 'timings.json'), timings);
+    if (browser) await browser.close().catch(() => undefined);
+    lab.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    if (lab.exitCode == null) lab.kill('SIGKILL');
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log('groundlab-widgets UI timings:', JSON.stringify(timings));
+});
