@@ -41,7 +41,21 @@ setup_chromium() {
 }
 
 # The kernel and the extension add their install steps below (see kernel/ and extension/).
-setup_kernel() { :; }
+setup_kernel() {
+  # The groundlab Jupyter kernel (kernel/, built on tslab): install its kernelspec into .venv.
+  # Needs the library built (setup_node) so that notebooks can import "groundlab" from dist/.
+  cd "$ROOT"
+  if [ ! -f node_modules/tslab/package.json ]; then
+    log "installing npm dependencies (tslab for the kernel)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  log "installing the groundlab Jupyter kernel into .venv"
+  node kernel/install.js --prefix "$VENV" >/dev/null
+  "$VENV/bin/jupyter" kernelspec list 2>/dev/null | grep -q '^ *groundlab ' || {
+    log "the groundlab kernelspec is not visible to .venv's jupyter"
+    return 1
+  }
+}
 setup_extension() { :; }
 
 # Slurm for the sweep tests (test/sweep/slurm.test.ts starts a single-node Slurm on loopback by

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * Installs the "groundlab (TypeScript)" kernelspec (name `groundlab`) for Jupyter.
+ *
+ *   node kernel/install.js                 # into this checkout's .venv (what scripts/setup.sh does)
+ *   node kernel/install.js --user          # into your own Jupyter (~/.local/share/jupyter/kernels)
+ *   node kernel/install.js --prefix DIR    # into DIR/share/jupyter/kernels (a venv or conda env)
+ *   node kernel/install.js --uninstall [--user | --prefix DIR]
+ *   node kernel/install.js --print         # print kernel.json and the target folder, write nothing
+ *
+ * The spec starts `node <this checkout>/kernel/main.js {connection_file}` with the absolute path of
+ * the Node that ran this script, so Jupyter does not need node on its PATH. Nothing is copied but
+ * the small kernelspec folder: the kernel runs the library from this checkout (dist/).
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..');
+const NAME = 'groundlab';
+
+function usage(code) {
+  process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(3, 13).map((l) => l.replace(/^ \* ?/, '')).join('\n') + '\n');
+  process.exit(code);
+}
+
+function userDataDir() {
+  if (process.env.JUPYTER_DATA_DIR) return process.env.JUPYTER_DATA_DIR;
+  try {
+    const out = execFileSync('jupyter', ['--data-dir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (out) return out;
+  } catch {
+    /* no jupyter on PATH: use the platform default */
+  }
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Jupyter');
+  if (process.platform === 'win32') return path.join(process.env.APPDATA || os.homedir(), 'jupyter');
+  return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'jupyter');
+}
+
+function kernelSpec() {
+  return {
+    argv: [process.execPath, path.join(ROOT, 'kernel', 'main.js'), '{connection_file}'],
+    display_name: 'groundlab (TypeScript)',
+    language: 'typescript',
+    interrupt_mode: 'signal',
+    env: { GROUNDLAB_ROOT: ROOT },
+    metadata: { groundlab: { root: ROOT }, debugger: false },
+  };
+}
+
+/** A 64x64 and 32x32 logo: a plain PNG drawn here (two squares, "ENV" and "LAN"). */
+function logoSvg() {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
+<rect width="64" height="64" rx="10" fill="#1f3b57"/>
+<rect x="8" y="14" width="22" height="22" rx="3" fill="#e8a33d"/>
+<rect x="34" y="28" width="22" height="22" rx="11" fill="#5fb4a2"/>
+<path d="M30 25 L34 39" stroke="#ffffff" stroke-width="3"/>
+</svg>`;
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  if (args.includes('-h') || args.includes('--help')) usage(0);
+  let target;
+  const pi = args.indexOf('--prefix');
+  if (args.includes('--user')) target = path.join(userDataDir(), 'kernels', NAME);
+  else if (pi >= 0) {
+    if (!args[pi + 1]) usage(2);
+    target = path.join(path.resolve(args[pi + 1]), 'share', 'jupyter', 'kernels', NAME);
+  } else target = path.join(ROOT, '.venv', 'share', 'jupyter', 'kernels', NAME);
+  const spec = kernelSpec();
+  if (args.includes('--print')) {
+    process.stdout.write(`${target}\n${JSON.stringify(spec, null, 2)}\n`);
+    return;
+  }
+  if (args.includes('--uninstall')) {
+    fs.rmSync(target, { recursive: true, force: true });
+    process.stdout.write(`removed the groundlab kernelspec from ${target}\n`);
+    return;
+  }
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.js')))
+    process.stderr.write(`note: ${ROOT}/dist is not built yet; run \`npm run build\` there before using the kernel\n`);
+  fs.mkdirSync(target, { recursive: true });
+  fs.writeFileSync(path.join(target, 'kernel.json'), JSON.stringify(spec, null, 2) + '\n');
+  fs.writeFileSync(path.join(target, 'logo-svg.svg'), logoSvg());
+  try {
+    // PNG logos for frontends that want them (resvg ships prebuilt in the npm package).
+    const { Resvg } = require('@resvg/resvg-js');
+    for (const size of [32, 64]) {
+      const png = new Resvg(logoSvg(), { fitTo: { mode: 'width', value: size } }).render().asPng();
+      fs.writeFileSync(path.join(target, `logo-${size}x${size}.png`), png);
+    }
+  } catch {
+    /* logos are optional */
+  }
+  process.stdout.write(`installed the kernelspec "${NAME}" (groundlab (TypeScript)) in ${target}\n`);
+}
+
+main();
