@@ -3,3 +3,5 @@ export * from './saliency';
 export * from './lens';
 export * from './ablation';
 export * from './patching';
+export * from './cooccurrence';
+export * from './analyze';

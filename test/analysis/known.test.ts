@@ -15,61 +15,8 @@ import { activationPatching } from '../../src/analysis/patching';
 import { lensSurprisal, collectStates, trainTunedLens, identityLens, readout } from '../../src/analysis/lens';
 import { HandTransformer, ListTokenizer } from './handmodel';
 
-const K = 3;
-const NOUNS = ['a', 'b', 'c'];
-const VOCAB = ['<pad>', 'f1', 'f2', 'f3', ...NOUNS.map((n) => n + '<ENV>'), ...NOUNS.map((n) => n + '<LAN>')];
-const V = VOCAB.length; // 10
-const BETA = 8; // query scale: score of the ENV key = BETA / sqrt(Dh) = 4
-const GAMMA = 5; // output scale
-const Dh = 4;
-const FRAMES = [
-  { id: 'short', tokens: ['f1', '{ENV}', 'f2'] },
-  { id: 'mid', tokens: ['f1', 'f2', '{ENV}', 'f3', 'f1'] },
-  { id: 'long', tokens: ['f3', 'f1', 'f2', '{ENV}', 'f3', 'f1', 'f2'] },
-];
-
-/** dims: 0..2 ENV noun identity, 3 is-ENV, 4 constant, 5..7 copied noun, 8 junk. */
-function copyModel(): HandTransformer {
-  const D = 2 * K + 3;
-  const m = new HandTransformer({ arch: 'transformer', vocabSize: V, contextLength: 16, dModel: D, nLayers: 2, nHeads: 2, dHead: Dh, envFeatureDim: 0, finalNorm: false });
-  const WE = VOCAB.map((t, i) => {
-    const r = new Array(D).fill(0);
-    r[4] = 1;
-    if (t.endsWith('<ENV>')) {
-      r[NOUNS.indexOf(t[0])] = 1;
-      r[3] = 1;
-    }
-    return r;
-  });
-  m.set('W_E', WE);
-  const mat = (rows: number, cols: number) => Array.from({ length: rows }, () => new Array(cols).fill(0));
-  for (let l = 0; l < 2; l++) {
-    const WQ = mat(D, 2 * Dh), WK = mat(D, 2 * Dh), WV = mat(D, 2 * Dh), WO = mat(2 * Dh, D);
-    for (let h = 0; h < 2; h++) {
-      if (l === 1 && h === 1) {
-        WQ[4][h * Dh] = BETA; // q = BETA on every position
-        WK[3][h * Dh] = 1; // k = is-ENV
-        for (let k = 0; k < K; k++) {
-          WV[k][h * Dh + 1 + k] = 1; // v = ENV noun identity
-          WO[h * Dh + 1 + k][5 + k] = GAMMA; // -> copied-noun dims
-        }
-      } else {
-        // control heads: uniform attention, write the constant into the junk dimension
-        WV[4][h * Dh] = 1;
-        WO[h * Dh][8] = 1;
-      }
-    }
-    m.set(`blocks.${l}.W_Q`, WQ);
-    m.set(`blocks.${l}.W_K`, WK);
-    m.set(`blocks.${l}.W_V`, WV);
-    m.set(`blocks.${l}.W_O`, WO);
-  }
-  const WU = mat(D, V);
-  for (let k = 0; k < K; k++) WU[5 + k][VOCAB.indexOf(NOUNS[k] + '<LAN>')] = 1;
-  m.set('W_U', WU);
-  return m;
-}
-
+import { copyModel, K, NOUNS, VOCAB, V, BETA, GAMMA, Dh, FRAMES } from './handmodel';
+void K;
 /** Hand-computed surprisals for a context of `len` tokens (ENV among them). */
 function handSurprisal(len: number) {
   const s = BETA / Math.sqrt(Dh);

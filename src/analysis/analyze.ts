@@ -1,0 +1,425 @@
+/**
+ * `analyzeRun`: every measure and analysis of a run, per checkpoint, as arquero tables in the run
+ * directory (Arrow IPC, readable by pandas): computes only what is missing, writes after every
+ * checkpoint (an interrupted analysis resumes at the next checkpoint), reports progress.
+ *
+ * Tables (every per-checkpoint table has a `step` column):
+ *   eval/evalset.json            the evaluation set (built once, deterministic, reused)
+ *   analysis/templates           the evaluation frames checked against the training text (once)
+ *   analysis/cooccurrence_stats  per noun: ENV / LAN counts and co-occurrences in training (once)
+ *   analysis/surprisal           per sequence: noun, context, condition, env_noun, surprisal
+ *   analysis/gain                per noun: G, mean match / mismatch surprisal
+ *   analysis/gain_summary        per step: mean G over nouns with a 95% CI over nouns
+ *   analysis/cooccurrence        per step and predictor set: R^2 of G against co-occurrence
+ *   analysis/saliency            per step, layer (and head): flow share (prediction <- ENV), gather share
+ *   analysis/heads               per step and head: shares and gather / aggregate classification
+ *   analysis/head_counts         per step: number and mean layer of aggregate and gather heads
+ *   analysis/lens                per step, lens (logit | tuned) and layer: match / mismatch surprisal and G
+ *   analysis/ablation            per step and head kind: surprisal with the heads zeroed, with control heads zeroed, intact; tests
+ *   analysis/patching            per step, hook and position: recovery when patching match into mismatch
+ *   lens/tuned-step-XXXXXX.safetensors  the tuned lens translators
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as aq from 'arquero';
+import * as tf from '@tensorflow/tfjs-core';
+import { GroundlabError } from '../errors';
+import type { LanguageModel } from '../models/types';
+import type { Episode, EvalFrame, Tokenizer, TokenDataset } from '../data/types';
+import { buildEvalSet, evalSequences, DEFAULT_EVALSET_OPTIONS, type EvalSet, type EvalSetOptions, type EvalSequence } from '../eval/evalset';
+import { scoreSequences } from '../eval/surprisal';
+import { checkTemplates } from '../eval/templates';
+import { groundingGain, summarizeGain, gainOverSeeds, type SurprisalRecord } from '../metrics/gain';
+import { classifyHeads, headSummary, type HeadThresholds, type HeadClass } from '../metrics/heads';
+import { saliency } from './saliency';
+import { lensSurprisal, collectStates, trainTunedLens, lensTensors, lensPoints, type TunedLens, type TunedLensOptions } from './lens';
+import { ablationTest, type HeadRef } from './ablation';
+import { activationPatching } from './patching';
+import { countCooccurrence, cooccurrenceR2, type NounCounts } from './cooccurrence';
+import { writeSafetensors, readSafetensors, tensorsToWrite } from '../io/safetensors';
+
+type ColumnTable = ReturnType<typeof aq.table>;
+
+/** What analyzeRun needs of a run (src/train's Run satisfies it). */
+export interface AnalysisRun {
+  dir: string;
+  checkpoints: Array<{ step: number }>;
+  tokenizer: Tokenizer;
+  loadModel(step?: number): Promise<LanguageModel>;
+  data(): Promise<{ tokenizer: Tokenizer; train: TokenDataset; [key: string]: unknown }>;
+  writeTable(name: string, table: ColumnTable): Promise<void>;
+  readTable(name: string): Promise<ColumnTable | undefined>;
+  writeJSON(name: string, obj: unknown): Promise<void>;
+  readJSON<T = unknown>(name: string): Promise<T | undefined>;
+}
+
+export const ANALYSES = ['surprisal', 'gain', 'cooccurrence', 'saliency', 'heads', 'lens', 'tuned_lens', 'ablation', 'patching'] as const;
+export type AnalysisName = (typeof ANALYSES)[number];
+
+export interface ProgressLike {
+  task: string;
+  step: number;
+  total: number;
+  message?: string;
+  done?: boolean;
+}
+
+export interface AnalyzeOptions {
+  /** Checkpoint steps to analyse (default: all). */
+  checkpoints?: number[];
+  /** Analyses to run (default: all). Dependencies are computed (and stored) as needed. */
+  only?: AnalysisName[];
+  /** Recompute even what the tables already hold for these steps. */
+  force?: boolean;
+  evalSet?: Partial<Pick<EvalSetOptions, 'contextsPerNoun' | 'mismatchesPerContext' | 'seed'>>;
+  heads?: Partial<HeadThresholds>;
+  ablation?: { draws?: number; mode?: 'zero' | 'mean'; seed?: number };
+  tunedLens?: Partial<Pick<TunedLensOptions, 'steps' | 'lr' | 'batchSize' | 'seed'>> & { rows?: number };
+  /** Co-occurrence window in tokens (used when the data stage gives no counts). */
+  window?: number;
+  batchSize?: number;
+  onProgress?: (e: ProgressLike) => void;
+  signal?: AbortSignal;
+}
+
+export interface AnalyzeResult {
+  steps: number[];
+  /** Per analysis, the steps computed in this call (the others were already there). */
+  computed: Partial<Record<AnalysisName, number[]>>;
+  /** Evaluation frames the template check flagged. */
+  flaggedFrames: Array<{ frame: string; reason: string }>;
+  seconds: number;
+}
+
+const DEPENDS: Record<AnalysisName, AnalysisName[]> = {
+  surprisal: [],
+  gain: ['surprisal'],
+  cooccurrence: ['gain'],
+  saliency: [],
+  heads: ['saliency'],
+  lens: [],
+  tuned_lens: [],
+  ablation: ['heads'],
+  patching: [],
+};
+
+/** The table each analysis is recorded in (its presence for a step means "done"). */
+const TABLE: Record<AnalysisName, string> = {
+  surprisal: 'analysis/surprisal',
+  gain: 'analysis/gain_summary',
+  cooccurrence: 'analysis/cooccurrence',
+  saliency: 'analysis/saliency',
+  heads: 'analysis/head_counts',
+  lens: 'analysis/lens',
+  tuned_lens: 'analysis/lens',
+  ablation: 'analysis/ablation',
+  patching: 'analysis/patching',
+};
+
+export const lensFileName = (step: number) => `lens/tuned-step-${String(step).padStart(6, '0')}.safetensors`;
+
+function aborted(signal?: AbortSignal) {
+  if (signal?.aborted) throw new GroundlabError('ABORTED', 'analysis was stopped; run it again to resume');
+}
+
+/** Rows of a table as objects (empty when the table does not exist). */
+async function readRows(run: AnalysisRun, name: string): Promise<Array<Record<string, unknown>>> {
+  const t = await run.readTable(name);
+  return t ? (t.objects() as Array<Record<string, unknown>>) : [];
+}
+
+/** Replace the rows of `steps` in a table with new rows, keeping the others; sorted by step (stable). */
+async function upsert(run: AnalysisRun, name: string, steps: number[], rows: Array<Record<string, unknown>>): Promise<void> {
+  const old = (await readRows(run, name)).filter((r) => !steps.includes(Number(r.step)));
+  const all = [...old, ...rows].map((r, i) => [r, i] as const).sort((a, b) => Number(a[0].step) - Number(b[0].step) || a[1] - b[1]).map(([r]) => r);
+  if (all.length === 0) return;
+  await run.writeTable(name, aq.from(all));
+}
+
+/** The evaluation set of a run: the saved one, or built from the data stage's frames and nouns and saved. */
+export async function runEvalSet(run: AnalysisRun, opts: AnalyzeOptions['evalSet'] = {}): Promise<EvalSet> {
+  const saved = await run.readJSON<EvalSet>('eval/evalset');
+  const want = { ...DEFAULT_EVALSET_OPTIONS, ...opts };
+  if (saved && saved.version === 1) {
+    const same = saved.contextsPerNoun === want.contextsPerNoun && saved.mismatchesPerContext === want.mismatchesPerContext && saved.seed === want.seed;
+    if (same || Object.keys(opts).length === 0) return saved;
+  }
+  const data = await run.data();
+  const nouns = data.nouns as string[] | undefined;
+  const frames = data.evalFrames as EvalFrame[] | undefined;
+  if (!nouns?.length || !frames?.length)
+    throw new GroundlabError('UNSUPPORTED', 'the run\'s corpus gives no words of interest or no evaluation frames', {
+      hint: 'analyses need PreparedData.nouns and PreparedData.evalFrames from the data stage',
+    });
+  const set = buildEvalSet(nouns, frames, want);
+  await run.writeJSON('eval/evalset', set);
+  return set;
+}
+
+function trainingText(data: Record<string, unknown>, tokenizer: Tokenizer): string[][] {
+  const episodes = data.episodes as Episode[] | undefined;
+  if (episodes?.length) {
+    return episodes.map((ep) => {
+      const out: string[] = [];
+      for (const t of ep.turns) out.push(t.speaker, ...t.env.situation, ...t.env.before, ...t.env.during, ...t.utterance, ...t.env.after);
+      return out;
+    });
+  }
+  const train = data.train as TokenDataset;
+  return Array.from({ length: train.size }, (_, i) => tokenizer.decode(train.row(i)));
+}
+
+function padIdOf(tok: Tokenizer): number {
+  const id = tok.id('<pad>');
+  return tok.token(id) === '<pad>' ? id : 0;
+}
+
+/** Compute every requested analysis that is missing, for every selected checkpoint. */
+export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  const t0 = Date.now();
+  const progress = opts.onProgress ?? (() => {});
+  const only = opts.only ?? [...ANALYSES];
+  for (const a of only) if (!ANALYSES.includes(a)) throw new GroundlabError('BAD_ARGUMENT', `unknown analysis "${a}"`, { hint: `use some of: ${ANALYSES.join(', ')}` });
+  const have = run.checkpoints.map((c) => c.step);
+  if (have.length === 0) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint`, { hint: 'train it first' });
+  const steps = opts.checkpoints ?? have;
+  for (const s of steps) if (!have.includes(s)) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, { hint: `available steps: ${have.join(', ')}` });
+
+  const tok = run.tokenizer;
+  const padId = padIdOf(tok);
+  const set = await runEvalSet(run, opts.evalSet);
+  const seqs = evalSequences(set, tok);
+  const matchIdx = seqs.map((s, i) => [s, i] as const).filter(([s]) => s.condition === 'match').map(([, i]) => i);
+  const match = matchIdx.map((i) => seqs[i]);
+  const bs = opts.batchSize ?? 64;
+
+  // Once per run: template check and co-occurrence counts.
+  let flaggedFrames: AnalyzeResult['flaggedFrames'] = [];
+  const templates = await readRows(run, 'analysis/templates');
+  const needData = templates.length === 0 || (only.includes('cooccurrence') && !(await run.readTable('analysis/cooccurrence_stats')));
+  if (needData) {
+    progress({ task: 'analyze', step: 0, total: steps.length, message: 'checking evaluation frames against the training text' });
+    const data = await run.data();
+    const text = trainingText(data, tok);
+    if (templates.length === 0) {
+      const res = checkTemplates(set.frames, text);
+      const rows = res.map((r) => {
+        const worst = r.suffixes.reduce((a, b) => (b.ungrounded > a.ungrounded ? b : a), r.suffixes[0]);
+        return { frame: r.frame, flagged: r.flagged, verbatim: r.verbatim, reason: r.reason, ngram: worst?.ngram ?? '', grounded: worst?.grounded ?? 0, ungrounded: worst?.ungrounded ?? 0 };
+      });
+      await run.writeTable('analysis/templates', aq.from(rows));
+      templates.push(...rows);
+    }
+    if (!(await run.readTable('analysis/cooccurrence_stats'))) {
+      const stats = (data.stats as { nouns?: NounCounts[] } | undefined)?.nouns;
+      const counts = stats?.length ? stats.filter((s) => set.nouns.includes(s.noun)) : countCooccurrence(text, set.nouns, { window: opts.window });
+      await run.writeTable('analysis/cooccurrence_stats', aq.from(counts.map((c) => ({ noun: c.noun, env: c.env, lan: c.lan, cooc: c.cooc, env_followed: c.envFollowed }))));
+    }
+  }
+  flaggedFrames = templates.filter((r) => r.flagged).map((r) => ({ frame: String(r.frame), reason: String(r.reason) }));
+  for (const f of flaggedFrames) progress({ task: 'analyze', step: 0, total: steps.length, message: `warning: evaluation frame ${f.frame} ${f.reason}` });
+
+  // What to do: requested analyses plus their dependencies, minus what is stored.
+  const todo = new Set<AnalysisName>();
+  const addWithDeps = (a: AnalysisName) => {
+    todo.add(a);
+    DEPENDS[a].forEach(addWithDeps);
+  };
+  only.forEach(addWithDeps);
+  const doneSteps = new Map<AnalysisName, Set<number>>();
+  for (const a of todo) {
+    const rows = await readRows(run, TABLE[a]);
+    const f = a === 'tuned_lens' ? rows.filter((r) => r.lens === 'tuned') : a === 'lens' ? rows.filter((r) => r.lens === 'logit') : rows;
+    doneSteps.set(a, new Set(opts.force ? [] : f.map((r) => Number(r.step))));
+  }
+  const computed: AnalyzeResult['computed'] = {};
+  const counts = (await readRows(run, 'analysis/cooccurrence_stats')).map((r) => ({ noun: String(r.noun), env: Number(r.env), lan: Number(r.lan), cooc: Number(r.cooc), envFollowed: Number(r.env_followed) }));
+
+  let k = 0;
+  for (const step of steps) {
+    aborted(opts.signal);
+    const missing = [...todo].filter((a) => !doneSteps.get(a)!.has(step));
+    k++;
+    if (missing.length === 0) {
+      progress({ task: 'analyze', step: k, total: steps.length, message: `step ${step}: up to date` });
+      continue;
+    }
+    let model: LanguageModel | undefined;
+    const getModel = async () => (model ??= await run.loadModel(step));
+    const note = (a: AnalysisName) => (computed[a] ??= []).push(step);
+    const say = (what: string) => progress({ task: 'analyze', step: k - 1, total: steps.length, message: `step ${step}: ${what}` });
+    try {
+      // surprisal -> gain -> cooccurrence
+      let surprisal: Float64Array | undefined;
+      if (missing.includes('surprisal') || missing.includes('gain') || missing.includes('ablation')) {
+        const stored = (await readRows(run, 'analysis/surprisal')).filter((r) => Number(r.step) === step);
+        if (!missing.includes('surprisal') && stored.length === seqs.length) surprisal = Float64Array.from(stored.map((r) => Number(r.surprisal)));
+        else {
+          say('surprisal');
+          surprisal = await scoreSequences(await getModel(), seqs, { batchSize: bs, padId, signal: opts.signal });
+          await upsert(run, 'analysis/surprisal', [step], seqs.map((s, i) => ({ step, noun: s.noun, context: s.context, condition: s.condition, env_noun: s.envNoun, surprisal: surprisal![i] })));
+          note('surprisal');
+        }
+      }
+      let gainRows: ReturnType<typeof groundingGain> | undefined;
+      if (surprisal && (missing.includes('gain') || missing.includes('cooccurrence'))) {
+        const recs: SurprisalRecord[] = seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: surprisal![i] }));
+        gainRows = groundingGain(recs);
+        if (missing.includes('gain')) {
+          const sum = summarizeGain(gainRows);
+          await upsert(run, 'analysis/gain', [step], gainRows.map((g) => ({ step, noun: g.noun, gain: g.gain, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, contexts: g.contexts })));
+          await upsert(run, 'analysis/gain_summary', [step], [{ step, gain: sum.gain.mean, ci_lo: sum.gain.lo, ci_hi: sum.gain.hi, sem: sum.gain.sem, nouns: sum.nouns, match: sum.matchSurprisal, mismatch: sum.mismatchSurprisal }]);
+          note('gain');
+        }
+      }
+      if (missing.includes('cooccurrence')) {
+        gainRows ??= (await readRows(run, 'analysis/gain')).filter((r) => Number(r.step) === step).map((r) => ({ noun: String(r.noun), gain: Number(r.gain), matchSurprisal: Number(r.match), mismatchSurprisal: Number(r.mismatch), contexts: Number(r.contexts) }));
+        const fits = cooccurrenceR2(gainRows, counts);
+        await upsert(run, 'analysis/cooccurrence', [step], fits.map((f) => ({ step, predictors: f.predictors, r2: f.r2, adj_r2: f.adjR2, n: f.n })));
+        note('cooccurrence');
+      }
+      aborted(opts.signal);
+
+      // saliency -> heads -> ablation
+      let heads: HeadClass[] | undefined;
+      if (missing.includes('saliency') || missing.includes('heads')) {
+        say('saliency');
+        const m = await getModel();
+        const sal = await saliency(m, seqs, { batchSize: Math.max(1, Math.floor(bs / 2)), padId, signal: opts.signal });
+        const rows: Array<Record<string, unknown>> = [
+          ...sal.layers.map((l) => ({ step, kind: sal.kind === 'input' ? 'input' : 'layer', layer: l.layer, head: -1, flow: l.flowShare, gather: NaN, total: l.total })),
+          ...sal.heads.map((h) => ({ step, kind: 'head', layer: h.layer, head: h.head, flow: h.aggregateShare, gather: h.gatherShare, total: NaN })),
+        ];
+        await upsert(run, 'analysis/saliency', [step], rows);
+        note('saliency');
+        heads = classifyHeads(sal.heads, opts.heads);
+        if (missing.includes('heads')) {
+          await upsert(run, 'analysis/heads', [step], heads.map((h) => ({ step, layer: h.layer, head: h.head, aggregate_share: h.aggregateShare, gather_share: h.gatherShare, aggregate: h.aggregate, gather: h.gather })));
+          const a = headSummary(heads, 'aggregate');
+          const g = headSummary(heads, 'gather');
+          await upsert(run, 'analysis/head_counts', [step], [{ step, aggregate_heads: a.count, aggregate_mean_layer: a.meanLayer, gather_heads: g.count, gather_mean_layer: g.meanLayer, total_heads: heads.length }]);
+          note('heads');
+        }
+      }
+      if (missing.includes('ablation')) {
+        if (!heads) {
+          heads = (await readRows(run, 'analysis/heads'))
+            .filter((r) => Number(r.step) === step)
+            .map((r) => ({ layer: Number(r.layer), head: Number(r.head), aggregateShare: Number(r.aggregate_share), gatherShare: Number(r.gather_share), aggregate: Boolean(r.aggregate), gather: Boolean(r.gather) }));
+        }
+        const m = await getModel();
+        const rows: Array<Record<string, unknown>> = [];
+        const intact = Float64Array.from(matchIdx.map((i) => surprisal![i]));
+        for (const kind of ['aggregate', 'gather'] as const) {
+          const set: HeadRef[] = heads.filter((h) => h[kind]).map((h) => ({ layer: h.layer, head: h.head }));
+          const base = { step, kind, mode: opts.ablation?.mode ?? 'zero', heads: set.length, head_list: set.map((h) => `${h.layer}.${h.head}`).join(' '), n: match.length, draws: opts.ablation?.draws ?? 10 };
+          if (set.length === 0 || set.length >= heads.length) {
+            rows.push({ ...base, mean_layer: NaN, ablated: NaN, control: NaN, intact: mean(intact), mean_diff: NaN, t: NaN, p_t: NaN, p_wilcoxon: NaN, cohen_dz: NaN, p_vs_intact: NaN });
+            continue;
+          }
+          say(`ablation of ${set.length} ${kind} heads`);
+          const r = await ablationTest(m, match, set, { draws: opts.ablation?.draws ?? 10, seed: opts.ablation?.seed ?? step, mode: opts.ablation?.mode ?? 'zero', batchSize: bs, padId, signal: opts.signal, intact });
+          rows.push({ ...base, mean_layer: r.meanLayer, ablated: r.ablated, control: r.control, intact: r.intact, mean_diff: r.vsControl.meanDiff, t: r.vsControl.t, p_t: r.vsControl.pT, p_wilcoxon: r.vsControl.pWilcoxon, cohen_dz: r.vsControl.cohenDz, p_vs_intact: r.vsIntact.pT });
+        }
+        await upsert(run, 'analysis/ablation', [step], rows);
+        note('ablation');
+      }
+      aborted(opts.signal);
+
+      // lenses
+      if (missing.includes('lens') || missing.includes('tuned_lens')) {
+        const m = await getModel();
+        let tuned: TunedLens | undefined;
+        if (missing.includes('tuned_lens')) tuned = await runTunedLens(run, m, step, opts, say);
+        say('lens');
+        const lensRows = await lensSurprisal(m, seqs, { tuned, batchSize: bs, padId, signal: opts.signal });
+        tuned?.dispose();
+        const rows: Array<Record<string, unknown>> = [];
+        for (const lr of lensRows) {
+          const g = summarizeGain(groundingGain(seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: lr.surprisal[i] }))));
+          rows.push({ step, lens: lr.lens, layer: lr.layer, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, gain: g.gain.mean, gain_lo: g.gain.lo, gain_hi: g.gain.hi });
+        }
+        const old = (await readRows(run, 'analysis/lens')).filter((r) => !(Number(r.step) === step && rows.some((x) => x.lens === r.lens)));
+        await upsert(run, 'analysis/lens', [step], [...old.filter((r) => Number(r.step) === step), ...rows]);
+        if (missing.includes('lens')) note('lens');
+        if (tuned) note('tuned_lens');
+      }
+      aborted(opts.signal);
+
+      if (missing.includes('patching')) {
+        say('activation patching');
+        const m = await getModel();
+        const pairs = matchIdx.map((i) => {
+          const q = seqs[i];
+          const mm = seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!;
+          return { clean: q.ids, corrupted: mm.ids, target: q.target, marks: { env: q.envPos } };
+        });
+        const hooks = lensPoints(m);
+        const res = await activationPatching(m, pairs, { hooks, positions: ['env', 'last'], batchSize: bs, padId, signal: opts.signal });
+        await upsert(run, 'analysis/patching', [step], res.map((r) => ({ step, hook: r.hook, layer: hooks.indexOf(r.hook), position: r.position, clean: r.clean, corrupted: r.corrupted, patched: r.patched, recovery: r.recovery, recovery_of_means: r.recoveryOfMeans, n: r.n })));
+        note('patching');
+      }
+    } finally {
+      model?.dispose();
+    }
+    progress({ task: 'analyze', step: k, total: steps.length, message: `step ${step}: done` });
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: `${seconds.toFixed(1)} s` });
+  return { steps, computed, flaggedFrames, seconds };
+}
+
+function mean(xs: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return xs.length ? s / xs.length : NaN;
+}
+
+/** Train (or load, when saved) the tuned lens of a checkpoint. */
+async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, opts: AnalyzeOptions, say: (w: string) => void): Promise<TunedLens> {
+  const file = path.join(run.dir, lensFileName(step));
+  const L = m.config.nLayers;
+  const D = m.config.dModel;
+  if (fs.existsSync(file) && !opts.force) {
+    const c = await readSafetensors(file);
+    const weights: tf.Variable[] = [];
+    const biases: tf.Variable[] = [];
+    for (let l = 0; l < L; l++) {
+      const w = c.tensors.get(`translator.${l}.weight`);
+      const b = c.tensors.get(`translator.${l}.bias`);
+      if (!w || !b || w.shape[0] !== D) throw new GroundlabError('CORRUPT_CHECKPOINT', `tuned lens does not fit the model (layer ${l})`, { file, hint: 'delete the file to retrain it' });
+      weights.push(tf.variable(tf.tensor2d(w.data as Float32Array, [D, D])));
+      biases.push(tf.variable(tf.tensor1d(b.data as Float32Array)));
+    }
+    return { weights, biases, dispose: () => [...weights, ...biases].forEach((v) => v.dispose()) };
+  }
+  say('tuned lens');
+  const data = await run.data();
+  const train = data.train;
+  const nRows = Math.min(opts.tunedLens?.rows ?? 32, train.size);
+  const T = Math.min(train.seqLen, m.config.contextLength);
+  const rows = Array.from({ length: nRows }, (_, i) => train.row(Math.floor((i * train.size) / nRows)).slice(0, T));
+  const states = collectStates(m, rows);
+  try {
+    const { lens, kl } = await trainTunedLens(m, states, { ...opts.tunedLens, signal: opts.signal });
+    await writeSafetensors(file, await tensorsToWrite(lensTensors(lens)), { step: String(step), kl: JSON.stringify(kl) });
+    return lens;
+  } finally {
+    states.states.forEach((t) => t.dispose());
+    states.finalLogProbs.dispose();
+  }
+}
+
+/** `evalRun`: surprisal and G alone. Returns the gain summary per analysed step. */
+export async function evalRun(run: AnalysisRun, opts: Omit<AnalyzeOptions, 'only'> = {}): Promise<Array<Record<string, unknown>>> {
+  const res = await analyzeRun(run, { ...opts, only: ['gain'] });
+  return (await readRows(run, 'analysis/gain_summary')).filter((r) => res.steps.includes(Number(r.step)));
+}
+
+/** Mean G per step over several runs (seeds) with a 95% CI over seeds, from their gain_summary tables. */
+export async function gainAcrossRuns(runs: readonly AnalysisRun[]): Promise<Array<{ step: number; mean: number; lo: number; hi: number; n: number }>> {
+  const per = await Promise.all(runs.map(async (r) => (await readRows(r, 'analysis/gain_summary')).map((x) => ({ step: Number(x.step), gain: Number(x.gain) }))));
+  return gainOverSeeds(per).map((r) => ({ step: r.step, mean: r.mean, lo: r.lo, hi: r.hi, n: r.n }));
+}
+
+export type { EvalSequence };
