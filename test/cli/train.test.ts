@@ -1,0 +1,58 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initEngine } from '../../src/engine';
+import { openRun } from '../../src/train/run';
+import { runCli } from './capture';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cli-train-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+test('groundlab train --help lists the options', async () => {
+  const r = await runCli(['train', '--help']);
+  assert.equal(r.code, 0);
+  for (const k of ['--arch <transformer|mamba2|lstm>', '--preset <tiny|quick|paper>', '--seed', '--steps', '--out', '--corpus', '--model', '--no-resume']) assert.ok(r.stdout.includes(k), k);
+});
+
+test('bad arguments are reported with exit code 1', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['train', '--arch', 'rnn'], /BAD_ARGUMENT.*--arch "rnn": expected one of transformer, mamba2, lstm/],
+    [['train', '--steps', 'ten'], /expected a number/],
+    [['train', '--steps', '-1', '--out', path.join(root, 'neg')], /--steps must be >= 0/],
+    [['train', '--model', 'nLayers'], /expected key=value/],
+    [['train', '--stepz', '3'], /unknown option --stepz/],
+    [['train', '--preset', 'tiny', '--corpus', 'noisy', '--steps', '1', '--out', path.join(root, 'badcorpus')], /noisy/],
+  ];
+  for (const [argv, re] of cases) {
+    const r = await runCli(argv);
+    assert.equal(r.code, 1, argv.join(' '));
+    assert.match(r.stderr, re, argv.join(' '));
+  }
+});
+
+test('train tiny writes a run that loads back; the same command resumes; conflicting flags are refused', async () => {
+  await initEngine({ log: false });
+  const out = path.join(root, 'lstm');
+  const r = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '2', '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /status +completed at step 4\/4/);
+  assert.match(r.stdout, /loss +\d+\.\d+ \(step 1\) -> \d+\.\d+ \(step 4\)/);
+  const run = await openRun(out);
+  assert.equal(run.config.arch, 'lstm');
+  assert.equal(run.config.seed, 2);
+  assert.deepEqual(run.checkpoints.map((c) => c.step), [0, 1, 2, 3, 4]);
+  const model = await run.loadModel();
+  assert.equal(model.arch, 'lstm');
+  model.dispose();
+  const again = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '2', '--out', out, '--quiet']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /resumed from step 4/);
+  const clash = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '3', '--out', out, '--quiet']);
+  assert.equal(clash.code, 1);
+  assert.match(clash.stderr, /CONFIG_MISMATCH.*seed 2, but 3 was asked for/);
+  const nores = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '2', '--out', out, '--no-resume', '--quiet']);
+  assert.equal(nores.code, 1);
+  assert.match(nores.stderr, /already holds a run/);
+});
