@@ -88,7 +88,11 @@ const linearBias = cg((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSa
     value: tf.fused.matMul({ a: x as T2, b: w as T2, bias: b }),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as T2[];
-      return [tf.matMul(dy as T2, t2(sw)), tf.matMul(t2(sx), dy as T2), colSum(dy)];
+      const [n, i] = sx.shape;
+      // [x^T; 1] dy gives dw and db from one product: [I+1, N] x [N, O] -> [I+1, O]
+      const dwb = tf.matMul(tf.concat([t2(sx), tf.ones([1, n])], 0) as T2, dy as T2);
+      const o = dwb.shape[1] as number;
+      return [tf.matMul(dy as T2, t2(sw)), tf.slice(dwb, [0, 0], [i, o]), tf.reshape(tf.slice(dwb, [i, 0], [1, o]), [o])];
     },
   };
 });
@@ -128,7 +132,9 @@ const layerNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, b: tf.Tenso
       const m1 = tf.mean(dxhat, -1, true);
       const m2 = tf.mean(tf.mul(dxhat, sxhat), -1, true);
       const dx = tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(sxhat, m2)), srstd);
-      return [dx, colSum(tf.mul(dy, sxhat)), colSum(dy)];
+      const d = dy.shape[1] as number;
+      const both = colSum(tf.concat([tf.mul(dy, sxhat), dy], 1)); // [2D]: dgamma, dbeta
+      return [dx, tf.slice(both, [0], [d]), tf.slice(both, [d], [d])];
     },
   };
 });

@@ -7,3 +7,4 @@ export { Mamba2, mamba2ParamSpecs, ssdQuadratic, ssdRecurrent } from './mamba2';
 export { Lstm, lstmParamSpecs } from './lstm';
 export { HookRunner, TensorCache } from './hooks';
 export { paramCount, type ParamSpec, type Init } from './base';
+export { timeTrainSteps, type StepTiming, type TimeStepOptions } from './speed';
