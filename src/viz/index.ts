@@ -1,3 +1,5 @@
 // The viz stage's public API (its owner lists its exports here).
 export {};
 export * from './widgets';
+export * from './render';
+export * from './figures';

@@ -1,0 +1,63 @@
+/**
+ * `display(x)`: show a value in the notebook as a full MIME bundle (one output, several
+ * representations; the frontend picks the richest it can render). Vega-Lite specs get an SVG and a
+ * PNG rendered in Node next to the spec, so the figure shows in any frontend and in saved notebooks.
+ * Outside the kernel the text/plain representation is printed to stdout.
+ */
+import { randomBytes } from 'node:crypto';
+import { kernelBridge, type NotebookBundle } from './bridge';
+import { isVegaLiteSpec, mimeBundleOf, VEGALITE_MIME, type BundleOptions } from './mime';
+import { renderVegaLite } from '../viz/render';
+
+export interface DisplayOptions extends BundleOptions {
+  /** Add SVG/PNG fallbacks to Vega-Lite specs (default true). */
+  images?: boolean | 'svg' | 'png';
+  /** Re-use a display id (e.g. to replace an earlier output with `update: true`). */
+  displayId?: string;
+  /** Replace the output that has `displayId` instead of adding a new one. */
+  update?: boolean;
+}
+
+/** A shown output that can be replaced in place. */
+export interface DisplayHandle {
+  readonly displayId: string;
+  /** Replace this output with a new value. */
+  update(x: unknown, opts?: DisplayOptions): Promise<void>;
+}
+
+/** The full bundle `display(x)` sends (exposed for tests and for saving outputs). */
+export async function displayBundle(x: unknown, opts: DisplayOptions = {}): Promise<NotebookBundle> {
+  const bundle = mimeBundleOf(x, opts);
+  const images = opts.images ?? true;
+  if (images && isVegaLiteSpec(x) && bundle.data[VEGALITE_MIME]) {
+    const fig = await renderVegaLite(x);
+    if (images === true || images === 'svg') bundle.data['image/svg+xml'] = fig.svg;
+    if (images === true || images === 'png') {
+      bundle.data['image/png'] = Buffer.from(fig.png).toString('base64');
+      bundle.metadata = { ...(bundle.metadata ?? {}), 'image/png': { width: fig.width, height: fig.height } };
+    }
+  }
+  return bundle;
+}
+
+function send(bundle: NotebookBundle, displayId: string, update: boolean): void {
+  const k = kernelBridge();
+  if (k) k.display(bundle, { displayId, update });
+  else process.stdout.write(String(bundle.data['text/plain'] ?? '') + '\n');
+}
+
+/**
+ * Show `x` in the notebook: Vega-Lite specs (with SVG + PNG fallbacks), arquero tables (HTML),
+ * objects with `toMimeBundle()`, groundlab widget bundles (src/viz/widgets.ts), anything else as text.
+ * Returns a handle whose `update()` replaces the output in place.
+ */
+export async function display(x: unknown, opts: DisplayOptions = {}): Promise<DisplayHandle> {
+  const displayId = opts.displayId ?? (kernelBridge()?.newDisplayId() ?? randomBytes(8).toString('hex'));
+  send(await displayBundle(x, opts), displayId, !!opts.update);
+  return {
+    displayId,
+    async update(y: unknown, o: DisplayOptions = {}) {
+      send(await displayBundle(y, { ...opts, ...o }), displayId, true);
+    },
+  };
+}
