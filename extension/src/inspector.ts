@@ -6,7 +6,8 @@
  */
 import type { View } from 'vega';
 import { publish, subscribe, nearestIndex, StepListener } from './bus';
-import { checkInspector, decodeMap, EncodedMap, fmt, HeadScore, InspectorPayload, MapKind, mapKey, SCORE_LABELS, Variant, VariantPayload } from './payload';
+import { checkInspector, decodeBytes, EncodedMap, fmt, HeadScore, InspectorPayload, MapKind, mapKey, SCORE_LABELS, Variant, VariantPayload } from './payload';
+import { bmpDataUrl, colorLut, lutGradient, parseColor } from './raster';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, RendererKind, setData } from './vegaview';
 
@@ -52,7 +53,8 @@ export class InspectorView {
   readonly ready: Promise<void>;
   private readonly renderer: RendererKind;
   private readonly mapsByKey = new Map<string, EncodedMap>();
-  private readonly decoded = new Map<string, Float32Array>();
+  private readonly decoded = new Map<string, { bytes: Uint8Array; present: Uint8Array | null }>();
+  private shownMap: EncodedMap | null = null;
   private overview?: View;
   private map?: View;
   private mapSignature = '';
@@ -77,6 +79,7 @@ export class InspectorView {
     mapStatus: HTMLElement;
     map: HTMLElement;
     mapReadout: HTMLElement;
+    mapLegend: HTMLElement;
     note: HTMLElement;
   };
 
@@ -136,11 +139,14 @@ export class InspectorView {
     const mapStatus = el('div', 'gl-caption gl-map-status');
     const map = el('div', 'gl-map');
     const mapReadout = el('div', 'gl-readout gl-map-readout', 'hover a cell for its value');
-    right.append(mapStatus, map, mapReadout);
+    const mapLegend = el('div', 'gl-map-legend');
+    const mapRow = el('div', 'gl-map-row');
+    mapRow.append(map, mapLegend);
+    right.append(mapStatus, mapReadout, mapRow);
     panels.append(left, right);
     const note = el('div', 'gl-note');
     host.append(title, controls, legend, tokens, panels, note);
-    this.ui = { example, variant, kind, score, step, stepLabel, tokens, overview, overviewCaption, overviewReadout, mapStatus, map, mapReadout, note };
+    this.ui = { example, variant, kind, score, step, stepLabel, tokens, overview, overviewCaption, overviewReadout, mapStatus, map, mapReadout, mapLegend, note };
 
     example.addEventListener('change', () => this.setExample(example.value));
     variant.addEventListener('change', () => this.setVariant(variant.value as Variant));
@@ -320,6 +326,8 @@ export class InspectorView {
     this.renderNote();
     if (!m) {
       this.ui.map.style.display = 'none';
+      this.ui.mapLegend.style.display = 'none';
+      this.shownMap = null;
       this.ui.mapReadout.textContent = '';
       this.host.dataset.map = 'missing';
       const here = heads.filter((x) => x.carried).map((x) => `L${x.layer}H${x.head}`);
@@ -331,41 +339,78 @@ export class InspectorView {
       this.ui.mapStatus.classList.add('gl-missing');
       return;
     }
-    let values = this.decoded.get(key);
-    if (!values) {
-      values = decodeMap(m);
-      this.decoded.set(key, values);
+    let dec = this.decoded.get(key);
+    if (!dec) {
+      dec = decodeBytes(m);
+      this.decoded.set(key, dec);
     }
     const n = m.n;
-    const cells: { q: number; k: number; q1: number; k1: number; v: number }[] = [];
-    for (let q = 0; q < n; q++) {
-      const end = m.encoding === 'u8-lower' ? q + 1 : n;
-      for (let k = 0; k < end; k++) cells.push({ q, k, q1: q + 1, k1: k + 1, v: values[q * n + k] });
-    }
-    const marker = [{ q: v.predPos, k: v.envPos, q1: v.predPos + 1, k1: v.envPos + 1 }];
     const signed = m.min < 0;
-    const signature = `${s.kind}|${signed}|${n}`;
+    const theme = themeColors(this.host);
+    const lut = colorLut(signed ? 'blueorange' : s.kind === 'attention' ? 'blues' : 'oranges', m.min, m.max, signed);
+    const img = [{ x0: 0, y0: 0, url: bmpDataUrl(dec.bytes, dec.present, n, lut, parseColor(theme.background)) }];
+    const marker = [{ q: v.predPos, k: v.envPos, q1: v.predPos + 1, k1: v.envPos + 1 }];
+    this.shownMap = m;
     this.ui.map.style.display = '';
+    this.ui.mapLegend.style.display = '';
     this.ui.mapStatus.classList.remove('gl-missing');
-    const cellValue = values[v.predPos * n + v.envPos];
+    const cellValue = this.cellValue(v.predPos, v.envPos);
     this.ui.mapStatus.textContent = `${what}: rows = query positions, columns = key positions; ENV -> pre-LAN cell (row ${v.predPos}, column ${v.envPos}) = ${fmt(cellValue)}; range ${fmt(m.min)}..${fmt(m.max)}, 8-bit quantised`;
+    this.renderLegend(lut, m, s.kind);
     this.host.dataset.map = 'shown';
     this.host.dataset.envCell = fmt(cellValue);
+    const signature = `${n}|${theme.background}|${theme.text}`;
     if (!this.map || signature !== this.mapSignature) {
       this.map?.finalize();
       this.ui.map.textContent = '';
       this.mapSignature = signature;
-      this.map = await createView(this.ui.map, this.mapSpec(n, s.kind, signed), this.renderer, { cells, marker });
-      this.map.addEventListener('mousemove', (_e, item) => {
-        const d = (item as { datum?: { q?: number; k?: number; v?: number } } | null)?.datum;
-        if (d && typeof d.q === 'number' && typeof d.k === 'number') this.showCell(d.q, d.k, d.v);
+      this.map = await createView(this.ui.map, this.mapSpec(n), this.renderer, { img, marker });
+      this.map.addEventListener('mousemove', (e) => {
+        const ev = e as MouseEvent;
+        const cell = this.cellAt(ev.clientX, ev.clientY);
+        if (cell) this.showCell(cell.q, cell.k, this.cellValue(cell.q, cell.k));
       });
     } else {
-      await setData(this.map, { cells, marker });
+      await setData(this.map, { img, marker });
     }
   }
 
-  private showCell(q: number, k: number, value?: number): void {
+  /** The value of cell (q, k) of the map shown now (null where the map stores none). */
+  cellValue(q: number, k: number): number | null {
+    const m = this.shownMap;
+    if (!m || q < 0 || k < 0 || q >= m.n || k >= m.n) return null;
+    const dec = this.decoded.get(mapKey(m.step, m.example, m.variant, m.kind, m.layer, m.head))!;
+    if (dec.present && !dec.present[q * m.n + k]) return null;
+    return m.min + (dec.bytes[q * m.n + k] * (m.max - m.min)) / 255;
+  }
+
+  /** The map cell under a page point, if any. */
+  cellAt(clientX: number, clientY: number): { q: number; k: number } | null {
+    if (!this.map || !this.shownMap) return null;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const sx = this.map.scale('x') as any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const sy = this.map.scale('y') as any;
+    const o = clientPoint(this.map, this.ui.map, 'x', 0, 'y', 0);
+    const k = Math.floor(sx.invert(sx(0) + clientX - o.x));
+    const q = Math.floor(sy.invert(sy(0) + clientY - o.y));
+    const n = this.shownMap.n;
+    return q >= 0 && k >= 0 && q < n && k < n ? { q, k } : null;
+  }
+
+  private renderLegend(lut: Uint8Array, m: EncodedMap, kind: MapKind): void {
+    const box = this.ui.mapLegend;
+    box.textContent = '';
+    const bar = el('div', 'gl-legend-bar');
+    bar.style.background = lutGradient(lut);
+    const labels = el('div', 'gl-legend-labels');
+    labels.append(el('span', 'gl-legend-max', fmt(m.max)), el('span', 'gl-legend-min', fmt(m.min)));
+    const body = el('div', 'gl-legend-body');
+    body.append(bar, labels);
+    box.append(el('div', 'gl-legend-title', kind), body);
+  }
+
+  private showCell(q: number, k: number, value: number | null): void {
     const v = this.currentVariant();
     const tq = v.tokens[q] ?? '?';
     const tk = v.tokens[k] ?? '?';
@@ -431,20 +476,19 @@ export class InspectorView {
     };
   }
 
-  private mapSpec(n: number, kind: MapKind, signed: boolean): Record<string, unknown> {
+  private mapSpec(n: number): Record<string, unknown> {
     const t = themeColors(this.host);
     const size = Math.max(220, Math.min(480, n * 4));
-    const scheme = signed ? { scheme: 'blueorange', domainMid: 0 } : { scheme: kind === 'attention' ? 'blues' : 'oranges' };
-    const x = { field: 'k', type: 'quantitative', title: 'key position', scale: { domain: [0, n], nice: false }, axis: { grid: false } };
-    const y = { field: 'q', type: 'quantitative', title: 'query position', scale: { domain: [0, n], nice: false, reverse: true }, axis: { grid: false } };
+    const x = { field: 'x0', type: 'quantitative', title: 'key position', scale: { domain: [0, n], nice: false }, axis: { grid: false } };
+    const y = { field: 'y0', type: 'quantitative', title: 'query position', scale: { domain: [0, n], nice: false, reverse: true }, axis: { grid: false } };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       width: size,
       height: size,
       config: vegaConfig(t),
       layer: [
-        { data: { name: 'cells' }, mark: { type: 'rect' }, encoding: { x, x2: { field: 'k1' }, y, y2: { field: 'q1' }, color: { field: 'v', type: 'quantitative', scale: scheme, legend: { title: kind } } } },
-        { data: { name: 'marker' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x, x2: { field: 'k1' }, y, y2: { field: 'q1' } } }
+        { data: { name: 'img' }, mark: { type: 'image', width: size, height: size, align: 'left', baseline: 'top', aspect: false }, encoding: { x, y, url: { field: 'url', type: 'nominal' } } },
+        { data: { name: 'marker' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x: { ...x, field: 'k' }, x2: { field: 'k1' }, y: { ...y, field: 'q' }, y2: { field: 'q1' } } }
       ]
     };
   }

@@ -120,6 +120,25 @@ export function decodeMap(m: EncodedMap): Float32Array {
   return out;
 }
 
+/** The raw bytes of a map as an n x n grid, and which cells are stored (null: all). */
+export function decodeBytes(m: EncodedMap): { bytes: Uint8Array; present: Uint8Array | null } {
+  const bin = atob(m.data);
+  const n = m.n;
+  const lower = m.encoding === 'u8-lower';
+  need(bin.length === (lower ? (n * (n + 1)) / 2 : n * n), `map L${m.layer}H${m.head} step ${m.step}: wrong byte count ${bin.length}`);
+  const bytes = new Uint8Array(n * n);
+  const present = lower ? new Uint8Array(n * n) : null;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const end = lower ? i + 1 : n;
+    for (let j = 0; j < end; j++) {
+      bytes[i * n + j] = bin.charCodeAt(k++);
+      if (present) present[i * n + j] = 1;
+    }
+  }
+  return { bytes, present };
+}
+
 export function mapKey(step: number, example: string, variant: Variant, kind: MapKind, layer: number, head: number): string {
   return `${step}|${example}|${variant}|${kind}|${layer}|${head}`;
 }

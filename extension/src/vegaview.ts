@@ -4,9 +4,22 @@ import { compile } from 'vega-lite';
 
 export type RendererKind = 'canvas' | 'svg';
 
+/** Sets `smooth: false` on every image mark (vega-lite has no such mark property): crisp cells. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function crispImages(node: any): void {
+  for (const m of node.marks ?? []) {
+    if (m.type === 'image') {
+      m.encode = m.encode ?? {};
+      m.encode.update = { ...(m.encode.update ?? {}), smooth: { value: false } };
+    }
+    crispImages(m);
+  }
+}
+
 export async function createView(container: HTMLElement, spec: Record<string, unknown>, renderer: RendererKind, data: Record<string, unknown[]>): Promise<View> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const vg = compile(spec as any).spec;
+  crispImages(vg);
   const view = new View(parse(vg), { renderer, container, hover: false });
   for (const [name, values] of Object.entries(data)) view.data(name, values);
   await view.runAsync();
