@@ -1,6 +1,6 @@
 /**
  * Running one cell: its stages (training, then each analysis) as child processes, output appended
- * to `<cell>/sweep.log`, state kept in `<cell>/sweep-cell.json`. A stage that exited 0 is not run
+ * to `<sweep>/_sweep/<cell>.log`, state kept in `<sweep>/_sweep/<cell>.json`. A stage that exited 0 is not run
  * again; training resumes from its last checkpoint when re-run on the same folder, so a killed or
  * failed cell picks up where it stopped.
  */
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { flagsToArgv, type SweepCell } from './spec';
-import { CELL_LOG, cellDir, readCellState, writeCellState, type CellState, type Sweep } from './store';
+import { cellDir, cellLogPath, readCellState, writeCellState, type CellState, type Sweep } from './store';
 
 /**
  * The command that runs the groundlab CLI in a child process: this same build (node + the entry
@@ -142,12 +142,12 @@ function runStage(
 
 /**
  * Run a cell's remaining stages. A cell already done is skipped (unless `force`). The returned state
- * is also written to `<cell>/sweep-cell.json`.
+ * is also written to `<sweep>/_sweep/<cell>.json`.
  */
 export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOptions = {}): Promise<CellResult> {
   const dir = cellDir(sweep, cell);
-  const log = path.join(dir, CELL_LOG);
-  fs.mkdirSync(dir, { recursive: true });
+  const log = cellLogPath(dir);
+  fs.mkdirSync(path.dirname(log), { recursive: true });
   const prev = readCellState(dir);
   if (prev?.state === 'done' && !opts.force) {
     return { name: cell.name, index: cell.index, state: 'done', skipped: true, seconds: 0, log };

@@ -1,5 +1,5 @@
 /**
- * The Slurm executor: a job array with one task per cell, written to `<sweep>/slurm/*.sbatch` and
+ * The Slurm executor: a job array with one task per cell, written to `<sweep>/_sweep/slurm/*.sbatch` and
  * submitted with `sbatch`. Each task runs `groundlab sweep cell <sweep-dir> --index $SLURM_ARRAY_TASK_ID`,
  * which runs the cell's stages exactly as the local executor does; results land in the shared sweep
  * folder. `sweepStatus` joins the run directories with what `squeue` / `sacct` say.
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { groundlabCommand } from './cell';
-import { cellDir, effectiveCellState, lastCheckpointStep, saveManifest, type CellStateName, type SlurmSubmission, type Sweep } from './store';
+import { SWEEP_FILES, cellDir, effectiveCellState, lastCheckpointStep, saveManifest, type CellStateName, type SlurmSubmission, type Sweep } from './store';
 
 export interface SlurmOptions {
   partition?: string;
@@ -56,7 +56,7 @@ export function cellsToSubmit(sweep: Sweep, all = false): number[] {
 export function slurmScript(sweep: Sweep, indices: number[], opts: SlurmOptions = {}): string {
   if (indices.length === 0) throw new GroundlabError('BAD_ARGUMENT', 'no cells to submit');
   const gl = opts.groundlab ?? groundlabCommand();
-  const logs = path.join(sweep.dir, 'slurm');
+  const logs = path.join(sweep.dir, SWEEP_FILES, 'slurm');
   const lines = ['#!/bin/bash'];
   const sb = (s: string) => lines.push(`#SBATCH ${s}`);
   sb(`--job-name=${shq(`gl-${sweep.spec.name}`)}`);
@@ -102,7 +102,7 @@ export function submitSlurm(sweep: Sweep, opts: SlurmOptions & { dryRun?: boolea
   if (indices.length === 0) return { script: '', indices };
   const text = slurmScript(sweep, indices, opts);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const script = path.join(sweep.dir, 'slurm', `${sweep.spec.name}-${stamp}.sbatch`);
+  const script = path.join(sweep.dir, SWEEP_FILES, 'slurm', `${sweep.spec.name}-${stamp}.sbatch`);
   fs.mkdirSync(path.dirname(script), { recursive: true });
   fs.writeFileSync(script, text, { mode: 0o755 });
   if (opts.dryRun) return { script, indices };

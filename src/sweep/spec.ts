@@ -64,8 +64,11 @@ export interface SweepCell {
   flags: Record<string, FlagValue>;
 }
 
-/** Axes whose value alone names them in a cell name; `seed` is written `s<N>` and always last. */
-const BARE_AXES = new Set(['arch', 'preset']);
+/**
+ * Axes whose value alone names them in a cell name (`--knob noise=0.3` -> `noise=0.3`); `seed` is
+ * written `s<N>` and always last; any other axis is `<key><value>`.
+ */
+const BARE_AXES = new Set(['arch', 'preset', 'corpus', 'knob', 'model']);
 const KNOWN_FIELDS = new Set(['name', 'out', 'grid', 'train', 'analyses', 'command', '$schema', 'description']);
 
 function bad(file: string | undefined, field: string, what: string, hint?: string): GroundlabError {

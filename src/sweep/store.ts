@@ -1,8 +1,10 @@
 /**
- * The sweep folder: `<sweep>/sweep.json` (the spec as run, the cells, Slurm submissions) and one
- * run directory per cell holding, beside what the trainer writes, `sweep-cell.json` (the cell's
- * state: running, done, failed, interrupted; which stages are done) and `sweep.log` (the output of
- * every stage). Every write is atomic (temp file + rename), so a killed process never leaves half a file.
+ * The sweep folder: `<sweep>/sweep.json` (the spec as run, the cells, Slurm submissions), one
+ * ordinary run directory per cell `<sweep>/<cell>/` (only what the trainer and analyses write), and
+ * the sweep's own files under `<sweep>/_sweep/`: `<cell>.json` (the cell's state: running, done,
+ * failed, interrupted; which stages are done), `<cell>.log` (the output of every stage) and
+ * `slurm/` (job-array scripts and task logs). Every write is atomic (temp file + rename), so a killed
+ * process never leaves half a file.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,8 +13,8 @@ import { GroundlabError } from '../errors';
 import { expandCells, readSpec, specToJSON, validateSpec, type SweepCell, type SweepSpec } from './spec';
 
 export const MANIFEST = 'sweep.json';
-export const CELL_STATE = 'sweep-cell.json';
-export const CELL_LOG = 'sweep.log';
+/** The sweep's own files (cell states, logs, Slurm scripts), beside the cells: `<sweep>/_sweep/`. */
+export const SWEEP_FILES = '_sweep';
 
 export interface SlurmSubmission {
   jobId: string;
@@ -100,12 +102,23 @@ export function cellDir(sweep: Sweep, cell: SweepCell): string {
   return path.join(sweep.dir, cell.name);
 }
 
+/** `<sweep>/_sweep/<cell>.json` for the cell directory `<sweep>/<cell>`. */
+export function cellStatePath(dir: string): string {
+  return path.join(path.dirname(dir), SWEEP_FILES, `${path.basename(dir)}.json`);
+}
+
+/** `<sweep>/_sweep/<cell>.log` for the cell directory `<sweep>/<cell>`. */
+export function cellLogPath(dir: string): string {
+  return path.join(path.dirname(dir), SWEEP_FILES, `${path.basename(dir)}.log`);
+}
+
+/** The state of the cell whose run directory is `dir`. */
 export function readCellState(dir: string): CellState | undefined {
-  return readJSON<CellState>(path.join(dir, CELL_STATE));
+  return readJSON<CellState>(cellStatePath(dir));
 }
 
 export function writeCellState(dir: string, s: CellState): void {
-  writeJSONAtomic(path.join(dir, CELL_STATE), s);
+  writeJSONAtomic(cellStatePath(dir), s);
 }
 
 /** Whether a process that claims a cell is still alive on this machine (and is still about that cell). */

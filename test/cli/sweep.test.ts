@@ -86,7 +86,7 @@ test('groundlab sweep run: a failed cell gives exit code 1 and the hint to resum
     const spec = writeSpec(fx, fakeSpec(fx, { grid: { fail: ['always'] }, analyses: [] }));
     const r = await capture(['sweep', 'run', spec, '--jobs', '1']);
     assert.equal(r.code, 1);
-    assert.match(r.err, /failalways: FAILED: train exited with code 3 \(log: .*sweep\.log\)/);
+    assert.match(r.err, /failalways: FAILED: train exited with code 3 \(log: .*_sweep\/failalways\.log\)/);
     assert.match(r.err, /run the same command again to resume/);
   } finally {
     fx.cleanup();

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as aq from 'arquero';
-import { aggregateSweep, finalMeasures, meanCI, openSweep, validateSpec } from '../../src/sweep';
+import { aggregateSweep, cellStatePath, finalMeasures, meanCI, openSweep, validateSpec } from '../../src/sweep';
 
 function writeArrow(file: string, cols: Record<string, unknown[]>) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -26,7 +26,8 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
       const d = path.join(sweep.dir, c.name);
       const done = c.name !== 'l_s3'; // a cell that did not finish is left out
       fs.mkdirSync(d, { recursive: true });
-      fs.writeFileSync(path.join(d, 'sweep-cell.json'), JSON.stringify({ name: c.name, index: c.index, state: done ? 'done' : 'failed', stages: {}, attempts: 1 }));
+      fs.mkdirSync(path.dirname(cellStatePath(d)), { recursive: true });
+      fs.writeFileSync(cellStatePath(d), JSON.stringify({ name: c.name, index: c.index, state: done ? 'done' : 'failed', stages: {}, attempts: 1 }));
       writeArrow(path.join(d, 'metrics', 'train.arrow'), { step: [1, 2], loss: [9, loss[c.name]] });
       const seed = c.params.seed as number;
       // Two steps x two layers x two nouns: the gain of noun "b" is twice that of "a".

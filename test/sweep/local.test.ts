@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { aggregateSweep, openSweep, readCellState, runSweepLocal, sweepStatus } from '../../src/sweep';
+import { aggregateSweep, cellLogPath, openSweep, readCellState, runSweepLocal, sweepStatus } from '../../src/sweep';
 import { fakeSpec, makeFixture, writeSpec } from './helpers';
 
 const finalLoss = (dir: string, cell: string) => {
@@ -39,7 +39,7 @@ test('local executor runs every cell, skips finished ones, aggregates', async ()
       const st = readCellState(path.join(sweep.dir, c.name))!;
       assert.deepEqual(st.stages, { train: 'done', gain: 'done' });
       assert.ok(fs.existsSync(path.join(sweep.dir, c.name, 'analysis', 'gain.arrow')));
-      assert.match(fs.readFileSync(path.join(sweep.dir, c.name, 'sweep.log'), 'utf8'), /fake-train: done/);
+      assert.match(fs.readFileSync(cellLogPath(path.join(sweep.dir, c.name)), 'utf8'), /fake-train: done/);
     }
     // Again: nothing runs.
     const r2 = await runSweepLocal(sweep, { jobs: 2 });
@@ -96,7 +96,7 @@ test('a killed cell is reported failed and resumes to the same final numbers', a
     const again = await runSweepLocal(sweep, { jobs: 2 });
     assert.equal(again.counts.skipped, 1);
     assert.equal(again.counts.done, 2);
-    assert.match(fs.readFileSync(path.join(sweep.dir, 'lstm_s2', 'sweep.log'), 'utf8'), /resuming from step [1-9]/);
+    assert.match(fs.readFileSync(cellLogPath(path.join(sweep.dir, 'lstm_s2')), 'utf8'), /resuming from step [1-9]/);
     assert.equal(readCellState(path.join(sweep.dir, 'lstm_s2'))!.attempts, 2);
     for (const c of ['lstm_s1', 'lstm_s2']) assert.equal(finalLoss(sweep.dir, c), finalLoss(ref.dir, c), `${c}: same final loss after resume`);
     const a = aggregateSweep(ref, { write: false }).tables;
@@ -131,7 +131,7 @@ test('abort stops running cells cleanly (interrupted) and a rerun finishes them'
     for (const c of ['transformer_s1', 'transformer_s2']) {
       const st = readCellState(path.join(sweep.dir, c))!;
       assert.equal(st.state, 'interrupted');
-      assert.match(fs.readFileSync(path.join(sweep.dir, c, 'sweep.log'), 'utf8'), /fake-train: stopped at step \d+/);
+      assert.match(fs.readFileSync(cellLogPath(path.join(sweep.dir, c)), 'utf8'), /fake-train: stopped at step \d+/);
     }
     const again = await runSweepLocal(sweep, { jobs: 2 });
     assert.equal(again.counts.done, 3);

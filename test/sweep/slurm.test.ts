@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { main } from '../../src/cli/main';
 import { aggregateSweep, arraySpec, openSweep, runSweepLocal, slurmScript, sweepStatus } from '../../src/sweep';
 import { fakeSpec, makeFixture, writeSpec } from './helpers';
+
 import { ensureSlurm, startSlurm } from './slurm-cluster';
 
 test('job-array script: one task per unfinished cell, resources, the cell command', () => {
@@ -20,7 +21,7 @@ test('job-array script: one task per unfinished cell, resources, the cell comman
     assert.match(s, /#SBATCH --mem=2G\n/);
     assert.match(s, /#SBATCH --cpus-per-task=1\n/);
     assert.match(s, /#SBATCH --qos=short\n/);
-    assert.ok(s.includes(`#SBATCH --output=${path.join(sweep.dir, 'slurm', '%A_%a.out')}`));
+    assert.ok(s.includes(`#SBATCH --output=${path.join(sweep.dir, '_sweep', 'slurm', '%A_%a.out')}`));
     assert.ok(s.includes(`exec /opt/node /opt/gl.js sweep cell ${sweep.dir} --index "$SLURM_ARRAY_TASK_ID"`));
   } finally {
     fx.cleanup();
@@ -35,16 +36,22 @@ test('Slurm job array on a real single-node Slurm gives the same aggregate as th
   const saved = process.env.SLURM_CONF;
   process.env.SLURM_CONF = cluster.conf;
   try {
-    const specFile = writeSpec(fx, fakeSpec(fx, { name: 'tiny', grid: { arch: ['transformer', 'lstm'], seed: [1, 2] }, train: { steps: 15 } }));
+    // The real trainer (groundlab train --preset tiny), then an analysis step reading every checkpoint.
+    const specFile = writeSpec(fx, {
+      name: 'tiny',
+      grid: { arch: ['transformer', 'mamba2'], seed: [1, 2] },
+      train: { preset: 'tiny', steps: 10, quiet: true },
+      analyses: [{ name: 'gain', command: ['{node}', fx.analyze, '{out}'] }],
+    });
     const local = openSweep(specFile, { out: path.join(fx.dir, 'local') });
     const lr = await runSweepLocal(local, { jobs: 2 });
-    assert.equal(lr.counts.done, 4);
+    assert.equal(lr.counts.done, 4, JSON.stringify(lr.results.map((r) => r.error)));
     const slurmDir = path.join(fx.dir, 'slurm');
     const code = await main(['sweep', 'submit', '--slurm', specFile, '--out', slurmDir, '--time', '0:10:00', '--wait', '--poll-sec', '0.5']);
     const sw = openSweep(slurmDir, { write: false });
     const logs = () =>
-      fs.existsSync(path.join(slurmDir, 'slurm'))
-        ? fs.readdirSync(path.join(slurmDir, 'slurm')).filter((f) => f.endsWith('.out')).map((f) => fs.readFileSync(path.join(slurmDir, 'slurm', f), 'utf8')).join('\n')
+      fs.existsSync(path.join(slurmDir, '_sweep', 'slurm'))
+        ? fs.readdirSync(path.join(slurmDir, '_sweep', 'slurm')).filter((f) => f.endsWith('.out')).map((f) => fs.readFileSync(path.join(slurmDir, '_sweep', 'slurm', f), 'utf8')).join('\n')
         : '';
     assert.equal(code, 0, `submit --wait exit code; task logs:\n${logs()}`);
     const jobs = sw.manifest.slurm?.jobs ?? [];
@@ -58,7 +65,7 @@ test('Slurm job array on a real single-node Slurm gives the same aggregate as th
     }
     // Every cell ran as an array task (its state file names the job).
     for (const c of sw.cells) {
-      const s = JSON.parse(fs.readFileSync(path.join(slurmDir, c.name, 'sweep-cell.json'), 'utf8'));
+      const s = JSON.parse(fs.readFileSync(path.join(slurmDir, '_sweep', `${c.name}.json`), 'utf8'));
       assert.equal(s.slurmJob, `${jobs[0].jobId}_${c.index}`);
     }
     const a = aggregateSweep(local).tables;

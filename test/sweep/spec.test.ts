@@ -56,7 +56,7 @@ test('errors name the file and the field', () => {
   bad({ name: 'a b', grid: { seed: [1] } }, /field "name"/);
   assert.throws(
     () => expandCells(spec({ grid: { corpus: ['a/b', 'a-b'] } })),
-    (e: unknown) => e instanceof GroundlabError && /field "grid": cells 0 and 1 would share the folder name "corpusa-b"/.test(e.message),
+    (e: unknown) => e instanceof GroundlabError && /field "grid": cells 0 and 1 would share the folder name "a-b"/.test(e.message),
   );
 });
 
