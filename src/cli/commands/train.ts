@@ -44,7 +44,7 @@ export const command: Command = defineCommand(
       knob: { type: 'list', help: 'corpus generator knob overrides, key=value,...' },
       'shared-vocab': { type: 'boolean', help: 'w<ENV> and w<LAN> share one token id (the paper\'s open check 3)' },
       model: { type: 'list', help: 'model config overrides, key=value,... (e.g. nLayers=4,dModel=64)' },
-      batch: { type: 'int', help: 'rows per batch' },
+      'batch-size': { type: 'int', help: 'rows per batch' },
       'seq-len': { type: 'int', help: 'tokens per row' },
       lr: { type: 'number', help: 'peak learning rate' },
       warmup: { type: 'int', help: 'warm-up steps' },
@@ -65,7 +65,7 @@ export const command: Command = defineCommand(
     const preset = o.preset as PresetName;
     const seed = o.seed as number;
     if ((o.steps as number | undefined) !== undefined && (o.steps as number) < 0) throw new GroundlabError('BAD_ARGUMENT', '--steps must be >= 0');
-    for (const k of ['batch', 'seq-len'] as const) if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
+    for (const k of ['batch-size', 'seq-len'] as const) if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
     const out = (o.out as string | undefined) ?? path.join('runs', `${arch}-${preset}-s${seed}`);
     const corpus: Partial<CorpusSpec> = {};
     if (o.corpus !== undefined) corpus.setting = o.corpus as string;
@@ -90,7 +90,7 @@ export const command: Command = defineCommand(
         steps: o.steps as number | undefined,
         model: o.model ? parseKeyValues(o.model as string[], 'model') : undefined,
         corpus: Object.keys(corpus).length ? corpus : undefined,
-        batchSize: o.batch as number | undefined,
+        batchSize: o['batch-size'] as number | undefined,
         seqLen: o['seq-len'] as number | undefined,
         lr: o.lr as number | undefined,
         train: Object.keys(trainOver).length ? trainOver : undefined,
