@@ -136,6 +136,7 @@ const GENERIC_QA: Array<[string, string[]]> = [
   ['is the photo clear', ['yes', 'a little blurry']],
   ['is it day time', ['yes', 'i think so']],
   ['what kind of day is it', ['a nice day', 'sunny']],
+  ['is anyone in the photo', ['no', 'yes']],
 ];
 
 /** Question/answer rounds about a scene: `{N}` marks where the noun's LAN token goes. */

@@ -9,3 +9,5 @@ export * from './synthetic';
 export * from './prepare';
 export * from './chat';
 export * from './caption';
+export * from './image';
+export * from './corpusfile';

@@ -11,6 +11,8 @@ import { corpusStats } from './stats';
 import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
 import { CAPTION_EVAL_FRAMES, dialogKnobs, generateCaptionDialog } from './caption';
 import { nounSubset } from './words';
+import { IMAGE_EVAL_FRAMES, generateImageDialog, imageKnobs } from './image';
+import { readCorpusFile } from './corpusfile';
 import { chatEvalFrames, chatOptionsFromKnobs, readChatTree } from './chat';
 import { cdiNouns } from './words';
 
@@ -52,6 +54,22 @@ registerCorpusKind('caption', async (spec) => {
     evalFrames: CAPTION_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })),
     featureDim: 0,
   };
+});
+
+registerCorpusKind('image', async (spec) => {
+  const knobs = imageKnobs(spec.setting ?? 'simple', spec.knobs ?? {});
+  return {
+    episodes: generateImageDialog(knobs, spec.seed ?? 0),
+    nouns: nounSubset(knobs.nouns).map((n) => n.noun),
+    evalFrames: IMAGE_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })),
+    featureDim: knobs.featureDim,
+  };
+});
+
+registerCorpusKind('file', async (spec) => {
+  if (!spec.path) throw new GroundlabError('BAD_CONFIG', 'a "file" corpus needs a path (a .jsonl file written by `groundlab corpus generate|import`)');
+  const f = readCorpusFile(spec.path);
+  return { episodes: f.episodes, nouns: f.nouns, evalFrames: f.evalFrames, featureDim: f.featureDim };
 });
 
 registerCorpusKind('chat', async (spec) => {

@@ -42,9 +42,27 @@ export function corpusStats(episodes: readonly Episode[], opts: StatsOptions): C
     tokens += toks.length;
     lastEnv.fill(-1e9);
     for (const p of pending) p.length = 0;
+    // Continuous ENV inputs (image patches) count as ENV occurrences of the nouns they show, at
+    // the turn's first token.
+    const extra = new Map<number, string[]>();
+    let pos = 0;
+    for (const t of ep.turns) {
+      if (t.envNouns?.length) extra.set(pos, t.envNouns);
+      pos += 1 + t.env.situation.length + t.env.before.length + t.env.during.length + t.utterance.length + t.env.after.length;
+    }
     for (let i = 0; i < toks.length; i++) {
       const t = toks[i];
       types.add(t);
+      const shown = extra.get(i);
+      if (shown) {
+        for (const w of shown) {
+          const g = form.get(envToken(w));
+          if (g === undefined) continue;
+          env[g >> 1]++;
+          lastEnv[g >> 1] = i;
+          pending[g >> 1].push(i);
+        }
+      }
       const f = form.get(t);
       if (f === undefined) continue;
       const v = f >> 1;

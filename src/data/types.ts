@@ -18,6 +18,8 @@ export interface Turn {
   utterance: string[];
   /** Continuous ENV features (image-grounded dialogue): one vector per patch, in order. */
   patches?: Float32Array[];
+  /** Words of interest that the continuous ENV input (`patches`) shows, for statistics only. */
+  envNouns?: string[];
   /** Where it came from, for error messages and provenance. */
   source?: { file: string; line: number };
 }
