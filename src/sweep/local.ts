@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { runCell, type CellResult, type RunCellOptions } from './cell';
 import type { SweepCell } from './spec';
-import { cellDir, effectiveCellState, lastCheckpointStep, type Sweep } from './store';
+import { cellDir, effectiveCellState, lastCheckpointStep, plannedSteps, type Sweep } from './store';
 
 /** Same shape as the trainer's ProgressEvent (src/train/progress.ts), so one renderer shows both. */
 export interface SweepProgressEvent {
@@ -64,12 +64,6 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
-/** The planned total of training steps of a cell, when its flags say it. */
-function cellSteps(cell: SweepCell): number | undefined {
-  const s = cell.flags.steps;
-  return typeof s === 'number' && s > 0 ? s : undefined;
-}
-
 /** Run (or resume) a sweep on this machine. */
 export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): Promise<LocalRunResult> {
   const jobs = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
@@ -102,7 +96,7 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
     // Work in cell units: finished cells count 1, running ones the fraction of steps checkpointed.
     let partial = 0;
     for (const c of running.values()) {
-      const total = cellSteps(c);
+      const total = plannedSteps(cellDir(sweep, c), c.flags);
       if (total) partial += Math.min(1, lastCheckpointStep(cellDir(sweep, c)) / total) * 0.95;
     }
     const doneHere = finishedHere.length + partial;

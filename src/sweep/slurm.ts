@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { groundlabCommand } from './cell';
-import { SWEEP_FILES, cellDir, effectiveCellState, lastCheckpointStep, saveManifest, type CellStateName, type SlurmSubmission, type Sweep } from './store';
+import { SWEEP_FILES, cellDir, effectiveCellState, lastCheckpointStep, plannedSteps, saveManifest, type CellStateName, type SlurmSubmission, type Sweep } from './store';
 
 export interface SlurmOptions {
   partition?: string;
@@ -215,7 +215,7 @@ export function sweepStatus(sweep: Sweep, opts: { scheduler?: boolean } = {}): S
     // badly (TIMEOUT, CANCELLED, NODE_FAIL, OUT_OF_MEMORY) without the cell saying so failed.
     if (state === 'running' && sched && /^(TIMEOUT|CANCELLED|FAILED|NODE_FAIL|OUT_OF_ME|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(sched)) state = 'failed';
     counts[state]++;
-    const steps = typeof c.flags.steps === 'number' ? c.flags.steps : undefined;
+    const steps = plannedSteps(dir, c.flags);
     const info = st.info;
     const seconds = info?.state === 'running' && info.startedAt ? (Date.now() - Date.parse(info.startedAt)) / 1000 : info?.seconds;
     return {

@@ -229,3 +229,18 @@ export function lastCheckpointStep(runDir: string): number {
   }
   return best;
 }
+
+/**
+ * The planned number of training steps of a cell: its `steps` flag, else what the trainer wrote in
+ * the run's config.json (`train.steps`), else undefined.
+ */
+export function plannedSteps(runDir: string, flags: Record<string, unknown>): number | undefined {
+  if (typeof flags.steps === 'number' && flags.steps > 0) return flags.steps;
+  try {
+    const cfg = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { train?: { steps?: unknown }; steps?: unknown };
+    const s = cfg.train?.steps ?? cfg.steps;
+    return typeof s === 'number' && s > 0 ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
