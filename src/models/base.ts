@@ -68,7 +68,9 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
     for (const s of specs) {
       // Each parameter draws from its own stream (seed, name): adding a parameter never changes the others.
       const values = initValues(s, rng.fork(s.name));
-      this.params.set(s.name, tf.variable(tf.tensor(values, s.shape), true, `${s.name}#${++modelCounter}`));
+      const init = tf.tensor(values, s.shape);
+      this.params.set(s.name, tf.variable(init, true, `${s.name}#${++modelCounter}`));
+      init.dispose();
     }
   }
 

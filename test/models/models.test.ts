@@ -321,3 +321,16 @@ test('presets are data with the documented sizes', () => {
   assert.equal(modelPreset('transformer', 'paper', 100, { nLayers: 18 }).nLayers, 18);
   assert.throws(() => modelPreset('transformer', 'huge' as 'tiny', 10), /unknown preset/);
 });
+
+test('timeTrainSteps times fused and stock variants without leaking tensors', async () => {
+  await initEngine({ log: false });
+  const { timeTrainSteps } = await import('../../src/models');
+  const run = () => timeTrainSteps([tiny('transformer'), tiny('transformer', { fused: false })], { batch: 2, seqLen: 8, steps: 2, warmup: 1 });
+  run(); // first use may create cached constants (causal masks)
+  const before = tf.memory().numTensors;
+  run();
+  assert.equal(tf.memory().numTensors, before);
+  const [f, s] = timeTrainSteps([tiny('transformer'), tiny('transformer', { fused: false })], { batch: 2, seqLen: 8, steps: 2, warmup: 1 });
+  assert.equal(f.samples.length, 2);
+  assert.ok(f.msPerStep > 0 && s.msPerStep > 0 && f.tokensPerSec > 0);
+});
