@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { initEngine } from '../../src/engine';
+import { readSafetensors } from '../../src/io/safetensors';
 import { openRun } from '../../src/train/run';
-import { runCli } from './capture';
+import { runCli } from '../train/cli-capture';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cli-train-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -55,4 +57,42 @@ test('train tiny writes a run that loads back; the same command resumes; conflic
   const nores = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '2', '--out', out, '--no-resume', '--quiet']);
   assert.equal(nores.code, 1);
   assert.match(nores.stderr, /already holds a run/);
+});
+
+function childCommand(): string[] {
+  const ext = path.extname(__filename);
+  const entry = path.join(__dirname, '..', 'train', `cli-entry${ext}`);
+  if (ext === '.ts') {
+    const loader = path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs');
+    return [process.execPath, '--import', 'file://' + loader, entry];
+  }
+  return [process.execPath, entry];
+}
+
+test('Ctrl-C (SIGINT) stops training at the next step, saves a checkpoint and exits 130', async () => {
+  const out = path.join(root, 'sigint');
+  const [cmd, ...pre] = childCommand();
+  const argv = [...pre, 'train', '--arch', 'transformer', '--preset', 'tiny', '--steps', '100000', '--out', out];
+  const child = spawn(cmd, argv, { env: { ...process.env, GROUNDLAB_TEST_CHILD: '1', GROUNDLAB_QUIET: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  // wait until a few steps are done (checkpoints at 0, 1, 2 exist), then interrupt
+  const t0 = Date.now();
+  while (!fs.existsSync(path.join(out, 'checkpoints', 'step-000002')) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted; stopping after this step/);
+  const m = /status +aborted at step (\d+)\/100000/.exec(stdout);
+  assert.ok(m && m[1], stdout);
+  const step = Number(m[1]);
+  assert.ok(step >= 2 && step < 100000);
+  const ck = path.join(out, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
+  const state = JSON.parse(fs.readFileSync(path.join(ck, 'state.json'), 'utf8'));
+  assert.equal(state.step, step);
+  const w = await readSafetensors(path.join(ck, 'model.safetensors'));
+  assert.ok(w.tensors.has('transformer.wte.weight'));
+  assert.match(stdout, /resume with the same command/);
 });
