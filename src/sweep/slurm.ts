@@ -68,8 +68,9 @@ export function slurmScript(sweep: Sweep, indices: number[], opts: SlurmOptions 
   if (opts.partition) sb(`--partition=${shq(opts.partition)}`);
   if (opts.mem) sb(`--mem=${shq(opts.mem)}`);
   if (opts.account) sb(`--account=${shq(opts.account)}`);
-  // Slurm sends SIGTERM before the time limit kills a task: the cell saves a checkpoint and stops.
-  sb('--signal=TERM@60');
+  // SIGTERM to the batch shell (which is our process: the script execs it) 60 s before the time
+  // limit: the cell saves a checkpoint and stops; submitting again resumes it.
+  sb('--signal=B:TERM@60');
   for (const e of opts.extra ?? []) sb(e.startsWith('-') ? e : `--${e}`);
   lines.push(
     '',
