@@ -282,6 +282,95 @@ export function embedding(ids: tf.Tensor1D, table: T2): T2 {
   return op(table) as T2;
 }
 
+/**
+ * One LSTM layer over a whole sequence (PyTorch gate order i, f, g, o; zero initial state), with
+ * the input projections precomputed: xw [T, B, 4D] (x W_ih + bias), whh [D, 4D]. Returns the
+ * hidden and cell states of every step side by side: [T, B, 2D] (h | c).
+ */
+export type LstmLayerFn = (xw: T3, whh: T2) => T3;
+
+/** Stock ops; tfjs autodiff unrolls the loop. */
+export const lstmLayerStock: LstmLayerFn = (xw, whh) => {
+  const [t, b, d4] = xw.shape;
+  const d = d4 / 4;
+  let h: tf.Tensor = tf.zeros([b, d]);
+  let c: tf.Tensor = tf.zeros([b, d]);
+  const out: tf.Tensor[] = [];
+  for (let s = 0; s < t; s++) {
+    const g = tf.add(tf.reshape(tf.slice(xw, [s, 0, 0], [1, b, d4]), [b, d4]), tf.matMul(h as T2, whh));
+    const [gi, gf, gg, go] = splitLast(g, [d, d, d, d]);
+    c = tf.add(tf.mul(tf.sigmoid(gf), c), tf.mul(tf.sigmoid(gi), tf.tanh(gg)));
+    h = tf.mul(tf.sigmoid(go), tf.tanh(c));
+    out.push(tf.concat([h, c], 1));
+  }
+  return tf.stack(out) as T3;
+};
+
+/**
+ * Fused: the recurrence runs without a tape; the backward pass is hand-written backpropagation
+ * through time, with dW_hh from one 2-D product over all steps.
+ */
+export const lstmLayerFused: LstmLayerFn = (xw, whh) => lstmOp(xw, whh) as T3;
+
+const lstmOp = cg((xw: tf.Tensor, whh: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [t, b, d4] = xw.shape;
+  const d = d4 / 4;
+  let h: tf.Tensor = tf.zeros([b, d]);
+  let c: tf.Tensor = tf.zeros([b, d]);
+  const acts: tf.Tensor[] = []; // per step [B, 4D]: sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+  const hPrev: tf.Tensor[] = [];
+  const cs: tf.Tensor[] = [];
+  const hs: tf.Tensor[] = [];
+  for (let s = 0; s < t; s++) {
+    hPrev.push(h);
+    const g = tf.add(tf.reshape(tf.slice(xw, [s, 0, 0], [1, b, d4]), [b, d4]), tf.matMul(h as T2, whh as T2)); // [B, 4D]
+    const sg = tf.sigmoid(g);
+    const [si, sf, , so] = splitLast(sg, [d, d, d, d]);
+    const tg = tf.tanh(tf.slice(g, [0, 2 * d], [b, d]));
+    c = tf.add(tf.mul(sf, c), tf.mul(si, tg));
+    h = tf.mul(so, tf.tanh(c));
+    acts.push(tf.concat([si, sf, tg, so], 1));
+    cs.push(c);
+    hs.push(h);
+  }
+  const A = tf.stack(acts); // [T, B, 4D]
+  const C = tf.stack(cs); // [T, B, D]
+  const HP = tf.stack(hPrev); // [T, B, D]
+  save([A, C, HP, whh]);
+  return {
+    value: tf.concat([tf.stack(hs), C], 2), // [T, B, 2D]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sA, sC, sHP, sW] = saved;
+      const whhT = t2(sW as T2); // [4D, D]
+      let dhNext: tf.Tensor = tf.zeros([b, d]);
+      let dcNext: tf.Tensor = tf.zeros([b, d]);
+      const dgs: tf.Tensor[] = new Array(t);
+      for (let s = t - 1; s >= 0; s--) {
+        const dys = tf.reshape(tf.slice(dy, [s, 0, 0], [1, b, 2 * d]), [b, 2 * d]);
+        const [dhExt, dcExt] = splitLast(dys, [d, d]);
+        const a = tf.reshape(tf.slice(sA, [s, 0, 0], [1, b, d4]), [b, d4]);
+        const [si, sf, tg, so] = splitLast(a, [d, d, d, d]);
+        const cNow = tf.reshape(tf.slice(sC, [s, 0, 0], [1, b, d]), [b, d]);
+        const cPrev = s > 0 ? tf.reshape(tf.slice(sC, [s - 1, 0, 0], [1, b, d]), [b, d]) : tf.zeros([b, d]);
+        const tc = tf.tanh(cNow);
+        const dh = tf.add(dhExt, dhNext);
+        const dc = tf.add(tf.add(dcExt, dcNext), tf.mul(tf.mul(dh, so), tf.sub(1, tf.square(tc))));
+        const dgi = tf.mul(tf.mul(dc, tg), tf.mul(si, tf.sub(1, si)));
+        const dgf = tf.mul(tf.mul(dc, cPrev), tf.mul(sf, tf.sub(1, sf)));
+        const dgg = tf.mul(tf.mul(dc, si), tf.sub(1, tf.square(tg)));
+        const dgo = tf.mul(tf.mul(dh, tc), tf.mul(so, tf.sub(1, so)));
+        const dg = tf.concat([dgi, dgf, dgg, dgo], 1); // [B, 4D]
+        dgs[s] = dg;
+        dcNext = tf.mul(dc, sf);
+        dhNext = tf.matMul(dg as T2, whhT);
+      }
+      const dXW = tf.stack(dgs); // [T, B, 4D]
+      const dW = tf.matMul(t2(tf.reshape(sHP, [t * b, d]) as T2), tf.reshape(dXW, [t * b, d4]) as T2); // [D, 4D]
+      return [dXW, dW];
+    },
+  };
+});
+
 // ---------------------------------------------------------------------------------------------
 // One interface, two implementations.
 
@@ -297,6 +386,8 @@ export interface Ops {
   /** [n, M, K] x [n, K, P] -> [n, M, P] */
   batchMatMul(a: T3, b: T3): T3;
   embedding(ids: tf.Tensor1D, table: T2): T2;
+  /** xw [T, B, 4D], whh [D, 4D] -> [T, B, 2D] (h | c of every step) */
+  lstmLayer: LstmLayerFn;
 }
 
 export const fusedOps: Ops = {
@@ -312,6 +403,7 @@ export const fusedOps: Ops = {
   },
   batchMatMul,
   embedding,
+  lstmLayer: lstmLayerFused,
 };
 
 /** The same operations written with stock tfjs ops and tfjs's own autodiff (the naive baseline). */
@@ -335,4 +427,5 @@ export const stockOps: Ops = {
   batchMatMul: (a, b) => tf.matMul(a, b),
   // Stock gather has no gradient on wasm: one-hot matmul.
   embedding: (ids, table) => tf.matMul(tf.oneHot(tf.cast(ids, 'int32'), table.shape[0]), table),
+  lstmLayer: lstmLayerStock,
 };

@@ -72,22 +72,11 @@ export class Lstm extends BaseLM<LstmConfig> {
     for (let l = 0; l < c.nLayers; l++) {
       const blk = `blocks.${l}`;
       const xw = ops.linear(x, this.p(`layers.${l}.weight_ih`), this.p(`layers.${l}.bias`)); // [N, 4D]
-      const xwT = tf.transpose(tf.reshape(xw, [b, t, 4 * d]), [1, 0, 2]); // [T, B, 4D]
-      const whh = this.p(`layers.${l}.weight_hh`);
-      let h: tf.Tensor2D = tf.zeros([b, d]);
-      let cell: tf.Tensor2D = tf.zeros([b, d]);
-      const hs: tf.Tensor2D[] = [];
-      const cs: tf.Tensor2D[] = [];
-      for (let s = 0; s < t; s++) {
-        const gates = tf.add(tf.reshape(tf.slice(xwT, [s, 0, 0], [1, b, 4 * d]), [b, 4 * d]), ops.linear(h, whh)); // [B, 4D]
-        const [gi, gf, gg, go] = splitLast(gates, [d, d, d, d]);
-        cell = tf.add(tf.mul(tf.sigmoid(gf), cell), tf.mul(tf.sigmoid(gi), tf.tanh(gg)));
-        h = tf.mul(tf.sigmoid(go), tf.tanh(cell));
-        hs.push(h);
-        cs.push(cell);
-      }
-      const hAll = this.hook2(pass, `${blk}.hook_h`, tf.reshape(tf.stack(hs, 1), [n, d]) as tf.Tensor2D, d); // [N, D]
-      if (pass.hooks.wants(`${blk}.hook_c`)) this.hook2(pass, `${blk}.hook_c`, tf.reshape(tf.stack(cs, 1), [n, d]) as tf.Tensor2D, d);
+      const xwT = tf.transpose(tf.reshape(xw, [b, t, 4 * d]), [1, 0, 2]) as tf.Tensor3D; // [T, B, 4D]
+      const hc = tf.transpose(ops.lstmLayer(xwT, this.p(`layers.${l}.weight_hh`)), [1, 0, 2]); // [B, T, 2D]
+      const [hSeq, cSeq] = splitLast(hc, [d, d]); // [B, T, D] each
+      const hAll = this.hook2(pass, `${blk}.hook_h`, tf.reshape(hSeq, [n, d]) as tf.Tensor2D, d); // [N, D]
+      if (pass.hooks.wants(`${blk}.hook_c`)) this.hook2(pass, `${blk}.hook_c`, tf.reshape(cSeq, [n, d]) as tf.Tensor2D, d);
       x = this.hook2(pass, `${blk}.hook_resid_post`, c.residual ? tf.add(x, hAll) : hAll, d);
     }
     if (!c.finalNorm) return x;

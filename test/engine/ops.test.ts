@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine, Rng, fusedOps, stockOps, bmmRaw, attentionScores, batchMatMul } from '../../src/engine';
+import { initEngine, Rng, fusedOps, stockOps, bmmRaw, attentionScores, batchMatMul, lstmLayerFused, lstmLayerStock } from '../../src/engine';
 
 function rand(rng: Rng, shape: number[], std = 1): tf.Tensor {
   return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), std), shape);
@@ -164,6 +164,23 @@ test('embedding: gather forward, scatter-add gradient equals one-hot matmul auto
     ref: (w) => tf.sum(tf.mul(stockOps.embedding(ids, w as tf.Tensor2D), r)),
   });
 });
+
+test('fused LSTM layer (hand-written BPTT) matches finite differences and stock autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(8);
+  const xw = rand(rng, [5, 2, 12]), whh = rand(rng, [3, 12], 0.5);
+  const r = probe(rng, [5, 2, 6]);
+  const fwd = tf.tidy(() => maxDiff(lstmLayerFused(xw as tf.Tensor3D, whh as tf.Tensor2D), lstmLayerStock(xw as tf.Tensor3D, whh as tf.Tensor2D)));
+  assert.ok(fwd < 1e-5);
+  checkGrad('lstmLayer', (xw, whh) => tf.sum(tf.mul(lstmLayerFused(xw as tf.Tensor3D, whh as tf.Tensor2D), r)), [xw, whh], {
+    ref: (xw, whh) => tf.sum(tf.mul(lstmLayerStock(xw as tf.Tensor3D, whh as tf.Tensor2D), r)),
+    samples: 20,
+  });
+});
+
+function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+}
 
 test('fused ops do not leak tensors across forward and backward', async () => {
   await initEngine({ log: false });
