@@ -5,3 +5,4 @@ export * from './ablation';
 export * from './patching';
 export * from './cooccurrence';
 export * from './analyze';
+export * from './report';

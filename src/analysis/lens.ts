@@ -40,6 +40,61 @@ export function readout(model: LanguageModel, x: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
+/** A readout function with its own resources (see `makeReadout`). */
+export interface Readout {
+  /** States [N, D] -> logits [N, V]. */
+  fn(x: tf.Tensor2D): tf.Tensor2D;
+  /** 'direct': final norm and unembedding computed from the parameters; 'model': through the model (`readout`). */
+  kind: 'direct' | 'model';
+  dispose(): void;
+}
+
+/**
+ * The readout, fast when the final norm and unembedding are recognised by their parameter names
+ * (GPT-2 Transformer, Mamba-2, LSTM of src/models): then they are computed directly (a norm and
+ * one 2-D matmul) instead of a length-1 pass through every block. The direct path is checked
+ * against the model on random states and dropped (falling back to `readout`) if they differ.
+ */
+export function makeReadout(model: LanguageModel): Readout {
+  const generic: Readout = { fn: (x) => readout(model, x), kind: 'model', dispose: () => {} };
+  const p = model.params;
+  const cfg = model.config as unknown as Record<string, unknown>;
+  let norm: ((x: tf.Tensor2D) => tf.Tensor2D) | undefined;
+  let embed: string | undefined;
+  const ln = (w: string, b: string | undefined, eps: number) => (x: tf.Tensor2D) =>
+    tf.tidy(() => {
+      const m = tf.mean(x, 1, true);
+      const c = tf.sub(x, m);
+      const y = tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), 1, true), eps)));
+      return (b ? tf.add(tf.mul(y, p.get(w)!), p.get(b)!) : tf.mul(y, p.get(w)!)) as tf.Tensor2D;
+    });
+  const rms = (w: string, eps: number) => (x: tf.Tensor2D) =>
+    tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), 1, true), eps))), p.get(w)!) as tf.Tensor2D);
+  if (model.arch === 'transformer' && p.has('transformer.ln_f.weight') && p.has('transformer.ln_f.bias')) {
+    norm = ln('transformer.ln_f.weight', 'transformer.ln_f.bias', Number(cfg.lnEps ?? 1e-5));
+    embed = 'transformer.wte.weight';
+  } else if (model.arch === 'mamba2' && p.has('backbone.norm_f.weight')) {
+    norm = rms('backbone.norm_f.weight', Number(cfg.normEps ?? 1e-5));
+    embed = 'backbone.embeddings.weight';
+  } else if (model.arch === 'lstm' && p.has('ln_f.weight') && p.has('ln_f.bias') && cfg.finalNorm !== false) {
+    norm = ln('ln_f.weight', 'ln_f.bias', 1e-5);
+    embed = 'embed.weight';
+  }
+  const head = p.get('lm_head.weight') ?? (embed ? p.get(embed) : undefined);
+  if (!norm || !head || head.shape.length !== 2 || head.shape[0] !== model.config.vocabSize) return generic;
+  const wt = tf.keep(tf.transpose(head)) as tf.Tensor2D; // [D, V]
+  const n = norm;
+  const direct: Readout = { fn: (x) => tf.tidy(() => tf.matMul(n(x), wt)), kind: 'direct', dispose: () => wt.dispose() };
+  const ok = tf.tidy(() => {
+    const x = tf.mul(tf.randomNormal([8, model.config.dModel], 0, 1, 'float32', 7), 3) as tf.Tensor2D;
+    const d = tf.max(tf.abs(tf.sub(direct.fn(x), generic.fn(x)))).dataSync()[0];
+    return d < 1e-3;
+  });
+  if (ok) return direct;
+  direct.dispose();
+  return generic;
+}
+
 /** Rows of a [B, T, D] tensor at the given positions -> [B, D] (one-hot matmul, differentiable). */
 export function selectPositions(x: tf.Tensor, pos: readonly number[]): tf.Tensor2D {
   return tf.tidy(() => {
@@ -134,11 +189,12 @@ export async function trainTunedLens(
   const optimizer = tf.train.adam(o.lr);
   const vars = [...lens.weights, ...lens.biases];
   const batch = Math.min(o.batchSize, N);
+  const ro = makeReadout(model);
   const klOf = (idx: tf.Tensor1D) =>
     tf.tidy(() => {
       const p = tf.gather(data.finalLogProbs, idx); // [n, V] log-probs
       const xs = lens.weights.map((_, l) => translate(lens, l, tf.gather(data.states[l], idx) as tf.Tensor2D));
-      const lq = tf.logSoftmax(readout(model, tf.concat(xs, 0) as tf.Tensor2D)); // [L n, V]
+      const lq = tf.logSoftmax(ro.fn(tf.concat(xs, 0) as tf.Tensor2D)); // [L n, V]
       const n = idx.shape[0];
       const pp = tf.tile(p, [L, 1]);
       const kl = tf.sum(tf.mul(tf.exp(pp), tf.sub(pp, lq)), 1); // [L n]
@@ -147,6 +203,7 @@ export async function trainTunedLens(
   for (let s = 0; s < o.steps; s++) {
     if (o.signal?.aborted) {
       optimizer.dispose();
+      ro.dispose();
       throw new GroundlabError('ABORTED', 'tuned lens training was stopped');
     }
     const pick = new Int32Array(batch);
@@ -165,6 +222,7 @@ export async function trainTunedLens(
   const klT = klOf(all);
   const kl = Array.from(await klT.data());
   klT.dispose();
+  ro.dispose();
   all.dispose();
   return { lens, kl };
 }
@@ -186,9 +244,13 @@ export async function lensSurprisal(
   const names = lensPoints(model);
   const kinds: Array<'logit' | 'tuned'> = opts.tuned ? ['logit', 'tuned'] : ['logit'];
   const rows: LensRow[] = [];
+  const ro = makeReadout(model);
   for (const k of kinds) names.forEach((_, l) => rows.push({ lens: k, layer: l, surprisal: new Float64Array(seqs.length) }));
   for (const idx of lengthBatches(seqs, opts.batchSize ?? 64)) {
-    if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'lens was stopped');
+    if (opts.signal?.aborted) {
+      ro.dispose();
+      throw new GroundlabError('ABORTED', 'lens was stopped');
+    }
     const batch = idx.map((i) => seqs[i]);
     const out = tf.tidy(() => {
       const { cache } = model.runWithCache(padTokens(batch, opts.padId ?? 0), { names });
@@ -196,7 +258,7 @@ export async function lensSurprisal(
       const xs: tf.Tensor2D[] = [];
       for (const k of kinds) names.forEach((n, l) => xs.push(k === 'tuned' ? translate(opts.tuned, l, selectPositions(cache.get(n), batch.map((s) => s.predPos))) : selectPositions(cache.get(n), batch.map((s) => s.predPos))));
       cache.dispose();
-      const lp = tf.logSoftmax(readout(model, tf.concat(xs, 0) as tf.Tensor2D)); // [R B, V]
+      const lp = tf.logSoftmax(ro.fn(tf.concat(xs, 0) as tf.Tensor2D)); // [R B, V]
       const V = lp.shape[1] as number;
       const oh = new Float32Array(xs.length * B * V);
       for (let r = 0; r < xs.length; r++) batch.forEach((s, b) => (oh[(r * B + b) * V + s.target] = 1));
@@ -208,6 +270,7 @@ export async function lensSurprisal(
     rows.forEach((row, r) => idx.forEach((i, b) => (row.surprisal[i] = -v[r * B + b])));
     await new Promise((r) => setImmediate(r));
   }
+  ro.dispose();
   return rows;
 }
 

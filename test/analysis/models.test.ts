@@ -10,7 +10,7 @@ import { initEngine } from '../../src/engine';
 import { createModel, modelPreset, type LanguageModel } from '../../src/models';
 import { buildEvalSet, evalSequences, scoreSequences } from '../../src/eval';
 import { classifyHeads, headSummary } from '../../src/metrics';
-import { saliency, ablationTest, ablationHooks, allHeads, lensSurprisal, lensPoints, readout, selectPositions } from '../../src/analysis';
+import { saliency, ablationTest, ablationHooks, allHeads, lensSurprisal, lensPoints, readout, selectPositions, makeReadout } from '../../src/analysis';
 import { ListTokenizer } from './handmodel';
 
 const NOUNS = ['a', 'b', 'c'];
@@ -140,6 +140,9 @@ for (const arch of ['transformer', 'mamba2', 'lstm'] as const) {
     assert.ok(err < 1e-4, `readout error ${err}`);
     [tokens, logits, last, ro, ref].forEach((x) => x.dispose());
     cache.dispose();
+    const fast = makeReadout(m);
+    assert.equal(fast.kind, "direct", "the final norm and unembedding are recognised");
+    fast.dispose();
     const s = await scoreSequences(m, seqs);
     const lens = await lensSurprisal(m, seqs);
     lens[2].surprisal.forEach((v, i) => close(v, s[i], 1e-3, 'last lens layer'));
