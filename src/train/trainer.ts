@@ -137,7 +137,8 @@ export class DataOrder {
   }
 }
 
-type MaskedDataset = TokenDataset & { mask?(i: number): Float32Array };
+/** Datasets may mark target positions that count in the loss (e.g. 0 for padding). */
+type MaskedDataset = TokenDataset & { mask?(i: number): ArrayLike<number> };
 
 /** A batch of rows: inputs [B, T], targets [B, T], optional mask [B, T] and features [B, T, F]. */
 function makeBatch(ds: MaskedDataset, rows: number[]) {
