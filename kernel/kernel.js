@@ -501,7 +501,7 @@ class GroundlabKernel {
       const frames = String(e.stack || '')
         .split('\n')
         .filter((l) => /^\s+at /.test(l))
-        .filter((l) => !/node:internal|\/tslab\/dist\/|\/kernel\/kernel\.js|evalmachine/.test(l))
+        .filter((l) => !/\(node:|at node:|\/tslab\/dist\/|\/kernel\/kernel\.js|evalmachine/.test(l))
         .slice(0, 8);
       if (frames.length) tb.push(`${GREEN}stack (library side):${RESET}`, ...frames);
       return { ename: e.name || 'Error', evalue: String(e.message), traceback: tb };

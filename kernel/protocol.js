@@ -24,8 +24,8 @@ class Protocol {
     this.key = conn.key || '';
     this.algo = (conn.signature_scheme || 'hmac-sha256').replace(/^hmac-/, '');
     this.session = crypto.randomUUID();
-    /** @type {Map<any, Promise<void>>} one send at a time per socket (zeromq 6 rejects overlapping sends) */
-    this.sendChains = new Map();
+    /** @type {Set<Promise<void>>} sends not yet settled (awaited before closing) */
+    this.pending = new Set();
     this.closed = false;
   }
 
@@ -80,11 +80,23 @@ class Protocol {
     };
     const parts = [header, parent || {}, metadata, content].map((x) => Buffer.from(JSON.stringify(x)));
     const frames = [...identities, DELIM, Buffer.from(this.sign(parts)), ...parts];
-    const prev = this.sendChains.get(sock) || Promise.resolve();
-    const next = prev.then(() => (this.closed ? undefined : sock.send(frames))).catch((e) => {
-      if (!this.closed) process.__groundlabLog?.(`send ${msgType} failed: ${e && e.message}`);
-    });
-    this.sendChains.set(sock, next);
+    // Send at once (zeromq queues the message synchronously when it can): output printed just
+    // before a long synchronous loop must reach the notebook while the loop blocks the event loop.
+    // A send refused because the socket is busy is retried in order after the pending ones.
+    const attempt = () => (this.closed ? Promise.resolve() : sock.send(frames));
+    let first;
+    try {
+      first = attempt();
+    } catch (e) {
+      first = Promise.reject(e);
+    }
+    const next = first
+      .catch(() => new Promise((r) => setImmediate(r)).then(attempt))
+      .catch((e) => {
+        if (!this.closed) process.__groundlabLog?.(`send ${msgType} failed: ${e && e.message}`);
+      });
+    this.pending.add(next);
+    next.finally(() => this.pending.delete(next));
     return next;
   }
 
@@ -147,7 +159,7 @@ class Protocol {
 
   async close() {
     if (this.closed) return;
-    await Promise.all([...this.sendChains.values()]).catch(() => {});
+    await Promise.all([...this.pending]).catch(() => {});
     this.closed = true;
     for (const s of [this.iopub, this.shell, this.control, this.stdin, this.hb]) {
       try {

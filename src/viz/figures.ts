@@ -7,13 +7,12 @@ import { GroundlabError } from '../errors';
 
 export type FigureRow = Record<string, unknown>;
 /** Rows, or anything with `objects()` (an arquero table). */
-export type FigureData = FigureRow[] | { objects(): FigureRow[] };
+export type FigureData = FigureRow[] | { objects(): object[] };
 
 export const VEGALITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 
 function rowsOf(data: FigureData): FigureRow[] {
-  const rows = Array.isArray(data) ? data : data.objects();
-  return rows;
+  return (Array.isArray(data) ? data : data.objects()) as FigureRow[];
 }
 
 function need(rows: FigureRow[], fields: (string | undefined)[], what: string): void {
