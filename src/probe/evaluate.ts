@@ -35,6 +35,13 @@ export interface ClassificationData {
   classes: string[];
   /** Control group of each example (see the module comment); default: all in one group. */
   groups?: ArrayLike<string | number>;
+  /**
+   * Split group of each example (e.g. the context template). When given, the probe is
+   * cross-validated leaving whole groups out, so it is always tested on contexts it never saw.
+   */
+  splitGroups?: ArrayLike<string | number>;
+  /** A fixed split: 1 marks test examples, 0 training ones (overrides the seeded split). */
+  testMask?: ArrayLike<number>;
 }
 
 /** Activations and targets for a regression probe. */
@@ -68,7 +75,7 @@ export interface ProbeOptions extends SplitOptions {
   folds: number;
 }
 
-export const PROBE_DEFAULTS: ProbeOptions = { ...SPLIT_DEFAULTS, l2: 1e-3, maxIter: 200, control: true, folds: 1 };
+export const PROBE_DEFAULTS: ProbeOptions = { ...SPLIT_DEFAULTS, l2: 1e-3, maxIter: 100, control: true, folds: 1 };
 
 export interface ClassificationResult {
   kind: 'classification';
@@ -161,7 +168,13 @@ export function probeClassification(data: ClassificationData, opts: Partial<Prob
   if (x.length !== n * d) throw new GroundlabError('INTERNAL', `activations have ${x.length} values, expected ${n}x${d}`);
   if (labels.length !== n) throw new GroundlabError('INTERNAL', `${labels.length} labels for ${n} examples`);
   if (k < 2) throw new GroundlabError('BAD_ARGUMENT', `a classification probe needs at least 2 classes, got ${k}`);
-  const splits = o.folds >= 2 ? kFoldSplits(n, o.folds, o.seed, labels) : [trainTestSplit(n, o, labels)];
+  const splits = data.testMask
+    ? [fixedSplit(data.testMask)]
+    : data.splitGroups
+    ? groupFoldSplits(data.splitGroups, o.folds, o.seed)
+    : o.folds >= 2
+      ? kFoldSplits(n, o.folds, o.seed, labels)
+      : [trainTestSplit(n, o, labels)];
   const control = o.control ? controlLabels(labels, k, data.groups, o.seed) : undefined;
   // Pooled over folds: hits / tested examples; training accuracy averaged over folds.
   let hits = 0, ctlHits = 0, tested = 0, trainAcc = 0, ctlTrainAcc = 0, majorHits = 0, nTrain = 0, iterations = 0;
@@ -215,6 +228,34 @@ export function probeClassification(data: ClassificationData, opts: Partial<Prob
     iterations,
     converged,
   };
+}
+
+/** The split given by a mask (1 = test). */
+export function fixedSplit(testMask: ArrayLike<number>): { train: Int32Array; test: Int32Array } {
+  const train: number[] = [];
+  const test: number[] = [];
+  for (let i = 0; i < testMask.length; i++) (testMask[i] ? test : train).push(i);
+  if (!train.length || !test.length) throw new GroundlabError('BAD_ARGUMENT', `a fixed split needs training and test examples (has ${train.length} and ${test.length})`);
+  return { train: Int32Array.from(train), test: Int32Array.from(test) };
+}
+
+/**
+ * Leave-groups-out cross-validation: the distinct groups are shuffled (seeded) and dealt over
+ * min(folds, groups) folds (all groups, one per fold, when folds < 2). Each example is tested once,
+ * always by a probe that saw no example of its group.
+ */
+export function groupFoldSplits(groups: ArrayLike<string | number>, folds: number, seed: number): Array<{ train: Int32Array; test: Int32Array }> {
+  const keys = Array.from({ length: groups.length }, (_, i) => String(groups[i]));
+  const distinct = new Rng(`probe-group-folds/${seed}`).shuffle([...new Set(keys)].sort());
+  if (distinct.length < 2) throw new GroundlabError('BAD_ARGUMENT', `leave-group-out needs at least 2 groups, got ${distinct.length}`);
+  const k = folds >= 2 ? Math.min(folds, distinct.length) : distinct.length;
+  const foldOf = new Map(distinct.map((g, i) => [g, i % k]));
+  return Array.from({ length: k }, (_, f) => {
+    const train: number[] = [];
+    const test: number[] = [];
+    keys.forEach((g, i) => (foldOf.get(g) === f ? test : train).push(i));
+    return { train: Int32Array.from(train), test: Int32Array.from(test) };
+  });
 }
 
 /**

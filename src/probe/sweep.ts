@@ -145,7 +145,7 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
       model = undefined;
       for (const h of todo) {
         if (opts.signal?.aborted) throw new GroundlabError('ABORTED', `${label}: stopped at step ${step}, ${h}`);
-        const r = probeClassification({ x: acts.x[h], n: acts.n, d: acts.dims[h], labels: task.labels, classes: task.classes, groups: acts.tokenAtPosition }, probeOpts);
+        const r = probeClassification({ x: acts.x[h], n: acts.n, d: acts.dims[h], labels: task.labels, classes: task.classes, groups: acts.tokenAtPosition, splitGroups: task.splitGroups, testMask: task.testMask }, probeOpts);
         const idx = rows.findIndex((x) => Number(x.step) === step && x.hook === h);
         const row: Row = {
           task: opts.task,

@@ -3,7 +3,9 @@
  *
  * - `env-noun`: which noun's ENV token is in context. Held-out evaluation frames (the contexts
  *   G is measured on) filled with each noun's `v<ENV>`; read at the pre-LAN position (the frame's
- *   last token, whose next token would be `v<LAN>`); label = the noun. With `source: 'episodes'`
+ *   last token, whose next token would be `v<LAN>`); label = the noun. The frame is the split
+ *   group: probes are cross-validated leaving whole frames out (a probe trained with noun v in
+ *   other frames would otherwise be scored on frame f against nouns it saw in f). With `source: 'episodes'`
  *   the contexts come from the corpus instead: every `v<LAN>` whose `v<ENV>` is in the L tokens
  *   before it, read at the position just before `v<LAN>`.
  * - `grounded`: is the next LAN word grounded? At every position just before a `v<LAN>` of a noun
@@ -39,8 +41,12 @@ export interface TaskOptions {
   /** Cap on the number of examples (seeded subsample). */
   maxExamples: number;
   seed: number;
-  /** env-noun: held-out frames (default) or corpus contexts. */
-  source: 'frames' | 'episodes';
+  /**
+   * env-noun: `frames` (held-out frames x nouns, leave-one-frame-out), `episodes` (corpus contexts
+   * before a grounded v<LAN>, seeded split), or `transfer` (train on corpus contexts, test on the
+   * held-out frames).
+   */
+  source: 'frames' | 'episodes' | 'transfer';
   /** grounded: subsample so both classes have the same count. */
   balance: boolean;
   /** speaker: drop speakers with fewer turns than this. */
@@ -58,6 +64,10 @@ export interface ProbeTask {
   labels: Int32Array;
   /** The selector the read positions came from (for the table). */
   position: string;
+  /** Split group per example (the frame id for env-noun from frames): probes are tested on unseen groups. */
+  splitGroups?: string[];
+  /** A fixed split (1 = test), e.g. train on corpus contexts and test on held-out frames. */
+  testMask?: Uint8Array;
 }
 
 const ENV_SLOT = '{ENV}';
@@ -72,6 +82,8 @@ interface Example {
   tokens: string[];
   position: number;
   label: number;
+  group?: string;
+  test?: boolean;
 }
 
 function finish(name: string, description: string, classes: string[], examples: Example[], tokenizer: Tokenizer, position: string): ProbeTask {
@@ -83,6 +95,8 @@ function finish(name: string, description: string, classes: string[], examples: 
     contexts: examples.map((e) => ({ tokens: tokenizer.encode(e.tokens), position: e.position })),
     labels: Int32Array.from(examples, (e) => e.label),
     position,
+    splitGroups: examples.every((e) => e.group !== undefined) ? examples.map((e) => e.group!) : undefined,
+    testMask: examples.some((e) => e.test) ? Uint8Array.from(examples, (e) => (e.test ? 1 : 0)) : undefined,
   };
 }
 
@@ -105,7 +119,7 @@ function envNounFromFrames(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask
     nouns.forEach((v, label) => {
       const tokens = f.tokens.map((t) => (t === ENV_SLOT ? envToken(v) : t));
       const position = resolvePosition(sel, tokens, { envIndex: slot, lanIndex: tokens.length });
-      examples.push({ tokens: tokens.slice(0, position + 1), position, label });
+      examples.push({ tokens: tokens.slice(0, position + 1), position, label, group: f.id });
     });
   }
   return finish('env-noun', `which noun's ENV token is in context (${frames.length} held-out frames x ${nouns.length} nouns)`, nouns, subsample(examples, o.maxExamples, rng), src.tokenizer, String(sel));
@@ -131,6 +145,22 @@ function envNounFromEpisodes(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTa
   }
   if (o.position !== undefined && o.position !== 'pre-lan') throw new GroundlabError('UNSUPPORTED', 'env-noun from episodes reads the pre-LAN position only');
   return finish('env-noun', `which noun's ENV token is in context (corpus contexts before a grounded v<LAN>)`, src.nouns, subsample(examples, o.maxExamples, rng), src.tokenizer, 'pre-lan');
+}
+
+/** Train on corpus contexts (pre-LAN of grounded mentions), test on every held-out frame x noun. */
+function envNounTransfer(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
+  if (o.position !== undefined && o.position !== 'pre-lan') throw new GroundlabError('UNSUPPORTED', 'env-noun transfer reads the pre-LAN position only');
+  const train = envNounFromEpisodes(src, { ...o, position: undefined }, rng.fork('train'));
+  const test = envNounFromFrames(src, { ...o, position: 'pre-lan', maxExamples: Number.MAX_SAFE_INTEGER }, rng.fork('test'));
+  return {
+    name: 'env-noun',
+    description: `which noun's ENV token is in context: trained on ${train.contexts.length} corpus contexts, tested on ${test.contexts.length} held-out frame contexts`,
+    classes: src.nouns,
+    contexts: [...train.contexts, ...test.contexts],
+    labels: Int32Array.from([...train.labels, ...test.labels]),
+    position: 'pre-lan',
+    testMask: Uint8Array.from([...train.contexts.map(() => 0), ...test.contexts.map(() => 1)]),
+  };
 }
 
 function grounded(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
@@ -187,7 +217,10 @@ export function buildProbeTask(name: string, src: TaskSource, opts: Partial<Task
   const rng = new Rng(`probe-task/${name}/${o.seed}`);
   switch (name) {
     case 'env-noun':
-      return o.source === 'episodes' ? envNounFromEpisodes(src, o, rng) : envNounFromFrames(src, o, rng);
+      if (o.source === 'transfer') return envNounTransfer(src, o, rng);
+      if (o.source === 'episodes') return envNounFromEpisodes(src, o, rng);
+      if (o.source === 'frames') return envNounFromFrames(src, o, rng);
+      throw new GroundlabError('BAD_ARGUMENT', `unknown env-noun source "${String(o.source)}"`, { hint: 'use frames, episodes or transfer' });
     case 'grounded':
       return grounded(src, o, rng);
     case 'speaker':

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { Rng } from '../../src/engine/rng';
+import { GroundlabError } from '../../src/errors';
 import { fitLogistic, logisticPredict, fitRidge, ridgePredict, rSquared, solveSPD, lbfgs, fitStandardizer } from '../../src/probe/linear';
-import { probeClassification, probeRegression, trainTestSplit, controlLabels, kFoldSplits } from '../../src/probe/evaluate';
+import { probeClassification, probeRegression, trainTestSplit, controlLabels, kFoldSplits, groupFoldSplits, fixedSplit } from '../../src/probe/evaluate';
 
 before(async () => {
   process.env.GROUNDLAB_QUIET = '1';
@@ -166,4 +167,48 @@ test('k-fold: every example tested once, stratified; cross-validated accuracy on
   const noise = synthetic(300, 16, 5, 0, 8);
   const z = probeClassification({ x: noise.x, n: 300, d: 16, labels: noise.labels, classes: noise.classes }, { folds: 4, l2: 1e-2 });
   assert.ok(Math.abs(z.accuracy - 0.2) < 0.09, `cv noise accuracy ${z.accuracy}`);
+});
+
+test('leave-group-out: a probe never sees the test group; a group-specific offset cannot inflate accuracy', () => {
+  const groups = Array.from({ length: 40 }, (_, i) => `g${i % 4}`);
+  const splits = groupFoldSplits(groups, 1, 0);
+  assert.equal(splits.length, 4);
+  for (const s of splits) {
+    const testG = new Set([...s.test].map((i) => groups[i]));
+    const trainG = new Set([...s.train].map((i) => groups[i]));
+    assert.equal(testG.size, 1);
+    assert.ok(![...testG].some((g) => trainG.has(g)));
+  }
+  assert.equal(groupFoldSplits(groups, 2, 0).length, 2);
+  // Labels carried only by a per-(group, label) random code: learnable inside a group, not across groups.
+  const rng = new Rng(12);
+  const n = 400, d = 20, k = 5, g = 4;
+  const codes = Array.from({ length: g * k }, () => rng.normalArray(d));
+  const x = new Float32Array(n * d);
+  const labels = new Int32Array(n);
+  const grp: number[] = [];
+  for (let i = 0; i < n; i++) {
+    labels[i] = rng.int(k);
+    grp.push(i % g);
+    for (let j = 0; j < d; j++) x[i * d + j] = 3 * codes[grp[i] * k + labels[i]][j] + rng.normal();
+  }
+  const classes = ['a', 'b', 'c', 'd', 'e'];
+  const within = probeClassification({ x, n, d, labels, classes }, { seed: 1 });
+  const across = probeClassification({ x, n, d, labels, classes, splitGroups: grp }, { seed: 1 });
+  assert.ok(within.accuracy > 0.9, `within groups ${within.accuracy}`);
+  assert.ok(across.accuracy < 0.4, `across groups ${across.accuracy}`);
+  assert.equal(across.nTest, n);
+});
+
+test('fixed split: train on the unmasked, test on the masked examples', () => {
+  const s = synthetic(200, 12, 3, 2, 13);
+  const mask = Uint8Array.from({ length: 200 }, (_, i) => (i >= 150 ? 1 : 0));
+  const { train, test } = fixedSplit(mask);
+  assert.equal(train.length, 150);
+  assert.equal(test[0], 150);
+  const r = probeClassification({ x: s.x, n: 200, d: 12, labels: s.labels, classes: s.classes, testMask: mask });
+  assert.equal(r.nTest, 50);
+  assert.equal(r.nTrain, 150);
+  assert.ok(r.accuracy > 0.9);
+  assert.throws(() => fixedSplit(new Uint8Array(5)), GroundlabError);
 });

@@ -28,6 +28,12 @@ test('env-noun from frames: every frame x noun, read at the pre-LAN position, la
     assert.ok(!toks.includes('<unk>'), toks.join(' '));
   });
   assert.deepEqual(buildProbeTask('env-noun', data, { contextLength: 32 }), t);
+  // The frame is the split group (leave-one-frame-out).
+  assert.deepEqual(new Set(t.splitGroups), new Set(data.evalFrames.map((f) => f.id)));
+  // Transfer: corpus contexts for training, every frame x noun for testing.
+  const tr = buildProbeTask('env-noun', data, { contextLength: 32, source: 'transfer', maxExamples: 100 });
+  assert.equal(tr.testMask!.reduce((a, b) => a + b, 0), t.contexts.length);
+  assert.equal(tr.contexts.length, t.contexts.length + [...tr.testMask!].filter((m) => m === 0).length);
   const atEnv = buildProbeTask('env-noun', data, { contextLength: 32, position: 'env' });
   atEnv.contexts.forEach((c, i) => assert.equal(data.tokenizer.token(c.tokens[c.position]), `${atEnv.classes[atEnv.labels[i]]}<ENV>`));
 });

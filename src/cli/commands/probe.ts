@@ -45,7 +45,12 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       hook: { type: 'list', help: 'hook points, comma-separated (default: blocks.{l}.hook_resid_post of every layer)' },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: all)' },
       position: { type: 'string', help: 'env-noun from frames: where to read: pre-lan | env | last | an integer (default pre-lan)' },
-      source: { type: 'string', choices: ['frames', 'episodes'], default: TASK_DEFAULTS.source, help: 'env-noun contexts: held-out evaluation frames x nouns, or corpus contexts before a grounded v<LAN>' },
+      source: {
+        type: 'string',
+        choices: ['frames', 'episodes', 'transfer'],
+        default: TASK_DEFAULTS.source,
+        help: 'env-noun contexts: frames = held-out evaluation frames x nouns (leave-one-frame-out); episodes = corpus contexts before a grounded v<LAN> (seeded split); transfer = train on corpus contexts, test on the held-out frames',
+      },
       'max-examples': { type: 'int', default: TASK_DEFAULTS.maxExamples, help: 'cap on the number of contexts (seeded subsample)' },
       l2: { type: 'number', default: PROBE_DEFAULTS.l2, help: 'L2 penalty of the probe (on standardised features)' },
       'test-fraction': { type: 'number', default: PROBE_DEFAULTS.testFraction, help: 'share of contexts held out (stratified by class)' },
@@ -81,7 +86,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
         checkpoints: parseSteps(o.checkpoints as string[] | undefined),
         taskOptions: {
           position,
-          source: o.source as 'frames' | 'episodes',
+          source: o.source as 'frames' | 'episodes' | 'transfer',
           maxExamples: o['max-examples'] as number,
           seed: o.seed as number,
         },
