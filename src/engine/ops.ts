@@ -49,6 +49,7 @@ export function colSum(x: tf.Tensor): tf.Tensor1D {
  * whole input once per piece).
  */
 export function splitLast<R extends tf.Tensor>(x: R, sizes: number[]): R[] {
+  installWasmKernels();
   const r = x.rank;
   let off = 0;
   return sizes.map((sz) => {

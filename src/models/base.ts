@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import { fusedOps, stockOps, type Ops } from '../engine/ops';
+import { installWasmKernels } from '../engine/ops-kernels';
 import { HookRunner, TensorCache } from './hooks';
 import type { ActivationCache, Arch, BaseModelConfig, ForwardOptions, LanguageModel } from './types';
 
@@ -64,6 +65,7 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
 
   constructor(readonly config: C, specs: ParamSpec[], seed: number) {
     this.ops = config.fused ? fusedOps : stockOps;
+    installWasmKernels(); // wasm: the fast Slice and batched-product kernels (no-op elsewhere)
     const rng = new Rng(seed);
     for (const s of specs) {
       // Each parameter draws from its own stream (seed, name): adding a parameter never changes the others.
