@@ -32,7 +32,7 @@ import { checkTemplates } from '../eval/templates';
 import { groundingGain, summarizeGain, gainOverSeeds, type SurprisalRecord } from '../metrics/gain';
 import { classifyHeads, headSummary, type HeadThresholds, type HeadClass } from '../metrics/heads';
 import { saliency } from './saliency';
-import { lensSurprisal, collectStates, trainTunedLens, lensTensors, lensPoints, type TunedLens, type TunedLensOptions } from './lens';
+import { lensSurprisal, collectStates, trainTunedLens, leastSquaresLens, lensTensors, lensPoints, type TunedLens, type TunedLensOptions } from './lens';
 import { ablationTest, type HeadRef } from './ablation';
 import { activationPatching } from './patching';
 import { countCooccurrence, cooccurrenceR2, type NounCounts } from './cooccurrence';
@@ -329,7 +329,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       // lenses
       if (missing.includes('lens') || missing.includes('tuned_lens')) {
         const m = await getModel();
-        let tuned: TunedLens | undefined;
+        let tuned: (TunedLens & { kl: number[] }) | undefined;
         if (missing.includes('tuned_lens')) tuned = await runTunedLens(run, m, step, opts, say);
         say('lens');
         const lensRows = await lensSurprisal(m, seqs, { tuned, batchSize: bs, padId, signal: opts.signal });
@@ -337,7 +337,8 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
         const rows: Array<Record<string, unknown>> = [];
         for (const lr of lensRows) {
           const g = summarizeGain(groundingGain(seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: lr.surprisal[i] }))));
-          rows.push({ step, lens: lr.lens, layer: lr.layer, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, gain: g.gain.mean, gain_lo: g.gain.lo, gain_hi: g.gain.hi });
+          const kl = lr.lens === 'tuned' ? (tuned?.kl[lr.layer] ?? (lr.layer === lensRows.length / 2 - 1 ? 0 : NaN)) : NaN;
+          rows.push({ step, lens: lr.lens, layer: lr.layer, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, gain: g.gain.mean, gain_lo: g.gain.lo, gain_hi: g.gain.hi, kl_to_final: kl });
         }
         const old = (await readRows(run, 'analysis/lens')).filter((r) => !(Number(r.step) === step && rows.some((x) => x.lens === r.lens)));
         await upsert(run, 'analysis/lens', [step], [...old.filter((r) => Number(r.step) === step), ...rows]);
@@ -376,7 +377,7 @@ function mean(xs: ArrayLike<number>): number {
 }
 
 /** Train (or load, when saved) the tuned lens of a checkpoint. */
-async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, opts: AnalyzeOptions, say: (w: string) => void): Promise<TunedLens> {
+async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, opts: AnalyzeOptions, say: (w: string) => void): Promise<TunedLens & { kl: number[] }> {
   const file = path.join(run.dir, lensFileName(step));
   const L = m.config.nLayers;
   const D = m.config.dModel;
@@ -391,7 +392,8 @@ async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, op
       weights.push(tf.variable(tf.tensor2d(w.data as Float32Array, [D, D])));
       biases.push(tf.variable(tf.tensor1d(b.data as Float32Array)));
     }
-    return { weights, biases, dispose: () => [...weights, ...biases].forEach((v) => v.dispose()) };
+    const kl = c.metadata.kl ? (JSON.parse(c.metadata.kl) as number[]) : [];
+    return { weights, biases, kl, dispose: () => [...weights, ...biases].forEach((v) => v.dispose()) };
   }
   say('tuned lens');
   const data = await run.data();
@@ -401,9 +403,10 @@ async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, op
   const rows = Array.from({ length: nRows }, (_, i) => train.row(Math.floor((i * train.size) / nRows)).slice(0, T));
   const states = collectStates(m, rows);
   try {
-    const { lens, kl } = await trainTunedLens(m, states, { ...opts.tunedLens, signal: opts.signal });
+    const init = await leastSquaresLens(states.states);
+    const { lens, kl } = await trainTunedLens(m, states, { ...opts.tunedLens, init, signal: opts.signal });
     await writeSafetensors(file, await tensorsToWrite(lensTensors(lens)), { step: String(step), kl: JSON.stringify(kl) });
-    return lens;
+    return { ...lens, kl };
   } finally {
     states.states.forEach((t) => t.dispose());
     states.finalLogProbs.dispose();

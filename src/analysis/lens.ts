@@ -126,7 +126,7 @@ export function translate(lens: TunedLens | undefined, layer: number, x: tf.Tens
 }
 
 export interface TunedLensOptions {
-  /** Optimisation steps (default 300). */
+  /** Optimisation steps (default 60; analyzeRun starts them from the least-squares translators). */
   steps: number;
   lr: number;
   /** States per step per layer (default 256). */
@@ -138,7 +138,7 @@ export interface TunedLensOptions {
   onStep?: (step: number, total: number, kl: number) => void;
 }
 
-export const DEFAULT_TUNED_LENS: TunedLensOptions = { steps: 300, lr: 1e-2, batchSize: 256, seed: 0 };
+export const DEFAULT_TUNED_LENS: TunedLensOptions = { steps: 60, lr: 1e-2, batchSize: 256, seed: 0 };
 
 /** Hidden states at every lens layer and the final log-distribution, for token rows [B, T]. */
 export function collectStates(model: LanguageModel, rows: readonly Int32Array[], batchRows = 16): { states: tf.Tensor2D[]; finalLogProbs: tf.Tensor2D } {
@@ -168,6 +168,71 @@ export function collectStates(model: LanguageModel, rows: readonly Int32Array[],
   const finalLogProbs = tf.concat(finals, 0) as tf.Tensor2D;
   finals.forEach((t) => t.dispose());
   return { states, finalLogProbs };
+}
+
+/**
+ * Least-squares translators: for every layer l, A_l and b_l minimising ||h_l A_l + b_l - h_L||^2
+ * (ridge `lambda` on A_l), h_L the last layer's states. A cheap, strong start for the KL training
+ * (identity layers give the identity exactly).
+ */
+export async function leastSquaresLens(states: readonly tf.Tensor2D[], lambda = 1e-3): Promise<TunedLens> {
+  const L = states.length - 1;
+  const [N, D] = states[L].shape;
+  const Y = await states[L].data();
+  const weights: tf.Variable[] = [];
+  const biases: tf.Variable[] = [];
+  for (let l = 0; l < L; l++) {
+    const X = await states[l].data();
+    const P = D + 1; // augmented with a constant column
+    // normal equations M [P, P] and right-hand sides R [P, D]
+    const M = new Float64Array(P * P);
+    const R = new Float64Array(P * D);
+    const row = new Float64Array(P);
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < D; i++) row[i] = X[n * D + i];
+      row[D] = 1;
+      for (let i = 0; i < P; i++) {
+        const ri = row[i];
+        if (ri === 0) continue;
+        for (let j = i; j < P; j++) M[i * P + j] += ri * row[j];
+        for (let j = 0; j < D; j++) R[i * D + j] += ri * Y[n * D + j];
+      }
+    }
+    for (let i = 0; i < P; i++) for (let j = 0; j < i; j++) M[i * P + j] = M[j * P + i];
+    const scale = Math.max(1e-12, ...Array.from({ length: D }, (_, i) => M[i * P + i])) ;
+    for (let i = 0; i < D; i++) M[i * P + i] += lambda * scale;
+    // Gaussian elimination with partial pivoting on [M | R]
+    for (let c = 0; c < P; c++) {
+      let piv = c;
+      for (let r = c + 1; r < P; r++) if (Math.abs(M[r * P + c]) > Math.abs(M[piv * P + c])) piv = r;
+      if (piv !== c) {
+        for (let k = 0; k < P; k++) [M[c * P + k], M[piv * P + k]] = [M[piv * P + k], M[c * P + k]];
+        for (let k = 0; k < D; k++) [R[c * D + k], R[piv * D + k]] = [R[piv * D + k], R[c * D + k]];
+      }
+      const d = M[c * P + c];
+      if (Math.abs(d) < 1e-12) continue;
+      for (let r = 0; r < P; r++) {
+        if (r === c) continue;
+        const f = M[r * P + c] / d;
+        if (f === 0) continue;
+        for (let k = c; k < P; k++) M[r * P + k] -= f * M[c * P + k];
+        for (let k = 0; k < D; k++) R[r * D + k] -= f * R[c * D + k];
+      }
+    }
+    const A = new Float32Array(D * D);
+    const b = new Float32Array(D);
+    for (let i = 0; i < P; i++) {
+      const d = M[i * P + i];
+      for (let k = 0; k < D; k++) {
+        const v = Math.abs(d) < 1e-12 ? (i === k ? 1 : 0) : R[i * D + k] / d;
+        if (i < D) A[i * D + k] = v;
+        else b[k] = v;
+      }
+    }
+    weights.push(tf.variable(tf.tensor2d(A, [D, D])));
+    biases.push(tf.variable(tf.tensor1d(b)));
+  }
+  return { weights, biases, dispose: () => [...weights, ...biases].forEach((v) => v.dispose()) };
 }
 
 /**

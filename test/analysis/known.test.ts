@@ -12,7 +12,7 @@ import { groundingGain, classifyHeads, headSummary } from '../../src/metrics';
 import { saliency } from '../../src/analysis/saliency';
 import { ablationTest, ablationHooks, headMeans } from '../../src/analysis/ablation';
 import { activationPatching } from '../../src/analysis/patching';
-import { lensSurprisal, collectStates, trainTunedLens, identityLens, readout } from '../../src/analysis/lens';
+import { lensSurprisal, collectStates, trainTunedLens, identityLens, readout, leastSquaresLens } from '../../src/analysis/lens';
 import { HandTransformer, ListTokenizer } from './handmodel';
 
 import { copyModel, K, NOUNS, VOCAB, V, BETA, GAMMA, Dh, FRAMES } from './handmodel';
@@ -155,6 +155,13 @@ test('identity layers: the tuned lens recovers the identity', async (t) => {
   const off = (await tf.max(tf.abs(tf.sub(tf.div(Wc, scale), C))).data())[0];
   assert.ok(scale > 0 && off < 0.2, `W = ${scale.toFixed(3)} I (+ ${off.toFixed(3)})`);
   t.diagnostic(`KL ${klStart.kl.map((v) => v.toFixed(4))} -> ${kl.map((v) => v.toExponential(2))}; max prob error ${err.toExponential(2)}; W1 = ${scale.toFixed(3)} I + ${off.toFixed(3)} (max)`);
+  // the least-squares start is the identity itself
+  const ls = await leastSquaresLens(data.states, 0);
+  for (let l = 0; l < 2; l++) {
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(ls.weights[l], tf.eye(D)))).dataSync()[0] + tf.max(tf.abs(ls.biases[l])).dataSync()[0]);
+    assert.ok(d < 1e-3, `least squares layer ${l}: |A - I| + |b| = ${d}`);
+  }
+  ls.dispose();
   data.states.forEach((t) => t.dispose());
   data.finalLogProbs.dispose();
   lens.dispose();

@@ -35,7 +35,7 @@ export const command: Command = defineCommand(
       'gather-threshold': { type: 'number', default: 0.3, help: 'saliency share (ENV <- earlier positions) that makes a gather head' },
       draws: { type: 'int', default: 10, help: 'random control-head draws in the ablation test' },
       ablation: { type: 'string', choices: ['zero', 'mean'], default: 'zero', help: 'ablation: zero the head outputs or set them to their mean' },
-      'lens-steps': { type: 'int', default: 300, help: 'optimisation steps of the tuned lens' },
+      'lens-steps': { type: 'int', default: 60, help: 'KL optimisation steps of the tuned lens (after a least-squares start)' },
       batch: { type: 'int', default: 64, help: 'evaluation sequences per batch' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
