@@ -5,7 +5,8 @@
  *    column that is not a timing or schedule column) -> `aggregate/final.arrow`, one row per group;
  *  - every analysis table (`analysis/<name>.arrow`) -> `aggregate/analysis-<name>.arrow`: first, in
  *    each cell, the mean over rows per key (step, layer, head and string columns other than items
- *    such as noun/word/frame), then mean and CI over seeds per group and key.
+ *    such as noun/env_noun/context/frame), then mean and CI over seeds per group and key. Item
+ *    columns and columns that are already statistics (ci_lo, sem, n, *_count, ...) are not measures.
  * Per-cell values go to `aggregate/cells.arrow`. Each table is also written as CSV.
  */
 import * as fs from 'node:fs';
@@ -21,8 +22,10 @@ import { cellDir, effectiveCellState, writeFileAtomic, type Sweep } from './stor
 const NOT_A_MEASURE = /(^step$|^epoch$|time|sec|elapsed|wall|clock|date|tokens_?per|per_?s(ec)?$|throughput|^lr$|learning_?rate|^tokens$|^seen)/i;
 /** Numeric columns of analysis tables that index rather than measure. */
 const NUMERIC_KEYS = /^(step|checkpoint|layer|head|block|position|pos|k|rank)$/i;
-/** String columns averaged over inside a cell (items), rather than kept as keys. */
-const ITEM_COLUMNS = /^(noun|word|token|item|frame|template|id|example|context|sentence|target)$/i;
+/** Columns naming items (nouns, contexts, ...): averaged over inside a cell rather than kept as keys. */
+const ITEM_COLUMNS = /(^|_)(nouns?|words?|tokens?|items?|frames?|templates?|ids?|examples?|contexts?|sentences?|targets?|seq|sequences?|ngram|reason)$/i;
+/** Columns that are already statistics or counts of items (a mean over seeds of them means nothing). */
+const STAT_COLUMNS = /^(ci|ci_lo|ci_hi|sem|se|sd|std|n|count|lo|hi)$|_(lo|hi|sd|sem|se|std|n|count)$/i;
 
 export interface AggregateOptions {
   /** Confidence level (default 0.95). */
@@ -125,8 +128,10 @@ function perCellMeans(t: ColumnTable): { keys: string[]; measures: string[]; row
   const measures: string[] = [];
   for (const c of cols) {
     const kind = columnKind(t, c);
-    if (kind === 'number') (NUMERIC_KEYS.test(c) ? keys : measures).push(c);
-    else if (kind === 'string' && !ITEM_COLUMNS.test(c)) keys.push(c);
+    if (kind === 'number') {
+      if (NUMERIC_KEYS.test(c)) keys.push(c);
+      else if (!ITEM_COLUMNS.test(c) && !STAT_COLUMNS.test(c)) measures.push(c);
+    } else if (kind === 'string' && !ITEM_COLUMNS.test(c)) keys.push(c);
   }
   const acc = new Map<string, { key: unknown[]; sums: Record<string, number>; counts: Record<string, number> }>();
   const n = t.numRows();

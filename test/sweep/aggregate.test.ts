@@ -39,6 +39,16 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
         cols.gain.push(k * (step / 100 + layer + seed));
       }
       writeArrow(path.join(d, 'analysis', 'gain.arrow'), cols);
+      // Like analysis/surprisal: condition is a key; noun, env_noun and context are items; ci_lo a statistic.
+      writeArrow(path.join(d, 'analysis', 'surprisal.arrow'), {
+        step: [100, 100, 100, 100],
+        noun: ['a', 'a', 'b', 'b'],
+        context: ['c1', 'c2', 'c1', 'c2'],
+        condition: ['match', 'mismatch', 'match', 'mismatch'],
+        env_noun: ['a', 'x', 'b', 'y'],
+        surprisal: [1 + seed, 3 + seed, 2 + seed, 5 + seed],
+        ci_lo: [0, 0, 0, 0],
+      });
     }
     const r = aggregateSweep(sweep);
     assert.deepEqual(r.cells, ['t_s1', 't_s2', 't_s3', 'l_s1', 'l_s2']);
@@ -62,6 +72,9 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
     assert.equal(g[0].n, 3);
     assert.ok(Math.abs((g[0].gain_mean as number) - 4.5) < 1e-12);
     assert.ok(Math.abs((g[0].gain_sd as number) - 1.5) < 1e-12);
+    const sp = r.tables['analysis-surprisal'];
+    assert.deepEqual(sp.columnNames(), ['arch', 'step', 'condition', 'n', 'surprisal_mean', 'surprisal_sd', 'surprisal_lo', 'surprisal_hi']);
+    assert.deepEqual(sp.objects().map((o) => [o.arch, o.condition, o.surprisal_mean]), [['t', 'match', 3.5], ['t', 'mismatch', 6], ['l', 'match', 3], ['l', 'mismatch', 5.5]]);
     const csv = fs.readFileSync(path.join(sweep.dir, 'aggregate', 'final.csv'), 'utf8');
     assert.match(csv.split('\n')[0], /^arch,n,final_step,loss_mean,loss_sd,loss_lo,loss_hi$/);
     const back = aq.fromArrow(fs.readFileSync(path.join(sweep.dir, 'aggregate', 'analysis-gain.arrow')));

@@ -1,7 +1,8 @@
 /**
- * The local executor with the real trainer (`groundlab train --preset tiny`): a worker killed mid-run
- * is reported, and running the sweep again resumes it from its last checkpoint to the same final
- * numbers as a sweep that was never interrupted.
+ * The local executor with the real trainer (`groundlab train --preset tiny`) and analysis
+ * (`groundlab analyze --only gain`): a worker killed mid-run is reported, and running the sweep again
+ * resumes it from its last checkpoint to the same final numbers (loss and information gain per
+ * checkpoint) as a sweep that was never interrupted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { aggregateSweep, cellLogPath, openSweep, readCellState, runSweepLocal, validateSpec } from '../../src/sweep';
 
-const GRID = { grid: { arch: ['transformer'], seed: [1, 2] }, train: { preset: 'tiny', steps: 30, quiet: true } };
+const GRID = {
+  grid: { arch: ['transformer'], seed: [1, 2] },
+  train: { preset: 'tiny', steps: 30, quiet: true },
+  // The real analysis: information gain per checkpoint (analysis/gain, gain_summary, surprisal).
+  analyses: ['analyze --only gain --quiet --checkpoints 0,10,30'],
+};
 
 test('real trainer: a killed worker resumes to the same final numbers', { timeout: 300_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-sweep-real-'));
@@ -47,6 +53,15 @@ test('real trainer: a killed worker resumes to the same final numbers', { timeou
     const b = aggregateSweep(sweep).tables;
     assert.deepEqual(b.cells.select('arch', 'seed', 'final_step', 'loss').objects(), a.cells.select('arch', 'seed', 'final_step', 'loss').objects());
     assert.deepEqual(b.final.objects(), a.final.objects());
+    // Information gain per checkpoint, mean and CI over the two seeds.
+    const g = a['analysis-gain'];
+    assert.ok(g, 'analysis-gain aggregated');
+    assert.deepEqual(Array.from(g.array('step') as ArrayLike<number>), [0, 10, 30]);
+    assert.deepEqual(Array.from(g.array('n') as ArrayLike<number>), [2, 2, 2]);
+    assert.ok(g.columnNames().includes('gain_mean') && g.columnNames().includes('gain_lo'));
+    assert.ok(!g.columnNames().includes('contexts_mean'), 'counts are not measures');
+    assert.deepEqual(b['analysis-gain'].objects(), g.objects());
+    assert.deepEqual(b['analysis-surprisal'].objects(), a['analysis-surprisal'].objects());
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
