@@ -74,7 +74,7 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
     assert.ok(Math.abs((g[0].gain_sd as number) - 1.5) < 1e-12);
     const sp = r.tables['analysis-surprisal'];
     assert.deepEqual(sp.columnNames(), ['arch', 'step', 'condition', 'n', 'surprisal_mean', 'surprisal_sd', 'surprisal_lo', 'surprisal_hi']);
-    assert.deepEqual(sp.objects().map((o) => [o.arch, o.condition, o.surprisal_mean]), [['t', 'match', 3.5], ['t', 'mismatch', 6], ['l', 'match', 3], ['l', 'mismatch', 5.5]]);
+    assert.deepEqual((sp.objects() as Array<Record<string, unknown>>).map((o) => [o.arch, o.condition, o.surprisal_mean]), [['t', 'match', 3.5], ['t', 'mismatch', 6], ['l', 'match', 3], ['l', 'mismatch', 5.5]]);
     const csv = fs.readFileSync(path.join(sweep.dir, 'aggregate', 'final.csv'), 'utf8');
     assert.match(csv.split('\n')[0], /^arch,n,final_step,loss_mean,loss_sd,loss_lo,loss_hi$/);
     const back = aq.fromArrow(fs.readFileSync(path.join(sweep.dir, 'aggregate', 'analysis-gain.arrow')));
