@@ -67,7 +67,7 @@ export function dialogKnobs(setting: string = 'simple', overrides: Record<string
   return k;
 }
 
-export const COLORS = ['red', 'blue', 'green', 'yellow', 'white', 'black', 'brown', 'pink'];
+export const DIALOG_COLORS = ['red', 'blue', 'green', 'yellow', 'white', 'black', 'brown', 'pink'];
 const SIZES = ['big', 'small'];
 const PLACES = ['grass', 'floor', 'street', 'beach', 'kitchen', 'yard'];
 
@@ -99,7 +99,7 @@ export class WeightedNouns {
   }
 }
 
-export interface SceneObject {
+export interface DialogSceneObject {
   noun: CdiNoun;
   color: string;
   size: string;
@@ -109,22 +109,22 @@ export interface SceneObject {
   named: boolean;
 }
 
-export interface Scene {
+export interface DialogScene {
   place: string;
-  objects: SceneObject[];
+  objects: DialogSceneObject[];
 }
 
 /** Draw a scene: objects with attributes, which are shown and which are talked about. */
-export function drawScene(rng: Rng, k: DialogKnobs, sampler: WeightedNouns): Scene {
+export function drawDialogScene(rng: Rng, k: DialogKnobs, sampler: WeightedNouns): DialogScene {
   const used = new Set<CdiNoun>();
   const n = 1 + rng.int(Math.min(k.objects, sampler.nouns.length - 1));
-  const objects: SceneObject[] = [];
+  const objects: DialogSceneObject[] = [];
   for (let i = 0; i < n; i++) {
     const noun = sampler.sample(rng, used);
     used.add(noun);
     const named = !(rng.next() < k.pUnnamed);
     const shown = !named || !(rng.next() < k.pNoEnv);
-    objects.push({ noun, color: rng.pick(COLORS), size: rng.pick(SIZES), shown, named });
+    objects.push({ noun, color: rng.pick(DIALOG_COLORS), size: rng.pick(SIZES), shown, named });
   }
   return { place: rng.pick(PLACES), objects };
 }
@@ -140,7 +140,7 @@ const GENERIC_QA: Array<[string, string[]]> = [
 ];
 
 /** Question/answer rounds about a scene: `{N}` marks where the noun's LAN token goes. */
-export function dialogRounds(rng: Rng, k: DialogKnobs, scene: Scene, sampler: WeightedNouns): Turn[] {
+export function dialogRounds(rng: Rng, k: DialogKnobs, scene: DialogScene, sampler: WeightedNouns): Turn[] {
   const turns: Turn[] = [];
   const env = () => ({ situation: [], before: [], during: [], after: [] });
   const say = (speaker: string, text: string, noun?: CdiNoun) =>
@@ -149,7 +149,7 @@ export function dialogRounds(rng: Rng, k: DialogKnobs, scene: Scene, sampler: We
   const present = new Set(scene.objects.map((o) => o.noun));
   const rounds = 1 + rng.int(k.rounds);
   // Every named object is asked about at least once (in a random round), then rounds are filled.
-  const plan: Array<SceneObject | 'absent' | 'generic'> = [...named];
+  const plan: Array<DialogSceneObject | 'absent' | 'generic'> = [...named];
   while (plan.length < rounds) {
     const x = rng.next();
     plan.push(x < k.pAbsent ? 'absent' : x < k.pAbsent + k.pGeneric || !named.length ? 'generic' : rng.pick(named));
@@ -188,7 +188,7 @@ export function dialogRounds(rng: Rng, k: DialogKnobs, scene: Scene, sampler: We
   return turns;
 }
 
-function captionWords(rng: Rng, scene: Scene): string[] {
+function captionWords(rng: Rng, scene: DialogScene): string[] {
   const shown = scene.objects.filter((o) => o.shown);
   const out: string[] = [];
   shown.forEach((o, i) => {
@@ -214,7 +214,7 @@ export function generateCaptionDialog(k: DialogKnobs, seed: number): Episode[] {
   const out: Episode[] = [];
   for (let i = 0; i < k.episodes; i++) {
     const rng = root.fork(i);
-    const scene = drawScene(rng, k, sampler);
+    const scene = drawDialogScene(rng, k, sampler);
     const cap: Turn = { speaker: '<CAP>', env: { situation: captionWords(rng, scene), before: [], during: [], after: [] }, utterance: [] };
     out.push({ id: `cap-${seed}-${i}`, turns: [cap, ...dialogRounds(rng, k, scene, sampler)] });
   }

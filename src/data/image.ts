@@ -14,7 +14,7 @@ import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import type { Episode, EvalFrame, Turn } from './types';
 import { PATCH } from './tokens';
-import { COLORS, DIALOG_SETTINGS, WeightedNouns, dialogKnobs, dialogRounds, drawScene, type DialogKnobs, type Scene } from './caption';
+import { DIALOG_COLORS, DIALOG_SETTINGS, WeightedNouns, dialogKnobs, dialogRounds, drawDialogScene, type DialogKnobs, type DialogScene } from './caption';
 import { nounSubset, type CdiNoun } from './words';
 
 export interface ImageKnobs extends DialogKnobs {
@@ -72,7 +72,7 @@ const PLACE_RGB: Record<string, [number, number, number]> = {
   kitchen: [0.8, 0.8, 0.75],
   yard: [0.45, 0.55, 0.35],
 };
-for (const c of COLORS) if (!RGB[c]) throw new GroundlabError('INTERNAL', `no RGB for colour ${c}`);
+for (const c of DIALOG_COLORS) if (!RGB[c]) throw new GroundlabError('INTERNAL', `no RGB for colour ${c}`);
 
 const textureCache = new Map<string, Float32Array>();
 /** A noun's fixed texture: [PATCH_PX * PATCH_PX * 3] in [0, 1], the same in every corpus. */
@@ -167,7 +167,7 @@ export function cellPixels(key: string): Float32Array {
  * where there is room, small ones 1; an object that finds no free cell at all is not visible (its
  * `shown` becomes false).
  */
-export function layoutScene(scene: Scene, grid: number, rng: Rng): string[] {
+export function layoutScene(scene: DialogScene, grid: number, rng: Rng): string[] {
   const cells = new Array<string>(grid * grid).fill(`bg:${scene.place}`);
   const free = new Set(cells.map((_, i) => i));
   for (const o of scene.objects) {
@@ -199,7 +199,7 @@ export function layoutScene(scene: Scene, grid: number, rng: Rng): string[] {
 }
 
 /** Patch features of a scene: [grid * grid] vectors of [featureDim], with per-patch lighting noise. */
-export function encodeScene(scene: Scene, k: Pick<ImageKnobs, 'grid' | 'lightingNoise'>, rng: Rng, enc: FrozenPatchEncoder): Float32Array[] {
+export function encodeScene(scene: DialogScene, k: Pick<ImageKnobs, 'grid' | 'lightingNoise'>, rng: Rng, enc: FrozenPatchEncoder): Float32Array[] {
   return layoutScene(scene, k.grid, rng).map((key) => {
     const gain = 1 + k.lightingNoise * rng.normal();
     const offset = k.lightingNoise * rng.normal();
@@ -207,7 +207,7 @@ export function encodeScene(scene: Scene, k: Pick<ImageKnobs, 'grid' | 'lighting
   });
 }
 
-function imageTurn(scene: Scene, k: ImageKnobs, rng: Rng, enc: FrozenPatchEncoder): Turn {
+function imageTurn(scene: DialogScene, k: ImageKnobs, rng: Rng, enc: FrozenPatchEncoder): Turn {
   const patches = encodeScene(scene, k, rng, enc);
   const envNouns = scene.objects.filter((o) => o.shown).map((o) => o.noun.noun);
   return { speaker: '<IMG>', env: { situation: patches.map(() => PATCH), before: [], during: [], after: [] }, utterance: [], patches, envNouns };
@@ -229,7 +229,7 @@ export function generateImageDialog(k: ImageKnobs, seed: number): Episode[] {
   const out: Episode[] = [];
   for (let i = 0; i < k.episodes; i++) {
     const rng = root.fork(i);
-    const scene = drawScene(rng, k, sampler);
+    const scene = drawDialogScene(rng, k, sampler);
     out.push({ id: `img-${seed}-${i}`, turns: [imageTurn(scene, k, rng, enc), ...dialogRounds(rng, k, scene, sampler)] });
   }
   return out;
@@ -254,7 +254,7 @@ export function imageEvalContext(frame: EvalFrame, noun: string, knobs: ImageKno
   if (slot < 0) throw new GroundlabError('BAD_ARGUMENT', `frame ${frame.id} has no {ENV} slot`);
   const rng = new Rng(`image-eval/${seed}/${frame.id}`); // the same scene layout for every noun at a given seed
   const cdi: CdiNoun = { noun, category: '', kind: 'toy' };
-  const scene: Scene = { place: rng.pick(Object.keys(PLACE_RGB)), objects: [{ noun: cdi, color: rng.pick(COLORS), size: rng.pick(['big', 'small']), shown: true, named: true }] };
+  const scene: DialogScene = { place: rng.pick(Object.keys(PLACE_RGB)), objects: [{ noun: cdi, color: rng.pick(DIALOG_COLORS), size: rng.pick(['big', 'small']), shown: true, named: true }] };
   const features = encodeScene(scene, knobs, rng, encoderFor(knobs.featureDim));
   const tokens = [...frame.tokens.slice(0, slot), ...features.map(() => PATCH), ...frame.tokens.slice(slot + 1)];
   return { tokens, features };
