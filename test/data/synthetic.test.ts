@@ -150,3 +150,40 @@ test('generation is fast: the simple default in well under two seconds', () => {
   assert.ok(n > 100_000);
   assert.ok(ms < 2000, `${ms} ms`);
 });
+
+test('property: any valid knobs generate; without pNoEnv and pAbsent every named noun is present', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(
+      fc.record({
+        nouns: fc.integer({ min: 2, max: 100 }),
+        topics: fc.integer({ min: 1, max: 5 }),
+        distractors: fc.integer({ min: 0, max: 10 }),
+        pNameDistractor: fc.double({ min: 0, max: 1, noNaN: true }),
+        pUnnamed: fc.double({ min: 0, max: 1, noNaN: true }),
+        maxDistance: fc.integer({ min: 0, max: 6 }),
+        mentions: fc.integer({ min: 1, max: 4 }),
+        envEvents: fc.integer({ min: 1, max: 4 }),
+        pFiller: fc.double({ min: 0, max: 0.95, noNaN: true }),
+        pChild: fc.double({ min: 0, max: 1, noNaN: true }),
+        zipf: fc.double({ min: 0, max: 3, noNaN: true }),
+      }),
+      fc.integer({ min: 0, max: 1000 }),
+      (over, seed) => {
+        const k = syntheticKnobs('realistic', { ...over, episodes: 20, pNoEnv: 0, pAbsent: 0 });
+        const eps = generateSynthetic(k, seed);
+        assert.equal(eps.length, 20);
+        const allowed = new Set(syntheticNouns(k));
+        for (const ep of eps) {
+          const toks = episodeTokens(ep);
+          const envs = new Set(toks.filter(isEnvToken).map(baseForm));
+          for (const t of toks) {
+            if (isEnvToken(t) || isLanToken(t)) assert.ok(allowed.has(baseForm(t)));
+            if (isLanToken(t)) assert.ok(envs.has(baseForm(t)), `${t} named but never present`);
+          }
+        }
+      },
+    ),
+    { numRuns: 150, seed: 7 },
+  );
+});
