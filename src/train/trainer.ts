@@ -280,7 +280,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     const preset = trainPreset(opts.preset);
     const trainCfg = resolveTrainConfig(opts, preset.train);
-    const corpus: CorpusSpec = { kind: 'synthetic', setting: preset.corpusSetting, seed: 0, ...(opts.corpus ?? {}) } as CorpusSpec;
+    const kind = opts.corpus?.kind ?? 'synthetic';
+    // The preset's setting names a synthetic-generator setting; other corpus kinds get none by default.
+    const corpus = { kind, ...(kind === 'synthetic' ? { setting: preset.corpusSetting } : {}), seed: 0, ...(opts.corpus ?? {}) } as CorpusSpec;
     data = opts.data ?? (await deps.prepareData(corpus, { seqLen: trainCfg.seqLen }));
     if (data.train.seqLen !== trainCfg.seqLen) {
       throw new GroundlabError('CONFIG_MISMATCH', `the dataset has rows of ${data.train.seqLen} tokens but the train config asks for seqLen ${trainCfg.seqLen}`);
