@@ -421,7 +421,7 @@ class GroundlabKernel {
     }
     let ok = false;
     try {
-      ok = await this.executor.execute(cell.code);
+      ok = await this.executor.execute(expandShorthand(cell.code));
     } catch (e) {
       cell.errors.push([e]);
     }
@@ -434,7 +434,8 @@ class GroundlabKernel {
     if (ok) {
       for (const v of cell.results) {
         if (v === undefined) continue;
-        this.proto.publish('execute_result', { execution_count: cell.count, data: this.mimeBundle(v), metadata: {} }, msg.header);
+        const data = this.mimeBundle(v);
+        if (data) this.proto.publish('execute_result', { execution_count: cell.count, data, metadata: {} }, msg.header);
       }
       return this.reply(this.proto.shell, msg, 'execute_reply', { status: 'ok', execution_count: cell.count, user_expressions: {}, payload: [] });
     }
@@ -450,6 +451,7 @@ class GroundlabKernel {
     if (typeof hook === 'function') {
       try {
         const b = hook(v);
+        if (b === null) return null; // a value that asks not to be shown (a display handle)
         if (b && b.data) return b.data;
       } catch (e) {
         log(`mime bundle failed: ${this.formatPlain(e)}`);
@@ -539,6 +541,34 @@ class GroundlabKernel {
   }
 }
 
+/**
+ * `{ out }` -> `{ out: out }`. tslab rewrites references to earlier cells' variables as
+ * `exports.x`, but misses shorthand properties (the checker resolves them to the property), so
+ * `train({ out })` with `out` from an earlier cell fails with "out is not defined". The expansion
+ * is equivalent JavaScript and keeps line numbers.
+ * @param {string} code
+ */
+function expandShorthand(code) {
+  if (!/[{,]\s*[A-Za-z_$][\w$]*\s*[,}=]/.test(code)) return code;
+  const ts = require('@tslab/typescript-for-tslab');
+  const sf = ts.createSourceFile('cell.ts', code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  /** @type {number[]} */
+  const at = [];
+  /** @type {string[]} */
+  const names = [];
+  const visit = (node) => {
+    if (ts.isShorthandPropertyAssignment(node)) {
+      at.push(node.name.getEnd());
+      names.push(node.name.getText(sf));
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  let out = code;
+  for (let i = at.length - 1; i >= 0; i--) out = out.slice(0, at[i]) + `: ${names[i]}` + out.slice(at[i]);
+  return out;
+}
+
 function interruptedError() {
   const e = new Error('interrupted');
   e.name = 'Interrupted';
@@ -581,4 +611,4 @@ function matchLine(js, src, near) {
   return best >= 0 ? best + 1 : undefined;
 }
 
-module.exports = { GroundlabKernel, matchLine };
+module.exports = { GroundlabKernel, matchLine, expandShorthand };

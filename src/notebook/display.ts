@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { kernelBridge, type NotebookBundle } from './bridge';
-import { isVegaLiteSpec, mimeBundleOf, VEGALITE_MIME, type BundleOptions } from './mime';
+import { isVegaLiteSpec, mimeBundleOf, SILENT, VEGALITE_MIME, type BundleOptions } from './mime';
 import { renderVegaLite } from '../viz/render';
 
 export interface DisplayOptions extends BundleOptions {
@@ -54,10 +54,13 @@ function send(bundle: NotebookBundle, displayId: string, update: boolean): void 
 export async function display(x: unknown, opts: DisplayOptions = {}): Promise<DisplayHandle> {
   const displayId = opts.displayId ?? (kernelBridge()?.newDisplayId() ?? randomBytes(8).toString('hex'));
   send(await displayBundle(x, opts), displayId, !!opts.update);
-  return {
+  const handle: DisplayHandle = {
     displayId,
     async update(y: unknown, o: DisplayOptions = {}) {
       send(await displayBundle(y, { ...opts, ...o }), displayId, true);
     },
   };
+  // A cell ending in `await display(x)` shows x once, not the handle as well.
+  Object.defineProperty(handle, SILENT, { value: true });
+  return handle;
 }

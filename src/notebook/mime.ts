@@ -12,6 +12,14 @@
 import { inspect } from 'node:util';
 import type { NotebookBundle } from './bridge';
 
+/** Values marked with this symbol are not shown as a cell's result (e.g. display handles). */
+export const SILENT = Symbol.for('groundlab.silent');
+
+/** True for values a cell's last expression should not show. */
+export function isSilent(x: unknown): boolean {
+  return !!x && typeof x === 'object' && (x as Record<symbol, unknown>)[SILENT] === true;
+}
+
 export const VEGALITE_MIME = 'application/vnd.vegalite.v5+json';
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 
