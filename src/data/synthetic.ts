@@ -214,6 +214,10 @@ export const SYNTHETIC_EVAL_FRAMES: EvalFrame[] = [
   { id: 'picks-up/look-it-is-your', tokens: ['<MOT>', 'mother', 'picks', '{ENV}', 'up', 'look', 'it', 'is', 'your'] },
   { id: 'plays-laughs/you-like-the', tokens: ['<CHI>', 'child', 'plays', 'with', '{ENV}', 'child', 'laughs', '<MOT>', 'yes', 'you', 'like', 'the'] },
   { id: 'gives-child/that-is-the', tokens: ['<MOT>', 'mother', 'gives', 'child', '{ENV}', 'wow', '<CHI>', 'look', '<MOT>', 'that', 'is', 'the'] },
+  { id: 'holds-up/oh-you-have-your', tokens: ['<MOT>', 'child', 'holds', 'up', '{ENV}', 'oh', 'you', 'have', 'your'] },
+  { id: 'picks-up/do-you-like-your', tokens: ['<CHI>', 'child', 'picks', '{ENV}', 'up', '<MOT>', 'do', 'you', 'like', 'your'] },
+  { id: 'gives-child/here-is-the', tokens: ['<MOT>', 'mother', 'gives', 'child', '{ENV}', 'here', 'is', 'the'] },
+  { id: 'shakes-smiles/oh-look-the', tokens: ['<CHI>', 'child', 'shakes', '{ENV}', 'child', 'smiles', '<MOT>', 'oh', 'look', 'the'] },
 ];
 
 // ---------------------------------------------------------------------------------------------
