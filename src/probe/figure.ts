@@ -3,14 +3,13 @@
  * and a plain-text grid of the same numbers for terminals and reports.
  */
 import type { ColumnTable } from 'arquero';
+import { heatmap } from '../viz/figures';
 
 export type ProbeMetric = 'accuracy' | 'selectivity' | 'control_accuracy' | 'train_accuracy';
 
-export interface HeatmapOptions {
+export interface ProbeHeatmapOptions {
   metric: ProbeMetric;
   title?: string;
-  /** Cell labels with the value (default true). */
-  labels?: boolean;
 }
 
 interface Cell {
@@ -31,47 +30,30 @@ function cells(table: ColumnTable, metric: ProbeMetric): Cell[] {
   }));
 }
 
-/** A vega-lite heat map: x = checkpoint step, y = layer (last on top), colour = the metric. */
-export function probeHeatmapSpec(table: ColumnTable, opts: Partial<HeatmapOptions> = {}): Record<string, unknown> {
+/**
+ * A vega-lite heat map (src/viz/figures.ts `heatmap`): x = checkpoint step, y = layer (last on
+ * top), colour = the metric on a fixed scale ([0, 1]; [-1, 1] for selectivity) so that figures of
+ * different runs compare.
+ */
+export function probeHeatmapSpec(table: ColumnTable, opts: Partial<ProbeHeatmapOptions> = {}): Record<string, unknown> {
   const metric = opts.metric ?? 'accuracy';
-  const values = cells(table, metric).map((c) => ({ ...c, value: Number.isFinite(c.value) ? c.value : null }));
   const task = table.numRows() ? String(table.get('task', 0)) : '';
-  const color = {
-    field: 'value',
-    type: 'quantitative',
-    title: metric.replace('_', ' '),
-    scale: metric === 'selectivity' ? { domain: [-1, 1], scheme: 'redblue', reverse: true } : { domain: [0, 1], scheme: 'viridis' },
-  };
-  const rect = {
-    mark: { type: 'rect' },
-    encoding: {
-      color,
-      tooltip: [
-        { field: 'step', type: 'ordinal', title: 'checkpoint' },
-        { field: 'hook', type: 'nominal' },
-        { field: 'value', type: 'quantitative', format: '.3f', title: metric },
-        { field: 'chance', type: 'quantitative', format: '.3f', title: 'chance (majority)' },
-      ],
-    },
-  };
-  const text = {
-    mark: { type: 'text', fontSize: 9 },
-    encoding: {
-      text: { field: 'value', type: 'quantitative', format: '.2f' },
-      color: { condition: { test: metric === 'selectivity' ? 'abs(datum.value) > 0.5' : 'datum.value > 0.6', value: 'black' }, value: 'white' },
-    },
-  };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+  const rows = cells(table, metric).map((c) => ({ step: c.step, layer: c.layer, hook: c.hook, [metric]: Number.isFinite(c.value) ? c.value : null, chance: c.chance }));
+  const signed = metric === 'selectivity';
+  const spec = heatmap(rows, {
+    x: 'step',
+    y: 'layer',
+    value: metric,
     title: opts.title ?? `Probe ${metric.replace('_', ' ')}${task ? `: ${task}` : ''} (layers x checkpoints)`,
-    data: { values },
-    encoding: {
-      x: { field: 'step', type: 'ordinal', title: 'checkpoint (step)' },
-      y: { field: 'layer', type: 'ordinal', title: 'layer', sort: 'descending' },
-    },
-    layer: opts.labels === false ? [rect] : [rect, text],
-    config: { view: { strokeWidth: 0 }, axis: { labelFontSize: 10 } },
-  };
+    xTitle: 'checkpoint (step)',
+    yTitle: 'layer',
+    valueTitle: metric.replace('_', ' '),
+    diverging: signed,
+  }) as { encoding: Record<string, unknown> & { y: Record<string, unknown>; color: Record<string, unknown> } };
+  spec.encoding.y.sort = 'descending';
+  spec.encoding.color.scale = signed ? { scheme: 'redblue', domain: [-1, 1], reverse: true } : { scheme: 'viridis', domain: [0, 1] };
+  spec.encoding.tooltip = [{ field: 'step' }, { field: 'hook' }, { field: metric, format: '.3f' }, { field: 'chance', title: 'chance (majority)', format: '.3f' }];
+  return spec;
 }
 
 /** A text grid: one line per layer (last first), one column per checkpoint, values as percentages. */

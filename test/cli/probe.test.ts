@@ -80,6 +80,7 @@ test('probe a run: grid printed, table and figure written', async () => {
   assert.deepEqual([...new Set(t.array('step') as number[])].sort((a, b) => a - b), steps);
   const spec = JSON.parse(fs.readFileSync(path.join(runDir, 'probes/speaker.vl.json'), 'utf8'));
   assert.equal(spec.data.values.length, steps.length * 2);
+  assert.match(fs.readFileSync(path.join(runDir, 'probes/speaker.svg'), 'utf8'), /^<svg[\s\S]*checkpoint/);
   const j = await capture(['probe', runDir, '--task', 'speaker', '--quiet', '--max-examples', '200', '--json', '--checkpoints', String(steps[0]), '--hook', 'blocks.1.hook_resid_post']);
   assert.equal(j.code, 0, j.err);
   const rows = JSON.parse(j.out);

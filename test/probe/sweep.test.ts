@@ -11,6 +11,7 @@ import type { PreparedData } from '../../src/data/types';
 import { GroundlabError } from '../../src/errors';
 import { probeSweep, PROBE_TABLE_COLUMNS, type ProbeRun } from '../../src/probe/sweep';
 import { probeHeatmapSpec, probeGrid } from '../../src/probe/figure';
+import { vegaLiteToSvg } from '../../src/viz/render';
 import { TinyModel } from './tiny-model';
 
 let data: PreparedData;
@@ -83,8 +84,11 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
   assert.equal(other.table.numRows(), 1);
   assert.equal(other.table.get('layer', 0), -1);
   // Figure and grid.
-  const spec = probeHeatmapSpec(r.table) as { data: { values: unknown[] }; layer: unknown[] };
+  const spec = probeHeatmapSpec(r.table) as { data: { values: unknown[] }; encoding: { color: { scale: { domain: number[] } } } };
   assert.equal(spec.data.values.length, 6);
+  assert.deepEqual(spec.encoding.color.scale.domain, [0, 1]);
+  const svg = await vegaLiteToSvg(spec);
+  assert.match(svg, /^<svg/);
   const grid = probeGrid(r.table);
   assert.match(grid, /layer\s+0\s+100\s+200/);
   assert.equal(grid.split('\n').length, 4);

@@ -13,6 +13,7 @@ import { PROBE_DEFAULTS } from '../../probe/evaluate';
 import { parsePosition } from '../../probe/collect';
 import { probeSweep, type ProbeRun } from '../../probe/sweep';
 import { probeGrid, probeHeatmapSpec } from '../../probe/figure';
+import { vegaLiteToSvg } from '../../viz/render';
 
 /** How the command opens a run and where it prints (tests replace them: toy models, captured output). */
 export const probeCommandDeps: { openRun: (dir: string) => Promise<ProbeRun>; write: (s: string) => void } = {
@@ -102,6 +103,9 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       fs.mkdirSync(path.dirname(specFile), { recursive: true });
       fs.writeFileSync(specFile + '.tmp', JSON.stringify(spec, null, 1));
       fs.renameSync(specFile + '.tmp', specFile);
+      const svgFile = path.join(run.dir, `${r.tableName}.svg`);
+      fs.writeFileSync(svgFile + '.tmp', await vegaLiteToSvg(spec));
+      fs.renameSync(svgFile + '.tmp', svgFile);
       if (o.json) {
         probeCommandDeps.write(JSON.stringify(r.table.objects().map((x) => ({ ...x, settings: undefined })), null, 1) + '\n');
         return 0;
@@ -118,7 +122,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       lines.push(
         '',
         `table      ${path.join(run.dir, r.tableName)}.arrow (${r.computed} probes computed, ${r.reused} reused)`,
-        `figure     ${specFile} (vega-lite)`,
+        `figure     ${svgFile} (spec: ${specFile})`,
         `time       ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
       probeCommandDeps.write(lines.join('\n') + '\n');
