@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { main } from '../../src/cli/main';
+import { cellLogPath, groundlabCommand, readCellState } from '../../src/sweep';
 import { fakeSpec, makeFixture, writeSpec } from '../sweep/helpers';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -88,6 +90,41 @@ test('groundlab sweep run: a failed cell gives exit code 1 and the hint to resum
     assert.equal(r.code, 1);
     assert.match(r.err, /failalways: FAILED: train exited with code 3 \(log: .*_sweep\/failalways\.log\)/);
     assert.match(r.err, /run the same command again to resume/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('Ctrl-C (SIGINT to groundlab sweep run): cells save and stop, exit 130, the rerun finishes', { timeout: 120_000 }, async () => {
+  const fx = makeFixture();
+  try {
+    const spec = writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer'], seed: [1, 2, 3] }, train: { steps: 200 }, analyses: [] }));
+    const dir = path.join(fx.dir, 'fake');
+    const [cmd, ...args] = groundlabCommand();
+    const child = spawn(cmd, [...args, 'sweep', 'run', spec, '--jobs', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b) => (err += b));
+    child.stdout.on('data', () => undefined);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait until both running cells have written a checkpoint, then press Ctrl-C once.
+    const has = (c: string) => fs.existsSync(path.join(dir, c, 'checkpoints', 'step-000005'));
+    const t0 = Date.now();
+    while (!(has('transformer_s1') && has('transformer_s2'))) {
+      if (Date.now() - t0 > 60_000) throw new Error(`cells did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 130, err);
+    assert.match(err, /stopping: the running cells save a checkpoint and stop/);
+    for (const c of ['transformer_s1', 'transformer_s2']) {
+      assert.equal(readCellState(path.join(dir, c))?.state, 'interrupted');
+      assert.match(fs.readFileSync(cellLogPath(path.join(dir, c)), 'utf8'), /fake-train: stopped at step \d+/);
+    }
+    assert.equal(readCellState(path.join(dir, 'transformer_s3')), undefined, 'the third cell never started');
+    const again = await main(['sweep', 'run', dir, '--jobs', '2', '--quiet']);
+    assert.equal(again, 0);
+    assert.match(fs.readFileSync(cellLogPath(path.join(dir, 'transformer_s1')), 'utf8'), /resuming from step [1-9]/);
   } finally {
     fx.cleanup();
   }
