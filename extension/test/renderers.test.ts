@@ -1,0 +1,191 @@
+/** Unit tests of the renderers: payload in, DOM out (jsdom, vega's SVG renderer). */
+import './dom';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InspectorView } from '../src/inspector';
+import { TimelineView } from '../src/timeline';
+import { checkInspector, checkTimeline, decodeBytes, decodeMap, fmt, PayloadError } from '../src/payload';
+import { listenerCount, nearestIndex } from '../src/bus';
+import { bmpDataUrl, colorLut, parseColor } from '../src/raster';
+import { inspectorPayload, lowerValues, timelinePayload, TOKENS } from './fixture';
+
+function host(): HTMLElement {
+  const h = document.createElement('div');
+  document.body.appendChild(h);
+  return h;
+}
+
+const q = (h: HTMLElement, sel: string) => h.querySelector(sel) as HTMLElement;
+const text = (h: HTMLElement, sel: string) => q(h, sel).textContent ?? '';
+
+test('decodeMap / decodeBytes invert the producer encoding (lower triangle, 8 bits)', () => {
+  const p = inspectorPayload();
+  const m = p.maps[0];
+  const vals = decodeMap(m);
+  const want = lowerValues(6);
+  for (let i = 0; i < 36; i++) assert.ok(Math.abs(vals[i] - want[i]) <= m.max / 510 + 1e-7, `cell ${i}: ${vals[i]} vs ${want[i]}`);
+  const { bytes, present } = decodeBytes(m);
+  assert.equal(bytes.length, 36);
+  assert.equal(present![0 * 6 + 1], 0, 'the upper triangle is not stored');
+  assert.equal(present![5 * 6 + 2], 1);
+  assert.throws(() => decodeMap({ ...m, data: m.data.slice(0, 8) }), PayloadError);
+});
+
+test('checkInspector / checkTimeline reject a payload they cannot show, saying why', () => {
+  assert.throws(() => checkInspector({ ...inspectorPayload(), version: 2 }), /version 2 is not supported/);
+  assert.throws(() => checkInspector({ ...inspectorPayload(), scores: {} }), /no per-head scores/);
+  assert.throws(() => checkInspector({ ...inspectorPayload(), scores: { aggregate: [[1, 2]] } }), /one entry per step/);
+  assert.throws(() => checkTimeline({ ...timelinePayload(), curves: { infoGain: [1] } }), /one value per step/);
+  assert.equal(checkTimeline(timelinePayload()).steps.length, 3);
+});
+
+test('inspector: tokens coloured by kind, overview, the initial map with the ENV -> pre-LAN cell', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  const toks = h.querySelectorAll('.gl-tokens .gl-tok[data-pos]');
+  assert.equal(toks.length, TOKENS.length);
+  assert.deepEqual(Array.from(toks, (t) => t.textContent), TOKENS);
+  assert.ok(toks[2].classList.contains('gl-kind-ENV') && toks[2].classList.contains('gl-tok-env-slot'));
+  assert.ok(toks[0].classList.contains('gl-kind-speaker'));
+  assert.ok(toks[5].classList.contains('gl-tok-pred'));
+  assert.equal(text(h, '.gl-tokens .gl-target'), '-> ball<LAN>');
+  // controls reflect the initial state
+  assert.equal((q(h, '.gl-example') as HTMLSelectElement).value, 'ex1');
+  assert.equal((q(h, '.gl-kind') as HTMLSelectElement).value, 'attention');
+  assert.equal(text(h, '.gl-step-label'), 'step 200 (2/2)');
+  // overview: one rect per head (plus the selection outline), drawn by vega
+  const overviewRects = h.querySelectorAll('.gl-overview svg path.mark-rect, .gl-overview svg g.mark-rect path');
+  assert.ok(overviewRects.length >= 3 * 2, `overview has ${overviewRects.length} rect paths`);
+  assert.match(text(h, '.gl-overview').concat(text(h, '.gl-caption')), /aggregate score per head at step 200 \(threshold 0.3\)/);
+  // the map: an image with the marker, the status names the ENV -> pre-LAN cell and its value
+  assert.equal(h.dataset.map, 'shown');
+  assert.equal(h.querySelectorAll('.gl-map svg image').length, 1);
+  assert.match(q(h, '.gl-map svg image').getAttribute('href') ?? '', /^data:image\/bmp;base64,/);
+  const cell = (5 * 6 + 2) / 35; // fixture value at (q=5, k=2)
+  assert.match(text(h, '.gl-map-status'), /^attention map of L2 H1 at step 200, example ex1: ball \(match\).*ENV -> pre-LAN cell \(row 5, column 2\) = /);
+  assert.ok(Math.abs(Number(h.dataset.envCell) - cell) < 0.003, `env cell ${h.dataset.envCell} vs ${cell}`);
+  assert.equal(text(h, '.gl-legend-title'), 'attention');
+  assert.equal(text(h, '.gl-legend-min'), '0');
+  assert.match(text(h, '.gl-note'), /carries per-head scores for all 2 checkpoints and 4 token x token maps .*3 more maps were left out/);
+  v.dispose();
+});
+
+test('inspector: hover readout names tokens and value; a head without a map says what is not carried', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  (v as unknown as { showCell(q: number, k: number, x: number | null): void }).showCell(5, 2, v.cellValue(5, 2));
+  assert.match(text(h, '.gl-map-readout'), /^query 5 "this" <- key 2 "ball<ENV>": 0\.91\d* \[ENV -> pre-LAN\]$/);
+  assert.ok(h.querySelectorAll('.gl-tokens .gl-tok-q')[0].textContent === 'this');
+  assert.equal(v.cellValue(1, 4), null, 'cells above the diagonal are not stored');
+  await v.selectHead(0, 1);
+  assert.equal(h.dataset.head, '0.1');
+  assert.equal(h.dataset.map, 'missing');
+  assert.match(text(h, '.gl-map-status'), /^Not carried in this bundle: the attention map of L0 H1 at step 200, example ex1: ball \(match\)\. Heads with a attention map here: L2H1\./);
+  assert.equal(q(h, '.gl-map').style.display, 'none');
+  // a head that has a map at another checkpoint says at which
+  await v.selectHead(1, 0);
+  assert.match(text(h, '.gl-map-status'), /This head has one at step 100\./);
+  await v.setStepIndex(0);
+  assert.equal(h.dataset.map, 'shown');
+  assert.equal(text(h, '.gl-step-label'), 'step 100 (1/2)');
+  v.dispose();
+});
+
+test('inspector: switch to saliency, to mismatch, to another example and score', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  const kind = q(h, '.gl-kind') as HTMLSelectElement;
+  kind.value = 'saliency';
+  kind.dispatchEvent(new window.Event('change'));
+  await v.update();
+  assert.equal(h.dataset.kind, 'saliency');
+  assert.match(text(h, '.gl-map-status'), /^saliency map of L2 H1 at step 200/);
+  assert.equal(text(h, '.gl-legend-title'), 'saliency');
+  assert.equal(text(h, '.gl-legend-max'), fmt(2 * 1), 'the saliency fixture is scaled by 2');
+  await v.setKind('attention');
+  await v.setVariant('mismatch');
+  assert.equal(text(h, '.gl-tokens .gl-tok-env-slot'), 'cup<ENV>');
+  assert.equal(h.dataset.map, 'shown');
+  // ex2 has no mismatch variant: switching to it falls back to match and disables the option
+  await v.setExample('ex2');
+  assert.equal(h.dataset.variant, 'match');
+  assert.equal((q(h, '.gl-variant') as HTMLSelectElement).options[1].disabled, true);
+  assert.equal(h.querySelectorAll('.gl-tokens .gl-tok[data-pos]').length, 4);
+  await v.setScore('gather');
+  assert.match(text(h, '.gl-caption'), /^gather score per head at step 200;/);
+  v.dispose();
+});
+
+test('inspector: a click on an overview cell (vega event) selects that head', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  // the first rect group holds one path per head in data order (layer-major)
+  const paths = Array.from(h.querySelectorAll('.gl-overview svg g.mark-rect'))[0].querySelectorAll('path');
+  assert.equal(paths.length, 6);
+  const target = paths[2]; // layer 1, head 0
+  const before = Number(h.dataset.updates);
+  target.dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+  await new Promise((r) => setTimeout(r, 20));
+  await v.update();
+  assert.ok(Number(h.dataset.updates) > before);
+  assert.equal(h.dataset.head, '1.0');
+  v.dispose();
+});
+
+test('timeline: readout per curve, says which curves are not carried, scrubber moves linked inspectors', async () => {
+  const ht = host();
+  const hi = host();
+  const t = new TimelineView(ht, timelinePayload(), { renderer: 'svg' });
+  const v = new InspectorView(hi, inspectorPayload(), { renderer: 'svg' });
+  await Promise.all([t.ready, v.ready]);
+  assert.equal(listenerCount('unit'), 2);
+  assert.equal(text(ht, '.gl-step-label'), 'step 200 (3/3)');
+  const vals = Array.from(ht.querySelectorAll('.gl-tl-value'), (e) => e.textContent);
+  assert.deepEqual(vals, ['surprisal, match: 4', 'surprisal, mismatch: 5.9', 'information gain G: 1.9', 'aggregate heads: n/a']);
+  assert.match(text(ht, '.gl-note'), /Not carried in this bundle: R² vs co-occurrence, gather heads\./);
+  assert.ok(ht.querySelectorAll('.gl-tl-chart svg path').length > 0);
+  // move the scrubber like a user: set the range value and fire 'input'
+  const s = q(ht, '.gl-scrubber') as HTMLInputElement;
+  s.value = '0';
+  s.dispatchEvent(new window.Event('input'));
+  await t.update();
+  await v.update();
+  assert.equal(ht.dataset.step, '100');
+  assert.equal(text(ht, '.gl-tl-value[data-curve=infoGain]'), 'information gain G: 0.1');
+  assert.equal(hi.dataset.step, '100', 'the linked inspector follows');
+  // 150 is not an inspector checkpoint: it goes to the nearest one (ties to the earlier)
+  s.value = '1';
+  s.dispatchEvent(new window.Event('input'));
+  await t.update();
+  await v.update();
+  assert.equal(hi.dataset.step, '100');
+  // and the inspector's own slider moves the timeline
+  await v.setStepIndex(1);
+  await t.update();
+  assert.equal(ht.dataset.step, '200');
+  t.dispose();
+  v.dispose();
+  assert.equal(listenerCount('unit'), 0);
+});
+
+test('bus.nearestIndex and raster helpers', () => {
+  assert.equal(nearestIndex([100, 200, 400], 290), 1);
+  assert.equal(nearestIndex([100, 200, 400], 150), 0);
+  assert.deepEqual(parseColor('#ff8000'), [255, 128, 0]);
+  assert.deepEqual(parseColor('rgb(1, 2, 3)'), [1, 2, 3]);
+  const lut = colorLut('blues', 0, 1, false);
+  assert.equal(lut.length, 768);
+  assert.ok(lut[0] > lut[255 * 3], 'blues: low values are lighter');
+  const url = bmpDataUrl(new Uint8Array([0, 0, 255, 128]), new Uint8Array([1, 0, 1, 1]), 2, lut, [9, 9, 9]);
+  const bytes = Buffer.from(url.split(',')[1], 'base64');
+  assert.equal(bytes.toString('latin1', 0, 2), 'BM');
+  assert.equal(bytes.readInt32LE(18), 2);
+  // bottom-up rows of 8 bytes (6 + 2 padding): first stored row is q = 1: cells (1,0)=255, (1,1)=128
+  assert.deepEqual([...bytes.subarray(54, 57)], [lut[255 * 3 + 2], lut[255 * 3 + 1], lut[255 * 3]]);
+  // row q = 0: (0,0) = byte 0, (0,1) not present -> the empty colour
+  assert.deepEqual([...bytes.subarray(62, 68)], [lut[2], lut[1], lut[0], 9, 9, 9]);
+});
