@@ -58,10 +58,11 @@ function fastSlice(original: tf.KernelFunc): tf.KernelFunc {
     const x = inputs.x;
     if (x.dtype === 'string') return original(args);
     const [begin, size] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, attrs.begin, attrs.size);
-    const xVals = backend.typedArrayFromHeap(x) as Float32Array;
-    const strides = tf.util.computeStrides(x.shape);
+    // Allocate first: growing the wasm heap detaches earlier views of it.
     const out = backend.makeOutput(size, x.dtype);
+    const xVals = backend.typedArrayFromHeap(x) as Float32Array;
     const outVals = backend.typedArrayFromHeap(out) as Float32Array;
+    const strides = tf.util.computeStrides(x.shape);
     const rank = x.shape.length;
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
       const off = tf.slice_util.computeFlatOffset(begin, strides);

@@ -202,3 +202,19 @@ test('fused ops do not leak tensors across forward and backward', async () => {
   for (let i = 0; i < 3; i++) step();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('the wasm Slice override gives the same values as a direct computation (contiguous and strided)', async () => {
+  await initEngine({ log: false });
+  const { installWasmKernels } = await import('../../src/engine');
+  installWasmKernels();
+  const vals = Array.from({ length: 3 * 4 * 5 }, (_, i) => i);
+  const x = tf.tensor3d(vals, [3, 4, 5]);
+  const at = (i: number, j: number, k: number) => vals[(i * 4 + j) * 5 + k];
+  const s = tf.slice(x, [1, 1, 2], [2, 2, 3]).arraySync() as number[][][];
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 3; k++) assert.equal(s[i][j][k], at(1 + i, 1 + j, 2 + k));
+  const c = tf.slice(x, [2, 0, 0], [1, 4, 5]).dataSync();
+  assert.deepEqual(Array.from(c), vals.slice(40, 60));
+  const xi = tf.tensor2d([[1, 2, 3], [4, 5, 6]], [2, 3], 'int32');
+  assert.deepEqual(tf.slice(xi, [0, 1], [2, 2]).arraySync(), [[2, 3], [5, 6]]);
+  tf.dispose([x, xi]);
+});
