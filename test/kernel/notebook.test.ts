@@ -35,6 +35,8 @@ before(() => {
   nb = JSON.parse(fs.readFileSync(out, 'utf8'));
 });
 
+/** nbformat stores multi-line strings as lists of lines. */
+const joined = (x: string | string[]) => ([] as string[]).concat(x).join('');
 const outputs = () => nb.cells.filter((c) => c.cell_type === 'code').map((c) => c.outputs ?? []);
 
 test('nbclient runs the tiny-training notebook without errors', { skip: missing }, () => {
@@ -47,8 +49,8 @@ test('training shows one progress output that ends at the last step, and saves c
   const train = outputs()[1];
   const progress = train.filter((o) => o.output_type === 'display_data');
   assert.equal(progress.length, 1, 'one progress output (updates replaced it in place)');
-  assert.match(progress[0].data['text/plain'], /^train 30\/30\s+100%\s+loss \d+\.\d+/);
-  assert.match(progress[0].data['text/html'], /groundlab-progress/);
+  assert.match(joined(progress[0].data['text/plain']), /^train 30\/30\s+100%\s+loss \d+\.\d+/);
+  assert.match(joined(progress[0].data['text/html']), /groundlab-progress/);
   const text = train.filter((o) => o.output_type === 'stream').map((o) => [].concat(o.text).join('')).join('');
   assert.match(text, /completed at step 30/);
   assert.ok(fs.existsSync(path.join(runDir, 'checkpoints', 'step-000030')));
