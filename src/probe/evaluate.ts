@@ -239,16 +239,19 @@ export function fixedSplit(testMask: ArrayLike<number>): { train: Int32Array; te
   return { train: Int32Array.from(train), test: Int32Array.from(test) };
 }
 
+/** Folds of leave-groups-out cross-validation when `folds` < 2. */
+export const GROUP_FOLDS_DEFAULT = 4;
+
 /**
  * Leave-groups-out cross-validation: the distinct groups are shuffled (seeded) and dealt over
- * min(folds, groups) folds (all groups, one per fold, when folds < 2). Each example is tested once,
+ * min(folds, groups) folds (min(4, groups) when folds < 2). Each example is tested once,
  * always by a probe that saw no example of its group.
  */
 export function groupFoldSplits(groups: ArrayLike<string | number>, folds: number, seed: number): Array<{ train: Int32Array; test: Int32Array }> {
   const keys = Array.from({ length: groups.length }, (_, i) => String(groups[i]));
   const distinct = new Rng(`probe-group-folds/${seed}`).shuffle([...new Set(keys)].sort());
   if (distinct.length < 2) throw new GroundlabError('BAD_ARGUMENT', `leave-group-out needs at least 2 groups, got ${distinct.length}`);
-  const k = folds >= 2 ? Math.min(folds, distinct.length) : distinct.length;
+  const k = Math.min(folds >= 2 ? folds : GROUP_FOLDS_DEFAULT, distinct.length);
   const foldOf = new Map(distinct.map((g, i) => [g, i % k]));
   return Array.from({ length: k }, (_, f) => {
     const train: number[] = [];

@@ -180,6 +180,12 @@ test('leave-group-out: a probe never sees the test group; a group-specific offse
     assert.ok(![...testG].some((g) => trainG.has(g)));
   }
   assert.equal(groupFoldSplits(groups, 2, 0).length, 2);
+  // 8 groups: 4 folds by default, each leaving 2 whole groups out.
+  const eight = Array.from({ length: 80 }, (_, i) => `f${i % 8}`);
+  const s8 = groupFoldSplits(eight, 1, 3);
+  assert.equal(s8.length, 4);
+  for (const s of s8) assert.equal(new Set([...s.test].map((i) => eight[i])).size, 2);
+  assert.equal(groupFoldSplits(eight, 8, 3).length, 8);
   // Labels carried only by a per-(group, label) random code: learnable inside a group, not across groups.
   const rng = new Rng(12);
   const n = 400, d = 20, k = 5, g = 4;
