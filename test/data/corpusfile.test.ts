@@ -36,3 +36,22 @@ test('corpus files round-trip (with patch features) and feed prepareData', async
     fs.rmSync(dir, { recursive: true });
   }
 });
+
+test('property: damaged corpus files give GroundlabErrors, nothing else', async () => {
+  const fc = (await import('fast-check')).default;
+  const { parseCorpusFile } = await import('../../src/data');
+  const c = await loadCorpus({ kind: 'image', setting: 'simple', knobs: { episodes: 3, grid: 2, featureDim: 4 } });
+  const good = corpusFileText({ spec: { kind: 'image' }, ...c });
+  assert.equal(parseCorpusFile(good, 'c.jsonl').episodes.length, 3);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: good.length }), fc.integer({ min: 0, max: 40 }), fc.string({ maxLength: 12 }), (at, cut, ins) => {
+      const text = good.slice(0, at) + ins + good.slice(Math.min(good.length, at + cut));
+      try {
+        parseCorpusFile(text, 'c.jsonl');
+      } catch (e) {
+        if (!isGroundlabError(e) || e.file !== 'c.jsonl') throw e;
+      }
+    }),
+    { numRuns: 2000, seed: 3 },
+  );
+});
