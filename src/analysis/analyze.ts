@@ -89,6 +89,8 @@ export interface AnalyzeResult {
   /** Evaluation frames the template check flagged. */
   flaggedFrames: Array<{ frame: string; reason: string }>;
   seconds: number;
+  /** Wall seconds spent per part (summed over checkpoints; "load" = loading models and data). */
+  timings: Record<string, number>;
 }
 
 const DEPENDS: Record<AnalysisName, AnalysisName[]> = {
@@ -177,6 +179,13 @@ function padIdOf(tok: Tokenizer): number {
 /** Compute every requested analysis that is missing, for every selected checkpoint. */
 export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  let tMark = Date.now();
+  const tick = (part: string) => {
+    const now = Date.now();
+    timings[part] = (timings[part] ?? 0) + (now - tMark) / 1000;
+    tMark = now;
+  };
   const progress = opts.onProgress ?? (() => {});
   const only = opts.only ?? [...ANALYSES];
   for (const a of only) if (!ANALYSES.includes(a)) throw new GroundlabError('BAD_ARGUMENT', `unknown analysis "${a}"`, { hint: `use some of: ${ANALYSES.join(', ')}` });
@@ -216,6 +225,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       await run.writeTable('analysis/cooccurrence_stats', aq.from(counts.map((c) => ({ noun: c.noun, env: c.env, lan: c.lan, cooc: c.cooc, env_followed: c.envFollowed }))));
     }
   }
+  tick('setup');
   flaggedFrames = templates.filter((r) => r.flagged).map((r) => ({ frame: String(r.frame), reason: String(r.reason) }));
   for (const f of flaggedFrames) progress({ task: 'analyze', step: 0, total: steps.length, message: `warning: evaluation frame ${f.frame} ${f.reason}` });
 
@@ -245,7 +255,14 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       continue;
     }
     let model: LanguageModel | undefined;
-    const getModel = async () => (model ??= await run.loadModel(step));
+    const getModel = async () => {
+      if (!model) {
+        tick('other');
+        model = await run.loadModel(step);
+        tick('load');
+      }
+      return model;
+    };
     const note = (a: AnalysisName) => (computed[a] ??= []).push(step);
     const say = (what: string) => progress({ task: 'analyze', step: k - 1, total: steps.length, message: `step ${step}: ${what}` });
     try {
@@ -256,7 +273,9 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
         if (!missing.includes('surprisal') && stored.length === seqs.length) surprisal = Float64Array.from(stored.map((r) => Number(r.surprisal)));
         else {
           say('surprisal');
-          surprisal = await scoreSequences(await getModel(), seqs, { batchSize: bs, padId, signal: opts.signal });
+          const sm = await getModel();
+          surprisal = await scoreSequences(sm, seqs, { batchSize: bs, padId, signal: opts.signal });
+          tick('surprisal');
           await upsert(run, 'analysis/surprisal', [step], seqs.map((s, i) => ({ step, noun: s.noun, context: s.context, condition: s.condition, env_noun: s.envNoun, surprisal: surprisal![i] })));
           note('surprisal');
         }
@@ -285,7 +304,9 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       if (missing.includes('saliency') || missing.includes('heads')) {
         say('saliency');
         const m = await getModel();
+        tick('other');
         const sal = await saliency(m, seqs, { batchSize: Math.max(1, Math.floor(bs / 2)), padId, signal: opts.signal });
+        tick('saliency');
         const rows: Array<Record<string, unknown>> = [
           ...sal.layers.map((l) => ({ step, kind: sal.kind === 'input' ? 'input' : 'layer', layer: l.layer, head: -1, flow: l.flowShare, gather: NaN, total: l.total })),
           ...sal.heads.map((h) => ({ step, kind: 'head', layer: h.layer, head: h.head, flow: h.aggregateShare, gather: h.gatherShare, total: NaN })),
@@ -308,6 +329,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
             .map((r) => ({ layer: Number(r.layer), head: Number(r.head), aggregateShare: Number(r.aggregate_share), gatherShare: Number(r.gather_share), aggregate: Boolean(r.aggregate), gather: Boolean(r.gather) }));
         }
         const m = await getModel();
+        tick('other');
         const rows: Array<Record<string, unknown>> = [];
         const intact = Float64Array.from(matchIdx.map((i) => surprisal![i]));
         for (const kind of ['aggregate', 'gather'] as const) {
@@ -321,6 +343,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
           const r = await ablationTest(m, match, set, { draws: opts.ablation?.draws ?? 10, seed: opts.ablation?.seed ?? step, mode: opts.ablation?.mode ?? 'zero', batchSize: bs, padId, signal: opts.signal, intact });
           rows.push({ ...base, mean_layer: r.meanLayer, ablated: r.ablated, control: r.control, intact: r.intact, mean_diff: r.vsControl.meanDiff, t: r.vsControl.t, p_t: r.vsControl.pT, p_wilcoxon: r.vsControl.pWilcoxon, cohen_dz: r.vsControl.cohenDz, p_vs_intact: r.vsIntact.pT });
         }
+        tick('ablation');
         await upsert(run, 'analysis/ablation', [step], rows);
         note('ablation');
       }
@@ -330,10 +353,13 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       if (missing.includes('lens') || missing.includes('tuned_lens')) {
         const m = await getModel();
         let tuned: (TunedLens & { kl: number[] }) | undefined;
+        tick('other');
         if (missing.includes('tuned_lens')) tuned = await runTunedLens(run, m, step, opts, say);
+        tick('tuned_lens');
         say('lens');
         const lensRows = await lensSurprisal(m, seqs, { tuned, batchSize: bs, padId, signal: opts.signal });
         tuned?.dispose();
+        tick('lens');
         const rows: Array<Record<string, unknown>> = [];
         for (const lr of lensRows) {
           const g = summarizeGain(groundingGain(seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: lr.surprisal[i] }))));
@@ -356,7 +382,9 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
           return { clean: q.ids, corrupted: mm.ids, target: q.target, marks: { env: q.envPos } };
         });
         const hooks = lensPoints(m);
+        tick('other');
         const res = await activationPatching(m, pairs, { hooks, positions: ['env', 'last'], batchSize: bs, padId, signal: opts.signal });
+        tick('patching');
         await upsert(run, 'analysis/patching', [step], res.map((r) => ({ step, hook: r.hook, layer: hooks.indexOf(r.hook), position: r.position, clean: r.clean, corrupted: r.corrupted, patched: r.patched, recovery: r.recovery, recovery_of_means: r.recoveryOfMeans, n: r.n })));
         note('patching');
       }
@@ -365,9 +393,10 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     }
     progress({ task: 'analyze', step: k, total: steps.length, message: `step ${step}: done` });
   }
+  tick('other');
   const seconds = (Date.now() - t0) / 1000;
   progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: `${seconds.toFixed(1)} s` });
-  return { steps, computed, flaggedFrames, seconds };
+  return { steps, computed, flaggedFrames, seconds, timings };
 }
 
 function mean(xs: ArrayLike<number>): number {
