@@ -86,7 +86,26 @@ export async function loadCorpus(spec: CorpusSpec): Promise<LoadedCorpus> {
   const loader = loaders[spec.kind];
   if (!loader)
     throw new GroundlabError('BAD_CONFIG', `unknown corpus kind "${String(spec.kind)}"`, { hint: `kinds: ${Object.keys(loaders).join(', ')}` });
-  return loader(spec);
+  return loader(splitKnobs(spec).loaderSpec);
+}
+
+/**
+ * Knobs every corpus kind accepts, handled here rather than by the generator or reader:
+ * `vocabMinCount` (words seen fewer times become "<unk>"; default 1, useful for CHAT corpora
+ * with large vocabularies).
+ */
+export const COMMON_KNOBS = ['vocabMinCount'] as const;
+
+function splitKnobs(spec: CorpusSpec): { loaderSpec: CorpusSpec; vocabMinCount: number } {
+  const knobs = { ...(spec.knobs ?? {}) };
+  let vocabMinCount = 1;
+  if (knobs.vocabMinCount !== undefined) {
+    const v = Number(knobs.vocabMinCount);
+    if (!Number.isInteger(v) || v < 1) throw new GroundlabError('BAD_CONFIG', `knob vocabMinCount = ${JSON.stringify(knobs.vocabMinCount)}: expected a whole number >= 1`);
+    vocabMinCount = v;
+    delete knobs.vocabMinCount;
+  }
+  return { loaderSpec: { ...spec, knobs }, vocabMinCount };
 }
 
 export async function prepareData(spec: CorpusSpec, opts: PrepareOptions): Promise<PreparedData> {
@@ -97,7 +116,7 @@ export async function prepareData(spec: CorpusSpec, opts: PrepareOptions): Promi
 /** Tokenize, pack and describe an already loaded corpus. */
 export function prepareLoaded(spec: CorpusSpec, c: LoadedCorpus, opts: PrepareOptions): PreparedData {
   if (!c.episodes.length) throw new GroundlabError('BAD_CONFIG', 'the corpus has no episodes', { hint: 'check the corpus source (an empty folder or file?)' });
-  const tokenizer = WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab });
+  const tokenizer = WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
   const stats = corpusStats(c.episodes, { nouns: c.nouns, window: opts.window, minCount: opts.minCount, vocabSize: tokenizer.vocabSize });
   const train = packEpisodes(c.episodes, tokenizer, { seqLen: opts.seqLen, featureDim: c.featureDim });
   return { spec, tokenizer, episodes: c.episodes, train, stats, nouns: stats.passing, evalFrames: c.evalFrames, featureDim: c.featureDim };

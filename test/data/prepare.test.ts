@@ -28,3 +28,12 @@ test('bad specs are GroundlabErrors', async () => {
   await assert.rejects(prepareData({ kind: 'synthetic', setting: 'bogus' }, { seqLen: 8 }), (e) => isGroundlabError(e));
   await assert.rejects(prepareData({ kind: 'synthetic', knobs: { episodes: 10 } }, { seqLen: 0 }), (e) => isGroundlabError(e) && e.code === 'BAD_ARGUMENT');
 });
+
+test('vocabMinCount: rare words become <unk>, for any corpus kind', async () => {
+  const spec = { kind: 'synthetic' as const, setting: 'realistic', knobs: { episodes: 200 } };
+  const all = await prepareData(spec, { seqLen: 16 });
+  const cut = await prepareData({ ...spec, knobs: { ...spec.knobs, vocabMinCount: 50 } }, { seqLen: 16 });
+  assert.ok(cut.tokenizer.vocabSize < all.tokenizer.vocabSize);
+  for (const n of all.stats.nouns) assert.notEqual(cut.tokenizer.id(n.noun + '<ENV>'), cut.tokenizer.id('<unk>'));
+  await assert.rejects(prepareData({ ...spec, knobs: { vocabMinCount: 0 } }, { seqLen: 8 }), (e) => isGroundlabError(e) && /vocabMinCount/.test(e.message));
+});
