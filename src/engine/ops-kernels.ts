@@ -86,11 +86,31 @@ function fastSlice(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * `Identity` (override): share the input's memory (reference count + 1, as the wasm Reshape does)
+ * instead of copying it. No wasm kernel writes into its inputs, so sharing is safe; it makes
+ * `tf.clone` and the copies `tf.customGrad` takes of saved tensors free.
+ */
+function sharedIdentity(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend } = args as unknown as { inputs: { x: tf.TensorInfo }; backend: WasmBackend };
+    const x = inputs.x;
+    if (x.dtype === 'string') return original(args);
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 /** Register the extra wasm kernels (idempotent; a no-op on other backends). */
 export function installWasmKernels(): void {
   if (installed || tf.getBackend() !== 'wasm') return;
   installed = true;
   tf.registerKernel({ kernelName: BMM_KERNEL, backendName: 'wasm', kernelFunc: bmmKernel as unknown as tf.KernelFunc });
+  const identity = tf.getKernel('Identity', 'wasm');
+  if (identity) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ ...identity, kernelFunc: sharedIdentity(identity.kernelFunc) });
+  }
   const slice = tf.getKernel('Slice', 'wasm');
   if (slice) {
     tf.unregisterKernel('Slice', 'wasm');
