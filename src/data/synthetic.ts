@@ -345,9 +345,11 @@ function generateEpisode(id: string, rng: Rng, k: SyntheticKnobs, sampler: NounS
     const env = emptyEnv();
     for (const s of p.situation) env.situation.push(...words(rng.pick(SITUATIONS), { '{O}': envToken(s.noun) }));
     for (const e of p.env) {
+      const agent = agentWord(speaker, rng, k.pChild, k.pFather);
       const ev = words(actionFor(e.noun, rng), {
-        '{A}': agentWord(speaker, rng, k.pChild, k.pFather),
-        '{R}': speaker === '<CHI>' ? 'mother' : 'child',
+        '{A}': agent,
+        // the other party of "gives X to R" / "takes X from R": the child, or a parent when the child acts
+        '{R}': agent !== 'child' ? 'child' : speaker === '<FAT>' ? 'father' : 'mother',
         '{O}': envToken(e.noun.noun),
       });
       // Events about an object named in this turn precede the utterance; others may also follow it.
