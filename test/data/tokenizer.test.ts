@@ -66,3 +66,17 @@ test('fromJSON rejects what is not a tokenizer with BAD_FILE', () => {
     assert.throws(() => WordTokenizer.fromJSON(bad), (e) => isGroundlabError(e) && e.code === 'BAD_FILE', JSON.stringify(bad).slice(0, 60));
   }
 });
+
+test('episodeTokens: speaker, situation, before, during, utterance, after, turn by turn', async () => {
+  const { episodeTokens: et, envToken: e, lanToken: l, baseForm, isEnvToken, isLanToken } = await import('../../src/data');
+  const ep: Episode = {
+    id: 'x',
+    turns: [
+      { speaker: '<MOT>', env: { situation: ['s'], before: ['b'], during: ['d'], after: ['a'] }, utterance: ['u', l('ball')] },
+      { speaker: '<CHI>', env: { situation: [], before: [], during: [e('ball')], after: [] }, utterance: [] },
+    ],
+  };
+  assert.deepEqual(et(ep), ['<MOT>', 's', 'b', 'd', 'u', 'ball<LAN>', 'a', '<CHI>', 'ball<ENV>']);
+  assert.equal(baseForm('ball<ENV>'), 'ball');
+  assert.ok(isEnvToken('ball<ENV>') && !isEnvToken('<ENV>') && isLanToken('ball<LAN>') && !isLanToken('ball'));
+});
