@@ -5,6 +5,7 @@
  * checkpoint reproduces the uninterrupted run's loss trace exactly (same backend).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as aq from 'arquero';
 import * as tf from '@tensorflow/tfjs-core';
@@ -317,7 +318,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const ds = data.train as MaskedDataset;
   if (ds.seqLen !== tc.seqLen) throw new GroundlabError('CONFIG_MISMATCH', `the dataset has rows of ${ds.seqLen} tokens but the run's seqLen is ${tc.seqLen}`, { file: cfgFile });
   const schedule = new Set(checkpointSteps(tc.steps, tc.checkpoints));
-  const model = deps.createModel(config.model, config.seed);
+  const releaseLock = acquireRunLock(dir);
+  let model: LanguageModel;
+  try {
+    model = deps.createModel(config.model, config.seed);
+  } catch (e) {
+    releaseLock();
+    throw e;
+  }
   const vars = [...model.params.values()];
   const nameOf = new Map(vars.map((v, i) => [v.name, [...model.params.keys()][i]]));
   const opt = new AdamW(model.params, { beta1: tc.beta1, beta2: tc.beta2, eps: tc.eps, weightDecay: tc.weightDecay });
@@ -328,11 +336,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let metrics: TrainMetricsRow[] = [];
   try {
     if (resumeFrom) {
-      const st = await readCheckpointState(resumeFrom.dir);
-      await loadTensorsInto(path.join(resumeFrom.dir, 'model.safetensors'), model.params);
-      const optFile = path.join(resumeFrom.dir, 'optimizer.safetensors');
-      opt.loadState(await readSafetensors(optFile), optFile);
-      if (opt.step !== st.step) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer step ${opt.step} differs from state.json step ${st.step}`, { file: optFile });
+      const ck = resumeFrom;
+      let st: CheckpointState;
+      try {
+        st = await readCheckpointState(ck.dir);
+        await loadTensorsInto(path.join(ck.dir, 'model.safetensors'), model.params);
+        const optFile = path.join(ck.dir, 'optimizer.safetensors');
+        opt.loadState(await readSafetensors(optFile), optFile);
+        if (opt.step !== st.step) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer step ${opt.step} differs from state.json step ${st.step}`, { file: optFile });
+      } catch (e) {
+        if (!(e instanceof GroundlabError)) throw e;
+        const prev = listCheckpoints(dir).filter((c) => c.step < ck.step).pop();
+        throw new GroundlabError(e.code, `cannot resume from the last checkpoint (step ${ck.step}): ${e.message}`, {
+          cause: e,
+          hint: prev ? `delete ${ck.dir} to resume from step ${prev.step} instead` : 'start a new run',
+        });
+      }
       order = new DataOrder(ds.size, st.data);
       step = st.step;
       tokensSeen = st.tokensSeen;
@@ -439,5 +458,50 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } finally {
     opt.dispose();
     model.dispose();
+    releaseLock();
   }
+}
+
+/**
+ * One training process per run directory: `<run>/.train.lock` holds "pid host". A lock left by a
+ * process that no longer runs on this host (killed, crashed) is taken over.
+ */
+export function acquireRunLock(dir: string): () => void {
+  const file = path.join(dir, '.train.lock');
+  const me = `${process.pid} ${os.hostname()}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, me, { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(file, 'utf8') === me) fs.rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      const [pidStr, host] = (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '').split(' ');
+      const pid = Number(pidStr);
+      let alive = false;
+      if (host === os.hostname() && Number.isInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch (err) {
+          alive = (err as { code?: string }).code === 'EPERM';
+        }
+      } else if (host && host !== os.hostname()) {
+        alive = true; // cannot tell: another machine
+      }
+      if (alive) {
+        throw new GroundlabError('BAD_ARGUMENT', `run ${dir} is being trained by process ${pid} on ${host}`, {
+          file,
+          hint: 'wait for it to finish, or stop it; if that process is gone, delete the lock file',
+        });
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new GroundlabError('INTERNAL', `could not take the training lock of ${dir}`, { file });
 }

@@ -77,6 +77,19 @@ test('loadModel: truncated weights and a config that does not fit the checkpoint
   fs.writeFileSync(file, bytes.subarray(0, 30));
   await assert.rejects(
     train({ out: r.dir, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 8, deps }),
-    (e: unknown) => err('CORRUPT_CHECKPOINT')(e) && (e as Error).message.includes(file),
+    (e: unknown) => err('CORRUPT_CHECKPOINT', /cannot resume from the last checkpoint \(step 4\)[\s\S]*delete .*step-000004 to resume from step 3/)(e) && (e as Error).message.includes(file),
   );
+});
+
+test('one training process per run: a live lock refuses, a stale lock is taken over', async () => {
+  const r = await makeRun('locked');
+  const lock = path.join(r.dir, '.train.lock');
+  assert.ok(!fs.existsSync(lock), 'released after training');
+  fs.writeFileSync(lock, `${process.pid} ${os.hostname()}`);
+  const again = () => train({ out: r.dir, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 8, deps });
+  await assert.rejects(again(), err('BAD_ARGUMENT', new RegExp(`being trained by process ${process.pid}`)));
+  fs.writeFileSync(lock, `2147483646 ${os.hostname()}`);
+  const ok = await again();
+  assert.equal(ok.status, 'completed');
+  assert.ok(!fs.existsSync(lock));
 });
