@@ -425,6 +425,7 @@ class GroundlabKernel {
     } catch (e) {
       cell.errors.push([e]);
     }
+    if (!ok && !cell.errors.some((a) => typeof a[0] === 'string')) await this.keepImports(cell);
     cell.done = true;
     this.current = undefined;
     if (ok && cell.controller.signal.aborted) {
@@ -443,6 +444,39 @@ class GroundlabKernel {
     this.proto.publish('error', err, msg.header);
     if (c.stop_on_error !== false) this.abortQueuedBefore = Date.now();
     return this.reply(this.proto.shell, msg, 'execute_reply', { status: 'error', execution_count: cell.count, ...err });
+  }
+
+  /**
+   * tslab forgets every declaration of a cell that fails at run time, imports included, so one
+   * error after `import { train } from "groundlab"` would leave `train` unknown to later cells.
+   * Re-run just the cell's import declarations (module loads are cached, so this has no other
+   * effect) to keep them, as Python keeps the names bound before an exception.
+   * @param {Cell} cell
+   */
+  async keepImports(cell) {
+    const ts = require('@tslab/typescript-for-tslab');
+    let imports = '';
+    try {
+      const sf = ts.createSourceFile('cell.ts', cell.code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+      imports = sf.statements
+        .filter((st) => ts.isImportDeclaration(st) || ts.isImportEqualsDeclaration(st))
+        .map((st) => st.getText(sf))
+        .join('\n');
+    } catch {
+      return;
+    }
+    if (!imports) return;
+    const errors = cell.errors.length;
+    const results = cell.results.length;
+    const js = this.lastJs;
+    try {
+      await this.executor.execute(imports);
+    } catch {
+      /* keep the original error */
+    }
+    this.lastJs = js;
+    cell.errors.length = errors; // what the re-run reported does not belong to the cell
+    cell.results.length = results;
   }
 
   /** A MIME bundle for a last-expression value. */

@@ -111,6 +111,8 @@ try:
         result["exec_type_error"] = execute(kc, 'const n: number = "not a number";')
         result["exec_plain_error"] = execute(kc, 'const xs: number[] = [];\nconst first = (xs as any)[0].value;')
         result["after_error"] = execute(kc, 'greeting.length')
+        result["lib_error"] = execute(kc, 'import { openRun } from "groundlab";\nconst missing = "/nonexistent/groundlab-run";\nawait openRun(missing);')
+        result["import_kept"] = execute(kc, 'typeof openRun')
         mid = kc.complete("greeting.toUpp", len("greeting.toUpp"))
         result["complete"] = shell_reply(kc, mid)
         mid = kc.complete('import { initEng } from "groundlab";', len('import { initEng'))

@@ -76,6 +76,15 @@ kt('a GroundlabError shows code, message, hint and the notebook line, not a stac
   assert.doesNotMatch(tb, /at .*\(.*:\d+:\d+\)/, 'no stack frames');
 });
 
+kt('an error thrown inside the library points at the awaiting notebook line; the cell imports are kept', () => {
+  const x: ExecResult = r.lib_error;
+  assert.equal(x.reply.ename, 'GroundlabError');
+  assert.match(x.reply.evalue!, /^\[NOT_FOUND\] .*\/nonexistent\/groundlab-run/);
+  assert.match(plain(x.reply.traceback!.join('\n')), /cell line 3:[\s\S]*---->\s+3 await openRun\(missing\)/);
+  assert.equal(r.import_kept.reply.status, 'ok');
+  assert.equal(r.import_kept.iopub.find((m: any) => m.type === 'execute_result').content.data['text/plain'], 'function');
+});
+
 kt('TypeScript and runtime errors carry ename, evalue and a traceback with the cell line', () => {
   const t: ExecResult = r.exec_type_error;
   assert.equal(t.reply.ename, 'TypeScriptError');
