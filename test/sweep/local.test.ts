@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { aggregateSweep, cellLogPath, openSweep, readCellState, runSweepLocal, sweepStatus } from '../../src/sweep';
+import { aggregateSweep, cellLogPath, cellStatePath, openSweep, readCellState, runSweepLocal, sweepStatus } from '../../src/sweep';
 import { fakeSpec, makeFixture, writeSpec } from './helpers';
 
 const finalLoss = (dir: string, cell: string) => {
@@ -27,7 +28,12 @@ test('local executor runs every cell, skips finished ones, aggregates', async ()
       progressEverySec: 0.1,
       onEvent: (e) => {
         events.push(e.type);
-        if (e.type === 'cell-start' && e.stage === 'train') maxRunning = Math.max(maxRunning, ++running);
+        if (e.type === 'cell-start' && e.stage === 'train') {
+          maxRunning = Math.max(maxRunning, ++running);
+          const st = sweepStatus(sweep, { scheduler: false });
+          assert.ok(st.counts.running >= 1, 'status sees the running cell');
+          assert.equal(st.cells[e.cell.index].state, 'running');
+        }
         if (e.type === 'cell-end') running--;
       },
     });
@@ -151,6 +157,28 @@ test('a failing cell is reported with its log and the others finish', async () =
     assert.equal(bad.name, 'transformer_failalways');
     assert.match(bad.error!, /train exited with code 3/);
     assert.match(fs.readFileSync(bad.log, 'utf8'), /failing on purpose/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('a cell claimed by a live process elsewhere is left alone; a dead claim on this host is taken over', async () => {
+  const fx = makeFixture();
+  try {
+    const sweep = openSweep(writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer'], seed: [1, 2] }, train: { steps: 5 }, analyses: [] })));
+    const claim = (cell: string, host: string, pid: number) => {
+      const f = cellStatePath(path.join(sweep.dir, cell));
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      fs.writeFileSync(f, JSON.stringify({ name: cell, index: 0, state: 'running', stages: {}, attempts: 1, host, pid }));
+    };
+    claim('transformer_s1', 'some-compute-node', 12345); // e.g. a Slurm task on another node
+    claim('transformer_s2', os.hostname(), 2 ** 22 + 7); // a pid that does not exist here
+    assert.equal(sweepStatus(sweep, { scheduler: false }).cells[1].state, 'failed', 'dead claim reads as failed');
+    const r = await runSweepLocal(sweep, { jobs: 2 });
+    assert.deepEqual(r.results.map((x) => x.name), ['transformer_s2']);
+    assert.equal(r.counts.done, 1);
+    assert.equal(r.counts.running, 1, 'reported as busy elsewhere');
+    assert.equal(readCellState(path.join(sweep.dir, 'transformer_s1'))!.state, 'running');
   } finally {
     fx.cleanup();
   }
