@@ -56,7 +56,26 @@ setup_kernel() {
     return 1
   }
 }
-setup_extension() { :; }
+setup_extension() {
+  # groundlab-widgets (extension/): npm packages, the prebuilt labextension, pip install into .venv.
+  local ext="$ROOT/extension"
+  local built="$ext/groundlab_widgets/labextension/package.json"
+  local installed="$VENV/share/jupyter/labextensions/groundlab-widgets/package.json"
+  cd "$ext"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing the extension's npm packages (extension/node_modules)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  if [ ! -f "$built" ] || [ -n "$(find src style schema package.json tsconfig.json -newer "$built" -print -quit)" ]; then
+    log "building the JupyterLab extension groundlab-widgets"
+    PATH="$VENV/bin:$PATH" npm run --silent build
+  fi
+  if [ ! -f "$installed" ] || [ "$built" -nt "$installed" ]; then
+    log "installing groundlab-widgets into .venv (pip)"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "$ext"
+  fi
+  cd "$ROOT"
+}
 
 # Slurm for the sweep tests (test/sweep/slurm.test.ts starts a single-node Slurm on loopback by
 # itself): Debian's slurm-wlm and munge, installed when missing and we are root.
