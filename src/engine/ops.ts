@@ -90,10 +90,17 @@ const linearBias = cg((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSa
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as T2[];
       const [n, i] = sx.shape;
+      const o = dy.shape[1] as number;
+      const dx = tf.matMul(dy as T2, t2(sw));
+      if (o < i) {
+        // Transpose the smaller operand (transposes of big matrices cost as much as the product):
+        // dw = (dy^T x)^T, db = row sums of dy^T (an innermost reduction, fast).
+        const dyT = t2(dy as T2); // [O, N]
+        return [dx, t2(tf.matMul(dyT, sx)), tf.sum(dyT, 1)];
+      }
       // [x^T; 1] dy gives dw and db from one product: [I+1, N] x [N, O] -> [I+1, O]
       const dwb = tf.matMul(tf.concat([t2(sx), tf.ones([1, n])], 0) as T2, dy as T2);
-      const o = dwb.shape[1] as number;
-      return [tf.matMul(dy as T2, t2(sw)), tf.slice(dwb, [0, 0], [i, o]), tf.reshape(tf.slice(dwb, [i, 0], [1, o]), [o])];
+      return [dx, tf.slice(dwb, [0, 0], [i, o]), tf.reshape(tf.slice(dwb, [i, 0], [1, o]), [o])];
     },
   };
 });
@@ -104,7 +111,10 @@ const linearNoBias = cg((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
     value: tf.matMul(x as T2, w as T2), // [N, O]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as T2[];
-      return [tf.matMul(dy as T2, t2(sw)), tf.matMul(t2(sx), dy as T2)];
+      const dx = tf.matMul(dy as T2, t2(sw));
+      // transpose the smaller operand: dw = x^T dy or (dy^T x)^T
+      const dw = (dy.shape[1] as number) < sx.shape[1] ? t2(tf.matMul(t2(dy as T2), sx)) : tf.matMul(t2(sx), dy as T2);
+      return [dx, dw];
     },
   };
 });

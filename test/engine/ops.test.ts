@@ -73,6 +73,15 @@ test('linear (with and without bias) matches finite differences and stock autodi
   checkGrad('linear', (x, w) => tf.sum(tf.mul(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), r)), [x, w], {
     ref: (x, w) => tf.sum(tf.mul(stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), r)),
   });
+  // the other backward branch (fewer outputs than inputs: dw = (dy^T x)^T)
+  const x2 = rand(rng, [5, 6]), w2 = rand(rng, [6, 2]), b2 = rand(rng, [2]);
+  const r2 = probe(rng, [5, 2]);
+  checkGrad('linear+b O<I', (x, w, b) => tf.sum(tf.mul(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), r2)), [x2, w2, b2], {
+    ref: (x, w, b) => tf.sum(tf.mul(stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), r2)),
+  });
+  checkGrad('linear O<I', (x, w) => tf.sum(tf.mul(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), r2)), [x2, w2], {
+    ref: (x, w) => tf.sum(tf.mul(stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), r2)),
+  });
   // forward equals stock
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), stockOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D)))).dataSync()[0]);
   assert.ok(d < 1e-5);
