@@ -201,10 +201,29 @@ export function residPostHooks(model: LanguageModel): string[] {
   return out;
 }
 
-/** The layer index in a hook name (`blocks.3.…` -> 3), -1 for hooks before the blocks, nLayers for final ones. */
+/**
+ * The residual stream at every depth: the input of the first block (`blocks.0.hook_resid_pre`, or
+ * `hook_embed` when the model has no such point), then `blocks.{l}.hook_resid_post` for every l.
+ */
+export function residualHooks(model: LanguageModel): string[] {
+  const have = new Set(model.hookPoints());
+  const first = have.has('blocks.0.hook_resid_pre') ? 'blocks.0.hook_resid_pre' : have.has('hook_embed') ? 'hook_embed' : undefined;
+  return [...(first ? [first] : []), ...residPostHooks(model)];
+}
+
+/**
+ * Depth of a hook point, numbered as the tuned lens numbers layers: 0 = the input of the first
+ * block (embeddings, `blocks.0.hook_resid_pre`), l + 1 = after block l (`blocks.{l}.hook_resid_post`),
+ * l + 0.5 for points inside block l (attention, MLP, `hook_resid_mid`), nLayers for the final norm.
+ */
 export function hookLayer(name: string, nLayers: number): number {
-  const m = /^blocks\.(\d+)\./.exec(name);
-  if (m) return Number(m[1]);
+  const m = /^blocks\.(\d+)\.(.*)$/.exec(name);
+  if (m) {
+    const l = Number(m[1]);
+    if (m[2] === 'hook_resid_pre') return l;
+    if (m[2] === 'hook_resid_post') return l + 1;
+    return l + 0.5;
+  }
   if (name.startsWith('ln_final') || name.startsWith('final')) return nLayers;
-  return -1;
+  return 0;
 }

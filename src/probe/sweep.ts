@@ -1,6 +1,6 @@
 /**
- * Probe sweeps: one built-in task, every requested hook (default: the residual stream after every
- * block) of every requested checkpoint, in one call. One forward pass per batch and checkpoint
+ * Probe sweeps: one built-in task, every requested hook (default: the residual stream at every
+ * depth: the input of block 0, then after every block) of every requested checkpoint, in one call. One forward pass per batch and checkpoint
  * collects all hooks at once; a probe is then fitted per hook. The results are an arquero table
  * saved in the run as `probes/<task>.arrow` after every checkpoint, so an interrupted sweep keeps
  * what it finished and a later call with the same settings reuses those rows.
@@ -10,7 +10,7 @@ import type { ColumnTable } from 'arquero';
 import { GroundlabError } from '../errors';
 import { initEngine } from '../engine/backend';
 import type { LanguageModel } from '../models/types';
-import { collectActivations, hookLayer, residPostHooks, type ProbeProgressFn } from './collect';
+import { collectActivations, hookLayer, residualHooks, type ProbeProgressFn } from './collect';
 import { probeClassification, PROBE_DEFAULTS, type ProbeOptions } from './evaluate';
 import { buildProbeTask, TASK_DEFAULTS, type ProbeTask, type TaskOptions, type TaskSource } from './tasks';
 
@@ -32,7 +32,7 @@ export interface ProbeRun {
 export interface SweepOptions {
   /** Built-in task name: env-noun | grounded | speaker. */
   task: string;
-  /** Hook points (default: `blocks.{l}.hook_resid_post` for every layer). */
+  /** Hook points (default: the residual stream at every depth, `blocks.0.hook_resid_pre` then `blocks.{l}.hook_resid_post`). */
   hooks?: string[];
   /** Checkpoint steps (default: all). */
   checkpoints?: number[];
@@ -128,7 +128,7 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
     let model: LanguageModel | undefined;
     try {
       model = await run.loadModel(step);
-      const hooks = opts.hooks ?? residPostHooks(model);
+      const hooks = opts.hooks ?? residualHooks(model);
       const todo = hooks.filter((h) => !done.has(key(step, h)));
       reused += hooks.length - todo.length;
       if (!todo.length) continue;

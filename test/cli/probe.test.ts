@@ -76,16 +76,16 @@ test('probe a run: grid printed, table and figure written', async () => {
   assert.match(r.out, /accuracy \(%\) by layer/);
   assert.match(r.out, /selectivity \(%\)/);
   const t = aq.fromArrow(fs.readFileSync(path.join(runDir, 'probes/speaker.arrow')));
-  assert.equal(t.numRows(), steps.length * 2);
+  assert.equal(t.numRows(), steps.length * 3);
   assert.deepEqual([...new Set(t.array('step') as number[])].sort((a, b) => a - b), steps);
   const spec = JSON.parse(fs.readFileSync(path.join(runDir, 'probes/speaker.vl.json'), 'utf8'));
-  assert.equal(spec.data.values.length, steps.length * 2);
+  assert.equal(spec.data.values.length, steps.length * 3);
   assert.match(fs.readFileSync(path.join(runDir, 'probes/speaker.svg'), 'utf8'), /^<svg[\s\S]*checkpoint/);
   const j = await capture(['probe', runDir, '--task', 'speaker', '--quiet', '--max-examples', '200', '--json', '--checkpoints', String(steps[0]), '--hook', 'blocks.1.hook_resid_post']);
   assert.equal(j.code, 0, j.err);
   const rows = JSON.parse(j.out);
   assert.equal(rows.length, 1);
-  assert.equal(rows[0].layer, 1);
+  assert.equal(rows[0].layer, 2);
   assert.ok(rows[0].accuracy >= 0 && rows[0].accuracy <= 1);
 });
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { Rng } from '../../src/engine/rng';
 import { GroundlabError } from '../../src/errors';
-import { collectActivations, resolvePosition, parsePosition, residPostHooks, hookLayer, type ProbeContext } from '../../src/probe/collect';
+import { collectActivations, resolvePosition, parsePosition, residPostHooks, residualHooks, hookLayer, type ProbeContext } from '../../src/probe/collect';
 import { probeClassification } from '../../src/probe/evaluate';
 import { TinyModel } from './tiny-model';
 
@@ -26,8 +26,11 @@ test('position selectors', () => {
   assert.equal(parsePosition('-1'), -1);
   assert.equal(parsePosition('pre-lan'), 'pre-lan');
   assert.throws(() => parsePosition('middle'), GroundlabError);
-  assert.equal(hookLayer('blocks.3.hook_resid_post', 4), 3);
-  assert.equal(hookLayer('hook_embed', 4), -1);
+  assert.equal(hookLayer('blocks.3.hook_resid_post', 4), 4);
+  assert.equal(hookLayer('blocks.3.hook_resid_pre', 4), 3);
+  assert.equal(hookLayer('blocks.1.attn.hook_z', 4), 1.5);
+  assert.equal(hookLayer('hook_embed', 4), 0);
+  assert.equal(hookLayer('ln_final.hook_normalized', 4), 4);
 });
 
 test('batched collection equals one-at-a-time, keeps only the selected position, leaks no tensors', async () => {
@@ -38,6 +41,7 @@ test('batched collection equals one-at-a-time, keeps only the selected position,
     const tokens = Array.from({ length: len }, () => rng.int(20));
     return { tokens, position: rng.int(len) };
   });
+  assert.deepEqual(residualHooks(model), ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'blocks.2.hook_resid_post']);
   const hooks = residPostHooks(model);
   assert.deepEqual(hooks, ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'blocks.2.hook_resid_post']);
   const before = tf.memory().numTensors;

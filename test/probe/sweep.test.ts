@@ -56,15 +56,17 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
   const before = tf.memory().numTensors;
   const r = await probeSweep(run, { task: 'env-noun', taskOptions: { source: 'episodes', maxExamples: 400 }, onProgress: (e) => events.push(`${e.step}/${e.total}`) });
   assert.equal(tf.memory().numTensors, before);
-  assert.equal(r.computed, 6);
+  assert.equal(r.computed, 9);
   assert.equal(r.reused, 0);
   assert.deepEqual(r.table.columnNames(), [...PROBE_TABLE_COLUMNS]);
-  assert.equal(r.table.numRows(), 6);
+  assert.equal(r.table.numRows(), 9);
   assert.ok(events.includes('3/3'));
   const rows = r.table.objects() as Array<Record<string, number | string>>;
   const acc = (step: number, layer: number) => Number(rows.find((x) => x.step === step && x.layer === layer)!.accuracy);
+  assert.deepEqual([...new Set(rows.map((x) => x.layer))], [0, 1, 2]);
   // No mixing at step 0: the pre-LAN state cannot know the ENV noun; mixing checkpoints can.
-  assert.ok(acc(200, 1) > acc(0, 1) + 0.2, `step 0: ${acc(0, 1)}, step 200: ${acc(200, 1)}`);
+  assert.ok(acc(200, 2) > acc(0, 2) + 0.2, `step 0: ${acc(0, 2)}, step 200: ${acc(200, 2)}`);
+  assert.ok(acc(200, 2) > acc(200, 0) + 0.2, `input ${acc(200, 0)}, after block 1 ${acc(200, 2)}`);
   for (const x of rows) {
     assert.ok(Number.isFinite(Number(x.control_accuracy)));
     assert.ok(Math.abs(Number(x.selectivity) - (Number(x.accuracy) - Number(x.control_accuracy))) < 1e-12);
@@ -72,26 +74,26 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
   }
   // Saved and readable.
   const saved = aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun.arrow')));
-  assert.equal(saved.numRows(), 6);
+  assert.equal(saved.numRows(), 9);
   // A second call reuses everything and loads checkpoints but probes nothing.
   const again = await probeSweep(run, { task: 'env-noun', taskOptions: { source: 'episodes', maxExamples: 400 } });
   assert.equal(again.computed, 0);
-  assert.equal(again.reused, 6);
+  assert.equal(again.reused, 9);
   assert.deepEqual(again.table.objects(), r.table.objects());
   // Other settings recompute.
   const other = await probeSweep(run, { task: 'env-noun', checkpoints: [100], hooks: ['hook_embed'], taskOptions: { source: 'episodes', maxExamples: 400 }, probe: { l2: 0.1 } });
   assert.equal(other.computed, 1);
   assert.equal(other.table.numRows(), 1);
-  assert.equal(other.table.get('layer', 0), -1);
+  assert.equal(other.table.get('layer', 0), 0);
   // Figure and grid.
   const spec = probeHeatmapSpec(r.table) as { data: { values: unknown[] }; encoding: { color: { scale: { domain: number[] } } } };
-  assert.equal(spec.data.values.length, 6);
+  assert.equal(spec.data.values.length, 9);
   assert.deepEqual(spec.encoding.color.scale.domain, [0, 1]);
   const svg = await vegaLiteToSvg(spec);
   assert.match(svg, /^<svg/);
   const grid = probeGrid(r.table);
   assert.match(grid, /layer\s+0\s+100\s+200/);
-  assert.equal(grid.split('\n').length, 4);
+  assert.equal(grid.split('\n').length, 5);
 });
 
 test('sweep errors: unknown checkpoint, abort', async () => {

@@ -43,7 +43,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
         default: 'env-noun',
         help: 'env-noun: which noun\'s ENV token is in context (pre-LAN position); grounded: is the next LAN word\'s ENV token in the window; speaker: speaker of the current turn',
       },
-      hook: { type: 'list', help: 'hook points, comma-separated (default: blocks.{l}.hook_resid_post of every layer)' },
+      hook: { type: 'list', help: 'hook points, comma-separated (default: blocks.0.hook_resid_pre and blocks.{l}.hook_resid_post of every layer)' },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: all)' },
       position: { type: 'string', help: 'env-noun from frames: where to read: pre-lan | env | last | an integer (default pre-lan)' },
       source: {
