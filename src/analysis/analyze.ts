@@ -260,6 +260,10 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
         tick('other');
         model = await run.loadModel(step);
         tick('load');
+        if (model.config.envFeatureDim > 0)
+          throw new GroundlabError('UNSUPPORTED', 'analyses of image-grounded runs (continuous ENV features) are not implemented yet', {
+            hint: 'the evaluation contexts would need the scene patches of each noun; use a synthetic, caption or CHAT corpus',
+          });
       }
       return model;
     };
