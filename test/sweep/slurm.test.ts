@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../src/cli/main';
-import { aggregateSweep, arraySpec, openSweep, runSweepLocal, slurmScript, sweepStatus } from '../../src/sweep';
+import { spawnSync } from 'node:child_process';
+import { aggregateSweep, arraySpec, cellLogPath, openSweep, readCellState, runSweepLocal, slurmScript, sweepStatus, waitForJobs } from '../../src/sweep';
 import { fakeSpec, makeFixture, writeSpec } from './helpers';
 
 import { ensureSlurm, startSlurm } from './slurm-cluster';
@@ -30,7 +31,7 @@ test('job-array script: one task per unfinished cell, resources, the cell comman
 
 const why = ensureSlurm();
 
-test('Slurm job array on a real single-node Slurm gives the same aggregate as the local executor', { skip: why ? `Slurm unavailable: ${why}` : false, timeout: 240_000 }, async () => {
+test('Slurm job array on a real single-node Slurm gives the same aggregate as the local executor; SIGTERM then resubmit resumes', { skip: why ? `Slurm unavailable: ${why}` : false, timeout: 240_000 }, async () => {
   const fx = makeFixture('gl-sweep-slurm-');
   const cluster = await startSlurm();
   const saved = process.env.SLURM_CONF;
@@ -79,6 +80,28 @@ test('Slurm job array on a real single-node Slurm gives the same aggregate as th
     // Submitting again: nothing left to run.
     assert.equal(await main(['sweep', 'submit', '--slurm', slurmDir]), 0);
     assert.equal(openSweep(slurmDir, { write: false }).manifest.slurm?.jobs.length, 1);
+
+    // What a time limit does: SIGTERM to the batch shell (the cell process) -> the cell saves and
+    // stops (interrupted); submitting again resumes it from its checkpoint.
+    const termSpec = writeSpec(fx, fakeSpec(fx, { name: 'term', grid: { arch: ['transformer'], seed: [1] }, train: { steps: 300 }, analyses: [] }), 'term.json');
+    const termDir = path.join(fx.dir, 'term');
+    assert.equal(await main(['sweep', 'submit', '--slurm', termSpec, '--out', termDir]), 0);
+    const jobId = openSweep(termDir, { write: false }).manifest.slurm!.jobs[0].jobId;
+    const cell = path.join(termDir, 'transformer_s1');
+    const t0 = Date.now();
+    while (!fs.existsSync(path.join(cell, 'checkpoints', 'step-000010'))) {
+      if (Date.now() - t0 > 90_000) throw new Error(`the cell did not start under Slurm:\n${logs()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const sc = spawnSync('scancel', ['--batch', '--signal=TERM', jobId], { env: { ...process.env, ...cluster.env }, encoding: 'utf8' });
+    assert.equal(sc.status, 0, sc.stderr);
+    await waitForJobs([jobId], { pollSec: 0.5, timeoutSec: 90 });
+    assert.equal(readCellState(cell)?.state, 'interrupted');
+    assert.match(fs.readFileSync(cellLogPath(cell), 'utf8'), /fake-train: stopped at step \d+/);
+    assert.equal(await main(['sweep', 'submit', '--slurm', termDir, '--wait', '--poll-sec', '0.5']), 0);
+    assert.equal(readCellState(cell)?.state, 'done');
+    assert.equal(readCellState(cell)?.attempts, 2);
+    assert.match(fs.readFileSync(cellLogPath(cell), 'utf8'), /resuming from step [1-9]/);
   } finally {
     if (saved === undefined) delete process.env.SLURM_CONF;
     else process.env.SLURM_CONF = saved;
