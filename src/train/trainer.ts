@@ -376,11 +376,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lastSaved = 0;
     }
     const startStep = step;
+    const nParams = vars.reduce((a, v) => a + v.size, 0);
     const tokensPerStep = tc.batchSize * tc.seqLen;
     const window: number[] = [];
     let status: TrainResult['status'] = 'completed';
     let lastLoss: number | undefined = metrics.length ? metrics[metrics.length - 1].loss : undefined;
-    progress?.({ task: 'train', step, total: tc.steps, message: resumeFrom ? `resuming ${opts.out} from step ${step}` : `training into ${opts.out}` });
+    const what = resumeFrom ? `resuming ${opts.out} from step ${step}` : `training into ${opts.out}`;
+    const sizes = `${config.arch}, ${nParams.toLocaleString('en-US')} parameters, ${tc.batchSize} x ${tc.seqLen} tokens per step`;
+    progress?.({ task: 'train', step, total: tc.steps, message: `${what}: ${sizes}` });
 
     while (step < tc.steps) {
       if (opts.signal?.aborted) {
