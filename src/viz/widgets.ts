@@ -375,13 +375,13 @@ function inspectorSvg(p: InspectorPayload): string {
   const cell = Math.max(8, Math.min(22, Math.floor(260 / Math.max(p.layers, p.heads))));
   const x0 = 60;
   const y0 = 56;
-  const W = Math.max(x0 + p.heads * cell + 180, 520);
+  const W = Math.max(x0 + p.heads * cell + 180, 640);
   const ex = p.examples.find((e) => e.id === p.initial.example)!;
   const v = ex.variants[p.initial.variant] ?? ex.variants.match!;
   const tokY = y0 + p.layers * cell + 40;
   const out: string[] = [];
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`);
-  out.push(`<text x="10" y="38" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${p.initial.step} (static image; install groundlab-widgets for the interactive inspector)</text>`);
+  out.push(`<text x="10" y="36" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${p.initial.step}; static image: install groundlab-widgets for the interactive inspector</text>`);
   for (let l = 0; l < p.layers; l++) {
     out.push(`<text x="${x0 - 6}" y="${y0 + l * cell + cell * 0.7}" font-size="9" text-anchor="end">L${l}</text>`);
     for (let h = 0; h < p.heads; h++) {
@@ -421,7 +421,7 @@ function timelineSvg(p: TimelinePayload): string {
   const pw = 250;
   const ph = 120;
   const W = 20 + panels.length * (pw + 50);
-  const H = 200;
+  const H = 225;
   const out: string[] = [`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`];
   const s0 = p.steps[0];
   const s1 = p.steps[p.steps.length - 1];
