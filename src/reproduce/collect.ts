@@ -1,0 +1,112 @@
+/**
+ * Read the analysis tables of every run of a reproduction into plain rows, grouped the way the
+ * paper's figures and tables need them (per architecture / condition, mean and 95% CI over seeds).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openRun } from '../train/run';
+import { meanCI } from '../metrics/stats';
+import type { SweepSpec } from '../sweep/spec';
+import { expandCells } from '../sweep/spec';
+
+export type Row = Record<string, unknown>;
+
+/** One trained run of the reproduction and the tables found in it. */
+export interface RunTables {
+  /** Group folder (main, checks/residual-lstm, ...) and cell name. */
+  group: string;
+  cell: string;
+  /** A label for figures: "transformer", "lstm (residual)", "transformer (realistic corpus)", ... */
+  label: string;
+  arch: string;
+  seed: number;
+  dir: string;
+  steps: number[];
+  tables: Record<string, Row[]>;
+}
+
+export const TABLES = ['gain_summary', 'gain', 'cooccurrence', 'saliency', 'head_counts', 'heads', 'lens', 'ablation'] as const;
+
+function labelOf(group: string, params: Record<string, unknown>): string {
+  const arch = String(params.arch ?? 'transformer');
+  if (group === 'checks/residual-lstm') return 'lstm (residual)';
+  if (group === 'checks/shared-vocab') return 'transformer (shared vocabulary)';
+  if (group === 'noise') return `transformer (${params.corpus} corpus)`;
+  if (group === 'dialogue') return `transformer (${params['corpus-kind']} dialogue)`;
+  return arch;
+}
+
+/** Every run of the plan that has at least its config (runs that never started are skipped). */
+export async function collectRuns(root: string, specs: SweepSpec[]): Promise<RunTables[]> {
+  const out: RunTables[] = [];
+  for (const spec of specs) {
+    const group = path.relative(path.resolve(root), spec.out).split(path.sep).join('/');
+    for (const cell of expandCells(spec)) {
+      const dir = path.join(spec.out, cell.name);
+      if (!fs.existsSync(path.join(dir, 'config.json'))) continue;
+      const run = await openRun(dir);
+      const tables: Record<string, Row[]> = {};
+      for (const t of TABLES) {
+        const tab = await run.readTable(`analysis/${t}`);
+        tables[t] = tab ? (tab.objects() as Row[]) : [];
+      }
+      out.push({
+        group,
+        cell: cell.name,
+        label: labelOf(group, cell.params),
+        arch: String(cell.params.arch ?? 'transformer'),
+        seed: Number(cell.params.seed ?? 0),
+        dir,
+        steps: run.checkpoints.map((c) => c.step),
+        tables,
+      });
+    }
+  }
+  return out;
+}
+
+const num = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v));
+
+/**
+ * Mean and 95% CI over seeds of `field` in table `table`, per label, step and the `by` columns
+ * (rows: { ...by, label, step, mean, lo, hi, n }); with one seed lo = hi = mean.
+ */
+export function overSeeds(runs: RunTables[], table: string, field: string, filter: (r: Row) => boolean = () => true, by: string[] = []): Row[] {
+  const acc = new Map<string, { label: string; step: number; extra: Row; xs: number[] }>();
+  for (const run of runs) {
+    for (const r of run.tables[table] ?? []) {
+      if (!filter(r)) continue;
+      const v = num(r[field]);
+      if (!Number.isFinite(v)) continue;
+      const step = num(r.step);
+      const extra: Row = Object.fromEntries(by.map((k) => [k, r[k]]));
+      const key = [run.label, step, ...by.map((k) => String(r[k]))].join('\u0000');
+      const e = acc.get(key) ?? { label: run.label, step, extra, xs: [] };
+      e.xs.push(v);
+      acc.set(key, e);
+    }
+  }
+  return [...acc.values()]
+    .map((e): Row & { label: string; step: number } => {
+      const ci = meanCI(e.xs);
+      return { ...e.extra, label: e.label, step: e.step, mean: ci.mean, lo: Number.isFinite(ci.lo) ? ci.lo : ci.mean, hi: Number.isFinite(ci.hi) ? ci.hi : ci.mean, n: ci.n };
+    })
+    .sort((a, b) => String(a.label).localeCompare(String(b.label)) || Number(a.step) - Number(b.step) || by.reduce((c, k) => c || Number(a[k]) - Number(b[k]), 0));
+}
+
+/** The last step every run of a label has in a table (for "at the end of training" claims). */
+export function lastStep(runs: RunTables[], label: string, table: string): number | undefined {
+  let last: number | undefined;
+  for (const run of runs.filter((r) => r.label === label)) {
+    const steps = (run.tables[table] ?? []).map((r) => num(r.step));
+    if (!steps.length) return undefined;
+    const m = Math.max(...steps);
+    last = last === undefined ? m : Math.min(last, m);
+  }
+  return last;
+}
+
+/** The row of `rows` (from overSeeds) for a label at a step. */
+export function at(rows: Row[], label: string, step: number | undefined): Row | undefined {
+  return step === undefined ? undefined : rows.find((r) => r.label === label && num(r.step) === step);
+}

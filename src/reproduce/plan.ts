@@ -1,0 +1,83 @@
+/**
+ * What `groundlab reproduce` trains and analyses, as sweeps (src/sweep): each group of runs is an
+ * ordinary sweep folder under the reproduce folder, so `groundlab runs`, `groundlab analyze`, the
+ * notebooks and the widgets read every run as it is.
+ *
+ *   <out>/main/      transformer | mamba2 | lstm  x  seeds          (the paper's main comparison)
+ *   <out>/checks/    the paper's open checks: residual LSTM, shared vocabulary (gather-head ablation
+ *                    comes from the main runs' ablation table)
+ *   <out>/noise/     the Transformer on the realistic (referentially noisy) corpus: beyond the paper
+ *   <out>/dialogue/  caption-grounded and image-grounded dialogue (the paper's multimodal settings)
+ */
+import * as path from 'node:path';
+import { GroundlabError } from '../errors';
+import { validateSpec, type SweepSpec } from '../sweep/spec';
+import { TRAIN_PRESETS, type PresetName } from '../train/presets';
+import { checkpointSteps } from '../train/schedule';
+
+export interface ReproduceOptions {
+  preset: PresetName;
+  /** The reproduce folder (default runs/reproduce-<preset>). */
+  out: string;
+  /** Seeds of the main comparison (default: tiny 2, quick 2, paper 5 as in the paper). */
+  seeds?: number[];
+  /** Only these groups (default all). */
+  groups?: ReproduceGroup[];
+}
+
+export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue'] as const;
+export type ReproduceGroup = (typeof REPRODUCE_GROUPS)[number];
+
+export const DEFAULT_SEEDS: Record<PresetName, number[]> = { tiny: [0, 1], quick: [0, 1], paper: [0, 1, 2, 3, 4] };
+
+/**
+ * Checkpoints that get the expensive analyses (saliency, heads, lenses, ablation): about five spread
+ * over training (the checkpoints nearest 5%, 20%, 40%, 70% and 100% of the steps). Surprisal and G run on every checkpoint.
+ */
+export function detailSteps(preset: PresetName): number[] {
+  const t = TRAIN_PRESETS[preset].train;
+  const all = checkpointSteps(t.steps, t.checkpoints).filter((s) => s > 0);
+  if (all.length <= 5) return all;
+  const pick = new Set<number>();
+  for (const q of [0.05, 0.2, 0.4, 0.7, 1]) {
+    const target = q * t.steps;
+    pick.add(all.reduce((best, s) => (Math.abs(s - target) < Math.abs(best - target) ? s : best), all[0]));
+  }
+  return [...pick].sort((a, b) => a - b);
+}
+
+/**
+ * Analysis options per preset: the tiny preset is a smoke run (its models are too small and too
+ * briefly trained to ground), so it uses a short tuned-lens fit and few control draws.
+ */
+const EVAL_ARGS: Record<PresetName, string[]> = { tiny: ['--contexts', '2', '--mismatches', '3'], quick: [], paper: [] };
+const DETAIL_ARGS: Record<PresetName, string[]> = { tiny: ['--lens-steps', '40', '--draws', '3'], quick: [], paper: [] };
+
+function analyses(preset: PresetName): SweepSpec['analyses'] {
+  return [
+    // The evaluation set is fixed by the first command that builds it: eval and analyze share it.
+    { name: 'eval', args: ['--quiet', ...EVAL_ARGS[preset]] },
+    { name: 'analyze', args: ['--quiet', '--checkpoints', detailSteps(preset).join(','), ...DETAIL_ARGS[preset]] },
+  ];
+}
+
+/** The sweep specs of a reproduction, in the order they run. */
+export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
+  const { preset } = opts;
+  if (!(preset in TRAIN_PRESETS)) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${preset}"`, { hint: 'use tiny, quick or paper' });
+  const seeds = opts.seeds ?? DEFAULT_SEEDS[preset];
+  const groups = opts.groups ?? [...REPRODUCE_GROUPS];
+  const spec = (name: string, grid: Record<string, Array<string | number | boolean>>, train: Record<string, string | number | boolean> = {}) =>
+    validateSpec({ name: name.replace(/\//g, '-'), out: name, grid, train: { preset, ...train }, analyses: analyses(preset) }, { dir: path.resolve(opts.out) });
+  const specs: SweepSpec[] = [];
+  if (groups.includes('main')) specs.push(spec('main', { arch: ['transformer', 'mamba2', 'lstm'], seed: seeds }));
+  if (groups.includes('checks')) {
+    // Open check 2 (an LSTM with residual connections) and open check 3 (one token for w<ENV> and
+    // w<LAN>), one seed each; open check 1 (gather-head ablation) is part of every analysis.
+    specs.push(spec('checks/residual-lstm', { arch: ['lstm'], seed: [seeds[0]] }, { model: 'residual=true' }));
+    specs.push(spec('checks/shared-vocab', { arch: ['transformer'], seed: [seeds[0]] }, { 'shared-vocab': true }));
+  }
+  if (groups.includes('noise')) specs.push(spec('noise', { arch: ['transformer'], corpus: ['realistic'], seed: [seeds[0]] }));
+  if (groups.includes('dialogue')) specs.push(spec('dialogue', { arch: ['transformer'], 'corpus-kind': ['caption', 'image'], seed: [seeds[0]] }));
+  return specs;
+}

@@ -1,0 +1,68 @@
+/**
+ * `reproduce(opts)`: train what is missing (as local sweeps: finished runs are skipped, unfinished
+ * ones resume from their last checkpoint), analyse every run, then write figures, tables and
+ * REPORT.md. Interrupting stops the running cells cleanly; running it again picks up where it stopped.
+ */
+import * as path from 'node:path';
+import { GroundlabError } from '../errors';
+import { openSweep } from '../sweep/store';
+import { runSweepLocal } from '../sweep/local';
+import type { ProgressFn } from '../train/progress';
+import { reproducePlan, type ReproduceOptions } from './plan';
+import { collectRuns } from './collect';
+import { writeReport, type ReportFiles } from './report';
+
+export interface ReproduceRunOptions extends ReproduceOptions {
+  /** Runs trained at once, one process each (default: the number of cores). */
+  jobs?: number;
+  signal?: AbortSignal;
+  killSignal?: AbortSignal;
+  onProgress?: ProgressFn;
+  /** One line per finished or failed run (default: stderr). */
+  log?: (line: string) => void;
+  /** The command line, for REPORT.md. */
+  command?: string;
+}
+
+export interface ReproduceResult extends ReportFiles {
+  wallSec: number;
+  failed: string[];
+  interrupted: boolean;
+}
+
+export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceResult> {
+  const t0 = Date.now();
+  const out = path.resolve(opts.out);
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const specs = reproducePlan({ ...opts, out });
+  const failed: string[] = [];
+  let interrupted = false;
+  for (const spec of specs) {
+    if (opts.signal?.aborted) break;
+    const sweep = openSweep(spec.out, { spec });
+    const group = path.relative(out, spec.out);
+    const res = await runSweepLocal(sweep, {
+      jobs: opts.jobs,
+      signal: opts.signal,
+      killSignal: opts.killSignal,
+      onProgress: opts.onProgress ? (e) => opts.onProgress!({ ...e, task: `reproduce ${group}` }) : undefined,
+      onEvent: (e) => {
+        if (e.type !== 'cell-end') return;
+        const r = e.result;
+        if (r.state === 'done') log(`reproduce: ${group}/${r.name} done (${r.seconds.toFixed(0)} s)`);
+        else {
+          failed.push(`${group}/${r.name}`);
+          log(`reproduce: ${group}/${r.name} ${r.state}: ${r.error ?? ''} (log: ${r.log})`);
+        }
+      },
+    });
+    if (res.interrupted) interrupted = true;
+  }
+  if (interrupted || opts.signal?.aborted) {
+    throw new GroundlabError('ABORTED', 'reproduce was interrupted; finished runs are kept', { hint: 'run the same command again to resume' });
+  }
+  const runs = await collectRuns(out, specs);
+  const wallSec = (Date.now() - t0) / 1000;
+  const files = await writeReport(out, runs, { preset: opts.preset, wallSec, command: opts.command ?? `groundlab reproduce --preset ${opts.preset} --out ${opts.out}` });
+  return { ...files, wallSec, failed, interrupted };
+}

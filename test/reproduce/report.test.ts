@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { judgeClaims, writeReport, ablationTable } from '../../src/reproduce/report';
+import { overSeeds, type RunTables, type Row } from '../../src/reproduce/collect';
+import { detailSteps, reproducePlan } from '../../src/reproduce/plan';
+import { expandCells } from '../../src/sweep/spec';
+
+/** A run with G rising (or flat) over steps 0..3, and optional heads / ablation rows. */
+function fakeRun(label: string, seed: number, gains: number[], extra: Partial<Record<string, Row[]>> = {}): RunTables {
+  const group = label.includes('(') ? 'other' : 'main';
+  const gain_summary = gains.map((g, step) => ({ step, gain: g + seed * 0.01, match: 5 - g, mismatch: 5, ci_lo: g - 0.1, ci_hi: g + 0.1 }));
+  return { group, cell: `${label}_s${seed}`, label, arch: label.split(' ')[0], seed, dir: '/nowhere', steps: gains.map((_, i) => i), tables: { gain_summary, gain: [], cooccurrence: [], saliency: [], head_counts: [], heads: [], lens: [], ablation: [], ...extra } };
+}
+
+test('overSeeds averages over seeds with a t interval, per label and step', () => {
+  const runs = [fakeRun('transformer', 0, [0, 1]), fakeRun('transformer', 1, [0, 1])];
+  const rows = overSeeds(runs, 'gain_summary', 'gain');
+  assert.equal(rows.length, 2);
+  assert.ok(Math.abs(Number(rows[1].mean) - 1.005) < 1e-12);
+  assert.equal(rows[1].n, 2);
+  assert.ok(Number(rows[1].lo) < 1.005 && Number(rows[1].hi) > 1.005);
+});
+
+test('claims: a grounded Transformer agrees, a flat LSTM agrees with "no gap", a flat Mamba-2 disagrees', () => {
+  const runs = [
+    fakeRun('transformer', 0, [0, 0.5, 2, 3]),
+    fakeRun('transformer', 1, [0, 0.6, 2.2, 3.1]),
+    fakeRun('mamba2', 0, [0, 0, 0, 0]),
+    fakeRun('mamba2', 1, [0, 0.001, -0.001, 0]),
+    fakeRun('lstm', 0, [0, 0.01, -0.01, 0.0]),
+    fakeRun('lstm', 1, [0, -0.01, 0.01, -0.02]),
+  ];
+  const byId = Object.fromEntries(judgeClaims(runs).map((c) => [c.id, c]));
+  assert.equal(byId['gap-transformer'].verdict, 'agrees');
+  assert.match(byId['gap-transformer'].measured, /G = 3\.05 nats \(95% CI/);
+  assert.equal(byId['gap-mamba2'].verdict, 'disagrees');
+  assert.equal(byId['gap-lstm'].verdict, 'agrees');
+  assert.equal(byId['ablation-aggregate'].verdict, 'not measured');
+});
+
+test('ablation claim: significant in every seed agrees; one seed above 0.001 is only partly', () => {
+  const ab = (p: number) => [{ step: 3, kind: 'aggregate', heads: 2, mean_layer: 1, ablated: 6.5, control: 5.3, intact: 5.3, p_t: p }];
+  const agree = judgeClaims([fakeRun('transformer', 0, [0, 1, 2, 3], { ablation: ab(1e-5) }), fakeRun('transformer', 1, [0, 1, 2, 3], { ablation: ab(1e-6) })]);
+  assert.equal(agree.find((c) => c.id === 'ablation-aggregate')!.verdict, 'agrees');
+  const partly = judgeClaims([fakeRun('transformer', 0, [0, 1, 2, 3], { ablation: ab(1e-5) }), fakeRun('transformer', 1, [0, 1, 2, 3], { ablation: ab(0.02) })]);
+  assert.equal(partly.find((c) => c.id === 'ablation-aggregate')!.verdict, 'partly');
+  const t = ablationTable([fakeRun('transformer', 0, [0], { ablation: ab(1e-5) })], 'transformer', 'aggregate');
+  assert.deepEqual([t[0].ablated, t[0].control, t[0].p_text], [6.5, 5.3, '< 0.001']);
+});
+
+test('writeReport writes REPORT.md, figures (SVG + PNG) and tables (Markdown + CSV)', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-report-'));
+  const runs = [fakeRun('transformer', 0, [0, 1, 2, 3]), fakeRun('lstm', 0, [0, 0, 0, 0])];
+  const res = await writeReport(out, runs, { preset: 'tiny', wallSec: 60, command: 'groundlab reproduce --preset tiny' });
+  const report = fs.readFileSync(res.report, 'utf8');
+  assert.match(report, /\| claim \(paper\) \| measured here \| verdict \| rule \|/);
+  assert.ok(res.figures.includes('gain-by-architecture'));
+  for (const f of res.figures) {
+    assert.match(fs.readFileSync(path.join(out, 'figures', `${f}.svg`), 'utf8'), /<svg/);
+    assert.deepEqual([...fs.readFileSync(path.join(out, 'figures', `${f}.png`)).subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  }
+  assert.match(fs.readFileSync(path.join(out, 'tables', 'final-gain.csv'), 'utf8'), /^setting,step,gain/);
+});
+
+test('the plan: main comparison over seeds, open checks, noise and dialogue as sweeps; ~5 detail checkpoints', () => {
+  const specs = reproducePlan({ preset: 'quick', out: '/tmp/x' });
+  assert.deepEqual(specs.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab', 'noise', 'dialogue']);
+  assert.equal(expandCells(specs[0]).length, 6);
+  const d = detailSteps('quick');
+  assert.ok(d.length >= 4 && d.length <= 5 && d[d.length - 1] === 1500, String(d));
+  assert.throws(() => reproducePlan({ preset: 'huge' as 'tiny', out: '/tmp/x' }), /unknown preset "huge"/);
+});
