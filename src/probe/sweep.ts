@@ -108,8 +108,9 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   }
   if (!steps.length) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoints to probe`, { hint: 'train it first' });
   const task = buildProbeTask(opts.task, asTaskSource(await run.data()), taskOpts);
-  // Everything that changes a result, so saved rows are reused only under the same settings.
+  // Everything that changes a result, so saved rows are reused only under the same settings and data.
   const settings = JSON.stringify({
+    data: taskFingerprint(task),
     task: { ...taskOpts, position: taskOpts.position ?? null },
     probe: { l2: probeOpts.l2, testFraction: probeOpts.testFraction, seed: probeOpts.seed, maxIter: probeOpts.maxIter, stratify: probeOpts.stratify, control: probeOpts.control, folds: probeOpts.folds },
   });
@@ -181,6 +182,27 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   const wanted = new Set(steps);
   const table = toTable(rows.filter((r) => r.settings === settings && wanted.has(Number(r.step)) && (!opts.hooks || opts.hooks.includes(String(r.hook)))));
   return { task, table, tableName, computed, reused };
+}
+
+/** A short hash (FNV-1a, hex) of a task's contexts, read positions and labels. */
+export function taskFingerprint(task: ProbeTask): string {
+  let h = 0x811c9dc5;
+  const mix = (v: number) => {
+    h ^= v & 0xff;
+    h = Math.imul(h, 0x01000193);
+    h ^= (v >>> 8) & 0xffffff;
+    h = Math.imul(h, 0x01000193);
+  };
+  mix(task.contexts.length);
+  task.contexts.forEach((c, i) => {
+    mix(c.tokens.length);
+    for (let j = 0; j < c.tokens.length; j++) mix(c.tokens[j]);
+    mix(c.position);
+    mix(task.labels[i]);
+    mix(task.testMask?.[i] ?? 2);
+  });
+  for (const g of task.splitGroups ?? []) for (let j = 0; j < g.length; j++) mix(g.charCodeAt(j));
+  return (h >>> 0).toString(16).padStart(8, '0') + `/${task.contexts.length}`;
 }
 
 /** Rows -> an arquero table with the probe columns in order, sorted by step then layer then hook. */

@@ -80,6 +80,12 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
   assert.equal(again.computed, 0);
   assert.equal(again.reused, 9);
   assert.deepEqual(again.table.objects(), r.table.objects());
+  // The same settings on other data (fewer evaluation frames) recompute instead of reusing stale rows.
+  const frames = { task: 'env-noun', checkpoints: [0], hooks: ['blocks.1.hook_resid_post'] };
+  assert.equal((await probeSweep(run, frames)).computed, 1);
+  assert.equal((await probeSweep(run, frames)).computed, 0);
+  const fewer: ProbeRun = { ...run, data: async () => ({ ...data, evalFrames: data.evalFrames.slice(0, 3) }) };
+  assert.equal((await probeSweep(fewer, frames)).computed, 1);
   // Other settings recompute.
   const other = await probeSweep(run, { task: 'env-noun', checkpoints: [100], hooks: ['hook_embed'], taskOptions: { source: 'episodes', maxExamples: 400 }, probe: { l2: 0.1 } });
   assert.equal(other.computed, 1);
