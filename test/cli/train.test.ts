@@ -51,6 +51,9 @@ test('train tiny writes a run that loads back; the same command resumes; conflic
   const again = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '2', '--out', out, '--quiet']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /resumed from step 4/);
+  const bare = await runCli(['train', '--out', out, '--quiet']);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.match(bare.stdout, /completed at step 4\/4 \(resumed from step 4\)/);
   const clash = await runCli(['train', '--arch', 'lstm', '--preset', 'tiny', '--steps', '4', '--seed', '3', '--out', out, '--quiet']);
   assert.equal(clash.code, 1);
   assert.match(clash.stderr, /CONFIG_MISMATCH.*seed 2, but 3 was asked for/);

@@ -2,10 +2,12 @@
  * `groundlab train`: train a Transformer, Mamba-2 or LSTM from random initialisation into a run
  * directory. Running the same command again resumes the run from its last checkpoint.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroundlabError } from '../../errors';
 import { defineCommand, type Command } from '../args';
 import { sigintAbort, terminalProgress, train, formatDuration, TRAIN_PRESETS, PRESET_NAMES, type TrainOptions, type PresetName } from '../../train';
+import { readJSONFile, validateRunConfig } from '../../train/run';
 import type { Arch } from '../../models/types';
 import type { CorpusSpec } from '../../data/types';
 
@@ -22,19 +24,16 @@ export function parseKeyValues(items: string[] | undefined, flag: string): Recor
   return out;
 }
 
-const presetHelp = PRESET_NAMES.map((p) => {
-  const t = TRAIN_PRESETS[p].train;
-  return `${p}: ${t.steps} steps x ${t.batchSize} x ${t.seqLen} tokens (${TRAIN_PRESETS[p].about})`;
-}).join('; ');
+const presetHelp = PRESET_NAMES.map((p) => `${p}: ${TRAIN_PRESETS[p].train.steps} steps`).join(', ') + ' (sizes: docs/train.md)';
 
 export const command: Command = defineCommand(
   {
     name: 'train',
     summary: 'Train a model from random initialisation into a run directory (the same command resumes it).',
     options: {
-      arch: { type: 'string', choices: ['transformer', 'mamba2', 'lstm'], default: 'transformer', help: 'architecture' },
-      preset: { type: 'string', choices: [...PRESET_NAMES], default: 'tiny', help: `model and training preset. ${presetHelp}` },
-      seed: { type: 'int', default: 0, help: 'seed of the initialisation and the data order' },
+      arch: { type: 'string', choices: ['transformer', 'mamba2', 'lstm'], help: "architecture (default: transformer, or the resumed run's)" },
+      preset: { type: 'string', choices: [...PRESET_NAMES], help: `model and training preset (default: tiny, or the resumed run's); ${presetHelp}` },
+      seed: { type: 'int', help: "seed of the initialisation and the data order (default: 0, or the resumed run's)" },
       steps: { type: 'int', help: "optimisation steps (default: the preset's)" },
       out: { type: 'string', help: 'run directory (default: runs/<arch>-<preset>-s<seed>)' },
       corpus: { type: 'string', help: "synthetic corpus setting: simple | realistic (default: the preset's)" },
@@ -61,9 +60,13 @@ export const command: Command = defineCommand(
     ],
   },
   async ({ options: o }) => {
-    const arch = o.arch as Arch;
-    const preset = o.preset as PresetName;
-    const seed = o.seed as number;
+    // Resuming `--out DIR` needs no other flag: arch, preset and seed default to the run's own.
+    let stored: { arch?: Arch; preset?: PresetName; seed?: number } = {};
+    const cfgFile = o.out !== undefined ? path.join(o.out as string, 'config.json') : undefined;
+    if (cfgFile && fs.existsSync(cfgFile)) stored = validateRunConfig(await readJSONFile(cfgFile, 'run config'), cfgFile);
+    const arch = (o.arch as Arch | undefined) ?? stored.arch ?? 'transformer';
+    const preset = (o.preset as PresetName | undefined) ?? stored.preset ?? 'tiny';
+    const seed = (o.seed as number | undefined) ?? stored.seed ?? 0;
     if ((o.steps as number | undefined) !== undefined && (o.steps as number) < 0) throw new GroundlabError('BAD_ARGUMENT', '--steps must be >= 0');
     for (const k of ['batch-size', 'seq-len'] as const) if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
     const out = (o.out as string | undefined) ?? path.join('runs', `${arch}-${preset}-s${seed}`);
