@@ -7,7 +7,7 @@ export { runCell, cellStages, groundlabCommand } from './cell';
 export type { CellResult, RunCellOptions, Stage } from './cell';
 export { runSweepLocal, defaultJobs } from './local';
 export type { LocalRunOptions, LocalRunResult, SweepEvent, SweepCounts, SweepProgressEvent } from './local';
-export { slurmScript, submitSlurm, sweepStatus, schedulerView, waitForJobs, arraySpec, cellsToSubmit } from './slurm';
+export { slurmScript, submitSlurm, sweepStatus, schedulerView, waitForJobs, arraySpec, cellsToSubmit, activeSlurmCells } from './slurm';
 export type { SlurmOptions, SubmitResult, SweepStatus, CellStatus, SchedulerView } from './slurm';
 export { aggregateSweep, finalMeasures, readArrowFile } from './aggregate';
 export type { AggregateOptions, AggregateResult } from './aggregate';

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { groundlabCommand } from './cell';
@@ -47,9 +48,34 @@ export function arraySpec(indices: number[]): string {
   return parts.join(',');
 }
 
-/** The cells a submission should run: those not done (or all). */
-export function cellsToSubmit(sweep: Sweep, all = false): number[] {
-  return sweep.cells.filter((c) => all || effectiveCellState(cellDir(sweep, c)).state !== 'done').map((c) => c.index);
+/**
+ * Cells whose latest array task Slurm still holds (pending or running), asked of squeue; empty when
+ * the sweep was never submitted or squeue is not available.
+ */
+export function activeSlurmCells(sweep: Sweep): Set<number> {
+  const latest = new Map<number, string>();
+  for (const j of sweep.manifest.slurm?.jobs ?? []) for (const i of j.indices) latest.set(i, j.jobId);
+  const active = new Set<number>();
+  for (const jobId of new Set(latest.values())) {
+    const v = schedulerView(jobId);
+    for (const [i, st] of v.tasks) if (latest.get(i) === jobId && ACTIVE.test(st)) active.add(i);
+  }
+  return active;
+}
+
+/**
+ * The cells a submission should run: those not done (or all, with `all`), never one that an earlier
+ * array still holds (pending or running) or that a live process on this host is running.
+ */
+export function cellsToSubmit(sweep: Sweep, all = false, active: Set<number> = activeSlurmCells(sweep)): number[] {
+  return sweep.cells
+    .filter((c) => {
+      if (active.has(c.index)) return false;
+      const st = effectiveCellState(cellDir(sweep, c));
+      if (st.state === 'running' && st.info?.host === os.hostname()) return false;
+      return all || st.state !== 'done';
+    })
+    .map((c) => c.index);
 }
 
 /** The job-array script for these cells. */

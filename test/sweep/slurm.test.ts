@@ -93,6 +93,9 @@ test('Slurm job array on a real single-node Slurm gives the same aggregate as th
       if (Date.now() - t0 > 90_000) throw new Error(`the cell did not start under Slurm:\n${logs()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Submitting again while the task runs submits nothing (the cell is not run twice).
+    assert.equal(await main(['sweep', 'submit', '--slurm', termDir]), 0);
+    assert.equal(openSweep(termDir, { write: false }).manifest.slurm!.jobs.length, 1);
     const sc = spawnSync('scancel', ['--batch', '--signal=TERM', jobId], { env: { ...process.env, ...cluster.env }, encoding: 'utf8' });
     assert.equal(sc.status, 0, sc.stderr);
     await waitForJobs([jobId], { pollSec: 0.5, timeoutSec: 90 });

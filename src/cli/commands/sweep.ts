@@ -246,8 +246,13 @@ async function cmdSubmit(p: Parsed): Promise<number> {
     dryRun: Boolean(o['dry-run']),
   });
   if (r.indices.length === 0) {
-    out(`sweep ${sweep.spec.name}: every cell is done; nothing to submit`);
-    aggregateAndReport(sweep, false);
+    const st = sweepStatus(sweep);
+    if (st.counts.done === sweep.cells.length) {
+      out(`sweep ${sweep.spec.name}: every cell is done; nothing to submit`);
+      aggregateAndReport(sweep, false);
+    } else {
+      out(`sweep ${sweep.spec.name}: nothing to submit: ${st.counts.done} cells done, the others are still queued or running (see \`groundlab sweep status ${sweep.dir}\`)`);
+    }
     return 0;
   }
   if (o['dry-run']) {
