@@ -386,6 +386,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     progress?.({ task: 'train', step, total: tc.steps, message: `${what}: ${sizes}` });
 
     while (step < tc.steps) {
+      // Let timers, I/O and signal handlers run (SIGINT, a notebook's interrupt): on the wasm and cpu
+      // backends a step's awaits resolve as microtasks only, which would starve them until the next
+      // checkpoint write.
+      await new Promise((resolve) => setImmediate(resolve));
       if (opts.signal?.aborted) {
         status = 'aborted';
         break;

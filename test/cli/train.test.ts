@@ -91,7 +91,8 @@ test('Ctrl-C (SIGINT) stops training at the next step, saves a checkpoint and ex
   const m = /status +aborted at step (\d+)\/100000/.exec(stdout);
   assert.ok(m && m[1], stdout);
   const step = Number(m[1]);
-  assert.ok(step >= 2 && step < 100000);
+  // stopped promptly: within a few steps of the signal, not at the next scheduled checkpoint
+  assert.ok(step >= 2 && step < 5, `stopped at step ${step}`);
   const ck = path.join(out, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
   const state = JSON.parse(fs.readFileSync(path.join(ck, 'state.json'), 'utf8'));
   assert.equal(state.step, step);
