@@ -244,16 +244,18 @@ class GroundlabKernel {
 
   // ---------------------------------------------------------------- channels
 
-  async onShell(msg) {
+  /**
+   * Shell requests run one at a time in arrival order (as in ipykernel), but the socket is read at
+   * once so that each request's arrival time is known: execute requests that arrived before a
+   * failing cell finished are answered "aborted" (stop_on_error).
+   */
+  onShell(msg) {
+    const received = Date.now();
     const type = msg.header.msg_type;
-    if (type === 'execute_request') {
-      // Serial, but the loop may read the next message (so interrupts and queue aborts work).
-      const received = Date.now();
-      this.queue = this.queue.then(() => this.busy(msg, () => this.execute(msg, received)));
-      await this.queue;
-      return;
-    }
-    await this.busy(msg, () => this.handle(msg, this.proto.shell));
+    this.queue = this.queue.then(() =>
+      type === 'execute_request' ? this.busy(msg, () => this.execute(msg, received)) : this.busy(msg, () => this.handle(msg, this.proto.shell)),
+    );
+    return Promise.resolve();
   }
 
   async onControl(msg) {

@@ -109,6 +109,11 @@ try:
             'openMissing("runs/nowhere");',
         )
         result["exec_type_error"] = execute(kc, 'const n: number = "not a number";')
+        # A cell queued behind a failing one is aborted, not run.
+        first = kc.execute('await new Promise((r) => setTimeout(r, 300));\nthrow new Error("first fails");')
+        second = kc.execute('console.log("second ran");')
+        result["queued_first"] = collect(kc, first)
+        result["queued_second"] = collect(kc, second)
         result["exec_plain_error"] = execute(kc, 'const xs: number[] = [];\nconst first = (xs as any)[0].value;')
         result["after_error"] = execute(kc, 'greeting.length')
         result["lib_error"] = execute(kc, 'import { openRun } from "groundlab";\nconst missing = "/nonexistent/groundlab-run";\nawait openRun(missing);')

@@ -98,6 +98,13 @@ kt('TypeScript and runtime errors carry ename, evalue and a traceback with the c
   assert.equal(r.after_error.iopub.find((m: any) => m.type === 'execute_result').content.data['text/plain'], '5');
 });
 
+kt('an execute request queued behind a failing cell is aborted', () => {
+  assert.equal(r.queued_first.reply.status, 'error');
+  assert.equal(r.queued_first.reply.evalue, 'first fails');
+  assert.equal(r.queued_second.reply.status, 'aborted');
+  assert.equal(streamText(r.queued_second), '');
+});
+
 kt('complete and inspect know cell variables and the library', () => {
   assert.deepEqual(r.complete.content.matches, ['toUpperCase']);
   assert.equal(r.complete.content.cursor_start, 'greeting.'.length);
