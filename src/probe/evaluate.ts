@@ -24,7 +24,7 @@ import {
 } from './linear';
 
 /** Activations and labels for a classification probe. */
-export interface ClassificationData {
+export interface ProbeClassificationData {
   /** [n, d] row-major activations. */
   x: Float32Array;
   n: number;
@@ -45,7 +45,7 @@ export interface ClassificationData {
 }
 
 /** Activations and targets for a regression probe. */
-export interface RegressionData {
+export interface ProbeRegressionData {
   x: Float32Array; // [n, d]
   n: number;
   d: number;
@@ -77,7 +77,7 @@ export interface ProbeOptions extends SplitOptions {
 
 export const PROBE_DEFAULTS: ProbeOptions = { ...SPLIT_DEFAULTS, l2: 1e-3, maxIter: 100, control: true, folds: 1 };
 
-export interface ClassificationResult {
+export interface ProbeClassificationResult {
   kind: 'classification';
   nTrain: number;
   nTest: number;
@@ -100,7 +100,7 @@ export interface ClassificationResult {
   converged: boolean;
 }
 
-export interface RegressionResult {
+export interface ProbeRegressionResult {
   kind: 'regression';
   nTrain: number;
   nTest: number;
@@ -161,7 +161,7 @@ function accuracy(pred: Int32Array, labels: Int32Array, idx: Int32Array): number
 }
 
 /** Fit a logistic probe (and its control) on a seeded split and report accuracies and chance. */
-export function probeClassification(data: ClassificationData, opts: Partial<ProbeOptions> = {}): ClassificationResult {
+export function probeClassification(data: ProbeClassificationData, opts: Partial<ProbeOptions> = {}): ProbeClassificationResult {
   const o = { ...PROBE_DEFAULTS, ...opts };
   const { x, n, d, labels } = data;
   const k = data.classes.length;
@@ -292,7 +292,7 @@ export function kFoldSplits(n: number, folds: number, seed: number, labels?: Arr
 }
 
 /** Fit a ridge probe on a seeded split and report R^2 on train and test. */
-export function probeRegression(data: RegressionData, opts: Partial<ProbeOptions> = {}): RegressionResult {
+export function probeRegression(data: ProbeRegressionData, opts: Partial<ProbeOptions> = {}): ProbeRegressionResult {
   const o = { ...PROBE_DEFAULTS, ...opts };
   const { x, n, d, y, m } = data;
   const { train, test } = trainTestSplit(n, { ...o, stratify: false });
