@@ -34,11 +34,17 @@ test('groundlab sweep run / status / aggregate on a spec', async () => {
   const fx = makeFixture();
   try {
     const spec = writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer', 'lstm'], seed: [1, 2] }, train: { steps: 10 } }));
+    const bad = await capture(['sweep', 'run', spec, '--only', 'nope']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--only: "nope" is not a cell of this sweep[\s\S]*0=transformer_s1/);
+    const one = await capture(['sweep', 'run', spec, '--only', 'lstm_s2,0', '--no-aggregate']);
+    assert.equal(one.code, 0, one.err);
+    assert.match(one.err, /2\/2 done/);
     const r = await capture(['sweep', 'run', spec, '--jobs', '2']);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.err, /sweep fake: 4 cells in .*; 0 done already, 4 to run, 2 at once/);
-    assert.match(r.err, /transformer_s1: done in/);
-    assert.match(r.err, /4\/4 done \(0 skipped\), 0 failed/);
+    assert.match(r.err, /sweep fake: 4 cells in .*; 2 done already, 2 to run, 2 at once/);
+    assert.match(r.err, /transformer_s2: done in/);
+    assert.match(r.err, /4\/4 done \(2 skipped\), 0 failed/);
     assert.match(r.out, /aggregated 4 cells/);
     assert.match(r.out, /\|arch\|n\|final_step\|loss_mean\|/);
     const dir = path.join(fx.dir, 'fake');

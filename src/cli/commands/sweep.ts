@@ -84,6 +84,7 @@ const RUN: CommandSpec = {
     seeds: { type: 'list', help: 'grid without a spec: seeds' },
     steps: { type: 'int', help: 'grid without a spec: training steps of every cell' },
     analyses: { type: 'list', help: 'grid without a spec: commands run after training (e.g. analyze)' },
+    only: { type: 'list', help: 'run only these cells (names or indices, comma-separated)' },
     aggregate: { type: 'boolean', help: 'aggregate the finished cells at the end', default: true },
     quiet: { type: 'boolean', help: 'print only failures and the summary' },
   },
@@ -160,9 +161,19 @@ async function cmdRun(p: Parsed): Promise<number> {
       );
     }
   };
+  let only: number[] | undefined;
+  if (p.options.only) {
+    only = (p.options.only as string[]).map((x) => {
+      const byName = sweep.cells.find((c) => c.name === x);
+      if (byName) return byName.index;
+      const i = Number(x);
+      if (Number.isInteger(i) && sweep.cells[i]) return i;
+      throw new GroundlabError('BAD_ARGUMENT', `--only: "${x}" is not a cell of this sweep`, { hint: `cells: ${sweep.cells.map((c) => `${c.index}=${c.name}`).join(', ')}` });
+    });
+  }
   let res;
   try {
-    res = await runSweepLocal(sweep, { jobs, signal: stops.signal, killSignal: stops.killSignal, onEvent, progressEverySec: tty ? 1 : 2 });
+    res = await runSweepLocal(sweep, { jobs, only, signal: stops.signal, killSignal: stops.killSignal, onEvent, progressEverySec: tty ? 1 : 2 });
   } finally {
     stops.dispose();
   }
