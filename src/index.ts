@@ -14,6 +14,7 @@ export * from './analysis';
 export * from './viz';
 export * from './notebook';
 export * from './reproduce';
+export * from './lab';
 export { main as cli } from './cli/main';
 // Both the model and the train presets use the same preset names; one export settles the ambiguity.
 export { type PresetName, PRESET_NAMES } from './models';

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initEngine } from '../../src/engine';
+import { train } from '../../src/train/trainer';
+import { openRun } from '../../src/train/run';
+import { analyzeRun } from '../../src/analysis/analyze';
+import { runInspector, runTimeline } from '../../src/lab/widgets';
+import { inspectorBundle, timelineBundle, INSPECTOR_MIME, TIMELINE_MIME, decodeMap } from '../../src/viz/widgets';
+import { GroundlabError } from '../../src/errors';
+
+test('a trained and analysed tiny run becomes timeline and inspector bundles whose numbers are the run\'s', async () => {
+  await initEngine({ log: false });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-lab-'));
+  await train({ out: path.join(dir, 't'), arch: 'transformer', preset: 'tiny', steps: 6, seed: 3 });
+  const run = await openRun(path.join(dir, 't'));
+  await assert.rejects(runTimeline(run), (e: unknown) => e instanceof GroundlabError && /groundlab eval/.test(e.message));
+  const last = run.checkpoints[run.checkpoints.length - 1].step;
+  await analyzeRun(run, { checkpoints: [last], only: ['gain', 'heads'], evalSet: { contextsPerNoun: 1, mismatchesPerContext: 2 } });
+
+  const tl = await runTimeline(run);
+  const gain = (await run.readTable('analysis/gain_summary'))!.objects() as Array<{ step: number; gain: number }>;
+  assert.deepEqual(tl.steps, [last]);
+  assert.equal(tl.curves.infoGain![0], gain[0].gain);
+  assert.ok(TIMELINE_MIME in timelineBundle(tl));
+
+  const ins = await runInspector(run, { examples: 1 });
+  assert.equal(ins.layers, 2);
+  assert.equal(ins.heads, 2);
+  assert.equal(ins.examples.length, 1);
+  const ex = ins.examples[0];
+  assert.match(ex.match.tokens[ex.match.envPos], /<ENV>$/);
+  assert.equal(ex.match.target, ex.match.tokens[ex.match.envPos].replace('<ENV>', '<LAN>'));
+  assert.notEqual(ex.mismatch!.tokens[ex.mismatch!.envPos], ex.match.tokens[ex.match.envPos]);
+  // Attention rows are probability distributions over earlier positions (causal).
+  const att = ins.maps.find((m) => m.kind === 'attention' && m.variant === 'match' && m.layer === 1 && m.head === 0)!;
+  const T = ex.match.tokens.length;
+  const v = Array.from(att.values as ArrayLike<number>);
+  for (let q = 0; q < T; q++) {
+    const row = v.slice(q * T, (q + 1) * T);
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    assert.ok(row.slice(q + 1).every((x) => x === 0));
+  }
+  const b = inspectorBundle(ins);
+  const payload = b[INSPECTOR_MIME] as { maps: Array<{ kind: string; n: number; min: number; max: number; encoding: 'u8' | 'u8-lower'; data: string }> };
+  const enc = payload.maps.find((m) => m.kind === 'attention')!;
+  assert.equal(enc.n, T);
+  assert.ok(decodeMap(enc).every((x) => x >= -1e-6 && x <= 1 + 1e-6));
+  assert.ok(String(b['image/svg+xml']).startsWith('<svg'));
+});
