@@ -6,3 +6,4 @@ export * from './patching';
 export * from './cooccurrence';
 export * from './analyze';
 export * from './report';
+export * from './inspect';

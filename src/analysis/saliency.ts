@@ -19,6 +19,10 @@ import { lengthBatches, padTokens, targetLogProbs, checkLengths } from '../eval/
 import { saliencyShares, type HeadShare } from '../metrics/heads';
 
 export interface SaliencyOptions {
+  /** Also return every context's maps (attention/SSD: [T*T] per layer and head; input: [T] per context). */
+  keepMaps?: boolean;
+  /** Which contexts to use: the match contexts (default, the paper's measure) or all given sequences. */
+  conditions?: 'match' | 'all';
   batchSize?: number;
   padId?: number;
   signal?: AbortSignal;
@@ -42,6 +46,10 @@ export interface SaliencyResult {
   layers: LayerFlow[];
   /** Number of contexts. */
   n: number;
+  /** With keepMaps: per context (in the order of the used sequences), maps[l * H + h] = |A * dL/dA| as [T*T] row-major (T = the context's length); for 'input', maps[0] = [T]. */
+  maps?: Float64Array[][];
+  /** The sequences used (match contexts unless conditions = 'all'). */
+  used?: EvalSequence[];
 }
 
 /** The token-mixing hook points of a model, by layer: attention patterns or SSD matrices. */
@@ -77,7 +85,8 @@ function recordingIdentity(record: (x: tf.Tensor, dy: tf.Tensor) => void): (x: t
 
 /** Saliency of the match contexts of an evaluation set. */
 export async function saliency(model: LanguageModel, seqs: readonly EvalSequence[], opts: SaliencyOptions = {}): Promise<SaliencyResult> {
-  const match = seqs.filter((s) => s.condition === 'match');
+  const match = opts.conditions === 'all' ? seqs.slice() : seqs.filter((s) => s.condition === 'match');
+  const maps: Float64Array[][] | undefined = opts.keepMaps ? match.map(() => []) : undefined;
   checkLengths(model, match);
   const mix = mixingHooks(model);
   const kind = mix?.kind ?? 'input';
@@ -121,6 +130,18 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
       const v = await r.data();
       r.dispose();
       batch.forEach((s, b) => {
+        const n = s.ids.length;
+        if (maps) {
+          const m = maps[idx[b]];
+          if (mix) {
+            for (let h = 0; h < H; h++) {
+              const off = (b * H + h) * T * T;
+              const out = new Float64Array(n * n);
+              for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = Math.abs(v[off + i * T + j]);
+              m[l * H + h] = out;
+            }
+          } else m[0] = Float64Array.from({ length: n }, (_, t) => Math.abs(v[b * T + t]));
+        }
         if (mix) {
           const layerMap = new Float64Array(T * T);
           for (let h = 0; h < H; h++) {
@@ -154,5 +175,5 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
   const heads: HeadShare[] = [];
   if (mix) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) heads.push({ layer: l, head: h, aggregateShare: aggSum[l * H + h] / n, gatherShare: gatSum[l * H + h] / n });
   const layers: LayerFlow[] = Array.from({ length: L }, (_, l) => ({ layer: mix ? l : -1, flowShare: flowSum[l] / n, total: totSum[l] / n }));
-  return { kind, heads, layers, n };
+  return { kind, heads, layers, n, ...(maps ? { maps, used: match } : {}) };
 }

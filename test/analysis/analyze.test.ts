@@ -4,6 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initEngine } from '../../src/engine';
 import { analyzeRun, evalRun, gainAcrossRuns, lensFileName } from '../../src/analysis/analyze';
+import { inspectorData, timelineData } from '../../src/analysis/inspect';
+import { inspectorPayload, timelinePayload } from '../../src/viz/widgets';
 import type { Episode } from '../../src/data/types';
 import { copyModel, NOUNS, VOCAB, FRAMES, BETA, Dh, V } from './handmodel';
 import { fakeRun } from './runfake';
@@ -64,6 +66,22 @@ test('analyzeRun writes every table, computes only what is missing, and resumes'
   assert.equal(tmpl.numRows(), 3);
   assert.ok(fs.existsSync(path.join(run.dir, 'eval/evalset.json')));
 
+  // widget data: scores from the heads table, maps from the last checkpoint
+  const insp = await inspectorData(run);
+  assert.deepEqual(insp.steps, [100, 200]);
+  assert.equal(insp.examples.length, 3);
+  assert.equal(insp.maps.length, 3 * 2 * 4 * 2);
+  assert.ok(Math.abs((insp.scores.aggregate![1][1][1] as number) - 1) < 1e-4);
+  const ex = insp.examples[0];
+  const sm = insp.maps.find((m) => m.kind === 'saliency' && m.example === ex.id && m.variant === 'match' && m.layer === 1 && m.head === 1)!;
+  const T = ex.match.tokens.length;
+  const vals = Array.from(sm.values as ArrayLike<number>);
+  assert.equal(vals.indexOf(Math.max(...vals)), ex.match.predPos * T + ex.match.envPos);
+  inspectorPayload(insp); // accepted by the widget's validator
+  const tl = await timelineData(run);
+  assert.deepEqual(tl.steps, [100, 200]);
+  timelinePayload(tl);
+  run.loads.length = 0;
   // a second call finds everything and loads no model
   run.loads.length = 0;
   const again = await analyzeRun(run, { only: ['gain', 'heads', 'ablation', 'lens', 'tuned_lens', 'patching', 'cooccurrence'] });

@@ -1,0 +1,129 @@
+/**
+ * Data for the notebook widgets (src/viz/widgets.ts): the attention / saliency inspector and the
+ * timeline, built from a run's analysis tables and, for token x token maps, from its checkpoints.
+ */
+import type { LanguageModel } from '../models/types';
+import type { EvalSequence } from '../eval/evalset';
+import { evalSequences } from '../eval/evalset';
+import { padTokens } from '../eval/surprisal';
+import type { HeadMap, InspectorData, InspectorExample, TimelineData } from '../viz/widgets';
+import { saliency, mixingHooks } from './saliency';
+import { runEvalSet, type AnalysisRun } from './analyze';
+
+/** Attention (or SSD) patterns and saliency maps of every head for the given sequences at one checkpoint. */
+export async function headMaps(model: LanguageModel, seqs: readonly EvalSequence[], step: number, exampleIds: readonly string[]): Promise<HeadMap[]> {
+  const mix = mixingHooks(model);
+  if (!mix) return [];
+  const H = model.nHeads;
+  const out: HeadMap[] = [];
+  const variant = (s: EvalSequence) => s.condition;
+  // attention patterns
+  for (let i = 0; i < seqs.length; i++) {
+    const s = seqs[i];
+    const tokens = padTokens([s]);
+    const { logits, cache } = model.runWithCache(tokens, { names: mix.names });
+    logits.dispose();
+    tokens.dispose();
+    for (let l = 0; l < mix.names.length; l++) {
+      const a = await cache.get(mix.names[l]).data(); // [1, H, T, T]
+      const T = s.ids.length;
+      for (let h = 0; h < H; h++) out.push({ step, example: exampleIds[i], variant: variant(s), kind: 'attention', layer: l, head: h, values: Float64Array.from(a.subarray(h * T * T, (h + 1) * T * T)) });
+    }
+    cache.dispose();
+  }
+  // saliency (the loss is the surprisal of v<LAN> in that context, match or mismatch)
+  const sal = await saliency(model, seqs, { keepMaps: true, conditions: 'all', batchSize: 8 });
+  sal.used!.forEach((s) => {
+    const i = seqs.indexOf(s);
+    sal.maps![i].forEach((m, k) => out.push({ step, example: exampleIds[i], variant: variant(s), kind: 'saliency', layer: Math.floor(k / H), head: k % H, values: m }));
+  });
+  return out;
+}
+
+/**
+ * Inspector data of a run: per-head aggregate and gather scores at every analysed checkpoint
+ * (from analysis/heads), and token x token maps for `examples` evaluation contexts (match and one
+ * mismatch) at the given steps (default: the last analysed one).
+ */
+export async function inspectorData(run: AnalysisRun, opts: { steps?: number[]; mapSteps?: number[]; examples?: number; thresholds?: { aggregate?: number; gather?: number } } = {}): Promise<InspectorData> {
+  const rows = ((await run.readTable('analysis/heads'))?.objects() ?? []) as Array<Record<string, unknown>>;
+  const steps = opts.steps ?? [...new Set(rows.map((r) => Number(r.step)))].sort((a, b) => a - b);
+  const L = Math.max(0, ...rows.map((r) => Number(r.layer) + 1));
+  const H = Math.max(0, ...rows.map((r) => Number(r.head) + 1));
+  const grid = (field: string) =>
+    steps.map((st) => Array.from({ length: L }, (_, l) => Array.from({ length: H }, (_, h) => {
+      const r = rows.find((x) => Number(x.step) === st && Number(x.layer) === l && Number(x.head) === h);
+      return r ? Number(r[field]) : null;
+    })));
+  const set = await runEvalSet(run);
+  const all = evalSequences(set, run.tokenizer);
+  const nEx = opts.examples ?? 4;
+  const picked: EvalSequence[] = [];
+  const ids: string[] = [];
+  const examples: InspectorExample[] = [];
+  const seenNouns = new Set<string>();
+  for (const s of all) {
+    if (examples.length >= nEx) break;
+    if (s.condition !== 'match' || seenNouns.has(s.noun)) continue;
+    seenNouns.add(s.noun);
+    const mm = all.find((r) => r.item === s.item && r.condition === 'mismatch');
+    const id = `${s.noun}/${s.context}`;
+    const variantOf = (q: EvalSequence) => ({ tokens: run.tokenizer.decode(q.ids), envPos: q.envPos, predPos: q.predPos, target: run.tokenizer.token(q.target) });
+    examples.push({ id, label: `${s.noun} (${s.context})`, match: variantOf(s), ...(mm ? { mismatch: variantOf(mm) } : {}) });
+    picked.push(s);
+    ids.push(id);
+    if (mm) {
+      picked.push(mm);
+      ids.push(id);
+    }
+  }
+  const mapSteps = opts.mapSteps ?? (steps.length ? [steps[steps.length - 1]] : []);
+  const maps: HeadMap[] = [];
+  for (const st of mapSteps) {
+    const model = await run.loadModel(st);
+    try {
+      maps.push(...(await headMaps(model, picked, st, ids)));
+    } finally {
+      model.dispose();
+    }
+  }
+  return {
+    title: 'Attention / saliency inspector',
+    model: run.dir,
+    layers: L,
+    heads: H,
+    steps,
+    scores: { aggregate: grid('aggregate_share'), gather: grid('gather_share') },
+    thresholds: { aggregate: opts.thresholds?.aggregate ?? 0.3, gather: opts.thresholds?.gather ?? 0.3 },
+    examples,
+    maps,
+    initial: { step: mapSteps[mapSteps.length - 1], example: examples[0]?.id, variant: 'match', kind: 'saliency' },
+  };
+}
+
+/** Timeline data of a run: match / mismatch surprisal, G, R^2 (all predictors) and head counts per analysed step. */
+export async function timelineData(run: AnalysisRun): Promise<TimelineData> {
+  const read = async (n: string) => ((await run.readTable(n))?.objects() ?? []) as Array<Record<string, unknown>>;
+  const gain = await read('analysis/gain_summary');
+  const co = (await read('analysis/cooccurrence')).filter((r) => r.predictors === 'all');
+  const hc = await read('analysis/head_counts');
+  const steps = [...new Set([...gain, ...co, ...hc].map((r) => Number(r.step)))].sort((a, b) => a - b);
+  const at = (rs: Array<Record<string, unknown>>, f: string) => steps.map((s) => {
+    const r = rs.find((x) => Number(x.step) === s);
+    return r ? Number(r[f]) : null;
+  });
+  return {
+    title: 'Grounding over training',
+    model: run.dir,
+    steps,
+    curves: {
+      matchSurprisal: at(gain, 'match'),
+      mismatchSurprisal: at(gain, 'mismatch'),
+      infoGain: at(gain, 'gain'),
+      r2Cooccurrence: at(co, 'r2'),
+      aggregateHeads: at(hc, 'aggregate_heads'),
+      gatherHeads: at(hc, 'gather_heads'),
+    },
+  };
+}
+
