@@ -382,6 +382,64 @@ const lstmOp = cg((xw: tf.Tensor, whh: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 });
 
+const trilCache = new Map<number, tf.Tensor2D>();
+/** [T, T] lower-triangular ones (kept for reuse). */
+export function trilOnes(t: number): tf.Tensor2D {
+  let m = trilCache.get(t);
+  if (!m || m.isDisposed) {
+    const a = new Float32Array(t * t);
+    for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) a[i * t + j] = 1;
+    m = tf.keep(tf.tensor2d(a, [t, t]));
+    trilCache.set(t, m);
+  }
+  return m;
+}
+
+/**
+ * The Mamba-2 SSD token-mixing matrix from step sizes dt [B, T, H], per-head A [H] (negative) and
+ * the C.B products cb [B, T, T] (cb[t, s] = C_t . B_s):
+ *   M[b,h,t,s] = cb[b,t,s] * exp(sum_{r=s+1..t} dt[b,r,h] A[h]) * dt[b,s,h]  for s <= t, else 0.
+ * Returns [B, H, T, T].
+ */
+export type SsdPatternFn = (dt: T3, a: tf.Tensor1D, cb: T3) => tf.Tensor4D;
+
+export const ssdPatternStock: SsdPatternFn = (dt, a, cb) => {
+  const [b, t, h] = dt.shape;
+  const dtH = tf.transpose(dt, [0, 2, 1]); // [B, H, T]
+  const cum = tf.cumsum(tf.mul(dtH, tf.reshape(a, [1, h, 1])), 2); // [B, H, T]
+  const seg = tf.sub(tf.reshape(cum, [b, h, t, 1]), tf.reshape(cum, [b, h, 1, t])); // [B, H, T, T]: cum_t - cum_s
+  const decay = tf.mul(tf.exp(tf.minimum(seg, 0)), trilOnes(t)); // [B, H, T, T]
+  return tf.mul(tf.mul(decay, tf.reshape(cb, [b, 1, t, t])), tf.reshape(dtH, [b, h, 1, t])) as tf.Tensor4D;
+};
+
+/** Fused: backward reuses the decay matrix and needs five reductions instead of sixteen. */
+export const ssdPatternFused: SsdPatternFn = (dt, a, cb) => ssdOp(dt, a, cb) as tf.Tensor4D;
+
+const ssdOp = cg((dt: tf.Tensor, a: tf.Tensor, cb: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [b, t, h] = dt.shape;
+  const dtH = tf.transpose(dt, [0, 2, 1]); // [B, H, T]
+  const cum = tf.cumsum(tf.mul(dtH, tf.reshape(a, [1, h, 1])), 2); // [B, H, T]
+  const seg = tf.sub(tf.reshape(cum, [b, h, t, 1]), tf.reshape(cum, [b, h, 1, t])); // [B, H, T, T]
+  const decay = tf.mul(tf.exp(tf.minimum(seg, 0)), trilOnes(t)); // [B, H, T, T]
+  const m = tf.mul(tf.mul(decay, tf.reshape(cb, [b, 1, t, t])), tf.reshape(dtH, [b, h, 1, t]));
+  save([decay, m, cb, dtH, a]);
+  return {
+    value: m,
+    gradFunc: (g: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sD, sM, sCb, sDtH, sA] = saved;
+      const gd = tf.mul(g, sD); // [B, H, T, T]
+      const dCb = tf.sum(tf.mul(gd, tf.reshape(sDtH, [b, h, 1, t])), 1); // [B, T, T]
+      const dDtDirect = tf.sum(tf.mul(gd, tf.reshape(sCb, [b, 1, t, t])), 2); // [B, H, T] (over t, indexed by s)
+      const dseg = tf.mul(g, sM); // [B, H, T, T]
+      const dcum = tf.sub(tf.sum(dseg, 3), tf.sum(dseg, 2)); // [B, H, T]
+      const dA = tf.cumsum(dcum, 2, false, true); // d/d(dt*A) [B, H, T]: reverse cumulative sum
+      const dDtH = tf.add(dDtDirect, tf.mul(dA, tf.reshape(sA, [1, h, 1])));
+      const da = tf.sum(tf.mul(dA, sDtH), [0, 2]); // [H]
+      return [tf.transpose(dDtH, [0, 2, 1]), da, dCb];
+    },
+  };
+});
+
 // ---------------------------------------------------------------------------------------------
 // One interface, two implementations.
 
@@ -399,6 +457,8 @@ export interface Ops {
   embedding(ids: tf.Tensor1D, table: T2): T2;
   /** xw [T, B, 4D], whh [D, 4D] -> [T, B, 2D] (h | c of every step) */
   lstmLayer: LstmLayerFn;
+  /** dt [B, T, H], A [H], cb [B, T, T] -> [B, H, T, T] */
+  ssdPattern: SsdPatternFn;
 }
 
 export const fusedOps: Ops = {
@@ -415,6 +475,7 @@ export const fusedOps: Ops = {
   batchMatMul,
   embedding,
   lstmLayer: lstmLayerFused,
+  ssdPattern: ssdPatternFused,
 };
 
 /** The same operations written with stock tfjs ops and tfjs's own autodiff (the naive baseline). */
@@ -439,4 +500,5 @@ export const stockOps: Ops = {
   // Stock gather has no gradient on wasm: one-hot matmul.
   embedding: (ids, table) => tf.matMul(tf.oneHot(tf.cast(ids, 'int32'), table.shape[0]), table),
   lstmLayer: lstmLayerStock,
+  ssdPattern: ssdPatternStock,
 };

@@ -71,29 +71,12 @@ export function mamba2ParamSpecs(c: Mamba2Config): ParamSpec[] {
   return specs;
 }
 
-const trilCache = new Map<number, tf.Tensor2D>();
-function tril(t: number): tf.Tensor2D {
-  let m = trilCache.get(t);
-  if (!m || m.isDisposed) {
-    const a = new Float32Array(t * t);
-    for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) a[i * t + j] = 1;
-    m = tf.keep(tf.tensor2d(a, [t, t]));
-    trilCache.set(t, m);
-  }
-  return m;
-}
-
 /**
  * The SSD token-mixing matrix: dt [B,T,H], A [H] (negative), B and C [B,T,N] -> M [B,H,T,T].
  */
 export function ssdPattern(dt: tf.Tensor3D, a: tf.Tensor1D, bm: tf.Tensor3D, cm: tf.Tensor3D, ops: Ops): tf.Tensor4D {
-  const [b, t, h] = dt.shape;
-  const dtH = tf.transpose(dt, [0, 2, 1]); // [B, H, T]
-  const cum = tf.cumsum(tf.mul(dtH, tf.reshape(a, [1, h, 1])), 2); // [B, H, T]
-  const seg = tf.sub(tf.reshape(cum, [b, h, t, 1]), tf.reshape(cum, [b, h, 1, t])); // [B, H, T, T]: cum_t - cum_s
-  const decay = tf.mul(tf.exp(tf.minimum(seg, 0)), tril(t)); // [B, H, T, T]
   const cb = ops.batchMatMul(cm, tf.transpose(bm, [0, 2, 1]) as tf.Tensor3D); // [B, T, T]: C_t . B_s
-  return tf.mul(tf.mul(decay, tf.reshape(cb, [b, 1, t, t])), tf.reshape(dtH, [b, h, 1, t])) as tf.Tensor4D;
+  return ops.ssdPattern(dt, a, cb);
 }
 
 /** y = M x per head: M [B,H,T,T], x [B,T,H,P] -> [B,T,H,P]. */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine, Rng, fusedOps, stockOps, bmmRaw, attentionScores, batchMatMul, lstmLayerFused, lstmLayerStock } from '../../src/engine';
+import { initEngine, Rng, fusedOps, stockOps, bmmRaw, attentionScores, batchMatMul, lstmLayerFused, lstmLayerStock, ssdPatternFused, ssdPatternStock } from '../../src/engine';
 
 function rand(rng: Rng, shape: number[], std = 1): tf.Tensor {
   return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), std), shape);
@@ -184,6 +184,23 @@ test('fused LSTM layer (hand-written BPTT) matches finite differences and stock 
   checkGrad('lstmLayer', (xw, whh) => tf.sum(tf.mul(lstmLayerFused(xw as tf.Tensor3D, whh as tf.Tensor2D), r)), [xw, whh], {
     ref: (xw, whh) => tf.sum(tf.mul(lstmLayerStock(xw as tf.Tensor3D, whh as tf.Tensor2D), r)),
     samples: 20,
+  });
+});
+
+test('fused SSD pattern (Mamba-2) matches finite differences and stock autodiff', async () => {
+  await initEngine({ log: false });
+  const rng = new Rng(9);
+  const B = 2, T = 5, H = 2;
+  const dt = tf.softplus(rand(rng, [B, T, H])) as tf.Tensor3D;
+  const a = tf.tensor1d([-0.7, -1.9]);
+  const cb = rand(rng, [B, T, T]) as tf.Tensor3D;
+  const r = probe(rng, [B, H, T, T]);
+  const fwd = tf.tidy(() => maxDiff(ssdPatternFused(dt, a, cb), ssdPatternStock(dt, a, cb)));
+  assert.ok(fwd < 1e-5);
+  checkGrad('ssdPattern', (dt, a, cb) => tf.sum(tf.mul(ssdPatternFused(dt as tf.Tensor3D, a as tf.Tensor1D, cb as tf.Tensor3D), r)), [dt, a, cb], {
+    ref: (dt, a, cb) => tf.sum(tf.mul(ssdPatternStock(dt as tf.Tensor3D, a as tf.Tensor1D, cb as tf.Tensor3D), r)),
+    samples: 15,
+    h: 5e-3,
   });
 });
 

@@ -94,7 +94,7 @@ test('Transformer parameter names and counts match Hugging Face GPT-2 small', as
   m.dispose();
 });
 
-test('fused and stock (naive) Transformers give the same loss and gradients', async () => {
+test('fused and stock (naive) models of every architecture give the same loss and gradients', async () => {
   await initEngine({ log: false });
   const x = tokens(2, 8, 3), y = tokens(2, 8, 4);
   const mask = tf.tensor2d([[1, 1, 1, 0, 1, 1, 1, 1], [0, 1, 1, 1, 1, 1, 0, 1]]);
