@@ -7,7 +7,7 @@ import type { View } from 'vega';
 import { nearestIndex, publish, StepListener, subscribe } from './bus';
 import { checkTimeline, CurveName, fmt, TimelinePayload } from './payload';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
-import { clientPoint, createView, setData } from './vegaview';
+import { clientPoint, createView, groupOffset, setData } from './vegaview';
 import type { WidgetOptions } from './inspector';
 
 export const CURVE_LABELS: Record<CurveName, string> = {
@@ -136,7 +136,9 @@ export class TimelineView {
     const first = pa?.curves.find((k) => this.payload.curves[k]);
     const y = first ? this.payload.curves[first]![c] : null;
     if (y == null) return null;
-    return clientPoint(this.view, this.chart, `concat_${panel}_x`, this.payload.steps[c], `concat_${panel}_y`, y);
+    const p = clientPoint(this.view, this.chart, `concat_${panel}_x`, this.payload.steps[c], `concat_${panel}_y`, y);
+    const g = groupOffset(this.view, `concat_${panel}_group`);
+    return g ? { x: p.x + g[0], y: p.y + g[1] } : null;
   }
 
   dispose(): void {

@@ -49,3 +49,22 @@ export function clientPoint(view: View, container: HTMLElement, xScale: string, 
   const r = el.getBoundingClientRect();
   return { x: r.left + ox + sx(x) + bx, y: r.top + oy + sy(y) + by };
 }
+
+/** The [x, y] offset of the first item of the group mark called `name` (e.g. a concat panel). */
+export function groupOffset(view: View, name: string): [number, number] | null {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const walk = (node: any, dx: number, dy: number): [number, number] | null => {
+    for (const item of node.items ?? []) {
+      const x = dx + (item.x ?? 0);
+      const y = dy + (item.y ?? 0);
+      if (node.name === name && node.marktype === 'group') return [x, y];
+      for (const child of item.items ?? []) {
+        const r = walk(child, node.marktype === 'group' ? x : dx, node.marktype === 'group' ? y : dy);
+        if (r) return r;
+      }
+    }
+    return null;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return walk((view.scenegraph() as any).root, 0, 0);
+}

@@ -248,6 +248,21 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
     timings.scrubPerCheckpointWallMs = stats(per);
     timings.scrubPerCheckpointInspectorMs = stats(inner);
 
+    // clicking a point of the information-gain panel also moves the checkpoint
+    await page.locator('.gl-timeline .gl-tl-chart').scrollIntoViewIfNeeded();
+    const gp = await page.evaluate(() => (document.querySelector('.gl-timeline') as any).__groundlab.pointAt(1, 5));
+    assert.ok(gp, 'the information-gain panel has a point at checkpoint 6');
+    await page.mouse.click(gp.x, gp.y);
+    await stepIs(6000);
+
+    // switch examples: ex2's tokens; this bundle carries maps for ex1 only, and the widget says so
+    await page.selectOption('.gl-inspector .gl-example', 'ex2');
+    await page.waitForFunction(() => (document.querySelector('.gl-inspector') as HTMLElement).dataset.example === 'ex2');
+    assert.match((await page.textContent('.gl-inspector .gl-tokens .gl-tok-env-slot'))!, /^shoe<ENV>$/, 'ex2 (book), mismatch variant');
+    assert.equal((await ds()).map, 'missing');
+    assert.match((await page.textContent('.gl-inspector .gl-map-status'))!, /^Not carried in this bundle: .*example ex2/);
+    await page.selectOption('.gl-inspector .gl-example', 'ex1');
+
     // 4. dark theme through the Settings menu: the widgets redraw with the theme's colours
     updates = Number((await ds()).updates);
     await page.click('.lm-MenuBar-item:has-text("Settings")');
