@@ -50,7 +50,7 @@ function kernelSpec() {
   };
 }
 
-/** A 64x64 and 32x32 logo: a plain PNG drawn here (two squares, "ENV" and "LAN"). */
+/** The kernel's logo (an ENV square, a LAN circle and a link between them), as SVG. */
 function logoSvg() {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
 <rect width="64" height="64" rx="10" fill="#1f3b57"/>
@@ -83,14 +83,20 @@ function main() {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.js')))
     process.stderr.write(`note: ${ROOT}/dist is not built yet; run \`npm run build\` there before using the kernel\n`);
   fs.mkdirSync(target, { recursive: true });
-  fs.writeFileSync(path.join(target, 'kernel.json'), JSON.stringify(spec, null, 2) + '\n');
-  fs.writeFileSync(path.join(target, 'logo-svg.svg'), logoSvg());
+  // Write-then-rename: a Jupyter reading the folder meanwhile never sees a half-written file.
+  const put = (name, data) => {
+    const tmp = path.join(target, `.${name}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, path.join(target, name));
+  };
+  put('kernel.json', JSON.stringify(spec, null, 2) + '\n');
+  put('logo-svg.svg', logoSvg());
   try {
     // PNG logos for frontends that want them (resvg ships prebuilt in the npm package).
     const { Resvg } = require('@resvg/resvg-js');
     for (const size of [32, 64]) {
       const png = new Resvg(logoSvg(), { fitTo: { mode: 'width', value: size } }).render().asPng();
-      fs.writeFileSync(path.join(target, `logo-${size}x${size}.png`), png);
+      put(`logo-${size}x${size}.png`, png);
     }
   } catch {
     /* logos are optional */

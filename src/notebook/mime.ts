@@ -44,7 +44,7 @@ export interface TableLike {
   numRows(): number;
   numCols(): number;
   columnNames(): string[];
-  objects(opts?: { limit?: number }): Record<string, unknown>[];
+  objects(opts?: { limit?: number }): object[];
   toHTML?(opts?: { limit?: number }): string;
 }
 
@@ -80,7 +80,7 @@ function cell(v: unknown): string {
 /** Plain-text rendering of a table: aligned columns, the first `limit` rows. */
 export function tableText(t: TableLike, limit = 20): string {
   const cols = t.columnNames();
-  const rows = t.objects({ limit }).map((r) => cols.map((c) => cell(r[c])));
+  const rows = (t.objects({ limit }) as Record<string, unknown>[]).map((r) => cols.map((c) => cell(r[c])));
   const width = cols.map((c, j) => Math.min(40, Math.max(c.length, ...rows.map((r) => r[j].length))));
   const fmt = (r: string[]) => r.map((s, j) => (s.length > width[j] ? s.slice(0, width[j] - 1) + '…' : s.padStart(width[j]))).join('  ');
   const lines = [fmt(cols), ...rows.map(fmt)];
@@ -96,8 +96,7 @@ export function tableHtml(t: TableLike, limit = 20): string {
   if (typeof t.toHTML === 'function') return t.toHTML({ limit }) + note;
   const cols = t.columnNames();
   const head = `<thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
-  const body = t
-    .objects({ limit })
+  const body = (t.objects({ limit }) as Record<string, unknown>[])
     .map((r) => `<tr>${cols.map((c) => `<td>${escapeHtml(cell(r[c]))}</td>`).join('')}</tr>`)
     .join('');
   return `<table>${head}<tbody>${body}</tbody></table>${note}`;
