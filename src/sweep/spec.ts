@@ -204,7 +204,7 @@ export function readSpec(file: string, overrides: { out?: string } = {}): SweepS
     const line = m ? lineAt(text, Number(m[1])) : lm ? Number(lm[1]) : undefined;
     throw new GroundlabError('PARSE', `the sweep spec is not valid JSON (${msg})`, { file: abs, line, cause: e });
   }
-  const base = path.basename(abs).replace(/\.json$/i, '').replace(/^sweep$/, 'sweep');
+  const base = path.basename(abs).replace(/\.json$/i, '');
   const spec = validateSpec(raw, { file: abs, dir: path.dirname(abs), name: /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(base) ? base : 'sweep' });
   if (overrides.out) spec.out = path.resolve(overrides.out);
   return spec;
