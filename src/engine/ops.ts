@@ -11,6 +11,7 @@
  * T = positions, Dh = head size.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { GroundlabError } from '../errors';
 import { BMM_KERNEL, hasFastBmm, installWasmKernels } from './ops-kernels';
 
 type T2 = tf.Tensor2D;
@@ -277,6 +278,13 @@ export function attentionScores(q: T3, k: T3, fused = true): T3 {
 export function embedding(ids: tf.Tensor1D, table: T2): T2 {
   const idArr = ids.dataSync();
   const [vocab, d] = table.shape;
+  for (let i = 0; i < idArr.length; i++) {
+    if (!(idArr[i] >= 0 && idArr[i] < vocab)) {
+      throw new GroundlabError('BAD_ARGUMENT', `token id ${idArr[i]} at position ${i} is outside the vocabulary (0..${vocab - 1})`, {
+        hint: 'encode with the tokenizer the model was built for (vocabSize must match)',
+      });
+    }
+  }
   const op = cg((w: tf.Tensor) => ({
     value: tf.gather(w, ids),
     gradFunc: (dy: tf.Tensor) => {

@@ -185,6 +185,7 @@ test('hook errors: unknown names and wrong replacement shapes are clear Groundla
   assert.throws(() => m.forward(x, { hooks: { 'blocks.0.attn.hook_patern': () => undefined } }), /not a hook point/);
   assert.throws(() => m.forward(x, { hooks: { 'blocks.0.hook_resid_pre': () => tf.zeros([1]) } }), /returned shape/);
   assert.throws(() => m.forward(tokens(1, 40)), /longer than the model's context/);
+  assert.throws(() => m.forward(tf.tensor2d([[1, 2, V]], [1, 3], 'int32')), /outside the vocabulary/);
   assert.throws(() => modelPreset('transformer', 'tiny', V, { nHeads: 5 }), (e: unknown) => isGroundlabError(e) && (e as { code: string }).code === 'BAD_CONFIG');
   m.dispose();
 });
