@@ -145,6 +145,10 @@ export async function runEvalSet(run: AnalysisRun, opts: AnalyzeOptions['evalSet
   if (saved && saved.version === 1) {
     const same = saved.contextsPerNoun === want.contextsPerNoun && saved.mismatchesPerContext === want.mismatchesPerContext && saved.seed === want.seed;
     if (same || Object.keys(opts).length === 0) return saved;
+    if (await run.readTable('analysis/surprisal'))
+      throw new GroundlabError('BAD_ARGUMENT', `the run's evaluation set has N = ${saved.contextsPerNoun} contexts per noun, M = ${saved.mismatchesPerContext} mismatches, seed ${saved.seed}, and its tables were computed with it`, {
+        hint: `leave out --contexts/--mismatches/--eval-seed, or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
+      });
   }
   const data = await run.data();
   const nouns = data.nouns as string[] | undefined;

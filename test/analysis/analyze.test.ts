@@ -111,5 +111,6 @@ test('analyzeRun stops on abort and resumes', async () => {
   const r = await analyzeRun(run, { only: ['gain'] });
   assert.deepEqual(r.computed.gain, [2, 3]);
   await assert.rejects(analyzeRun(run, { checkpoints: [7] }), /no checkpoint at step 7/);
+  await assert.rejects(analyzeRun(run, { only: ['gain'], evalSet: { contextsPerNoun: 1 } }), /tables were computed with it/);
   await assert.rejects(analyzeRun(run, { only: ['nope' as never] }), /unknown analysis/);
 });
