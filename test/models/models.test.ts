@@ -335,3 +335,19 @@ test('timeTrainSteps times fused and stock variants without leaking tensors', as
   assert.equal(f.samples.length, 2);
   assert.ok(f.msPerStep > 0 && s.msPerStep > 0 && f.tokensPerSec > 0);
 });
+
+test('countParams and modelParamShapes agree with the created models; regex hooks reach every layer', async () => {
+  await initEngine({ log: false });
+  const { modelParamShapes } = await import('../../src/models');
+  for (const arch of ARCHS) {
+    const cfg = tiny(arch, { envFeatureDim: 2 });
+    const m = createModel(cfg, 1);
+    const total = [...m.params.values()].reduce((a, v) => a + v.size, 0);
+    assert.equal(countParams(cfg), total, arch);
+    assert.deepEqual(modelParamShapes(cfg).map((p) => p.name), [...m.params.keys()]);
+    const seen: string[] = [];
+    tf.dispose(m.forward(tokens(1, 4), { hooks: [[/^blocks\.\d+\.hook_resid_post$/, (_x, name) => void seen.push(name)]] }));
+    assert.deepEqual(seen, m.hookPoints().filter((n) => n.endsWith('hook_resid_post')));
+    m.dispose();
+  }
+});
