@@ -3,7 +3,8 @@
  * (every grid axis except `seed` is a group key) of
  *  - the final training measures (last row of `metrics/train.arrow`: loss and any other numeric
  *    column that is not a timing or schedule column) -> `aggregate/final.arrow`, one row per group;
- *  - every analysis table (`analysis/<name>.arrow`) -> `aggregate/analysis-<name>.arrow`: first, in
+ *  - every analysis and probe table (`analysis/<name>.arrow`, `probes/<name>.arrow`) ->
+ *    `aggregate/analysis-<name>.arrow`, `aggregate/probes-<name>.arrow`: first, in
  *    each cell, the mean over rows per key (step, layer, head and string columns other than items
  *    such as noun/env_noun/context/frame), then mean and CI over seeds per group and key. Item
  *    columns and columns that are already statistics (ci_lo, sem, n, *_count, ...) are not measures.
@@ -20,6 +21,8 @@ import { cellDir, effectiveCellState, writeFileAtomic, type Sweep } from './stor
 
 /** Numeric columns of the training table that are not measures of the model. */
 const NOT_A_MEASURE = /(^step$|^epoch$|time|sec|elapsed|wall|clock|date|tokens_?per|per_?s(ec)?$|throughput|^lr$|learning_?rate|^tokens$|^seen)/i;
+/** Folders of a run whose tables are aggregated (`analysis/gain.arrow` -> `aggregate/analysis-gain.arrow`). */
+const TABLE_FOLDERS = ['analysis', 'probes'];
 /** Numeric columns of analysis tables that index rather than measure. */
 const NUMERIC_KEYS = /^(step|checkpoint|layer|head|block|position|pos|k|rank)$/i;
 /** Columns naming items (nouns, contexts, ...): averaged over inside a cell rather than kept as keys. */
@@ -37,7 +40,7 @@ export interface AggregateOptions {
 }
 
 export interface AggregateResult {
-  /** Tables by name: "cells", "final", "analysis-<name>". */
+  /** Tables by name: "cells", "final", "analysis-<name>", "probes-<name>". */
   tables: Record<string, ColumnTable>;
   /** Files written. */
   files: string[];
@@ -183,14 +186,15 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
     if ((opts.doneOnly ?? true) && st.state !== 'done') continue;
     const metrics = path.join(dir, 'metrics', 'train.arrow');
     const hasMetrics = fs.existsSync(metrics);
-    const tables = listArrowFiles(path.join(dir, 'analysis'));
+    // Analysis and probe tables, as "analysis/<name>" and "probes/<name>".
+    const tables = TABLE_FOLDERS.flatMap((f) => listArrowFiles(path.join(dir, f)).map((n) => `${f}/${n}`));
     if (!hasMetrics && tables.length === 0) continue;
     used.push({ name: cell.name, params: cell.params });
     if (hasMetrics) finals.set(cell.name, finalMeasures(readArrowFile(metrics)));
     for (const name of tables) {
       let m = analysis.get(name);
       if (!m) analysis.set(name, (m = new Map()));
-      m.set(cell.name, readArrowFile(path.join(dir, 'analysis', `${name}.arrow`)));
+      m.set(cell.name, readArrowFile(path.join(dir, `${name}.arrow`)));
     }
   }
   const tables: Record<string, ColumnTable> = {};
@@ -261,7 +265,7 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
         for (const m of measures) addStats(cols, m, meanCI(vals(m), level));
       }
     }
-    tables[`analysis-${name.replace(/\//g, '-')}`] = aq.table(cols) as ColumnTable;
+    tables[name.replace(/\//g, '-')] = aq.table(cols) as ColumnTable;
   }
   const files: string[] = [];
   if (opts.write ?? true) {

@@ -49,6 +49,7 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
         surprisal: [1 + seed, 3 + seed, 2 + seed, 5 + seed],
         ci_lo: [0, 0, 0, 0],
       });
+      writeArrow(path.join(d, 'probes', 'env-noun.arrow'), { step: [100, 100], hook: ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post'], layer: [0, 1], accuracy: [0.5 + seed / 10, 0.9] });
     }
     const r = aggregateSweep(sweep);
     assert.deepEqual(r.cells, ['t_s1', 't_s2', 't_s3', 'l_s1', 'l_s2']);
@@ -75,6 +76,10 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
     const sp = r.tables['analysis-surprisal'];
     assert.deepEqual(sp.columnNames(), ['arch', 'step', 'condition', 'n', 'surprisal_mean', 'surprisal_sd', 'surprisal_lo', 'surprisal_hi']);
     assert.deepEqual((sp.objects() as Array<Record<string, unknown>>).map((o) => [o.arch, o.condition, o.surprisal_mean]), [['t', 'match', 3.5], ['t', 'mismatch', 6], ['l', 'match', 3], ['l', 'mismatch', 5.5]]);
+    const pr = r.tables['probes-env-noun'];
+    assert.deepEqual(pr.columnNames().slice(0, 5), ['arch', 'step', 'hook', 'layer', 'n']);
+    assert.ok(Math.abs((pr.get('accuracy_mean', 0) as number) - 0.7) < 1e-12);
+    assert.ok(fs.existsSync(path.join(sweep.dir, 'aggregate', 'probes-env-noun.csv')));
     const csv = fs.readFileSync(path.join(sweep.dir, 'aggregate', 'final.csv'), 'utf8');
     assert.match(csv.split('\n')[0], /^arch,n,final_step,loss_mean,loss_sd,loss_lo,loss_hi$/);
     const back = aq.fromArrow(fs.readFileSync(path.join(sweep.dir, 'aggregate', 'analysis-gain.arrow')));
