@@ -58,8 +58,9 @@ export async function runReport(run: AnalysisRun, steps?: number[], what: 'all' 
   const abl = await rows(run, 'analysis/ablation', steps);
   if (abl.length) {
     out.push('', 'ablation (surprisal of v<LAN> in match contexts; paired tests over contexts, heads zeroed vs control heads zeroed)');
+    const tiny = (v: unknown) => (v === 0 ? '< 1e-300' : v);
     out.push(
-      textTable(abl, [
+      textTable(abl.map((r) => ({ ...r, p_t: tiny(r.p_t), p_wilcoxon: tiny(r.p_wilcoxon) })), [
         ['step', 'checkpoint'],
         ['kind', 'heads'],
         ['heads', 'count'],
