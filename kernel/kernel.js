@@ -79,13 +79,17 @@ class GroundlabKernel {
     this.announced = false;
     /** @type {string | undefined} */
     this.lastJs = undefined;
+    /** @type {Promise<unknown>} resolves when the compiler and library are loaded */
+    this.ready = Promise.resolve();
+    /** @type {unknown} */
+    this.setupError = undefined;
+    /** @type {(() => void) | undefined} */
+    this.startSetup = undefined;
   }
 
   /** Load tslab's compiler and executor, the library, and the bridge. */
   setup() {
     const kernel = this;
-    installRuntimeResolver();
-    installTypeScriptOverlay(this.cwd.replace(/\\/g, '/'));
     const { createConverter } = require('tslab/dist/converter');
     const { createExecutor } = require('tslab/dist/executor');
     const convs = {
@@ -123,7 +127,6 @@ class GroundlabKernel {
         else log(util.format(...args));
       },
     });
-    this.installBridge();
     this.loadLibrary();
   }
 
@@ -196,8 +199,15 @@ class GroundlabKernel {
     this.proto.publish(update ? 'update_display_data' : 'display_data', content, cell.msg.header);
   }
 
+  /**
+   * Bind the sockets first and answer kernel_info at once; then load tslab's compiler (several
+   * seconds), the library and its engine, and warm the compiler with groundlab's types. Requests
+   * other than kernel_info wait for that (`this.ready`).
+   */
   async start() {
-    this.setup();
+    installRuntimeResolver();
+    installTypeScriptOverlay(this.cwd.replace(/\\/g, '/'));
+    this.installBridge();
     process.on('SIGINT', () => this.interrupt('signal'));
     process.on('uncaughtException', (err) => this.background('uncaught exception', err));
     process.on('unhandledRejection', (reason) => this.background('unhandled promise rejection', reason));
@@ -212,6 +222,33 @@ class GroundlabKernel {
       }
     }, 2000).unref();
     log(`started (pid ${process.pid}, cwd ${this.cwd})`);
+    this.ready = new Promise((resolve) => {
+      let started = false;
+      const go = () => {
+        if (started) return;
+        started = true;
+        const t = Date.now();
+        try {
+          this.setup();
+        } catch (e) {
+          this.setupError = e;
+          log(`setup failed: ${this.formatPlain(e)}`);
+          return resolve(undefined);
+        }
+        // Type-check an import of groundlab once, so the first cell does not pay for loading its types.
+        try {
+          this.convs.node.convert('', 'import * as __groundlabWarm from "groundlab";\n');
+        } catch {
+          /* only a warm-up */
+        }
+        log(`compiler and library ready in ${Date.now() - t} ms`);
+        resolve(undefined);
+      };
+      // The heavy, synchronous loading starts once the frontend has its kernel_info_reply (so it
+      // shows the kernel as connected at once), or after 1.5 s whatever happens.
+      this.startSetup = () => setTimeout(go, 20);
+      setTimeout(go, 1500);
+    });
   }
 
   /** Errors from code still running after its cell ended go to that cell as stderr. */
@@ -252,7 +289,10 @@ class GroundlabKernel {
   onShell(msg) {
     const received = Date.now();
     const type = msg.header.msg_type;
-    this.queue = this.queue.then(() =>
+    if (type === 'kernel_info_request') {
+      return this.busy(msg, () => this.handle(msg, this.proto.shell)).then(() => this.startSetup?.());
+    }
+    this.queue = this.queue.then(() => this.ready).then(() =>
       type === 'execute_request' ? this.busy(msg, () => this.execute(msg, received)) : this.busy(msg, () => this.handle(msg, this.proto.shell)),
     );
     return Promise.resolve();
@@ -411,6 +451,11 @@ class GroundlabKernel {
       return this.reply(this.proto.shell, msg, 'execute_reply', { status: 'aborted', execution_count: this.execCount });
     }
     if (store) this.execCount++;
+    if (this.setupError) {
+      const err = { ename: 'KernelSetupError', evalue: String(/** @type {any} */ (this.setupError).message), traceback: [`${BOLD_RED}the groundlab kernel could not start its TypeScript compiler${RESET}: ${/** @type {any} */ (this.setupError).message}`, `run \`npm ci\` in ${ROOT}`] };
+      this.proto.publish('error', err, msg.header);
+      return this.reply(this.proto.shell, msg, 'execute_reply', { status: 'error', execution_count: this.execCount, ...err });
+    }
     const cell = new Cell(msg, String(c.code ?? ''), this.execCount);
     if (!silent) this.proto.publish('execute_input', { code: cell.code, execution_count: cell.count }, msg.header);
     this.current = cell;
