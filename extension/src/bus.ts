@@ -34,3 +34,31 @@ export function nearestIndex(steps: number[], step: number): number {
   for (let i = 1; i < steps.length; i++) if (Math.abs(steps[i] - step) < Math.abs(steps[best] - step)) best = i;
   return best;
 }
+
+/**
+ * Keyboard steps for a checkpoint slider (arrows, Home/End, PageUp/PageDown), handled by the widget
+ * itself: inside a notebook, JupyterLab's command-mode shortcuts would otherwise take arrow keys.
+ * Returns the new index, or null for a key that is not a slider key.
+ */
+export function sliderKey(key: string, index: number, count: number): number | null {
+  const page = Math.max(1, Math.round(count / 10));
+  const clamp = (i: number) => Math.max(0, Math.min(count - 1, i));
+  switch (key) {
+    case 'ArrowRight':
+    case 'ArrowUp':
+      return clamp(index + 1);
+    case 'ArrowLeft':
+    case 'ArrowDown':
+      return clamp(index - 1);
+    case 'PageUp':
+      return clamp(index + page);
+    case 'PageDown':
+      return clamp(index - page);
+    case 'Home':
+      return 0;
+    case 'End':
+      return count - 1;
+    default:
+      return null;
+  }
+}

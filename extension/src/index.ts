@@ -21,6 +21,9 @@ export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
     super();
     this.mimeType = options.mimeType;
     this.addClass('jp-GroundlabWidget');
+    // keys typed in the widgets' controls (arrows on a slider, letters in a select) must not run
+    // notebook command-mode shortcuts (ArrowRight is bound to "expand heading" there)
+    this.node.setAttribute('data-lm-suppress-shortcuts', 'true');
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {

@@ -5,7 +5,7 @@
  * decoding and layout.
  */
 import type { View } from 'vega';
-import { publish, subscribe, nearestIndex, StepListener } from './bus';
+import { publish, subscribe, nearestIndex, sliderKey, StepListener } from './bus';
 import { checkInspector, decodeBytes, EncodedMap, fmt, HeadScore, InspectorPayload, MapKind, mapKey, SCORE_LABELS, Variant, VariantPayload } from './payload';
 import { bmpDataUrl, colorLut, lutGradient, parseColor } from './raster';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
@@ -101,6 +101,7 @@ export class InspectorView {
     };
     host.classList.add('gl-inspector');
     host.dataset.link = p.link;
+    host.setAttribute('data-lm-suppress-shortcuts', 'true');
     host.textContent = '';
 
     const title = el('div', 'gl-title');
@@ -153,6 +154,13 @@ export class InspectorView {
     kind.addEventListener('change', () => this.setKind(kind.value as MapKind));
     score.addEventListener('change', () => this.setScore(score.value as HeadScore));
     step.addEventListener('input', () => this.setStepIndex(Number(step.value)));
+    step.addEventListener('keydown', (e) => {
+      const next = sliderKey(e.key, this.state.c, this.payload.steps.length);
+      if (next == null) return;
+      e.preventDefault();
+      e.stopPropagation();
+      void this.setStepIndex(next);
+    });
 
     this.onStep = (s: number) => {
       const c = nearestIndex(this.payload.steps, s);

@@ -4,7 +4,7 @@
  * Moving the scrubber publishes the step to the inspectors with the same link key.
  */
 import type { View } from 'vega';
-import { nearestIndex, publish, StepListener, subscribe } from './bus';
+import { nearestIndex, publish, sliderKey, StepListener, subscribe } from './bus';
 import { checkTimeline, CurveName, fmt, TimelinePayload } from './payload';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, groupOffset, setData } from './vegaview';
@@ -67,6 +67,7 @@ export class TimelineView {
     this.c = Math.max(0, p.steps.indexOf(p.initialStep));
     host.classList.add('gl-timeline');
     host.dataset.link = p.link;
+    host.setAttribute('data-lm-suppress-shortcuts', 'true');
     host.textContent = '';
     const title = document.createElement('div');
     title.className = 'gl-title';
@@ -102,6 +103,13 @@ export class TimelineView {
     note.textContent = `${p.steps.length} checkpoints (steps ${p.steps[0]}..${p.steps[p.steps.length - 1]}). Drag the scrubber or click a point; inspectors linked as "${p.link}" follow.` + (missing.length ? ` Not carried in this bundle: ${missing.map((m) => CURVE_LABELS[m]).join(', ')}.` : '');
     host.append(title, bar, this.readout, this.chart, note);
     this.scrubber.addEventListener('input', () => void this.setStepIndex(Number(this.scrubber.value)));
+    this.scrubber.addEventListener('keydown', (e) => {
+      const next = sliderKey(e.key, this.c, this.payload.steps.length);
+      if (next == null) return;
+      e.preventDefault();
+      e.stopPropagation();
+      void this.setStepIndex(next);
+    });
     this.onStep = (s: number) => {
       const c = nearestIndex(this.payload.steps, s);
       if (c !== this.c) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { InspectorView } from '../src/inspector';
 import { TimelineView } from '../src/timeline';
 import { checkInspector, checkTimeline, decodeBytes, decodeMap, fmt, PayloadError } from '../src/payload';
-import { listenerCount, nearestIndex } from '../src/bus';
+import { listenerCount, nearestIndex, sliderKey } from '../src/bus';
 import { bmpDataUrl, colorLut, parseColor } from '../src/raster';
 import { inspectorPayload, lowerValues, timelinePayload, TOKENS } from './fixture';
 
@@ -163,6 +163,19 @@ test('timeline: readout per curve, says which curves are not carried, scrubber m
   await t.update();
   await v.update();
   assert.equal(hi.dataset.step, '100');
+  // arrow keys on the focused scrubber are handled by the widget (JupyterLab would take them)
+  const key = (k: string) => {
+    const e = new window.KeyboardEvent('keydown', { key: k, bubbles: true, cancelable: true });
+    s.dispatchEvent(e);
+    return e.defaultPrevented;
+  };
+  assert.equal(key('End'), true);
+  await t.update();
+  assert.equal(ht.dataset.step, '200');
+  key('ArrowLeft');
+  await t.update();
+  assert.equal(ht.dataset.step, '150');
+  assert.equal(key('a'), false, 'other keys pass through');
   // and the inspector's own slider moves the timeline
   await v.setStepIndex(1);
   await t.update();
@@ -172,7 +185,11 @@ test('timeline: readout per curve, says which curves are not carried, scrubber m
   assert.equal(listenerCount('unit'), 0);
 });
 
-test('bus.nearestIndex and raster helpers', () => {
+test('bus.nearestIndex, sliderKey and raster helpers', () => {
+  assert.equal(sliderKey('ArrowRight', 9, 10), 9);
+  assert.equal(sliderKey('PageUp', 0, 30), 3);
+  assert.equal(sliderKey('Home', 5, 10), 0);
+  assert.equal(sliderKey('x', 5, 10), null);
   assert.equal(nearestIndex([100, 200, 400], 290), 1);
   assert.equal(nearestIndex([100, 200, 400], 150), 0);
   assert.deepEqual(parseColor('#ff8000'), [255, 128, 0]);

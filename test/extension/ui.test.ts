@@ -223,6 +223,12 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
     assert.equal(await page.inputValue('.gl-inspector .gl-step'), '2', "the inspector's own checkpoint slider follows");
     const gain = (await page.textContent('.gl-timeline .gl-tl-value[data-curve=infoGain]'))!;
     assert.match(gain, /^information gain G: [\d.]+$/);
+    // the keyboard works on the focused scrubber too (JupyterLab's ArrowRight shortcut is suppressed)
+    await page.focus('.gl-timeline .gl-scrubber');
+    await page.keyboard.press('ArrowRight');
+    await stepIs(2000);
+    await page.keyboard.press('ArrowLeft');
+    await stepIs(1000);
     // the head selected at step 10000 may carry no map at step 1000: then the widget says so
     d = await ds();
     const [sl, sh] = d.head!.split('.').map(Number);
