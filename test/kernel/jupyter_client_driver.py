@@ -100,6 +100,12 @@ try:
             'await display(lineChart(t, { x: "step", y: "G", title: "G over steps" }));\n'
             'await display({ "application/vnd.groundlab.timeline+json": { steps: [1] }, "text/plain": "timeline" });',
         )
+        result["deps"] = execute(
+            kc,
+            'import * as vl from "vega-lite";\nimport * as vega from "vega";\nimport * as tfc from "@tensorflow/tfjs-core";\n'
+            'import { tf } from "groundlab";\n'
+            '[typeof vl.compile, typeof vega.View, tfc.getBackend(), tf.sum(tf.tensor([1, 2, 3])).dataSync()[0]].join(" ")',
+        )
         result["exec_error"] = execute(
             kc,
             'function openMissing(dir: string) {\n'

@@ -61,6 +61,13 @@ kt('display: groundlab imports from a folder outside the checkout; tables, Vega-
   assert.equal(widget.data['text/plain'], 'timeline');
 });
 
+kt("groundlab's dependencies (vega 5, vega-lite 5, tfjs-core, arquero) import and type-check in a cell", () => {
+  const x: ExecResult = r.deps;
+  assert.equal(x.reply.status, 'ok', JSON.stringify(x.reply));
+  const out = x.iopub.find((m) => m.type === 'execute_result')!.content.data['text/plain'];
+  assert.match(out, /^function function (wasm|cpu|tensorflow) 6$/);
+});
+
 kt('a GroundlabError shows code, message, hint and the notebook line, not a stack', () => {
   const x: ExecResult = r.exec_error;
   assert.equal(x.reply.status, 'error');
