@@ -113,7 +113,7 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       const first = r.table.objects()[0] as Record<string, number> | undefined;
       const lines = [
         `task       ${r.task.name}: ${r.task.description}`,
-        `contexts   ${r.task.contexts.length} (${r.task.classes.length} classes), read at ${r.task.position}; ${!first ? '' : (o.folds as number) >= 2 ? `${o.folds}-fold cross-validation: ${first.n_train} train per fold, all ${first.n_test} tested once` : `train/test ${first.n_train}/${first.n_test}`}`,
+        `contexts   ${r.task.contexts.length} (${r.task.classes.length} classes), read at ${r.task.position}; ${!first ? '' : r.task.testMask ? `trained on ${first.n_train}, tested on ${first.n_test}` : r.task.splitGroups ? `leave-groups-out cross-validation (${new Set(r.task.splitGroups).size} frames): ${first.n_train} train per fold, all ${first.n_test} tested once` : (o.folds as number) >= 2 ? `${o.folds}-fold cross-validation: ${first.n_train} train per fold, all ${first.n_test} tested once` : `train/test ${first.n_train}/${first.n_test}`}`,
         `chance     majority ${first ? (100 * first.chance_majority).toFixed(1) : '-'}%, uniform ${(100 / r.task.classes.length).toFixed(1)}%`,
         '',
         probeGrid(r.table, metric),
