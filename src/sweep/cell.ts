@@ -4,7 +4,7 @@
  * again; training resumes from its last checkpoint when re-run on the same folder, so a killed or
  * failed cell picks up where it stopped.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +26,46 @@ export function groundlabCommand(): string[] {
     return [process.execPath, '--import', 'file://' + loader, entry];
   }
   return [process.execPath, entry];
+}
+
+let buildCache: string | undefined;
+
+/**
+ * Which groundlab build runs the cells: the package version, and the git commit (with "+dirty" when
+ * the checkout has uncommitted changes) when the package is a git checkout. Recorded in each cell's
+ * state, so a sweep whose cells ran on different code says so (`sweep status`).
+ */
+export function buildId(): string {
+  if (buildCache !== undefined) return buildCache;
+  let dir = __dirname;
+  let root: string | undefined;
+  let version = '?';
+  for (let i = 0; i < 6; i++) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        const pkg = JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'groundlab') {
+          root = dir;
+          version = pkg.version ?? '?';
+          break;
+        }
+      } catch {
+        /* keep looking */
+      }
+    }
+    dir = path.dirname(dir);
+  }
+  let id = `groundlab ${version}`;
+  if (root && fs.existsSync(path.join(root, '.git'))) {
+    const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5000 });
+    if (head.status === 0 && head.stdout.trim()) {
+      const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: root, encoding: 'utf8', timeout: 5000 });
+      id += ` ${head.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() ? '+dirty' : ''}`;
+    }
+  }
+  buildCache = id;
+  return id;
 }
 
 function substitute(tokens: string[], vars: Record<string, string>, gl: string[]): string[] {
@@ -163,6 +203,7 @@ export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOption
     host: os.hostname(),
     pid: process.pid,
     slurmJob: opts.slurmJob,
+    build: buildId(),
   };
   writeCellState(dir, state);
   const logFd = fs.openSync(log, 'a');

@@ -3,7 +3,7 @@ export { readSpec, validateSpec, expandCells, flagsToArgv, specFromFlags, specTo
 export type { SweepSpec, SweepCell, AnalysisStep, FlagValue } from './spec';
 export { openSweep, readCellState, effectiveCellState, lastCheckpointStep, plannedSteps, cellDir, cellStatePath, cellLogPath, MANIFEST, SWEEP_FILES } from './store';
 export type { Sweep, SweepManifest, CellState, CellStateName, SlurmSubmission } from './store';
-export { runCell, cellStages, groundlabCommand } from './cell';
+export { runCell, cellStages, groundlabCommand, buildId } from './cell';
 export type { CellResult, RunCellOptions, Stage } from './cell';
 export { runSweepLocal, defaultJobs } from './local';
 export type { LocalRunOptions, LocalRunResult, SweepEvent, SweepCounts, SweepProgressEvent } from './local';

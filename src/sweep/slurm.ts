@@ -259,6 +259,14 @@ export function sweepStatus(sweep: Sweep, opts: { scheduler?: boolean } = {}): S
       jobId,
     };
   });
+  const builds = new Map<string, number>();
+  for (const c of sweep.cells) {
+    const b = effectiveCellState(cellDir(sweep, c)).info?.build;
+    if (b) builds.set(b, (builds.get(b) ?? 0) + 1);
+  }
+  if (builds.size > 1) {
+    notes.push(`the cells were run by ${builds.size} different builds (${[...builds].map(([b, n]) => `${b}: ${n}`).join('; ')}): results may not be comparable`);
+  }
   return { dir: sweep.dir, name: sweep.spec.name, cells, counts, notes };
 }
 

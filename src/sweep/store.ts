@@ -64,6 +64,8 @@ export interface CellState {
   error?: string;
   /** Slurm job and array task, when run by Slurm. */
   slurmJob?: string;
+  /** The groundlab build that ran the last attempt (version, git commit). */
+  build?: string;
 }
 
 /** Write a file atomically: temp file in the same folder, fsync, rename. */

@@ -47,6 +47,12 @@ test('local executor runs every cell, skips finished ones, aggregates', async ()
       assert.ok(fs.existsSync(path.join(sweep.dir, c.name, 'analysis', 'gain.arrow')));
       assert.match(fs.readFileSync(cellLogPath(path.join(sweep.dir, c.name)), 'utf8'), /fake-train: done/);
     }
+    // Each cell records the build that ran it; status notes a sweep run by mixed builds.
+    const s0 = readCellState(path.join(sweep.dir, 'lstm_s2'))!;
+    assert.match(s0.build!, /^groundlab \d+\.\d+\.\d+/);
+    assert.deepEqual(sweepStatus(sweep, { scheduler: false }).notes, []);
+    fs.writeFileSync(cellStatePath(path.join(sweep.dir, 'lstm_s2')), JSON.stringify({ ...s0, build: 'groundlab 0.0.1 old' }));
+    assert.match(sweepStatus(sweep, { scheduler: false }).notes.join('\n'), /run by 2 different builds .*groundlab 0.0.1 old: 1/);
     // Again: nothing runs.
     const r2 = await runSweepLocal(sweep, { jobs: 2 });
     assert.equal(r2.counts.skipped, 6);

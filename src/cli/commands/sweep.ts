@@ -180,6 +180,7 @@ async function cmdRun(p: Parsed): Promise<number> {
   const c = res.counts;
   say(`sweep ${sweep.spec.name}: ${c.done}/${c.total} done (${c.skipped} skipped), ${c.failed} failed, ${c.interrupted} interrupted, ${c.total - c.done - c.failed - c.interrupted} not run; wall ${fmtSec(res.seconds)} (${res.seconds.toFixed(1)} s)`, true);
   if (c.failed || c.interrupted) say('sweep: run the same command again to resume the unfinished cells from their last checkpoints', true);
+  for (const n of sweepStatus(sweep, { scheduler: false }).notes) say(`sweep: note: ${n}`, true);
   if (p.options.aggregate) aggregateAndReport(sweep, quiet);
   if (res.interrupted) return 130;
   return c.failed > 0 || c.done < c.total ? 1 : 0;
