@@ -458,7 +458,7 @@ export function parseChat(text: string, file: string, opts: ChatOptions = {}): C
     if (l.startsWith('@')) {
       const m = /^@([A-Za-z0-9_ -]+?)(?::\s*(.*))?$/.exec(l);
       if (!m) throw err(line, `malformed header ${JSON.stringify(l.slice(0, 40))}`, 'headers look like "@Name:<TAB>value" or "@Begin"');
-      const name = m[1];
+      const name = m[1].trim();
       const value = (m[2] ?? '').trim();
       if (name === 'Begin') {
         if (begun) throw err(line, 'a second @Begin');

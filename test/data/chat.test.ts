@@ -260,3 +260,8 @@ test('speed: a folder of 1,000 typical transcripts reads in seconds', () => {
     fs.rmSync(dir, { recursive: true });
   }
 });
+
+test('tolerates trailing spaces on headers and CRLF line ends', () => {
+  const t = parseChat('@UTF8 \r\n@Begin  \r\n@Participants:\tMOT Mother\r\n*MOT:\tthe ball .\r\n%wor:\tthe ball .\r\n@End \r\n', 'crlf.cha');
+  assert.deepEqual(t.turns[0].utterance, ['the', 'ball<LAN>']);
+});
