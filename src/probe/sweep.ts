@@ -116,20 +116,26 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   });
   const tableName = `probes/${opts.task}`;
   const save = opts.save ?? true;
-  const old = save && !opts.force ? await run.readTable(tableName) : undefined;
+  const old = save ? await run.readTable(tableName) : undefined;
   const rows: Row[] = old ? (old.objects() as Row[]) : [];
   const key = (step: number, hook: string) => `${step}\u0000${hook}`;
-  const done = new Set(rows.filter((r) => r.settings === settings).map((r) => key(Number(r.step), String(r.hook))));
+  const done = new Set(opts.force ? [] : rows.filter((r) => r.settings === settings).map((r) => key(Number(r.step), String(r.hook))));
+  // The hook list is known without a model when given, else from the first model loaded.
+  let hookList = opts.hooks;
   let computed = 0;
   let reused = 0;
   const label = `probe ${opts.task}`;
   for (let si = 0; si < steps.length; si++) {
     const step = steps[si];
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', `${label}: stopped before checkpoint ${step}`);
+    if (hookList && hookList.every((h) => done.has(key(step, h)))) {
+      reused += hookList.length;
+      continue;
+    }
     let model: LanguageModel | undefined;
     try {
       model = await run.loadModel(step);
-      const hooks = opts.hooks ?? residualHooks(model);
+      const hooks = (hookList ??= residualHooks(model));
       const todo = hooks.filter((h) => !done.has(key(step, h)));
       reused += hooks.length - todo.length;
       if (!todo.length) continue;

@@ -75,10 +75,16 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
   // Saved and readable.
   const saved = aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun.arrow')));
   assert.equal(saved.numRows(), 9);
-  // A second call reuses everything and loads checkpoints but probes nothing.
+  // A second call reuses everything, loading only the first checkpoint (to learn the hook list).
+  loads.length = 0;
   const again = await probeSweep(run, { task: 'env-noun', taskOptions: { source: 'episodes', maxExamples: 400 } });
   assert.equal(again.computed, 0);
   assert.equal(again.reused, 9);
+  assert.deepEqual(loads, [0]);
+  // --force recomputes the asked checkpoint and keeps the other rows of the saved table.
+  const forced = await probeSweep(run, { task: 'env-noun', checkpoints: [100], force: true, taskOptions: { source: 'episodes', maxExamples: 400 } });
+  assert.equal(forced.computed, 3);
+  assert.equal(aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun.arrow'))).numRows(), 9);
   assert.deepEqual(again.table.objects(), r.table.objects());
   // The same settings on other data (fewer evaluation frames) recompute instead of reusing stale rows.
   const frames = { task: 'env-noun', checkpoints: [0], hooks: ['blocks.1.hook_resid_post'] };
