@@ -32,6 +32,16 @@ export function jupyterMissing(needs: string[] = ['jupyter_client']): string | u
   return undefined;
 }
 
+/**
+ * The environment for Jupyter processes in tests: JUPYTER_PATH puts this checkout's .venv first, so
+ * a `groundlab` kernelspec installed with --user for another checkout cannot shadow this one.
+ */
+export function jupyterEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const own = path.join(ROOT, '.venv', 'share', 'jupyter');
+  const prev = process.env.JUPYTER_PATH;
+  return { ...process.env, JUPYTER_PATH: prev ? `${own}${path.delimiter}${prev}` : own, ...extra };
+}
+
 /** Install the kernelspec into .venv (idempotent; what scripts/setup.sh does). */
 export function installKernel(): void {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'kernel', 'install.js'), '--prefix', path.join(ROOT, '.venv')], { encoding: 'utf8' });
@@ -67,7 +77,7 @@ export function runDriver(scenario: string, workdir: string, timeoutMs = 150_000
     encoding: 'utf8',
     timeout: timeoutMs,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GROUNDLAB_INTERRUPT_GRACE_MS: '20000' },
+    env: jupyterEnv({ GROUNDLAB_INTERRUPT_GRACE_MS: '20000' }),
   });
   if (!fs.existsSync(out)) throw new Error(`driver ${scenario} wrote nothing (status ${r.status}, signal ${r.signal}):\n${r.stdout}\n${r.stderr}`);
   const res = JSON.parse(fs.readFileSync(out, 'utf8'));

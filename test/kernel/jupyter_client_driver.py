@@ -88,6 +88,7 @@ def finish(kc, msg_id, seen, timeout=60):
 km, kc = start_new_kernel(kernel_name="groundlab", cwd=workdir, startup_timeout=90)
 stamp("started")
 try:
+    result["spec_argv"] = km.kernel_spec.argv
     if scenario == "protocol":
         result["kernel_info"] = kc.kernel_info(reply=True, timeout=30)["content"]
         result["exec_stdout"] = execute(kc, 'const greeting: string = "hello";\nconsole.log(greeting + " world");\n6 * 7')

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { installKernel, jupyterMissing, PYTHON, ROOT, tempDir } from './helpers';
+import { installKernel, jupyterEnv, jupyterMissing, PYTHON, ROOT, tempDir } from './helpers';
 
 const missing = jupyterMissing(['nbclient', 'nbformat']);
 let nb: { cells: { cell_type: string; outputs?: any[] }[] };
@@ -27,7 +27,7 @@ before(() => {
   const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'kernel', 'run_notebook.py'), path.join(ROOT, 'test', 'kernel', 'fixtures', 'tiny-train.ipynb'), out, work], {
     encoding: 'utf8',
     timeout: 240_000,
-    env: { ...process.env, GROUNDLAB_NB_RUN: runDir },
+    env: jupyterEnv({ GROUNDLAB_NB_RUN: runDir }),
   });
   seconds = (Date.now() - t) / 1000;
   status = r.status;

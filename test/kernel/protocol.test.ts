@@ -5,7 +5,8 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { installKernel, jupyterMissing, plain, runDriver, streamText, tempDir, type ExecResult } from './helpers';
+import * as path from 'node:path';
+import { installKernel, jupyterMissing, plain, ROOT, runDriver, streamText, tempDir, type ExecResult } from './helpers';
 
 const missing = jupyterMissing();
 let r: Record<string, any> = {};
@@ -18,6 +19,10 @@ before(() => {
 });
 
 const kt = (name: string, fn: () => void) => test(name, { skip: missing }, fn);
+
+kt('the kernel started is the one this checkout installed', () => {
+  assert.equal(r.spec_argv[1], path.join(ROOT, 'kernel', 'main.js'));
+});
 
 kt('kernel_info names the groundlab TypeScript kernel', () => {
   const k = r.kernel_info;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { installKernel, jupyterMissing, PYTHON, ROOT, tempDir } from './helpers';
+import { installKernel, jupyterEnv, jupyterMissing, PYTHON, ROOT, tempDir } from './helpers';
 
 const missing = jupyterMissing(['jupyterlab', 'tornado']);
 // Notebook 7 is in scripts/requirements.txt; an older .venv may lack it.
@@ -21,7 +21,7 @@ before(() => {
   installKernel();
   const work = tempDir('groundlab-lab-');
   const out = path.join(work, 'result.json');
-  const p = spawnSync(PYTHON, [path.join(ROOT, 'test', 'kernel', 'jupyter_server_driver.py'), 'lab', out, work], { encoding: 'utf8', timeout: 120_000 });
+  const p = spawnSync(PYTHON, [path.join(ROOT, 'test', 'kernel', 'jupyter_server_driver.py'), 'lab', out, work], { encoding: 'utf8', timeout: 120_000, env: jupyterEnv() });
   r = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : {};
   r.__log = `exit ${p.status}\n${String(p.stderr).slice(-3000)}`;
 });
