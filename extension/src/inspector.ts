@@ -55,6 +55,8 @@ export class InspectorView {
   private readonly mapsByKey = new Map<string, EncodedMap>();
   private readonly decoded = new Map<string, { bytes: Uint8Array; present: Uint8Array | null }>();
   private shownMap: EncodedMap | null = null;
+  private hoverCell: { q: number; k: number } | null = null;
+  private hoverHead: { l: number; h: number } | null = null;
   private overview?: View;
   private map?: View;
   private mapSignature = '';
@@ -321,11 +323,16 @@ export class InspectorView {
       });
       this.overview.addEventListener('mousemove', (_e, item) => {
         const d = (item as { datum?: { layer?: number; head?: number } } | null)?.datum;
-        if (d && typeof d.layer === 'number' && typeof d.head === 'number') this.ui.overviewReadout.textContent = this.headSummary(d.layer, d.head);
+        if (d && typeof d.layer === 'number' && typeof d.head === 'number') {
+          this.hoverHead = { l: d.layer, h: d.head };
+          this.ui.overviewReadout.textContent = this.headSummary(d.layer, d.head);
+        }
       });
     } else {
       await setData(this.overview, { heads, sel });
     }
+    // readouts follow the state: the last hovered head and cell show their current values
+    if (this.hoverHead) this.ui.overviewReadout.textContent = this.headSummary(this.hoverHead.l, this.hoverHead.h);
 
     // map
     const key = mapKey(step, ex.id, s.variant, s.kind, s.layer, s.head);
@@ -367,6 +374,8 @@ export class InspectorView {
     this.renderLegend(lut, m, s.kind);
     this.host.dataset.map = 'shown';
     this.host.dataset.envCell = fmt(cellValue);
+    if (this.hoverCell && this.hoverCell.q < n && this.hoverCell.k < n) this.showCell(this.hoverCell.q, this.hoverCell.k, this.cellValue(this.hoverCell.q, this.hoverCell.k));
+    else this.ui.mapReadout.textContent = 'hover a cell for its value';
     const signature = `${n}|${theme.background}|${theme.text}`;
     if (!this.map || signature !== this.mapSignature) {
       this.map?.finalize();
@@ -419,6 +428,7 @@ export class InspectorView {
   }
 
   private showCell(q: number, k: number, value: number | null): void {
+    this.hoverCell = { q, k };
     const v = this.currentVariant();
     const tq = v.tokens[q] ?? '?';
     const tk = v.tokens[k] ?? '?';

@@ -79,6 +79,10 @@ test('inspector: hover readout names tokens and value; a head without a map says
   assert.match(text(h, '.gl-map-readout'), /^query 5 "this" <- key 2 "ball<ENV>": 0\.91\d* \[ENV -> pre-LAN\]$/);
   assert.ok(h.querySelectorAll('.gl-tokens .gl-tok-q')[0].textContent === 'this');
   assert.equal(v.cellValue(1, 4), null, 'cells above the diagonal are not stored');
+  // the readout follows a change of map: saliency doubles the fixture's values
+  await v.setKind('saliency');
+  assert.match(text(h, '.gl-map-readout'), /^query 5 "this" <- key 2 "ball<ENV>": 1\.8\d* \[ENV -> pre-LAN\]$/);
+  await v.setKind('attention');
   await v.selectHead(0, 1);
   assert.equal(h.dataset.head, '0.1');
   assert.equal(h.dataset.map, 'missing');
