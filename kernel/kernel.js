@@ -408,7 +408,16 @@ class GroundlabKernel {
   async shutdown(msg, sock) {
     const restart = !!(msg.content && msg.content.restart);
     await this.reply(sock, msg, 'shutdown_reply', { status: 'ok', restart });
-    this.current?.controller.abort();
+    // A running job that watches the interrupt signal (e.g. train) gets a moment to stop at its
+    // next step and save its checkpoint before the process ends.
+    const cell = this.current;
+    if (cell) {
+      cell.controller.abort(new Error('the kernel is shutting down'));
+      if (cell.signalUsed) {
+        const until = Date.now() + Number(process.env.GROUNDLAB_SHUTDOWN_GRACE_MS || 3000);
+        while (!cell.done && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     this.proto.status('idle', msg.header);
     setTimeout(async () => {
       try {

@@ -67,3 +67,11 @@ kt('interrupting training stops at the next step, saves a checkpoint, and keeps 
   assert.ok(fs.readdirSync(dir).some((f) => f.endsWith('.safetensors')));
   assert.ok(r.timings.training_interrupted - r.timings.training_running < 20, 'stopped promptly');
 });
+
+kt('shutting the kernel down during training saves a checkpoint at the step reached first', () => {
+  assert.equal(r.shutdown_during_train.type, 'shutdown_reply');
+  assert.equal(r.alive_after_shutdown, false);
+  const shown = Math.max(...(r.shutdown_progress as string[]).map((t) => Number(/(\d+)\/100000/.exec(t)![1])));
+  const saved = (r.checkpoints_after_shutdown as string[]).map((d) => Number(d.replace('step-', '')));
+  assert.ok(Math.max(...saved) >= shown, `checkpoints ${saved.join(',')}, progress showed ${shown}`);
+});

@@ -210,6 +210,22 @@ try:
         )
         ck = os.path.join(run_dir, "checkpoints")
         result["checkpoints_on_disk"] = sorted(os.listdir(ck)) if os.path.isdir(ck) else []
+        # 4. Shutting the kernel down during training still saves a checkpoint first.
+        run_dir2 = os.path.join(workdir, "run-shutdown")
+        result["run_dir2"] = run_dir2
+        mid = kc.execute(
+            'await train({ out: %s, arch: "transformer", preset: "tiny", steps: 100000, seed: 2,\n'
+            '  signal: interruptSignal(), onProgress: progressDisplay({ intervalSec: 0.1 }) });' % json.dumps(run_dir2)
+        )
+        seen = wait_for(kc, mid, trained_a_bit, timeout=120)
+        result["shutdown_progress"] = [x["content"]["data"]["text/plain"] for x in seen if x["type"] in ("display_data", "update_display_data")]
+        result["shutdown_during_train"] = control_request(kc, "shutdown_request", {"restart": False})
+        deadline = time.time() + 15
+        while km.is_alive() and time.time() < deadline:
+            time.sleep(0.1)
+        result["alive_after_shutdown"] = km.is_alive()
+        ck2 = os.path.join(run_dir2, "checkpoints")
+        result["checkpoints_after_shutdown"] = sorted(os.listdir(ck2)) if os.path.isdir(ck2) else []
 finally:
     try:
         if km.is_alive():
