@@ -15,6 +15,7 @@ export * from './viz';
 export * from './notebook';
 export * from './reproduce';
 export * from './lab';
+export * from './sweep';
 export { main as cli } from './cli/main';
 // Both the model and the train presets use the same preset names; one export settles the ambiguity.
 export { type PresetName, PRESET_NAMES } from './models';

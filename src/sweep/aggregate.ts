@@ -15,9 +15,10 @@ import * as path from 'node:path';
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
 import { GroundlabError } from '../errors';
-import { meanCI } from './stats';
+import { meanCI as tInterval, std } from '../metrics/stats';
+import { atomicWriteSync } from '../io/atomic';
 import type { FlagValue } from './spec';
-import { cellDir, effectiveCellState, writeFileAtomic, type Sweep } from './store';
+import { cellDir, effectiveCellState, type Sweep } from './store';
 
 /** Numeric columns of the training table that are not measures of the model. */
 const NOT_A_MEASURE = /(^step$|^epoch$|time|sec|elapsed|wall|clock|date|tokens_?per|per_?s(ec)?$|throughput|^lr$|learning_?rate|^tokens$|^seen)/i;
@@ -29,6 +30,14 @@ const NUMERIC_KEYS = /^(step|checkpoint|layer|head|block|position|pos|k|rank)$/i
 const ITEM_COLUMNS = /(^|_)(nouns?|words?|tokens?|items?|frames?|templates?|ids?|examples?|contexts?|sentences?|targets?|seq|sequences?|ngram|reason)$/i;
 /** Columns that are already statistics or counts of items (a mean over seeds of them means nothing). */
 const STAT_COLUMNS = /^(ci|ci_lo|ci_hi|sem|se|sd|std|n|count|lo|hi)$|_(lo|hi|sd|sem|se|std|n|count)$/i;
+
+
+/** Mean, sample sd and Student-t interval over the finite values (the seeds of a group); NaN bounds for n < 2. */
+export function seedStats(values: readonly number[], level = 0.95): { n: number; mean: number; sd: number; lo: number; hi: number } {
+  const xs = values.filter((v) => Number.isFinite(v));
+  const ci = tInterval(xs, level);
+  return { n: xs.length, mean: ci.mean, sd: xs.length < 2 ? NaN : std(xs), lo: ci.lo, hi: ci.hi };
+}
 
 export interface AggregateOptions {
   /** Confidence level (default 0.95). */
@@ -218,7 +227,7 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
     if (!g) groups.set(k, (g = []));
     g.push(c);
   }
-  const addStats = (cols: Record<string, unknown[]>, m: string, ci: ReturnType<typeof meanCI>) => {
+  const addStats = (cols: Record<string, unknown[]>, m: string, ci: ReturnType<typeof seedStats>) => {
     (cols[`${m}_mean`] ??= []).push(ci.mean);
     (cols[`${m}_sd`] ??= []).push(ci.sd);
     (cols[`${m}_lo`] ??= []).push(ci.lo);
@@ -236,7 +245,7 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
       for (const k of groupKeys) cols[k].push(cells[0].params[k]);
       cols.n.push(withFinal.length);
       if (cols.final_step) cols.final_step.push(Math.max(...withFinal.map((c) => finals.get(c.name)!.step ?? NaN)));
-      for (const m of ms) addStats(cols, m, meanCI(withFinal.map((c) => finals.get(c.name)![m] ?? NaN), level));
+      for (const m of ms) addStats(cols, m, seedStats(withFinal.map((c) => finals.get(c.name)![m] ?? NaN), level));
     }
     if (cols.n.length > 0) tables.final = aq.table(cols) as ColumnTable;
   }
@@ -262,7 +271,7 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
         keys.forEach((k, i) => cols[k].push(key[i]));
         const vals = (m: string) => present.map((c) => per.get(c.name)!.rows.get(ks)?.values[m] ?? NaN);
         cols.n.push(Math.max(0, ...measures.map((m) => vals(m).filter(Number.isFinite).length)));
-        for (const m of measures) addStats(cols, m, meanCI(vals(m), level));
+        for (const m of measures) addStats(cols, m, seedStats(vals(m), level));
       }
     }
     tables[name.replace(/\//g, '-')] = aq.table(cols) as ColumnTable;
@@ -272,9 +281,9 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
     const outDir = path.join(sweep.dir, 'aggregate');
     for (const [name, t] of Object.entries(tables)) {
       const arrow = path.join(outDir, `${name}.arrow`);
-      writeFileAtomic(arrow, aq.toArrowIPC(t) as Uint8Array);
+      atomicWriteSync(arrow, aq.toArrowIPC(t) as Uint8Array);
       const csv = path.join(outDir, `${name}.csv`);
-      writeFileAtomic(csv, aq.toCSV(t) + '\n');
+      atomicWriteSync(csv, aq.toCSV(t) + '\n');
       files.push(arrow, csv);
     }
   }

@@ -9,7 +9,5 @@ export { runSweepLocal, defaultJobs } from './local';
 export type { LocalRunOptions, LocalRunResult, SweepEvent, SweepCounts, SweepProgressEvent } from './local';
 export { slurmScript, submitSlurm, sweepStatus, schedulerView, waitForJobs, arraySpec, cellsToSubmit, activeSlurmCells } from './slurm';
 export type { SlurmOptions, SubmitResult, SweepStatus, CellStatus, SchedulerView } from './slurm';
-export { aggregateSweep, finalMeasures, readArrowFile } from './aggregate';
+export { aggregateSweep, finalMeasures, readArrowFile, seedStats } from './aggregate';
 export type { AggregateOptions, AggregateResult } from './aggregate';
-export { meanCI, studentTQuantile, studentTCdf } from './stats';
-export type { MeanCI } from './stats';

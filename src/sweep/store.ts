@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
+import { atomicWriteSync } from '../io/atomic';
 import { expandCells, readSpec, specToJSON, validateSpec, type SweepCell, type SweepSpec } from './spec';
 
 export const MANIFEST = 'sweep.json';
@@ -68,22 +69,8 @@ export interface CellState {
   build?: string;
 }
 
-/** Write a file atomically: temp file in the same folder, fsync, rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
-
 export function writeJSONAtomic(file: string, obj: unknown): void {
-  writeFileAtomic(file, JSON.stringify(obj, null, 2) + '\n');
+  atomicWriteSync(file, JSON.stringify(obj, null, 2) + '\n');
 }
 
 function readJSON<T>(file: string): T | undefined {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as aq from 'arquero';
-import { aggregateSweep, cellStatePath, finalMeasures, meanCI, openSweep, validateSpec } from '../../src/sweep';
+import { aggregateSweep, cellStatePath, finalMeasures, seedStats, openSweep, validateSpec } from '../../src/sweep';
 
 function writeArrow(file: string, cols: Record<string, unknown[]>) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -55,7 +55,7 @@ test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only do
     assert.deepEqual(r.cells, ['t_s1', 't_s2', 't_s3', 'l_s1', 'l_s2']);
     const f = r.tables.final.objects() as Array<Record<string, number | string>>;
     assert.equal(f.length, 2);
-    const ci = meanCI([1, 2, 4]);
+    const ci = seedStats([1, 2, 4]);
     assert.equal(f[0].arch, 't');
     assert.equal(f[0].n, 3);
     assert.equal(f[0].final_step, 2);
