@@ -11,6 +11,9 @@ import { expandCells } from '../sweep/spec';
 
 export type Row = Record<string, unknown>;
 
+/** A row of `overSeeds`: the `by` columns plus label, step and the mean with its 95% CI over seeds. */
+export type SeriesRow = Row & { label: string; step: number; mean: number; lo: number; hi: number; n: number };
+
 /** One trained run of the reproduction and the tables found in it. */
 export interface RunTables {
   /** Group folder (main, checks/residual-lstm, ...) and cell name. */
@@ -71,7 +74,7 @@ const num = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v));
  * Mean and 95% CI over seeds of `field` in table `table`, per label, step and the `by` columns
  * (rows: { ...by, label, step, mean, lo, hi, n }); with one seed lo = hi = mean.
  */
-export function overSeeds(runs: RunTables[], table: string, field: string, filter: (r: Row) => boolean = () => true, by: string[] = []): Row[] {
+export function overSeeds(runs: RunTables[], table: string, field: string, filter: (r: Row) => boolean = () => true, by: string[] = []): SeriesRow[] {
   const acc = new Map<string, { label: string; step: number; extra: Row; xs: number[] }>();
   for (const run of runs) {
     for (const r of run.tables[table] ?? []) {
@@ -87,7 +90,7 @@ export function overSeeds(runs: RunTables[], table: string, field: string, filte
     }
   }
   return [...acc.values()]
-    .map((e): Row & { label: string; step: number } => {
+    .map((e): SeriesRow => {
       const ci = meanCI(e.xs);
       return { ...e.extra, label: e.label, step: e.step, mean: ci.mean, lo: Number.isFinite(ci.lo) ? ci.lo : ci.mean, hi: Number.isFinite(ci.hi) ? ci.hi : ci.mean, n: ci.n };
     })

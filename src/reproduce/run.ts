@@ -9,7 +9,7 @@ import { openSweep } from '../sweep/store';
 import { runSweepLocal } from '../sweep/local';
 import type { ProgressFn } from '../train/progress';
 import { reproducePlan, type ReproduceOptions } from './plan';
-import { collectRuns } from './collect';
+import { collectRuns, type RunTables } from './collect';
 import { writeReport, type ReportFiles } from './report';
 
 export interface ReproduceRunOptions extends ReproduceOptions {
@@ -22,9 +22,13 @@ export interface ReproduceRunOptions extends ReproduceOptions {
   log?: (line: string) => void;
   /** The command line, for REPORT.md. */
   command?: string;
+  /** Write figures, tables and REPORT.md (default true; notebooks that only need the runs say false). */
+  report?: boolean;
 }
 
-export interface ReproduceResult extends ReportFiles {
+export interface ReproduceResult extends Partial<ReportFiles> {
+  /** Every run of the plan with its analysis tables. */
+  runs: RunTables[];
   wallSec: number;
   failed: string[];
   interrupted: boolean;
@@ -63,6 +67,7 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   }
   const runs = await collectRuns(out, specs);
   const wallSec = (Date.now() - t0) / 1000;
+  if (opts.report === false) return { runs, wallSec, failed, interrupted };
   const files = await writeReport(out, runs, { preset: opts.preset, wallSec, command: opts.command ?? `groundlab reproduce --preset ${opts.preset} --out ${opts.out}` });
-  return { ...files, wallSec, failed, interrupted };
+  return { ...files, runs, wallSec, failed, interrupted };
 }

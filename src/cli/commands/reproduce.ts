@@ -42,9 +42,10 @@ export const command = defineCommand(
         onProgress: p.options.quiet ? undefined : terminalProgress(),
         command: `groundlab reproduce ${process.argv.slice(3).join(' ')}`.trim(),
       });
-      const counts = res.claims.reduce<Record<string, number>>((a, c) => ((a[c.verdict] = (a[c.verdict] ?? 0) + 1), a), {});
+      const claims = res.claims ?? [];
+      const counts = claims.reduce<Record<string, number>>((a, c) => ((a[c.verdict] = (a[c.verdict] ?? 0) + 1), a), {});
       process.stdout.write(
-        `reproduce: ${res.figures.length} figures, ${res.tables.length} tables, ${res.claims.length} claims (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}) in ${(res.wallSec / 60).toFixed(1)} min\n` +
+        `reproduce: ${res.figures?.length ?? 0} figures, ${res.tables?.length ?? 0} tables, ${claims.length} claims (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}) in ${(res.wallSec / 60).toFixed(1)} min\n` +
           `report: ${res.report}\n`,
       );
       if (res.failed.length) {

@@ -1,0 +1,69 @@
+/**
+ * The runs the curated notebooks share: `labRuns()` makes sure the runs a notebook needs exist
+ * (training and analysing what is missing, with a live progress display in a notebook) and
+ * returns them with their analysis tables. They live in `<repo>/runs/reproduce-<preset>/`, the
+ * same folders `groundlab reproduce --preset <preset>` uses, so the CLI and the notebooks share work.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GroundlabError } from '../errors';
+import { reproduce } from '../reproduce/run';
+import { REPRODUCE_GROUPS, type ReproduceGroup } from '../reproduce/plan';
+import type { RunTables } from '../reproduce/collect';
+import type { ProgressFn } from '../train/progress';
+import type { PresetName } from '../train/presets';
+
+/** The checkout's root (the folder of groundlab's package.json). */
+export function repoRoot(): string {
+  let d = __dirname;
+  for (;;) {
+    const pj = path.join(d, 'package.json');
+    if (fs.existsSync(pj) && JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'groundlab') return d;
+    const up = path.dirname(d);
+    if (up === d) throw new GroundlabError('INTERNAL', 'cannot find the groundlab checkout above ' + __dirname);
+    d = up;
+  }
+}
+
+/** The preset notebooks use: `GROUNDLAB_PRESET` (CI sets tiny), else quick. */
+export function labPreset(): PresetName {
+  const p = process.env.GROUNDLAB_PRESET ?? 'quick';
+  if (p !== 'tiny' && p !== 'quick' && p !== 'paper')
+    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_PRESET is "${p}"`, { hint: 'use tiny, quick or paper' });
+  return p;
+}
+
+/** Where the shared runs of a preset live (`GROUNDLAB_RUNS` overrides). */
+export function labDir(preset: PresetName = labPreset()): string {
+  return process.env.GROUNDLAB_RUNS ?? path.join(repoRoot(), 'runs', `reproduce-${preset}`);
+}
+
+export interface LabRunsOptions {
+  preset?: PresetName;
+  /** Groups of runs (default main). */
+  groups?: ReproduceGroup[];
+  /** Seeds of the main comparison (default: [0]; `groundlab reproduce` uses 2 for quick). */
+  seeds?: number[];
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+  /** Runs trained at once (default: cores). */
+  jobs?: number;
+  log?: (line: string) => void;
+}
+
+/** Make sure the runs of `groups` exist (train and analyse what is missing) and return them. */
+export async function labRuns(opts: LabRunsOptions = {}): Promise<RunTables[]> {
+  const preset = opts.preset ?? labPreset();
+  const groups = opts.groups ?? ['main'];
+  for (const g of groups) if (!REPRODUCE_GROUPS.includes(g)) throw new GroundlabError('BAD_ARGUMENT', `unknown group "${g}"`, { hint: `groups: ${REPRODUCE_GROUPS.join(', ')}` });
+  const res = await reproduce({ preset, out: labDir(preset), groups, seeds: opts.seeds ?? [0], report: false, onProgress: opts.onProgress, signal: opts.signal, jobs: opts.jobs, log: opts.log ?? (() => {}) });
+  if (res.failed.length) throw new GroundlabError('EXTERNAL', `some runs failed: ${res.failed.join(', ')}`, { hint: `their logs are under ${labDir(preset)}/<group>/_sweep/` });
+  return res.runs;
+}
+
+/** The run of a label (e.g. "transformer", "lstm (residual)") with the lowest seed. */
+export function pickRun(runs: RunTables[], label: string): RunTables {
+  const r = runs.filter((x) => x.label === label).sort((a, b) => a.seed - b.seed)[0];
+  if (!r) throw new GroundlabError('NOT_FOUND', `no run labelled "${label}"`, { hint: `labels: ${[...new Set(runs.map((x) => x.label))].join(', ')}` });
+  return r;
+}
