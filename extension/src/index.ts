@@ -12,6 +12,15 @@ export { InspectorView } from './inspector';
 export { TimelineView } from './timeline';
 export * from './payload';
 
+/** 'canvas' where the page can draw on one (fast), else 'svg'. */
+export function pickRenderer(): 'canvas' | 'svg' {
+  try {
+    return document.createElement('canvas').getContext('2d') ? 'canvas' : 'svg';
+  } catch {
+    return 'svg';
+  }
+}
+
 /** One output: an inspector or a timeline, chosen by MIME type. */
 export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
   private readonly mimeType: string;
@@ -34,7 +43,8 @@ export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
     this.node.textContent = '';
     this.node.appendChild(host);
     try {
-      this.view = this.mimeType === INSPECTOR_MIME ? new InspectorView(host, data) : new TimelineView(host, data);
+      const options = { renderer: pickRenderer() };
+      this.view = this.mimeType === INSPECTOR_MIME ? new InspectorView(host, data, options) : new TimelineView(host, data, options);
       // expose the view to UI tests and to the browser console
       (host as unknown as { __groundlab: unknown }).__groundlab = this.view;
       await this.view.ready;

@@ -23,8 +23,11 @@ test('the extension registers a safe JSON renderer for both groundlab MIME types
 
 test('the renderer widget shows a timeline, and a clear message for a payload it cannot read', async () => {
   const w = rendererFactory.createRenderer({ mimeType: TIMELINE_MIME, sanitizer: {} as never, resolver: null, linkHandler: null, latexTypesetter: null } as never) as GroundlabRenderer;
-  // the renderer uses the canvas renderer, which jsdom lacks; the error path is what we check here,
-  // the drawing itself is checked in renderers.test.ts (svg) and in Chromium by the UI test
+  // jsdom has no canvas: the renderer falls back to vega's SVG renderer
+  await w.renderModel({ data: { [TIMELINE_MIME]: timelinePayload() }, trusted: false, metadata: {}, setData: () => undefined } as never);
+  assert.equal(w.node.getAttribute('data-lm-suppress-shortcuts'), 'true');
+  assert.equal(w.node.querySelectorAll('.gl-timeline .gl-tl-value').length, 4);
+  assert.ok(w.node.querySelector('.gl-timeline .gl-tl-chart svg'));
   await w.renderModel({ data: { [TIMELINE_MIME]: { ...timelinePayload(), version: 9 } }, trusted: false, metadata: {}, setData: () => undefined } as never);
   assert.match(w.node.textContent ?? '', /groundlab-widgets cannot show this output: timeline payload version 9 is not supported/);
   w.dispose();
