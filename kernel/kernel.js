@@ -491,7 +491,7 @@ class GroundlabKernel {
     if (ok) {
       for (const v of cell.results) {
         if (v === undefined) continue;
-        const data = this.mimeBundle(v);
+        const data = await this.mimeBundle(v);
         if (data) this.proto.publish('execute_result', { execution_count: cell.count, data, metadata: {} }, msg.header);
       }
       return this.reply(this.proto.shell, msg, 'execute_reply', { status: 'ok', execution_count: cell.count, user_expressions: {}, payload: [] });
@@ -535,12 +535,12 @@ class GroundlabKernel {
     cell.results.length = results;
   }
 
-  /** A MIME bundle for a last-expression value. */
-  mimeBundle(v) {
+  /** A MIME bundle for a last-expression value (the library's hook may render images: async). */
+  async mimeBundle(v) {
     const hook = /** @type {any} */ (globalThis)[MIME_HOOK];
     if (typeof hook === 'function') {
       try {
-        const b = hook(v);
+        const b = await hook(v);
         if (b === null) return null; // a value that asks not to be shown (a display handle)
         if (b && b.data) return b.data;
       } catch (e) {

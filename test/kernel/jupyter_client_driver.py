@@ -99,7 +99,8 @@ try:
             'const t = aq.table({ step: [0, 10, 20], G: [0.1, 0.5, 2.5] });\n'
             'await display(t);\n'
             'await display(lineChart(t, { x: "step", y: "G", title: "G over steps" }));\n'
-            'await display({ "application/vnd.groundlab.timeline+json": { steps: [1] }, "text/plain": "timeline" });',
+            'await display({ "application/vnd.groundlab.timeline+json": { steps: [1] }, "text/plain": "timeline" });\n'
+            'lineChart(t, { x: "step", y: "G", title: "as a result" })',
         )
         result["deps"] = execute(
             kc,

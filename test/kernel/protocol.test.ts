@@ -64,6 +64,11 @@ kt('display: groundlab imports from a folder outside the checkout; tables, Vega-
   assert.ok(typeof fig.transient.display_id === 'string');
   assert.deepEqual(widget.data['application/vnd.groundlab.timeline+json'], { steps: [1] });
   assert.equal(widget.data['text/plain'], 'timeline');
+  // A spec as the last expression: execute_result with the same fallbacks.
+  const res = x.iopub.find((m) => m.type === 'execute_result')!.content;
+  assert.equal(res.data['application/vnd.vegalite.v5+json'].title, 'as a result');
+  assert.match(res.data['image/svg+xml'], /as a result/);
+  assert.ok(res.data['image/png'].length > 100);
 });
 
 kt("groundlab's dependencies (vega 5, vega-lite 5, tfjs-core, arquero) import and type-check in a cell", () => {
