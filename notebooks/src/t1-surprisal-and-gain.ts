@@ -28,8 +28,8 @@ const ex = seqs[0];
 // Solution 1
 const s1 = tf.tidy(() => {
   const logits = model.forward(tf.tensor2d([ex.ids], [1, ex.ids.length], "int32")); // [1, T, V]
-  const last = logits.slice([0, ex.ids.length - 1, 0], [1, 1, -1]).reshape([-1]);  // [V]
-  return -tf.logSoftmax(last).gather([ex.target]).dataSync()[0];
+  const last = tf.reshape(tf.slice(logits, [0, ex.ids.length - 1, 0], [1, 1, -1]), [-1]); // [V]
+  return -tf.logSoftmax(last).dataSync()[ex.target];
 });
 const lib = (await scoreSequences(model, [ex]))[0];
 ({ byHand: s1, groundlab: lib })

@@ -24,7 +24,7 @@ const L = model.config.nLayers - 1;
 const { logits, cache } = model.runWithCache(x, { names: [`blocks.${L}.attn.hook_pattern`] });
 const A = cache.get(`blocks.${L}.attn.hook_pattern`);
 const T = seq.ids.length;
-const a0 = A.slice([0, 0, 0, 0], [1, 1, T, T]).reshape([T, T]).arraySync() as number[][];
+const a0 = tf.reshape(tf.slice(A, [0, 0, 0, 0], [1, 1, T, T]), [T, T]).arraySync() as number[][];
 const cells = a0.flatMap((row, q) => row.map((v, k) => ({ query: `${q} ${tokens[q]}`, key: `${k} ${tokens[k]}`, attention: v })));
 await display(heatmap(cells, { x: "key", y: "query", value: "attention", title: `Layer ${L}, head 0`, width: 420, height: 420 }));
 

@@ -30,8 +30,8 @@ for (const cond of ["match", "mismatch"] as const) {
     const { logits, cache } = model.runWithCache(x, { names: points });
     points.forEach((p, l) => {
       sums[l] += tf.tidy(() => {
-        const h = cache.get(p).slice([0, s.predPos, 0], [1, 1, -1]).reshape([1, -1]) as tf.Tensor2D; // [1, D]
-        return -tf.logSoftmax(readout(model, h)).reshape([-1]).gather([s.target]).dataSync()[0];
+        const h = tf.reshape(tf.slice(cache.get(p), [0, s.predPos, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D; // [1, D]
+        return -tf.logSoftmax(readout(model, h)).dataSync()[s.target];
       });
     });
     x.dispose(); logits.dispose(); cache.dispose();
