@@ -51,7 +51,7 @@ setup_kernel() {
   fi
   log "installing the groundlab Jupyter kernel into .venv"
   node kernel/install.js --prefix "$VENV" >/dev/null
-  "$VENV/bin/jupyter" kernelspec list 2>/dev/null | grep -q '^ *groundlab ' || {
+  "$VENV/bin/jupyter" kernelspec list 2>/dev/null | grep '^ *groundlab ' >/dev/null || {
     log "the groundlab kernelspec is not visible to .venv's jupyter"
     return 1
   }
