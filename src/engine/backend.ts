@@ -7,6 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { register } from 'node:module';
 import { GroundlabError } from '../errors';
+// Types of the chained methods registered at start (see loadGradients).
+import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -33,7 +35,8 @@ let gradientsLoaded = false;
 /**
  * tfjs-core's CommonJS entry registers no gradients and its ESM gradient files use extensionless
  * imports that Node cannot resolve. A resolve hook scoped to tfjs-core's own dist folder adds the
- * extension, then the ESM registration module fills the (process-global) gradient registry.
+ * extension, then the ESM registration modules fill the (process-global) gradient registry and add
+ * the chained methods (`x.sum()`, `x.reshape(...)`) to the (process-global) Tensor class.
  */
 async function loadGradients(): Promise<void> {
   if (gradientsLoaded) return;
@@ -47,10 +50,12 @@ async function loadGradients(): Promise<void> {
     register('data:text/javascript,' + encodeURIComponent(hook));
     g.__groundlabGradHook = true;
   }
-  const spec = '@tensorflow/tfjs-core/dist/register_all_gradients.js';
   // A real dynamic import (TypeScript would turn `import()` into `require()` under CommonJS).
   const dynImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
-  await dynImport(require.resolve(spec).startsWith('/') ? 'file://' + require.resolve(spec) : spec);
+  // Gradients go into the process-global registry; chained ops (`x.sum()`) onto the global Tensor class.
+  for (const spec of ['@tensorflow/tfjs-core/dist/register_all_gradients.js', '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js']) {
+    await dynImport('file://' + require.resolve(spec));
+  }
   gradientsLoaded = true;
 }
 

@@ -9,12 +9,14 @@ test('initEngine picks wasm here and registers gradients', async () => {
   const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)));
   const dx = g(tf.tensor1d([1, -2, 3]));
   assert.deepEqual(Array.from(dx.dataSync()), [2, -4, 6]);
+  // Chained methods are registered too.
+  assert.deepEqual(Array.from(tf.tensor1d([1, 2, 3]).reshape([3, 1]).sum().dataSync()), [6]);
 });
 
 test('a bad GROUNDLAB_BACKEND is a clear error naming the variable', async () => {
   const { spawnSync } = await import('node:child_process');
   const code = `require(${JSON.stringify(require.resolve('../../src/engine'))}).initEngine().catch(e => { console.log(e.code + ' ' + e.message); })`;
-  const r = spawnSync(process.execPath, ['-e', code], { env: { ...process.env, GROUNDLAB_BACKEND: 'quantum' }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...process.execArgv, '-e', code], { env: { ...process.env, GROUNDLAB_BACKEND: 'quantum' }, encoding: 'utf8' });
   assert.match(r.stdout, /BAD_ARGUMENT GROUNDLAB_BACKEND is "quantum"/);
 });
 
