@@ -2,8 +2,8 @@
 
 The editable source of each notebook is notebooks/src/NAME.ts in "percent" form: a line
 `// %% [markdown]` starts a markdown cell (its lines are written as `// text`), a line `// %%`
-starts a code cell. `build` turns every source into notebooks/NAME.ipynb (groundlab kernel),
-keeping nothing else; `run` executes notebooks with nbclient on the installed groundlab kernel.
+starts a code cell. `build` turns every source into notebooks/NAME.ipynb (groundlab kernel; code
+cells whose source did not change keep their outputs); `run` executes notebooks with nbclient on the installed groundlab kernel.
 
 usage:
   python scripts/notebooks.py build                     # notebooks/src/*.ts -> notebooks/*.ipynb
@@ -73,10 +73,20 @@ def notebook(cells, stem):
 
 
 def build(_args):
+    """Write every notebook from its source; a code cell whose source is unchanged keeps its outputs."""
     for src in sorted(SRC_DIR.glob("*.ts")):
         dst = NB_DIR / (src.stem + ".ipynb")
-        dst.write_text(json.dumps(notebook(parse(src), src.stem), indent=1, ensure_ascii=False) + "\n", encoding="utf8")
-        print(f"built {dst.relative_to(ROOT)}")
+        nb = notebook(parse(src), src.stem)
+        kept = 0
+        if dst.exists():
+            old = {("".join(c["source"])): c for c in json.loads(dst.read_text(encoding="utf8"))["cells"] if c["cell_type"] == "code"}
+            for c in nb["cells"]:
+                prev = old.get("".join(c["source"])) if c["cell_type"] == "code" else None
+                if prev is not None and prev.get("outputs"):
+                    c["outputs"], c["execution_count"] = prev["outputs"], prev.get("execution_count")
+                    kept += 1
+        dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf8")
+        print(f"built {dst.relative_to(ROOT)}" + (f" (kept the outputs of {kept} unchanged code cells)" if kept else ""))
 
 
 def check(_args):
