@@ -8,9 +8,12 @@ setup_python
 setup_kernel
 setup_extension
 cd "$ROOT"
-if [ ! -f runs/quick-transformer/config.json ] && [ -f dist/src/cli/commands/train.js ]; then
-  log "training the quick Transformer run the notebooks share (runs/quick-transformer)"
-  node bin/groundlab.js train --arch transformer --preset quick --out runs/quick-transformer
+# The quick Transformer that 00-quickstart and the other notebooks start from (they train the rest
+# on first use). Re-running resumes an interrupted run; a finished one is left as it is.
+QUICK=runs/reproduce-quick/main/transformer_s0
+if ! node bin/groundlab.js runs "$QUICK" --json 2>/dev/null | grep '"lastStep": *1500' >/dev/null; then
+  log "training the quick Transformer the notebooks share ($QUICK; minutes, Ctrl-C stops and keeps a checkpoint)"
+  node bin/groundlab.js train --arch transformer --preset quick --seed 0 --out "$QUICK"
 fi
 log "starting JupyterLab on notebooks/"
 exec "$VENV/bin/jupyter" lab --notebook-dir="$ROOT/notebooks" "$@"
