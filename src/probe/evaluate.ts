@@ -17,6 +17,7 @@ import {
   fitLogistic,
   fitRidge,
   logisticPredict,
+  logisticLogits,
   ridgePredict,
   rSquared,
   takeRows,
@@ -84,6 +85,8 @@ export interface ProbeClassificationResult {
   nClasses: number;
   /** Test accuracy of the task probe (pooled over folds). */
   accuracy: number;
+  /** Mean held-out cross-entropy of the true class (nats; pooled over folds): graded where accuracy saturates. */
+  testLoss: number;
   trainAccuracy: number;
   /** Test accuracy of always predicting the training set's most frequent class. */
   chanceMajority: number;
@@ -154,6 +157,19 @@ export function controlLabels(labels: Int32Array, k: number, groups: ArrayLike<s
   return { labels: out, groups: distinct.length };
 }
 
+/** Summed cross-entropy (nats) of the true labels of rows `idx` under logits [idx.length, k]. */
+function heldOutLoss(logits: Float32Array, k: number, labels: Int32Array, idx: Int32Array): number {
+  let sum = 0;
+  for (let i = 0; i < idx.length; i++) {
+    let max = -Infinity;
+    for (let c = 0; c < k; c++) max = Math.max(max, logits[i * k + c]);
+    let z = 0;
+    for (let c = 0; c < k; c++) z += Math.exp(logits[i * k + c] - max);
+    sum += max + Math.log(z) - logits[i * k + labels[idx[i]]];
+  }
+  return sum;
+}
+
 function accuracy(pred: Int32Array, labels: Int32Array, idx: Int32Array): number {
   let hit = 0;
   for (let i = 0; i < idx.length; i++) if (pred[i] === labels[idx[i]]) hit++;
@@ -179,6 +195,7 @@ export function probeClassification(data: ProbeClassificationData, opts: Partial
   // Pooled over folds: hits / tested examples; training accuracy averaged over folds.
   let hits = 0, ctlHits = 0, tested = 0, trainAcc = 0, ctlTrainAcc = 0, majorHits = 0, nTrain = 0, iterations = 0;
   let converged = true;
+  let lossSum = 0;
   for (const { train, test } of splits) {
     const xTrain = takeRows(x, d, train);
     const xTest = takeRows(x, d, test);
@@ -192,6 +209,7 @@ export function probeClassification(data: ProbeClassificationData, opts: Partial
       };
     };
     const task = fit(labels);
+    lossSum += heldOutLoss(logisticLogits(task.model, xTest, test.length), k, labels, test);
     hits += task.test * test.length;
     trainAcc += task.train / splits.length;
     tested += test.length;
@@ -218,6 +236,7 @@ export function probeClassification(data: ProbeClassificationData, opts: Partial
     nTest: tested,
     nClasses: k,
     accuracy: acc,
+    testLoss: lossSum / tested,
     trainAccuracy: trainAcc,
     chanceMajority: majorHits / tested,
     chanceUniform: 1 / k,

@@ -72,6 +72,7 @@ export const PROBE_TABLE_COLUMNS = [
   'n_test',
   'n_classes',
   'accuracy',
+  'test_loss',
   'train_accuracy',
   'chance_majority',
   'chance_uniform',
@@ -164,6 +165,7 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
           n_test: r.nTest,
           n_classes: r.nClasses,
           accuracy: r.accuracy,
+          test_loss: r.testLoss,
           train_accuracy: r.trainAccuracy,
           chance_majority: r.chanceMajority,
           chance_uniform: r.chanceUniform,
@@ -215,6 +217,7 @@ export function taskFingerprint(task: ProbeTask): string {
 export function toTable(rows: Row[]): ColumnTable {
   const sorted = [...rows].sort((a, b) => Number(a.step) - Number(b.step) || Number(a.layer) - Number(b.layer) || String(a.hook).localeCompare(String(b.hook)));
   const cols: Record<string, unknown[]> = {};
-  for (const c of PROBE_TABLE_COLUMNS) cols[c] = sorted.map((r) => r[c]);
+  // Rows saved by an older version may lack a column: NaN for numbers.
+  for (const c of PROBE_TABLE_COLUMNS) cols[c] = sorted.map((r) => r[c] ?? NaN);
   return aq.table(cols);
 }

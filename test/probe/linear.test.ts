@@ -67,6 +67,7 @@ test('a linearly encoded label is decoded at ~100%; the probe is deterministic a
   const r = probeClassification({ x: s.x, n, d, labels: s.labels, classes: s.classes }, { seed: 3 });
   assert.equal(tf.memory().numTensors, before);
   assert.ok(r.accuracy >= 0.97, `accuracy ${r.accuracy}`);
+  assert.ok(r.testLoss < 0.2, `held-out loss ${r.testLoss}`);
   assert.ok(r.trainAccuracy >= 0.97);
   assert.ok(Math.abs(r.chanceUniform - 1 / 6) < 1e-12);
   assert.ok(r.chanceMajority < 0.35);
@@ -84,6 +85,7 @@ test('pure noise stays at chance', () => {
   const r = probeClassification({ x: s.x, n, d, labels: s.labels, classes: s.classes }, { seed: 1, l2: 1e-2 });
   // 150 test examples at p = 1/4: sd ~ 0.035; allow 3 sd.
   assert.ok(Math.abs(r.accuracy - 0.25) < 0.11, `accuracy ${r.accuracy}`);
+  assert.ok(r.testLoss > 0.95 * Math.log(4), `held-out loss ${r.testLoss} vs log 4 = ${Math.log(4)}`);
   assert.ok(r.trainAccuracy > r.accuracy, 'a noise probe fits its training set better than the test set');
 });
 

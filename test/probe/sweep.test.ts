@@ -71,6 +71,7 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
     assert.ok(Number.isFinite(Number(x.control_accuracy)));
     assert.ok(Math.abs(Number(x.selectivity) - (Number(x.accuracy) - Number(x.control_accuracy))) < 1e-12);
     assert.equal(x.chance_uniform, 1 / data.nouns.length);
+    assert.ok(Number(x.test_loss) > 0 && Number.isFinite(Number(x.test_loss)));
   }
   // Saved and readable.
   const saved = aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun.arrow')));
