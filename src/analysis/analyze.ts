@@ -217,7 +217,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     if (templates.length === 0) {
       const res = checkTemplates(set.frames, text);
       const rows = res.map((r) => {
-        const worst = r.suffixes.reduce((a, b) => (b.ungrounded > a.ungrounded ? b : a), r.suffixes[0]);
+        const worst = r.suffixes.reduce((a, b) => (b.ungrounded > a.ungrounded || (b.ungrounded === a.ungrounded && b.grounded > a.grounded) ? b : a), r.suffixes[0]);
         return { frame: r.frame, flagged: r.flagged, verbatim: r.verbatim, reason: r.reason, ngram: worst?.ngram ?? '', grounded: worst?.grounded ?? 0, ungrounded: worst?.ungrounded ?? 0 };
       });
       await run.writeTable('analysis/templates', aq.from(rows));
