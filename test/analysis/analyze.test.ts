@@ -114,3 +114,26 @@ test('analyzeRun stops on abort and resumes', async () => {
   await assert.rejects(analyzeRun(run, { only: ['gain'], evalSet: { contextsPerNoun: 1 } }), /tables were computed with it/);
   await assert.rejects(analyzeRun(run, { only: ['nope' as never] }), /unknown analysis/);
 });
+
+test('analyzeRun on real Mamba-2 and LSTM models (all analyses)', async () => {
+  const { createModel, modelPreset } = await import('../../src/models');
+  for (const arch of ['mamba2', 'lstm'] as const) {
+    const make = () => createModel(modelPreset(arch, 'tiny', VOCAB.length, { dModel: 16, nLayers: 2, contextLength: 16, ...(arch === 'mamba2' ? { headDim: 8, dState: 8 } : {}) } as never), 3);
+    const run = fakeRun({ vocab: VOCAB, nouns: NOUNS, frames: FRAMES, episodes: episodes(), models: { 10: make } });
+    const res = await analyzeRun(run, { ablation: { draws: 2 }, tunedLens: { steps: 3, rows: 4 }, evalSet: { contextsPerNoun: 2, mismatchesPerContext: 1 } });
+    assert.equal(Object.keys(res.computed).length, 9, `${arch}: ${Object.keys(res.computed)}`);
+    const sal = (await run.readTable('analysis/saliency'))!.objects() as Array<Record<string, unknown>>;
+    const hc = (await run.readTable('analysis/head_counts'))!.objects() as Array<Record<string, number>>;
+    if (arch === 'lstm') {
+      assert.deepEqual([...new Set(sal.map((r) => r.kind))], ['input']);
+      assert.equal(hc[0].total_heads, 0);
+    } else {
+      assert.ok(sal.some((r) => r.kind === 'head'));
+      assert.equal(hc[0].total_heads, 2 * 4);
+    }
+    const lens = (await run.readTable('analysis/lens'))!.objects() as Array<Record<string, unknown>>;
+    assert.equal(lens.length, 2 * 3);
+    const abl = (await run.readTable('analysis/ablation'))!.objects() as Array<Record<string, unknown>>;
+    assert.equal(abl.length, 2);
+  }
+});
