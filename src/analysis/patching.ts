@@ -38,6 +38,8 @@ export interface PatchOptions {
   hooks: string[];
   /** Where to patch: 'all' positions, 'last', a mark name of the pairs, or a position index (default ['all']). */
   positions?: Array<'all' | 'last' | string | number>;
+  /** Patch only this head (axis 2 of a [B, T, H, X] activation such as hook_z, hook_q, hook_pattern's [B, H, T, T] is not supported). */
+  head?: number;
   batchSize?: number;
   padId?: number;
   signal?: AbortSignal;
@@ -85,10 +87,21 @@ export async function activationPatching(model: LanguageModel, pairs: readonly P
           if (p === 'all') mask.fill(1, b * T, (b + 1) * T);
           else mask[b * T + p] = 1;
         });
+        const nH = act.rank === 4 ? (act.shape[2] as number) : 0;
+        if (opts.head !== undefined && (nH === 0 || opts.head < 0 || opts.head >= nH)) {
+          [...results, clean, corr].forEach((t) => t.dispose());
+          cache.dispose();
+          throw new GroundlabError('BAD_ARGUMENT', `cannot patch head ${opts.head} of ${hook} (shape ${act.shape.join('x')})`, { hint: 'per-head patching needs a [B, T, H, X] hook such as blocks.{l}.attn.hook_z' });
+        }
         results.push(
           tf.tidy(() => {
             const shape = [B, T, ...act.shape.slice(2).map(() => 1)];
-            const m = tf.reshape(tf.tensor1d(mask), shape);
+            let m: tf.Tensor = tf.reshape(tf.tensor1d(mask), shape);
+            if (opts.head !== undefined) {
+              const hm = new Float32Array(nH);
+              hm[opts.head] = 1;
+              m = tf.mul(m, tf.reshape(tf.tensor1d(hm), [1, 1, nH, 1]));
+            }
             const hooks = { [hook]: (x: tf.Tensor) => tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(act, m)) };
             return targetLogProbs(model.forward(corr, { hooks }), kb);
           }),

@@ -111,6 +111,12 @@ test('copy-head model: activation patching locates the ENV information', async (
   close(get('blocks.1.attn.hook_z', 'last').recovery, 1, 1e-4, 'z at last');
   close(get('blocks.1.attn.hook_z', 'env').recovery, 0, 1e-4, 'z at ENV');
   close(get('blocks.1.hook_resid_pre', 'all').recoveryOfMeans, 1, 1e-4, 'all positions');
+  // per head: the copy head's output carries everything, the other head's nothing
+  const h1 = await activationPatching(model, pairs, { hooks: ['blocks.1.attn.hook_z'], positions: ['last'], head: 1 });
+  const h0 = await activationPatching(model, pairs, { hooks: ['blocks.1.attn.hook_z'], positions: ['last'], head: 0 });
+  close(h1[0].recovery, 1, 1e-4, 'copy head');
+  close(h0[0].recovery, 0, 1e-4, 'other head');
+  await assert.rejects(activationPatching(model, pairs, { hooks: ['blocks.1.hook_resid_pre'], head: 0 }), /cannot patch head 0/);
   model.dispose();
 });
 
