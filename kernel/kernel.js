@@ -470,9 +470,10 @@ class GroundlabKernel {
     this.current = cell;
     this.last = cell;
     this.redirect(cell);
+    // The engine must be ready before the first cell computes anything, announced or not.
+    await this.enginePromise;
     if (!this.announced && process.env.GROUNDLAB_QUIET !== '1') {
       this.announced = true;
-      await this.enginePromise;
       this.stream('stdout', this.engineLine(), cell);
     }
     let ok = false;

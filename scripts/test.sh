@@ -11,4 +11,4 @@ setup_kernel
 setup_extension
 cd "$ROOT"
 log "running the tests"
-GROUNDLAB_QUIET=1 node --test --test-concurrency=2 --test-reporter=spec dist/test/
+node --test --test-concurrency=2 --test-reporter=spec dist/test/
