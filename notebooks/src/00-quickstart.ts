@@ -16,7 +16,7 @@
 
 // %%
 import { train, openRun, evalRun, analyzeRun, detailSteps, display, lineChart, progressDisplay, interruptSignal,
-  runTimeline, runInspector, timelineBundle, inspectorBundle, labPreset, labDir } from "groundlab";
+  timelineData, inspectorData, timelineBundle, inspectorBundle, labPreset, labDir } from "groundlab";
 const preset = labPreset();
 const out = `${labDir(preset)}/main/transformer_s0`;
 console.log(`preset ${preset}; run directory ${out}`);
@@ -54,7 +54,7 @@ await display(lineChart(gain, { x: "step", y: "gain", lo: "ci_lo", hi: "ci_hi", 
 
 // %%
 await analyzeRun(run, { checkpoints: detailSteps(preset), only: ["gain", "cooccurrence", "heads"], onProgress: progressDisplay(), signal: interruptSignal() });
-await display(timelineBundle(await runTimeline(run)));
+await display(timelineBundle(await timelineData(run)));
 
 // %%
-await display(inspectorBundle(await runInspector(run, { examples: 2 })));
+await display(inspectorBundle(await inspectorData(run, { examples: 2 })));

@@ -11,7 +11,7 @@
 // widget for two evaluation examples (click a head; switch attention/saliency and match/mismatch).
 
 // %%
-import { labRuns, pickRun, openRun, heatmap, display, progressDisplay, interruptSignal, runInspector, inspectorBundle } from "groundlab";
+import { labRuns, pickRun, openRun, heatmap, display, progressDisplay, interruptSignal, inspectorData, inspectorBundle } from "groundlab";
 const runs = await labRuns({ groups: ["main"], onProgress: progressDisplay(), signal: interruptSignal() });
 const t = pickRun(runs, "transformer");
 const last = Math.max(...t.tables.heads.map((r) => Number(r.step)));
@@ -25,4 +25,4 @@ await display(heatmap(heads, { x: "head", y: "layer", value: "gather_share", tit
 ({ aggregate: heads.filter((h) => h.aggregate).map((h) => `L${h.layer}.H${h.head}`), gather: heads.filter((h) => h.gather).map((h) => `L${h.layer}.H${h.head}`) })
 
 // %%
-await display(inspectorBundle(await runInspector(await openRun(t.dir), { examples: 2 })));
+await display(inspectorBundle(await inspectorData(await openRun(t.dir), { examples: 2 })));

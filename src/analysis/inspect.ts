@@ -2,6 +2,7 @@
  * Data for the notebook widgets (src/viz/widgets.ts): the attention / saliency inspector and the
  * timeline, built from a run's analysis tables and, for token x token maps, from its checkpoints.
  */
+import { GroundlabError } from '../errors';
 import type { LanguageModel } from '../models/types';
 import type { EvalSequence } from '../eval/evalset';
 import { evalSequences } from '../eval/evalset';
@@ -13,7 +14,7 @@ import { runEvalSet, type AnalysisRun } from './analyze';
 /** Attention (or SSD) patterns and saliency maps of every head for the given sequences at one checkpoint. */
 export async function headMaps(model: LanguageModel, seqs: readonly EvalSequence[], step: number, exampleIds: readonly string[]): Promise<HeadMap[]> {
   const mix = mixingHooks(model);
-  if (!mix) return [];
+  if (!mix) throw new GroundlabError('UNSUPPORTED', `the ${model.arch} has no token-mixing matrices (attention or SSD) to inspect`, { hint: 'the inspector is for Transformer and Mamba-2 runs' });
   const H = model.nHeads;
   const out: HeadMap[] = [];
   const variant = (s: EvalSequence) => s.condition;
@@ -45,8 +46,13 @@ export async function headMaps(model: LanguageModel, seqs: readonly EvalSequence
  * (from analysis/heads), and token x token maps for `examples` evaluation contexts (match and one
  * mismatch) at the given steps (default: the last analysed one).
  */
-export async function inspectorData(run: AnalysisRun, opts: { steps?: number[]; mapSteps?: number[]; examples?: number; thresholds?: { aggregate?: number; gather?: number } } = {}): Promise<InspectorData> {
+export async function inspectorData(
+  run: AnalysisRun,
+  opts: { steps?: number[]; mapSteps?: number[]; examples?: number; thresholds?: { aggregate?: number; gather?: number }; link?: string } = {},
+): Promise<InspectorData> {
   const rows = ((await run.readTable('analysis/heads'))?.objects() ?? []) as Array<Record<string, unknown>>;
+  if (!rows.length)
+    throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no analysis/heads table`, { hint: `run \`groundlab analyze ${run.dir} --only heads\` first (the LSTM has no heads: use the timeline)` });
   const steps = opts.steps ?? [...new Set(rows.map((r) => Number(r.step)))].sort((a, b) => a - b);
   const L = Math.max(0, ...rows.map((r) => Number(r.layer) + 1));
   const H = Math.max(0, ...rows.map((r) => Number(r.head) + 1));
@@ -90,6 +96,8 @@ export async function inspectorData(run: AnalysisRun, opts: { steps?: number[]; 
   return {
     title: 'Attention / saliency inspector',
     model: run.dir,
+    // Widgets with the same link move together: the run's timeline and its inspectors.
+    link: opts.link ?? run.dir,
     layers: L,
     heads: H,
     steps,
@@ -102,9 +110,10 @@ export async function inspectorData(run: AnalysisRun, opts: { steps?: number[]; 
 }
 
 /** Timeline data of a run: match / mismatch surprisal, G, R^2 (all predictors) and head counts per analysed step. */
-export async function timelineData(run: AnalysisRun): Promise<TimelineData> {
+export async function timelineData(run: AnalysisRun, opts: { link?: string } = {}): Promise<TimelineData> {
   const read = async (n: string) => ((await run.readTable(n))?.objects() ?? []) as Array<Record<string, unknown>>;
   const gain = await read('analysis/gain_summary');
+  if (!gain.length) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no analysis/gain_summary table`, { hint: `run \`groundlab eval ${run.dir}\` first` });
   const co = (await read('analysis/cooccurrence')).filter((r) => r.predictors === 'all');
   const hc = await read('analysis/head_counts');
   const steps = [...new Set([...gain, ...co, ...hc].map((r) => Number(r.step)))].sort((a, b) => a - b);
@@ -115,6 +124,7 @@ export async function timelineData(run: AnalysisRun): Promise<TimelineData> {
   return {
     title: 'Grounding over training',
     model: run.dir,
+    link: opts.link ?? run.dir,
     steps,
     curves: {
       matchSurprisal: at(gain, 'match'),

@@ -1,3 +1,2 @@
-// The lab stage: glue for notebooks and widgets (a run directory in, widget data out).
-export * from './widgets';
+// The lab stage: the runs the notebooks share (trained and analysed on first use).
 export * from './runs';

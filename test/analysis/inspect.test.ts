@@ -7,7 +7,7 @@ import { initEngine } from '../../src/engine';
 import { train } from '../../src/train/trainer';
 import { openRun } from '../../src/train/run';
 import { analyzeRun } from '../../src/analysis/analyze';
-import { runInspector, runTimeline } from '../../src/lab/widgets';
+import { inspectorData, timelineData } from '../../src/analysis/inspect';
 import { inspectorBundle, timelineBundle, INSPECTOR_MIME, TIMELINE_MIME, decodeMap } from '../../src/viz/widgets';
 import { GroundlabError } from '../../src/errors';
 
@@ -16,17 +16,18 @@ test('a trained and analysed tiny run becomes timeline and inspector bundles who
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-lab-'));
   await train({ out: path.join(dir, 't'), arch: 'transformer', preset: 'tiny', steps: 6, seed: 3 });
   const run = await openRun(path.join(dir, 't'));
-  await assert.rejects(runTimeline(run), (e: unknown) => e instanceof GroundlabError && /groundlab eval/.test(e.message));
+  await assert.rejects(timelineData(run), (e: unknown) => e instanceof GroundlabError && /groundlab eval/.test(e.message));
   const last = run.checkpoints[run.checkpoints.length - 1].step;
   await analyzeRun(run, { checkpoints: [last], only: ['gain', 'heads'], evalSet: { contextsPerNoun: 1, mismatchesPerContext: 2 } });
 
-  const tl = await runTimeline(run);
+  const tl = await timelineData(run);
   const gain = (await run.readTable('analysis/gain_summary'))!.objects() as Array<{ step: number; gain: number }>;
   assert.deepEqual(tl.steps, [last]);
   assert.equal(tl.curves.infoGain![0], gain[0].gain);
   assert.ok(TIMELINE_MIME in timelineBundle(tl));
 
-  const ins = await runInspector(run, { examples: 1 });
+  const ins = await inspectorData(run, { examples: 1 });
+  assert.equal(ins.link, run.dir);
   assert.equal(ins.layers, 2);
   assert.equal(ins.heads, 2);
   assert.equal(ins.examples.length, 1);
