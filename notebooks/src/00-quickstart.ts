@@ -15,7 +15,7 @@
 // the current step, saves a checkpoint, and the next run of the cell resumes from there.
 
 // %%
-import { train, openRun, evalRun, analyzeRun, detailSteps, display, lineChart, progressDisplay, interruptSignal,
+import { train, openRun, evalRun, analyzeRun, detailSteps, analysisOptions, display, lineChart, progressDisplay, interruptSignal,
   timelineData, inspectorData, timelineBundle, inspectorBundle, labPreset, labDir } from "groundlab";
 const preset = labPreset();
 const out = `${labDir(preset)}/main/transformer_s0`;
@@ -41,7 +41,7 @@ await display(lineChart(metrics, { x: "step", y: "loss", title: "Training loss",
 // averaged over contexts and mismatched nouns. `evalRun` computes it at every checkpoint.
 
 // %%
-const gain = await evalRun(run, { onProgress: progressDisplay(), signal: interruptSignal() });
+const gain = await evalRun(run, { ...analysisOptions(preset), onProgress: progressDisplay(), signal: interruptSignal() });
 await display(lineChart(gain, { x: "step", y: "gain", lo: "ci_lo", hi: "ci_hi", rule: 0,
   title: "Grounding information gain G (95% CI over nouns)", yTitle: "G (nats)" }));
 
@@ -53,7 +53,7 @@ await display(lineChart(gain, { x: "step", y: "gain", lo: "ci_lo", hi: "ci_hi", 
 // Without the JupyterLab extension they show as static images.
 
 // %%
-await analyzeRun(run, { checkpoints: detailSteps(preset), only: ["gain", "cooccurrence", "heads"], onProgress: progressDisplay(), signal: interruptSignal() });
+await analyzeRun(run, { ...analysisOptions(preset), checkpoints: detailSteps(preset), only: ["gain", "cooccurrence", "heads"], onProgress: progressDisplay(), signal: interruptSignal() });
 await display(timelineBundle(await timelineData(run)));
 
 // %%

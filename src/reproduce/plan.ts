@@ -14,6 +14,7 @@ import { GroundlabError } from '../errors';
 import { validateSpec, type SweepSpec } from '../sweep/spec';
 import { TRAIN_PRESETS, type PresetName } from '../train/presets';
 import { checkpointSteps } from '../train/schedule';
+import type { AnalyzeOptions } from '../analysis/analyze';
 
 export interface ReproduceOptions {
   preset: PresetName;
@@ -50,14 +51,43 @@ export function detailSteps(preset: PresetName): number[] {
  * Analysis options per preset: the tiny preset is a smoke run (its models are too small and too
  * briefly trained to ground), so it uses a short tuned-lens fit and few control draws.
  */
-const EVAL_ARGS: Record<PresetName, string[]> = { tiny: ['--contexts', '2', '--mismatches', '3'], quick: [], paper: [] };
-const DETAIL_ARGS: Record<PresetName, string[]> = { tiny: ['--lens-steps', '40', '--draws', '3'], quick: [], paper: [] };
+/**
+ * Analysis settings per preset, shared by the CLI plan and the notebooks (a run's evaluation set is
+ * fixed by whichever builds it first, so both must ask for the same one). The tiny preset is a
+ * smoke run (its models are too small and too briefly trained to ground): a small evaluation set,
+ * a short tuned-lens fit and few control draws. quick and paper use the analysis defaults.
+ */
+export interface PresetAnalysis {
+  contexts?: number;
+  mismatches?: number;
+  lensSteps?: number;
+  draws?: number;
+}
+
+export const PRESET_ANALYSIS: Record<PresetName, PresetAnalysis> = {
+  tiny: { contexts: 2, mismatches: 3, lensSteps: 40, draws: 3 },
+  quick: {},
+  paper: {},
+};
+
+/** The preset's analysis settings as `analyzeRun` / `evalRun` options. */
+export function analysisOptions(preset: PresetName): Pick<AnalyzeOptions, 'evalSet' | 'tunedLens' | 'ablation'> {
+  const a = PRESET_ANALYSIS[preset];
+  const o: Pick<AnalyzeOptions, 'evalSet' | 'tunedLens' | 'ablation'> = {};
+  if (a.contexts !== undefined || a.mismatches !== undefined)
+    o.evalSet = { ...(a.contexts !== undefined ? { contextsPerNoun: a.contexts } : {}), ...(a.mismatches !== undefined ? { mismatchesPerContext: a.mismatches } : {}) };
+  if (a.lensSteps !== undefined) o.tunedLens = { steps: a.lensSteps };
+  if (a.draws !== undefined) o.ablation = { draws: a.draws };
+  return o;
+}
 
 function analyses(preset: PresetName): SweepSpec['analyses'] {
+  const a = PRESET_ANALYSIS[preset];
+  const opt = (flag: string, v: number | undefined) => (v === undefined ? [] : [flag, String(v)]);
+  const evalArgs = [...opt('--contexts', a.contexts), ...opt('--mismatches', a.mismatches)];
   return [
-    // The evaluation set is fixed by the first command that builds it: eval and analyze share it.
-    { name: 'eval', args: ['--quiet', ...EVAL_ARGS[preset]] },
-    { name: 'analyze', args: ['--quiet', '--checkpoints', detailSteps(preset).join(','), ...DETAIL_ARGS[preset]] },
+    { name: 'eval', args: ['--quiet', ...evalArgs] },
+    { name: 'analyze', args: ['--quiet', '--checkpoints', detailSteps(preset).join(','), ...evalArgs, ...opt('--lens-steps', a.lensSteps), ...opt('--draws', a.draws)] },
   ];
 }
 
