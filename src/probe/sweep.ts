@@ -115,7 +115,7 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
     task: { ...taskOpts, position: taskOpts.position ?? null },
     probe: { l2: probeOpts.l2, testFraction: probeOpts.testFraction, seed: probeOpts.seed, maxIter: probeOpts.maxIter, stratify: probeOpts.stratify, control: probeOpts.control, folds: probeOpts.folds },
   });
-  const tableName = `probes/${opts.task}`;
+  const tableName = probeTableName(opts.task, taskOpts);
   const save = opts.save ?? true;
   const old = save ? await run.readTable(tableName) : undefined;
   const rows: Row[] = old ? (old.objects() as Row[]) : [];
@@ -190,6 +190,18 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   const wanted = new Set(steps);
   const table = toTable(rows.filter((r) => r.settings === settings && wanted.has(Number(r.step)) && (!opts.hooks || opts.hooks.includes(String(r.hook)))));
   return { task, table, tableName, computed, reused };
+}
+
+/**
+ * The run table a sweep writes: `probes/<task>`, with the env-noun source and a non-default read
+ * position in the name (`probes/env-noun-transfer`, `probes/env-noun-at-env`), so that variants
+ * that ask different questions keep separate tables. Other settings (l2, folds, ...) replace rows.
+ */
+export function probeTableName(task: string, o: Partial<Pick<TaskOptions, 'source' | 'position'>> = {}): string {
+  const parts = [task];
+  if (task === 'env-noun' && o.source && o.source !== 'frames') parts.push(o.source);
+  if (o.position !== undefined && o.position !== 'pre-lan') parts.push(`at-${String(o.position)}`);
+  return `probes/${parts.join('-')}`;
 }
 
 /** A short hash (FNV-1a, hex) of a task's contexts, read positions and labels. */

@@ -9,7 +9,7 @@ import { initEngine } from '../../src/engine';
 import { prepareData } from '../../src/data/prepare';
 import type { PreparedData } from '../../src/data/types';
 import { GroundlabError } from '../../src/errors';
-import { probeSweep, PROBE_TABLE_COLUMNS, type ProbeRun } from '../../src/probe/sweep';
+import { probeSweep, probeTableName, PROBE_TABLE_COLUMNS, type ProbeRun } from '../../src/probe/sweep';
 import { probeHeatmapSpec, probeGrid } from '../../src/probe/figure';
 import { vegaLiteToSvg } from '../../src/viz/render';
 import { TinyModel } from './tiny-model';
@@ -73,8 +73,13 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
     assert.equal(x.chance_uniform, 1 / data.nouns.length);
     assert.ok(Number(x.test_loss) > 0 && Number.isFinite(Number(x.test_loss)));
   }
-  // Saved and readable.
-  const saved = aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun.arrow')));
+  // Saved and readable; variants that ask another question get their own table.
+  assert.equal(r.tableName, 'probes/env-noun-episodes');
+  assert.equal(probeTableName('env-noun', {}), 'probes/env-noun');
+  assert.equal(probeTableName('env-noun', { source: 'transfer' }), 'probes/env-noun-transfer');
+  assert.equal(probeTableName('env-noun', { position: 'env' }), 'probes/env-noun-at-env');
+  assert.equal(probeTableName('speaker', { source: 'frames' }), 'probes/speaker');
+  const saved = aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun-episodes.arrow')));
   assert.equal(saved.numRows(), 9);
   // A second call reuses everything, loading only the first checkpoint (to learn the hook list).
   loads.length = 0;
@@ -85,7 +90,7 @@ test('sweep: every layer of every checkpoint, saved as probes/<task>.arrow, resu
   // --force recomputes the asked checkpoint and keeps the other rows of the saved table.
   const forced = await probeSweep(run, { task: 'env-noun', checkpoints: [100], force: true, taskOptions: { source: 'episodes', maxExamples: 400 } });
   assert.equal(forced.computed, 3);
-  assert.equal(aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun.arrow'))).numRows(), 9);
+  assert.equal(aq.fromArrow(fs.readFileSync(path.join(dir, 'probes/env-noun-episodes.arrow'))).numRows(), 9);
   assert.deepEqual(again.table.objects(), r.table.objects());
   // The same settings on other data (fewer evaluation frames) recompute instead of reusing stale rows.
   const frames = { task: 'env-noun', checkpoints: [0], hooks: ['blocks.1.hook_resid_post'] };
