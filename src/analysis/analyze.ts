@@ -25,8 +25,11 @@ import * as aq from 'arquero';
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import type { LanguageModel } from '../models/types';
-import type { Episode, EvalFrame, Tokenizer, TokenDataset } from '../data/types';
-import { buildEvalSet, evalSequences, DEFAULT_EVALSET_OPTIONS, type EvalSet, type EvalSetOptions, type EvalSequence } from '../eval/evalset';
+import type { CorpusSpec, Episode, EvalFrame, Tokenizer, TokenDataset } from '../data/types';
+import { imageKnobs } from '../data/image';
+import { COMMON_KNOBS } from '../data/prepare';
+import { buildEvalSet, buildImageEvalSet, evalSequences, DEFAULT_EVALSET_OPTIONS, type EvalSet, type EvalSetOptions, type EvalSequence, type ImageEvalSpec } from '../eval/evalset';
+import { baseFrameId } from '../eval/image';
 import { scoreSequences } from '../eval/surprisal';
 import { checkTemplates } from '../eval/templates';
 import { groundingGain, summarizeGain, gainOverSeeds, type SurprisalRecord } from '../metrics/gain';
@@ -51,10 +54,19 @@ export interface AnalysisRun {
   readTable(name: string): Promise<ColumnTable | undefined>;
   writeJSON(name: string, obj: unknown): Promise<void>;
   readJSON<T = unknown>(name: string): Promise<T | undefined>;
+  /** The run's config.json (src/train's Run has it): tells an image-grounded run without loading its data. */
+  config?: { corpus?: CorpusSpec; model?: { envFeatureDim?: number } };
 }
 
 export const ANALYSES = ['surprisal', 'gain', 'cooccurrence', 'saliency', 'heads', 'lens', 'tuned_lens', 'ablation', 'patching'] as const;
 export type AnalysisName = (typeof ANALYSES)[number];
+
+/**
+ * Analyses of image-grounded runs (continuous ENV features): surprisal and G with image contexts,
+ * and the co-occurrence control (it needs only G and the corpus counts). The others probe or
+ * patch a single ENV token position and do not take patch features yet.
+ */
+export const IMAGE_ANALYSES: readonly AnalysisName[] = ['surprisal', 'gain', 'cooccurrence'];
 
 export interface ProgressLike {
   task: string;
@@ -91,6 +103,8 @@ export interface AnalyzeResult {
   seconds: number;
   /** Wall seconds spent per part (summed over checkpoints; "load" = loading models and data). */
   timings: Record<string, number>;
+  /** Analyses left out because this run does not support them (image-grounded runs), with why. */
+  skipped: Array<{ analysis: AnalysisName; reason: string }>;
 }
 
 const DEPENDS: Record<AnalysisName, AnalysisName[]> = {
@@ -140,8 +154,17 @@ async function upsert(run: AnalysisRun, name: string, steps: number[], rows: Arr
 
 /** The evaluation set of a run: the saved one, or built from the data stage's frames and nouns and saved. */
 export async function runEvalSet(run: AnalysisRun, opts: AnalyzeOptions['evalSet'] = {}): Promise<EvalSet> {
-  const saved = await run.readJSON<EvalSet>('eval/evalset');
+  let saved = await run.readJSON<EvalSet>('eval/evalset');
   const want = { ...DEFAULT_EVALSET_OPTIONS, ...opts };
+  if (saved && saved.version === 1 && !saved.image && (await isImageRun(run))) {
+    // a set saved before image runs were supported (text {ENV} tokens): it never produced results
+    if (await run.readTable('analysis/surprisal'))
+      throw new GroundlabError('BAD_FILE', `the run's evaluation set has no images, but the run is image-grounded`, {
+        file: path.join(run.dir, 'eval', 'evalset.json'),
+        hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run the analysis again`,
+      });
+    saved = undefined;
+  }
   if (saved && saved.version === 1) {
     const same = saved.contextsPerNoun === want.contextsPerNoun && saved.mismatchesPerContext === want.mismatchesPerContext && saved.seed === want.seed;
     if (same || Object.keys(opts).length === 0) return saved;
@@ -157,9 +180,57 @@ export async function runEvalSet(run: AnalysisRun, opts: AnalyzeOptions['evalSet
     throw new GroundlabError('UNSUPPORTED', 'the run\'s corpus gives no words of interest or no evaluation frames', {
       hint: 'analyses need PreparedData.nouns and PreparedData.evalFrames from the data stage',
     });
-  const set = buildEvalSet(nouns, frames, want);
+  const featureDim = Number(data.featureDim ?? data.train.featureDim ?? 0);
+  const set = featureDim > 0 ? buildImageEvalSet(nouns, frames, await imageSpecOf(run, data, featureDim), want) : buildEvalSet(nouns, frames, want);
   await run.writeJSON('eval/evalset', set);
   return set;
+}
+
+/** Whether a run's model takes continuous ENV features (image-grounded corpus). */
+async function isImageRun(run: AnalysisRun): Promise<boolean> {
+  const f = run.config?.model?.envFeatureDim;
+  if (f !== undefined) return f > 0;
+  const data = await run.data();
+  return Number(data.featureDim ?? data.train.featureDim ?? 0) > 0;
+}
+
+/** The image knobs (grid, lighting noise) of an image-grounded run's corpus, from its spec (or a saved corpus file's header). */
+async function imageSpecOf(run: AnalysisRun, data: Record<string, unknown>, featureDim: number): Promise<Omit<ImageEvalSpec, 'scenesPerFrame'>> {
+  let spec = (run.config?.corpus ?? data.spec) as CorpusSpec | undefined;
+  if (spec?.kind === 'file' && spec.path) spec = corpusFileSpec(spec.path) ?? spec;
+  if (spec?.kind !== 'image')
+    throw new GroundlabError('UNSUPPORTED', `the run's corpus has continuous ENV features but is not an image-grounded corpus groundlab can redraw (kind "${spec?.kind ?? 'unknown'}")`, {
+      hint: 'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on --corpus-kind image or a corpus file saved from it',
+    });
+  const knobs = { ...(spec.knobs ?? {}) } as Record<string, unknown>;
+  for (const k of COMMON_KNOBS) delete knobs[k];
+  const k = imageKnobs(spec.setting ?? 'simple', knobs);
+  if (k.featureDim !== featureDim)
+    throw new GroundlabError('BAD_CONFIG', `the image corpus knobs give featureDim ${k.featureDim}, but the run's data has ${featureDim}`, { hint: "check the run's corpus spec" });
+  return { grid: k.grid, featureDim: k.featureDim, lightingNoise: k.lightingNoise };
+}
+
+/** The original spec in a saved corpus file's header line (undefined when unreadable). */
+function corpusFileSpec(file: string): CorpusSpec | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      let text = '';
+      const buf = Buffer.alloc(1 << 16);
+      for (let pos = 0; !text.includes('\n'); ) {
+        const n = fs.readSync(fd, buf, 0, buf.length, pos);
+        if (n <= 0) break;
+        text += buf.toString('utf8', 0, n);
+        pos += n;
+      }
+      const head = JSON.parse(text.split('\n')[0]) as { spec?: CorpusSpec };
+      return head.spec;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 function trainingText(data: Record<string, unknown>, tokenizer: Tokenizer): string[][] {
@@ -167,7 +238,11 @@ function trainingText(data: Record<string, unknown>, tokenizer: Tokenizer): stri
   if (episodes?.length) {
     return episodes.map((ep) => {
       const out: string[] = [];
-      for (const t of ep.turns) out.push(t.speaker, ...t.env.situation, ...t.env.before, ...t.env.during, ...t.utterance, ...t.env.after);
+      for (const t of ep.turns) {
+        // an image (patch tokens) stands for the ENV forms of the nouns it shows, as in an image frame's {ENV} slot
+        const situation = t.patches ? (t.envNouns ?? []).map((n) => DEFAULT_EVALSET_OPTIONS.envForm(n)) : t.env.situation;
+        out.push(t.speaker, ...situation, ...t.env.before, ...t.env.during, ...t.utterance, ...t.env.after);
+      }
       return out;
     });
   }
@@ -191,7 +266,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     tMark = now;
   };
   const progress = opts.onProgress ?? (() => {});
-  const only = opts.only ?? [...ANALYSES];
+  let only = opts.only ?? [...ANALYSES];
   for (const a of only) if (!ANALYSES.includes(a)) throw new GroundlabError('BAD_ARGUMENT', `unknown analysis "${a}"`, { hint: `use some of: ${ANALYSES.join(', ')}` });
   const have = run.checkpoints.map((c) => c.step);
   if (have.length === 0) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint`, { hint: 'train it first' });
@@ -201,6 +276,20 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   const tok = run.tokenizer;
   const padId = padIdOf(tok);
   const set = await runEvalSet(run, opts.evalSet);
+  // Image-grounded runs: what is not supported is an error when asked for by name, and skipped
+  // (and reported in `skipped`) when `only` is left at its default (everything).
+  const skipped: AnalyzeResult['skipped'] = [];
+  if (set.image) {
+    const unsupported = only.filter((a) => !IMAGE_ANALYSES.includes(a));
+    const reason = 'not implemented for image-grounded runs (continuous ENV features) yet';
+    if (unsupported.length && opts.only)
+      throw new GroundlabError('UNSUPPORTED', `${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} ${reason}`, {
+        hint: `image-grounded runs support ${IMAGE_ANALYSES.join(', ')}; leave out --only to compute those and skip the rest`,
+      });
+    for (const a of unsupported) skipped.push({ analysis: a, reason });
+    only = only.filter((a) => IMAGE_ANALYSES.includes(a));
+    if (skipped.length) progress({ task: 'analyze', step: 0, total: steps.length, message: `image-grounded run: skipping ${unsupported.join(', ')} (${reason})` });
+  }
   const seqs = evalSequences(set, tok);
   const matchIdx = seqs.map((s, i) => [s, i] as const).filter(([s]) => s.condition === 'match').map(([, i]) => i);
   const match = matchIdx.map((i) => seqs[i]);
@@ -215,7 +304,9 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     const data = await run.data();
     const text = trainingText(data, tok);
     if (templates.length === 0) {
-      const res = checkTemplates(set.frames, text);
+      // image sets hold scene variants of each corpus frame: check each corpus frame once
+      const frames = set.image ? [...new Map(set.frames.map((f) => [baseFrameId(f.id), { id: baseFrameId(f.id), tokens: f.tokens }])).values()] : set.frames;
+      const res = checkTemplates(frames, text);
       const rows = res.map((r) => {
         const worst = r.suffixes.reduce((a, b) => (b.ungrounded > a.ungrounded || (b.ungrounded === a.ungrounded && b.grounded > a.grounded) ? b : a), r.suffixes[0]);
         return { frame: r.frame, flagged: r.flagged, verbatim: r.verbatim, reason: r.reason, ngram: worst?.ngram ?? '', grounded: worst?.grounded ?? 0, ungrounded: worst?.ungrounded ?? 0 };
@@ -264,9 +355,16 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
         tick('other');
         model = await run.loadModel(step);
         tick('load');
-        if (model.config.envFeatureDim > 0)
-          throw new GroundlabError('UNSUPPORTED', 'analyses of image-grounded runs (continuous ENV features) are not implemented yet', {
-            hint: 'the evaluation contexts would need the scene patches of each noun; use a synthetic, caption or CHAT corpus',
+        const F = model.config.envFeatureDim ?? 0;
+        if (F > 0 && !set.image)
+          throw new GroundlabError('UNSUPPORTED', 'the model takes continuous ENV features (image-grounded) but the evaluation set has no images', {
+            file: path.join(run.dir, 'eval', 'evalset.json'),
+            hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run again to build an image evaluation set`,
+          });
+        if (set.image && F !== set.image.featureDim)
+          throw new GroundlabError('BAD_CONFIG', `the evaluation images have ${set.image.featureDim} features per patch, the model takes ${F}`, {
+            file: path.join(run.dir, 'eval', 'evalset.json'),
+            hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run again`,
           });
       }
       return model;
@@ -404,7 +502,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   tick('other');
   const seconds = (Date.now() - t0) / 1000;
   progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: `${seconds.toFixed(1)} s` });
-  return { steps, computed, flaggedFrames, seconds, timings };
+  return { steps, computed, flaggedFrames, seconds, timings, skipped };
 }
 
 function mean(xs: ArrayLike<number>): number {

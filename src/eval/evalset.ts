@@ -7,6 +7,7 @@
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import type { Tokenizer } from '../data/types';
+import { imageContexts, imageSceneFrames, DEFAULT_SCENES_PER_FRAME } from './image';
 
 /** The slot of a frame that takes `v<ENV>` or `u<ENV>`. */
 export const ENV_SLOT = '{ENV}';
@@ -51,6 +52,26 @@ export interface EvalSet {
   nouns: string[];
   frames: Frame[];
   items: EvalItem[];
+  /**
+   * Image-grounded runs only: the {ENV} slot of every frame stands for a whole image (grid x grid
+   * "<patch>" tokens with continuous features) drawn by the data stage's `imageEvalContext` with
+   * these knobs and the set's seed. The frames are scene variants of the corpus's image frames
+   * (ids "<frame>#scene<k>", see ./image), so a context is a frame with one scene layout; match and
+   * mismatch images of a context share that layout and differ only in the object shown.
+   */
+  image?: ImageEvalSpec;
+}
+
+/** How the images of an image-grounded evaluation set are drawn (saved in the set). */
+export interface ImageEvalSpec {
+  /** Patches per side of the image. */
+  grid: number;
+  /** Feature dimension of the frozen patch encoder (= the model's envFeatureDim). */
+  featureDim: number;
+  /** Lighting noise of the patches (as in training). */
+  lightingNoise: number;
+  /** Scene layouts drawn per corpus frame. */
+  scenesPerFrame: number;
 }
 
 function checkFrame(f: Frame): void {
@@ -91,6 +112,26 @@ export function buildEvalSet(nouns: readonly string[], frames: readonly Frame[],
   };
 }
 
+/**
+ * The evaluation set of an image-grounded run: the corpus's image frames, each in
+ * `image.scenesPerFrame` scene layouts (default 4), drawn like any set (N contexts per noun out of
+ * frames x scenes, M mismatched nouns per context); `evalSequences` then fills every slot with the
+ * context's scene showing the match or mismatch noun, with its patch features.
+ */
+export function buildImageEvalSet(
+  nouns: readonly string[],
+  frames: readonly Frame[],
+  image: Omit<ImageEvalSpec, 'scenesPerFrame'> & { scenesPerFrame?: number },
+  opts: Partial<EvalSetOptions> = {},
+): EvalSet {
+  for (const [k, v] of [['grid', image.grid], ['featureDim', image.featureDim]] as const)
+    if (!Number.isInteger(v) || v < 1) throw new GroundlabError('BAD_ARGUMENT', `image evaluation set: ${k} must be a whole number >= 1 (got ${v})`);
+  if (!(image.lightingNoise >= 0)) throw new GroundlabError('BAD_ARGUMENT', `image evaluation set: lightingNoise must be >= 0 (got ${image.lightingNoise})`);
+  const spec: ImageEvalSpec = { grid: image.grid, featureDim: image.featureDim, lightingNoise: image.lightingNoise, scenesPerFrame: image.scenesPerFrame ?? DEFAULT_SCENES_PER_FRAME };
+  const set = buildEvalSet(nouns, imageSceneFrames(frames, spec.scenesPerFrame), opts);
+  return { ...set, image: spec };
+}
+
 /** One sequence to score: the context (input ids) and the token to predict after its last position. */
 export interface EvalSequence {
   /** Index of the EvalItem it comes from. */
@@ -100,8 +141,15 @@ export interface EvalSequence {
   condition: 'match' | 'mismatch';
   envNoun: string;
   ids: number[];
-  /** Position of the ENV token in `ids`. */
+  /** Position of the ENV token in `ids` (image sets: of the first "<patch>" token). */
   envPos: number;
+  /** Number of ENV positions from `envPos` on (image sets: the patches of the image); absent = 1. */
+  envLength?: number;
+  /**
+   * Continuous ENV features (image sets only): [ids.length * featureDim], row t = the features of
+   * position t (zeros where a position has none). Scoring passes them to the model as envFeatures.
+   */
+  features?: Float32Array;
   /** Position whose output predicts the target (= ids.length - 1). */
   predPos: number;
   target: number;
@@ -122,6 +170,7 @@ export function evalSequences(
   const frames = new Map(set.frames.map((f) => [f.id, f]));
   const out: EvalSequence[] = [];
   const unknown = tokenizer.id('<unk>');
+  const images = set.image ? imageContexts(set.image, set.seed) : undefined;
   const idOf = (t: string) => {
     const id = tokenizer.id(t);
     if (id === unknown && t !== '<unk>')
@@ -137,6 +186,15 @@ export function evalSequences(
     const target = idOf(lanForm(it.noun));
     const conds: Array<['match' | 'mismatch', string]> = [['match', it.noun], ...(opts.matchOnly ? [] : it.mismatches.map((u) => ['mismatch', u] as ['mismatch', string]))];
     for (const [condition, envNoun] of conds) {
+      if (images) {
+        const c = images(f, envNoun); // the frame's scene showing envNoun: "<patch>" tokens at the slot
+        const ids = [...prefix, ...c.tokens].map(idOf);
+        const F = set.image!.featureDim;
+        const features = new Float32Array(ids.length * F); // [T * F]
+        c.features.forEach((v, j) => features.set(v, (slot + j) * F));
+        out.push({ item: i, noun: it.noun, context: it.frame, condition, envNoun, ids, envPos: slot, envLength: c.features.length, features, predPos: ids.length - 1, target });
+        continue;
+      }
       const toks = [...prefix, ...f.tokens];
       toks[slot] = envForm(envNoun);
       const ids = toks.map(idOf);

@@ -1,7 +1,8 @@
 /**
  * Scoring evaluation sequences with a model: the surprisal -log P(target | context) at each
  * sequence's prediction position, in batches of right-padded sequences (a causal model's outputs
- * at position t do not depend on the padding after t, so right padding is exact).
+ * at position t do not depend on the padding after t, so right padding is exact). Sequences of
+ * image-grounded sets carry continuous ENV features, passed as `envFeatures` (zeros elsewhere).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
@@ -33,6 +34,30 @@ export function padTokens(seqs: ReadonlyArray<{ ids: number[] }>, padId = 0): tf
   const buf = new Int32Array(seqs.length * T).fill(padId);
   seqs.forEach((s, b) => buf.set(s.ids, b * T));
   return tf.tensor2d(buf, [seqs.length, T], 'int32');
+}
+
+/**
+ * [B, T, F] continuous ENV features of right-padded sequences (zeros for padding and for sequences
+ * without features), or undefined when no sequence of the batch carries features. `F` is the
+ * model's envFeatureDim; each sequence's `features` must hold ids.length * F values.
+ */
+export function padFeatures(seqs: ReadonlyArray<{ ids: number[]; features?: Float32Array }>, F: number): tf.Tensor3D | undefined {
+  if (!seqs.some((s) => s.features)) return undefined;
+  if (!(F > 0))
+    throw new GroundlabError('BAD_ARGUMENT', 'evaluation sequences carry continuous ENV features but the model takes none (envFeatureDim 0)', {
+      hint: 'image evaluation sets go with models trained on the image-grounded corpus',
+    });
+  const T = Math.max(...seqs.map((s) => s.ids.length));
+  const buf = new Float32Array(seqs.length * T * F);
+  seqs.forEach((s, b) => {
+    if (!s.features) return;
+    if (s.features.length !== s.ids.length * F)
+      throw new GroundlabError('BAD_ARGUMENT', `an evaluation sequence has ${s.features.length} feature values for ${s.ids.length} positions, expected ${s.ids.length} x ${F}`, {
+        hint: "the evaluation set's featureDim must equal the model's envFeatureDim",
+      });
+    buf.set(s.features, b * T * F);
+  });
+  return tf.tensor3d(buf, [seqs.length, T, F]);
 }
 
 /**
@@ -70,8 +95,9 @@ export async function scoreSequences(model: LanguageModel, seqs: readonly EvalSe
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'scoring was stopped');
     const batch = idx.map((i) => seqs[i]);
     const lp = tf.tidy(() => {
-      const tokens = padTokens(batch, opts.padId ?? 0);
-      const logits = model.forward(tokens, { hooks: opts.hooks });
+      const tokens = padTokens(batch, opts.padId ?? 0); // [B, T]
+      const envFeatures = padFeatures(batch, model.config.envFeatureDim ?? 0); // [B, T, F] | undefined
+      const logits = model.forward(tokens, envFeatures ? { hooks: opts.hooks, envFeatures } : { hooks: opts.hooks });
       return targetLogProbs(logits, batch);
     });
     const v = await lp.data();
