@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/engine';
 import { openRun } from '../src/train/run';
 import { exportHfGpt2 } from '../src/io/hf-gpt2';
+import { repoRoot } from '../src/lab/runs';
 
 async function main() {
   const [dir, ...rest] = process.argv.slice(2);
@@ -24,8 +25,7 @@ async function main() {
   const rows = [0, 1, 2].map((i) => Array.from(data.train.row(i).subarray(0, data.train.seqLen)));
   const model = await run.loadModel(step);
   const ours = model.forward(tf.tensor2d(rows, undefined, 'int32')).arraySync() as number[][][];
-  let root = __dirname;
-  while (!fs.existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+  const root = repoRoot();
   const py = path.join(root, '.venv-bench', 'bin', 'python');
   const r = spawnSync(py, [path.join(root, 'bench', 'hf_check.py'), out, JSON.stringify(rows)], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(r.stderr);

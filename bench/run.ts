@@ -17,14 +17,10 @@ import { createModel, modelPreset, type ModelConfig } from '../src/models';
 import type { Arch, LanguageModel } from '../src/models/types';
 import { AdamW, clipByGlobalNorm } from '../src/train/optimizer';
 import { TRAIN_PRESETS } from '../src/train/presets';
+import { repoRoot } from '../src/lab/runs';
 import { Rng } from '../src/engine/rng';
 
-/** The repository root (bench/ runs from source under tsx and from dist/bench/ when built). */
-const ROOT = (() => {
-  let d = __dirname;
-  while (!fs.existsSync(path.join(d, 'package.json'))) d = path.dirname(d);
-  return d;
-})();
+const ROOT = repoRoot();
 const VOCAB = 256; // about the synthetic corpus's vocabulary size
 const argv = process.argv.slice(2);
 const flag = (k: string) => argv.includes(k);

@@ -3,31 +3,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main';
+import { runCli } from './helpers';
 import { initEngine } from '../../src/engine';
 import { train, openRun } from '../../src/train';
 
-async function run(args: string[]): Promise<{ rc: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => {
-    if (typeof s === 'string') out += s;
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => {
-    if (typeof s === 'string') err += s;
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const rc = await main(args);
-    return { rc, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const run = async (argv: string[]) => {
+  const r = await runCli(argv);
+  return { rc: r.code, out: r.stdout, err: r.stderr };
+};
 
 test('analyze and eval: help, a tiny run end to end, reuse, errors', async () => {
   process.env.GROUNDLAB_QUIET = '1';

@@ -3,33 +3,15 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/main';
+import { runCli } from './helpers';
 
 const FIX = path.join(__dirname, '..', 'data', 'fixtures');
 const fixtures = fs.existsSync(FIX) ? FIX : path.join(__dirname, '..', '..', '..', 'test', 'data', 'fixtures');
 
-async function run(args: string[]): Promise<{ rc: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  // Pass everything through: the test runner reports on the same streams.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof s === 'string') out += s;
-    return (ow as (...a: unknown[]) => boolean)(s, ...rest);
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof s === 'string') err += s;
-    return (ew as (...a: unknown[]) => boolean)(s, ...rest);
-  }) as typeof process.stderr.write;
-  try {
-    const rc = await main(args);
-    return { rc, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const run = async (argv: string[]) => {
+  const r = await runCli(argv);
+  return { rc: r.code, out: r.stdout, err: r.stderr };
+};
 
 test('corpus --help and each subcommand --help', async () => {
   const h = await run(['corpus', '--help']);

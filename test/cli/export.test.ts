@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../train/cli-capture';
+import { runCli } from './helpers';
 import { readSafetensors } from '../../src/io/safetensors';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cli-export-'));

@@ -3,32 +3,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { main } from '../../src/cli/main';
+import { runCli } from './helpers';
 import { cellLogPath, groundlabCommand, readCellState } from '../../src/sweep';
 import { fakeSpec, makeFixture, writeSpec } from '../sweep/helpers';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  // Pass everything through: the test runner reports on the same streams.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof s === 'string') out += s;
-    return (ow as (...a: unknown[]) => boolean)(s, ...rest);
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof s === 'string') err += s;
-    return (ew as (...a: unknown[]) => boolean)(s, ...rest);
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
+const capture = async (argv: string[]) => {
+  const r = await runCli(argv);
+  return { code: r.code, out: r.stdout, err: r.stderr };
+};
 
 test('groundlab sweep run / status / aggregate on a spec', async () => {
   const fx = makeFixture();
@@ -128,8 +110,8 @@ test('Ctrl-C (SIGINT to groundlab sweep run): cells save and stop, exit 130, the
       assert.match(fs.readFileSync(cellLogPath(path.join(dir, c)), 'utf8'), /fake-train: stopped at step \d+/);
     }
     assert.equal(readCellState(path.join(dir, 'transformer_s3')), undefined, 'the third cell never started');
-    const again = await main(['sweep', 'run', dir, '--jobs', '2', '--quiet']);
-    assert.equal(again, 0);
+    const again = await capture(['sweep', 'run', dir, '--jobs', '2', '--quiet']);
+    assert.equal(again.code, 0, again.err);
     assert.match(fs.readFileSync(cellLogPath(path.join(dir, 'transformer_s1')), 'utf8'), /resuming from step [1-9]/);
   } finally {
     fx.cleanup();

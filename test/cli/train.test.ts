@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { initEngine } from '../../src/engine';
 import { readSafetensors } from '../../src/io/safetensors';
 import { openRun } from '../../src/train/run';
-import { runCli } from '../train/cli-capture';
+import { runCli } from './helpers';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cli-train-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -7,18 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-/** The checkout root (the folder with groundlab's package.json), from src or dist. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pj = path.join(dir, 'package.json');
-    if (fs.existsSync(pj) && JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'groundlab') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('groundlab checkout not found above ' + __dirname);
-    dir = up;
-  }
-}
+import { repoRoot } from '../../src/lab/runs';
 
 export const ROOT = repoRoot();
 export const PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
