@@ -13,6 +13,7 @@ export * from './metrics';
 export * from './analysis';
 export * from './viz';
 export * from './notebook';
+export * from './probe';
 export * from './reproduce';
 export * from './lab';
 export * from './sweep';

@@ -158,7 +158,7 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       claims.push({
         id: 'heads-grow',
         paper: 'Aggregate heads grow in number over training',
-        measured: `aggregate heads ${f2(first.mean)} at step ${first.step} -> ${f2(last.mean)} at step ${last.step}`,
+        measured: `aggregate heads by step: ${heads.map((r) => `${r.step}: ${f2(r.mean)}`).join(', ')}`,
         verdict: num(last.mean) > num(first.mean) ? 'agrees' : num(last.mean) === num(first.mean) && num(last.mean) > 0 ? 'partly' : 'disagrees',
         rule: 'agrees when the mean number of aggregate heads at the last analysed checkpoint is above the first',
       });
@@ -179,14 +179,15 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
     if (layers.length >= 3) {
       const final = num(layers[layers.length - 1].mean);
       const half = layers.find((r) => num(r.mean) >= final / 2);
-      const nL = layers.length;
+      const nBlocks = layers.length - 1; // lens points: 0 = embedding, 1..L = after each block
       const where = half ? num(half.layer) : NaN;
+      const depth = where / nBlocks;
       claims.push({
         id: 'lens-middle',
         paper: 'Grounding concentrates in the middle layers (tuned lens; 7-9 of 12)',
-        measured: `tuned-lens G by layer at step ${step}: ${layers.map((r) => `${r.layer}: ${f2(r.mean)}`).join(', ')}; half of the final G is reached at layer ${Number.isFinite(where) ? where : 'n/a'}`,
-        verdict: !half ? 'disagrees' : where > 0 && where < nL - 1 ? 'agrees' : 'partly',
-        rule: 'agrees when the tuned lens first reaches half of the last layer\'s G at a layer that is neither the first nor the last',
+        measured: `tuned-lens G by layer at step ${step}: ${layers.map((r) => `${r.layer}: ${f2(r.mean)}`).join(', ')}; half of the final G is reached after block ${Number.isFinite(where) ? where : 'n/a'} of ${nBlocks}`,
+        verdict: !half || depth >= 1 ? 'disagrees' : depth > 1 / 3 && depth <= 2 / 3 ? 'agrees' : 'partly',
+        rule: 'agrees when the tuned lens first reaches half of the last layer\'s G in the middle third of the blocks; partly when earlier (or later, but before the last block); disagrees at the last block',
       });
     } else claims.push({ id: 'lens-middle', paper: 'Grounding concentrates in the middle layers', measured: 'no tuned-lens table', verdict: 'not measured', rule: '' });
   }
