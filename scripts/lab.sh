@@ -16,4 +16,7 @@ if ! node bin/groundlab.js runs "$QUICK" --json 2>/dev/null | grep '"lastStep": 
   node bin/groundlab.js train --arch transformer --preset quick --seed 0 --out "$QUICK"
 fi
 log "starting JupyterLab on notebooks/"
-exec "$VENV/bin/jupyter" lab --notebook-dir="$ROOT/notebooks" "$@"
+# Jupyter refuses to run as root without being told (containers and CI machines often are root).
+ROOT_FLAG=()
+[ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-root)
+exec "$VENV/bin/jupyter" lab --notebook-dir="$ROOT/notebooks" "${ROOT_FLAG[@]}" "$@"
