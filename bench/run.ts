@@ -5,7 +5,8 @@
  *   - engine ceiling: the active tfjs backend's 2-D matmul throughput at the model's own shapes
  *   - peer: the same GPT trained with PyTorch on the CPU (bench-only virtualenv; skipped when absent)
  *   - naive: the same model with stock tfjs ops and tfjs autodiff (`fused: false`)
- * Writes bench/results/latest.{md,json}. Options: --quick-only, --no-torch, --steps N, --profile.
+ * Also the latency of the analyses on the quick Transformer run the notebooks share, when it exists.
+ * Writes bench/results/latest.{md,json}. Options: --quick-only, --no-torch, --no-analysis, --steps N, --profile.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -18,6 +19,11 @@ import type { Arch, LanguageModel } from '../src/models/types';
 import { AdamW, clipByGlobalNorm } from '../src/train/optimizer';
 import { TRAIN_PRESETS } from '../src/train/presets';
 import { repoRoot } from '../src/lab/runs';
+import { openRun } from '../src/train/run';
+import { analyzeRun, runEvalSet } from '../src/analysis/analyze';
+import { saliency } from '../src/analysis/saliency';
+import { ablationTest } from '../src/analysis/ablation';
+import { evalSequences } from '../src/eval/evalset';
 import { Rng } from '../src/engine/rng';
 
 const ROOT = repoRoot();
@@ -268,6 +274,40 @@ async function main() {
     }
     out.push('## Training throughput per architecture', '', table(rows));
     results.archs = rows;
+  }
+
+  // 4. Analysis latency on a trained quick Transformer (the run the notebooks share), when it exists.
+  const quickRun = path.join(ROOT, 'runs', 'reproduce-quick', 'main', 'transformer_s0');
+  if (fs.existsSync(path.join(quickRun, 'config.json')) && !flag('--no-analysis')) {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-bench-run-'));
+    fs.cpSync(quickRun, copy, { recursive: true });
+    fs.rmSync(path.join(copy, 'analysis'), { recursive: true, force: true });
+    fs.rmSync(path.join(copy, 'lens'), { recursive: true, force: true });
+    const run = await openRun(copy);
+    const step = run.checkpoints[run.checkpoints.length - 1].step;
+    const rss0 = process.memoryUsage().rss;
+    const all = await analyzeRun(run, { checkpoints: [step] });
+    const model = await run.loadModel(step);
+    const seqs = evalSequences(await runEvalSet(run), run.tokenizer);
+    const match = seqs.filter((s) => s.condition === 'match');
+    let t = performance.now();
+    await saliency(model, [match[0]], { keepMaps: true });
+    const salMs = performance.now() - t;
+    t = performance.now();
+    await ablationTest(model, match, [{ layer: 0, head: 0 }], { draws: 10 });
+    const ablMs = performance.now() - t;
+    model.dispose();
+    const rows: Row[] = [
+      { what: `all measures, one checkpoint (step ${step}), whole evaluation set (${seqs.length} sequences)`, seconds: all.seconds },
+      ...Object.entries(all.timings).map(([k, v]) => ({ what: `  of which ${k}`, seconds: v })),
+      { what: 'saliency of every head for one sequence', seconds: salMs / 1000 },
+      { what: `one ablation test (1 head vs 10 control draws, ${match.length} contexts)`, seconds: ablMs / 1000 },
+    ];
+    out.push(`## Analysis latency (quick Transformer, ${path.relative(ROOT, quickRun)})`, '', table(rows), `RSS grew by ${((process.memoryUsage().rss - rss0) / 2 ** 20).toFixed(0)} MiB during the analyses.`, '');
+    results.analysis = rows;
+    fs.rmSync(copy, { recursive: true, force: true });
+  } else {
+    out.push('## Analysis latency', '', `skipped: no quick run at ${path.relative(ROOT, quickRun)} (bash scripts/lab.sh or groundlab reproduce --preset quick --only main makes it)`, '');
   }
 
   if (flag('--profile')) {
