@@ -67,6 +67,7 @@ export const command: Command = defineCommand(
       process.stdout.write((await runReport(run, res.steps)) + '\n');
       const done = Object.entries(res.computed).map(([k, v]) => `${k} (${v!.length})`);
       process.stdout.write(`\nrun ${run.dir}: ${done.length ? 'computed ' + done.join(', ') : 'everything was already there'} in ${res.seconds.toFixed(1)} s; tables in ${run.dir}/analysis/\n`);
+      if (res.skipped.length) process.stdout.write(`skipped: ${res.skipped.map((x) => `${x.analysis} (${x.reason})`).join('; ')}\n`);
       const parts = Object.entries(res.timings).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)}`);
       const cpu = process.cpuUsage(cpu0);
       if (parts.length) process.stdout.write(`seconds by part: ${parts.join(', ')}; process CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s\n`);
