@@ -10,9 +10,10 @@
 // every notebook with `tiny`). The run goes to `runs/reproduce-<preset>/main/transformer_s0`, the
 // same folder `groundlab reproduce` and the other notebooks use, so nothing is trained twice.
 //
-// **Runtime** (`quick`, 2-core machine, one wasm thread): training is the only long step; see the
-// README's "Measured" section for the figures. Stop it with the kernel's stop button: it stops after
-// the current step, saves a checkpoint, and the next run of the cell resumes from there.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 20 s once the
+// run exists; training it the first time took 33 min with its analyses (1,500 steps, ~1,000
+// tokens/s while another run shared the machine). Stop it with the kernel's stop button: it stops
+// after the current step, saves a checkpoint, and the next run of the cell resumes from there.
 
 // %%
 import { train, openRun, evalRun, analyzeRun, detailSteps, analysisOptions, display, lineChart, progressDisplay, interruptSignal,

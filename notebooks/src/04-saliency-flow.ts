@@ -9,6 +9,8 @@
 // groundlab records dL/dA with an identity `customGrad` hook on `blocks.{l}.attn.hook_pattern`
 // (Mamba-2: on its SSD token-mixing matrix `blocks.{l}.ssd.hook_pattern`; the LSTM has no such
 // matrix, so for it the table holds gradient-times-input saliency over positions instead).
+//
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 12 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
 
 // %%
 import { labRuns, pickRun, heatmap, lineChart, display, progressDisplay, interruptSignal } from "groundlab";

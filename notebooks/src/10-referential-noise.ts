@@ -6,6 +6,8 @@
 // these a knob (see the README: `pUnnamed`, `pNoEnv`, `pAbsent`, `distractors`, `maxDistance`).
 // The `simple` setting has none of that noise; `realistic` has all of it at documented, plausible
 // rates. Same model, same steps: how does G develop?
+//
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 8 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses; the `noise` run another 26 min.
 
 // %%
 import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal, SYNTHETIC_SETTINGS } from "groundlab";

@@ -3,6 +3,8 @@
 //
 // Goals: read attention patterns from a cache; compute the paper's saliency `|A (elementwise) dL/dA|`
 // for one head with a gradient; find the head that moves `v<ENV>` to the prediction position.
+//
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
 
 // %%
 import { tf, labRuns, pickRun, openRun, runEvalSet, evalSequences, saliency, heatmap, display } from "groundlab";

@@ -4,6 +4,8 @@
 // Goals: read the residual stream after every block through the model's own final norm and
 // unembedding (logit lens); see why a learned affine translator per layer (tuned lens) reads early
 // layers better; find the layer where the match/mismatch gap appears.
+//
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 16 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
 
 // %%
 import { tf, labRuns, pickRun, openRun, runEvalSet, evalSequences, lensPoints, readout, lineChart, display } from "groundlab";
