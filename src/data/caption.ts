@@ -5,7 +5,7 @@
  * question/answer rounds ("<Q>", "<A>", language: `w<LAN>`). It is a stand-in with the same shape
  * and the same referential-noise knobs as the synthetic corpus, not a copy of those data sets.
  */
-import { GroundlabError } from '../errors';
+import { resolveKnobs, type KnobLimit } from './knobs';
 import { Rng } from '../engine/rng';
 import type { Episode, EvalFrame, Turn } from './types';
 import { envToken, lanToken } from './tokens';
@@ -40,7 +40,7 @@ export const DIALOG_SETTINGS: Record<DialogSetting, DialogKnobs> = {
   realistic: { episodes: 8000, nouns: 100, objects: 4, rounds: 6, pUnnamed: 0.3, pNoEnv: 0.2, pAbsent: 0.15, pGeneric: 0.3, zipf: 0.5 },
 };
 
-const LIMITS: Record<keyof DialogKnobs, [number, number, boolean]> = {
+const LIMITS: Record<keyof DialogKnobs, KnobLimit> = {
   episodes: [1, 10_000_000, true],
   nouns: [2, 100, true],
   objects: [1, 6, true],
@@ -53,18 +53,7 @@ const LIMITS: Record<keyof DialogKnobs, [number, number, boolean]> = {
 };
 
 export function dialogKnobs(setting: string = 'simple', overrides: Record<string, unknown> = {}): DialogKnobs {
-  const base = (DIALOG_SETTINGS as Record<string, DialogKnobs>)[setting];
-  if (!base) throw new GroundlabError('BAD_CONFIG', `unknown dialogue setting "${setting}"`, { hint: `use one of ${Object.keys(DIALOG_SETTINGS).join(', ')}` });
-  const k: DialogKnobs = { ...base };
-  for (const [name, raw] of Object.entries(overrides)) {
-    const lim = LIMITS[name as keyof DialogKnobs];
-    if (!lim) throw new GroundlabError('BAD_CONFIG', `unknown dialogue knob "${name}"`, { hint: `knobs: ${Object.keys(LIMITS).join(', ')}` });
-    const v = typeof raw === 'string' ? Number(raw) : raw;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lim[0] || v > lim[1] || (lim[2] && !Number.isInteger(v)))
-      throw new GroundlabError('BAD_CONFIG', `knob ${name} = ${JSON.stringify(raw)}: expected ${lim[2] ? 'a whole number' : 'a number'} from ${lim[0]} to ${lim[1]}`);
-    (k as unknown as Record<string, number>)[name] = v;
-  }
-  return k;
+  return resolveKnobs('dialogue', DIALOG_SETTINGS, LIMITS, setting, overrides);
 }
 
 export const DIALOG_COLORS = ['red', 'blue', 'green', 'yellow', 'white', 'black', 'brown', 'pink'];

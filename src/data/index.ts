@@ -11,3 +11,4 @@ export * from './chat';
 export * from './caption';
 export * from './image';
 export * from './corpusfile';
+export * from './knobs';

@@ -4,7 +4,7 @@
  * `w<ENV>` tokens and whose utterances carry `w<LAN>` tokens. The knobs below control the referential
  * noise that makes grounding hard; named settings bundle plausible values (see docs/data.md).
  */
-import { GroundlabError } from '../errors';
+import { resolveKnobs, type KnobLimit } from './knobs';
 import { Rng } from '../engine/rng';
 import type { Episode, EvalFrame, Turn, TurnEnv } from './types';
 import { envToken, lanToken } from './tokens';
@@ -91,43 +91,29 @@ export const SYNTHETIC_SETTINGS: Record<SyntheticSetting, SyntheticKnobs> = {
   },
 };
 
-const KNOB_LIMITS: Record<keyof SyntheticKnobs, [number, number, 'int' | 'prob' | 'num']> = {
-  episodes: [1, 10_000_000, 'int'],
-  nouns: [2, 100, 'int'],
-  topics: [1, 5, 'int'],
-  distractors: [0, 10, 'int'],
-  pNameDistractor: [0, 1, 'prob'],
-  pUnnamed: [0, 1, 'prob'],
-  pNoEnv: [0, 1, 'prob'],
-  pAbsent: [0, 1, 'prob'],
-  maxDistance: [0, 20, 'int'],
-  mentions: [1, 10, 'int'],
-  envEvents: [1, 10, 'int'],
-  pFiller: [0, 0.95, 'prob'],
-  pChild: [0, 1, 'prob'],
-  pFather: [0, 1, 'prob'],
-  zipf: [0, 3, 'num'],
+const KNOB_LIMITS: Record<keyof SyntheticKnobs, KnobLimit> = {
+  episodes: [1, 10_000_000, true],
+  nouns: [2, 100, true],
+  topics: [1, 5, true],
+  distractors: [0, 10, true],
+  pNameDistractor: [0, 1, false],
+  pUnnamed: [0, 1, false],
+  pNoEnv: [0, 1, false],
+  pAbsent: [0, 1, false],
+  maxDistance: [0, 20, true],
+  mentions: [1, 10, true],
+  envEvents: [1, 10, true],
+  pFiller: [0, 0.95, false],
+  pChild: [0, 1, false],
+  pFather: [0, 1, false],
+  zipf: [0, 3, false],
 };
 
 export const SYNTHETIC_KNOB_NAMES = Object.keys(KNOB_LIMITS) as Array<keyof SyntheticKnobs>;
 
 /** The knobs of a setting with overrides applied and checked. */
 export function syntheticKnobs(setting: string = 'simple', overrides: Record<string, unknown> = {}): SyntheticKnobs {
-  const base = (SYNTHETIC_SETTINGS as Record<string, SyntheticKnobs>)[setting];
-  if (!base)
-    throw new GroundlabError('BAD_CONFIG', `unknown synthetic setting "${setting}"`, {
-      hint: `use one of ${Object.keys(SYNTHETIC_SETTINGS).join(', ')}`,
-    });
-  const k: SyntheticKnobs = { ...base };
-  for (const [name, raw] of Object.entries(overrides)) {
-    const lim = KNOB_LIMITS[name as keyof SyntheticKnobs];
-    if (!lim) throw new GroundlabError('BAD_CONFIG', `unknown synthetic knob "${name}"`, { hint: `knobs: ${SYNTHETIC_KNOB_NAMES.join(', ')}` });
-    const v = typeof raw === 'string' ? Number(raw) : raw;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lim[0] || v > lim[1] || (lim[2] === 'int' && !Number.isInteger(v)))
-      throw new GroundlabError('BAD_CONFIG', `knob ${name} = ${JSON.stringify(raw)}: expected ${lim[2] === 'int' ? 'a whole number' : 'a number'} from ${lim[0]} to ${lim[1]}`);
-    (k as unknown as Record<string, number>)[name] = v;
-  }
-  return k;
+  return resolveKnobs('synthetic', SYNTHETIC_SETTINGS, KNOB_LIMITS, setting, overrides);
 }
 
 // ---------------------------------------------------------------------------------------------

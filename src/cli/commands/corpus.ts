@@ -132,6 +132,14 @@ function checkCounts(o: Opts): void {
   if ((o.show as number) < 0) throw new GroundlabError('BAD_ARGUMENT', '--show must be >= 0');
 }
 
+
+/** Write a corpus file and its statistics next to it (both atomically). */
+async function saveCorpus(out: string, spec: CorpusSpec, c: LoadedCorpus, st: Parameters<typeof saveStats>[1]): Promise<void> {
+  await writeCorpusFile(out, { spec, ...c });
+  const saved = await saveStats(out.replace(/\.jsonl$/, ''), st, spec);
+  process.stderr.write(`wrote ${out}, ${saved.join(', ')}\n`);
+}
+
 const generate = defineCommand(generateSpec, async ({ options: o }) => {
   checkCounts(o);
   const spec: CorpusSpec = { kind: o.kind as CorpusSpec['kind'], setting: o.setting as string, seed: o.seed as number };
@@ -141,12 +149,7 @@ const generate = defineCommand(generateSpec, async ({ options: o }) => {
   const ms = performance.now() - t0;
   const st = report(spec, c, o);
   process.stderr.write(`generated in ${(ms / 1000).toFixed(2)} s\n`);
-  if (o.out) {
-    const out = o.out as string;
-    await writeCorpusFile(out, { spec, ...c });
-    const saved = await saveStats(out.replace(/\.jsonl$/, ''), st, spec);
-    process.stderr.write(`wrote ${out}, ${saved.join(', ')}\n`);
-  }
+  if (o.out) await saveCorpus(o.out as string, spec, c, st);
   return 0;
 });
 
@@ -164,12 +167,7 @@ const importCmd = defineCommand(importSpec, async ({ positionals, options: o }) 
   const spec: CorpusSpec = { kind: 'chat', path: root, knobs };
   const c: LoadedCorpus = { episodes: r.episodes, nouns, evalFrames: chatEvalFrames(r.episodes), featureDim: 0 };
   const st = report(spec, c, o);
-  if (o.out) {
-    const out = o.out as string;
-    await writeCorpusFile(out, { spec, ...c });
-    const saved = await saveStats(out.replace(/\.jsonl$/, ''), st, spec);
-    process.stderr.write(`wrote ${out}, ${saved.join(', ')}\n`);
-  }
+  if (o.out) await saveCorpus(o.out as string, spec, c, st);
   return 0;
 });
 
