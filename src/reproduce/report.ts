@@ -233,7 +233,7 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
     const g = G(label);
     const base = label.startsWith('lstm') ? G('lstm') : G('transformer');
     claims.push({
-      id: label.replace(/[^a-z]+/g, '-'),
+      id: label.replace(/[^a-z]+/g, '-').replace(/^-|-$/g, ''),
       paper,
       measured: g ? `G = ${ci(g)} at step ${g.step}; the same architecture on the default setup: ${base ? base.mean.toFixed(2) : 'n/a'}` : 'no run',
       verdict: 'not measured',
