@@ -15,7 +15,6 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   probe: { module: './commands/probe', summary: 'linear probes at hook points over layers and checkpoints' },
   sweep: { module: './commands/sweep', summary: 'run a grid of runs locally or through Slurm' },
   reproduce: { module: './commands/reproduce', summary: 'train and analyse everything, write figures, tables and REPORT.md' },
-  bench: { module: './commands/bench', summary: 'measure training and analysis speed against references' },
 };
 
 function usage(): string {
