@@ -9,6 +9,8 @@
 // with question/answer turns, and procedurally drawn scenes whose patches go through a fixed, frozen
 // random-feature encoder into a learned projection (continuous ENV inputs at `<patch>` positions).
 // See the README's corpus section for what they are and are not.
+//
+// **Runtime** (`quick` preset): not yet measured for the two dialogue runs (each a quick Transformer run like the one `00-quickstart` trains, which took 33 min with its analyses on this project's 2-core machine); seconds once they exist.
 
 // %%
 import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal } from "groundlab";

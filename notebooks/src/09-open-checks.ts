@@ -7,6 +7,8 @@
 //    paths? An LSTM with residual connections between layers separates the two.
 // 3. **A shared vocabulary.** With `w<ENV>` and `w<LAN>` as one token, does the same mechanism appear?
 //    (Here G measures how much seeing the word itself earlier helps predict it.)
+//
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 7 s once its runs exist; training them the first time: the `main` runs 40 min (2 at a time), then the residual LSTM 10.5 min and the shared-vocabulary Transformer 17 min, with their analyses.
 
 // %%
 import { labRuns, ablationTable, overSeeds, lineChart, display, progressDisplay, interruptSignal } from "groundlab";
