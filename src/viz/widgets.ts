@@ -51,14 +51,18 @@ export interface InspectorExample {
   mismatch?: ExampleVariantData;
 }
 
-/** One head's token x token map at one checkpoint for one example variant. */
-export interface HeadMap {
+/** Which map: one head's token x token map at one checkpoint for one example variant. */
+export interface MapKey {
   step: number;
   example: string;
   variant: Variant;
   kind: MapKind;
   layer: number;
   head: number;
+}
+
+/** A map with its values, as producers give it. */
+export interface HeadMap extends MapKey {
   /** [T, T] row-major, row = query (the attending / predicting position), column = key. Either a
    * flat array of T*T numbers or T rows of T numbers. */
   values: ArrayLike<number> | ArrayLike<number>[];
@@ -104,13 +108,8 @@ export interface TimelineData {
 // ---------------------------------------------------------------------------------------------
 // Payload types (what the extension reads; mirrored by extension/schema/*.json)
 
-export interface EncodedMap {
-  step: number;
-  example: string;
-  variant: Variant;
-  kind: MapKind;
-  layer: number;
-  head: number;
+/** A map as the bundle carries it (quantised). */
+export interface EncodedMap extends MapKey {
   /** Sequence length T. */
   n: number;
   min: number;
