@@ -75,7 +75,9 @@ function childCommand(): string[] {
 test('Ctrl-C (SIGINT) stops training at the next step, saves a checkpoint and exits 130', async () => {
   const out = path.join(root, 'sigint');
   const [cmd, ...pre] = childCommand();
-  const argv = [...pre, 'train', '--arch', 'transformer', '--preset', 'tiny', '--steps', '100000', '--out', out];
+  // A wider model than tiny, so that a step takes long enough (tens of ms even on an idle machine)
+  // for 'within a few steps of the signal' to be measurable; tiny steps take ~8 ms.
+  const argv = [...pre, 'train', '--arch', 'transformer', '--preset', 'tiny', '--steps', '100000', '--model', 'dModel=256,nHeads=4,dMlp=1024,nLayers=4', '--batch-size', '16', '--out', out];
   const child = spawn(cmd, argv, { env: { ...process.env, GROUNDLAB_TEST_CHILD: '1', GROUNDLAB_QUIET: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -83,7 +85,7 @@ test('Ctrl-C (SIGINT) stops training at the next step, saves a checkpoint and ex
   child.stderr.on('data', (d) => (stderr += d));
   // wait until a few steps are done (checkpoints at 0, 1, 2 exist), then interrupt
   const t0 = Date.now();
-  while (!fs.existsSync(path.join(out, 'checkpoints', 'step-000002')) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 100));
+  while (!fs.existsSync(path.join(out, 'checkpoints', 'step-000002')) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 10));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 130, stderr);
