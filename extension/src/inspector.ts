@@ -4,6 +4,7 @@
  * ENV -> pre-LAN cell marked. Everything shown comes from the payload; nothing is computed here but
  * decoding and layout.
  */
+import { RenderQueue, now } from './renderqueue';
 import type { View } from 'vega';
 import { publish, subscribe, nearestIndex, sliderKey, StepListener } from './bus';
 import { checkInspector, decodeBytes, EncodedMap, fmt, HeadScore, InspectorPayload, MapKind, mapKey, SCORE_LABELS, Variant, VariantPayload } from './payload';
@@ -39,9 +40,6 @@ function labelled(text: string, control: HTMLElement): HTMLLabelElement {
   return l;
 }
 
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
-}
 
 const CELL = 18;
 
@@ -60,9 +58,7 @@ export class InspectorView {
   private overview?: View;
   private map?: View;
   private mapSignature = '';
-  private queued: Promise<void> | null = null;
-  private busy: Promise<void> = Promise.resolve();
-  private updates = 0;
+  private readonly renders: RenderQueue;
   private disposed = false;
   private readonly unsubscribe: () => void;
   private readonly unwatchTheme: () => void;
@@ -87,6 +83,7 @@ export class InspectorView {
 
   constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
     this.host = host;
+    this.renders = new RenderQueue(host, () => this.render(), (e) => this.showError(e));
     this.payload = checkInspector(payload);
     this.renderer = options.renderer ?? 'canvas';
     const p = this.payload;
@@ -262,19 +259,7 @@ export class InspectorView {
 
   /** Schedules a render of the current state; calls made while one is queued share it. */
   update(): Promise<void> {
-    if (this.queued) return this.queued;
-    const t0 = now();
-    const run = this.busy.then(() => {
-      this.queued = null;
-      return this.render();
-    });
-    this.queued = run.then(() => {
-      this.updates++;
-      this.host.dataset.updates = String(this.updates);
-      this.host.dataset.lastUpdateMs = (now() - t0).toFixed(1);
-    });
-    this.busy = this.queued.catch((e) => this.showError(e));
-    return this.queued;
+    return this.renders.update();
   }
 
   private showError(e: unknown): void {

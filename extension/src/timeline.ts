@@ -3,6 +3,7 @@
  * surprisal, information gain, R^2 against co-occurrence, gather and aggregate head counts).
  * Moving the scrubber publishes the step to the inspectors with the same link key.
  */
+import { RenderQueue, now } from './renderqueue';
 import type { View } from 'vega';
 import { nearestIndex, publish, sliderKey, StepListener, subscribe } from './bus';
 import { checkTimeline, CurveName, fmt, TimelinePayload } from './payload';
@@ -35,9 +36,6 @@ export const PANELS: { id: string; title: string; curves: CurveName[] }[] = [
   { id: 'heads', title: 'head counts', curves: ['gatherHeads', 'aggregateHeads'] }
 ];
 
-function now(): number {
-  return typeof performance !== 'undefined' ? performance.now() : Date.now();
-}
 
 export class TimelineView {
   readonly host: HTMLElement;
@@ -54,13 +52,14 @@ export class TimelineView {
   private readonly unsubscribe: () => void;
   private readonly unwatchTheme: () => void;
   private readonly onStep: StepListener;
-  private queued: Promise<void> | null = null;
-  private busy: Promise<void> = Promise.resolve();
-  private updates = 0;
+  private readonly renders: RenderQueue;
   private disposed = false;
 
   constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
     this.host = host;
+    this.renders = new RenderQueue(host, () => this.render(), (e) => {
+      this.readout.textContent = `groundlab timeline: ${e instanceof Error ? e.message : String(e)}`;
+    });
     this.payload = checkTimeline(payload);
     this.renderer = options.renderer ?? 'canvas';
     const p = this.payload;
@@ -161,21 +160,7 @@ export class TimelineView {
   }
 
   update(): Promise<void> {
-    if (this.queued) return this.queued;
-    const t0 = now();
-    const run = this.busy.then(() => {
-      this.queued = null;
-      return this.render();
-    });
-    this.queued = run.then(() => {
-      this.updates++;
-      this.host.dataset.updates = String(this.updates);
-      this.host.dataset.lastUpdateMs = (now() - t0).toFixed(1);
-    });
-    this.busy = this.queued.catch((e) => {
-      this.readout.textContent = `groundlab timeline: ${e instanceof Error ? e.message : String(e)}`;
-    });
-    return this.queued;
+    return this.renders.update();
   }
 
   private async render(): Promise<void> {
