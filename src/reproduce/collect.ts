@@ -8,6 +8,7 @@ import { openRun } from '../train/run';
 import { meanCI } from '../metrics/stats';
 import type { SweepSpec } from '../sweep/spec';
 import { expandCells } from '../sweep/spec';
+import { readCellState } from '../sweep/store';
 
 export type Row = Record<string, unknown>;
 
@@ -26,6 +27,37 @@ export interface RunTables {
   dir: string;
   steps: number[];
   tables: Record<string, Row[]>;
+  /** What the run cost (absent parts were not recorded). */
+  timing?: RunTiming;
+}
+
+export interface RunTiming {
+  /** Training wall seconds over all sessions (the last checkpoint's `elapsedSec`). */
+  trainSec?: number;
+  /** Seconds of the run's sweep cell over all attempts: training, eval and analyses. */
+  cellSec?: number;
+  /** Seconds per sweep stage (train, eval, analyze), summed over attempts; absent for cells run before this was recorded. */
+  stageSec?: Record<string, number>;
+  attempts?: number;
+}
+
+function runTiming(dir: string, lastCheckpoint: string | undefined): RunTiming {
+  const timing: RunTiming = {};
+  if (lastCheckpoint) {
+    try {
+      const st = JSON.parse(fs.readFileSync(path.join(lastCheckpoint, 'state.json'), 'utf8')) as { elapsedSec?: number };
+      if (typeof st.elapsedSec === 'number') timing.trainSec = st.elapsedSec;
+    } catch {
+      // a checkpoint without a readable state has no training time to report
+    }
+  }
+  const cell = readCellState(dir);
+  if (cell) {
+    timing.cellSec = cell.totalSeconds ?? cell.seconds;
+    if (cell.stageSeconds && Object.keys(cell.stageSeconds).length) timing.stageSec = cell.stageSeconds;
+    timing.attempts = cell.attempts;
+  }
+  return timing;
 }
 
 export const TABLES = ['gain_summary', 'gain', 'cooccurrence', 'saliency', 'head_counts', 'heads', 'lens', 'ablation'] as const;
@@ -62,6 +94,7 @@ export async function collectRuns(root: string, specs: SweepSpec[]): Promise<Run
         dir,
         steps: run.checkpoints.map((c) => c.step),
         tables,
+        timing: runTiming(dir, run.checkpoints.at(-1)?.dir),
       });
     }
   }

@@ -243,6 +243,30 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
   return claims;
 }
 
+/** Per-run minutes (training, sweep stages, whole cell) and their sum, for the report's cost table. */
+export function runCosts(runs: RunTables[]): { rows: Row[]; totalMin?: number } {
+  const min = (s: number | undefined) => (s === undefined ? undefined : s / 60);
+  let total = 0;
+  let any = false;
+  const rows = runs.map((r) => {
+    const t = r.timing ?? {};
+    if (t.cellSec !== undefined) {
+      total += t.cellSec;
+      any = true;
+    }
+    return {
+      run: `${r.group}/${r.cell}`,
+      steps: r.steps.length ? r.steps[r.steps.length - 1] : undefined,
+      train_min: min(t.stageSec?.train ?? t.trainSec),
+      eval_min: min(t.stageSec?.eval),
+      analyze_min: min(t.stageSec?.analyze),
+      cell_min: min(t.cellSec),
+      attempts: t.attempts,
+    };
+  });
+  return { rows, totalMin: any ? total / 60 : undefined };
+}
+
 /** Write every figure (SVG + PNG), table (Markdown + CSV) and REPORT.md of a reproduction into `out`. */
 export async function writeReport(out: string, runs: RunTables[], meta: { preset: string; wallSec: number; command: string }): Promise<ReportFiles> {
   const figDir = path.join(out, 'figures');
@@ -325,11 +349,14 @@ export async function writeReport(out: string, runs: RunTables[], meta: { preset
   });
   await tab('final-gain', finals, [['setting', 'setting'], ['step', 'step'], ['gain', 'G (nats)'], ['lo', '95% CI low'], ['hi', '95% CI high'], ['seeds', 'seeds']]);
 
+  const costs = runCosts(runs);
+  await tab('runs', costs.rows, [['run', 'run'], ['steps', 'steps'], ['train_min', 'training (min)'], ['eval_min', 'eval (min)'], ['analyze_min', 'analyses (min)'], ['cell_min', 'total (min)'], ['attempts', 'attempts']]);
+
   const claims = judgeClaims(runs);
   const lines = [
     `# groundlab reproduce --preset ${meta.preset}`,
     '',
-    `Command: \`${meta.command}\`. Wall time: ${(meta.wallSec / 60).toFixed(1)} min. Runs: ${runs.length} (${[...new Set(runs.map((r) => r.label))].join(', ')}).`,
+    `Command: \`${meta.command}\`. Wall time of this invocation: ${(meta.wallSec / 60).toFixed(1)} min${costs.totalMin !== undefined ? `; the runs' own times (training and analyses, over every invocation and attempt; several run at once) add up to ${costs.totalMin.toFixed(1)} min (table at the end)` : ''}. Runs: ${runs.length} (${[...new Set(runs.map((r) => r.label))].join(', ')}).`,
     `Each verdict follows from the numbers by the rule in the last column; the paper's numbers are for 4-18-layer models trained on CHILDES for tens of thousands of steps, these for the \`${meta.preset}\` preset on the synthetic corpus (see README), so agreement is about direction and shape, not magnitude.`,
     '',
     '| claim (paper) | measured here | verdict | rule |',
@@ -349,6 +376,11 @@ export async function writeReport(out: string, runs: RunTables[], meta: { preset
     '',
     ...figures.map((f) => `![${f}](figures/${f}.svg)`),
     '',
+    '## Runs and what they cost',
+    '',
+    'Minutes of wall time per run, summed over attempts (a run interrupted and resumed counts every attempt); "training" is the training loop alone (from the run\'s last checkpoint), the stage columns are the sweep\'s (blank where a run was trained before stage times were recorded).',
+    '',
+    fs.readFileSync(path.join(tabDir, 'runs.md'), 'utf8'),
   ];
   const report = path.join(out, 'REPORT.md');
   await atomicWrite(report, lines.join('\n'));

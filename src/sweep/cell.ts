@@ -198,6 +198,7 @@ export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOption
     index: cell.index,
     state: 'running',
     stages: opts.force ? {} : { ...(prev?.stages ?? {}) },
+    stageSeconds: opts.force ? {} : { ...(prev?.stageSeconds ?? {}) },
     attempts: (prev?.attempts ?? 0) + 1,
     startedAt: new Date(t0).toISOString(),
     host: os.hostname(),
@@ -214,12 +215,14 @@ export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOption
       if (opts.signal?.aborted) break;
       fs.writeSync(logFd, `\n=== ${new Date().toISOString()} ${cell.name}: ${stage.name} (attempt ${state.attempts}) on ${os.hostname()}\n$ ${stage.argv.join(' ')}\n`);
       state.stage = stage.name;
+      const s0 = Date.now();
       const r = await runStage(stage.argv, logFd, env, opts, (pid) => {
         state.childPid = pid;
         writeCellState(dir, state);
         opts.onStage?.({ cell, stage: stage.name, pid });
       });
       state.childPid = undefined;
+      state.stageSeconds![stage.name] = (state.stageSeconds![stage.name] ?? 0) + (Date.now() - s0) / 1000;
       if (r.code === 0) {
         state.stages[stage.name] = 'done';
         writeCellState(dir, state);
@@ -245,6 +248,7 @@ export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOption
     const t1 = Date.now();
     state.endedAt = new Date(t1).toISOString();
     state.seconds = (t1 - t0) / 1000;
+    state.totalSeconds = (opts.force ? 0 : (prev?.totalSeconds ?? prev?.seconds ?? 0)) + state.seconds;
     if (state.state === 'running') {
       state.state = 'failed';
       state.error = 'the executor stopped unexpectedly';

@@ -57,6 +57,10 @@ export interface CellState {
   endedAt?: string;
   /** Seconds the last attempt took. */
   seconds?: number;
+  /** Seconds over all attempts (states written before this field existed count their last attempt only). */
+  totalSeconds?: number;
+  /** Seconds per stage, summed over attempts ("train", "eval", "analyze", ...). */
+  stageSeconds?: Record<string, number>;
   host?: string;
   /** The process running the cell (sweep executor or `sweep cell` task) and its current child. */
   pid?: number;

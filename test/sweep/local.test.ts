@@ -109,7 +109,12 @@ test('a killed cell is reported failed and resumes to the same final numbers', a
     assert.equal(again.counts.skipped, 1);
     assert.equal(again.counts.done, 2);
     assert.match(fs.readFileSync(cellLogPath(path.join(sweep.dir, 'lstm_s2')), 'utf8'), /resuming from step [1-9]/);
-    assert.equal(readCellState(path.join(sweep.dir, 'lstm_s2'))!.attempts, 2);
+    const st = readCellState(path.join(sweep.dir, 'lstm_s2'))!;
+    assert.equal(st.attempts, 2);
+    // Time is kept over attempts: the killed attempt plus the one that finished, and per stage.
+    assert.ok(Math.abs(st.totalSeconds! - (failed.seconds + st.seconds!)) < 1e-6, `totalSeconds ${st.totalSeconds} = ${failed.seconds} + ${st.seconds}`);
+    assert.ok(st.stageSeconds!.train > 0 && st.stageSeconds!.train <= st.totalSeconds!);
+    for (const stage of Object.keys(st.stages)) assert.ok(st.stageSeconds![stage] > 0, `stage ${stage} has a time`);
     for (const c of ['lstm_s1', 'lstm_s2']) assert.equal(finalLoss(sweep.dir, c), finalLoss(ref.dir, c), `${c}: same final loss after resume`);
     const a = aggregateSweep(ref, { write: false }).tables;
     const b = aggregateSweep(sweep, { write: false }).tables;
