@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { openSweep } from '../sweep/store';
-import { runSweepLocal } from '../sweep/local';
+import { JobSlots, defaultJobs, runSweepLocal, type SweepCounts } from '../sweep/local';
 import type { ProgressFn } from '../train/progress';
 import { reproducePlan, type ReproduceOptions } from './plan';
 import { collectRuns, type RunTables } from './collect';
@@ -41,27 +41,68 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   const specs = reproducePlan({ ...opts, out });
   const failed: string[] = [];
   let interrupted = false;
-  for (const spec of specs) {
-    if (opts.signal?.aborted) break;
-    const sweep = openSweep(spec.out, { spec });
-    const group = path.relative(out, spec.out);
-    const res = await runSweepLocal(sweep, {
-      jobs: opts.jobs,
-      signal: opts.signal,
-      killSignal: opts.killSignal,
-      onProgress: opts.onProgress ? (e) => opts.onProgress!({ ...e, task: `reproduce ${group}` }) : undefined,
-      onEvent: (e) => {
-        if (e.type !== 'cell-end') return;
-        const r = e.result;
-        if (r.state === 'done') log(`reproduce: ${group}/${r.name} done (${r.seconds.toFixed(0)} s)`);
-        else {
-          failed.push(`${group}/${r.name}`);
-          log(`reproduce: ${group}/${r.name} ${r.state}: ${r.error ?? ''} (log: ${r.log})`);
-        }
-      },
+  // The groups run side by side and share one pool of job slots, so a group of a single run does not
+  // leave the other cores idle; cells start in plan order (main first).
+  const jobs = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
+  const slots = new JobSlots(jobs);
+  const groups = new Map<string, { counts: SweepCounts; fraction: number }>();
+  const report = (finished = false) => {
+    if (!opts.onProgress) return;
+    let total = 0, done = 0, running = 0, failedNow = 0, toRun = 0, doneHere = 0;
+    const active: string[] = [];
+    for (const [group, g] of groups) {
+      total += g.counts.total;
+      done += g.counts.done;
+      running += g.counts.running;
+      failedNow += g.counts.failed;
+      const n = g.counts.total - g.counts.skipped;
+      toRun += n;
+      doneHere += g.fraction * n;
+      if (g.counts.running > 0) active.push(group);
+    }
+    const elapsed = (Date.now() - t0) / 1000;
+    const etaSec = doneHere > 0 ? ((toRun - doneHere) * elapsed) / doneHere : undefined;
+    opts.onProgress({
+      task: 'reproduce',
+      step: done,
+      total,
+      etaSec: finished ? undefined : etaSec,
+      done: finished || undefined,
+      message: `${done}/${total} runs done, ${running} running${active.length ? ` (${active.join(', ')})` : ''}, ${failedNow} failed`,
     });
-    if (res.interrupted) interrupted = true;
+  };
+  const timer = opts.onProgress ? setInterval(() => report(), 2000) : undefined;
+  timer?.unref();
+  try {
+    await Promise.all(
+      specs.map(async (spec) => {
+        const sweep = openSweep(spec.out, { spec });
+        const group = path.relative(out, spec.out);
+        const res = await runSweepLocal(sweep, {
+          jobs,
+          slots,
+          signal: opts.signal,
+          killSignal: opts.killSignal,
+          onEvent: (e) => {
+            if (e.type === 'start') groups.set(group, { counts: e.counts, fraction: 0 });
+            else if (e.type === 'progress') groups.set(group, { counts: e.counts, fraction: e.fraction });
+            else if (e.type === 'end') groups.set(group, { counts: e.counts, fraction: 1 });
+            if (e.type !== 'cell-end') return;
+            const r = e.result;
+            if (r.state === 'done') log(`reproduce: ${group}/${r.name} done (${r.seconds.toFixed(0)} s)`);
+            else {
+              failed.push(`${group}/${r.name}`);
+              log(`reproduce: ${group}/${r.name} ${r.state}: ${r.error ?? ''} (log: ${r.log})`);
+            }
+          },
+        });
+        if (res.interrupted) interrupted = true;
+      }),
+    );
+  } finally {
+    if (timer) clearInterval(timer);
   }
+  report(true);
   if (interrupted || opts.signal?.aborted) {
     throw new GroundlabError('ABORTED', 'reproduce was interrupted; finished runs are kept', { hint: 'run the same command again to resume' });
   }

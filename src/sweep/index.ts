@@ -5,7 +5,7 @@ export { openSweep, readCellState, effectiveCellState, lastCheckpointStep, plann
 export type { Sweep, SweepManifest, CellState, CellStateName, SlurmSubmission } from './store';
 export { runCell, cellStages, groundlabCommand, buildId } from './cell';
 export type { CellResult, RunCellOptions, Stage } from './cell';
-export { runSweepLocal, defaultJobs } from './local';
+export { runSweepLocal, defaultJobs, JobSlots } from './local';
 export type { LocalRunOptions, LocalRunResult, SweepEvent, SweepCounts, SweepProgressEvent } from './local';
 export { slurmScript, submitSlurm, sweepStatus, schedulerView, waitForJobs, arraySpec, cellsToSubmit, activeSlurmCells } from './slurm';
 export type { SlurmOptions, SubmitResult, SweepStatus, CellStatus, SchedulerView } from './slurm';

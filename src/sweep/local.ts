@@ -51,6 +51,38 @@ export interface LocalRunOptions {
   /** Only these cells (indices). */
   only?: number[];
   env?: RunCellOptions['env'];
+  /** Job slots shared with other sweeps running at the same time: a cell starts only when it holds one. */
+  slots?: JobSlots;
+}
+
+/**
+ * A counting pool of job slots, for several sweeps run side by side on one machine
+ * (`groundlab reproduce` runs its groups at once, so a group of one run does not leave a core idle).
+ * Waiters are served first come, first served.
+ */
+export class JobSlots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`job slots: ${size} (expected a whole number >= 1)`);
+    this.free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+  /** Slots not held (for tests and progress). */
+  get available(): number {
+    return this.free;
+  }
 }
 
 export interface LocalRunResult {
@@ -120,15 +152,25 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
 
   const worker = async () => {
     while (queue.length > 0 && !opts.signal?.aborted) {
+      await opts.slots?.acquire();
+      if (queue.length === 0 || opts.signal?.aborted) {
+        opts.slots?.release();
+        break;
+      }
       const cell = queue.shift()!;
       counts.pending--;
       running.set(cell.index, cell);
-      const result = await runCell(sweep, cell, {
-        signal: opts.signal,
-        killSignal: opts.killSignal,
-        env: opts.env,
-        onStage: (e) => emit({ type: 'cell-start', ...e }),
-      });
+      let result: CellResult;
+      try {
+        result = await runCell(sweep, cell, {
+          signal: opts.signal,
+          killSignal: opts.killSignal,
+          env: opts.env,
+          onStage: (e) => emit({ type: 'cell-start', ...e }),
+        });
+      } finally {
+        opts.slots?.release();
+      }
       running.delete(cell.index);
       results.push(result);
       if (result.state === 'done') {

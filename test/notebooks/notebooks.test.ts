@@ -66,7 +66,7 @@ test('groundlab reproduce --preset tiny over the notebooks\' runs writes REPORT.
     env: { ...process.env, GROUNDLAB_QUIET: '1' },
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /reproduce: \d+ figures, 4 tables, 14 claims/);
+  assert.match(r.stdout, /reproduce: \d+ figures, 5 tables, 14 claims/);
   const report = fs.readFileSync(path.join(runs, 'REPORT.md'), 'utf8');
   assert.match(report, /\| claim \(paper\) \| measured here \| verdict \| rule \|/);
   for (const f of ['gain-by-architecture', 'surprisal-match-mismatch']) {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { aggregateSweep, cellLogPath, cellStatePath, openSweep, readCellState, runSweepLocal, sweepStatus } from '../../src/sweep';
+import { JobSlots } from '../../src/sweep/local';
 import { fakeSpec, makeFixture, writeSpec } from './helpers';
 
 const finalLoss = (dir: string, cell: string) => {
@@ -190,6 +191,45 @@ test('a cell claimed by a live process elsewhere is left alone; a dead claim on 
     assert.equal(r.counts.done, 1);
     assert.equal(r.counts.running, 1, 'reported as busy elsewhere');
     assert.equal(readCellState(path.join(sweep.dir, 'transformer_s1'))!.state, 'running');
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('job slots: FIFO, never more held than the pool; two sweeps sharing one slot run one cell at a time', async () => {
+  const slots = new JobSlots(2);
+  const order: number[] = [];
+  await slots.acquire();
+  await slots.acquire();
+  assert.equal(slots.available, 0);
+  const waiters = [1, 2, 3].map((i) => slots.acquire().then(() => order.push(i)));
+  slots.release();
+  slots.release();
+  await Promise.all(waiters.slice(0, 2));
+  assert.deepEqual(order, [1, 2], 'first come, first served');
+  slots.release();
+  await waiters[2];
+  assert.deepEqual(order, [1, 2, 3]);
+  slots.release();
+  slots.release();
+  assert.equal(slots.available, 2);
+  assert.throws(() => new JobSlots(0), /expected a whole number >= 1/);
+
+  const fx = makeFixture();
+  try {
+    const a = openSweep(writeSpec(fx, fakeSpec(fx, { name: 'a', grid: { arch: ['lstm'], seed: [1, 2] } }), 'a.json'));
+    const b = openSweep(writeSpec(fx, fakeSpec(fx, { name: 'b', grid: { arch: ['lstm'], seed: [1, 2] } }), 'b.json'));
+    const one = new JobSlots(1);
+    let running = 0;
+    let maxRunning = 0;
+    const onEvent = (e: { type: string; stage?: string }) => {
+      if (e.type === 'cell-start' && e.stage === 'train') maxRunning = Math.max(maxRunning, ++running);
+      if (e.type === 'cell-end') running--;
+    };
+    const [ra, rb] = await Promise.all([runSweepLocal(a, { jobs: 2, slots: one, onEvent }), runSweepLocal(b, { jobs: 2, slots: one, onEvent })]);
+    assert.equal(ra.counts.done + rb.counts.done, 4);
+    assert.equal(maxRunning, 1, 'one slot: one cell at a time over both sweeps');
+    assert.equal(one.available, 1, 'every slot is given back');
   } finally {
     fx.cleanup();
   }
