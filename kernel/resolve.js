@@ -62,12 +62,13 @@ function installRuntimeResolver() {
 function mapVirtual(cwd, p) {
   const base = cwd.replace(/\\/g, '/').replace(/\/$/, '') + '/node_modules';
   if (p !== base && !p.startsWith(base + '/')) return undefined;
-  if (path.resolve(base) === path.resolve(ROOT_MODULES)) return undefined; // the checkout itself
   const rest = p.slice(base.length + 1); // '' | 'groundlab/...' | 'arquero/...'
   if (rest === '' || rest.startsWith('tslab/') || rest === 'tslab') return undefined; // tslab forwards its own
   if (fs.existsSync(p)) return undefined;
+  // "groundlab" is virtual everywhere, the checkout's own folder included (it has no node_modules/groundlab).
   if (rest === 'groundlab') return ROOT;
   if (rest.startsWith('groundlab/')) return path.join(ROOT, rest.slice('groundlab/'.length));
+  if (path.resolve(base) === path.resolve(ROOT_MODULES)) return undefined; // the checkout's packages are real there
   return path.join(ROOT_MODULES, rest);
 }
 

@@ -38,6 +38,12 @@ test('the TypeScript overlay maps <cwd>/node_modules/groundlab to the checkout, 
   fs.mkdirSync(`${nm}/arquero`, { recursive: true });
   fs.writeFileSync(`${nm}/arquero/package.json`, '{}');
   assert.equal(resolve.mapVirtual(cwd, `${nm}/arquero/package.json`), undefined);
+  // A kernel started in the checkout itself (a notebook at its top level, or no notebook path):
+  // "groundlab" still maps to the checkout, which has no node_modules/groundlab; its packages are real.
+  const rootNm = `${ROOT.replace(/\\/g, '/')}/node_modules`;
+  assert.equal(resolve.mapVirtual(ROOT, `${rootNm}/groundlab`), ROOT);
+  assert.equal(resolve.mapVirtual(ROOT, `${rootNm}/groundlab/package.json`), path.join(ROOT, 'package.json'));
+  assert.equal(resolve.mapVirtual(ROOT, `${rootNm}/not-a-package-here/index.d.ts`), undefined);
 });
 
 test('install.js writes a kernelspec for --prefix and --user and removes it again', () => {
