@@ -9,7 +9,7 @@
 // then plots both surprisals and their difference G over checkpoints. `groundlab reproduce` does the
 // same with 2 seeds (5 for `paper`) and confidence intervals over seeds.
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal, labPreset } from "groundlab";

@@ -10,7 +10,7 @@
 // random-feature encoder into a learned projection (continuous ENV inputs at `<patch>` positions).
 // See the README's corpus section for what they are and are not.
 //
-// **Runtime** (`quick` preset): not yet measured for the two dialogue runs (each a quick Transformer run like the one `00-quickstart` trains, which took 33 min with its analyses on this project's 2-core machine); seconds once they exist.
+// **Runtime** (`quick` preset, this project's 2-core machine): 4 s once its runs exist; the first time, the caption and image runs are trained and analysed side by side in 10.0 min each (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal } from "groundlab";
@@ -28,3 +28,15 @@ await display(lineChart(rows, { x: "step", y: "mean", color: "series", title: "D
 const gain = overSeeds(runs, "gain_summary", "gain");
 await display(lineChart(gain, { x: "step", y: "mean", color: "label", rule: 0, title: "Dialogue: grounding information gain", yTitle: "G (nats)" }));
 gain.filter((r, i, a) => i === a.length - 1 || a[i + 1].label !== r.label).map((r) => ({ setting: r.label, step: r.step, G: Number(r.mean).toFixed(3) }))
+
+// %% [markdown]
+// **What the quick runs show** (seed 0, `groundlab reproduce --preset quick`; with `tiny` the
+// numbers above are from the tiny runs and mean little). The caption-grounded Transformer grounds:
+// G = 5.04 nats at step 1500, less than the 13.5 of the child-directed corpus (answers name one of
+// several objects of the scene, and the question often names the noun first). The image-grounded
+// Transformer does not, at this budget: G = 0.001 nats at step 1500, and its loss on the LAN nouns
+// of 128 training rows is 4.136 nats with the real patch features and 4.132 with zeros, so it has
+// not learned to read the image at all. The features do carry the noun (a linear classifier on them names the object's noun
+// for 98% of patches under unseen lighting, and 99% in unseen colours), and the features reach
+// the model (tests); standardising them did not change this within 400 steps. The paper trained
+// for tens of thousands of steps with DINOv2 features; whether longer training grounds these stand-ins is open.

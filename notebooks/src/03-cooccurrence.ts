@@ -9,7 +9,7 @@
 // groundlab counts, per noun, ENV and LAN occurrences and their co-occurrence within a window in the
 // run's own training text, and fits G against them at every checkpoint (`analysis/cooccurrence`).
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { labRuns, pickRun, lineChart, display, progressDisplay, interruptSignal } from "groundlab";

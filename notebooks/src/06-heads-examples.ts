@@ -10,7 +10,7 @@
 // Below: the per-head scores of the Transformer run, the heads each rule selects, and the inspector
 // widget for two evaluation examples (click a head; switch attention/saliency and match/mismatch).
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 11 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 11 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { labRuns, pickRun, openRun, heatmap, display, progressDisplay, interruptSignal, inspectorData, inspectorBundle } from "groundlab";

@@ -6,7 +6,7 @@
 // number of heads of each kind and their mean layer (0-based), for the Transformer and Mamba-2
 // (whose SSD heads are classified with the same rule through their token-mixing matrices).
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 9 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 9 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal } from "groundlab";

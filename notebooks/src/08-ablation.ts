@@ -13,7 +13,7 @@
 // match-condition surprisal of `v<LAN>` with zeroing as many randomly drawn control heads (repeated
 // draws, seeded) and with the intact model, and tests the paired difference over contexts.
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 11 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 11 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { labRuns, ablationTable, display, progressDisplay, interruptSignal } from "groundlab";

@@ -7,7 +7,7 @@
 // The `simple` setting has none of that noise; `realistic` has all of it at documented, plausible
 // rates. Same model, same steps: how does G develop?
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 8 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses; the `noise` run another 26 min.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 8 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine); the `noise` run 10.9 min.
 
 // %%
 import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal, SYNTHETIC_SETTINGS } from "groundlab";

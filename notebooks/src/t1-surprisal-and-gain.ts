@@ -8,7 +8,7 @@
 // M mismatched words u != v: `G(v) = 1/N sum_n 1/M sum_u [ s(v<LAN> | c_n(u<ENV>)) - s(v<LAN> | c_n(v<ENV>)) ]`.
 // Each exercise has a solution cell right after it: try first, then run the solution.
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; training the `main` runs the first time (Transformer, Mamba-2, LSTM; 2 at a time) took 40 min with their analyses.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
 
 // %%
 import { tf, labRuns, pickRun, openRun, runEvalSet, evalSequences, scoreSequences, groundingGain, display } from "groundlab";
