@@ -40,7 +40,7 @@ export const DIALOG_SETTINGS: Record<DialogSetting, DialogKnobs> = {
   realistic: { episodes: 8000, nouns: 100, objects: 4, rounds: 6, pUnnamed: 0.3, pNoEnv: 0.2, pAbsent: 0.15, pGeneric: 0.3, zipf: 0.5 },
 };
 
-const LIMITS: Record<keyof DialogKnobs, KnobLimit> = {
+export const DIALOG_LIMITS: Record<keyof DialogKnobs, KnobLimit> = {
   episodes: [1, 10_000_000, true],
   nouns: [2, 100, true],
   objects: [1, 6, true],
@@ -53,7 +53,7 @@ const LIMITS: Record<keyof DialogKnobs, KnobLimit> = {
 };
 
 export function dialogKnobs(setting: string = 'simple', overrides: Record<string, unknown> = {}): DialogKnobs {
-  return resolveKnobs('dialogue', DIALOG_SETTINGS, LIMITS, setting, overrides);
+  return resolveKnobs('dialogue', DIALOG_SETTINGS, DIALOG_LIMITS, setting, overrides);
 }
 
 export const DIALOG_COLORS = ['red', 'blue', 'green', 'yellow', 'white', 'black', 'brown', 'pink'];

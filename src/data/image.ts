@@ -14,7 +14,8 @@ import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import type { Episode, EvalFrame, Turn } from './types';
 import { PATCH } from './tokens';
-import { DIALOG_COLORS, DIALOG_SETTINGS, WeightedNouns, dialogKnobs, dialogRounds, drawDialogScene, type DialogKnobs, type DialogScene } from './caption';
+import { DIALOG_COLORS, DIALOG_LIMITS, DIALOG_SETTINGS, WeightedNouns, dialogRounds, drawDialogScene, type DialogKnobs, type DialogScene } from './caption';
+import { resolveKnobs, type KnobLimit } from './knobs';
 import { nounSubset, type CdiNoun } from './words';
 
 export interface ImageKnobs extends DialogKnobs {
@@ -35,23 +36,10 @@ export const IMAGE_SETTINGS: Record<'simple' | 'realistic', ImageKnobs> = {
   realistic: { ...DIALOG_SETTINGS.realistic, episodes: 8000, grid: 4, featureDim: 32, lightingNoise: 0.15 },
 };
 
+const IMAGE_LIMITS: Record<keyof ImageKnobs, KnobLimit> = { ...DIALOG_LIMITS, grid: [2, 16, true], featureDim: [1, 1024, true], lightingNoise: [0, 1, false] };
+
 export function imageKnobs(setting: string = 'simple', overrides: Record<string, unknown> = {}): ImageKnobs {
-  const base = (IMAGE_SETTINGS as Record<string, ImageKnobs>)[setting];
-  if (!base) throw new GroundlabError('BAD_CONFIG', `unknown image setting "${setting}"`, { hint: `use one of ${Object.keys(IMAGE_SETTINGS).join(', ')}` });
-  const { grid, featureDim, lightingNoise, ...rest } = overrides as Record<string, unknown>;
-  const d = dialogKnobs(setting, rest); // validates the dialogue knobs
-  const k: ImageKnobs = { ...base };
-  for (const name of Object.keys(rest)) (k as unknown as Record<string, number>)[name] = (d as unknown as Record<string, number>)[name];
-  const num = (name: string, v: unknown, lo: number, hi: number, int: boolean): number => {
-    const x = typeof v === 'string' ? Number(v) : v;
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < lo || x > hi || (int && !Number.isInteger(x)))
-      throw new GroundlabError('BAD_CONFIG', `knob ${name} = ${JSON.stringify(v)}: expected ${int ? 'a whole number' : 'a number'} from ${lo} to ${hi}`);
-    return x;
-  };
-  if (grid !== undefined) k.grid = num('grid', grid, 2, 16, true);
-  if (featureDim !== undefined) k.featureDim = num('featureDim', featureDim, 1, 1024, true);
-  if (lightingNoise !== undefined) k.lightingNoise = num('lightingNoise', lightingNoise, 0, 1, false);
-  return k;
+  return resolveKnobs('image', IMAGE_SETTINGS, IMAGE_LIMITS, setting, overrides);
 }
 
 const RGB: Record<string, [number, number, number]> = {
