@@ -64,9 +64,10 @@ setup_extension() {
   cd "$ext"
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "installing the extension's npm packages (extension/node_modules)"
-    # npm install, not npm ci: the lock lacks rspack's bindings for other platforms (the registry here
-    # does not serve them), which npm ci refuses; npm install keeps the locked versions.
-    npm install --no-audit --no-fund --loglevel=error
+    # npm ci: exactly the locked versions, and the tracked lock file is never rewritten. The lock
+    # lists every platform's optional rspack binding (npm ci refuses a lock that lacks one);
+    # test/scripts/setup.test.ts checks that it stays complete.
+    npm ci --no-audit --no-fund --loglevel=error
   fi
   if [ ! -f "$built" ] || [ -n "$(find src style schema package.json tsconfig.json -newer "$built" -print -quit)" ]; then
     log "building the JupyterLab extension groundlab-widgets"
