@@ -45,7 +45,6 @@ export interface TableLike {
   numCols(): number;
   columnNames(): string[];
   objects(opts?: { limit?: number }): object[];
-  toHTML?(opts?: { limit?: number }): string;
 }
 
 export function isTable(x: unknown): x is TableLike {
@@ -89,16 +88,18 @@ export function tableText(t: TableLike, limit = 20): string {
   return lines.join('\n');
 }
 
-/** HTML rendering of a table (arquero's own when it has one). */
+/**
+ * HTML rendering of a table: the first `limit` rows, numbers right-aligned. Column names and values
+ * are escaped (arquero's own `toHTML` puts column names into the header raw, so it is not used).
+ */
 export function tableHtml(t: TableLike, limit = 20): string {
   const n = t.numRows();
-  const note = `<p style="font-size: 0.85em; opacity: 0.7">${n} row${n === 1 ? '' : 's'} x ${t.columnNames().length} columns${n > limit ? `, first ${limit} shown` : ''}</p>`;
-  if (typeof t.toHTML === 'function') return t.toHTML({ limit }) + note;
   const cols = t.columnNames();
-  const head = `<thead><tr>${cols.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
-  const body = (t.objects({ limit }) as Record<string, unknown>[])
-    .map((r) => `<tr>${cols.map((c) => `<td>${escapeHtml(cell(r[c]))}</td>`).join('')}</tr>`)
-    .join('');
+  const note = `<p style="font-size: 0.85em; opacity: 0.7">${n} row${n === 1 ? '' : 's'} x ${cols.length} columns${n > limit ? `, first ${limit} shown` : ''}</p>`;
+  const rows = t.objects({ limit }) as Record<string, unknown>[];
+  const align = cols.map((c) => (rows.length > 0 && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number') ? 'right' : 'left'));
+  const head = `<thead><tr>${cols.map((c, j) => `<th style="text-align: ${align[j]}">${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
+  const body = rows.map((r) => `<tr>${cols.map((c, j) => `<td style="text-align: ${align[j]}">${escapeHtml(cell(r[c]))}</td>`).join('')}</tr>`).join('');
   return `<table>${head}<tbody>${body}</tbody></table>${note}`;
 }
 

@@ -47,6 +47,15 @@ test('arquero tables become HTML + aligned text', () => {
   assert.equal(tableText(big, 5).split('\n').length, 7);
 });
 
+test('table HTML escapes column names and values (no markup from a table reaches the page)', () => {
+  const t = aq.table({ '<img src=x onerror=alert(1)>': [1, 2], 'a&b': ['<script>x</script>', '"q"'] });
+  const html = String(mimeBundleOf(t).data['text/html']);
+  assert.doesNotMatch(html, /<img|<script/);
+  assert.match(html, /<th style="text-align: right">&lt;img src=x onerror=alert\(1\)&gt;<\/th>/);
+  assert.match(html, /<th style="text-align: left">a&amp;b<\/th>/);
+  assert.match(html, /<td style="text-align: left">&lt;script&gt;x&lt;\/script&gt;<\/td><\/tr><tr><td style="text-align: right">2<\/td><td style="text-align: left">&quot;q&quot;<\/td>/);
+});
+
 test('toMimeBundle objects, plain bundles and other values', () => {
   const custom = { toMimeBundle: () => ({ 'text/html': '<b>x</b>' }) };
   const b = mimeBundleOf(custom);
