@@ -6,65 +6,19 @@ export const INSPECTOR_MIME = 'application/vnd.groundlab.inspector+json';
 export const TIMELINE_MIME = 'application/vnd.groundlab.timeline+json';
 export const SUPPORTED_VERSION = 1;
 
-export type TokenKind = 'ENV' | 'LAN' | 'speaker' | 'other';
-export type Variant = 'match' | 'mismatch';
-export type MapKind = 'attention' | 'saliency';
-export type HeadScore = 'aggregate' | 'gather' | 'saliencyShare';
-export type CurveName = 'matchSurprisal' | 'mismatchSurprisal' | 'infoGain' | 'r2Cooccurrence' | 'gatherHeads' | 'aggregateHeads';
+import { INSPECTOR_SCHEMA, TIMELINE_SCHEMA } from './contract.generated';
+import type { EncodedMap, HeadScore, InspectorPayload, MapKind, TimelinePayload, Variant } from './contract.generated';
+import { validate } from './schema';
+
+export type { TokenKind, Variant, MapKind, HeadScore, VariantPayload, EncodedMap, ExamplePayload, InspectorPayload, TimelinePayload, Curve } from './contract.generated';
+/** The curves a timeline can carry (the keys of TimelinePayload['curves']). */
+export type CurveName = keyof TimelinePayload['curves'];
 
 export const SCORE_LABELS: Record<HeadScore, string> = {
   aggregate: 'aggregate score',
   gather: 'gather score',
   saliencyShare: 'saliency share'
 };
-
-export interface VariantPayload {
-  tokens: string[];
-  kinds: TokenKind[];
-  envPos: number;
-  predPos: number;
-  target: string | null;
-}
-
-export interface EncodedMap {
-  step: number;
-  example: string;
-  variant: Variant;
-  kind: MapKind;
-  layer: number;
-  head: number;
-  n: number;
-  min: number;
-  max: number;
-  encoding: 'u8' | 'u8-lower';
-  data: string;
-}
-
-export interface InspectorPayload {
-  version: number;
-  title: string;
-  model: string;
-  link: string;
-  layers: number;
-  heads: number;
-  steps: number[];
-  scores: Partial<Record<HeadScore, (number | null)[][]>>;
-  thresholds: Partial<Record<HeadScore, number>>;
-  examples: { id: string; label: string; variants: Partial<Record<Variant, VariantPayload>> }[];
-  maps: EncodedMap[];
-  carried: { maps: number; omittedMaps: number; mapBytes: number; maxMapBytes: number };
-  initial: { step: number; example: string; variant: Variant; kind: MapKind; score: HeadScore; layer: number; head: number };
-}
-
-export interface TimelinePayload {
-  version: number;
-  title: string;
-  model: string;
-  link: string;
-  steps: number[];
-  curves: Partial<Record<CurveName, (number | null)[]>>;
-  initialStep: number;
-}
 
 export class PayloadError extends Error {
   constructor(message: string) {
@@ -77,30 +31,34 @@ function need(cond: unknown, message: string): asserts cond {
   if (!cond) throw new PayloadError(message);
 }
 
-/** Checks the parts of an inspector payload the widget relies on; throws PayloadError otherwise. */
+function schemaCheck(what: string, schema: typeof INSPECTOR_SCHEMA, p: unknown): void {
+  need(p && typeof p === 'object' && !Array.isArray(p), `the ${what} payload is not an object`);
+  const version = (p as { version?: unknown }).version;
+  need(version === SUPPORTED_VERSION, `${what} payload version ${version} is not supported (this extension reads version ${SUPPORTED_VERSION}); update groundlab-widgets or groundlab`);
+  const errors = validate(schema, p, 5);
+  need(errors.length === 0, `the ${what} payload does not follow its schema (extension/schema/${what}.schema.json): ${errors.join('; ')}`);
+}
+
+/**
+ * Checks an inspector payload against its schema and the relations a schema cannot say (lengths
+ * that follow layers, heads and steps); throws PayloadError naming what is wrong.
+ */
 export function checkInspector(p: unknown): InspectorPayload {
+  schemaCheck('inspector', INSPECTOR_SCHEMA, p);
   const x = p as InspectorPayload;
-  need(x && typeof x === 'object', 'the inspector payload is not an object');
-  need(x.version === SUPPORTED_VERSION, `inspector payload version ${x.version} is not supported (this extension reads version ${SUPPORTED_VERSION}); update groundlab-widgets or groundlab`);
-  need(Number.isInteger(x.layers) && x.layers > 0 && Number.isInteger(x.heads) && x.heads > 0, 'layers and heads must be positive integers');
-  need(Array.isArray(x.steps) && x.steps.length > 0, 'steps must be a non-empty array');
-  need(x.scores && Object.keys(x.scores).length > 0, 'the payload carries no per-head scores');
+  need(Object.keys(x.scores).length > 0, 'the payload carries no per-head scores');
   for (const [name, per] of Object.entries(x.scores)) {
-    need(Array.isArray(per) && per.length === x.steps.length, `scores.${name} must have one entry per step`);
-    for (const g of per!) need(Array.isArray(g) && g.length === x.layers * x.heads, `scores.${name} entries must have layers*heads values`);
+    need(per!.length === x.steps.length, `scores.${name} must have one entry per step`);
+    for (const g of per!) need(g.length === x.layers * x.heads, `scores.${name} entries must have layers*heads values`);
   }
-  need(Array.isArray(x.examples) && x.examples.length > 0, 'the payload carries no example');
-  need(Array.isArray(x.maps), 'maps must be an array');
   return x;
 }
 
+/** Checks a timeline payload against its schema and that every curve has one value per step. */
 export function checkTimeline(p: unknown): TimelinePayload {
+  schemaCheck('timeline', TIMELINE_SCHEMA, p);
   const x = p as TimelinePayload;
-  need(x && typeof x === 'object', 'the timeline payload is not an object');
-  need(x.version === SUPPORTED_VERSION, `timeline payload version ${x.version} is not supported (this extension reads version ${SUPPORTED_VERSION})`);
-  need(Array.isArray(x.steps) && x.steps.length > 0, 'steps must be a non-empty array');
-  need(x.curves && Object.keys(x.curves).length > 0, 'the payload carries no curve');
-  for (const [name, v] of Object.entries(x.curves)) need(Array.isArray(v) && v.length === x.steps.length, `curve ${name} must have one value per step`);
+  for (const [name, v] of Object.entries(x.curves)) need(v!.length === x.steps.length, `curve ${name} must have one value per step`);
   return x;
 }
 

@@ -33,7 +33,12 @@ test('decodeMap / decodeBytes invert the producer encoding (lower triangle, 8 bi
 
 test('checkInspector / checkTimeline reject a payload they cannot show, saying why', () => {
   assert.throws(() => checkInspector({ ...inspectorPayload(), version: 2 }), /version 2 is not supported/);
-  assert.throws(() => checkInspector({ ...inspectorPayload(), scores: {} }), /no per-head scores/);
+  assert.throws(() => checkInspector({ ...inspectorPayload(), scores: {} }), /does not follow its schema .*\/scores: needs at least 1 properties/);
+  // the renderer checks the whole payload against the schema, naming the path of what is wrong
+  assert.throws(() => checkInspector({ ...inspectorPayload(), maps: [{ ...inspectorPayload().maps[0], encoding: 'u16' }] }), /\/maps\/0\/encoding: must be one of "u8", "u8-lower", got "u16"/);
+  assert.throws(() => checkInspector({ ...inspectorPayload(), heads: '2' }), /\/heads: expected integer, got string "2"/);
+  assert.throws(() => checkTimeline({ ...timelinePayload(), curves: { infoGain: [1, 'a', 2] } }), /\/curves\/infoGain\/1: expected number or null/);
+  assert.throws(() => checkTimeline([]), /the timeline payload is not an object/);
   assert.throws(() => checkInspector({ ...inspectorPayload(), scores: { aggregate: [[1, 2]] } }), /one entry per step/);
   assert.throws(() => checkTimeline({ ...timelinePayload(), curves: { infoGain: [1] } }), /one value per step/);
   assert.equal(checkTimeline(timelinePayload()).steps.length, 3);

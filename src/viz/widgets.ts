@@ -11,23 +11,28 @@
  * diagonal) store only the lower triangle, T (T + 1) / 2 bytes. Maps are kept in the order given
  * until `maxMapBytes` is reached; the rest are left out and counted, and the widget says which map
  * is not carried when a user asks for it.
+ *
+ * The payload types are not written here: they are generated from the schemas
+ * (extension/schema/*.schema.json -> extension/src/contract.generated.ts, by
+ * extension/scripts/gen-contract.mjs), the one definition the extension reads too.
  */
 import { GroundlabError } from '../errors';
+import type {
+  EncodedMap, ExamplePayload, HeadScore, InspectorPayload, MapKind, TimelinePayload, TokenKind, Variant, VariantPayload,
+} from '../../extension/src/contract.generated';
+
+export type { EncodedMap, ExamplePayload, HeadScore, InspectorPayload, MapKind, TimelinePayload, TokenKind, Variant, VariantPayload };
 
 export const INSPECTOR_MIME = 'application/vnd.groundlab.inspector+json';
 export const TIMELINE_MIME = 'application/vnd.groundlab.timeline+json';
 export const WIDGET_SCHEMA_VERSION = 1;
 
-/** ENV: an environment token (`ball<ENV>`), LAN: a spoken word of interest (`ball<LAN>`),
- * speaker: `<CHI>`, `<MOT>`, ...; other: everything else. */
-export type TokenKind = 'ENV' | 'LAN' | 'speaker' | 'other';
-export type Variant = 'match' | 'mismatch';
-export type MapKind = 'attention' | 'saliency';
-/** Per-head scores the overview can be coloured by. aggregate: share of a head's saliency that flows
- * from the ENV token to the pre-LAN position; gather: share flowing into ENV positions from preceding
- * positions; saliencyShare: the head's share of its layer's (or the model's) total saliency. */
-export type HeadScore = 'aggregate' | 'gather' | 'saliencyShare';
-export const HEAD_SCORES: readonly HeadScore[] = ['aggregate', 'gather', 'saliencyShare'];
+/** The per-head scores the overview can be coloured by, in the schema's order. aggregate: share of a
+ * head's saliency that flows from the ENV token to the pre-LAN position; gather: share flowing into
+ * ENV positions from preceding positions; saliencyShare: the head's share of its layer's (or the
+ * model's) total saliency. (A Record over the schema's names: the compiler checks none is missing.) */
+const HEAD_SCORE_SET: Record<HeadScore, true> = { aggregate: true, gather: true, saliencyShare: true };
+export const HEAD_SCORES = Object.keys(HEAD_SCORE_SET) as readonly HeadScore[];
 
 export type MimeBundle = Record<string, unknown>;
 
@@ -52,14 +57,7 @@ export interface InspectorExample {
 }
 
 /** Which map: one head's token x token map at one checkpoint for one example variant. */
-export interface MapKey {
-  step: number;
-  example: string;
-  variant: Variant;
-  kind: MapKind;
-  layer: number;
-  head: number;
-}
+export type MapKey = Pick<EncodedMap, 'step' | 'example' | 'variant' | 'kind' | 'layer' | 'head'>;
 
 /** A map with its values, as producers give it. */
 export interface HeadMap extends MapKey {
@@ -91,8 +89,10 @@ export interface InspectorData {
   initial?: { step?: number; example?: string; variant?: Variant; kind?: MapKind; score?: HeadScore; layer?: number; head?: number };
 }
 
-export type CurveName = 'matchSurprisal' | 'mismatchSurprisal' | 'infoGain' | 'r2Cooccurrence' | 'gatherHeads' | 'aggregateHeads';
-export const CURVE_NAMES: readonly CurveName[] = ['matchSurprisal', 'mismatchSurprisal', 'infoGain', 'r2Cooccurrence', 'gatherHeads', 'aggregateHeads'];
+/** The timeline's curves (the keys of the schema's `curves`). */
+export type CurveName = keyof TimelinePayload['curves'];
+const CURVE_SET: Record<CurveName, true> = { matchSurprisal: true, mismatchSurprisal: true, infoGain: true, r2Cooccurrence: true, gatherHeads: true, aggregateHeads: true };
+export const CURVE_NAMES = Object.keys(CURVE_SET) as readonly CurveName[];
 
 export interface TimelineData {
   title?: string;
@@ -103,47 +103,6 @@ export interface TimelineData {
   /** One value per step for each curve given; null/NaN where not measured. */
   curves: Partial<Record<CurveName, ArrayLike<number | null>>>;
   initialStep?: number;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Payload types (what the extension reads; mirrored by extension/schema/*.json)
-
-/** A map as the bundle carries it (quantised). */
-export interface EncodedMap extends MapKey {
-  /** Sequence length T. */
-  n: number;
-  min: number;
-  max: number;
-  /** 'u8' : T*T bytes row-major; 'u8-lower': the lower triangle incl. diagonal, row by row. */
-  encoding: 'u8' | 'u8-lower';
-  data: string;
-}
-
-export interface InspectorPayload {
-  version: number;
-  title: string;
-  model: string;
-  link: string;
-  layers: number;
-  heads: number;
-  steps: number[];
-  /** scores[name][c] = flat [layers * heads] (layer-major), null where unknown. */
-  scores: Partial<Record<HeadScore, (number | null)[][]>>;
-  thresholds: Partial<Record<HeadScore, number>>;
-  examples: { id: string; label: string; variants: Partial<Record<Variant, Required<Omit<ExampleVariantData, 'target'>> & { target: string | null }>> }[];
-  maps: EncodedMap[];
-  carried: { maps: number; omittedMaps: number; mapBytes: number; maxMapBytes: number };
-  initial: { step: number; example: string; variant: Variant; kind: MapKind; score: HeadScore; layer: number; head: number };
-}
-
-export interface TimelinePayload {
-  version: number;
-  title: string;
-  model: string;
-  link: string;
-  steps: number[];
-  curves: Partial<Record<CurveName, (number | null)[]>>;
-  initialStep: number;
 }
 
 const SPECIAL = /^<(pad|unk|bos|eos|sep|patch|mask|s|\/s)>$/i;

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   INSPECTOR_MIME, TIMELINE_MIME, inspectorBundle, timelineBundle, inspectorPayload, timelinePayload, encodeMap, decodeMap, tokenKind,
@@ -10,6 +9,8 @@ import {
 } from '../../src/viz/widgets';
 import { isGroundlabError } from '../../src/errors';
 import { syntheticInspectorData, syntheticTimelineData } from '../extension/fixtures';
+import { validate, unsupportedKeywords } from '../../extension/src/schema';
+import { INSPECTOR_SCHEMA, TIMELINE_SCHEMA } from '../../extension/src/contract.generated';
 
 const ROOT = path.resolve(__dirname, '..', '..', ...(__dirname.includes(`${path.sep}dist${path.sep}`) ? ['..'] : []));
 
@@ -127,32 +128,39 @@ test('a 12-layer x 12-head bundle on 128 tokens stays within a few MB', () => {
   assert.ok(JSON.stringify(pm).length < 5e6);
 });
 
-test('payloads validate against extension/schema/*.json (python jsonschema from .venv)', (t) => {
-  const py = path.join(ROOT, '.venv', 'bin', 'python');
-  if (!fs.existsSync(py) || spawnSync(py, ['-c', 'import jsonschema']).status !== 0) {
-    t.skip('skipped: .venv with jsonschema is missing (bash scripts/test.sh sets it up)');
-    return;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-schema-'));
+test('payloads validate against extension/schema/*.json (in Node, always); the generated contract is current', () => {
+  // the schemas are the one definition: extension/src/contract.generated.ts must be what they give
+  const gen = spawnSync(process.execPath, [path.join(ROOT, 'extension', 'scripts', 'gen-contract.mjs'), '--check'], { encoding: 'utf8' });
+  assert.equal(gen.status, 0, gen.stderr);
+  // the validator implements every keyword the schemas use
+  assert.deepEqual(unsupportedKeywords(INSPECTOR_SCHEMA), []);
+  assert.deepEqual(unsupportedKeywords(TIMELINE_SCHEMA), []);
+  assert.deepEqual(unsupportedKeywords({ type: 'string', pattern: '^a' }), ['#/pattern']);
+  // the schema files on disk are the ones compiled in
+  for (const [f, s] of [['inspector', INSPECTOR_SCHEMA], ['timeline', TIMELINE_SCHEMA]] as const)
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(ROOT, 'extension', 'schema', `${f}.schema.json`), 'utf8')), s);
   const ip = inspectorPayload(small());
   const tp = timelinePayload(syntheticTimelineData([1, 2, 3]));
-  fs.writeFileSync(path.join(dir, 'inspector.json'), JSON.stringify(ip));
-  fs.writeFileSync(path.join(dir, 'timeline.json'), JSON.stringify(tp));
-  fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...ip, maps: [{ ...ip.maps[0], encoding: 'u16' }] }));
-  const code = `
-import json, sys, jsonschema
-s = lambda n: json.load(open(${JSON.stringify(path.join(ROOT, 'extension', 'schema'))} + '/' + n + '.schema.json'))
-d = sys.argv[1]
-jsonschema.validate(json.load(open(d + '/inspector.json')), s('inspector'))
-jsonschema.validate(json.load(open(d + '/timeline.json')), s('timeline'))
-try:
-    jsonschema.validate(json.load(open(d + '/bad.json')), s('inspector'))
-    print('bad passed')
-except jsonschema.ValidationError:
-    print('ok')
-`;
-  const r = spawnSync(py, ['-c', code, dir], { encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), 'ok');
+  assert.deepEqual(validate(INSPECTOR_SCHEMA, JSON.parse(JSON.stringify(ip))), []);
+  assert.deepEqual(validate(TIMELINE_SCHEMA, JSON.parse(JSON.stringify(tp))), []);
+  const big = inspectorPayload(syntheticInspectorData({ layers: 4, heads: 3, tokens: 20, steps: [0, 5, 50], examples: 2, mapsPerStep: 3 }));
+  assert.deepEqual(validate(INSPECTOR_SCHEMA, JSON.parse(JSON.stringify(big))), []);
+  // each kind of violation is found and named by its path
+  const cases: [unknown, RegExp][] = [
+    [{ ...ip, maps: [{ ...ip.maps[0], encoding: 'u16' }] }, /^\/maps\/0\/encoding: must be one of "u8", "u8-lower", got "u16"$/],
+    [{ ...ip, version: 2 }, /^\/version: must be 1, got 2$/],
+    [{ ...ip, layers: 0 }, /^\/layers: must be >= 1, got 0$/],
+    [{ ...ip, heads: 1.5 }, /^\/heads: expected integer, got number 1.5$/],
+    [{ ...ip, steps: [] }, /^\/steps: needs at least 1 items, has 0$/],
+    [{ ...ip, extra: 1 }, /^\/: unknown property "extra"/],
+    [{ ...ip, scores: {} }, /^\/scores: needs at least 1 properties$/],
+    [(() => { const { carried: _c, ...rest } = ip; return rest; })(), /^\/: misses the required property "carried"$/],
+    [{ ...ip, examples: [{ ...ip.examples[0], variants: { match: { ...ip.examples[0].variants.match, kinds: ['ENV', 'thing'] } } }] }, /^\/examples\/0\/variants\/match\/kinds\/1: must be one of/],
+    [{ ...ip, scores: { aggregate: [[0.1, 'x']] } }, /^\/scores\/aggregate\/0\/1: expected number or null, got string "x"$/],
+    [{ ...tp, curves: { infoGain: [1, null, '2'] } }, /^\/curves\/infoGain\/2: expected number or null/],
+  ];
+  for (const [bad, re] of cases) {
+    const errs = validate(bad === cases[cases.length - 1][0] ? TIMELINE_SCHEMA : INSPECTOR_SCHEMA, bad);
+    assert.ok(errs.some((e) => re.test(e)), `${re}: got ${JSON.stringify(errs)}`);
+  }
 });
