@@ -271,6 +271,11 @@ export function inspectorPayload(data: InspectorData): InspectorPayload {
     head: init.head ?? maps[0]?.head ?? 0,
   };
   if (!exById.has(initial.example)) bad(`inspector: initial.example "${initial.example}" is not an example id`);
+  // every initial field reaches the SVG fallback and the widget: check it here (the SVG escapes text too)
+  if (initial.variant !== 'match' && initial.variant !== 'mismatch') bad(`inspector: initial.variant ${JSON.stringify(initial.variant)} must be "match" or "mismatch"`);
+  if (initial.kind !== 'attention' && initial.kind !== 'saliency') bad(`inspector: initial.kind ${JSON.stringify(initial.kind)} must be "attention" or "saliency"`);
+  if (!Number.isInteger(initial.layer) || initial.layer < 0 || initial.layer >= L || !Number.isInteger(initial.head) || initial.head < 0 || initial.head >= H)
+    bad(`inspector: initial.layer/head (${initial.layer}, ${initial.head}) must be within ${L} layers x ${H} heads`);
   return {
     version: WIDGET_SCHEMA_VERSION,
     title: data.title ?? 'Attention / saliency inspector',
@@ -339,7 +344,7 @@ function inspectorSvg(p: InspectorPayload): string {
   const tokY = y0 + p.layers * cell + 40;
   const out: string[] = [];
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`);
-  out.push(`<text x="10" y="36" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${p.initial.step}; static image: install groundlab-widgets for the interactive inspector</text>`);
+  out.push(`<text x="10" y="36" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${esc(String(p.initial.step))}; static image: install groundlab-widgets for the interactive inspector</text>`);
   for (let l = 0; l < p.layers; l++) {
     out.push(`<text x="${x0 - 6}" y="${y0 + l * cell + cell * 0.7}" font-size="9" text-anchor="end">L${l}</text>`);
     for (let h = 0; h < p.heads; h++) {
@@ -355,7 +360,7 @@ function inspectorSvg(p: InspectorPayload): string {
   // tokens, wrapped, coloured by kind
   let tx = 10;
   let ty = tokY;
-  out.push(`<text x="10" y="${tokY - 14}" font-size="11">example ${esc(ex.label)} (${p.initial.variant}); ENV = orange, LAN = blue, speaker = green</text>`);
+  out.push(`<text x="10" y="${tokY - 14}" font-size="11">example ${esc(ex.label)} (${esc(String(p.initial.variant))}); ENV = orange, LAN = blue, speaker = green</text>`);
   v.tokens.forEach((t, i) => {
     const w = Math.min(120, 6.2 * t.length + 6);
     if (tx + w > W - 10) { tx = 10; ty += 16; }

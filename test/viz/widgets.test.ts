@@ -102,6 +102,21 @@ test('inspectorBundle: bad input is a GroundlabError naming what is wrong', () =
   }
 });
 
+test('inspectorBundle: hostile text never reaches the SVG fallback raw (issue 16 item 13)', () => {
+  const data = small();
+  const evil = '<script>alert(1)</script>';
+  // initial fields are checked: a variant or kind that is not one of the names is refused
+  for (const initial of [{ variant: evil }, { kind: evil }, { layer: 7 }, { head: -1 }] as InspectorData['initial'][])
+    assert.throws(() => inspectorBundle({ ...data, initial }), (e: unknown) => isGroundlabError(e) && /initial\.(variant|kind|layer\/head)/.test((e as Error).message));
+  // every free text is escaped: title, model, example label, tokens
+  const ex = { ...data.examples[0], label: `${evil} & "q"`, match: { ...data.examples[0].match, tokens: data.examples[0].match.tokens.map((t, i) => (i === 1 ? evil : t)) } };
+  const svg = inspectorBundle({ ...data, title: evil, model: evil, examples: [ex], maps: [] })['image/svg+xml'] as string;
+  assert.doesNotMatch(svg, /<script/);
+  assert.match(svg, /&lt;script&gt;alert\(1\)&lt;\/script&gt; &amp; &quot;q&quot;/);
+  const tsvg = timelineBundle({ ...syntheticTimelineData([1, 2]), title: evil, model: evil })['image/svg+xml'] as string;
+  assert.doesNotMatch(tsvg, /<script/);
+});
+
 test('timelineBundle: payload, fallback, text; curves must match steps', () => {
   const b = timelineBundle(syntheticTimelineData([1, 2, 3, 4]));
   const p = b[TIMELINE_MIME] as ReturnType<typeof timelinePayload>;
