@@ -2,3 +2,4 @@
 export * from './atomic';
 export * from './safetensors';
 export * from './hf-gpt2';
+export * from './lock';

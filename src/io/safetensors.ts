@@ -132,6 +132,7 @@ export function decodeSafetensors(bytes: Uint8Array, file?: string): Safetensors
   const dataStart = 8 + n;
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, StoredTensor>();
+  const spans: Array<[number, number, string]> = [];
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -161,7 +162,19 @@ export function decodeSafetensors(bytes: Uint8Array, file?: string): Safetensors
     }
     const data = decodeData(dtype, bytes.subarray(dataStart + off[0], dataStart + off[1]), count);
     tensors.set(name, { dtype, shape: shape.slice(), data });
+    spans.push([off[0], off[1], name]);
   }
+  // As the format requires: the tensors' byte ranges tile the data exactly, with no overlap and no gap.
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let end = 0;
+  let prev = '';
+  for (const [b, e, name] of spans) {
+    if (b < end) throw corrupt(file, `tensors "${prev}" and "${name}" overlap: "${name}" starts at data byte ${b}, before "${prev}" ends at ${end}`);
+    if (b > end) throw corrupt(file, `a gap of ${b - end} bytes before tensor "${name}" (data bytes ${end}..${b} belong to no tensor)`);
+    end = e;
+    prev = name;
+  }
+  if (end !== dataLen) throw corrupt(file, `${dataLen - end} data bytes after the last tensor belong to no tensor (the data is ${dataLen} bytes, the tensors cover ${end})`);
   return { tensors, metadata };
 }
 
@@ -243,6 +256,18 @@ export interface AssignOptions {
   rename?: (name: string) => string;
   /** Tensors in the file that no variable takes are an error unless true (default false). */
   allowUnused?: boolean;
+  /** Refuse tensors holding NaN or Infinity (CORRUPT_CHECKPOINT naming the tensor and index). */
+  finite?: boolean;
+}
+
+/** The first non-finite value of float tensors, or undefined. */
+export function firstNonFinite(tensors: Iterable<[string, { data: Float32Array | Int32Array }]>): { name: string; index: number; value: number } | undefined {
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return { name, index: i, value: d[i] };
+  }
+  return undefined;
 }
 
 /**
@@ -252,7 +277,7 @@ export interface AssignOptions {
  */
 export function assignTensors(content: SafetensorsContent, vars: Map<string, tf.Variable>, file: string, opts: AssignOptions = {}): void {
   const rename = opts.rename ?? ((n: string) => n);
-  const plan: Array<[tf.Variable, StoredTensor]> = [];
+  const plan: Array<[tf.Variable, StoredTensor, string]> = [];
   const used = new Set<string>();
   const missing: string[] = [];
   for (const [name, v] of vars) {
@@ -272,7 +297,7 @@ export function assignTensors(content: SafetensorsContent, vars: Map<string, tf.
       throw new GroundlabError('CORRUPT_CHECKPOINT', `tensor "${key}" is ${t.dtype} but the model expects ${v.dtype}`, { file });
     }
     used.add(key);
-    plan.push([v, t]);
+    plan.push([v, t, key]);
   }
   if (missing.length) {
     throw new GroundlabError('CORRUPT_CHECKPOINT', `missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`, {
@@ -286,6 +311,15 @@ export function assignTensors(content: SafetensorsContent, vars: Map<string, tf.
       throw new GroundlabError('CORRUPT_CHECKPOINT', `${extra.length} tensor(s) that the model does not have: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`, {
         file,
         hint: 'the checkpoint does not fit this model config (different architecture or number of layers?)',
+      });
+    }
+  }
+  if (opts.finite) {
+    const bad = firstNonFinite(plan.map(([, t, key]) => [key, t] as [string, StoredTensor]));
+    if (bad) {
+      throw new GroundlabError('CORRUPT_CHECKPOINT', `tensor "${bad.name}" holds ${bad.value} at index ${bad.index}: the weights are damaged (training never saves non-finite weights)`, {
+        file,
+        hint: 'delete this checkpoint to use the one before it, or restore the file',
       });
     }
   }

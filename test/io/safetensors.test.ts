@@ -146,3 +146,49 @@ test('atomic writes replace the file and leave no temp files', async () => {
   assert.equal(fs.readFileSync(f, 'utf8'), 'hi');
   assert.deepEqual(fs.readdirSync(path.dirname(f)), ['x.json']);
 });
+
+test('data_offsets that overlap, leave a gap or leave trailing bytes are refused, naming the tensors', () => {
+  const f32 = (n: number) => n * 4;
+  const two = (a: [number, number], b: [number, number], data = f32(4)) =>
+    handBuilt({ a: { dtype: 'F32', shape: [2], data_offsets: a }, b: { dtype: 'F32', shape: [2], data_offsets: b } }, new Uint8Array(data));
+  // the well-formed layout reads
+  assert.equal(decodeSafetensors(two([0, 8], [8, 16])).tensors.size, 2);
+  assert.equal(decodeSafetensors(two([8, 16], [0, 8])).tensors.size, 2, 'header order need not be data order');
+  assert.throws(() => decodeSafetensors(two([0, 8], [4, 12]), 'f'), isCorrupt('f', /tensors "a" and "b" overlap: "b" starts at data byte 4, before "a" ends at 8/));
+  assert.throws(() => decodeSafetensors(two([0, 8], [0, 8]), 'f'), isCorrupt('f', /overlap/));
+  assert.throws(() => decodeSafetensors(two([0, 8], [12, 20], f32(5)), 'f'), isCorrupt('f', /a gap of 4 bytes before tensor "b"/));
+  assert.throws(() => decodeSafetensors(two([4, 12], [12, 20], f32(5)), 'f'), isCorrupt('f', /a gap of 4 bytes before tensor "a"/));
+  assert.throws(() => decodeSafetensors(two([0, 8], [8, 16], f32(5)), 'f'), isCorrupt('f', /4 data bytes after the last tensor/));
+});
+
+test('loading with finite: true refuses NaN or Inf weights, naming the tensor and the index', async () => {
+  await initEngine({ log: false });
+  const file = path.join(tmp(), 'nan.safetensors');
+  await writeSafetensors(file, { w: { shape: [3], data: new Float32Array([1, NaN, 2]) }, i: { shape: [1], data: new Int32Array([4]) } });
+  const w = tf.variable(tf.zeros([3]), true, 'st_nan_w');
+  const i = tf.variable(tf.zeros([1], 'int32'), true, 'st_nan_i', 'int32');
+  const vars = new Map([['w', w], ['i', i]]);
+  await assert.rejects(loadTensorsInto(file, vars, { finite: true }), isCorrupt(file, /tensor "w" holds NaN at index 1/));
+  assert.deepEqual(await w.array(), [0, 0, 0], 'nothing assigned');
+  await loadTensorsInto(file, vars); // without the check the values load as they are
+  assert.ok(Number.isNaN((await w.array())[1]));
+  w.dispose();
+  i.dispose();
+});
+
+test('atomic writes: OS errors name the file and the cause; a temp file left by a killed writer is cleaned', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'plain.txt');
+  fs.writeFileSync(file, 'x');
+  // a path through a file (ENOTDIR), for the async and the sync writer
+  const notDir = (e: unknown) => e instanceof GroundlabError && e.code === 'IO' && /ENOTDIR/.test(e.message) && e.message.includes(file) && /not a folder/.test(e.message);
+  await assert.rejects(atomicWrite(path.join(file, 'sub', 'y.json'), '{}'), notDir);
+  assert.throws(() => atomicWriteSync(path.join(file, 'y.json'), '{}'), notDir);
+  // a folder with a file's name where the target's parent should be (EEXIST / ENOTDIR)
+  const { removeStaleTemps } = await import('../../src/io/atomic');
+  fs.writeFileSync(path.join(dir, '.a.json.tmp-2147483646-abc-1'), 'half');
+  fs.writeFileSync(path.join(dir, `.b.json.tmp-${process.pid}-abc-2`), 'mine');
+  assert.deepEqual(removeStaleTemps(dir), ['.a.json.tmp-2147483646-abc-1']);
+  assert.ok(fs.existsSync(path.join(dir, `.b.json.tmp-${process.pid}-abc-2`)), 'a live writer keeps its temp file');
+  assert.deepEqual(removeStaleTemps(dir, { all: true }), [`.b.json.tmp-${process.pid}-abc-2`]);
+});
