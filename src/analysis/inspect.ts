@@ -14,8 +14,8 @@ import { runEvalSet, type AnalysisRun } from './analyze';
 /** Attention (or SSD) patterns and saliency maps of every head for the given sequences at one checkpoint. */
 export async function headMaps(model: LanguageModel, seqs: readonly EvalSequence[], step: number, exampleIds: readonly string[]): Promise<HeadMap[]> {
   const mix = mixingHooks(model);
-  if (!mix) throw new GroundlabError('UNSUPPORTED', `the ${model.arch} has no token-mixing matrices (attention or SSD) to inspect`, { hint: 'the inspector is for Transformer and Mamba-2 runs' });
-  const H = model.nHeads;
+  if (!mix) throw new GroundlabError('UNSUPPORTED', `this ${model.arch} has no token-mixing matrices (attention, SSD or GLA) to inspect`, { hint: 'the inspector needs a layer with a mixing pattern (not the LSTM or GRU, nor mixing: none everywhere); use the timeline' });
+  const H = mix.heads;
   const out: HeadMap[] = [];
   const variant = (s: EvalSequence) => s.condition;
   // attention patterns
@@ -28,23 +28,37 @@ export async function headMaps(model: LanguageModel, seqs: readonly EvalSequence
     for (let l = 0; l < mix.names.length; l++) {
       const a = await cache.get(mix.names[l]).data(); // [1, H, T, T]
       const T = s.ids.length;
-      for (let h = 0; h < H; h++) out.push({ step, example: exampleIds[i], variant: variant(s), kind: 'attention', layer: l, head: h, values: Float64Array.from(a.subarray(h * T * T, (h + 1) * T * T)) });
+      for (let h = 0; h < H; h++) out.push({ step, example: exampleIds[i], variant: variant(s), kind: 'attention', layer: mix.layers[l], head: h, values: Float64Array.from(a.subarray(h * T * T, (h + 1) * T * T)) });
     }
     cache.dispose();
   }
-  // saliency (the loss is the surprisal of v<LAN> in that context, match or mismatch)
+  // saliency (the loss is the surprisal of v<LAN> in that context, match or mismatch), each head's
+  // map divided by its own total: a cell is the share of the head's saliency |A * dL/dA| flowing
+  // through it, so maps are comparable across heads and checkpoints (gradients shrink over
+  // training), and the ENV -> pre-LAN cell is this context's aggregate share (SALIENCY_MAP_UNIT).
   const sal = await saliency(model, seqs, { keepMaps: true, conditions: 'all', batchSize: 8 });
   sal.used!.forEach((s) => {
     const i = seqs.indexOf(s);
-    sal.maps![i].forEach((m, k) => out.push({ step, example: exampleIds[i], variant: variant(s), kind: 'saliency', layer: Math.floor(k / H), head: k % H, values: m }));
+    sal.maps![i].forEach((m, k) => {
+      let total = 0;
+      for (let j = 0; j < m.length; j++) total += m[j];
+      const values = total > 0 ? m.map((x) => x / total) : m;
+      out.push({ step, example: exampleIds[i], variant: variant(s), kind: 'saliency', layer: mix.layers[Math.floor(k / H)], head: k % H, values });
+    });
   });
   return out;
 }
 
+/** What the inspector's map values are (shown beside its colour scale). */
+export const ATTENTION_MAP_UNIT = 'attention probability (each row sums to 1)';
+export const SALIENCY_MAP_UNIT = "share of the head's saliency |A·dL/dA| (the head's cells sum to 1)";
+
 /**
  * Inspector data of a run: per-head aggregate and gather scores at every analysed checkpoint
- * (from analysis/heads), and token x token maps for `examples` evaluation contexts (match and one
- * mismatch) at the given steps (default: the last analysed one).
+ * (from analysis/heads), and token x token maps of every head for `examples` evaluation contexts
+ * (match and one mismatch) at `mapSteps` (default: every analysed checkpoint, so the widget shows
+ * how the circuit forms). Maps are ordered by importance for the bundle's size budget: the first
+ * example's match maps at every checkpoint first, then its mismatch maps, then the next example.
  */
 export async function inspectorData(
   run: AnalysisRun,
@@ -83,16 +97,27 @@ export async function inspectorData(
       ids.push(id);
     }
   }
-  const mapSteps = opts.mapSteps ?? (steps.length ? [steps[steps.length - 1]] : []);
-  const maps: HeadMap[] = [];
+  const mapSteps = opts.mapSteps ?? steps;
+  for (const st of mapSteps) if (!steps.includes(st)) throw new GroundlabError('BAD_ARGUMENT', `inspectorData: mapSteps has step ${st}, which is not an analysed checkpoint of ${run.dir}`, { hint: `use steps among ${steps.join(', ')}` });
+  const computed: HeadMap[] = [];
   for (const st of mapSteps) {
     const model = await run.loadModel(st);
     try {
-      maps.push(...(await headMaps(model, picked, st, ids)));
+      computed.push(...(await headMaps(model, picked, st, ids)));
     } finally {
       model.dispose();
     }
   }
+  const rank = (m: HeadMap) => ids.indexOf(m.example) * 2 + (m.variant === 'match' ? 0 : 1);
+  const maps = computed.map((m, i) => ({ m, i })).sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i).map((x) => x.m);
+  // start on the last checkpoint with maps, at the head with the highest aggregate score there
+  const initialStep = mapSteps[mapSteps.length - 1] ?? steps[steps.length - 1];
+  const agg = grid('aggregate_share');
+  const strongest = { layer: 0, head: 0 };
+  let best = -Infinity;
+  agg[steps.indexOf(initialStep)]?.forEach((row, l) => row.forEach((v, h) => {
+    if (v != null && Number.isFinite(v) && v > best) [best, strongest.layer, strongest.head] = [v, l, h];
+  }));
   return {
     title: 'Attention / saliency inspector',
     model: run.dir,
@@ -101,11 +126,12 @@ export async function inspectorData(
     layers: L,
     heads: H,
     steps,
-    scores: { aggregate: grid('aggregate_share'), gather: grid('gather_share') },
+    scores: { aggregate: agg, gather: grid('gather_share') },
     thresholds: { aggregate: opts.thresholds?.aggregate ?? 0.3, gather: opts.thresholds?.gather ?? 0.3 },
     examples,
     maps,
-    initial: { step: mapSteps[mapSteps.length - 1], example: examples[0]?.id, variant: 'match', kind: 'saliency' },
+    mapUnits: { attention: ATTENTION_MAP_UNIT, saliency: SALIENCY_MAP_UNIT },
+    initial: { step: initialStep, example: examples[0]?.id, variant: 'match', kind: 'saliency', ...strongest },
   };
 }
 

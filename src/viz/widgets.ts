@@ -85,6 +85,8 @@ export interface InspectorData {
   maps: HeadMap[];
   /** Budget for the encoded maps in bytes (default 4 MiB). */
   maxMapBytes?: number;
+  /** What the values of each kind of map are, shown beside the colour scale (e.g. "attention probability"). */
+  mapUnits?: { attention?: string; saliency?: string };
   /** What the widget shows first. */
   initial?: { step?: number; example?: string; variant?: Variant; kind?: MapKind; score?: HeadScore; layer?: number; head?: number };
 }
@@ -290,6 +292,7 @@ export function inspectorPayload(data: InspectorData): InspectorPayload {
     maps,
     carried: { maps: maps.length, omittedMaps: omitted, mapBytes, maxMapBytes },
     initial,
+    ...(data.mapUnits ? { mapUnits: { ...data.mapUnits } } : {}),
   };
 }
 

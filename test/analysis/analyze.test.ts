@@ -66,11 +66,11 @@ test('analyzeRun writes every table, computes only what is missing, and resumes'
   assert.equal(tmpl.numRows(), 3);
   assert.ok(fs.existsSync(path.join(run.dir, 'eval/evalset.json')));
 
-  // widget data: scores from the heads table, maps from the last checkpoint
+  // widget data: scores from the heads table, maps of every head at every analysed checkpoint
   const insp = await inspectorData(run);
   assert.deepEqual(insp.steps, [100, 200]);
   assert.equal(insp.examples.length, 3);
-  assert.equal(insp.maps.length, 3 * 2 * 4 * 2);
+  assert.equal(insp.maps.length, 2 * 3 * 2 * 4 * 2);
   assert.ok(Math.abs((insp.scores.aggregate![1][1][1] as number) - 1) < 1e-4);
   const ex = insp.examples[0];
   const sm = insp.maps.find((m) => m.kind === 'saliency' && m.example === ex.id && m.variant === 'match' && m.layer === 1 && m.head === 1)!;

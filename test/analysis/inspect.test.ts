@@ -18,12 +18,13 @@ test('a trained and analysed tiny run becomes timeline and inspector bundles who
   const run = await openRun(path.join(dir, 't'));
   await assert.rejects(timelineData(run), (e: unknown) => e instanceof GroundlabError && /groundlab eval/.test(e.message));
   const last = run.checkpoints[run.checkpoints.length - 1].step;
-  await analyzeRun(run, { checkpoints: [last], only: ['gain', 'heads'], evalSet: { contextsPerNoun: 1, mismatchesPerContext: 2 } });
+  const first = run.checkpoints[0].step;
+  await analyzeRun(run, { checkpoints: [first, last], only: ['gain', 'heads'], evalSet: { contextsPerNoun: 1, mismatchesPerContext: 2 } });
 
   const tl = await timelineData(run);
   const gain = (await run.readTable('analysis/gain_summary'))!.objects() as Array<{ step: number; gain: number }>;
-  assert.deepEqual(tl.steps, [last]);
-  assert.equal(tl.curves.infoGain![0], gain[0].gain);
+  assert.deepEqual(tl.steps, [first, last]);
+  assert.equal(tl.curves.infoGain![1], gain.find((g) => g.step === last)!.gain);
   assert.ok(TIMELINE_MIME in timelineBundle(tl));
 
   const ins = await inspectorData(run, { examples: 1 });
@@ -44,7 +45,29 @@ test('a trained and analysed tiny run becomes timeline and inspector bundles who
     assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4);
     assert.ok(row.slice(q + 1).every((x) => x === 0));
   }
+  // maps of every head at every analysed checkpoint (issue 17 item 8): 2 steps x 2 variants x 2 kinds x 4 heads
+  assert.deepEqual(ins.steps, [first, last]);
+  assert.equal(ins.maps.length, 2 * 2 * 2 * 4);
+  for (const st of [first, last]) assert.equal(ins.maps.filter((m) => m.step === st).length, 16, `maps at step ${st}`);
+  // ordered for the size budget: all match maps (every step) before the mismatch maps
+  const firstMismatch = ins.maps.findIndex((m) => m.variant === 'mismatch');
+  assert.equal(firstMismatch, 16);
+  assert.ok(ins.maps.slice(firstMismatch).every((m) => m.variant === 'mismatch'));
+  // saliency maps are shares of each head's saliency: every map sums to 1, all cells in [0, 1]
+  for (const m of ins.maps.filter((x) => x.kind === 'saliency')) {
+    const vals = Array.from(m.values as ArrayLike<number>);
+    assert.ok(Math.abs(vals.reduce((a, b) => a + b, 0) - 1) < 1e-9, `L${m.layer}H${m.head} step ${m.step}`);
+    assert.ok(vals.every((x) => x >= 0 && x <= 1));
+  }
+  assert.match(ins.mapUnits!.saliency!, /share of the head's saliency/);
+  // the initial head is the one with the highest aggregate score at the last checkpoint
+  const agg = ins.scores.aggregate![1] as number[][];
+  const best = Math.max(...agg.flat());
+  assert.equal(agg[ins.initial!.layer!][ins.initial!.head!], best);
+  assert.equal(ins.initial!.step, last);
+  await assert.rejects(inspectorData(run, { mapSteps: [last + 1] }), (e: unknown) => e instanceof GroundlabError && e.code === 'BAD_ARGUMENT' && /not an analysed checkpoint/.test(e.message));
   const b = inspectorBundle(ins);
+  console.log(`inspector bundle of the tiny run: ${ins.maps.length} maps at ${ins.steps.length} checkpoints, ${JSON.stringify(b).length} bytes`);
   const payload = b[INSPECTOR_MIME] as { maps: Array<{ kind: string; n: number; min: number; max: number; encoding: 'u8' | 'u8-lower'; data: string }> };
   const enc = payload.maps.find((m) => m.kind === 'attention')!;
   assert.equal(enc.n, T);
