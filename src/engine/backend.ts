@@ -1,21 +1,31 @@
 /**
  * Backend selection. groundlab runs on TensorFlow.js (`@tensorflow/tfjs-core`).
  * Order of preference: tfjs-node-gpu, tfjs-node (only when the user installed them; never required),
- * then the WebAssembly backend (SIMD, one thread per process), then the pure-JS `cpu` backend.
- * `GROUNDLAB_BACKEND=wasm|cpu|tensorflow` forces one. The choice is printed once.
+ * then the WebAssembly backend (SIMD, one wasm thread per process) with groundlab's native kernels
+ * (BLAS matrix products and fused loops on the wasm heap, see ./native.ts) when they are built, then
+ * the pure-JS `cpu` backend. `GROUNDLAB_BACKEND=native|wasm|cpu|tensorflow` forces one (`wasm`:
+ * without the native kernels). The choice is printed once.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { register } from 'node:module';
 import { GroundlabError } from '../errors';
+import { installWasmKernels } from './ops-kernels';
+import { loadNativeAddon, nativeInfo, nativeLoadError, setNativeKernels, threadsFromEnv, type NativeInfo } from './native';
 // Types of the chained methods registered at start (see loadGradients).
 import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/** What `GROUNDLAB_BACKEND` / `initEngine({ backend })` accept: `native` is wasm with the native kernels. */
+export type BackendChoice = BackendName | 'native';
 
 export interface EngineInfo {
   backend: BackendName;
-  /** Worker threads the backend computes with (wasm: 1 per process; see README "Backends"). */
+  /** Threads the backend computes with (wasm: 1 per process; with native kernels: the BLAS threads). */
   threads: number;
+  /** The native kernels on the wasm backend, when active (BLAS name, threads). */
+  native?: NativeInfo;
+  /** Why the native kernels are not active, when the wasm backend runs without them. */
+  nativeUnavailable?: string;
   /** Where the backend came from (package name). */
   source: string;
   simd?: boolean;
@@ -23,7 +33,7 @@ export interface EngineInfo {
 
 export interface InitOptions {
   /** Force a backend; default: `GROUNDLAB_BACKEND` or automatic. */
-  backend?: BackendName;
+  backend?: BackendChoice;
   /** Print the chosen backend (once per process). Default true unless GROUNDLAB_QUIET=1. */
   log?: boolean;
 }
@@ -79,19 +89,19 @@ async function activate(name: BackendName): Promise<boolean> {
   }
 }
 
-function parseBackend(v: string | undefined, what: string): BackendName | undefined {
+function parseBackend(v: string | undefined, what: string): BackendChoice | undefined {
   if (v == null || v === '' || v === 'auto') return undefined;
-  if (v === 'wasm' || v === 'cpu' || v === 'tensorflow') return v;
+  if (v === 'wasm' || v === 'cpu' || v === 'tensorflow' || v === 'native') return v;
   if (v === 'node' || v === 'tfjs-node' || v === 'gpu' || v === 'tfjs-node-gpu') return 'tensorflow';
   throw new GroundlabError('BAD_ARGUMENT', `${what} is "${v}", which is not a backend`, {
-    hint: 'use one of: wasm, cpu, tensorflow (tfjs-node or tfjs-node-gpu, when installed), auto',
+    hint: 'use one of: native (wasm with the native kernels), wasm, cpu, tensorflow (tfjs-node or tfjs-node-gpu, when installed), auto',
   });
 }
 
 async function choose(opts: InitOptions): Promise<EngineInfo> {
   const forced = opts.backend ?? parseBackend(process.env.GROUNDLAB_BACKEND, 'GROUNDLAB_BACKEND');
   await loadGradients();
-  const candidates: BackendName[] = forced ? [forced] : ['tensorflow', 'wasm', 'cpu'];
+  const candidates: BackendName[] = forced ? [forced === 'native' ? 'wasm' : forced] : ['tensorflow', 'wasm', 'cpu'];
   for (const name of candidates) {
     if (name === 'tensorflow') {
       const src = tryRequire('@tensorflow/tfjs-node-gpu')
@@ -102,8 +112,20 @@ async function choose(opts: InitOptions): Promise<EngineInfo> {
       if (src && (await activate('tensorflow'))) return { backend: 'tensorflow', threads: 0, source: src };
     } else if (name === 'wasm') {
       require('@tensorflow/tfjs-backend-wasm');
-      if (await activate('wasm'))
-        return { backend: 'wasm', threads: 1, source: '@tensorflow/tfjs-backend-wasm', simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') };
+      if (await activate('wasm')) {
+        installWasmKernels();
+        const base = { backend: 'wasm' as const, source: '@tensorflow/tfjs-backend-wasm', simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') };
+        if (forced === 'wasm') {
+          setNativeKernels(false);
+          return { ...base, threads: 1 };
+        }
+        const threads = threadsFromEnv();
+        if (loadNativeAddon() && setNativeKernels(true, threads)) return { ...base, threads: nativeInfo()!.threads, native: nativeInfo() };
+        if (forced === 'native') {
+          throw new GroundlabError('BACKEND', `the native kernels are ${nativeLoadError() ?? 'not available'}`, { hint: 'build them with `bash src/engine/native/build.sh`, or set GROUNDLAB_BACKEND=wasm' });
+        }
+        return { ...base, threads: 1, nativeUnavailable: nativeLoadError() };
+      }
     } else {
       require('@tensorflow/tfjs-backend-cpu');
       if (await activate('cpu')) return { backend: 'cpu', threads: 1, source: '@tensorflow/tfjs-backend-cpu' };
@@ -122,14 +144,19 @@ async function choose(opts: InitOptions): Promise<EngineInfo> {
  * groundlab's extra kernels. Every entry point (CLI, notebook, tests) awaits this first.
  */
 export function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
-  if (info && (!opts.backend || opts.backend === info.backend)) return Promise.resolve(info);
+  if (info && (!opts.backend || opts.backend === info.backend || (opts.backend === 'native' && info.native))) {
+    if (!(opts.backend === 'wasm' && info.native)) return Promise.resolve(info);
+  }
   if (pending && !opts.backend) return pending;
   pending = choose(opts).then((i) => {
     info = i;
     const log = opts.log ?? process.env.GROUNDLAB_QUIET !== '1';
     if (log) {
       const simd = i.simd === undefined ? '' : i.simd ? ', SIMD' : ', no SIMD';
-      process.stderr.write(`groundlab: backend ${i.backend} (${i.source}${simd}), ${i.threads || 'native'} thread${i.threads === 1 ? '' : 's'}\n`);
+      const threads = `${i.threads || 'native'} thread${i.threads === 1 ? '' : 's'}`;
+      if (i.native) process.stderr.write(`groundlab: backend wasm + native kernels (${i.native.blas.split(' ').slice(0, 2).join(' ')}, ${threads})\n`);
+      else process.stderr.write(`groundlab: backend ${i.backend} (${i.source}${simd}), ${threads}\n`);
+      if (i.nativeUnavailable) process.stderr.write(`groundlab: native kernels ${i.nativeUnavailable}; running on pure wasm\n`);
     }
     return i;
   });

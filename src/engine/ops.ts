@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import { BMM_KERNEL, hasFastBmm, installWasmKernels } from './ops-kernels';
+import { NATIVE, nativeKernelsActive } from './native';
 
 type T2 = tf.Tensor2D;
 type T3 = tf.Tensor3D;
@@ -68,6 +69,20 @@ function t2(x: T2): T2 {
   return tf.transpose(x, [1, 0]);
 }
 
+/**
+ * With the native kernels (./native.ts) a product takes its transposes as BLAS flags, batched or
+ * not, so the explicit transposes the wasm path needs are skipped. op(a) op(b), rank 2 or 3.
+ */
+function nmm<R extends T2 | T3>(a: R, b: R, ta = false, tb = false): R {
+  return tf.matMul(a, b, ta, tb) as R;
+}
+
+/** Run one of the native kernels (several outputs come back as an array). */
+function nk(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
+  return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fused ops.
 
@@ -78,6 +93,7 @@ export const batchMatMul = cg((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc
     value: bmmRaw(a as T3, b as T3),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as T3[];
+      if (nativeKernelsActive()) return [nmm(dy as T3, sb, false, true), nmm(sa, dy as T3, true, false)];
       return [bmmRaw(dy as T3, t3(sb)), bmmRaw(t3(sa), dy as T3)];
     },
   };
@@ -92,6 +108,7 @@ const linearBias = cg((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSa
       const [sx, sw] = saved as T2[];
       const [n, i] = sx.shape;
       const o = dy.shape[1] as number;
+      if (nativeKernelsActive()) return [nmm(dy as T2, sw, false, true), nmm(sx, dy as T2, true, false), colSum(dy)];
       const dx = tf.matMul(dy as T2, t2(sw));
       if (o < i) {
         // Transpose the smaller operand (transposes of big matrices cost as much as the product):
@@ -112,6 +129,7 @@ const linearNoBias = cg((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
     value: tf.matMul(x as T2, w as T2), // [N, O]
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as T2[];
+      if (nativeKernelsActive()) return [nmm(dy as T2, sw, false, true), nmm(sx, dy as T2, true, false)];
       const dx = tf.matMul(dy as T2, t2(sw));
       // transpose the smaller operand: dw = x^T dy or (dy^T x)^T
       const dw = (dy.shape[1] as number) < sx.shape[1] ? t2(tf.matMul(t2(dy as T2), sx)) : tf.matMul(t2(sx), dy as T2);
@@ -131,6 +149,11 @@ export function layerNorm(x: T2, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5):
 }
 
 const layerNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  if (nativeKernelsActive()) {
+    const [y, xhat, rstd] = nk(NATIVE.layerNorm, { x, gamma: g, beta: b }, { eps });
+    save([xhat, rstd, g]);
+    return { value: y, gradFunc: (dy: tf.Tensor, [sxhat, srstd, sg]: tf.Tensor[]) => nk(NATIVE.layerNormGrad, { dy, xhat: sxhat, rstd: srstd, gamma: sg }, { rms: 0 }) };
+  }
   const mu = tf.mean(x, -1, true); // [N, 1]
   const xc = tf.sub(x, mu);
   const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [N, 1]
@@ -157,6 +180,11 @@ export function rmsNorm(x: T2, gamma: tf.Tensor, eps = 1e-5): T2 {
 }
 
 const rmsNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, save: tf.GradSaveFunc) => {
+  if (nativeKernelsActive()) {
+    const [y, xhat, rstd] = nk(NATIVE.layerNorm, { x, gamma: g }, { eps });
+    save([xhat, rstd, g]);
+    return { value: y, gradFunc: (dy: tf.Tensor, [sxhat, srstd, sg]: tf.Tensor[]) => nk(NATIVE.layerNormGrad, { dy, xhat: sxhat, rstd: srstd, gamma: sg }, { rms: 1 }) };
+  }
   const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
   const xhat = tf.mul(x, rstd);
   save([xhat, rstd, g]);
@@ -181,6 +209,10 @@ const GELU_C = 0.044715;
  * d/dx = s + x s (1 - s) 2 k (1 + 3 c x^2), s = sigmoid(2u).
  */
 export const gelu = cg((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  if (nativeKernelsActive()) {
+    save([x]);
+    return { value: nk(NATIVE.gelu, { x })[0], gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => nk(NATIVE.geluGrad, { x: sx, dy })[0] };
+  }
   const sg = tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), GELU_C)), 2 * GELU_K));
   save([x, sg]);
   return {
@@ -200,6 +232,17 @@ export const gelu = cg((x: tf.Tensor, save: tf.GradSaveFunc) => {
  */
 export function crossEntropy(logits: T2, targets: tf.Tensor1D, mask?: tf.Tensor1D): tf.Scalar {
   const [n, v] = logits.shape;
+  if (nativeKernelsActive()) {
+    const ids = targets.dtype === 'int32' ? targets : tf.cast(targets, 'int32');
+    const op = cg((z: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [loss, grad] = nk(NATIVE.crossEntropy, mask ? { logits: z, targets: ids, mask } : { logits: z, targets: ids });
+      save([grad]);
+      return { value: loss, gradFunc: (dy: tf.Tensor, [sgrad]: tf.Tensor[]) => tf.mul(sgrad, dy) };
+    });
+    const out = op(logits) as tf.Scalar;
+    if (ids !== targets) ids.dispose();
+    return out;
+  }
   const m = mask ?? tf.ones([n]);
   const denom = tf.maximum(tf.sum(m), 1);
   const onehot = tf.oneHot(tf.cast(targets, 'int32'), v); // [N, V]
@@ -246,6 +289,19 @@ export function causalMask(t: number): tf.Tensor2D {
 export const causalAttention = cg((q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
   const [, t, dh] = q.shape;
   const scale = 1 / Math.sqrt(dh);
+  if (nativeKernelsActive()) {
+    const p = nk(NATIVE.causalSoftmax, { s: nmm(q as T3, k as T3, false, true) }, { scale })[0] as T3; // [n, T, T]
+    save([q, k, v, p]);
+    return {
+      value: nmm(p, v as T3), // [n, T, Dh]
+      gradFunc: (dz: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved as T3[];
+        const dp = nmm(dz as T3, sv, false, true); // [n, T, T]
+        const ds = nk(NATIVE.causalSoftmaxGrad, { p: sp, dp }, { scale })[0] as T3;
+        return [nmm(ds, sk), nmm(ds, sq, true, false), nmm(sp, dz as T3, true, false)];
+      },
+    };
+  }
   const s = tf.add(tf.mul(bmmRaw(q as T3, t3(k as T3)), scale), causalMask(t)) as T3; // [n, T, T]
   const p = tf.softmax(s); // [n, T, T]
   save([q, k, v, p]);

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
+import { NATIVE, nativeKernelsActive } from '../engine/native';
 import type { SafetensorsContent, TensorToWrite } from '../io/safetensors';
 
 export interface AdamWConfig {
@@ -50,10 +51,20 @@ export class AdamW {
         if (!grad) continue; // a parameter that the loss does not depend on
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
+        const decay = weightDecay > 0 && p.rank >= 2 ? 1 - lr * weightDecay : 1;
+        if (nativeKernelsActive()) {
+          // One fused kernel (../engine/native.ts): the same formulas, in one pass over the tensor.
+          const attrs = { lr, beta1, beta2, eps, bc1, bc2, decay };
+          const [p1, m1, v1] = tf.engine().runKernel(NATIVE.adamw, { p, g: grad, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          p.assign(p1);
+          m.assign(m1);
+          v.assign(v1);
+          continue;
+        }
         const m1 = tf.add(tf.mul(m, beta1), tf.mul(grad, 1 - beta1));
         const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(grad), 1 - beta2));
         const upd = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), eps));
-        const decayed = weightDecay > 0 && p.rank >= 2 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decayed = decay !== 1 ? tf.mul(p, decay) : p;
         p.assign(tf.sub(decayed, tf.mul(upd, lr)));
         m.assign(m1);
         v.assign(v1);

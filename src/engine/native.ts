@@ -1,0 +1,352 @@
+/**
+ * Native kernels for the wasm backend (see ./native/groundlab_native.cc).
+ *
+ * The wasm backend keeps every tensor in one WebAssembly.Memory; the addon receives that memory's
+ * ArrayBuffer and byte offsets and computes in place, so no tensor is copied. Matrix products go to
+ * the system BLAS (OpenBLAS, Accelerate) with its threads; layer norm, GELU, causal softmax,
+ * cross-entropy and the AdamW update are fused loops. They are registered as kernels of the `wasm`
+ * backend: stock kernels (`BatchMatMul`, `_FusedMatMul`, `Transpose`) are replaced where the
+ * arguments fit (and left to the original otherwise), and groundlab's own kernels (`Groundlab*`)
+ * are added. `setNativeKernels(false)` puts the wasm kernels back (the tests compare both).
+ *
+ * Built at set-up by `src/engine/native/build.sh` into `dist/native/groundlab_native.node`.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { GroundlabError } from '../errors';
+import { BMM_KERNEL } from './ops-kernels';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type WasmBackend = any;
+
+/** The addon's functions (offsets in bytes into `heap`, sizes in elements). */
+interface Addon {
+  gemm(heap: ArrayBuffer, ta: number, tb: number, m: number, n: number, k: number, a: number, b: number, beta: number, c: number, batch: number, sa: number, sb: number, sc: number): void;
+  rowBroadcast(heap: ArrayBuffer, rows: number, cols: number, src: number, dst: number): void;
+  transpose(heap: ArrayBuffer, outer: number, rows: number, cols: number, inner: number, x: number, y: number): void;
+  layerNorm(heap: ArrayBuffer, n: number, d: number, eps: number, x: number, g: number, b: number, y: number, xhat: number, rstd: number, rms: number): void;
+  layerNormGrad(heap: ArrayBuffer, n: number, d: number, dy: number, xhat: number, rstd: number, g: number, dx: number, dg: number, db: number, rms: number): void;
+  gelu(heap: ArrayBuffer, size: number, x: number, y: number): void;
+  geluGrad(heap: ArrayBuffer, size: number, x: number, dy: number, dx: number): void;
+  causalSoftmax(heap: ArrayBuffer, n: number, t: number, scale: number, s: number, p: number): void;
+  causalSoftmaxGrad(heap: ArrayBuffer, n: number, t: number, scale: number, p: number, dp: number, ds: number): void;
+  crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
+  adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
+  setThreads(n: number): void;
+  threads(): number;
+  blas(): string;
+}
+
+export interface NativeInfo {
+  /** The BLAS library and its build, as it reports itself. */
+  blas: string;
+  /** Threads the BLAS computes with (`GROUNDLAB_THREADS`, default: all cores). */
+  threads: number;
+  /** The addon file. */
+  file: string;
+}
+
+let addon: Addon | undefined;
+let addonFile: string | undefined;
+let loadError: string | undefined;
+
+/** Where the built addon lives: `dist/native/` of this checkout (from `src/` under tsx or from `dist/src/`). */
+export function nativeAddonCandidates(): string[] {
+  const up = (n: number) => path.resolve(__dirname, ...new Array(n).fill('..'));
+  return [path.join(up(2), 'native', 'groundlab_native.node'), path.join(up(2), 'dist', 'native', 'groundlab_native.node')];
+}
+
+/** Load the addon once; undefined (with `nativeLoadError()`) when it is not built or does not load. */
+export function loadNativeAddon(): Addon | undefined {
+  if (addon || loadError) return addon;
+  const file = nativeAddonCandidates().find((f) => fs.existsSync(f));
+  if (!file) {
+    loadError = 'not built (run `bash src/engine/native/build.sh`; it needs g++ and OpenBLAS: apt-get install libopenblas-dev)';
+    return undefined;
+  }
+  try {
+    addon = require(file) as Addon;
+    addonFile = file;
+  } catch (e) {
+    loadError = `${file} does not load: ${(e as Error).message.split('\n')[0]} (rebuild: bash src/engine/native/build.sh --force)`;
+  }
+  return addon;
+}
+
+/** Why the native kernels are not available (after `loadNativeAddon()` returned undefined). */
+export function nativeLoadError(): string | undefined {
+  return loadError;
+}
+
+/** Parse `GROUNDLAB_THREADS` (a positive integer), default all cores. */
+export function threadsFromEnv(): number {
+  const v = process.env.GROUNDLAB_THREADS;
+  if (v == null || v === '') return Math.max(1, os.cpus().length);
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_THREADS is "${v}", which is not a positive integer`, { hint: 'set GROUNDLAB_THREADS=1 (or the number of cores), or unset it' });
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel registration (reversible).
+
+const replaced = new Map<string, tf.KernelConfig | undefined>();
+let active = false;
+
+/** Whether the native kernels are registered on the wasm backend now. */
+export function nativeKernelsActive(): boolean {
+  return active && tf.getBackend() === 'wasm';
+}
+
+function heap(backend: WasmBackend): ArrayBuffer {
+  return backend.wasm.HEAPU8.buffer as ArrayBuffer;
+}
+function off(backend: WasmBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset as number;
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo | null | undefined>; attrs: Record<string, any>; backend: WasmBackend };
+
+function isF32(...ts: Array<tf.TensorInfo | null | undefined>): boolean {
+  return ts.every((t) => t == null || t.dtype === 'float32');
+}
+
+/**
+ * op(A) op(B) for [..., M, K] x [..., K, N] with batch dims equal or one side broadcast (size 1);
+ * returns undefined when the batch dims need a general broadcast (the caller falls back).
+ */
+function matmulNative(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, ta: boolean, tb: boolean, bias?: tf.TensorInfo | null): tf.TensorInfo | undefined {
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  if (ar < 2 || br < 2) return undefined;
+  const m = ta ? a.shape[ar - 1] : a.shape[ar - 2];
+  const k = ta ? a.shape[ar - 2] : a.shape[ar - 1];
+  const k2 = tb ? b.shape[br - 1] : b.shape[br - 2];
+  const n = tb ? b.shape[br - 2] : b.shape[br - 1];
+  if (k !== k2) return undefined; // let the stock kernel say it
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const na = tf.util.sizeFromShape(batchA);
+  const nb = tf.util.sizeFromShape(batchB);
+  let outBatch: number[];
+  if (na === nb && (batchA.length === batchB.length || na === 1)) outBatch = batchA.length >= batchB.length ? batchA : batchB;
+  else if (nb === 1) outBatch = batchA;
+  else if (na === 1) outBatch = batchB;
+  else return undefined;
+  if (na !== nb && batchA.length !== batchB.length && Math.min(na, nb) !== 1) return undefined;
+  if (bias && !(bias.shape.length === 1 && bias.shape[0] === n) && !(tf.util.sizeFromShape(bias.shape) === n)) return undefined;
+  const batch = Math.max(na, nb);
+  const out = backend.makeOutput([...outBatch, m, n], 'float32');
+  const h = heap(backend); // after makeOutput: a heap growth detaches earlier buffers
+  const cOff = off(backend, out);
+  if (m * n > 0) {
+    if (bias) for (let i = 0; i < batch; i++) addon!.rowBroadcast(h, m, n, off(backend, bias), cOff + 4 * i * m * n);
+    addon!.gemm(h, ta ? 1 : 0, tb ? 1 : 0, m, n, k, off(backend, a), off(backend, b), bias ? 1 : 0, cOff, batch, na === 1 ? 0 : m * k, nb === 1 ? 0 : k * n, m * n);
+  }
+  return out;
+}
+
+function batchMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs, backend } = args as unknown as KernelArgs;
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    if (isF32(a, b)) {
+      const out = matmulNative(backend, a, b, !!attrs.transposeA, !!attrs.transposeB);
+      if (out) return out;
+    }
+    return original(args);
+  };
+}
+
+function fusedMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs, backend } = args as unknown as KernelArgs;
+    const { a, b, bias, preluActivationWeights } = inputs;
+    const act = attrs.activation ?? 'linear';
+    if (act === 'linear' && preluActivationWeights == null && isF32(a, b, bias)) {
+      const out = matmulNative(backend, a!, b!, !!attrs.transposeA, !!attrs.transposeB, bias);
+      if (out) return out;
+    }
+    return original(args);
+  };
+}
+
+/** [n, M, K] x [n, K, P] -> [n, M, P] (replaces the wasm `GroundlabBmm`). */
+function bmmKernel(args: KernelArgs): tf.TensorInfo {
+  const { inputs, backend } = args;
+  const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const out = matmulNative(backend, a, b, false, false);
+  if (!out) throw new Error(`GroundlabBmm: shapes [${a.shape}] x [${b.shape}] do not fit`);
+  return out;
+}
+
+/** A permutation that swaps two adjacent groups of axes: [outer, rows, cols, inner] sizes, else undefined. */
+export function transposeAsSwap(shape: number[], perm: number[]): [number, number, number, number] | undefined {
+  const r = perm.length;
+  let lo = 0;
+  while (lo < r && perm[lo] === lo) lo++;
+  if (lo === r) return [1, 1, 1, tf.util.sizeFromShape(shape)];
+  let hi = r - 1;
+  while (hi > lo && perm[hi] === hi) hi--;
+  // perm[lo..hi] must be [j, j+1, ..., hi, lo, lo+1, ..., j-1] for some j in (lo, hi]
+  const j = perm[lo];
+  if (j <= lo) return undefined;
+  const first = hi - j + 1;
+  for (let i = 0; i < first; i++) if (perm[lo + i] !== j + i) return undefined;
+  for (let i = 0; i < j - lo; i++) if (perm[lo + first + i] !== lo + i) return undefined;
+  const prod = (s: number, e: number) => shape.slice(s, e).reduce((x, y) => x * y, 1);
+  return [prod(0, lo), prod(lo, j), prod(j, hi + 1), prod(hi + 1, r)];
+}
+
+function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs, backend } = args as unknown as KernelArgs;
+    const x = inputs.x as tf.TensorInfo;
+    const perm = attrs.perm as number[];
+    const swap = x.dtype === 'float32' || x.dtype === 'int32' ? transposeAsSwap(x.shape, perm) : undefined;
+    if (!swap) return original(args);
+    const outShape = perm.map((p) => x.shape[p]);
+    const out = backend.makeOutput(outShape, x.dtype);
+    if (tf.util.sizeFromShape(outShape) > 0) addon!.transpose(heap(backend), swap[0], swap[1], swap[2], swap[3], off(backend, x), off(backend, out));
+    return out;
+  };
+}
+
+// groundlab's fused kernels (names used by ./ops.ts and the optimizer through `runKernel`).
+export const NATIVE = {
+  layerNorm: 'GroundlabLayerNorm',
+  layerNormGrad: 'GroundlabLayerNormGrad',
+  gelu: 'GroundlabGelu',
+  geluGrad: 'GroundlabGeluGrad',
+  causalSoftmax: 'GroundlabCausalSoftmax',
+  causalSoftmaxGrad: 'GroundlabCausalSoftmaxGrad',
+  crossEntropy: 'GroundlabCrossEntropy',
+  adamw: 'GroundlabAdamW',
+} as const;
+
+const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
+  // inputs x [N, D], gamma [D], beta [D] (absent: RMS norm); attrs eps -> [y, xhat, rstd [N]]
+  [NATIVE.layerNorm]: ({ inputs, attrs, backend }) => {
+    const { x, gamma, beta } = inputs as Record<string, tf.TensorInfo>;
+    const d = x.shape[x.shape.length - 1];
+    const n = tf.util.sizeFromShape(x.shape) / d;
+    const y = backend.makeOutput(x.shape, 'float32');
+    const xhat = backend.makeOutput(x.shape, 'float32');
+    const rstd = backend.makeOutput([n], 'float32');
+    addon!.layerNorm(heap(backend), n, d, attrs.eps, off(backend, x), off(backend, gamma), beta ? off(backend, beta) : -1, off(backend, y), off(backend, xhat), off(backend, rstd), beta ? 0 : 1);
+    return [y, xhat, rstd];
+  },
+  // inputs dy, xhat [N, D], rstd [N], gamma [D]; attrs rms -> [dx, dgamma, dbeta] (rms: [dx, dgamma])
+  [NATIVE.layerNormGrad]: ({ inputs, attrs, backend }) => {
+    const { dy, xhat, rstd, gamma } = inputs as Record<string, tf.TensorInfo>;
+    const d = dy.shape[dy.shape.length - 1];
+    const n = tf.util.sizeFromShape(dy.shape) / d;
+    const dx = backend.makeOutput(dy.shape, 'float32');
+    const dg = backend.makeOutput([d], 'float32');
+    const db = attrs.rms ? undefined : backend.makeOutput([d], 'float32');
+    addon!.layerNormGrad(heap(backend), n, d, off(backend, dy), off(backend, xhat), off(backend, rstd), off(backend, gamma), off(backend, dx), off(backend, dg), db ? off(backend, db) : -1, attrs.rms ? 1 : 0);
+    return db ? [dx, dg, db] : [dx, dg];
+  },
+  [NATIVE.gelu]: ({ inputs, backend }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const y = backend.makeOutput(x.shape, 'float32');
+    addon!.gelu(heap(backend), tf.util.sizeFromShape(x.shape), off(backend, x), off(backend, y));
+    return y;
+  },
+  [NATIVE.geluGrad]: ({ inputs, backend }) => {
+    const { x, dy } = inputs as Record<string, tf.TensorInfo>;
+    const dx = backend.makeOutput(x.shape, 'float32');
+    addon!.geluGrad(heap(backend), tf.util.sizeFromShape(x.shape), off(backend, x), off(backend, dy), off(backend, dx));
+    return dx;
+  },
+  // inputs s [n, T, T]; attrs scale -> p (softmax over keys j <= i of scale * s)
+  [NATIVE.causalSoftmax]: ({ inputs, attrs, backend }) => {
+    const s = inputs.s as tf.TensorInfo;
+    const t = s.shape[s.shape.length - 1];
+    const p = backend.makeOutput(s.shape, 'float32');
+    addon!.causalSoftmax(heap(backend), tf.util.sizeFromShape(s.shape) / (t * t), t, attrs.scale, off(backend, s), off(backend, p));
+    return p;
+  },
+  [NATIVE.causalSoftmaxGrad]: ({ inputs, attrs, backend }) => {
+    const { p, dp } = inputs as Record<string, tf.TensorInfo>;
+    const t = p.shape[p.shape.length - 1];
+    const ds = backend.makeOutput(p.shape, 'float32');
+    addon!.causalSoftmaxGrad(heap(backend), tf.util.sizeFromShape(p.shape) / (t * t), t, attrs.scale, off(backend, p), off(backend, dp), off(backend, ds));
+    return ds;
+  },
+  // inputs logits [N, V], targets [N] int32, mask [N] (optional) -> [loss [], dlogits [N, V]]
+  [NATIVE.crossEntropy]: ({ inputs, backend }) => {
+    const { logits, targets, mask } = inputs as Record<string, tf.TensorInfo>;
+    const [n, v] = logits.shape;
+    const loss = backend.makeOutput([], 'float32');
+    const grad = backend.makeOutput([n, v], 'float32');
+    addon!.crossEntropy(heap(backend), n, v, off(backend, logits), off(backend, targets), mask ? off(backend, mask) : -1, off(backend, grad), off(backend, loss));
+    return [loss, grad];
+  },
+  // inputs p, g, m, v (same shape); attrs lr, beta1, beta2, eps, bc1, bc2, decay -> [p', m', v']
+  [NATIVE.adamw]: ({ inputs, attrs, backend }) => {
+    const { p, g, m, v } = inputs as Record<string, tf.TensorInfo>;
+    const size = tf.util.sizeFromShape(p.shape);
+    const outs = [p, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+    const h = heap(backend);
+    const [po, mo, vo] = outs.map((t) => off(backend, t));
+    // The kernel updates in place: copy the old values into the outputs first.
+    const f = new Float32Array(h);
+    f.copyWithin(po / 4, off(backend, p) / 4, off(backend, p) / 4 + size);
+    f.copyWithin(mo / 4, off(backend, m) / 4, off(backend, m) / 4 + size);
+    f.copyWithin(vo / 4, off(backend, v) / 4, off(backend, v) / 4 + size);
+    addon!.adamw(h, size, po, off(backend, g), mo, vo, attrs.lr, attrs.beta1, attrs.beta2, attrs.eps, attrs.bc1, attrs.bc2, attrs.decay);
+    return outs;
+  },
+};
+
+function swapIn(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) return;
+  replaced.set(name, original);
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: make(original.kernelFunc) });
+}
+
+/**
+ * Register (true) or remove (false) the native kernels on the wasm backend. Returns whether they
+ * are active afterwards (false when the addon is not built or the backend is not wasm).
+ */
+export function setNativeKernels(on: boolean, threads?: number): boolean {
+  if (on === active) {
+    if (on && threads) addon!.setThreads(threads);
+    return active;
+  }
+  if (on) {
+    if (tf.getBackend() !== 'wasm' || !loadNativeAddon()) return false;
+    addon!.setThreads(threads ?? threadsFromEnv());
+    swapIn('BatchMatMul', batchMatMulKernel);
+    swapIn('_FusedMatMul', fusedMatMulKernel);
+    swapIn('Transpose', transposeKernel);
+    swapIn(BMM_KERNEL, () => bmmKernel as unknown as tf.KernelFunc);
+    for (const [name, fn] of Object.entries(own)) {
+      if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+      tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+    }
+    active = true;
+  } else {
+    for (const [name, original] of replaced) {
+      tf.unregisterKernel(name, 'wasm');
+      if (original) tf.registerKernel(original);
+    }
+    replaced.clear();
+    for (const name of Object.keys(own)) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+    active = false;
+  }
+  return active;
+}
+
+/** What the native path runs with (undefined when it is not active). */
+export function nativeInfo(): NativeInfo | undefined {
+  if (!nativeKernelsActive() || !addon) return undefined;
+  return { blas: addon.blas(), threads: addon.threads(), file: addonFile! };
+}

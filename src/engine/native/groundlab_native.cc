@@ -1,0 +1,499 @@
+// groundlab's native kernels: a Node-API addon that computes on the WebAssembly backend's heap.
+//
+// The wasm backend keeps every tensor in one WebAssembly.Memory. Its ArrayBuffer is passed to each
+// call (`heap`), with byte offsets of the operands, so nothing is copied in or out: the kernels
+// read and write the same memory the wasm kernels use. Matrix products go to the system BLAS
+// (OpenBLAS on Linux, Accelerate on macOS); the fused kernels (layer norm, GELU, softmax,
+// cross-entropy, AdamW) are plain loops that the compiler vectorises.
+//
+// Every function takes its sizes as numbers and its operands as byte offsets into `heap`; the
+// TypeScript side (../native.ts) checks shapes before calling.
+
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" {
+enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 };
+enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112 };
+void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb, const int m,
+                 const int n, const int k, const float alpha, const float *a, const int lda, const float *b, const int ldb,
+                 const float beta, float *c, const int ldc);
+// OpenBLAS's thread control; weak so that other BLAS libraries (Accelerate) link too.
+void openblas_set_num_threads(int) __attribute__((weak));
+int openblas_get_num_threads(void) __attribute__((weak));
+char *openblas_get_config(void) __attribute__((weak));
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Argument helpers.
+
+struct Args {
+  napi_env env;
+  size_t argc = 0;
+  napi_value argv[24];
+  bool ok = true;
+
+  Args(napi_env e, napi_callback_info info, size_t expected) : env(e) {
+    argc = 24;
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    if (argc < expected) fail("too few arguments");
+  }
+  void fail(const char *msg) {
+    if (ok) napi_throw_error(env, "GROUNDLAB_NATIVE", msg);
+    ok = false;
+  }
+  // Base pointer of the heap ArrayBuffer (argument i).
+  uint8_t *heap(size_t i, size_t *len) {
+    void *data = nullptr;
+    if (napi_get_arraybuffer_info(env, argv[i], &data, len) != napi_ok) {
+      fail("argument is not an ArrayBuffer (the wasm heap)");
+      return nullptr;
+    }
+    return static_cast<uint8_t *>(data);
+  }
+  int64_t i64(size_t i) {
+    int64_t v = 0;
+    if (napi_get_value_int64(env, argv[i], &v) != napi_ok) fail("argument is not a number");
+    return v;
+  }
+  double f64(size_t i) {
+    double v = 0;
+    if (napi_get_value_double(env, argv[i], &v) != napi_ok) fail("argument is not a number");
+    return v;
+  }
+  bool flag(size_t i) { return i64(i) != 0; }
+};
+
+// A float pointer at byte offset `off` of the heap, checked to hold `count` floats.
+float *at(Args &a, uint8_t *base, size_t len, int64_t off, int64_t count) {
+  if (!a.ok) return nullptr;
+  if (off < 0 || count < 0 || (off & 3) != 0 || static_cast<uint64_t>(off) + 4ull * static_cast<uint64_t>(count) > len) {
+    a.fail("operand lies outside the wasm heap (or is not 4-byte aligned)");
+    return nullptr;
+  }
+  return reinterpret_cast<float *>(base + off);
+}
+
+int32_t *atI32(Args &a, uint8_t *base, size_t len, int64_t off, int64_t count) {
+  return reinterpret_cast<int32_t *>(at(a, base, len, off, count));
+}
+
+// exp(x) for float, written so that the compiler vectorises loops that call it (libm's expf is
+// scalar): x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2), exp(r) by Cephes' degree-6
+// polynomial, 2^n through the exponent bits. Relative error about 2e-7 over the clamped range
+// [-87.3, 88.7]; below it returns ~1e-38 instead of 0 (the callers only add or divide by it).
+inline float fexp(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+napi_value undef(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm(heap, transA, transB, M, N, K, aOff, bOff, beta, cOff, batch, strideA, strideB, strideC)
+// C[i] = op(A[i]) op(B[i]) + beta C[i] for i < batch; row-major, op(A) [M, K], op(B) [K, N], C [M, N].
+// Strides are in floats (0 broadcasts one operand over the batch).
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  Args a(env, info, 14);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const bool ta = a.flag(1), tb = a.flag(2);
+  const int64_t m = a.i64(3), n = a.i64(4), k = a.i64(5);
+  const int64_t aOff = a.i64(6), bOff = a.i64(7);
+  const float beta = static_cast<float>(a.f64(8));
+  const int64_t cOff = a.i64(9), batch = a.i64(10);
+  const int64_t sa = a.i64(11), sb = a.i64(12), sc = a.i64(13);
+  if (!a.ok) return nullptr;
+  if (m <= 0 || n <= 0 || batch <= 0) return undef(env);
+  float *pa = at(a, base, len, aOff, (batch - 1) * sa + m * k);
+  float *pb = at(a, base, len, bOff, (batch - 1) * sb + k * n);
+  float *pc = at(a, base, len, cOff, (batch - 1) * sc + m * n);
+  if (!a.ok) return nullptr;
+  if (k == 0) {
+    for (int64_t i = 0; i < batch; i++) {
+      float *c = pc + i * sc;
+      if (beta == 0.0f) std::memset(c, 0, sizeof(float) * m * n);
+      else for (int64_t j = 0; j < m * n; j++) c[j] *= beta;
+    }
+    return undef(env);
+  }
+  const int lda = ta ? static_cast<int>(m) : static_cast<int>(k);
+  const int ldb = tb ? static_cast<int>(k) : static_cast<int>(n);
+  for (int64_t i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+                static_cast<int>(n), static_cast<int>(k), 1.0f, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc,
+                static_cast<int>(n));
+  }
+  return undef(env);
+}
+
+// rowBroadcast(heap, rows, cols, srcOff, dstOff): dst[r, :] = src[:] for every row (bias into C before a gemm with beta 1).
+napi_value RowBroadcast(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t rows = a.i64(1), cols = a.i64(2);
+  float *src = at(a, base, len, a.i64(3), cols);
+  float *dst = at(a, base, len, a.i64(4), rows * cols);
+  if (!a.ok) return nullptr;
+  for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * cols, src, sizeof(float) * cols);
+  return undef(env);
+}
+
+// transpose(heap, outer, rows, cols, inner, xOff, yOff): y[o, c, r, i] = x[o, r, c, i].
+// Any permutation that swaps two adjacent groups of axes has this form.
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  Args a(env, info, 7);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t outer = a.i64(1), rows = a.i64(2), cols = a.i64(3), inner = a.i64(4);
+  const int64_t size = outer * rows * cols * inner;
+  float *x = at(a, base, len, a.i64(5), size);
+  float *y = at(a, base, len, a.i64(6), size);
+  if (!a.ok) return nullptr;
+  const int64_t plane = rows * cols * inner;
+  constexpr int64_t B = 32;
+  for (int64_t o = 0; o < outer; o++) {
+    const float *xs = x + o * plane;
+    float *ys = y + o * plane;
+    if (inner == 1) {
+      for (int64_t r0 = 0; r0 < rows; r0 += B)
+        for (int64_t c0 = 0; c0 < cols; c0 += B) {
+          const int64_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
+          for (int64_t r = r0; r < r1; r++)
+            for (int64_t c = c0; c < c1; c++) ys[c * rows + r] = xs[r * cols + c];
+        }
+    } else {
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) std::memcpy(ys + (c * rows + r) * inner, xs + (r * cols + c) * inner, sizeof(float) * inner);
+    }
+  }
+  return undef(env);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer norm over the last axis. Forward: y = xhat * g + b, saves xhat [N, D] and rstd [N].
+// layerNorm(heap, n, d, eps, xOff, gOff, bOff (-1: no beta, RMS norm), yOff, xhatOff, rstdOff, rms)
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  Args a(env, info, 11);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), d = a.i64(2);
+  const float eps = static_cast<float>(a.f64(3));
+  float *x = at(a, base, len, a.i64(4), n * d);
+  float *g = at(a, base, len, a.i64(5), d);
+  const int64_t bOff = a.i64(6);
+  float *b = bOff >= 0 ? at(a, base, len, bOff, d) : nullptr;
+  float *y = at(a, base, len, a.i64(7), n * d);
+  float *xhat = at(a, base, len, a.i64(8), n * d);
+  float *rstd = at(a, base, len, a.i64(9), n);
+  const bool rms = a.flag(10);
+  if (!a.ok) return nullptr;
+  for (int64_t r = 0; r < n; r++) {
+    const float *xr = x + r * d;
+    float *yr = y + r * d, *hr = xhat + r * d;
+    float mean = 0.0f;
+    if (!rms) {
+      for (int64_t j = 0; j < d; j++) mean += xr[j];
+      mean /= static_cast<float>(d);
+    }
+    float var = 0.0f;
+    for (int64_t j = 0; j < d; j++) {
+      const float c = xr[j] - mean;
+      var += c * c;
+    }
+    var /= static_cast<float>(d);
+    const float rs = 1.0f / std::sqrt(var + eps);
+    rstd[r] = rs;
+    for (int64_t j = 0; j < d; j++) {
+      const float h = (xr[j] - mean) * rs;
+      hr[j] = h;
+      yr[j] = b ? h * g[j] + b[j] : h * g[j];
+    }
+  }
+  return undef(env);
+}
+
+// Backward of layer norm (or RMS norm): dx, dgamma, dbeta (dbeta skipped when dbOff < 0).
+// layerNormGrad(heap, n, d, dyOff, xhatOff, rstdOff, gOff, dxOff, dgOff, dbOff, rms)
+napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 11);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), d = a.i64(2);
+  float *dy = at(a, base, len, a.i64(3), n * d);
+  float *xhat = at(a, base, len, a.i64(4), n * d);
+  float *rstd = at(a, base, len, a.i64(5), n);
+  float *g = at(a, base, len, a.i64(6), d);
+  float *dx = at(a, base, len, a.i64(7), n * d);
+  float *dg = at(a, base, len, a.i64(8), d);
+  const int64_t dbOff = a.i64(9);
+  float *db = dbOff >= 0 ? at(a, base, len, dbOff, d) : nullptr;
+  const bool rms = a.flag(10);
+  if (!a.ok) return nullptr;
+  std::memset(dg, 0, sizeof(float) * d);
+  if (db) std::memset(db, 0, sizeof(float) * d);
+  const float invd = 1.0f / static_cast<float>(d);
+  for (int64_t r = 0; r < n; r++) {
+    const float *dyr = dy + r * d, *hr = xhat + r * d;
+    float *dxr = dx + r * d;
+    float m1 = 0.0f, m2 = 0.0f;
+    for (int64_t j = 0; j < d; j++) {
+      const float dh = dyr[j] * g[j];
+      m1 += dh;
+      m2 += dh * hr[j];
+      dg[j] += dyr[j] * hr[j];
+      if (db) db[j] += dyr[j];
+    }
+    m1 = rms ? 0.0f : m1 * invd;
+    m2 *= invd;
+    const float rs = rstd[r];
+    for (int64_t j = 0; j < d; j++) dxr[j] = (dyr[j] * g[j] - m1 - hr[j] * m2) * rs;
+  }
+  return undef(env);
+}
+
+// GELU (tanh approximation, GPT-2's gelu_new). gelu(heap, size, xOff, yOff).
+constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
+constexpr float kGeluC = 0.044715f;
+
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  Args a(env, info, 4);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t size = a.i64(1);
+  float *x = at(a, base, len, a.i64(2), size);
+  float *y = at(a, base, len, a.i64(3), size);
+  if (!a.ok) return nullptr;
+  for (int64_t i = 0; i < size; i++) {
+    const float v = x[i];
+    const float u = kGeluK * (v + kGeluC * v * v * v);
+    y[i] = v / (1.0f + fexp(-2.0f * u));  // 0.5 v (1 + tanh u) = v sigmoid(2u)
+  }
+  return undef(env);
+}
+
+// geluGrad(heap, size, xOff, dyOff, dxOff): dx = dy * d/dx gelu(x).
+napi_value GeluGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t size = a.i64(1);
+  float *x = at(a, base, len, a.i64(2), size);
+  float *dy = at(a, base, len, a.i64(3), size);
+  float *dx = at(a, base, len, a.i64(4), size);
+  if (!a.ok) return nullptr;
+  for (int64_t i = 0; i < size; i++) {
+    const float v = x[i];
+    const float u = kGeluK * (v + kGeluC * v * v * v);
+    const float s = 1.0f / (1.0f + fexp(-2.0f * u));
+    const float du = 2.0f * kGeluK * (1.0f + 3.0f * kGeluC * v * v);
+    dx[i] = dy[i] * (s + v * s * (1.0f - s) * du);
+  }
+  return undef(env);
+}
+
+// Causal softmax of scaled scores: p[r, i, j] = softmax_j(scale * s[r, i, j]) over j <= i, 0 above.
+// causalSoftmax(heap, n, t, scale, sOff, pOff); s, p [n, T, T] (may alias).
+napi_value CausalSoftmax(napi_env env, napi_callback_info info) {
+  Args a(env, info, 6);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), t = a.i64(2);
+  const float scale = static_cast<float>(a.f64(3));
+  float *s = at(a, base, len, a.i64(4), n * t * t);
+  float *p = at(a, base, len, a.i64(5), n * t * t);
+  if (!a.ok) return nullptr;
+  for (int64_t r = 0; r < n * t; r++) {
+    const int64_t i = r % t;
+    const float *sr = s + r * t;
+    float *pr = p + r * t;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j <= i; j++) mx = sr[j] * scale > mx ? sr[j] * scale : mx;
+    float sum = 0.0f;
+    for (int64_t j = 0; j <= i; j++) {
+      const float e = fexp(sr[j] * scale - mx);
+      pr[j] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j <= i; j++) pr[j] *= inv;
+    for (int64_t j = i + 1; j < t; j++) pr[j] = 0.0f;
+  }
+  return undef(env);
+}
+
+// Backward of the causal softmax: ds = scale * p * (dp - sum_j dp p). softmaxGrad(heap, n, t, scale, pOff, dpOff, dsOff).
+napi_value CausalSoftmaxGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 7);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), t = a.i64(2);
+  const float scale = static_cast<float>(a.f64(3));
+  float *p = at(a, base, len, a.i64(4), n * t * t);
+  float *dp = at(a, base, len, a.i64(5), n * t * t);
+  float *ds = at(a, base, len, a.i64(6), n * t * t);
+  if (!a.ok) return nullptr;
+  for (int64_t r = 0; r < n * t; r++) {
+    const int64_t i = r % t;
+    const float *pr = p + r * t, *dpr = dp + r * t;
+    float *dsr = ds + r * t;
+    float dot = 0.0f;
+    for (int64_t j = 0; j <= i; j++) dot += pr[j] * dpr[j];
+    for (int64_t j = 0; j <= i; j++) dsr[j] = scale * pr[j] * (dpr[j] - dot);
+    for (int64_t j = i + 1; j < t; j++) dsr[j] = 0.0f;
+  }
+  return undef(env);
+}
+
+// Masked mean cross-entropy from logits. crossEntropy(heap, n, v, zOff, targetsOff (int32), maskOff (-1: all),
+// gradOff (-1: no gradient), lossOff): loss = sum_r mask_r * nll_r / max(1, sum mask); grad = (softmax - onehot) mask / denom.
+napi_value CrossEntropy(napi_env env, napi_callback_info info) {
+  Args a(env, info, 8);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), v = a.i64(2);
+  float *z = at(a, base, len, a.i64(3), n * v);
+  int32_t *tg = atI32(a, base, len, a.i64(4), n);
+  const int64_t mOff = a.i64(5), gOff = a.i64(6);
+  float *mask = mOff >= 0 ? at(a, base, len, mOff, n) : nullptr;
+  float *grad = gOff >= 0 ? at(a, base, len, gOff, n * v) : nullptr;
+  float *loss = at(a, base, len, a.i64(7), 1);
+  if (!a.ok) return nullptr;
+  double msum = 0.0;
+  for (int64_t r = 0; r < n; r++) msum += mask ? mask[r] : 1.0f;
+  const float denom = static_cast<float>(msum > 1.0 ? msum : 1.0);
+  double total = 0.0;
+  for (int64_t r = 0; r < n; r++) {
+    const float *zr = z + r * v;
+    const float w = mask ? mask[r] : 1.0f;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < v; j++) mx = zr[j] > mx ? zr[j] : mx;
+    float sum = 0.0f;
+    for (int64_t j = 0; j < v; j++) sum += fexp(zr[j] - mx);
+    const float lse = mx + std::log(sum);
+    const int32_t t = tg[r];
+    if (t < 0 || t >= v) {
+      a.fail("cross-entropy target outside the vocabulary");
+      return nullptr;
+    }
+    total += static_cast<double>(w) * (lse - zr[t]);
+    if (grad) {
+      float *gr = grad + r * v;
+      const float scale = w / denom;
+      for (int64_t j = 0; j < v; j++) gr[j] = fexp(zr[j] - lse) * scale;
+      gr[t] -= scale;
+    }
+  }
+  *loss = static_cast<float>(total / denom);
+  return undef(env);
+}
+
+// One AdamW update in place. adamw(heap, size, pOff, gOff, mOff, vOff, lr, beta1, beta2, eps, bc1, bc2, decay)
+// m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p = p * decay - lr * (m / bc1) / (sqrt(v / bc2) + eps).
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  Args a(env, info, 13);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t size = a.i64(1);
+  float *p = at(a, base, len, a.i64(2), size);
+  float *g = at(a, base, len, a.i64(3), size);
+  float *m = at(a, base, len, a.i64(4), size);
+  float *v = at(a, base, len, a.i64(5), size);
+  const float lr = static_cast<float>(a.f64(6)), b1 = static_cast<float>(a.f64(7)), b2 = static_cast<float>(a.f64(8));
+  const float eps = static_cast<float>(a.f64(9)), bc1 = static_cast<float>(a.f64(10)), bc2 = static_cast<float>(a.f64(11));
+  const float decay = static_cast<float>(a.f64(12));
+  if (!a.ok) return nullptr;
+  for (int64_t i = 0; i < size; i++) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + (1.0f - b1) * gi;
+    const float vi = b2 * v[i] + (1.0f - b2) * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    const float upd = (mi / bc1) / (std::sqrt(vi / bc2) + eps);
+    p[i] = p[i] * decay - upd * lr;
+  }
+  return undef(env);
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  Args a(env, info, 1);
+  const int64_t n = a.i64(0);
+  if (!a.ok) return nullptr;
+  if (openblas_set_num_threads && n > 0) openblas_set_num_threads(static_cast<int>(n));
+  return undef(env);
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, openblas_get_num_threads ? openblas_get_num_threads() : 1, &out);
+  return out;
+}
+
+napi_value BlasName(napi_env env, napi_callback_info) {
+  std::string name;
+#ifdef GROUNDLAB_BLAS_NAME
+  name = GROUNDLAB_BLAS_NAME;
+#else
+  name = "BLAS";
+#endif
+  if (openblas_get_config) name = std::string("OpenBLAS ") + openblas_get_config();
+  napi_value out;
+  napi_create_string_utf8(env, name.c_str(), name.size(), &out);
+  return out;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"gemm", Gemm},
+      {"rowBroadcast", RowBroadcast},
+      {"transpose", Transpose},
+      {"layerNorm", LayerNorm},
+      {"layerNormGrad", LayerNormGrad},
+      {"gelu", Gelu},
+      {"geluGrad", GeluGrad},
+      {"causalSoftmax", CausalSoftmax},
+      {"causalSoftmaxGrad", CausalSoftmaxGrad},
+      {"crossEntropy", CrossEntropy},
+      {"adamw", AdamW},
+      {"setThreads", SetThreads},
+      {"threads", Threads},
+      {"blas", BlasName},
+  };
+  for (const auto &f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
