@@ -20,18 +20,19 @@ export interface HeadRef {
   head: number;
 }
 
-/** The hook point that holds the per-head outputs of a layer, and the number of heads (units) there. */
+/** The hook point that holds the per-head (per-unit) outputs of a layer, and the number of heads (units) there: the model's anatomy. */
 export function headHook(model: LanguageModel, layer: number): { name: string; size: number } {
-  const pts = new Set(model.hookPoints());
-  for (const n of [`blocks.${layer}.attn.hook_z`, `blocks.${layer}.ssd.hook_z`]) if (pts.has(n)) return { name: n, size: model.nHeads };
-  if (pts.has(`blocks.${layer}.hook_h`)) return { name: `blocks.${layer}.hook_h`, size: model.config.dModel };
-  throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has no per-head output hook in layer ${layer}`, { hint: 'ablation needs hook_z (Transformer, Mamba-2) or hook_h (LSTM)' });
+  const site = model.anatomy.layers[layer]?.heads;
+  if (!site) throw new GroundlabError('UNSUPPORTED', `model ${model.arch} declares no per-head outputs in layer ${layer}`, { hint: 'ablation needs a layer whose anatomy names a heads site (attention, SSD or GLA heads, or recurrent units)' });
+  if (site.axis !== 2) throw new GroundlabError('UNSUPPORTED', `the per-head outputs of layer ${layer} (${site.hook}) index heads along axis ${site.axis}; ablation handles axis 2`);
+  return { name: site.hook, size: site.size };
 }
 
 /** All heads (units) of a model. */
 export function allHeads(model: LanguageModel): HeadRef[] {
   const out: HeadRef[] = [];
-  for (let l = 0; l < model.config.nLayers; l++) {
+  for (let l = 0; l < model.anatomy.layers.length; l++) {
+    if (!model.anatomy.layers[l].heads) continue;
     const { size } = headHook(model, l);
     for (let h = 0; h < size; h++) out.push({ layer: l, head: h });
   }

@@ -18,13 +18,11 @@ import type { LanguageModel } from '../models/types';
 import type { EvalSequence } from '../eval/evalset';
 import { lengthBatches, padTokens, checkLengths } from '../eval/surprisal';
 
-/** Hook points the lens reads, layer 0..L. */
+/** Hook points the lens reads, layer 0..L: the model anatomy's lens input, then every block's residual output. */
 export function lensPoints(model: LanguageModel): string[] {
   const pts = new Set(model.hookPoints());
-  const L = model.config.nLayers;
-  const first = pts.has('blocks.0.hook_resid_pre') ? 'blocks.0.hook_resid_pre' : 'hook_embed';
-  const names = [first];
-  for (let l = 0; l < L; l++) names.push(`blocks.${l}.hook_resid_post`);
+  const { lens, layers } = model.anatomy;
+  const names = [lens.input, ...layers.map((l) => l.residPost)];
   for (const n of names) if (!pts.has(n)) throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has no hook point ${n}`, { hint: 'the lens reads the residual stream after every block' });
   return names;
 }
@@ -32,7 +30,7 @@ export function lensPoints(model: LanguageModel): string[] {
 /** States [N, D] -> logits [N, V] through the model's final norm and unembedding (differentiable). */
 export function readout(model: LanguageModel, x: tf.Tensor2D): tf.Tensor2D {
   const [N, D] = x.shape;
-  const last = `blocks.${model.config.nLayers - 1}.hook_resid_post`;
+  const last = model.anatomy.layers[model.anatomy.layers.length - 1].residPost;
   return tf.tidy(() => {
     const tokens = tf.zeros([N, 1], 'int32') as tf.Tensor2D;
     const logits = model.forward(tokens, { hooks: { [last]: () => tf.reshape(x, [N, 1, D]) } }); // [N, 1, V]
@@ -50,17 +48,15 @@ export interface Readout {
 }
 
 /**
- * The readout, fast when the final norm and unembedding are recognised by their parameter names
- * (GPT-2 Transformer, Mamba-2, LSTM of src/models): then they are computed directly (a norm and
- * one 2-D matmul) instead of a length-1 pass through every block. The direct path is checked
- * against the model on random states and dropped (falling back to `readout`) if they differ.
+ * The readout, fast when the model's anatomy names its final norm and unembedding: then they are
+ * computed directly (a norm and one 2-D matmul) instead of a length-1 pass through every block.
+ * The direct path is checked against the model on random states and dropped (falling back to
+ * `readout`) if they differ.
  */
 export function makeReadout(model: LanguageModel): Readout {
   const generic: Readout = { fn: (x) => readout(model, x), kind: 'model', dispose: () => {} };
   const p = model.params;
-  const cfg = model.config as unknown as Record<string, unknown>;
-  let norm: ((x: tf.Tensor2D) => tf.Tensor2D) | undefined;
-  let embed: string | undefined;
+  const spec = model.anatomy.lens;
   const ln = (w: string, b: string | undefined, eps: number) => (x: tf.Tensor2D) =>
     tf.tidy(() => {
       const m = tf.mean(x, 1, true);
@@ -70,18 +66,11 @@ export function makeReadout(model: LanguageModel): Readout {
     });
   const rms = (w: string, eps: number) => (x: tf.Tensor2D) =>
     tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), 1, true), eps))), p.get(w)!) as tf.Tensor2D);
-  if (model.arch === 'transformer' && p.has('transformer.ln_f.weight') && p.has('transformer.ln_f.bias')) {
-    norm = ln('transformer.ln_f.weight', 'transformer.ln_f.bias', Number(cfg.lnEps ?? 1e-5));
-    embed = 'transformer.wte.weight';
-  } else if (model.arch === 'mamba2' && p.has('backbone.norm_f.weight')) {
-    norm = rms('backbone.norm_f.weight', Number(cfg.normEps ?? 1e-5));
-    embed = 'backbone.embeddings.weight';
-  } else if (model.arch === 'lstm' && p.has('ln_f.weight') && p.has('ln_f.bias') && cfg.finalNorm !== false) {
-    norm = ln('ln_f.weight', 'ln_f.bias', 1e-5);
-    embed = 'embed.weight';
-  }
-  const head = p.get('lm_head.weight') ?? (embed ? p.get(embed) : undefined);
-  if (!norm || !head || head.shape.length !== 2 || head.shape[0] !== model.config.vocabSize) return generic;
+  const nspec = spec.norm;
+  if (nspec && (!p.has(nspec.weight) || (nspec.bias && !p.has(nspec.bias)))) return generic;
+  const norm: (x: tf.Tensor2D) => tf.Tensor2D = !nspec ? (x) => x : nspec.kind === 'layer' ? ln(nspec.weight, nspec.bias, nspec.eps) : rms(nspec.weight, nspec.eps);
+  const head = p.get(spec.unembed);
+  if (!head || head.shape.length !== 2 || head.shape[0] !== model.config.vocabSize) return generic;
   const wt = tf.keep(tf.transpose(head)) as tf.Tensor2D; // [D, V]
   const n = norm;
   const direct: Readout = { fn: (x) => tf.tidy(() => tf.matMul(n(x), wt)), kind: 'direct', dispose: () => wt.dispose() };

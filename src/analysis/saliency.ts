@@ -38,28 +38,30 @@ export interface LayerFlow {
 }
 
 export interface SaliencyResult {
-  /** 'attention' (Transformer), 'ssd' (Mamba-2) or 'input' (gradient x input; LSTM). */
-  kind: 'attention' | 'ssd' | 'input';
+  /** 'attention' (Transformer), 'ssd' (Mamba-2), 'gla' (gated linear attention) or 'input' (gradient x input; LSTM, GRU, no mixing matrix). */
+  kind: 'attention' | 'ssd' | 'gla' | 'input';
   /** Per head mean shares (empty for kind 'input'). */
   heads: HeadShare[];
   /** Per layer flow (for 'input': one row, layer -1, the share of the v<ENV> position). */
   layers: LayerFlow[];
   /** Number of contexts. */
   n: number;
-  /** With keepMaps: per context (in the order of the used sequences), maps[l * H + h] = |A * dL/dA| as [T*T] row-major (T = the context's length); for 'input', maps[0] = [T]. */
+  /** With keepMaps: per context (in the order of the used sequences), maps[l * H + h] = |A * dL/dA| as [T*T] row-major (T = the context's length; l counts the layers that have a mixing matrix, see `mixingHooks`); for 'input', maps[0] = [T]. */
   maps?: Float64Array[][];
   /** The sequences used (match contexts unless conditions = 'all'). */
   used?: EvalSequence[];
 }
 
-/** The token-mixing hook points of a model, by layer: attention patterns or SSD matrices. */
-export function mixingHooks(model: LanguageModel): { kind: 'attention' | 'ssd'; names: string[] } | undefined {
-  const pts = model.hookPoints();
-  for (const [kind, re] of [['attention', /^blocks\.(\d+)\.attn\.hook_pattern$/], ['ssd', /^blocks\.(\d+)\.ssd\.hook_pattern$/]] as const) {
-    const names = pts.filter((n) => re.test(n)).sort((a, b) => Number(re.exec(a)![1]) - Number(re.exec(b)![1]));
-    if (names.length) return { kind, names };
-  }
-  return undefined;
+/**
+ * The token-mixing hook points of a model, from its anatomy: the layers that have a mixing matrix
+ * [B, H, T, T] (attention, SSD or GLA), their hooks and the number of heads (the largest over those
+ * layers; every mixing layer of the registered architectures has the same). Undefined when no layer
+ * mixes tokens through a matrix (LSTM, GRU, `mixing: none` everywhere).
+ */
+export function mixingHooks(model: LanguageModel): { kind: 'attention' | 'ssd' | 'gla'; names: string[]; layers: number[]; heads: number } | undefined {
+  const sites = model.anatomy.layers.map((l, i) => ({ layer: i, site: l.mixing })).filter((x) => x.site);
+  if (!sites.length) return undefined;
+  return { kind: sites[0].site!.kind, names: sites.map((x) => x.site!.hook), layers: sites.map((x) => x.layer), heads: Math.max(...sites.map((x) => x.site!.heads)) };
 }
 
 /**
@@ -94,7 +96,7 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
     throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has neither token-mixing hooks nor hook_embed`, { hint: 'saliency needs hook_pattern or hook_embed' });
   const names = mix ? mix.names : ['hook_embed'];
   const L = names.length;
-  const H = mix ? model.nHeads : 0;
+  const H = mix ? mix.heads : 0;
   const aggSum = new Float64Array(L * Math.max(H, 1));
   const gatSum = new Float64Array(L * Math.max(H, 1));
   const flowSum = new Float64Array(L);
@@ -173,7 +175,7 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
   }
   const n = match.length;
   const heads: HeadShare[] = [];
-  if (mix) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) heads.push({ layer: l, head: h, aggregateShare: aggSum[l * H + h] / n, gatherShare: gatSum[l * H + h] / n });
-  const layers: LayerFlow[] = Array.from({ length: L }, (_, l) => ({ layer: mix ? l : -1, flowShare: flowSum[l] / n, total: totSum[l] / n }));
+  if (mix) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) heads.push({ layer: mix.layers[l], head: h, aggregateShare: aggSum[l * H + h] / n, gatherShare: gatSum[l * H + h] / n });
+  const layers: LayerFlow[] = Array.from({ length: L }, (_, l) => ({ layer: mix ? mix.layers[l] : -1, flowShare: flowSum[l] / n, total: totSum[l] / n }));
   return { kind, heads, layers, n, ...(maps ? { maps, used: match } : {}) };
 }

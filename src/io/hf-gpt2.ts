@@ -28,7 +28,7 @@ import { GroundlabError } from '../errors';
 import { atomicWriteJSON } from './atomic';
 import { assignTensors, readSafetensors, saveTensors } from './safetensors';
 import type { LanguageModel } from '../models/types';
-import { withDefaults, type AnyModelConfig, type TrainDeps } from '../train/deps';
+import { hfExportProblem, withDefaults, type AnyModelConfig, type TrainDeps } from '../train/deps';
 import { openRun, readJSONFile, type Run } from '../train/run';
 import type { Tokenizer } from '../data/types';
 
@@ -73,8 +73,9 @@ interface TransformerLike extends AnyModelConfig {
 
 /** HF GPT-2 config for a groundlab Transformer config. */
 export function toHfGpt2Config(c: AnyModelConfig, tokenizer?: Tokenizer): HfGpt2Config {
-  if (c.arch !== 'transformer') {
-    throw new GroundlabError('UNSUPPORTED', `only Transformer runs can be exported as GPT-2 (this run is a ${c.arch})`, { hint: 'export a run trained with --arch transformer' });
+  const problem = hfExportProblem(c, 'hf-gpt2');
+  if (problem) {
+    throw new GroundlabError('UNSUPPORTED', `this ${c.arch} run cannot be exported as GPT-2: ${problem}`, { hint: 'export a run trained with --arch transformer and the default switches (positional: learned, softmax attention)' });
   }
   if (c.envFeatureDim > 0) {
     throw new GroundlabError('UNSUPPORTED', 'this Transformer has a projection for continuous ENV features, which GPT-2 lacks', { hint: 'GPT-2 export works for token-only corpora' });
@@ -142,7 +143,7 @@ export function fromHfGpt2Config(h: HfGpt2Config, file: string): AnyModelConfig 
     initStd: h.initializer_range ?? 0.02,
   };
   const g = h.groundlab?.model;
-  if (g && g.arch === 'transformer') {
+  if (g && !hfExportProblem(g, 'hf-gpt2')) {
     for (const k of ['vocabSize', 'contextLength', 'dModel', 'nLayers', 'nHeads', 'dMlp', 'tiedEmbeddings'] as const) {
       if (g[k] !== hf[k]) throw bad(`the groundlab record says ${k} = ${JSON.stringify(g[k])} but the GPT-2 keys say ${JSON.stringify(hf[k])}`);
     }

@@ -1,5 +1,5 @@
 /**
- * What the three architectures share: seeded parameter creation from a list of specs, hook and
+ * What the architectures share: seeded parameter creation from a list of specs, hook and
  * cache plumbing, the unembedding, the loss, dispose.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -8,7 +8,7 @@ import { Rng } from '../engine/rng';
 import { fusedOps, stockOps, type Ops } from '../engine/ops';
 import { installWasmKernels } from '../engine/ops-kernels';
 import { HookRunner, TensorCache } from './hooks';
-import type { ActivationCache, Arch, BaseModelConfig, ForwardOptions, LanguageModel } from './types';
+import type { ActivationCache, Arch, BaseModelConfig, ForwardOptions, LanguageModel, ModelAnatomy } from './types';
 
 export type Init =
   | { kind: 'normal'; std: number }
@@ -58,12 +58,12 @@ let modelCounter = 0;
 export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedEmbeddings: boolean }> implements LanguageModel<C> {
   readonly params = new Map<string, tf.Variable>();
   readonly ops: Ops;
-  private points?: string[];
+  readonly nHeads: number;
 
   abstract readonly arch: Arch;
-  abstract readonly nHeads: number;
 
-  constructor(readonly config: C, specs: ParamSpec[], seed: number) {
+  constructor(readonly config: C, specs: ParamSpec[], readonly anatomy: ModelAnatomy, seed: number) {
+    this.nHeads = Math.max(0, ...anatomy.layers.map((l) => l.mixing?.heads ?? 0));
     this.ops = config.fused ? fusedOps : stockOps;
     installWasmKernels(); // wasm: the fast Slice and batched-product kernels (no-op elsewhere)
     const rng = new Rng(seed);
@@ -83,10 +83,8 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
     return v as unknown as R;
   }
 
-  protected abstract computeHookPoints(): string[];
-
   hookPoints(): string[] {
-    return (this.points ??= this.computeHookPoints());
+    return this.anatomy.hookPoints;
   }
 
   /** Token (and ENV feature) embedding is arch-specific; returns the final normalised hidden state [B*T, D]. */
@@ -170,7 +168,7 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
   }
 
   /** Apply hooks at `name` to a [B*T, X] tensor seen as [B, T, X]. */
-  protected hook2(pass: Pass, name: string, x: tf.Tensor2D, width: number): tf.Tensor2D {
+  hook2(pass: Pass, name: string, x: tf.Tensor2D, width: number): tf.Tensor2D {
     if (!pass.hooks.wants(name)) return x;
     const y = pass.hooks.at(name, tf.reshape(x, [pass.b, pass.t, width]));
     return tf.reshape(y, [pass.b * pass.t, width]) as tf.Tensor2D;

@@ -1,38 +1,32 @@
 /**
- * `createModel(config, seed)`: build any architecture from its config, with seeded initialisation.
+ * `createModel(config, seed)`: build any registered architecture from its config, with seeded
+ * initialisation; parameter shapes and counts without allocating anything.
  */
-import { GroundlabError } from '../errors';
-import { paramCount, type ParamSpec } from './base';
+import { paramCount } from './base';
 import { resolveConfig, type ModelConfig } from './config';
-import { Transformer, transformerParamSpecs } from './transformer';
-import { Mamba2, mamba2ParamSpecs } from './mamba2';
-import { Lstm, lstmParamSpecs } from './lstm';
-import type { LanguageModel } from './types';
+import { adapterFor } from './registry';
+import type { LanguageModel, ModelAnatomy } from './types';
 
 /** Build a model (the engine must be started: `await initEngine()`). Missing config fields take the defaults. */
 export function createModel(config: ModelConfig, seed: number): LanguageModel<ModelConfig> {
   const c = resolveConfig(config);
-  switch (c.arch) {
-    case 'transformer':
-      return new Transformer(c, seed) as LanguageModel<ModelConfig>;
-    case 'mamba2':
-      return new Mamba2(c, seed) as LanguageModel<ModelConfig>;
-    case 'lstm':
-      return new Lstm(c, seed) as LanguageModel<ModelConfig>;
-  }
-  throw new GroundlabError('BAD_CONFIG', `unknown architecture "${(c as { arch: string }).arch}"`);
+  return adapterFor(c.arch).create(c, seed) as LanguageModel<ModelConfig>;
 }
 
 /** Parameter names and shapes a config produces, without allocating anything. */
 export function modelParamShapes(config: ModelConfig): Array<{ name: string; shape: number[] }> {
-  return specsOf(resolveConfig(config)).map(({ name, shape }) => ({ name, shape }));
+  const c = resolveConfig(config);
+  return adapterFor(c.arch).paramSpecs(c).map(({ name, shape }) => ({ name, shape }));
 }
 
 /** Number of trainable parameters a config produces (tied embeddings counted once). */
 export function countParams(config: ModelConfig): number {
-  return paramCount(specsOf(resolveConfig(config)));
+  const c = resolveConfig(config);
+  return paramCount(adapterFor(c.arch).paramSpecs(c));
 }
 
-function specsOf(c: ModelConfig): ParamSpec[] {
-  return c.arch === 'transformer' ? transformerParamSpecs(c) : c.arch === 'mamba2' ? mamba2ParamSpecs(c) : lstmParamSpecs(c);
+/** The anatomy (hook points, head and mixing sites, lens inputs) a config produces, without building the model. */
+export function modelAnatomy(config: ModelConfig): ModelAnatomy {
+  const c = resolveConfig(config);
+  return adapterFor(c.arch).anatomy(c);
 }

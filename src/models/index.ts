@@ -1,10 +1,12 @@
 // The models stage's public API.
 export * from './types';
 export * from './config';
-export { createModel, modelParamShapes, countParams } from './create';
-export { Transformer, transformerParamSpecs } from './transformer';
-export { Mamba2, mamba2ParamSpecs, ssdQuadratic, ssdRecurrent } from './mamba2';
-export { Lstm, lstmParamSpecs } from './lstm';
+export { ADAPTERS, adapterFor, isArch } from './registry';
+export { type ArchAdapter, type PerLayer, perLayer } from './adapter';
+export { createModel, modelParamShapes, countParams, modelAnatomy } from './create';
+export { Transformer, transformerParamSpecs, transformerAdapter, layerSwitches, MIXINGS, POSITIONALS, SIMILARITIES, QK_FROM } from './transformer';
+export { Mamba2, mamba2ParamSpecs, mamba2Adapter, ssdQuadratic, ssdRecurrent } from './mamba2';
+export { Lstm, lstmParamSpecs, lstmAdapter } from './lstm';
 export { HookRunner, TensorCache } from './hooks';
 export { paramCount, type ParamSpec, type Init } from './base';
 export { timeTrainSteps, type StepTiming, type TimeStepOptions } from './speed';

@@ -14,8 +14,39 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { splitLast } from '../engine/ops';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import type { LstmConfig } from './config';
-import type { ForwardOptions } from './types';
+import type { ArchAdapter, Sizes } from './adapter';
+import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
+
+export interface LstmConfig extends BaseModelConfig {
+  arch: 'lstm';
+  /** Add each layer's input to its output (the paper's open check 2). */
+  residual: boolean;
+  /** A final LayerNorm before the unembedding (`ln_final.hook_normalized`). */
+  finalNorm: boolean;
+  tiedEmbeddings: boolean;
+  initStd: number;
+  fused: boolean;
+}
+
+/** Anatomy of the recurrent models (LSTM, GRU): `stateHooks` per layer, units of hook_h as "heads". */
+export function recurrentAnatomy(c: BaseModelConfig & { finalNorm: boolean; tiedEmbeddings: boolean }, stateHooks: string[], embed: string): ModelAnatomy {
+  const hookPoints = ['hook_embed'];
+  const layers = Array.from({ length: c.nLayers }, (_, l) => {
+    const b = `blocks.${l}`;
+    hookPoints.push(...stateHooks.map((h) => `${b}.${h}`), `${b}.hook_resid_post`);
+    return { residPost: `${b}.hook_resid_post`, heads: { hook: `${b}.hook_h`, axis: 2, size: c.dModel, unit: 'unit' as const } };
+  });
+  if (c.finalNorm) hookPoints.push('ln_final.hook_normalized');
+  return {
+    hookPoints,
+    layers,
+    lens: {
+      input: 'hook_embed',
+      ...(c.finalNorm ? { norm: { kind: 'layer' as const, weight: 'ln_f.weight', bias: 'ln_f.bias', eps: 1e-5 } } : {}),
+      unembed: c.tiedEmbeddings ? embed : 'lm_head.weight',
+    },
+  };
+}
 
 export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
   const d = c.dModel;
@@ -43,17 +74,9 @@ export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
 
 export class Lstm extends BaseLM<LstmConfig> {
   readonly arch = 'lstm' as const;
-  readonly nHeads = 0;
 
   constructor(config: LstmConfig, seed: number) {
-    super(config, lstmParamSpecs(config), seed);
-  }
-
-  protected computeHookPoints(): string[] {
-    const names = ['hook_embed'];
-    for (let l = 0; l < this.config.nLayers; l++) names.push(`blocks.${l}.hook_h`, `blocks.${l}.hook_c`, `blocks.${l}.hook_resid_post`);
-    if (this.config.finalNorm) names.push('ln_final.hook_normalized');
-    return names;
+    super(config, lstmParamSpecs(config), recurrentAnatomy(config, ['hook_h', 'hook_c'], 'embed.weight'), seed);
   }
 
   protected unembedding(): tf.Tensor2D {
@@ -83,3 +106,22 @@ export class Lstm extends BaseLM<LstmConfig> {
     return this.hook2(pass, 'ln_final.hook_normalized', ops.layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias')), d);
   }
 }
+
+const DEFAULTS = { arch: 'lstm', residual: false, finalNorm: true, tiedEmbeddings: false, initStd: 0.02, fused: true, envFeatureDim: 0 } as const satisfies Partial<LstmConfig>;
+const preset = (s: Pick<LstmConfig, 'contextLength' | 'dModel' | 'nLayers'>): Sizes<LstmConfig> => ({ ...DEFAULTS, ...s });
+
+export const lstmAdapter: ArchAdapter<LstmConfig> = {
+  arch: 'lstm',
+  title: 'LSTM',
+  summary: 'unidirectional multi-layer LSTM, optional residual connections between layers',
+  defaults: DEFAULTS,
+  presets: {
+    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2 }),
+    quick: preset({ contextLength: 64, dModel: 128, nLayers: 2 }),
+    paper: preset({ contextLength: 512, dModel: 768, nLayers: 4 }),
+  },
+  validate: (c) => c,
+  paramSpecs: lstmParamSpecs,
+  anatomy: (c) => recurrentAnatomy(c, ['hook_h', 'hook_c'], 'embed.weight'),
+  create: (c, seed) => new Lstm(c, seed),
+};

@@ -16,8 +16,27 @@ import * as tf from '@tensorflow/tfjs-core';
 import { splitLast, type Ops } from '../engine/ops';
 import type { Rng } from '../engine/rng';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import type { Mamba2Config } from './config';
-import type { ForwardOptions } from './types';
+import { badConfig, posInt, type ArchAdapter, type Sizes } from './adapter';
+import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
+
+export interface Mamba2Config extends BaseModelConfig {
+  arch: 'mamba2';
+  /** SSM state size N (shared by all heads: one B and one C group). */
+  dState: number;
+  /** Head size P; heads = expand x dModel / headDim. */
+  headDim: number;
+  /** Inner width = expand x dModel. */
+  expand: number;
+  /** Width of the short causal depthwise convolution. */
+  convKernel: number;
+  tiedEmbeddings: boolean;
+  normEps: number;
+  initStd: number;
+  /** Range of the initial step size dt (log-uniform), as in Mamba-2. */
+  dtMin: number;
+  dtMax: number;
+  fused: boolean;
+}
 
 export function mamba2Dims(c: Mamba2Config): { dInner: number; nHeads: number; convDim: number; projDim: number } {
   const dInner = c.expand * c.dModel;
@@ -128,23 +147,36 @@ function silu<R extends tf.Tensor>(x: R): R {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+export function mamba2Anatomy(c: Mamba2Config): ModelAnatomy {
+  const { nHeads } = mamba2Dims(c);
+  const hookPoints = ['hook_embed'];
+  const layers = Array.from({ length: c.nLayers }, (_, l) => {
+    const b = `blocks.${l}`;
+    hookPoints.push(`${b}.hook_resid_pre`, `${b}.ssd.hook_dt`, `${b}.ssd.hook_pattern`, `${b}.ssd.hook_z`, `${b}.hook_mixer_out`, `${b}.hook_resid_post`);
+    return {
+      residPre: `${b}.hook_resid_pre`,
+      residPost: `${b}.hook_resid_post`,
+      heads: { hook: `${b}.ssd.hook_z`, axis: 2, size: nHeads, unit: 'head' as const },
+      mixing: { hook: `${b}.ssd.hook_pattern`, kind: 'ssd' as const, heads: nHeads },
+    };
+  });
+  hookPoints.push('ln_final.hook_normalized');
+  return {
+    hookPoints,
+    layers,
+    lens: {
+      input: 'blocks.0.hook_resid_pre',
+      norm: { kind: 'rms', weight: 'backbone.norm_f.weight', eps: c.normEps },
+      unembed: c.tiedEmbeddings ? 'backbone.embeddings.weight' : 'lm_head.weight',
+    },
+  };
+}
+
 export class Mamba2 extends BaseLM<Mamba2Config> {
   readonly arch = 'mamba2' as const;
-  readonly nHeads: number;
 
   constructor(config: Mamba2Config, seed: number) {
-    super(config, mamba2ParamSpecs(config), seed);
-    this.nHeads = mamba2Dims(config).nHeads;
-  }
-
-  protected computeHookPoints(): string[] {
-    const names = ['hook_embed'];
-    for (let l = 0; l < this.config.nLayers; l++) {
-      const b = `blocks.${l}`;
-      names.push(`${b}.hook_resid_pre`, `${b}.ssd.hook_dt`, `${b}.ssd.hook_pattern`, `${b}.ssd.hook_z`, `${b}.hook_mixer_out`, `${b}.hook_resid_post`);
-    }
-    names.push('ln_final.hook_normalized');
-    return names;
+    super(config, mamba2ParamSpecs(config), mamba2Anatomy(config), seed);
   }
 
   protected unembedding(): tf.Tensor2D {
@@ -201,3 +233,29 @@ export class Mamba2 extends BaseLM<Mamba2Config> {
     return this.hook2(pass, 'ln_final.hook_normalized', ops.rmsNorm(x, this.p('backbone.norm_f.weight'), c.normEps), d);
   }
 }
+
+const DEFAULTS = {
+  arch: 'mamba2', expand: 2, convKernel: 4, tiedEmbeddings: true, normEps: 1e-5, initStd: 0.02, dtMin: 0.001, dtMax: 0.1, fused: true, envFeatureDim: 0,
+} as const satisfies Partial<Mamba2Config>;
+const preset = (s: Pick<Mamba2Config, 'contextLength' | 'dModel' | 'nLayers' | 'dState' | 'headDim'>): Sizes<Mamba2Config> => ({ ...DEFAULTS, ...s });
+
+export const mamba2Adapter: ArchAdapter<Mamba2Config> = {
+  arch: 'mamba2',
+  title: 'Mamba-2',
+  summary: 'selective state space model; the SSD in its quadratic (attention-like) form',
+  defaults: DEFAULTS,
+  presets: {
+    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2, dState: 16, headDim: 16 }),
+    quick: preset({ contextLength: 64, dModel: 128, nLayers: 4, dState: 32, headDim: 32 }),
+    paper: preset({ contextLength: 512, dModel: 768, nLayers: 12, dState: 64, headDim: 64 }),
+  },
+  validate(c) {
+    for (const k of ['dState', 'headDim', 'expand', 'convKernel']) posInt(c, k);
+    if ((c.expand * c.dModel) % c.headDim !== 0) throw badConfig(`expand x dModel = ${c.expand * c.dModel} is not divisible by headDim ${c.headDim}`);
+    if (!(c.dtMin > 0 && c.dtMax >= c.dtMin)) throw badConfig(`need 0 < dtMin <= dtMax (got ${c.dtMin}, ${c.dtMax})`);
+    return c;
+  },
+  paramSpecs: mamba2ParamSpecs,
+  anatomy: mamba2Anatomy,
+  create: (c, seed) => new Mamba2(c, seed),
+};

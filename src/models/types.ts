@@ -1,6 +1,7 @@
 /**
- * The contract every architecture (Transformer, Mamba-2, LSTM) fulfils. Training, analyses,
- * checkpoints, the kernel and the CLI speak only this interface.
+ * The contract every architecture (see src/models/registry.ts) fulfils. Training, analyses,
+ * checkpoints, the kernel and the CLI speak only this interface, and read what an architecture
+ * offers them (per-head outputs, token-mixing matrices, lens inputs) from its `anatomy`.
  *
  * Shapes: B = batch, T = sequence length, V = vocabulary, D = d_model, H = heads, Dh = head size.
  */
@@ -50,6 +51,61 @@ export interface ActivationCache {
   dispose(): void;
 }
 
+/**
+ * Where a layer's per-head (or per-unit) outputs live, for ablation and per-head patching: the
+ * activation at `hook` indexes heads along `axis` (2 for [B, T, H, X] and for [B, T, D] units).
+ */
+export interface HeadSite {
+  hook: string;
+  axis: number;
+  /** Heads (units) along that axis. */
+  size: number;
+  /** 'head': attention-like heads; 'unit': hidden units of a recurrent layer. */
+  unit: 'head' | 'unit';
+}
+
+/**
+ * A layer's token-mixing matrix [B, H, T, T] (row t: how much position t reads from position s),
+ * exposed at `hook` and read like attention (saliency, head classification, the inspector).
+ */
+export interface MixingSite {
+  hook: string;
+  /** 'attention': softmax, linear-kernel, uniform or static attention; 'ssd': Mamba-2's SSD; 'gla': gated linear attention. */
+  kind: 'attention' | 'ssd' | 'gla';
+  heads: number;
+}
+
+export interface LayerAnatomy {
+  /** The residual stream entering the block (absent for the recurrent models). */
+  residPre?: string;
+  /** The residual stream leaving the block (what the next block reads). */
+  residPost: string;
+  heads?: HeadSite;
+  /** Absent when the layer mixes no tokens through a matrix (LSTM, GRU, `mixing: none`). */
+  mixing?: MixingSite;
+}
+
+/** What the lenses read: the final norm and the unembedding, by parameter name. */
+export interface LensAnatomy {
+  /** Layer 0 of the lens: the input of the first block. */
+  input: string;
+  norm?: { kind: 'layer' | 'rms'; weight: string; bias?: string; eps: number };
+  /** Parameter of shape [V, D] whose transpose is the unembedding. */
+  unembed: string;
+}
+
+/**
+ * What an architecture offers the analyses, derived from its config by its adapter
+ * (src/models/<arch>.ts). Analyses never ask which architecture a model is: they read this.
+ */
+export interface ModelAnatomy {
+  /** All hook point names, in forward order. */
+  hookPoints: string[];
+  /** One entry per layer. */
+  layers: LayerAnatomy[];
+  lens: LensAnatomy;
+}
+
 export interface LanguageModel<C extends BaseModelConfig = BaseModelConfig> {
   readonly arch: Arch;
   readonly config: C;
@@ -58,8 +114,10 @@ export interface LanguageModel<C extends BaseModelConfig = BaseModelConfig> {
    * onto Hugging Face GPT-2 names, see src/io/hf-gpt2.ts). Insertion order is stable.
    */
   readonly params: Map<string, tf.Variable>;
-  /** Number of "heads" per layer that analyses can classify and ablate (attention heads, SSD heads; 0 for the LSTM). */
+  /** Heads of the token-mixing matrices (attention, SSD or GLA heads; 0 when no layer has one). Per-layer detail: `anatomy`. */
   readonly nHeads: number;
+  /** Hook points, per-head output sites, token-mixing sites and lens inputs (see ModelAnatomy). */
+  readonly anatomy: ModelAnatomy;
   /** All hook point names, in forward order. */
   hookPoints(): string[];
   /** tokens: [B, T] int32 -> logits [B, T, V]. */

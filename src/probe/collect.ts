@@ -192,23 +192,22 @@ export async function collectActivations(model: LanguageModel, contexts: readonl
   return { n, hooks, dims, x, tokenAtPosition };
 }
 
-/** The residual-stream hook after each block: `blocks.{l}.hook_resid_post` for l < nLayers. */
+/** The residual-stream hook after each block (the model anatomy's `residPost`, e.g. `blocks.{l}.hook_resid_post`). */
 export function residPostHooks(model: LanguageModel): string[] {
   const have = new Set(model.hookPoints());
-  const out: string[] = [];
-  for (let l = 0; l < model.config.nLayers; l++) if (have.has(`blocks.${l}.hook_resid_post`)) out.push(`blocks.${l}.hook_resid_post`);
+  const out = model.anatomy.layers.map((l) => l.residPost).filter((n) => have.has(n));
   if (!out.length) throw new GroundlabError('NOT_FOUND', `this ${model.arch} has no blocks.{l}.hook_resid_post hook points`, { hint: 'name the hooks to probe' });
   return out;
 }
 
 /**
- * The residual stream at every depth: the input of the first block (`blocks.0.hook_resid_pre`, or
- * `hook_embed` when the model has no such point), then `blocks.{l}.hook_resid_post` for every l.
+ * The residual stream at every depth: the input of the first block (the anatomy's lens input:
+ * `blocks.0.hook_resid_pre`, or `hook_embed` for the recurrent models), then every block's output.
  */
 export function residualHooks(model: LanguageModel): string[] {
   const have = new Set(model.hookPoints());
-  const first = have.has('blocks.0.hook_resid_pre') ? 'blocks.0.hook_resid_pre' : have.has('hook_embed') ? 'hook_embed' : undefined;
-  return [...(first ? [first] : []), ...residPostHooks(model)];
+  const first = model.anatomy.lens.input;
+  return [...(have.has(first) ? [first] : []), ...residPostHooks(model)];
 }
 
 /**

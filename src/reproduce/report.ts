@@ -102,13 +102,13 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
   const grounded = (g: ReturnType<typeof finalGain>) => g !== undefined && (g.n > 1 ? g.lo > 0 : g.mean > 0.1);
   const gainRule = 'agrees when G at the last checkpoint is above 0 (the lower end of the 95% CI over seeds; with one seed, G > 0.1 nats) and larger than at the first checkpoint';
 
-  for (const arch of ['transformer', 'mamba2']) {
+  for (const [arch, plural] of [['transformer', 'Transformers'], ['mamba2', 'Mamba-2']] as const) {
     const g = G(arch);
     const g0 = firstGain(runs, arch);
     const opened = g && g0 ? g.mean > g0.mean : false;
     claims.push({
       id: `gap-${arch}`,
-      paper: `${arch === 'transformer' ? 'Transformers' : 'Mamba-2'}: surprisal of v<LAN> is lower in the match condition than in mismatch, and the gap opens during training`,
+      paper: `${plural}: surprisal of v<LAN> is lower in the match condition than in mismatch, and the gap opens during training`,
       measured: g ? `G = ${ci(g)} at step ${g.step}; ${g0 ? `G = ${g0.mean.toFixed(2)} at step ${g0.step}` : ''}` : 'no run',
       verdict: !g ? 'not measured' : grounded(g) && opened ? 'agrees' : grounded(g) || opened ? 'partly' : 'disagrees',
       rule: gainRule,

@@ -39,6 +39,22 @@ function need<T>(mod: 'models' | 'data', fn: string): T {
   return f as T;
 }
 
+/** The registered architectures (src/models/registry.ts), read lazily like the rest of the models stage. */
+export function knownArchs(): readonly string[] {
+  return need<readonly string[]>('models', 'ARCHS');
+}
+
+/**
+ * Why a model config cannot be written in a Hugging Face format (undefined: it can), as its
+ * architecture's adapter says (src/models/<arch>.ts, field `hf`).
+ */
+export function hfExportProblem(c: AnyModelConfig, format: 'hf-gpt2'): string | undefined {
+  type Hf = { title: string; hf?: { format: string; unsupported(c: unknown): string | undefined } };
+  const ad = need<(arch: string) => Hf>('models', 'adapterFor')(c.arch);
+  if (!ad.hf || ad.hf.format !== format) return `the ${ad.title} has no ${format} mapping`;
+  return ad.hf.unsupported(need<(c: unknown) => unknown>('models', 'resolveConfig')(c));
+}
+
 /** The trainer's default dependencies: the real models and data stages. */
 export const defaultDeps: TrainDeps = {
   createModel: (config, seed) => need<TrainDeps['createModel']>('models', 'createModel')(config, seed),

@@ -20,7 +20,7 @@ import { atomicWrite, atomicWriteJSON } from '../io/atomic';
 import { loadTensorsInto } from '../io/safetensors';
 import type { Arch, LanguageModel } from '../models/types';
 import type { CorpusSpec, Tokenizer } from '../data/types';
-import { withDefaults, type AnyModelConfig, type TrainDeps, type TrainingData } from './deps';
+import { knownArchs, withDefaults, type AnyModelConfig, type TrainDeps, type TrainingData } from './deps';
 import { validateTrainConfig, type PresetName, type TrainConfig } from './presets';
 import type { RngState } from '../engine/rng';
 
@@ -129,7 +129,7 @@ export function validateRunConfig(c: unknown, file: string): RunConfig {
   const r = c as Partial<RunConfig>;
   if (r.format !== RUN_FORMAT) throw bad(`has format ${JSON.stringify(r.format)}, expected "${RUN_FORMAT}"`);
   if (typeof r.version !== 'number' || r.version > RUN_VERSION) throw bad(`has version ${r.version}; this groundlab reads version <= ${RUN_VERSION}`);
-  if (!['transformer', 'mamba2', 'lstm'].includes(String(r.arch))) throw bad(`has arch ${JSON.stringify(r.arch)}`);
+  if (!knownArchs().includes(String(r.arch))) throw bad(`has arch ${JSON.stringify(r.arch)} (known: ${knownArchs().join(', ')})`);
   if (!r.model || typeof r.model !== 'object' || r.model.arch !== r.arch) throw bad('has no model config for its arch');
   for (const k of ['vocabSize', 'contextLength', 'dModel', 'nLayers'] as const) {
     if (!Number.isInteger(r.model[k]) || (r.model[k] as number) < 1) throw bad(`model.${k} is ${JSON.stringify(r.model[k])}`);

@@ -16,7 +16,7 @@ import { atomicWrite, atomicWriteJSON } from '../io/atomic';
 import { readSafetensors, loadTensorsInto, saveTensors, writeSafetensors } from '../io/safetensors';
 import type { Arch, LanguageModel } from '../models/types';
 import type { CorpusSpec, TokenDataset } from '../data/types';
-import { withDefaults, type AnyModelConfig, type TrainDeps, type TrainingData } from './deps';
+import { knownArchs, withDefaults, type AnyModelConfig, type TrainDeps, type TrainingData } from './deps';
 import { AdamW, clipByGlobalNorm } from './optimizer';
 import { trainPreset, validateTrainConfig, PRESET_NAMES, type PresetName, type TrainConfig } from './presets';
 import { checkpointSteps, learningRate } from './schedule';
@@ -244,8 +244,8 @@ function checkResumeOptions(opts: TrainOptions, cfg: RunConfig, cfgFile: string)
 
 /** Train a model into `opts.out` (resuming it when it already holds a run). */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  if (!['transformer', 'mamba2', 'lstm'].includes(opts.arch)) {
-    throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: 'use one of: transformer, mamba2, lstm' });
+  if (!knownArchs().includes(opts.arch)) {
+    throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: `use one of: ${knownArchs().join(', ')}` });
   }
   if (!PRESET_NAMES.includes(opts.preset)) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${opts.preset}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
   if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new GroundlabError('BAD_ARGUMENT', `seed must be a whole number, got ${opts.seed}`);

@@ -4,7 +4,7 @@
  * and a word tokenizer over a fixed list.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { LanguageModel, BaseModelConfig, ForwardOptions, HookSpec, ActivationCache } from '../../src/models/types';
+import type { LanguageModel, BaseModelConfig, ForwardOptions, HookSpec, ActivationCache, ModelAnatomy } from '../../src/models/types';
 import type { Tokenizer } from '../../src/data/types';
 
 export interface HandConfig extends BaseModelConfig {
@@ -47,6 +47,20 @@ export class HandTransformer implements LanguageModel<HandConfig> {
   set(name: string, values: number[] | number[][]): void {
     const v = this.params.get(name)!;
     v.assign(tf.tensor(values.flat() as number[], v.shape));
+  }
+  /** Per-head outputs at hook_z, patterns at hook_pattern; the parameter-free final norm is not a lens input (the lens reads it through the model). */
+  get anatomy(): ModelAnatomy {
+    const { nLayers: L, nHeads: H } = this.config;
+    return {
+      hookPoints: this.hookPoints(),
+      layers: Array.from({ length: L }, (_, l) => ({
+        residPre: `blocks.${l}.hook_resid_pre`,
+        residPost: `blocks.${l}.hook_resid_post`,
+        heads: { hook: `blocks.${l}.attn.hook_z`, axis: 2, size: H, unit: 'head' as const },
+        mixing: { hook: `blocks.${l}.attn.hook_pattern`, kind: 'attention' as const, heads: H },
+      })),
+      lens: { input: 'blocks.0.hook_resid_pre', unembed: 'W_U' },
+    };
   }
   hookPoints(): string[] {
     const names = ['hook_embed', 'hook_pos_embed'];

@@ -4,7 +4,7 @@
  * position's state carries information from every earlier token.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ActivationCache, BaseModelConfig, ForwardOptions, HookSpec, LanguageModel } from '../../src/models/types';
+import type { ActivationCache, BaseModelConfig, ForwardOptions, HookSpec, LanguageModel, ModelAnatomy } from '../../src/models/types';
 import { Rng } from '../../src/engine/rng';
 import { GroundlabError } from '../../src/errors';
 
@@ -25,6 +25,18 @@ export class TinyModel implements LanguageModel {
     for (let l = 0; l < nLayers; l++)
       this.params.set(`m${l}`, v(rng.normalArray(dModel * dModel, mixScale / Math.sqrt(dModel)), [dModel, dModel]));
     this.params.set('unembed', v(rng.normalArray(dModel * vocabSize, 0.1), [dModel, vocabSize]));
+  }
+
+  get anatomy(): ModelAnatomy {
+    return {
+      hookPoints: this.hookPoints(),
+      layers: Array.from({ length: this.config.nLayers }, (_, l) => ({
+        residPre: `blocks.${l}.hook_resid_pre`,
+        residPost: `blocks.${l}.hook_resid_post`,
+        mixing: { hook: `blocks.${l}.attn.hook_pattern`, kind: 'attention' as const, heads: 1 },
+      })),
+      lens: { input: 'blocks.0.hook_resid_pre', unembed: 'unembed' },
+    };
   }
 
   hookPoints(): string[] {

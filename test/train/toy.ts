@@ -20,6 +20,7 @@ export class ToyBigram implements LanguageModel<ToyConfig> {
   readonly arch = 'transformer' as const;
   readonly params = new Map<string, tf.Variable>();
   readonly nHeads = 0;
+  readonly anatomy = { hookPoints: ['hook_embed'], layers: [], lens: { input: 'hook_embed', unembed: 'wte.weight' } };
   private calls = 0;
   constructor(
     readonly config: ToyConfig,

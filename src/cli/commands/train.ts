@@ -8,6 +8,7 @@ import { GroundlabError } from '../../errors';
 import { defineCommand, type Command } from '../args';
 import { sigintAbort, terminalProgress, train, formatDuration, TRAIN_PRESETS, PRESET_NAMES, type TrainOptions, type PresetName } from '../../train';
 import { readJSONFile, validateRunConfig } from '../../train/run';
+import { knownArchs } from '../../train/deps';
 import type { Arch } from '../../models/types';
 import type { CorpusSpec } from '../../data/types';
 
@@ -31,7 +32,7 @@ export const command: Command = defineCommand(
     name: 'train',
     summary: 'Train a model from random initialisation into a run directory (the same command resumes it).',
     options: {
-      arch: { type: 'string', choices: ['transformer', 'mamba2', 'lstm'], help: "architecture (default: transformer, or the resumed run's)" },
+      arch: { type: 'string', choices: [...knownArchs()], help: "architecture (default: transformer, or the resumed run's); variants are --model switches (docs/models.md)" },
       preset: { type: 'string', choices: [...PRESET_NAMES], help: `model and training preset (default: tiny, or the resumed run's); ${presetHelp}` },
       seed: { type: 'int', help: "seed of the initialisation and the data order (default: 0, or the resumed run's)" },
       steps: { type: 'int', help: "optimisation steps (default: the preset's)" },
@@ -42,7 +43,7 @@ export const command: Command = defineCommand(
       'corpus-seed': { type: 'int', help: 'seed of the corpus generator (default 0: every training seed sees the same corpus)' },
       knob: { type: 'list', help: 'corpus generator knob overrides, key=value,...' },
       'shared-vocab': { type: 'boolean', help: 'w<ENV> and w<LAN> share one token id (the paper\'s open check 3)' },
-      model: { type: 'list', help: 'model config overrides, key=value,... (e.g. nLayers=4,dModel=64)' },
+      model: { type: 'list', help: 'model config overrides, key=value,... (e.g. nLayers=4,dModel=64; per-layer switches with / between layers: mixing=none/softmax)' },
       'batch-size': { type: 'int', help: 'rows per batch' },
       'seq-len': { type: 'int', help: 'tokens per row' },
       lr: { type: 'number', help: 'peak learning rate' },
