@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_node
+setup_native
 setup_python
 setup_kernel
 setup_extension

@@ -18,6 +18,23 @@ setup_node() {
   npm run --silent build
 }
 
+# groundlab's native kernels (src/engine/native/): OpenBLAS from Debian when missing and we are root,
+# then the Node-API addon built with the system compiler. Without them groundlab runs on pure wasm
+# (and says so once); the build's message says what is missing.
+setup_native() {
+  cd "$ROOT"
+  if [ "$(uname -s)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      log "installing Debian's OpenBLAS (for the native kernels)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null
+    else
+      log "OpenBLAS is missing: 'sudo apt-get install libopenblas-dev' gives the native kernels (pure wasm until then)"
+    fi
+  fi
+  log "building the native kernels (src/engine/native/build.sh)"
+  bash src/engine/native/build.sh || log "native kernels not built: groundlab runs on pure wasm"
+}
+
 setup_python() {
   if [ ! -x "$PY" ]; then
     log "creating the project virtualenv $VENV"

@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_node
+setup_native
 setup_python
 setup_chromium
 setup_slurm
@@ -12,3 +13,5 @@ setup_extension
 cd "$ROOT"
 log "running the tests"
 node --test --test-concurrency=2 --test-reporter=spec dist/test/
+log "running the op and gradient tests again on pure wasm (GROUNDLAB_BACKEND=wasm)"
+GROUNDLAB_BACKEND=wasm node --test --test-concurrency=2 --test-reporter=spec dist/test/engine/
