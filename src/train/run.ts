@@ -62,6 +62,8 @@ export interface CheckpointState {
   /** Wall-clock seconds of training so far (all sessions). */
   elapsedSec: number;
   savedAt: string;
+  /** The model config the weights were trained with (checkpoints written since groundlab 0.x have it). */
+  model?: Record<string, unknown>;
 }
 
 export interface Run {
@@ -223,7 +225,6 @@ export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<R
 
 /** Build the model of a run config and load a checkpoint's weights into it (checked). */
 export async function loadCheckpointModel(config: RunConfig, ckDir: string, deps: TrainDeps): Promise<LanguageModel> {
-  const file = path.join(ckDir, 'model.safetensors');
   let model: LanguageModel;
   try {
     model = deps.createModel(config.model, config.seed);
@@ -232,12 +233,52 @@ export async function loadCheckpointModel(config: RunConfig, ckDir: string, deps
     throw new GroundlabError('BAD_CONFIG', `the model config in config.json cannot be built: ${(e as Error).message}`, { file: path.join(path.dirname(path.dirname(ckDir)), 'config.json'), cause: e });
   }
   try {
-    await loadTensorsInto(file, model.params);
+    const cfgFile = path.join(path.dirname(path.dirname(ckDir)), 'config.json');
+    const st = fs.existsSync(path.join(ckDir, 'state.json')) ? await readCheckpointState(ckDir) : undefined;
+    if (st) checkCheckpointFits(config, st, ckDir, cfgFile);
+    await loadCheckpointWeights(model, ckDir, cfgFile);
   } catch (e) {
     model.dispose();
     throw e;
   }
   return model;
+}
+
+const CONFIG_AT_FAULT = 'config.json was edited by hand or belongs to another run: restore the model config the checkpoints were trained with; the checkpoints themselves are intact (do not delete them)';
+
+/**
+ * A checkpoint that records its model config (state.json `model`) must agree with config.json field
+ * by field; a difference is a CONFIG_MISMATCH naming the field and both values (never blamed on the
+ * checkpoint). Fields only one side has (added by a newer groundlab) are not compared.
+ */
+export function checkCheckpointFits(config: RunConfig, st: CheckpointState, ckDir: string, cfgFile: string): void {
+  if (!st.model || typeof st.model !== 'object') return;
+  const cur = config.model as Record<string, unknown>;
+  const diffs: string[] = [];
+  for (const [k, v] of Object.entries(st.model)) {
+    if (!(k in cur) || v === undefined) continue;
+    if (JSON.stringify(cur[k]) !== JSON.stringify(v)) diffs.push(`model.${k} is ${JSON.stringify(cur[k])} in config.json but ${JSON.stringify(v)} in ${path.basename(ckDir)}`);
+  }
+  if (diffs.length) throw new GroundlabError('CONFIG_MISMATCH', `config.json does not match the model config the checkpoints were trained with: ${diffs.join('; ')}`, { file: cfgFile, hint: CONFIG_AT_FAULT });
+}
+
+/**
+ * Load a checkpoint's weights into a model built from the run's config.json: NaN or Inf weights are
+ * CORRUPT_CHECKPOINT naming the tensor; tensors whose names or shapes do not fit the model mean that
+ * config.json no longer describes the run (the trainer always saves the model it built from it),
+ * so they are reported as a CONFIG_MISMATCH, never as a damaged checkpoint.
+ */
+export async function loadCheckpointWeights(model: LanguageModel, ckDir: string, cfgFile: string): Promise<void> {
+  const file = path.join(ckDir, 'model.safetensors');
+  try {
+    await loadTensorsInto(file, model.params, { finite: true });
+  } catch (e) {
+    if (e instanceof GroundlabError && e.code === 'CORRUPT_CHECKPOINT' && /has shape \[|^(.*: )?missing \d+ tensor|that the model does not have/.test(e.message.split('\n')[0])) {
+      const what = e.message.split('\n')[0].replace(`${file}: `, '');
+      throw new GroundlabError('CONFIG_MISMATCH', `the model config in config.json does not fit ${path.basename(ckDir)}: ${what}`, { file: cfgFile, cause: e, hint: CONFIG_AT_FAULT });
+    }
+    throw e;
+  }
 }
 
 /** Read a checkpoint's state.json (checked). */

@@ -5,15 +5,18 @@
  * checkpoint reproduces the uninterrupted run's loss trace exactly (same backend).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as aq from 'arquero';
+import * as flechette from '@uwdata/flechette';
 import * as tf from '@tensorflow/tfjs-core';
-import { GroundlabError } from '../errors';
+import { GroundlabError, fromSystemError, isGroundlabError } from '../errors';
 import { engineInfo, initEngine } from '../engine/backend';
 import { Rng, type RngState } from '../engine/rng';
-import { atomicWrite, atomicWriteJSON } from '../io/atomic';
-import { readSafetensors, loadTensorsInto, saveTensors, writeSafetensors } from '../io/safetensors';
+import { atomicWrite, atomicWriteJSON, mkdirp, removeStaleTemps } from '../io/atomic';
+import { faultPoint } from '../io/faults';
+import { acquireLock, removeStaleLockTemps, type Lock } from '../io/lock';
+import { firstNonFinite, readSafetensors, saveTensors, writeSafetensors } from '../io/safetensors';
+import { unknownNameHint } from '../names';
 import type { Arch, LanguageModel } from '../models/types';
 import type { CorpusSpec, TokenDataset } from '../data/types';
 import { knownArchs, withDefaults, type AnyModelConfig, type TrainDeps, type TrainingData } from './deps';
@@ -23,7 +26,9 @@ import { checkpointSteps, learningRate } from './schedule';
 import { terminalProgress, type ProgressFn } from './progress';
 import {
   checkpointDirName,
+  checkCheckpointFits,
   listCheckpoints,
+  loadCheckpointWeights,
   readCheckpointState,
   readJSONFile,
   validateRunConfig,
@@ -168,6 +173,17 @@ function makeBatch(ds: MaskedDataset, rows: number[]) {
   };
 }
 
+const METRIC_COLUMNS = ['step', 'loss', 'lr', 'grad_norm', 'tokens', 'elapsed_sec'] as const;
+/** Column types given explicitly, so that an empty table (no step done yet) is written too. */
+const METRIC_TYPES = {
+  step: flechette.int32(),
+  loss: flechette.float64(),
+  lr: flechette.float64(),
+  grad_norm: flechette.float64(),
+  tokens: flechette.float64(),
+  elapsed_sec: flechette.float64(),
+};
+
 function metricsTable(rows: TrainMetricsRow[]) {
   return aq.table({
     step: Int32Array.from(rows, (r) => r.step),
@@ -181,34 +197,102 @@ function metricsTable(rows: TrainMetricsRow[]) {
 
 async function writeMetrics(dir: string, rows: TrainMetricsRow[]): Promise<void> {
   const t = metricsTable(rows);
-  await atomicWrite(path.join(dir, 'metrics', 'train.arrow'), aq.toArrowIPC(t));
+  await atomicWrite(path.join(dir, 'metrics', 'train.arrow'), aq.toArrowIPC(t, { types: METRIC_TYPES }));
   await atomicWrite(path.join(dir, 'metrics', 'train.csv'), aq.toCSV(t) + '\n');
 }
 
-async function readMetrics(dir: string, upTo: number): Promise<TrainMetricsRow[]> {
-  const f = path.join(dir, 'metrics', 'train.arrow');
-  if (!fs.existsSync(f)) return [];
-  try {
-    const t = aq.fromArrow(fs.readFileSync(f));
-    return (t.objects() as TrainMetricsRow[]).filter((r) => r.step <= upTo).map((r) => ({ ...r }));
-  } catch (e) {
-    throw new GroundlabError('BAD_FILE', `the metrics table cannot be read: ${(e as Error).message}`, { file: f, cause: e, hint: 'delete it to resume without the earlier loss trace' });
+/**
+ * The loss trace of steps 1..upTo, from metrics/train.arrow or, when that file is missing, damaged
+ * or short, from metrics/train.csv (the same rows). Rows after `upTo` (written before a checkpoint
+ * that never completed) are dropped. If neither file holds every row, resuming is refused: starting
+ * the trace at the checkpoint would silently lose the earlier rows and overwrite the CSV.
+ */
+export async function readMetrics(dir: string, upTo: number): Promise<TrainMetricsRow[]> {
+  if (upTo === 0) return [];
+  const arrow = path.join(dir, 'metrics', 'train.arrow');
+  const csv = path.join(dir, 'metrics', 'train.csv');
+  const problems: string[] = [];
+  const readers: Array<[string, (b: Buffer) => aq.ColumnTable]> = [
+    [arrow, (b) => aq.fromArrow(b)],
+    [csv, (b) => aq.fromCSV(b.toString('utf8'))],
+  ];
+  for (const [file, parse] of readers) {
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = parse(fs.readFileSync(file)).objects() as Array<Record<string, unknown>>;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      problems.push(`${path.basename(file)} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message.split('\n')[0]})`}`);
+      continue;
+    }
+    const kept: TrainMetricsRow[] = [];
+    let ok = true;
+    for (const r of rows) {
+      if (typeof r.step !== 'number' || r.step > upTo) continue;
+      if (r.step !== kept.length + 1 || !METRIC_COLUMNS.every((c) => typeof r[c] === 'number')) {
+        ok = false;
+        break;
+      }
+      kept.push(Object.fromEntries(METRIC_COLUMNS.map((c) => [c, r[c]])) as unknown as TrainMetricsRow);
+    }
+    if (ok && kept.length === upTo) return kept;
+    problems.push(`${path.basename(file)} does not hold the rows of steps 1..${upTo} (it has ${kept.length} in order)`);
   }
+  throw new GroundlabError('BAD_FILE', `cannot resume from step ${upTo}: the loss trace up to that step is lost (${problems.join('; ')})`, {
+    file: arrow,
+    hint: 'restore metrics/train.arrow or metrics/train.csv (from a backup or a copy of the run); the checkpoints are intact, and resuming without the trace would lose its earlier rows',
+  });
 }
 
+/**
+ * Fill `checkpoints/.step-N.partial-PID/` and rename it to `checkpoints/step-N/`: a listed
+ * checkpoint is always complete. The metrics of steps 1..N are written before (see train()), so a
+ * kill right after the rename loses nothing. A failed attempt (disk full) removes its partial folder;
+ * one left by a killed process is removed when the run starts again (`removePartials`).
+ */
 async function saveCheckpoint(dir: string, model: LanguageModel, opt: AdamW, state: CheckpointState): Promise<CheckpointInfo> {
   const root = path.join(dir, 'checkpoints');
   const name = checkpointDirName(state.step);
   const final = path.join(root, name);
   const tmp = path.join(root, `.${name}.partial-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  await saveTensors(path.join(tmp, 'model.safetensors'), model.params as Map<string, tf.Tensor>, { format: 'pt', groundlab_step: String(state.step) });
-  await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), await opt.stateTensors(), { optimizer: 'adamw' });
-  await atomicWriteJSON(path.join(tmp, 'state.json'), state);
-  fs.rmSync(final, { recursive: true, force: true });
-  fs.renameSync(tmp, final);
+  try {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    mkdirp(tmp);
+    await saveTensors(path.join(tmp, 'model.safetensors'), model.params as Map<string, tf.Tensor>, { format: 'pt', groundlab_step: String(state.step) });
+    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), await opt.stateTensors(), { optimizer: 'adamw' });
+    await atomicWriteJSON(path.join(tmp, 'state.json'), state);
+    fs.rmSync(final, { recursive: true, force: true });
+    fs.renameSync(tmp, final);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw fromSystemError(e, { file: final, doing: `save the checkpoint of step ${state.step}` });
+  }
+  faultPoint('checkpoint-renamed');
   return { step: state.step, dir: final };
+}
+
+/**
+ * Remove what a killed trainer of this run left half-done: partial checkpoint folders and the
+ * temporary files of atomic writes in the folders only the trainer writes. Call under the run lock.
+ */
+export function removePartials(dir: string): string[] {
+  const removed: string[] = [];
+  const root = path.join(dir, 'checkpoints');
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    // no checkpoints yet
+  }
+  for (const n of names) {
+    if (/^\.step-\d+\.partial-\d+$/.test(n)) {
+      fs.rmSync(path.join(root, n), { recursive: true, force: true });
+      removed.push(path.join('checkpoints', n));
+    }
+  }
+  for (const n of removeStaleTemps(dir, { all: true, only: /^\.(config|tokenizer)\.json\.tmp-/ })) removed.push(n);
+  for (const n of removeStaleTemps(path.join(dir, 'metrics'), { all: true })) removed.push(path.join('metrics', n));
+  return removed;
 }
 
 function resolveTrainConfig(opts: TrainOptions, base: TrainConfig): TrainConfig {
@@ -242,27 +326,54 @@ function checkResumeOptions(opts: TrainOptions, cfg: RunConfig, cfgFile: string)
   for (const [k, v] of Object.entries(opts.corpus ?? {})) if (!same(v, (cfg.corpus as unknown as Record<string, unknown>)[k])) throw clash(`corpus.${k}`, v, (cfg.corpus as unknown as Record<string, unknown>)[k]);
 }
 
+/** Seeds are whole numbers from 0 to 2^53 - 1: larger ones cannot be stored exactly. */
+export function checkSeed(seed: number | undefined, what = 'seed'): void {
+  if (seed === undefined) return;
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new GroundlabError('BAD_ARGUMENT', `${what} must be a whole number from 0 to 2^53 - 1 (9007199254740991), got ${seed}`, {
+      hint: 'larger numbers lose their last digits in JavaScript (and in config.json), so two different seeds could give the same run',
+    });
+  }
+}
+
+/**
+ * Model config overrides must name fields of the architecture's config (the keys of its resolved
+ * preset), so that a typo (`nlayers`) is refused instead of being stored and ignored.
+ */
+export function checkModelKeys(arch: Arch, preset: PresetName, model: Record<string, unknown> | undefined, deps: TrainDeps, stored?: Record<string, unknown>): void {
+  const given = Object.keys(model ?? {});
+  if (!given.length) return;
+  const known = new Set([...Object.keys(deps.modelPreset(arch, preset, 64)), ...Object.keys(stored ?? {})]);
+  for (const k of given) {
+    if (!known.has(k)) {
+      throw new GroundlabError('BAD_ARGUMENT', `unknown ${arch} model config field "${k}"`, { hint: unknownNameHint(k, [...known].filter((x) => x !== 'arch'), `the ${arch} fields`) });
+    }
+  }
+}
+
 /** Train a model into `opts.out` (resuming it when it already holds a run). */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  if (!knownArchs().includes(opts.arch)) {
-    throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: `use one of: ${knownArchs().join(', ')}` });
+  if (!['transformer', 'mamba2', 'lstm'].includes(opts.arch)) {
+    throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: 'use one of: transformer, mamba2, lstm' });
   }
   if (!PRESET_NAMES.includes(opts.preset)) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${opts.preset}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
-  if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new GroundlabError('BAD_ARGUMENT', `seed must be a whole number, got ${opts.seed}`);
+  checkSeed(opts.seed);
   await initEngine();
   const deps = withDefaults(opts.deps);
   const dir = path.resolve(opts.out);
   const cfgFile = path.join(dir, 'config.json');
   const progress = opts.onProgress ?? (opts.log ? terminalProgress() : undefined);
 
+  // Everything is checked before anything is written: a refused command leaves no folder behind.
   let config: RunConfig;
   let data: TrainingData;
-  let resumeFrom: CheckpointInfo | undefined;
-  if (fs.existsSync(cfgFile)) {
+  const fresh = !fs.existsSync(cfgFile);
+  if (!fresh) {
     if (opts.resume === false) {
       throw new GroundlabError('BAD_ARGUMENT', `${opts.out} already holds a run`, { hint: 'choose a new --out folder, delete the old run, or resume it' });
     }
     config = validateRunConfig(await readJSONFile(cfgFile, 'run config'), cfgFile);
+    checkModelKeys(opts.arch, opts.preset, opts.model, deps, config.model);
     checkResumeOptions(opts, config, cfgFile);
     data = opts.data ?? (await deps.prepareData(config.corpus, { seqLen: config.train.seqLen }));
     const tokFile = path.join(dir, 'tokenizer.json');
@@ -273,12 +384,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         hint: 'the corpus generator or its files changed since the run started; start a new run',
       });
     }
-    const cks = listCheckpoints(dir);
-    resumeFrom = cks[cks.length - 1];
+    if (data.tokenizer.vocabSize !== config.model.vocabSize) {
+      throw new GroundlabError('CONFIG_MISMATCH', `config.json has model.vocabSize ${config.model.vocabSize} but the run's tokenizer has ${data.tokenizer.vocabSize} tokens`, {
+        file: cfgFile,
+        hint: 'config.json was edited by hand or belongs to another run: restore it (the checkpoints are intact)',
+      });
+    }
   } else {
     if (fs.existsSync(dir) && (!fs.statSync(dir).isDirectory() || fs.readdirSync(dir).length > 0)) {
       throw new GroundlabError('BAD_ARGUMENT', `${opts.out} exists and is not a run directory (no config.json)`, { hint: 'choose a new or empty --out folder' });
     }
+    checkModelKeys(opts.arch, opts.preset, opts.model, deps);
     const preset = trainPreset(opts.preset);
     const trainCfg = resolveTrainConfig(opts, preset.train);
     const kind = opts.corpus?.kind ?? 'synthetic';
@@ -309,23 +425,47 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       createdAt: new Date().toISOString(),
       engine: { backend: info.backend, threads: info.threads },
     };
-    fs.mkdirSync(dir, { recursive: true });
-    await atomicWriteJSON(path.join(dir, 'tokenizer.json'), data.tokenizer.toJSON());
-    await atomicWriteJSON(cfgFile, config);
   }
 
   const tc = config.train;
   const ds = data.train as MaskedDataset;
   if (ds.seqLen !== tc.seqLen) throw new GroundlabError('CONFIG_MISMATCH', `the dataset has rows of ${ds.seqLen} tokens but the run's seqLen is ${tc.seqLen}`, { file: cfgFile });
   const schedule = new Set(checkpointSteps(tc.steps, tc.checkpoints));
-  const releaseLock = acquireRunLock(dir);
   let model: LanguageModel;
   try {
     model = deps.createModel(config.model, config.seed);
   } catch (e) {
-    releaseLock();
+    if (!fresh && isGroundlabError(e) && e.code !== 'UNSUPPORTED' && e.code !== 'BACKEND') {
+      throw new GroundlabError('BAD_CONFIG', `the model config in config.json cannot be built: ${e.message}`, { file: cfgFile, cause: e });
+    }
     throw e;
   }
+  const createdDir = !fs.existsSync(dir);
+  let lock: Lock | undefined;
+  let wrote = false;
+  try {
+    mkdirp(dir);
+    lock = acquireRunLock(dir);
+    if (fresh && fs.existsSync(cfgFile)) {
+      // Another process created this run between our check and our lock: resume it instead.
+      model.dispose();
+      lock.release();
+      return train(opts);
+    }
+    removePartials(dir);
+    if (fresh) {
+      wrote = true;
+      await atomicWriteJSON(path.join(dir, 'tokenizer.json'), data.tokenizer.toJSON());
+      await atomicWriteJSON(cfgFile, config);
+    }
+  } catch (e) {
+    model.dispose();
+    lock?.release();
+    if (wrote || createdDir) removeFreshRun(dir, createdDir);
+    throw fromSystemError(e, { file: dir, doing: 'start the run' });
+  }
+  const cks = fresh ? [] : listCheckpoints(dir);
+  const resumeFrom: CheckpointInfo | undefined = cks[cks.length - 1];
   const vars = [...model.params.values()];
   const nameOf = new Map(vars.map((v, i) => [v.name, [...model.params.keys()][i]]));
   const opt = new AdamW(model.params, { beta1: tc.beta1, beta2: tc.beta2, eps: tc.eps, weightDecay: tc.weightDecay });
@@ -340,12 +480,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let st: CheckpointState;
       try {
         st = await readCheckpointState(ck.dir);
-        await loadTensorsInto(path.join(ck.dir, 'model.safetensors'), model.params);
+        checkCheckpointFits(config, st, ck.dir, cfgFile);
+        await loadCheckpointWeights(model, ck.dir, cfgFile);
         const optFile = path.join(ck.dir, 'optimizer.safetensors');
-        opt.loadState(await readSafetensors(optFile), optFile);
+        const optState = await readSafetensors(optFile);
+        const bad = firstNonFinite(optState.tensors);
+        if (bad) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer tensor "${bad.name}" holds ${bad.value} at index ${bad.index}: the file is damaged`, { file: optFile });
+        opt.loadState(optState, optFile);
         if (opt.step !== st.step) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer step ${opt.step} differs from state.json step ${st.step}`, { file: optFile });
       } catch (e) {
-        if (!(e instanceof GroundlabError)) throw e;
+        if (!(e instanceof GroundlabError) || e.code === 'CONFIG_MISMATCH') throw e; // the config is at fault, not the checkpoint
         const prev = listCheckpoints(dir).filter((c) => c.step < ck.step).pop();
         throw new GroundlabError(e.code, `cannot resume from the last checkpoint (step ${ck.step}): ${e.message}`, {
           cause: e,
@@ -369,10 +513,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tokensSeen,
       elapsedSec: elapsed(),
       savedAt: new Date().toISOString(),
+      model: config.model,
     });
+    // The metrics of steps 1..N are on disk before checkpoint N is: a kill at any moment loses no row.
+    const checkpoint = async (s: number, loss?: number) => {
+      await writeMetrics(dir, metrics);
+      await saveCheckpoint(dir, model, opt, stateAt(s, loss));
+    };
     let lastSaved = resumeFrom?.step ?? -1;
     if (!resumeFrom) {
-      await saveCheckpoint(dir, model, opt, stateAt(0));
+      await checkpoint(0);
       lastSaved = 0;
     }
     const startStep = step;
@@ -412,8 +562,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (batch.mask) batch.mask.dispose();
       if (batch.feats) batch.feats.dispose();
       if (!finite) {
-        await writeMetrics(dir, metrics);
         const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
+        if (step === 0) {
+          // The very first step: the initial model (or the data) gives non-finite values. A fresh
+          // run's folder is removed, so a corrected command starts cleanly in the same --out.
+          const removed = fresh && removeFreshRun(dir, createdDir);
+          throw new GroundlabError('NUMERIC', `the first training step is not finite: ${what}`, {
+            file: dir,
+            hint: `the initial model gives non-finite values: check the --model values (e.g. initStd, lnEps/normEps) and the learning rate (now ${tc.lr})${removed ? `; ${opts.out} was removed, so the corrected command can use it again` : ''}`,
+          });
+        }
+        await writeMetrics(dir, metrics);
         throw new GroundlabError('NUMERIC', `training diverged at step ${step + 1}: ${what}`, {
           file: dir,
           hint: `the last good checkpoint (step ${lastSaved}) is kept; lower the learning rate (now ${tc.lr}) or raise the warm-up, then start a new run`,
@@ -427,17 +586,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (window.length > 20) window.shift();
       const stepSec = window.reduce((a, b) => a + b, 0) / window.length;
       if (schedule.has(step)) {
-        await saveCheckpoint(dir, model, opt, stateAt(step, loss));
+        await checkpoint(step, loss);
         lastSaved = step;
-        await writeMetrics(dir, metrics);
       }
       progress?.({ task: 'train', step, total: tc.steps, loss, tokensPerSec: tokensPerStep / stepSec, etaSec: (tc.steps - step) * stepSec });
     }
     if (lastSaved !== step) {
-      await saveCheckpoint(dir, model, opt, stateAt(step, lastLoss));
+      await checkpoint(step, lastLoss);
       lastSaved = step;
+    } else if (step === startStep) {
+      await writeMetrics(dir, metrics); // nothing trained: rewrite the trace (e.g. a lost train.csv from the Arrow file)
     }
-    await writeMetrics(dir, metrics);
     const wallSec = (Date.now() - t0) / 1000;
     const sessionSteps = step - startStep;
     const tokensPerSec = wallSec > 0 ? (sessionSteps * tokensPerStep) / wallSec : 0;
@@ -462,53 +621,41 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       tokensPerSec,
       checkpoints: listCheckpoints(dir),
     };
+  } catch (e) {
+    // A fresh run that never completed a step holds nothing worth keeping (and would refuse a
+    // corrected command as a CONFIG_MISMATCH): remove it.
+    if (step === 0 && fresh) removeFreshRun(dir, createdDir);
+    throw fromSystemError(e, { file: dir, doing: 'train' });
   } finally {
     opt.dispose();
     model.dispose();
-    releaseLock();
+    lock!.release();
   }
 }
 
 /**
- * One training process per run directory: `<run>/.train.lock` holds "pid host". A lock left by a
- * process that no longer runs on this host (killed, crashed) is taken over.
+ * Remove what this session wrote of a fresh run that never completed a step (config, tokenizer,
+ * checkpoint 0, metrics), and the folder itself when this session created it. Returns whether it did.
  */
-export function acquireRunLock(dir: string): () => void {
-  const file = path.join(dir, '.train.lock');
-  const me = `${process.pid} ${os.hostname()}`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, me, { flag: 'wx' });
-      return () => {
-        try {
-          if (fs.readFileSync(file, 'utf8') === me) fs.rmSync(file, { force: true });
-        } catch {
-          // already gone
-        }
-      };
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'EEXIST') throw e;
-      const [pidStr, host] = (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '').split(' ');
-      const pid = Number(pidStr);
-      let alive = false;
-      if (host === os.hostname() && Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (err) {
-          alive = (err as { code?: string }).code === 'EPERM';
-        }
-      } else if (host && host !== os.hostname()) {
-        alive = true; // cannot tell: another machine
-      }
-      if (alive) {
-        throw new GroundlabError('BAD_ARGUMENT', `run ${dir} is being trained by process ${pid} on ${host}`, {
-          file,
-          hint: 'wait for it to finish, or stop it; if that process is gone, delete the lock file',
-        });
-      }
-      fs.rmSync(file, { force: true });
-    }
+function removeFreshRun(dir: string, removeFolder: boolean): boolean {
+  try {
+    if (removeFolder) fs.rmSync(dir, { recursive: true, force: true });
+    else for (const n of ['config.json', 'tokenizer.json', 'checkpoints', 'metrics']) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
   }
-  throw new GroundlabError('INTERNAL', `could not take the training lock of ${dir}`, { file });
+}
+
+/**
+ * One training process per run directory: `<run>/.train.lock` names the trainer (see ../io/lock.ts:
+ * taking a free or stale lock is atomic, a live holder gives a BUSY error).
+ */
+export function acquireRunLock(dir: string): Lock {
+  removeStaleLockTemps(path.join(dir, '.train.lock'));
+  return acquireLock(path.join(dir, '.train.lock'), {
+    what: `run ${dir}`,
+    busyMessage: (h) => `run ${dir} is being trained by process ${h.pid} on ${h.host}`,
+    busyHint: 'wait for it to finish, or stop it (Ctrl-C or kill PID: it saves a checkpoint); if that process is gone, delete the lock file',
+  });
 }

@@ -70,9 +70,27 @@ test('loadModel: truncated weights and a config that does not fit the checkpoint
   cfg.model.dModel = 16;
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   const run2 = await openRun(r.dir, { deps });
-  await assert.rejects(run2.loadModel(2), (e: unknown) => err('CORRUPT_CHECKPOINT', /has shape \[13, 8\] but the model expects \[13, 16\]/)(e) && (e as Error).message.includes('step-000002'));
-  // resuming the damaged run also refuses, naming the checkpoint file
+  // named as a config mismatch (field, config.json value, checkpoint value), never blamed on a checkpoint
+  const configAtFault = (e: unknown) =>
+    err('CONFIG_MISMATCH', /model\.dModel is 16 in config\.json but 8 in step-00000\d/)(e) && (e as Error).message.includes(cfgFile) && !/delete \S*step-/.test((e as Error).message);
+  await assert.rejects(run2.loadModel(2), configAtFault);
+  await assert.rejects(train({ out: r.dir, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 8, deps }), configAtFault);
+  // a checkpoint written before checkpoints recorded their model config: the shapes show it
+  const stFile = path.join(r.dir, 'checkpoints', 'step-000004', 'state.json');
+  const st = JSON.parse(fs.readFileSync(stFile, 'utf8'));
+  delete st.model;
+  fs.writeFileSync(stFile, JSON.stringify(st));
+  await assert.rejects(
+    train({ out: r.dir, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 8, deps }),
+    (e: unknown) => err('CONFIG_MISMATCH', /config\.json does not fit step-000004: tensor "wte\.weight" has shape \[13, 8\] but the model expects \[13, 16\]/)(e) && !/delete \S*step-/.test((e as Error).message),
+  );
+  // vocabSize edited: named against the tokenizer
   cfg.model.dModel = 8;
+  cfg.model.vocabSize = 20;
+  fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+  await assert.rejects(train({ out: r.dir, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 8, deps }), err('CONFIG_MISMATCH', /model\.vocabSize 20 but the run's tokenizer has 13 tokens/));
+  // resuming the damaged run also refuses, naming the checkpoint file
+  cfg.model.vocabSize = 13;
   fs.writeFileSync(cfgFile, JSON.stringify(cfg));
   fs.writeFileSync(file, bytes.subarray(0, 30));
   await assert.rejects(
@@ -87,7 +105,7 @@ test('one training process per run: a live lock refuses, a stale lock is taken o
   assert.ok(!fs.existsSync(lock), 'released after training');
   fs.writeFileSync(lock, `${process.pid} ${os.hostname()}`);
   const again = () => train({ out: r.dir, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 8, deps });
-  await assert.rejects(again(), err('BAD_ARGUMENT', new RegExp(`being trained by process ${process.pid}`)));
+  await assert.rejects(again(), err('BUSY', new RegExp(`being trained by process ${process.pid}`)));
   fs.writeFileSync(lock, `2147483646 ${os.hostname()}`);
   const ok = await again();
   assert.equal(ok.status, 'completed');

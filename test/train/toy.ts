@@ -112,7 +112,7 @@ export const TOY_V = 13;
 export function toyDeps(): Partial<TrainDeps> {
   return {
     createModel: (config: AnyModelConfig, seed: number) => new ToyBigram(config as ToyConfig, seed),
-    modelPreset: (arch, _preset, vocabSize, overrides) => ({ arch, vocabSize, contextLength: 64, dModel: 8, nLayers: 1, envFeatureDim: 0, ...(overrides ?? {}) }),
+    modelPreset: (arch, _preset, vocabSize, overrides) => ({ arch, vocabSize, contextLength: 64, dModel: 8, nLayers: 1, envFeatureDim: 0, nanAtCall: undefined, ...(overrides ?? {}) }),
     prepareData: async (spec: CorpusSpec, opts: { seqLen: number }): Promise<TrainingData> => ({
       spec,
       tokenizer: new ToyTokenizer(TOY_V),
