@@ -32,10 +32,11 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Remove the temporary files of atomic writes in `dir` (not below it) whose writer is gone; with
- * `all`, also those of live processes (for folders only the caller writes, under its lock).
+ * `all`, also those of live processes (for folders only the caller writes, under its lock); with
+ * `only`, just the names it matches.
  * Returns the names removed.
  */
-export function removeStaleTemps(dir: string, opts: { all?: boolean } = {}): string[] {
+export function removeStaleTemps(dir: string, opts: { all?: boolean; only?: RegExp } = {}): string[] {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -45,7 +46,7 @@ export function removeStaleTemps(dir: string, opts: { all?: boolean } = {}): str
   const out: string[] = [];
   for (const n of names) {
     const m = TEMP_RE.exec(n);
-    if (!m || (!opts.all && pidAlive(Number(m[1])))) continue;
+    if (!m || (opts.only && !opts.only.test(n)) || (!opts.all && pidAlive(Number(m[1])))) continue;
     fs.rmSync(path.join(dir, n), { force: true });
     out.push(n);
   }

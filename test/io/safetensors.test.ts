@@ -171,7 +171,7 @@ test('loading with finite: true refuses NaN or Inf weights, naming the tensor an
   await assert.rejects(loadTensorsInto(file, vars, { finite: true }), isCorrupt(file, /tensor "w" holds NaN at index 1/));
   assert.deepEqual(await w.array(), [0, 0, 0], 'nothing assigned');
   await loadTensorsInto(file, vars); // without the check the values load as they are
-  assert.ok(Number.isNaN((await w.array())[1]));
+  assert.ok(Number.isNaN(((await w.array()) as number[])[1]));
   w.dispose();
   i.dispose();
 });
