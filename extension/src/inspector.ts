@@ -25,7 +25,13 @@ export interface InspectorState {
   score: HeadScore;
   layer: number;
   head: number;
+  /** Colour scale of the maps: 'shared' by every head and checkpoint of the bundle (comparable), or 'map' (each map's own range, more contrast). */
+  scale: 'shared' | 'map';
+  /** Small multiples of the maps: the selected head's layer, every head of the model, or none. */
+  multiples: 'layer' | 'model' | 'off';
 }
+
+export const DEFAULT_UNITS: Record<MapKind, string> = { attention: 'attention probability', saliency: 'saliency' };
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -56,8 +62,13 @@ export class InspectorView {
   private hoverCell: { q: number; k: number } | null = null;
   private hoverHead: { l: number; h: number } | null = null;
   private overview?: View;
+  private overviewSignature = '';
+  private layerChart?: View;
+  private layerSignature = '';
   private map?: View;
   private mapSignature = '';
+  private readonly thumbs = new Map<string, string>();
+  private readonly luts = new Map<string, Uint8Array>();
   private readonly renders: RenderQueue;
   private disposed = false;
   private readonly unsubscribe: () => void;
@@ -70,8 +81,18 @@ export class InspectorView {
     score: HTMLSelectElement;
     step: HTMLInputElement;
     stepLabel: HTMLElement;
+    scale: HTMLSelectElement;
+    multiples: HTMLSelectElement;
     tokens: HTMLElement;
     overview: HTMLElement;
+    overviewWrap: HTMLElement;
+    overviewTip: HTMLElement;
+    layers: HTMLElement;
+    layersCaption: HTMLElement;
+    mapWrap: HTMLElement;
+    mapTip: HTMLElement;
+    multiplesBox: HTMLElement;
+    multiplesCaption: HTMLElement;
     overviewCaption: HTMLElement;
     overviewReadout: HTMLElement;
     mapStatus: HTMLElement;
@@ -96,7 +117,9 @@ export class InspectorView {
       kind: init.kind,
       score: p.scores[init.score] ? init.score : (Object.keys(p.scores)[0] as HeadScore),
       layer: init.layer,
-      head: init.head
+      head: init.head,
+      scale: 'shared',
+      multiples: 'layer'
     };
     host.classList.add('gl-inspector');
     host.dataset.link = p.link;
@@ -119,10 +142,14 @@ export class InspectorView {
     step.max = String(p.steps.length - 1);
     step.step = '1';
     const stepLabel = el('span', 'gl-step-label');
+    const scale = el('select', 'gl-scale');
+    scale.append(new Option('shared by all heads and checkpoints', 'shared'), new Option('each map its own range', 'map'));
+    const multiples = el('select', 'gl-multiples');
+    multiples.append(new Option("the selected head's layer", 'layer'), new Option('every head', 'model'), new Option('none', 'off'));
     const controls = el('div', 'gl-controls');
     const stepBox = el('span', 'gl-step-box');
     stepBox.append(step, stepLabel);
-    controls.append(labelled('example', example), labelled('variant', variant), labelled('map', kind), labelled('colour heads by', score), labelled('checkpoint', stepBox));
+    controls.append(labelled('example', example), labelled('variant', variant), labelled('map', kind), labelled('colour heads by', score), labelled('map colours', scale), labelled('small multiples', multiples), labelled('checkpoint', stepBox));
 
     const tokens = el('div', 'gl-tokens');
     const legend = el('div', 'gl-kind-legend');
@@ -132,21 +159,35 @@ export class InspectorView {
     const panels = el('div', 'gl-panels');
     const left = el('div', 'gl-panel gl-panel-overview');
     const overviewCaption = el('div', 'gl-caption');
+    const overviewWrap = el('div', 'gl-tip-host');
     const overview = el('div', 'gl-overview');
+    const overviewTip = el('div', 'gl-tooltip');
+    overviewWrap.append(overview, overviewTip);
     const overviewReadout = el('div', 'gl-readout gl-overview-readout', 'hover a head for its scores; click it to show its map');
-    left.append(overviewCaption, overview, overviewReadout);
+    const layersCaption = el('div', 'gl-caption gl-layers-caption');
+    const layers = el('div', 'gl-layers');
+    left.append(overviewCaption, overviewWrap, overviewReadout, layersCaption, layers);
     const right = el('div', 'gl-panel gl-panel-map');
     const mapStatus = el('div', 'gl-caption gl-map-status');
+    const mapWrap = el('div', 'gl-tip-host');
     const map = el('div', 'gl-map');
+    const mapTip = el('div', 'gl-tooltip');
+    mapWrap.append(map, mapTip);
     const mapReadout = el('div', 'gl-readout gl-map-readout', 'hover a cell for its value');
     const mapLegend = el('div', 'gl-map-legend');
     const mapRow = el('div', 'gl-map-row');
-    mapRow.append(map, mapLegend);
+    mapRow.append(mapWrap, mapLegend);
     right.append(mapStatus, mapReadout, mapRow);
     panels.append(left, right);
+    const multiplesCaption = el('div', 'gl-caption gl-multiples-caption');
+    const multiplesBox = el('div', 'gl-multiples-grid');
     const note = el('div', 'gl-note');
-    host.append(title, controls, legend, tokens, panels, note);
-    this.ui = { example, variant, kind, score, step, stepLabel, tokens, overview, overviewCaption, overviewReadout, mapStatus, map, mapReadout, mapLegend, note };
+    host.append(title, controls, legend, tokens, panels, multiplesCaption, multiplesBox, note);
+    this.ui = { example, variant, kind, score, step, stepLabel, scale, multiples, tokens, overview, overviewWrap, overviewTip, overviewCaption, overviewReadout, layers, layersCaption, mapStatus, mapWrap, mapTip, map, mapReadout, mapLegend, multiplesBox, multiplesCaption, note };
+    scale.addEventListener('change', () => this.setScale(scale.value as InspectorState['scale']));
+    multiples.addEventListener('change', () => this.setMultiples(multiples.value as InspectorState['multiples']));
+    overviewWrap.addEventListener('mouseleave', () => (overviewTip.style.display = 'none'));
+    mapWrap.addEventListener('mouseleave', () => (mapTip.style.display = 'none'));
 
     example.addEventListener('change', () => this.setExample(example.value));
     variant.addEventListener('change', () => this.setVariant(variant.value as Variant));
@@ -208,6 +249,16 @@ export class InspectorView {
     return this.update();
   }
 
+  setScale(scale: InspectorState['scale']): Promise<void> {
+    this.state.scale = scale === 'map' ? 'map' : 'shared';
+    return this.update();
+  }
+
+  setMultiples(m: InspectorState['multiples']): Promise<void> {
+    this.state.multiples = m === 'model' || m === 'off' ? m : 'layer';
+    return this.update();
+  }
+
   setStepIndex(c: number): Promise<void> {
     const cc = Math.max(0, Math.min(this.payload.steps.length - 1, Math.round(c)));
     this.state.c = cc;
@@ -232,7 +283,71 @@ export class InspectorView {
     this.unsubscribe();
     this.unwatchTheme();
     this.overview?.finalize();
+    this.layerChart?.finalize();
     this.map?.finalize();
+  }
+
+  /**
+   * The value range a map's colours span. Shared scale: one range per kind of map for the whole
+   * bundle, so that a colour means the same value in every head and at every checkpoint; attention
+   * probabilities use [0, 1], other maps [min(0, smallest value), largest value] over all carried
+   * maps of that kind. Per-map scale: the map's own range.
+   */
+  mapDomain(m: Pick<EncodedMap, 'kind' | 'min' | 'max'>): { domain: [number, number]; signed: boolean; shared: boolean } {
+    if (this.state.scale === 'map') return { domain: [Math.min(0, m.min), m.max], signed: m.min < 0, shared: false };
+    let lo = 0;
+    let hi = -Infinity;
+    for (const x of this.payload.maps) {
+      if (x.kind !== m.kind) continue;
+      lo = Math.min(lo, x.min);
+      hi = Math.max(hi, x.max);
+    }
+    if (!Number.isFinite(hi) || hi <= lo) hi = lo + 1;
+    if (m.kind === 'attention' && lo >= 0 && hi <= 1) hi = 1;
+    return { domain: [lo, hi], signed: lo < 0, shared: true };
+  }
+
+  /** The range of a per-head score over every checkpoint (the overview's colours are comparable across checkpoints). */
+  scoreDomain(score: HeadScore): [number, number] {
+    let lo = 0;
+    let hi = 0;
+    for (const g of this.payload.scores[score] ?? []) for (const v of g) if (v != null) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    return [lo, hi > lo ? hi : lo + 1];
+  }
+
+  private lutFor(m: EncodedMap): Uint8Array {
+    const { domain, signed } = this.mapDomain(m);
+    const name = signed ? 'blueorange' : m.kind === 'attention' ? 'blues' : 'oranges';
+    const key = `${name}|${m.min}|${m.max}|${domain[0]}|${domain[1]}`;
+    let lut = this.luts.get(key);
+    if (!lut) {
+      lut = colorLut(name, m.min, m.max, signed, domain);
+      this.luts.set(key, lut);
+    }
+    return lut;
+  }
+
+  private decodedOf(m: EncodedMap): { bytes: Uint8Array; present: Uint8Array | null } {
+    const key = mapKey(m.step, m.example, m.variant, m.kind, m.layer, m.head);
+    let dec = this.decoded.get(key);
+    if (!dec) {
+      dec = decodeBytes(m);
+      this.decoded.set(key, dec);
+    }
+    return dec;
+  }
+
+  /** Places a tooltip beside the pointer inside its host (the pointer's page coordinates). */
+  private showTip(tip: HTMLElement, clientX: number, clientY: number, text: string): void {
+    const hostBox = (tip.parentElement as HTMLElement).getBoundingClientRect();
+    tip.textContent = text;
+    tip.style.display = 'block';
+    const x = clientX - hostBox.left + 14;
+    const y = clientY - hostBox.top + 14;
+    // keep it inside the widget: flip to the left of the pointer near the right edge
+    const w = tip.offsetWidth || 200;
+    tip.style.left = `${x + w > hostBox.width + 160 ? Math.max(0, x - w - 28) : x}px`;
+    tip.style.top = `${y}px`;
   }
 
   // --- rendering ------------------------------------------------------------------------------
@@ -248,11 +363,15 @@ export class InspectorView {
 
   private rebuildViews(): void {
     this.overview?.finalize();
+    this.layerChart?.finalize();
     this.map?.finalize();
     this.overview = undefined;
+    this.layerChart = undefined;
     this.map = undefined;
-    this.mapSignature = '';
+    this.overviewSignature = this.layerSignature = this.mapSignature = '';
+    this.thumbs.clear();
     this.ui.overview.textContent = '';
+    this.ui.layers.textContent = '';
     this.ui.map.textContent = '';
     void this.update();
   }
@@ -280,6 +399,8 @@ export class InspectorView {
     (this.ui.variant.options[1] as HTMLOptionElement).disabled = !ex.variants.mismatch;
     this.ui.kind.value = s.kind;
     this.ui.score.value = s.score;
+    this.ui.scale.value = s.scale;
+    this.ui.multiples.value = s.multiples;
     this.ui.step.value = String(s.c);
     this.ui.stepLabel.textContent = `step ${step} (${s.c + 1}/${p.steps.length})`;
     this.host.dataset.step = String(step);
@@ -287,9 +408,10 @@ export class InspectorView {
     this.host.dataset.variant = s.variant;
     this.host.dataset.example = ex.id;
     this.host.dataset.head = `${s.layer}.${s.head}`;
+    this.host.dataset.scale = s.scale;
     this.renderTokens(v);
 
-    // overview
+    // overview (colour range: the score over all checkpoints, so scrubbing shows heads strengthen)
     const grid = p.scores[s.score]![s.c];
     const heads: { layer: number; head: number; value: number | null; carried: boolean }[] = [];
     for (let l = 0; l < p.layers; l++) {
@@ -298,35 +420,45 @@ export class InspectorView {
       }
     }
     const thr = p.thresholds[s.score];
-    this.ui.overviewCaption.textContent = `${SCORE_LABELS[s.score] ?? s.score} per head at step ${step}${thr != null ? ` (threshold ${fmt(thr)})` : ''}; dots: heads whose ${s.kind} map this bundle carries; outlined: selected`;
+    const sd = this.scoreDomain(s.score);
+    this.ui.overviewCaption.textContent = `${SCORE_LABELS[s.score] ?? s.score} per head at step ${step}${thr != null ? ` (threshold ${fmt(thr)})` : ''}; colours span ${fmt(sd[0])}..${fmt(sd[1])}, its range over all checkpoints; dots: heads whose ${s.kind} map this bundle carries; outlined: selected`;
     const sel = [{ layer: s.layer, head: s.head }];
-    if (!this.overview) {
-      this.overview = await createView(this.ui.overview, this.overviewSpec(), this.renderer, { heads, sel });
+    if (!this.overview || this.overviewSignature !== s.score) {
+      this.overview?.finalize();
+      this.ui.overview.textContent = '';
+      this.overviewSignature = s.score;
+      this.overview = await createView(this.ui.overview, this.overviewSpec(sd), this.renderer, { heads, sel });
       this.overview.addEventListener('click', (_e, item) => {
         const d = (item as { datum?: { layer?: number; head?: number } } | null)?.datum;
         if (d && typeof d.layer === 'number' && typeof d.head === 'number') void this.selectHead(d.layer, d.head);
       });
-      this.overview.addEventListener('mousemove', (_e, item) => {
+      this.overview.addEventListener('mousemove', (e, item) => {
         const d = (item as { datum?: { layer?: number; head?: number } } | null)?.datum;
         if (d && typeof d.layer === 'number' && typeof d.head === 'number') {
           this.hoverHead = { l: d.layer, h: d.head };
-          this.ui.overviewReadout.textContent = this.headSummary(d.layer, d.head);
-        }
+          const text = this.headSummary(d.layer, d.head);
+          this.ui.overviewReadout.textContent = text;
+          const ev = e as MouseEvent;
+          this.showTip(this.ui.overviewTip, ev.clientX, ev.clientY, text);
+        } else this.ui.overviewTip.style.display = 'none';
       });
     } else {
       await setData(this.overview, { heads, sel });
     }
     // readouts follow the state: the last hovered head and cell show their current values
     if (this.hoverHead) this.ui.overviewReadout.textContent = this.headSummary(this.hoverHead.l, this.hoverHead.h);
+    await this.renderLayerChart(sd);
 
     // map
     const key = mapKey(step, ex.id, s.variant, s.kind, s.layer, s.head);
     const m = this.mapsByKey.get(key);
     const what = `${s.kind} map of L${s.layer} H${s.head} at step ${step}, example ${ex.label} (${s.variant})`;
     this.renderNote();
+    this.renderMultiples(step, ex.id);
     if (!m) {
       this.ui.map.style.display = 'none';
       this.ui.mapLegend.style.display = 'none';
+      this.ui.mapTip.style.display = 'none';
       this.shownMap = null;
       this.ui.mapReadout.textContent = '';
       this.host.dataset.map = 'missing';
@@ -339,15 +471,10 @@ export class InspectorView {
       this.ui.mapStatus.classList.add('gl-missing');
       return;
     }
-    let dec = this.decoded.get(key);
-    if (!dec) {
-      dec = decodeBytes(m);
-      this.decoded.set(key, dec);
-    }
+    const dec = this.decodedOf(m);
     const n = m.n;
-    const signed = m.min < 0;
     const theme = themeColors(this.host);
-    const lut = colorLut(signed ? 'blueorange' : s.kind === 'attention' ? 'blues' : 'oranges', m.min, m.max, signed);
+    const lut = this.lutFor(m);
     const img = [{ x0: 0, y0: 0, url: bmpDataUrl(dec.bytes, dec.present, n, lut, parseColor(theme.background)) }];
     const marker = [{ q: v.predPos, k: v.envPos, q1: v.predPos + 1, k1: v.envPos + 1 }];
     this.shownMap = m;
@@ -355,26 +482,123 @@ export class InspectorView {
     this.ui.mapLegend.style.display = '';
     this.ui.mapStatus.classList.remove('gl-missing');
     const cellValue = this.cellValue(v.predPos, v.envPos);
+    this.host.dataset.mapStep = String(m.step);
     this.ui.mapStatus.textContent = `${what}: rows = query positions, columns = key positions; ENV -> pre-LAN cell (row ${v.predPos}, column ${v.envPos}) = ${fmt(cellValue)}; range ${fmt(m.min)}..${fmt(m.max)}, 8-bit quantised`;
-    this.renderLegend(lut, m, s.kind);
+    this.renderLegend(m, s.kind);
     this.host.dataset.map = 'shown';
     this.host.dataset.envCell = fmt(cellValue);
     if (this.hoverCell && this.hoverCell.q < n && this.hoverCell.k < n) this.showCell(this.hoverCell.q, this.hoverCell.k, this.cellValue(this.hoverCell.q, this.hoverCell.k));
     else this.ui.mapReadout.textContent = 'hover a cell for its value';
-    const signature = `${n}|${theme.background}|${theme.text}`;
+    // token labels are part of the spec: a new example or variant rebuilds the view
+    const signature = `${n}|${theme.background}|${theme.text}|${ex.id}|${s.variant}`;
     if (!this.map || signature !== this.mapSignature) {
       this.map?.finalize();
       this.ui.map.textContent = '';
       this.mapSignature = signature;
-      this.map = await createView(this.ui.map, this.mapSpec(n), this.renderer, { img, marker });
+      this.map = await createView(this.ui.map, this.mapSpec(n, v), this.renderer, { img, marker });
       this.map.addEventListener('mousemove', (e) => {
         const ev = e as MouseEvent;
         const cell = this.cellAt(ev.clientX, ev.clientY);
-        if (cell) this.showCell(cell.q, cell.k, this.cellValue(cell.q, cell.k));
+        if (cell) {
+          const text = this.showCell(cell.q, cell.k, this.cellValue(cell.q, cell.k));
+          this.showTip(this.ui.mapTip, ev.clientX, ev.clientY, text);
+        } else this.ui.mapTip.style.display = 'none';
       });
     } else {
       await setData(this.map, { img, marker });
     }
+  }
+
+  /** Layers x checkpoints: the largest score over each layer's heads at each checkpoint; click a column to go there. */
+  private async renderLayerChart(sd: [number, number]): Promise<void> {
+    const p = this.payload;
+    const s = this.state;
+    const per = p.scores[s.score]!;
+    const rows: { c: number; layer: number; value: number | null; best: string }[] = [];
+    per.forEach((g, c) => {
+      for (let l = 0; l < p.layers; l++) {
+        let best: number | null = null;
+        let arg = -1;
+        for (let h = 0; h < p.heads; h++) {
+          const x = g[l * p.heads + h];
+          if (x != null && (best == null || x > best)) [best, arg] = [x, h];
+        }
+        rows.push({ c, layer: l, value: best, best: arg >= 0 ? `H${arg}` : 'n/a' });
+      }
+    });
+    this.ui.layersCaption.textContent = `largest ${SCORE_LABELS[s.score] ?? s.score} over each layer's heads, per checkpoint (same colours as above); click a column to go to that checkpoint`;
+    const cur = [{ c: s.c }];
+    if (!this.layerChart || this.layerSignature !== s.score) {
+      this.layerChart?.finalize();
+      this.ui.layers.textContent = '';
+      this.layerSignature = s.score;
+      this.layerChart = await createView(this.ui.layers, this.layerSpec(sd), this.renderer, { lc: rows, cur });
+      this.layerChart.addEventListener('click', (_e, item) => {
+        const d = (item as { datum?: { c?: number } } | null)?.datum;
+        if (d && typeof d.c === 'number') void this.setStepIndex(d.c);
+      });
+    } else {
+      await setData(this.layerChart, { cur });
+    }
+  }
+
+  /** Small multiples: the maps of every head of the selected layer (or the model), one colour scale. */
+  private renderMultiples(step: number, example: string): void {
+    const p = this.payload;
+    const s = this.state;
+    const box = this.ui.multiplesBox;
+    if (s.multiples === 'off') {
+      box.textContent = '';
+      box.dataset.sig = '';
+      this.ui.multiplesCaption.textContent = '';
+      return;
+    }
+    const layers = s.multiples === 'model' ? Array.from({ length: p.layers }, (_, l) => l) : [s.layer];
+    const bg = parseColor(themeColors(this.host).background);
+    const sig = `${s.multiples}|${layers.join(',')}|${step}|${example}|${s.variant}|${s.kind}|${s.scale}|${s.layer}.${s.head}|${bg.join(',')}`;
+    if (box.dataset.sig === sig) return;
+    box.dataset.sig = sig;
+    box.textContent = '';
+    let shown = 0;
+    const size = s.multiples === 'model' ? Math.max(40, Math.min(72, Math.floor(900 / p.heads))) : Math.max(56, Math.min(120, Math.floor(900 / p.heads)));
+    box.style.gridTemplateColumns = `repeat(${p.heads}, ${size}px)`;
+    for (const l of layers) {
+      for (let h = 0; h < p.heads; h++) {
+        const m = this.mapsByKey.get(mapKey(step, example, s.variant, s.kind, l, h));
+        const cell = el('div', 'gl-mult');
+        cell.dataset.head = `${l}.${h}`;
+        if (l === s.layer && h === s.head) cell.classList.add('gl-mult-selected');
+        const label = el('div', 'gl-mult-label', `L${l}H${h}`);
+        const score = p.scores[s.score]![s.c][l * p.heads + h];
+        if (m) {
+          const key = `${mapKey(m.step, m.example, m.variant, m.kind, m.layer, m.head)}|${s.scale}|${bg.join(',')}`;
+          let url = this.thumbs.get(key);
+          if (!url) {
+            const dec = this.decodedOf(m);
+            url = bmpDataUrl(dec.bytes, dec.present, m.n, this.lutFor(m), bg);
+            this.thumbs.set(key, url);
+          }
+          const img = el('img', 'gl-mult-img');
+          img.src = url;
+          img.width = size;
+          img.height = size;
+          img.alt = `${s.kind} map of L${l} H${h}`;
+          cell.append(img);
+          shown++;
+        } else {
+          const none = el('div', 'gl-mult-none', 'not carried');
+          none.style.width = none.style.height = `${size}px`;
+          cell.append(none);
+        }
+        cell.title = `L${l} H${h} at step ${step}: ${SCORE_LABELS[s.score] ?? s.score} ${fmt(score)}${m ? '' : ' (no map carried)'}; click to select`;
+        cell.append(label);
+        cell.addEventListener('click', () => void this.selectHead(l, h));
+        box.append(cell);
+      }
+    }
+    const scope = s.multiples === 'model' ? 'every head' : `every head of layer ${s.layer}`;
+    this.ui.multiplesCaption.textContent = `${s.kind} maps of ${scope} at step ${step} (${shown} carried), ${s.scale === 'shared' ? 'one colour scale shared by all heads and checkpoints' : 'each with its own colour range'}; click one to select it`;
+    this.host.dataset.multiples = String(shown);
   }
 
   /** The value of cell (q, k) of the map shown now (null where the map stores none). */
@@ -400,28 +624,33 @@ export class InspectorView {
     return q >= 0 && k >= 0 && q < n && k < n ? { q, k } : null;
   }
 
-  private renderLegend(lut: Uint8Array, m: EncodedMap, kind: MapKind): void {
+  private renderLegend(m: EncodedMap, kind: MapKind): void {
     const box = this.ui.mapLegend;
     box.textContent = '';
+    const { domain, signed, shared } = this.mapDomain(m);
+    const name = signed ? 'blueorange' : kind === 'attention' ? 'blues' : 'oranges';
     const bar = el('div', 'gl-legend-bar');
-    bar.style.background = lutGradient(lut);
+    bar.style.background = lutGradient(colorLut(name, domain[0], domain[1], signed, domain));
     const labels = el('div', 'gl-legend-labels');
-    labels.append(el('span', 'gl-legend-max', fmt(m.max)), el('span', 'gl-legend-min', fmt(m.min)));
+    labels.append(el('span', 'gl-legend-max', fmt(domain[1])), el('span', 'gl-legend-min', fmt(domain[0])));
     const body = el('div', 'gl-legend-body');
     body.append(bar, labels);
-    box.append(el('div', 'gl-legend-title', kind), body);
+    const unit = this.payload.mapUnits?.[kind] ?? DEFAULT_UNITS[kind];
+    box.append(el('div', 'gl-legend-title', kind), body, el('div', 'gl-legend-unit', unit), el('div', 'gl-legend-scope', shared ? 'scale shared by all heads and checkpoints' : 'scale of this map'));
   }
 
-  private showCell(q: number, k: number, value: number | null): void {
+  private showCell(q: number, k: number, value: number | null): string {
     this.hoverCell = { q, k };
     const v = this.currentVariant();
     const tq = v.tokens[q] ?? '?';
     const tk = v.tokens[k] ?? '?';
     const mark = q === v.predPos && k === v.envPos ? ' [ENV -> pre-LAN]' : '';
-    this.ui.mapReadout.textContent = `query ${q} "${tq}" <- key ${k} "${tk}": ${value == null ? 'n/a' : fmt(value)}${mark}`;
+    const text = `query ${q} "${tq}" <- key ${k} "${tk}": ${value == null ? 'n/a' : fmt(value)}${mark}`;
+    this.ui.mapReadout.textContent = text;
     this.ui.tokens.querySelectorAll('.gl-tok-q, .gl-tok-k').forEach((e) => e.classList.remove('gl-tok-q', 'gl-tok-k'));
     this.ui.tokens.children[q]?.classList.add('gl-tok-q');
     this.ui.tokens.children[k]?.classList.add('gl-tok-k');
+    return text;
   }
 
   private headSummary(l: number, h: number): string {
@@ -459,7 +688,7 @@ export class InspectorView {
       '. Maps are 8-bit quantised.';
   }
 
-  private overviewSpec(): Record<string, unknown> {
+  private overviewSpec(domain: [number, number]): Record<string, unknown> {
     const p = this.payload;
     const t = themeColors(this.host);
     const enc = {
@@ -472,18 +701,44 @@ export class InspectorView {
       height: p.layers * CELL,
       config: vegaConfig(t),
       layer: [
-        { data: { name: 'heads' }, mark: { type: 'rect', cursor: 'pointer' }, encoding: { ...enc, color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', zero: true }, legend: { title: null, gradientLength: Math.max(60, p.layers * CELL - 20) } } } },
+        { data: { name: 'heads' }, mark: { type: 'rect', cursor: 'pointer' }, encoding: { ...enc, color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', domain, clamp: true }, legend: { title: null, gradientLength: Math.max(60, p.layers * CELL - 20) } } } },
         { data: { name: 'heads' }, transform: [{ filter: 'datum.carried' }], mark: { type: 'circle', size: 14, color: '#ffffff', stroke: '#000000', strokeWidth: 0.5, opacity: 0.9, cursor: 'pointer' }, encoding: enc },
         { data: { name: 'sel' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 3 }, encoding: enc }
       ]
     };
   }
 
-  private mapSpec(n: number): Record<string, unknown> {
+  private layerSpec(domain: [number, number]): Record<string, unknown> {
+    const p = this.payload;
     const t = themeColors(this.host);
-    const size = Math.max(220, Math.min(480, n * 4));
-    const x = { field: 'x0', type: 'quantitative', title: 'key position', scale: { domain: [0, n], nice: false }, axis: { grid: false } };
-    const y = { field: 'y0', type: 'quantitative', title: 'query position', scale: { domain: [0, n], nice: false, reverse: true }, axis: { grid: false } };
+    const steps = JSON.stringify(p.steps);
+    const w = Math.max(6, Math.min(CELL, Math.floor(420 / p.steps.length)));
+    const x = { field: 'c', type: 'ordinal', title: 'checkpoint (step)', axis: { labelExpr: `${steps}[datum.value]`, labelAngle: -45, labelOverlap: true } };
+    const y = { field: 'layer', type: 'ordinal', title: 'layer' };
+    return {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      width: p.steps.length * w,
+      height: p.layers * Math.min(CELL, 12),
+      config: vegaConfig(t),
+      layer: [
+        { data: { name: 'lc' }, mark: { type: 'rect', cursor: 'pointer' }, encoding: { x, y, color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', domain, clamp: true }, legend: null } } },
+        { data: { name: 'cur' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x } }
+      ]
+    };
+  }
+
+  private mapSpec(n: number, v: VariantPayload): Record<string, unknown> {
+    const t = themeColors(this.host);
+    // cells of 14 px up to 640 px: a 20-token context gets readable token labels on both axes;
+    // where labels would overlap, vega drops some (labelOverlap), and the tooltip names every cell
+    const size = Math.max(220, Math.min(640, n * 14));
+    const tokens = JSON.stringify(v.tokens.map((x) => (x.length > 14 ? x.slice(0, 13) + '…' : x)));
+    const kinds = JSON.stringify(v.kinds);
+    const kindColor = `${kinds}[floor(datum.value)] === 'ENV' ? '${t.env}' : ${kinds}[floor(datum.value)] === 'LAN' ? '${t.lan}' : '${t.muted}'`;
+    const positions = Array.from({ length: n }, (_, i) => i + 0.5);
+    const labels = { values: positions, labelExpr: `${tokens}[floor(datum.value)]`, labelOverlap: true, labelFontSize: 9, labelColor: { expr: kindColor }, ticks: false, grid: false, labelPadding: 2 };
+    const x = { field: 'x0', type: 'quantitative', title: 'key token (attended to)', scale: { domain: [0, n], nice: false }, axis: { ...labels, orient: 'top', labelAngle: -90, labelAlign: 'left', labelBaseline: 'middle' } };
+    const y = { field: 'y0', type: 'quantitative', title: 'query token (predicting the next)', scale: { domain: [0, n], nice: false, reverse: true }, axis: labels };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       width: size,

@@ -22,14 +22,17 @@ export function parseColor(c: string, fallback: Rgb = [255, 255, 255]): Rgb {
 }
 
 /** The colour of each byte value b (value = min + b / 255 * (max - min)). Signed ranges use a
- * diverging scheme centred on 0. Returns [256 * 3] RGB. */
-export function colorLut(name: string, min: number, max: number, signed: boolean): Uint8Array {
+ * diverging scheme centred on 0. `domain` (default [min, max]) is the value range the colour scheme
+ * spans: give one domain to every map that must be comparable (all heads, all checkpoints), and
+ * values map to the same colour in all of them. Returns [256 * 3] RGB. */
+export function colorLut(name: string, min: number, max: number, signed: boolean, domain?: [number, number]): Uint8Array {
   const interp = scheme(name) as (t: number) => string;
   const lut = new Uint8Array(256 * 3);
-  const M = Math.max(Math.abs(min), Math.abs(max)) || 1;
+  const [d0, d1] = domain ?? [min, max];
+  const M = Math.max(Math.abs(d0), Math.abs(d1)) || 1;
   for (let b = 0; b < 256; b++) {
     const v = min + (b / 255) * (max - min);
-    const t = signed ? (v + M) / (2 * M) : max > min ? b / 255 : 0;
+    const t = signed ? (v + M) / (2 * M) : d1 > d0 ? (v - d0) / (d1 - d0) : 0;
     const [r, g, bl] = parseColor(interp(Math.max(0, Math.min(1, t))));
     lut[b * 3] = r;
     lut[b * 3 + 1] = g;

@@ -6,6 +6,9 @@ export interface ThemeColors {
   background: string;
   accent: string;
   font: string;
+  /** Token-kind colours (the widget's --gl-env / --gl-lan, which follow the theme). */
+  env: string;
+  lan: string;
 }
 
 function cssVar(el: Element, name: string, fallback: string): string {
@@ -20,7 +23,9 @@ export function themeColors(el: Element): ThemeColors {
     border: cssVar(el, '--jp-border-color1', '#bdbdbd'),
     background: cssVar(el, '--jp-layout-color0', '#ffffff'),
     accent: cssVar(el, '--jp-error-color1', '#d32f2f'),
-    font: cssVar(el, '--jp-ui-font-family', 'sans-serif')
+    font: cssVar(el, '--jp-ui-font-family', 'sans-serif'),
+    env: cssVar(el, '--gl-env', '#e8590c'),
+    lan: cssVar(el, '--gl-lan', '#1c7ed6')
   };
 }
 

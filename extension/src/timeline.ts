@@ -37,6 +37,13 @@ export const PANELS: { id: string; title: string; curves: CurveName[] }[] = [
 ];
 
 
+/** Tick values for a log step axis: 0 (if in range) and 1, 2, 5 x 10^k within [lo, hi]. */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = lo <= 0 ? [0] : [];
+  for (let p = 1; p <= Math.max(1, hi) * 10; p *= 10) for (const m of [1, 2, 5]) if (m * p >= Math.max(lo, 1) && m * p <= hi) out.push(m * p);
+  return out;
+}
+
 export class TimelineView {
   readonly host: HTMLElement;
   readonly payload: TimelinePayload;
@@ -54,6 +61,9 @@ export class TimelineView {
   private readonly onStep: StepListener;
   private readonly renders: RenderQueue;
   private disposed = false;
+  /** Log-scaled step axis (symlog, so that step 0 has a place): the default when the steps span two orders of magnitude or more. */
+  logSteps: boolean;
+  private readonly logBox: HTMLInputElement;
 
   constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
     this.host = host;
@@ -91,7 +101,19 @@ export class TimelineView {
     this.scrubber.setAttribute('aria-label', 'checkpoint');
     this.stepLabel = document.createElement('span');
     this.stepLabel.className = 'gl-step-label';
-    bar.append(lab, this.scrubber, this.stepLabel);
+    const positive = p.steps.filter((x) => x > 0);
+    this.logSteps = positive.length > 1 && positive[positive.length - 1] / positive[0] >= 100;
+    this.logBox = document.createElement('input');
+    this.logBox.type = 'checkbox';
+    this.logBox.className = 'gl-log-steps';
+    this.logBox.checked = this.logSteps;
+    const logLabel = document.createElement('label');
+    logLabel.className = 'gl-control';
+    const logText = document.createElement('span');
+    logText.className = 'gl-control-label';
+    logText.textContent = 'log step axis';
+    logLabel.append(this.logBox, logText);
+    bar.append(lab, this.scrubber, this.stepLabel, logLabel);
     this.readout = document.createElement('div');
     this.readout.className = 'gl-tl-readout';
     this.chart = document.createElement('div');
@@ -109,6 +131,7 @@ export class TimelineView {
       e.stopPropagation();
       void this.setStepIndex(next);
     });
+    this.logBox.addEventListener('change', () => void this.setLogSteps(this.logBox.checked));
     this.onStep = (s: number) => {
       const c = nearestIndex(this.payload.steps, s);
       if (c !== this.c) {
@@ -127,6 +150,16 @@ export class TimelineView {
     this.ready = this.update().then(() => {
       host.dataset.renderMs = (now() - t0).toFixed(1);
     });
+  }
+
+  /** Switches the step axis between log (symlog) and linear; the panels are redrawn. */
+  setLogSteps(on: boolean): Promise<void> {
+    this.logSteps = on;
+    this.logBox.checked = on;
+    this.view?.finalize();
+    this.view = undefined;
+    this.chart.textContent = '';
+    return this.update();
   }
 
   setStepIndex(c: number): Promise<void> {
@@ -170,6 +203,7 @@ export class TimelineView {
     this.scrubber.value = String(this.c);
     this.stepLabel.textContent = `step ${step} (${this.c + 1}/${p.steps.length})`;
     this.host.dataset.step = String(step);
+    this.host.dataset.logSteps = String(this.logSteps);
     this.readout.textContent = '';
     for (const name of Object.keys(CURVE_LABELS) as CurveName[]) {
       const vals = p.curves[name];
@@ -210,6 +244,11 @@ export class TimelineView {
   private spec(): Record<string, unknown> {
     const t = themeColors(this.host);
     const present = (Object.keys(CURVE_LABELS) as CurveName[]).filter((c) => this.payload.curves[c]);
+    // symlog: logarithmic above ~1 and linear near 0, so step 0 and the early checkpoints both get room
+    const steps = this.payload.steps;
+    const x = this.logSteps
+      ? { field: 'step', type: 'quantitative', title: 'step (log scale)', scale: { type: 'symlog', constant: 1, domain: [steps[0], steps[steps.length - 1]], nice: false }, axis: { values: logTicks(steps[0], steps[steps.length - 1]), format: '~s' } }
+      : { field: 'step', type: 'quantitative', title: 'step' };
     const color = { field: 'curve', type: 'nominal', scale: { domain: present.map((c) => CURVE_LABELS[c]), range: present.map((c) => CURVE_COLORS[c]) }, legend: { title: null, orient: 'bottom', columns: 3 } };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -224,9 +263,9 @@ export class TimelineView {
             data: { name: 'curves' },
             transform: [{ filter: `datum.panel === '${pa.id}'` }],
             mark: { type: 'line', point: { size: 22, cursor: 'pointer' } },
-            encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } }, color }
+            encoding: { x, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } }, color }
           },
-          { data: { name: 'cursor' }, mark: { type: 'rule', color: t.accent, strokeWidth: 2 }, encoding: { x: { field: 'step', type: 'quantitative' } } }
+          { data: { name: 'cursor' }, mark: { type: 'rule', color: t.accent, strokeWidth: 2 }, encoding: { x } }
         ]
       }))
     };

@@ -3,7 +3,7 @@ import './dom';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InspectorView } from '../src/inspector';
-import { TimelineView } from '../src/timeline';
+import { TimelineView, logTicks } from '../src/timeline';
 import { checkInspector, checkTimeline, decodeBytes, decodeMap, fmt, PayloadError } from '../src/payload';
 import { listenerCount, nearestIndex, sliderKey } from '../src/bus';
 import { bmpDataUrl, colorLut, parseColor } from '../src/raster';
@@ -214,4 +214,133 @@ test('bus.nearestIndex, sliderKey and raster helpers', () => {
   assert.deepEqual([...bytes.subarray(54, 57)], [lut[255 * 3 + 2], lut[255 * 3 + 1], lut[255 * 3]]);
   // row q = 0: (0,0) = byte 0, (0,1) not present -> the empty colour
   assert.deepEqual([...bytes.subarray(62, 68)], [lut[2], lut[1], lut[0], 9, 9, 9]);
+});
+
+test('inspector: token labels on both map axes, coloured by kind', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  const labels = Array.from(h.querySelectorAll('.gl-map svg .role-axis-label text'), (t) => t.textContent);
+  // six tokens on the key axis and six on the query axis
+  for (const tok of TOKENS) assert.equal(labels.filter((x) => x === tok).length, 2, `${tok} labelled on both axes: ${JSON.stringify(labels)}`);
+  const env = Array.from(h.querySelectorAll('.gl-map svg .role-axis-label text')).find((t) => t.textContent === 'ball<ENV>')!;
+  assert.equal(env.getAttribute('fill'), '#e8590c', 'the ENV token label has the ENV colour');
+  // the mismatch variant relabels the axes
+  await v.setVariant('mismatch');
+  assert.ok(Array.from(h.querySelectorAll('.gl-map svg .role-axis-label text'), (t) => t.textContent).includes('cup<ENV>'));
+  v.dispose();
+});
+
+test('inspector: colour scales shared by all heads and checkpoints (attention [0, 1], saliency its bundle range), or per map', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  const p = v.payload;
+  const att = p.maps.find((m) => m.kind === 'attention' && m.variant === 'mismatch')!; // values scaled by 0.5: max 0.5
+  const sal = p.maps.find((m) => m.kind === 'saliency')!; // max 2
+  assert.deepEqual(v.mapDomain(att).domain, [0, 1]);
+  assert.deepEqual(v.mapDomain(sal).domain, [0, 2]);
+  // the same value gets the same colour in two attention maps of different ranges
+  const lutOf = (m: typeof att) => (v as unknown as { lutFor(m: unknown): Uint8Array }).lutFor(m);
+  const full = p.maps.find((m) => m.kind === 'attention' && m.variant === 'match' && m.step === 200)!; // max 1
+  const a = lutOf(att);
+  const b = lutOf(full);
+  // byte 255 of the half-range map (value 0.5) and byte ~128 of the full-range map (value ~0.5)
+  const rgb = (lut: Uint8Array, i: number) => [lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2]];
+  const dist = rgb(a, 255).map((x, k) => Math.abs(x - rgb(b, 128)[k]));
+  assert.ok(Math.max(...dist) <= 3, `same value, same colour: ${rgb(a, 255)} vs ${rgb(b, 128)}`);
+  await v.setVariant('mismatch');
+  assert.equal(text(h, '.gl-legend-max'), '1');
+  assert.match(text(h, '.gl-legend-scope'), /shared by all heads and checkpoints/);
+  assert.equal(text(h, '.gl-legend-unit'), 'attention probability');
+  await v.setScale('map');
+  assert.equal(h.dataset.scale, 'map');
+  assert.equal(text(h, '.gl-legend-max'), '0.5');
+  assert.deepEqual(v.mapDomain(att).domain, [0, 0.5]);
+  // the overview's colours span the score's range over every checkpoint
+  assert.deepEqual(v.scoreDomain('aggregate'), [0, 0.6]);
+  assert.match(text(h, '.gl-caption'), /colours span 0\.\.0\.6, its range over all checkpoints/);
+  v.dispose();
+});
+
+test('inspector: small multiples of a layer or of every head; a click selects the head', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  // layer 2 (the selected head's): 2 heads, one map carried (L2H1 attention at step 200)
+  assert.equal(h.querySelectorAll('.gl-multiples-grid .gl-mult').length, 2);
+  assert.equal(h.querySelectorAll('.gl-multiples-grid img.gl-mult-img').length, 1);
+  assert.equal(h.dataset.multiples, '1');
+  assert.ok(q(h, '.gl-mult[data-head="2.1"]').classList.contains('gl-mult-selected'));
+  assert.match((q(h, '.gl-mult[data-head="2.1"] img') as HTMLImageElement).src, /^data:image\/bmp;base64,/);
+  assert.equal(text(h, '.gl-mult[data-head="2.0"] .gl-mult-none'), 'not carried');
+  assert.match(text(h, '.gl-multiples-caption'), /attention maps of every head of layer 2 at step 200 \(1 carried\), one colour scale shared/);
+  await v.setMultiples('model');
+  assert.equal(h.querySelectorAll('.gl-multiples-grid .gl-mult').length, 6);
+  q(h, '.gl-mult[data-head="1.0"]').dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+  await new Promise((r) => setTimeout(r, 10));
+  await v.update();
+  assert.equal(h.dataset.head, '1.0');
+  await v.setMultiples('off');
+  assert.equal(h.querySelectorAll('.gl-multiples-grid .gl-mult').length, 0);
+  v.dispose();
+});
+
+test('inspector: the layers x checkpoints view; a click on a column moves the checkpoint', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  const groups = Array.from(h.querySelectorAll('.gl-layers svg g.mark-rect'));
+  const cells = groups[0].querySelectorAll('path');
+  assert.equal(cells.length, 3 * 2, 'layers x checkpoints cells');
+  assert.match(text(h, '.gl-layers-caption'), /^largest aggregate score over each layer's heads, per checkpoint/);
+  assert.ok(Array.from(h.querySelectorAll('.gl-layers svg .role-axis-label text'), (t) => t.textContent).includes('100'), 'columns are labelled by step');
+  // cells are in data order: checkpoint-major (c = 0: layers 0..2, then c = 1)
+  cells[1].dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+  await new Promise((r) => setTimeout(r, 20));
+  await v.update();
+  assert.equal(h.dataset.step, '100');
+  v.dispose();
+});
+
+test('inspector: a tooltip beside the hovered cell names the tokens and the value', async () => {
+  const h = host();
+  const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
+  await v.ready;
+  const pt = v.cellPoint(5, 2)!;
+  const svg = q(h, '.gl-map svg');
+  svg.dispatchEvent(new window.MouseEvent('mousemove', { bubbles: true, clientX: pt.x, clientY: pt.y }));
+  await new Promise((r) => setTimeout(r, 20));
+  const tip = q(h, '.gl-panel-map .gl-tooltip');
+  assert.equal(tip.style.display, 'block');
+  assert.match(tip.textContent ?? '', /^query 5 "this" <- key 2 "ball<ENV>": 0\.9\d* \[ENV -> pre-LAN\]$/);
+  assert.match(tip.style.left, /^\d+(\.\d+)?px$/);
+  q(h, '.gl-panel-map .gl-tip-host').dispatchEvent(new window.MouseEvent('mouseleave'));
+  assert.equal(tip.style.display, 'none');
+  v.dispose();
+});
+
+test('timeline: log-scaled step axis by default when steps span two orders of magnitude; a checkbox switches it', async () => {
+  const h = host();
+  const wide = { ...timelinePayload(), steps: [0, 10, 1000] };
+  const t = new TimelineView(h, wide, { renderer: 'svg' });
+  await t.ready;
+  assert.equal(h.dataset.logSteps, 'true');
+  assert.equal((q(h, '.gl-log-steps') as HTMLInputElement).checked, true);
+  const titles = Array.from(h.querySelectorAll('.gl-tl-chart svg .role-axis-title text'), (x) => x.textContent);
+  assert.ok(titles.includes('step (log scale)'), JSON.stringify(titles));
+  // on the symlog axis, step 10 sits about a third of the way from 0 to 1000, not at 1%
+  const sx = (t as unknown as { view: { scale(n: string): (x: number) => number } }).view.scale('concat_0_x');
+  const frac = (sx(10) - sx(0)) / (sx(1000) - sx(0));
+  assert.ok(frac > 0.3 && frac < 0.4, `step 10 at ${frac}`);
+  await t.setLogSteps(false);
+  const lin = (t as unknown as { view: { scale(n: string): (x: number) => number } }).view.scale('concat_0_x');
+  assert.ok(Math.abs((lin(10) - lin(0)) / (lin(1000) - lin(0)) - 0.01) < 1e-9);
+  assert.equal(h.dataset.logSteps, 'false');
+  const narrow = new TimelineView(host(), timelinePayload(), { renderer: 'svg' });
+  await narrow.ready;
+  assert.equal(narrow.logSteps, false, 'steps 100..200: linear');
+  assert.deepEqual(logTicks(0, 1500), [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]);
+  t.dispose();
+  narrow.dispose();
 });
