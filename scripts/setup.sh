@@ -59,15 +59,15 @@ setup_chromium() {
 
 # The kernel and the extension add their install steps below (see kernel/ and extension/).
 setup_kernel() {
-  # The groundlab Jupyter kernel (kernel/, built on tslab): install its kernelspec into .venv.
-  # Needs the library built (setup_node) so that notebooks can import "groundlab" from dist/.
+  # The groundlab Jupyter kernel (kernel/*.ts on tslab, compiled to dist/kernel by setup_node's
+  # build): install its kernelspec into .venv. Notebooks import "groundlab" from dist/ too.
   cd "$ROOT"
   if [ ! -f node_modules/tslab/package.json ]; then
     log "installing npm dependencies (tslab for the kernel)"
     npm ci --no-audit --no-fund --loglevel=error
   fi
   log "installing the groundlab Jupyter kernel into .venv"
-  node kernel/install.js --prefix "$VENV" >/dev/null
+  node dist/kernel/install.js --prefix "$VENV" >/dev/null
   "$VENV/bin/jupyter" kernelspec list 2>/dev/null | grep '^ *groundlab ' >/dev/null || {
     log "the groundlab kernelspec is not visible to .venv's jupyter"
     return 1

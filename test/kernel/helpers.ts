@@ -17,7 +17,7 @@ export function jupyterMissing(needs: string[] = ['jupyter_client']): string | u
   if (!fs.existsSync(PYTHON)) return `no ${PYTHON} (run scripts/test.sh, which creates .venv)`;
   const r = spawnSync(PYTHON, ['-c', needs.map((m) => `import ${m}`).join('; ')], { encoding: 'utf8' });
   if (r.status !== 0) return `.venv lacks ${needs.join(', ')}: ${r.stderr.trim().split('\n').pop()}`;
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.js'))) return 'the library is not built (npm run build)';
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.js')) || !fs.existsSync(path.join(ROOT, 'dist', 'kernel', 'main.js'))) return 'the library and kernel are not built (npm run build)';
   return undefined;
 }
 
@@ -31,9 +31,12 @@ export function jupyterEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return { ...process.env, JUPYTER_PATH: prev ? `${own}${path.delimiter}${prev}` : own, ...extra };
 }
 
+/** The compiled kernel (kernel/*.ts built into dist/kernel by `npm run build`). */
+export const KERNEL_MAIN = path.join(ROOT, 'dist', 'kernel', 'main.js');
+
 /** Install the kernelspec into .venv (idempotent; what scripts/setup.sh does). */
 export function installKernel(): void {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'kernel', 'install.js'), '--prefix', path.join(ROOT, '.venv')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'kernel', 'install.js'), '--prefix', path.join(ROOT, '.venv')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`kernel install failed: ${r.stderr}`);
 }
 

@@ -92,6 +92,7 @@ try:
     if scenario == "protocol":
         result["kernel_info"] = kc.kernel_info(reply=True, timeout=30)["content"]
         result["exec_stdout"] = execute(kc, 'const greeting: string = "hello";\nconsole.log(greeting + " world");\n6 * 7')
+        result["kernel_info_later"] = kc.kernel_info(reply=True, timeout=30)["content"]
         result["exec_display"] = execute(
             kc,
             'import { display, GroundlabError, lineChart } from "groundlab";\n'
@@ -134,6 +135,16 @@ try:
         result["inspect"] = shell_reply(kc, mid)
         mid = kc.inspect("lineChart", 4)
         result["inspect_lib"] = shell_reply(kc, mid)
+        mid = kc.inspect("await openRun(", len("await openRun("))
+        result["inspect_call"] = shell_reply(kc, mid)
+        mid = kc.inspect("await display(lineChart(greeting, ", len("await display(lineChart(greeting, "))
+        result["inspect_call_arg"] = shell_reply(kc, mid)
+        mid = kc.inspect("const x = 1 + ", len("const x = 1 + "))
+        result["inspect_nothing"] = shell_reply(kc, mid)
+        mid = kc.complete("gree", 4)
+        result["complete_var"] = shell_reply(kc, mid)
+        mid = kc.is_complete("const = 1;")
+        result["is_complete_invalid"] = shell_reply(kc, mid)
         mid = kc.is_complete("function f() {")
         result["is_complete_incomplete"] = shell_reply(kc, mid)
         mid = kc.is_complete("const a = 1;")

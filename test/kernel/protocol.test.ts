@@ -5,8 +5,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { installKernel, jupyterMissing, plain, ROOT, runDriver, streamText, tempDir, type ExecResult } from './helpers';
+import { installKernel, jupyterMissing, KERNEL_MAIN, plain, runDriver, streamText, tempDir, type ExecResult } from './helpers';
 
 const missing = jupyterMissing();
 let r: Record<string, any> = {};
@@ -21,7 +20,7 @@ before(() => {
 const kt = (name: string, fn: () => void) => test(name, { skip: missing }, fn);
 
 kt('the kernel started is the one this checkout installed', () => {
-  assert.equal(r.spec_argv[1], path.join(ROOT, 'kernel', 'main.js'));
+  assert.equal(r.spec_argv[1], KERNEL_MAIN);
 });
 
 kt('kernel_info names the groundlab TypeScript kernel', () => {
@@ -33,18 +32,21 @@ kt('kernel_info names the groundlab TypeScript kernel', () => {
   assert.equal(k.language_info.file_extension, '.ts');
 });
 
-kt('execute: stdout stream, the backend line once, and the last expression as execute_result', () => {
+kt('kernel_info carries the banner (versions; the backend once the engine runs), not the first cell', () => {
+  assert.match(r.kernel_info.banner, /^groundlab \d+\.\d+\.\d+: TypeScript 5\.\d+\.\d+ on Node v\d+.*\(tslab 1\.0\.22\)/);
+  assert.match(r.kernel_info_later.banner, /backend (wasm|cpu|tensorflow) \(/);
+});
+
+kt('execute: stdout stream and the last expression as execute_result, with no banner in the cell', () => {
   const x: ExecResult = r.exec_stdout;
   assert.equal(x.reply.status, 'ok');
   assert.equal(x.reply.execution_count, 1);
-  const out = streamText(x);
-  assert.match(out, /hello world\n/);
-  assert.match(out, /backend (wasm|cpu|tensorflow)/);
+  assert.equal(streamText(x), 'hello world\n');
+  assert.equal(streamText(x, 'stderr'), '');
   const res = x.iopub.find((m) => m.type === 'execute_result');
   assert.equal(res?.content.data['text/plain'], '42');
   assert.equal(x.iopub[0].type, 'execute_input');
-  // The backend line is not repeated in later cells.
-  assert.doesNotMatch(streamText(r.after_error), /backend/);
+  assert.deepEqual(x.iopub.map((m) => m.type), ['execute_input', 'stream', 'execute_result']);
 });
 
 kt('display: groundlab imports from a folder outside the checkout; tables, Vega-Lite figures and widget bundles', () => {
@@ -131,9 +133,27 @@ kt('complete and inspect know cell variables and the library', () => {
   assert.match(r.inspect_lib.content.data['text/plain'], /function lineChart\(data: FigureData/);
 });
 
-kt('is_complete tells incomplete code with an indent', () => {
+kt('Shift-Tab inside a call shows the called function\'s signature (Python kernels do the same)', () => {
+  assert.equal(r.inspect_call.content.found, true);
+  const call = r.inspect_call.content.data['text/plain'];
+  assert.match(call, /^\(alias\) openRun\(dir: string, opts\?: OpenRunOptions\): Promise<Run>\n/);
+  assert.match(call, /\n\nOpen an existing run directory/, 'with its documentation');
+  const arg = r.inspect_call_arg.content.data['text/plain'];
+  assert.match(arg, /^\(alias\) lineChart\(data: FigureData/, 'the innermost call first');
+  assert.deepEqual(r.inspect_nothing.content, { status: 'ok', found: false, data: {}, metadata: {} });
+});
+
+kt('completions carry their kind (_jupyter_types_experimental)', () => {
+  const types = r.complete.content.metadata._jupyter_types_experimental;
+  assert.deepEqual(types, [{ start: 'greeting.'.length, end: 'greeting.toUpp'.length, text: 'toUpperCase', type: 'function' }]);
+  const v = r.complete_var.content.metadata._jupyter_types_experimental.find((t: any) => t.text === 'greeting');
+  assert.equal(v.type, 'instance');
+});
+
+kt('is_complete tells incomplete code with an indent, and invalid code', () => {
   assert.deepEqual(r.is_complete_incomplete.content, { status: 'incomplete', indent: '  ' });
   assert.equal(r.is_complete_complete.content.status, 'complete');
+  assert.equal(r.is_complete_invalid.content.status, 'invalid');
 });
 
 kt('comm_info_request is answered with comm_info_reply (shell and control)', () => {

@@ -1,4 +1,3 @@
-// @ts-check
 /**
  * Makes `import { ... } from "groundlab"` (and groundlab's own dependencies: @tensorflow/tfjs-core,
  * arquero, vega-lite, ...) work from a notebook in ANY folder, without copying files.
@@ -15,31 +14,49 @@
  *    exist (a folder's own packages win, as they would in Node). `realpath` maps the virtual paths
  *    to real ones so the compiler continues from the real files.
  */
-const fs = require('node:fs');
-const path = require('node:path');
-const Module = require('node:module');
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as path from 'node:path';
+import * as ts from '@tslab/typescript-for-tslab';
 
-/** The checkout this kernel belongs to (the folder with groundlab's package.json). */
-const ROOT = path.resolve(process.env.GROUNDLAB_ROOT || path.join(__dirname, '..'));
-const ROOT_MODULES = path.join(ROOT, 'node_modules');
+/** The checkout this kernel belongs to: GROUNDLAB_ROOT, else the folder of groundlab's package.json above this file. */
+function findRoot(): string {
+  if (process.env.GROUNDLAB_ROOT) return path.resolve(process.env.GROUNDLAB_ROOT);
+  let d = __dirname;
+  for (;;) {
+    const pj = path.join(d, 'package.json');
+    try {
+      if ((JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name === 'groundlab') return d;
+    } catch {
+      /* not here */
+    }
+    const up = path.dirname(d);
+    if (up === d) return path.resolve(__dirname, '..', '..');
+    d = up;
+  }
+}
 
-function isBare(request) {
+export const ROOT = findRoot();
+export const ROOT_MODULES = path.join(ROOT, 'node_modules');
+
+function isBare(request: string): boolean {
   return !(request.startsWith('.') || request.startsWith('/') || request.startsWith('node:') || path.isAbsolute(request));
 }
 
+type ResolveFilename = (request: string, parent: unknown, isMain: boolean, options?: { paths?: string[] }) => string;
 let runtimeInstalled = false;
 
 /** Install the `require` fallback (idempotent). */
-function installRuntimeResolver() {
+export function installRuntimeResolver(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const M = /** @type {any} */ (Module);
+  const M = Module as unknown as { _resolveFilename: ResolveFilename };
   const original = M._resolveFilename;
-  M._resolveFilename = function (request, parent, isMain, options) {
+  M._resolveFilename = function (this: unknown, request, parent, isMain, options) {
     try {
       return original.call(this, request, parent, isMain, options);
     } catch (err) {
-      if (!err || err.code !== 'MODULE_NOT_FOUND' || typeof request !== 'string' || !isBare(request)) throw err;
+      if ((err as { code?: string })?.code !== 'MODULE_NOT_FOUND' || typeof request !== 'string' || !isBare(request)) throw err;
       if (request === 'groundlab' || request.startsWith('groundlab/')) {
         const target = request === 'groundlab' ? ROOT : path.join(ROOT, request.slice('groundlab/'.length));
         return original.call(this, target, parent, isMain, options);
@@ -56,10 +73,10 @@ function installRuntimeResolver() {
 /**
  * The overlay mapping for TypeScript: a virtual path under `<cwd>/node_modules` to the real file in
  * this checkout, or undefined when the path is not virtual (or really exists).
- * @param {string} cwd the notebook's folder (tslab's root)
- * @param {string} p an absolute path with forward slashes
+ * @param cwd the notebook's folder (tslab's root)
+ * @param p an absolute path with forward slashes
  */
-function mapVirtual(cwd, p) {
+export function mapVirtual(cwd: string, p: string): string | undefined {
   const base = cwd.replace(/\\/g, '/').replace(/\/$/, '') + '/node_modules';
   if (p !== base && !p.startsWith(base + '/')) return undefined;
   const rest = p.slice(base.length + 1); // '' | 'groundlab/...' | 'arquero/...'
@@ -74,41 +91,29 @@ function mapVirtual(cwd, p) {
 
 let tsInstalled = false;
 
-/**
- * Patch the `sys` object of tslab's TypeScript (call before tslab creates its converter).
- * @param {string} cwd
- */
-function installTypeScriptOverlay(cwd) {
+/** Patch the `sys` object of tslab's TypeScript (call before tslab creates its converter). */
+export function installTypeScriptOverlay(cwd: string): void {
   if (tsInstalled) return;
   tsInstalled = true;
-  const ts = require('@tslab/typescript-for-tslab');
-  const sys = ts.sys;
-  const wrap1 = (name) => {
+  const sys = ts.sys as unknown as Record<string, ((p: string, ...rest: unknown[]) => unknown) | undefined>;
+  const mapped = (p: unknown) => (typeof p === 'string' ? mapVirtual(cwd, p) : undefined);
+  for (const name of ['fileExists', 'readFile', 'getDirectories', 'readDirectory', 'getModifiedTime', 'watchFile', 'watchDirectory', 'directoryExists']) {
     const orig = sys[name];
-    if (typeof orig !== 'function') return;
-    sys[name] = function (p, ...rest) {
-      const mapped = typeof p === 'string' ? mapVirtual(cwd, p) : undefined;
-      return orig.call(sys, mapped ?? p, ...rest);
+    if (typeof orig !== 'function') continue;
+    sys[name] = function (p: string, ...rest: unknown[]) {
+      return orig.call(ts.sys, mapped(p) ?? p, ...rest);
     };
-  };
-  for (const name of ['fileExists', 'readFile', 'getDirectories', 'readDirectory', 'getModifiedTime', 'watchFile', 'watchDirectory']) wrap1(name);
-  const origDirExists = sys.directoryExists;
-  sys.directoryExists = function (p) {
-    const mapped = mapVirtual(cwd, p);
-    return origDirExists.call(sys, mapped ?? p);
-  };
+  }
   const origRealpath = sys.realpath;
-  sys.realpath = function (p) {
-    const mapped = mapVirtual(cwd, p);
-    if (mapped) {
+  sys.realpath = function (p: string) {
+    const m = mapped(p);
+    if (m) {
       try {
-        return fs.realpathSync(mapped).replace(/\\/g, '/');
+        return fs.realpathSync(m).replace(/\\/g, '/');
       } catch {
-        return mapped.replace(/\\/g, '/');
+        return m.replace(/\\/g, '/');
       }
     }
-    return origRealpath ? origRealpath.call(sys, p) : p;
+    return origRealpath ? origRealpath.call(ts.sys, p) : p;
   };
 }
-
-module.exports = { ROOT, ROOT_MODULES, installRuntimeResolver, installTypeScriptOverlay, mapVirtual };
