@@ -11,14 +11,18 @@ import type { Arch } from './types';
 import type { TransformerConfig } from './transformer';
 import type { Mamba2Config } from './mamba2';
 import type { LstmConfig } from './lstm';
+import type { GruConfig } from './gru';
+import type { GlaConfig } from './gla';
 
 export type { TransformerConfig } from './transformer';
 export type { Mamba2Config } from './mamba2';
 export type { LstmConfig } from './lstm';
+export type { GruConfig } from './gru';
+export type { GlaConfig } from './gla';
 export { PRESET_NAMES, type PresetName } from './adapter';
 export { ARCHS } from './registry';
 
-export type ModelConfig = TransformerConfig | Mamba2Config | LstmConfig;
+export type ModelConfig = TransformerConfig | Mamba2Config | LstmConfig | GruConfig | GlaConfig;
 
 /**
  * The presets as data, by architecture (vocabSize is supplied by the corpus). `paper` gives the

@@ -8,11 +8,15 @@ import type { Arch, BaseModelConfig } from './types';
 import { transformerAdapter } from './transformer';
 import { mamba2Adapter } from './mamba2';
 import { lstmAdapter } from './lstm';
+import { gruAdapter } from './gru';
+import { glaAdapter } from './gla';
 
 export const ADAPTERS: { readonly [A in Arch]: ArchAdapter<BaseModelConfig & { arch: A }> } = {
   transformer: transformerAdapter as unknown as ArchAdapter<BaseModelConfig & { arch: 'transformer' }>,
   mamba2: mamba2Adapter as unknown as ArchAdapter<BaseModelConfig & { arch: 'mamba2' }>,
   lstm: lstmAdapter as unknown as ArchAdapter<BaseModelConfig & { arch: 'lstm' }>,
+  gru: gruAdapter as unknown as ArchAdapter<BaseModelConfig & { arch: 'gru' }>,
+  gla: glaAdapter as unknown as ArchAdapter<BaseModelConfig & { arch: 'gla' }>,
 };
 
 /** Every registered architecture, in registry order. */

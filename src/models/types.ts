@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 
-export type Arch = 'transformer' | 'mamba2' | 'lstm';
+export type Arch = 'transformer' | 'mamba2' | 'lstm' | 'gru' | 'gla';
 
 /** Fields every model config has. Architecture configs extend it. */
 export interface BaseModelConfig {

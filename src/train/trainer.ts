@@ -353,8 +353,8 @@ export function checkModelKeys(arch: Arch, preset: PresetName, model: Record<str
 
 /** Train a model into `opts.out` (resuming it when it already holds a run). */
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  if (!['transformer', 'mamba2', 'lstm'].includes(opts.arch)) {
-    throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: 'use one of: transformer, mamba2, lstm' });
+  if (!knownArchs().includes(opts.arch)) {
+    throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: `use one of: ${knownArchs().join(', ')}` });
   }
   if (!PRESET_NAMES.includes(opts.preset)) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${opts.preset}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
   checkSeed(opts.seed);
