@@ -3,6 +3,7 @@
  * generated `--help`, and errors that name the argument and what to do.
  */
 import { GroundlabError } from '../errors';
+import { nearestName } from '../names';
 
 export interface OptionSpec {
   type: 'string' | 'number' | 'int' | 'boolean' | 'list';
@@ -57,6 +58,7 @@ function convert(spec: CommandSpec, key: string, o: OptionSpec, raw: string): st
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw bad('expected a number');
     if (o.type === 'int' && !Number.isInteger(n)) throw bad('expected a whole number');
+    if (o.type === 'int' && !Number.isSafeInteger(n)) throw bad(`beyond 2^53 - 1 (${Number.MAX_SAFE_INTEGER}): it cannot be represented exactly (it would read as ${n})`);
     return n;
   }
   if (o.type === 'list') {
@@ -101,7 +103,8 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
         continue;
       }
       if (!o) {
-        const near = Object.keys(spec.options).filter((k) => k.startsWith(key.slice(0, 3)));
+        const closest = nearestName(key, Object.keys(spec.options));
+        const near = closest ? [closest] : Object.keys(spec.options).filter((k) => k.startsWith(key.slice(0, 3)));
         throw new GroundlabError('BAD_ARGUMENT', `unknown option ${a}`, {
           hint: near.length ? `did you mean ${near.map((k) => '--' + k).join(' or ')}? ` : `see \`groundlab ${spec.name} --help\``,
         });

@@ -2,7 +2,7 @@
  * `groundlab <command> [args]`. Each command is a module in ./commands exporting `command: Command`.
  * The table below is the single place commands are registered.
  */
-import { GroundlabError, isGroundlabError } from '../errors';
+import { GroundlabError, fromSystemError, isGroundlabError, isSystemError } from '../errors';
 import type { Command } from './args';
 
 const COMMANDS: Record<string, { module: string; summary: string }> = {
@@ -41,8 +41,44 @@ function loadCommand(name: string): Command {
   return mod.command;
 }
 
+let pipeHandlers = false;
+
+/**
+ * A reader that goes away (`groundlab runs | head -1`) closes our stdout: the next write fails with
+ * EPIPE. That is not an error of the command: exit quietly, as Unix tools do.
+ */
+function quietOnClosedPipe(): void {
+  if (pipeHandlers) return;
+  pipeHandlers = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
+}
+
+/**
+ * The CLI's one error handler: a GroundlabError prints its code, message and hint (exit 1; ABORTED
+ * 130); an operating-system error (disk full, read-only, permissions, a path through a file) is named
+ * with its path, cause and what to do (exit 1); anything else is a bug, printed with its stack (exit 1).
+ */
+export function reportError(command: string, e: unknown, write: (s: string) => void = (s) => process.stderr.write(s)): number {
+  if (isSystemError(e) && e.code === 'EPIPE') return 0;
+  const err = isGroundlabError(e) ? e : isSystemError(e) ? fromSystemError(e) : undefined;
+  if (err) {
+    write(`groundlab ${command}: error [${err.code}]: ${err.message}\n`);
+    if (process.env.GROUNDLAB_DEBUG) write(String(err.stack) + '\n');
+    return err.code === 'ABORTED' ? 130 : 1;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  write(`groundlab ${command}: internal error [INTERNAL]: ${msg}\n  this is a bug in groundlab: please report it with the command and this trace\n${e instanceof Error ? e.stack : ''}\n`);
+  return 1;
+}
+
 /** Run the CLI; resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
@@ -56,11 +92,6 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = loadCommand(name);
     return (await cmd.run(rest)) ?? 0;
   } catch (e) {
-    if (isGroundlabError(e)) {
-      process.stderr.write(`groundlab ${name}: error [${e.code}]: ${e.message}\n`);
-      if (process.env.GROUNDLAB_DEBUG) process.stderr.write(String(e.stack) + '\n');
-      return e.code === 'ABORTED' ? 130 : 1;
-    }
-    throw e;
+    return reportError(name, e);
   }
 }

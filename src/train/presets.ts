@@ -74,14 +74,19 @@ export function trainPreset(name: string): TrainPreset {
   return { ...p, train: { ...p.train, checkpoints: { ...p.train.checkpoints } } };
 }
 
+/** The most steps a run may have: its loss trace (one row per step) is kept in memory and rewritten at each checkpoint. */
+export const MAX_STEPS = 10_000_000;
+
 /** Check a train config; throws BAD_CONFIG naming the field. */
 export function validateTrainConfig(c: TrainConfig, where = 'train config'): void {
   const bad = (field: string, what: string) => new GroundlabError('BAD_CONFIG', `${where}: ${field} ${what}`);
-  const posInt = (k: keyof TrainConfig, min = 1) => {
+  const posInt = (k: keyof TrainConfig, min = 1, max = Number.MAX_SAFE_INTEGER) => {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v < min) throw bad(k, `must be a whole number >= ${min}, got ${v}`);
+    if (v > max) throw bad(k, `must be at most ${max.toLocaleString('en-US')}, got ${v}`);
   };
-  posInt('steps', 0);
+  // At least one step (a run of 0 steps has no loss trace); at most MAX_STEPS (the trace is kept in memory).
+  posInt('steps', 1, MAX_STEPS);
   posInt('batchSize');
   posInt('seqLen', 1);
   posInt('warmupSteps', 0);

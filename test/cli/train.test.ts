@@ -15,14 +15,14 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 test('groundlab train --help lists the options', async () => {
   const r = await runCli(['train', '--help']);
   assert.equal(r.code, 0);
-  for (const k of ['--arch <transformer|mamba2|lstm>', '--preset <tiny|quick|paper>', '--seed', '--steps', '--out', '--corpus', '--model', '--no-resume']) assert.ok(r.stdout.includes(k), k);
+  for (const k of ['--arch <transformer|mamba2|lstm', '--preset <tiny|quick|paper>', '--seed', '--steps', '--out', '--corpus', '--model', '--no-resume']) assert.ok(r.stdout.includes(k), k);
 });
 
 test('bad arguments are reported with exit code 1', async () => {
   const cases: Array<[string[], RegExp]> = [
     [['train', '--arch', 'rnn'], /BAD_ARGUMENT.*--arch "rnn": expected one of transformer, mamba2, lstm/],
     [['train', '--steps', 'ten'], /expected a number/],
-    [['train', '--steps', '-1', '--out', path.join(root, 'neg')], /--steps must be >= 0/],
+    [['train', '--steps', '-1', '--out', path.join(root, 'neg')], /--steps must be from 1 to 10,000,000, got -1/],
     [['train', '--model', 'nLayers'], /expected key=value/],
     [['train', '--stepz', '3'], /unknown option --stepz/],
     [['train', '--preset', 'tiny', '--corpus', 'noisy', '--steps', '1', '--out', path.join(root, 'badcorpus')], /noisy/],

@@ -8,6 +8,7 @@ import { GroundlabError } from '../../errors';
 import { defineCommand, type Command } from '../args';
 import { sigintAbort, terminalProgress, train, formatDuration, TRAIN_PRESETS, PRESET_NAMES, type TrainOptions, type PresetName } from '../../train';
 import { readJSONFile, validateRunConfig } from '../../train/run';
+import { MAX_STEPS } from '../../train/presets';
 import { knownArchs } from '../../train/deps';
 import type { Arch } from '../../models/types';
 import type { CorpusSpec } from '../../data/types';
@@ -68,7 +69,9 @@ export const command: Command = defineCommand(
     const arch = (o.arch as Arch | undefined) ?? stored.arch ?? 'transformer';
     const preset = (o.preset as PresetName | undefined) ?? stored.preset ?? 'tiny';
     const seed = (o.seed as number | undefined) ?? stored.seed ?? 0;
-    if ((o.steps as number | undefined) !== undefined && (o.steps as number) < 0) throw new GroundlabError('BAD_ARGUMENT', '--steps must be >= 0');
+    if ((o.steps as number | undefined) !== undefined && ((o.steps as number) < 1 || (o.steps as number) > MAX_STEPS)) {
+      throw new GroundlabError('BAD_ARGUMENT', `--steps must be from 1 to ${MAX_STEPS.toLocaleString('en-US')}, got ${o.steps}`, { hint: 'a run needs at least one step; its loss trace (one row per step) is kept in memory' });
+    }
     for (const k of ['batch-size', 'seq-len'] as const) if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
     const out = (o.out as string | undefined) ?? path.join('runs', `${arch}-${preset}-s${seed}`);
     const corpus: Partial<CorpusSpec> = {};
