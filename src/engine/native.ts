@@ -34,6 +34,11 @@ interface Addon {
   causalSoftmaxGrad(heap: ArrayBuffer, n: number, t: number, scale: number, p: number, dp: number, ds: number): void;
   crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
   adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
+  embeddingGrad(heap: ArrayBuffer, n: number, v: number, d: number, ids: number, dy: number, out: number): void;
+  lstm(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, out: number, acts: number): void;
+  lstmGrad(heap: ArrayBuffer, t: number, b: number, d: number, dy: number, acts: number, out: number, whh: number, dxw: number, dw: number): void;
+  ssd(heap: ArrayBuffer, b: number, t: number, h: number, dt: number, a: number, cb: number, decay: number, m: number): void;
+  ssdGrad(heap: ArrayBuffer, b: number, t: number, h: number, g: number, decay: number, m: number, cb: number, dt: number, a: number, dDt: number, da: number, dCb: number): void;
   setThreads(n: number): void;
   threads(): number;
   blas(): string;
@@ -42,7 +47,7 @@ interface Addon {
 export interface NativeInfo {
   /** The BLAS library and its build, as it reports itself. */
   blas: string;
-  /** Threads the BLAS computes with (`GROUNDLAB_THREADS`, default: all cores). */
+  /** Threads the BLAS computes with (`GROUNDLAB_THREADS`, default 1). */
   threads: number;
   /** The addon file. */
   file: string;
@@ -80,13 +85,19 @@ export function nativeLoadError(): string | undefined {
   return loadError;
 }
 
-/** Parse `GROUNDLAB_THREADS` (a positive integer), default all cores. */
+/**
+ * Parse `GROUNDLAB_THREADS` (a positive integer or `all`), default 1: one thread per process, as on
+ * the wasm path, because parallel work (seeds, sweeps, reproduce) runs as one process per core, and
+ * a second BLAS thread waiting on a core that another process holds slowed a quick Transformer step
+ * from 73 to 98-340 ms on this 2-core machine (alone it gave 73 -> 68 ms).
+ */
 export function threadsFromEnv(): number {
   const v = process.env.GROUNDLAB_THREADS;
-  if (v == null || v === '') return Math.max(1, os.cpus().length);
+  if (v == null || v === '') return 1;
+  if (v === 'all') return Math.max(1, os.cpus().length);
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) {
-    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_THREADS is "${v}", which is not a positive integer`, { hint: 'set GROUNDLAB_THREADS=1 (or the number of cores), or unset it' });
+    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_THREADS is "${v}", which is not a positive integer`, { hint: 'set GROUNDLAB_THREADS=1, a number of threads, or all (every core), or unset it' });
   }
   return n;
 }
@@ -226,6 +237,11 @@ export const NATIVE = {
   causalSoftmaxGrad: 'GroundlabCausalSoftmaxGrad',
   crossEntropy: 'GroundlabCrossEntropy',
   adamw: 'GroundlabAdamW',
+  embeddingGrad: 'GroundlabEmbeddingGrad',
+  lstm: 'GroundlabLstm',
+  lstmGrad: 'GroundlabLstmGrad',
+  ssd: 'GroundlabSsd',
+  ssdGrad: 'GroundlabSsdGrad',
 } as const;
 
 const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
@@ -303,6 +319,54 @@ const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]>
     return outs;
   },
 };
+
+Object.assign(own, {
+  // inputs ids [N] int32, dy [N, D]; attrs vocab -> [V, D] (rows summed by id)
+  [NATIVE.embeddingGrad]: ({ inputs, attrs, backend }: KernelArgs) => {
+    const { ids, dy } = inputs as Record<string, tf.TensorInfo>;
+    const [n, d] = dy.shape;
+    const out = backend.makeOutput([attrs.vocab, d], 'float32');
+    addon!.embeddingGrad(heap(backend), n, attrs.vocab, d, off(backend, ids), off(backend, dy), off(backend, out));
+    return out;
+  },
+  // inputs xw [T, B, 4D], whh [D, 4D] -> [out [T, B, 2D] (h | c), acts [T, B, 4D]]
+  [NATIVE.lstm]: ({ inputs, backend }: KernelArgs) => {
+    const { xw, whh } = inputs as Record<string, tf.TensorInfo>;
+    const [t, b, d4] = xw.shape;
+    const out = backend.makeOutput([t, b, d4 / 2], 'float32');
+    const acts = backend.makeOutput([t, b, d4], 'float32');
+    addon!.lstm(heap(backend), t, b, d4 / 4, off(backend, xw), off(backend, whh), off(backend, out), off(backend, acts));
+    return [out, acts];
+  },
+  // inputs dy [T, B, 2D], acts, out, whh -> [dxw [T, B, 4D], dwhh [D, 4D]]
+  [NATIVE.lstmGrad]: ({ inputs, backend }: KernelArgs) => {
+    const { dy, acts, out, whh } = inputs as Record<string, tf.TensorInfo>;
+    const [t, b, d4] = acts.shape;
+    const dxw = backend.makeOutput([t, b, d4], 'float32');
+    const dw = backend.makeOutput(whh.shape, 'float32');
+    addon!.lstmGrad(heap(backend), t, b, d4 / 4, off(backend, dy), off(backend, acts), off(backend, out), off(backend, whh), off(backend, dxw), off(backend, dw));
+    return [dxw, dw];
+  },
+  // inputs dt [B, T, H], a [H], cb [B, T, T] -> [m [B, H, T, T], decay [B, H, T, T]]
+  [NATIVE.ssd]: ({ inputs, backend }: KernelArgs) => {
+    const { dt, a, cb } = inputs as Record<string, tf.TensorInfo>;
+    const [b, t, h] = dt.shape;
+    const m = backend.makeOutput([b, h, t, t], 'float32');
+    const decay = backend.makeOutput([b, h, t, t], 'float32');
+    addon!.ssd(heap(backend), b, t, h, off(backend, dt), off(backend, a), off(backend, cb), off(backend, decay), off(backend, m));
+    return [m, decay];
+  },
+  // inputs g [B, H, T, T], decay, m, cb, dt, a -> [ddt [B, T, H], da [H], dcb [B, T, T]]
+  [NATIVE.ssdGrad]: ({ inputs, backend }: KernelArgs) => {
+    const { g, decay, m, cb, dt, a } = inputs as Record<string, tf.TensorInfo>;
+    const [b, t, h] = dt.shape;
+    const dDt = backend.makeOutput([b, t, h], 'float32');
+    const da = backend.makeOutput([h], 'float32');
+    const dCb = backend.makeOutput([b, t, t], 'float32');
+    addon!.ssdGrad(heap(backend), b, t, h, off(backend, g), off(backend, decay), off(backend, m), off(backend, cb), off(backend, dt), off(backend, a), off(backend, dDt), off(backend, da), off(backend, dCb));
+    return [dDt, da, dCb];
+  },
+});
 
 function swapIn(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const original = tf.getKernel(name, 'wasm');

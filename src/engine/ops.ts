@@ -341,6 +341,15 @@ export function embedding(ids: tf.Tensor1D, table: T2): T2 {
       });
     }
   }
+  if (nativeKernelsActive()) {
+    // The scatter-add as one native kernel; the ids travel as a saved tensor.
+    const op = cg((w: tf.Tensor, save: tf.GradSaveFunc) => {
+      const int = ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32');
+      save([int]);
+      return { value: tf.gather(w, int), gradFunc: (dy: tf.Tensor, [sids]: tf.Tensor[]) => nk(NATIVE.embeddingGrad, { ids: sids, dy }, { vocab })[0] };
+    });
+    return op(table) as T2;
+  }
   const op = cg((w: tf.Tensor) => ({
     value: tf.gather(w, ids),
     gradFunc: (dy: tf.Tensor) => {
@@ -385,7 +394,14 @@ export const lstmLayerStock: LstmLayerFn = (xw, whh) => {
  * Fused: the recurrence runs without a tape; the backward pass is hand-written backpropagation
  * through time, with dW_hh from one 2-D product over all steps.
  */
-export const lstmLayerFused: LstmLayerFn = (xw, whh) => lstmOp(xw, whh) as T3;
+export const lstmLayerFused: LstmLayerFn = (xw, whh) => (nativeKernelsActive() ? lstmNative(xw, whh) : lstmOp(xw, whh)) as T3;
+
+/** The same layer as one native kernel each way (the recurrence and BPTT in C++ with BLAS steps). */
+const lstmNative = cg((xw: tf.Tensor, whh: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [out, acts] = nk(NATIVE.lstm, { xw, whh });
+  save([acts, out, whh]);
+  return { value: out, gradFunc: (dy: tf.Tensor, [sA, sOut, sW]: tf.Tensor[]) => nk(NATIVE.lstmGrad, { dy, acts: sA, out: sOut, whh: sW }) };
+});
 
 const lstmOp = cg((xw: tf.Tensor, whh: tf.Tensor, save: tf.GradSaveFunc) => {
   const [t, b, d4] = xw.shape;
@@ -477,7 +493,17 @@ export const ssdPatternStock: SsdPatternFn = (dt, a, cb) => {
 };
 
 /** Fused: backward reuses the decay matrix and needs five reductions instead of sixteen. */
-export const ssdPatternFused: SsdPatternFn = (dt, a, cb) => ssdOp(dt, a, cb) as tf.Tensor4D;
+export const ssdPatternFused: SsdPatternFn = (dt, a, cb) => (nativeKernelsActive() ? ssdNative(dt, a, cb) : ssdOp(dt, a, cb)) as tf.Tensor4D;
+
+/** The same op as one native kernel each way. */
+const ssdNative = cg((dt: tf.Tensor, a: tf.Tensor, cb: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [m, decay] = nk(NATIVE.ssd, { dt, a, cb });
+  save([decay, m, cb, dt, a]);
+  return {
+    value: m,
+    gradFunc: (g: tf.Tensor, [sD, sM, sCb, sDt, sA]: tf.Tensor[]) => nk(NATIVE.ssdGrad, { g, decay: sD, m: sM, cb: sCb, dt: sDt, a: sA }),
+  };
+});
 
 const ssdOp = cg((dt: tf.Tensor, a: tf.Tensor, cb: tf.Tensor, save: tf.GradSaveFunc) => {
   const [b, t, h] = dt.shape;

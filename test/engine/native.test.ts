@@ -123,7 +123,7 @@ test('native transpose matches wasm for swaps of adjacent axis groups; others fa
   close('int32 transpose', both(() => tf.cast(tf.transpose(ints, [0, 2, 1]), 'float32')), 0);
 });
 
-test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, cross-entropy', async (t) => {
+test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM layer, SSD pattern, embedding, cross-entropy', async (t) => {
   const why = await ready();
   if (why) return required ? assert.fail(why) : t.skip(why);
   const rng = new Rng('fused');
@@ -141,6 +141,16 @@ test('native fused ops match wasm, forward and backward: layer norm, RMS norm, G
   const bias = rand(rng, [12]);
   close('linear with bias', both(() => valueAndGrads((x, w, b) => fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D, b), [x, w, bias], 'lin')));
   close('linear without bias', both(() => valueAndGrads((x, w) => fusedOps.linear(x as tf.Tensor2D, w as tf.Tensor2D), [x, w], 'lin0')));
+  const xw = rand(rng, [7, 3, 4 * 6]);
+  const whh = rand(rng, [6, 4 * 6], 0.5);
+  close('lstmLayer', both(() => valueAndGrads((xw, whh) => fusedOps.lstmLayer(xw as tf.Tensor3D, whh as tf.Tensor2D), [xw, whh], 'lstm')));
+  const dt = tf.softplus(rand(rng, [2, 9, 3])) as tf.Tensor3D;
+  const aH = tf.neg(tf.exp(rand(rng, [3], 0.5))) as tf.Tensor1D;
+  const cb = rand(rng, [2, 9, 9]) as tf.Tensor3D;
+  close('ssdPattern', both(() => valueAndGrads((dt, a, cb) => fusedOps.ssdPattern(dt as tf.Tensor3D, a as tf.Tensor1D, cb as tf.Tensor3D), [dt, aH, cb], 'ssd')));
+  const table = rand(rng, [11, 5]);
+  const ids = tf.tensor1d(Int32Array.from([3, 0, 10, 3, 7, 3, 1]), 'int32');
+  close('embedding', both(() => valueAndGrads((w) => fusedOps.embedding(ids, w as tf.Tensor2D), [table], 'emb')));
   const logits = rand(rng, [20, 31], 3);
   const targets = tf.tensor1d(Int32Array.from({ length: 20 }, (_, i) => (i * 13) % 31), 'int32');
   const mask = tf.tensor1d(Float32Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? 0 : 1)));

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -439,6 +440,213 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The LSTM layer (PyTorch gate order i, f, g, o; zero initial state), forward and backprop through
+// time, each one call for the whole sequence. xw [T, B, 4D] holds x W_ih + bias; whh [D, 4D].
+
+inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
+inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
+
+// lstm(heap, T, B, D, xwOff, whhOff, outOff [T, B, 2D] (h | c), actsOff [T, B, 4D] (sig i, sig f, tanh g, sig o))
+napi_value Lstm(napi_env env, napi_callback_info info) {
+  Args a(env, info, 8);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
+  float *xw = at(a, base, len, a.i64(4), t * b * 4 * d);
+  float *whh = at(a, base, len, a.i64(5), d * 4 * d);
+  float *out = at(a, base, len, a.i64(6), t * b * 2 * d);
+  float *acts = at(a, base, len, a.i64(7), t * b * 4 * d);
+  if (!a.ok) return nullptr;
+  const int64_t d4 = 4 * d, d2 = 2 * d;
+  for (int64_t s = 0; s < t; s++) {
+    float *g = acts + s * b * d4;  // pre-activations first, activations in place
+    std::memcpy(g, xw + s * b * d4, sizeof(float) * b * d4);
+    if (s > 0)  // g += h_{s-1} whh, h_{s-1} = the h half of out[s-1] (row stride 2D)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(b), static_cast<int>(d4), static_cast<int>(d), 1.0f,
+                  out + (s - 1) * b * d2, static_cast<int>(d2), whh, static_cast<int>(d4), 1.0f, g, static_cast<int>(d4));
+    for (int64_t r = 0; r < b; r++) {
+      float *gr = g + r * d4;
+      float *hr = out + (s * b + r) * d2;
+      float *cr = hr + d;
+      const float *cp = s > 0 ? out + ((s - 1) * b + r) * d2 + d : nullptr;
+      for (int64_t j = 0; j < d; j++) {
+        const float si = fsigmoid(gr[j]), sf = fsigmoid(gr[d + j]), tg = ftanh(gr[2 * d + j]), so = fsigmoid(gr[3 * d + j]);
+        const float c = (cp ? sf * cp[j] : 0.0f) + si * tg;
+        gr[j] = si;
+        gr[d + j] = sf;
+        gr[2 * d + j] = tg;
+        gr[3 * d + j] = so;
+        cr[j] = c;
+        hr[j] = so * ftanh(c);
+      }
+    }
+  }
+  return undef(env);
+}
+
+// lstmGrad(heap, T, B, D, dyOff [T, B, 2D], actsOff, outOff, whhOff, dxwOff [T, B, 4D], dwOff [D, 4D])
+napi_value LstmGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
+  const int64_t d4 = 4 * d, d2 = 2 * d;
+  float *dy = at(a, base, len, a.i64(4), t * b * d2);
+  float *acts = at(a, base, len, a.i64(5), t * b * d4);
+  float *out = at(a, base, len, a.i64(6), t * b * d2);
+  float *whh = at(a, base, len, a.i64(7), d * d4);
+  float *dxw = at(a, base, len, a.i64(8), t * b * d4);
+  float *dw = at(a, base, len, a.i64(9), d * d4);
+  if (!a.ok) return nullptr;
+  std::vector<float> dhNext(b * d, 0.0f), dcNext(b * d, 0.0f);
+  for (int64_t s = t - 1; s >= 0; s--) {
+    float *dg = dxw + s * b * d4;
+    for (int64_t r = 0; r < b; r++) {
+      const float *ar = acts + (s * b + r) * d4;
+      const float *dyr = dy + (s * b + r) * d2;
+      const float *cr = out + (s * b + r) * d2 + d;
+      const float *cp = s > 0 ? out + ((s - 1) * b + r) * d2 + d : nullptr;
+      float *dgr = dg + r * d4;
+      float *dhn = dhNext.data() + r * d, *dcn = dcNext.data() + r * d;
+      for (int64_t j = 0; j < d; j++) {
+        const float si = ar[j], sf = ar[d + j], tg = ar[2 * d + j], so = ar[3 * d + j];
+        const float tc = ftanh(cr[j]);
+        const float dh = dyr[j] + dhn[j];
+        const float dc = dyr[d + j] + dcn[j] + dh * so * (1.0f - tc * tc);
+        dgr[j] = dc * tg * (si * (1.0f - si));
+        dgr[d + j] = (cp ? dc * cp[j] : 0.0f) * (sf * (1.0f - sf));
+        dgr[2 * d + j] = dc * si * (1.0f - tg * tg);
+        dgr[3 * d + j] = dh * tc * (so * (1.0f - so));
+        dcn[j] = dc * sf;
+      }
+    }
+    if (s > 0)  // dh_{s-1} = dg whh^T
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(b), static_cast<int>(d), static_cast<int>(d4), 1.0f, dg,
+                  static_cast<int>(d4), whh, static_cast<int>(d4), 0.0f, dhNext.data(), static_cast<int>(d));
+  }
+  // dW = sum_s h_{s-1}^T dg_s: one product over steps 1..T-1 (h_{-1} = 0); h rows have stride 2D.
+  if (t > 1)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(d), static_cast<int>(d4), static_cast<int>((t - 1) * b), 1.0f,
+                out, static_cast<int>(d2), dxw + b * d4, static_cast<int>(d4), 0.0f, dw, static_cast<int>(d4));
+  else
+    std::memset(dw, 0, sizeof(float) * d * d4);
+  return undef(env);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Mamba-2 SSD mixing matrix (see ssdPatternFused in ../ops.ts for the formulas):
+//   M[b,h,t,s] = cb[b,t,s] * exp(min(cum[b,h,t] - cum[b,h,s], 0)) * dt[b,s,h] for s <= t, else 0,
+//   cum = cumulative sum over t of dt A.
+// ssd(heap, B, T, H, dtOff [B,T,H], aOff [H], cbOff [B,T,T], decayOff [B,H,T,T], mOff [B,H,T,T])
+napi_value Ssd(napi_env env, napi_callback_info info) {
+  Args a(env, info, 9);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t bn = a.i64(1), t = a.i64(2), h = a.i64(3);
+  float *dt = at(a, base, len, a.i64(4), bn * t * h);
+  float *av = at(a, base, len, a.i64(5), h);
+  float *cb = at(a, base, len, a.i64(6), bn * t * t);
+  float *decay = at(a, base, len, a.i64(7), bn * h * t * t);
+  float *m = at(a, base, len, a.i64(8), bn * h * t * t);
+  if (!a.ok) return nullptr;
+  std::vector<float> cum(t);
+  for (int64_t bi = 0; bi < bn; bi++)
+    for (int64_t hi = 0; hi < h; hi++) {
+      float acc = 0.0f;
+      for (int64_t ti = 0; ti < t; ti++) {
+        acc += dt[(bi * t + ti) * h + hi] * av[hi];
+        cum[ti] = acc;
+      }
+      float *dr = decay + (bi * h + hi) * t * t;
+      float *mr = m + (bi * h + hi) * t * t;
+      for (int64_t ti = 0; ti < t; ti++) {
+        const float *cbr = cb + (bi * t + ti) * t;
+        for (int64_t si = 0; si <= ti; si++) {
+          const float seg = cum[ti] - cum[si];
+          const float e = fexp(seg < 0.0f ? seg : 0.0f);
+          dr[ti * t + si] = e;
+          mr[ti * t + si] = e * cbr[si] * dt[(bi * t + si) * h + hi];
+        }
+        for (int64_t si = ti + 1; si < t; si++) dr[ti * t + si] = mr[ti * t + si] = 0.0f;
+      }
+    }
+  return undef(env);
+}
+
+// ssdGrad(heap, B, T, H, gOff [B,H,T,T], decayOff, mOff, cbOff, dtOff, aOff, dDtOff [B,T,H], daOff [H], dCbOff [B,T,T])
+napi_value SsdGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 13);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t bn = a.i64(1), t = a.i64(2), h = a.i64(3);
+  float *g = at(a, base, len, a.i64(4), bn * h * t * t);
+  float *decay = at(a, base, len, a.i64(5), bn * h * t * t);
+  float *m = at(a, base, len, a.i64(6), bn * h * t * t);
+  float *cb = at(a, base, len, a.i64(7), bn * t * t);
+  float *dt = at(a, base, len, a.i64(8), bn * t * h);
+  float *av = at(a, base, len, a.i64(9), h);
+  float *dDt = at(a, base, len, a.i64(10), bn * t * h);
+  float *da = at(a, base, len, a.i64(11), h);
+  float *dCb = at(a, base, len, a.i64(12), bn * t * t);
+  if (!a.ok) return nullptr;
+  std::memset(dCb, 0, sizeof(float) * bn * t * t);
+  std::memset(da, 0, sizeof(float) * h);
+  std::vector<float> direct(t), dcum(t);
+  for (int64_t bi = 0; bi < bn; bi++)
+    for (int64_t hi = 0; hi < h; hi++) {
+      const float *gr = g + (bi * h + hi) * t * t, *dr = decay + (bi * h + hi) * t * t, *mr = m + (bi * h + hi) * t * t;
+      std::fill(direct.begin(), direct.end(), 0.0f);
+      std::fill(dcum.begin(), dcum.end(), 0.0f);
+      for (int64_t ti = 0; ti < t; ti++) {
+        const float *cbr = cb + (bi * t + ti) * t;
+        float *dcbr = dCb + (bi * t + ti) * t;
+        for (int64_t si = 0; si <= ti; si++) {
+          const float gd = gr[ti * t + si] * dr[ti * t + si];
+          dcbr[si] += gd * dt[(bi * t + si) * h + hi];
+          direct[si] += gd * cbr[si];
+          const float ds = gr[ti * t + si] * mr[ti * t + si];
+          dcum[ti] += ds;  // d seg / d cum_t = +1
+          dcum[si] -= ds;  // d seg / d cum_s = -1
+        }
+      }
+      // cum_t = sum_{r <= t} dt_r a: d/d(dt_r a) = sum_{t >= r} dcum_t (a reverse cumulative sum)
+      float rev = 0.0f;
+      for (int64_t ti = t - 1; ti >= 0; ti--) {
+        rev += dcum[ti];
+        const float dtv = dt[(bi * t + ti) * h + hi];
+        dDt[(bi * t + ti) * h + hi] = direct[ti] + rev * av[hi];
+        da[hi] += rev * dtv;
+      }
+    }
+  return undef(env);
+}
+
+// Embedding gradient (scatter-add): out [V, D] = sum over rows i with ids[i] = v of dy[i].
+// embeddingGrad(heap, n, v, d, idsOff (int32 [N]), dyOff [N, D], outOff [V, D]); ids are checked by the caller.
+napi_value EmbeddingGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 7);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), v = a.i64(2), d = a.i64(3);
+  int32_t *ids = atI32(a, base, len, a.i64(4), n);
+  float *dy = at(a, base, len, a.i64(5), n * d);
+  float *out = at(a, base, len, a.i64(6), v * d);
+  if (!a.ok) return nullptr;
+  std::memset(out, 0, sizeof(float) * v * d);
+  for (int64_t i = 0; i < n; i++) {
+    const int32_t id = ids[i];
+    if (id < 0 || id >= v) {
+      a.fail("embedding id outside the vocabulary");
+      return nullptr;
+    }
+    float *o = out + static_cast<int64_t>(id) * d;
+    const float *g = dy + i * d;
+    for (int64_t j = 0; j < d; j++) o[j] += g[j];
+  }
+  return undef(env);
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   Args a(env, info, 1);
   const int64_t n = a.i64(0);
@@ -482,6 +690,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"causalSoftmaxGrad", CausalSoftmaxGrad},
       {"crossEntropy", CrossEntropy},
       {"adamw", AdamW},
+      {"embeddingGrad", EmbeddingGrad},
+      {"lstm", Lstm},
+      {"lstmGrad", LstmGrad},
+      {"ssd", Ssd},
+      {"ssdGrad", SsdGrad},
       {"setThreads", SetThreads},
       {"threads", Threads},
       {"blas", BlasName},
