@@ -80,10 +80,15 @@ export function isSystemError(e: unknown): e is NodeJS.ErrnoException & { code: 
 /**
  * A GroundlabError (code IO; NOT_FOUND for ENOENT) for an operating-system error: it names the path,
  * what the system said and what to do. `doing` says what groundlab was doing ("write", "create the
- * folder"); `file` defaults to the error's own path. A GroundlabError is returned unchanged.
+ * folder"); `file` defaults to the error's own path. A GroundlabError is returned unchanged, except
+ * that an IO error is re-said with `doing` and `file` when they are given.
  */
 export function fromSystemError(e: unknown, opts: { file?: string; doing?: string; hint?: string } = {}): GroundlabError {
-  if (isGroundlabError(e)) return e;
+  if (isGroundlabError(e)) {
+    // An OS error already named at a lower level, re-said in the caller's terms (what it was doing).
+    if (opts.doing && (e.code === 'IO' || e.code === 'NOT_FOUND') && isSystemError(e.cause)) return fromSystemError(e.cause, opts);
+    return e;
+  }
   if (!isSystemError(e)) {
     return new GroundlabError('INTERNAL', `${opts.doing ? `cannot ${opts.doing}: ` : ''}${e instanceof Error ? e.message : String(e)}`, { file: opts.file, cause: e });
   }

@@ -265,7 +265,11 @@ async function saveCheckpoint(dir: string, model: LanguageModel, opt: AdamW, sta
     fs.renameSync(tmp, final);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw fromSystemError(e, { file: final, doing: `save the checkpoint of step ${state.step}` });
+    throw fromSystemError(e, {
+      file: final,
+      doing: `save the checkpoint of step ${state.step}`,
+      hint: 'its partial folder was removed and the earlier checkpoints are intact: run the same command again to resume from the last one',
+    });
   }
   faultPoint('checkpoint-renamed');
   return { step: state.step, dir: final };
@@ -462,7 +466,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     model.dispose();
     lock?.release();
     if (wrote || createdDir) removeFreshRun(dir, createdDir);
-    throw fromSystemError(e, { file: dir, doing: 'start the run' });
+    throw fromSystemError(e);
   }
   const cks = fresh ? [] : listCheckpoints(dir);
   const resumeFrom: CheckpointInfo | undefined = cks[cks.length - 1];
@@ -625,7 +629,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // A fresh run that never completed a step holds nothing worth keeping (and would refuse a
     // corrected command as a CONFIG_MISMATCH): remove it.
     if (step === 0 && fresh) removeFreshRun(dir, createdDir);
-    throw fromSystemError(e, { file: dir, doing: 'train' });
+    throw fromSystemError(e);
   } finally {
     opt.dispose();
     model.dispose();

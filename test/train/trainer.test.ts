@@ -184,3 +184,110 @@ test('batches follow the seeded data order and honour the dataset mask', async (
   const b = new DataOrder(7, a.state());
   assert.deepEqual(Array.from({ length: 20 }, () => b.next()), Array.from({ length: 20 }, () => a.next()));
 });
+
+test('a lost or damaged metrics/train.arrow is rebuilt from train.csv; with both lost, resuming is refused and nothing is overwritten', async () => {
+  await initEngine({ log: false });
+  const dir = tmp();
+  const full = await train(base(path.join(dir, 'full')));
+  const interrupted = async (name: string) => {
+    const ctrl = new AbortController();
+    const out = path.join(dir, name);
+    await train(base(out, { signal: ctrl.signal, onProgress: (e) => e.step === 7 && !e.done && ctrl.abort() }));
+    return out;
+  };
+  // deleted Arrow file: the trace comes from the CSV, and both files are complete again at the end
+  const a = await interrupted('no-arrow');
+  fs.rmSync(path.join(a, 'metrics', 'train.arrow'));
+  const ra = await train(base(a));
+  assert.deepEqual(ra.losses, full.losses);
+  const run = await openRun(a, { deps: toyDeps() });
+  assert.deepEqual((await run.readTable('metrics/train'))!.array('loss'), full.losses);
+  // garbage in the Arrow file: the same
+  const b = await interrupted('bad-arrow');
+  fs.writeFileSync(path.join(b, 'metrics', 'train.arrow'), 'not arrow');
+  assert.deepEqual((await train(base(b))).losses, full.losses);
+  // both gone: refused, naming what is missing; the checkpoints and the folder stay as they were
+  const c = await interrupted('none');
+  const csv = fs.readFileSync(path.join(c, 'metrics', 'train.csv'), 'utf8');
+  fs.rmSync(path.join(c, 'metrics', 'train.arrow'));
+  fs.writeFileSync(path.join(c, 'metrics', 'train.csv'), csv.split('\n').slice(0, 4).join('\n') + '\n'); // rows of steps 1..3 only
+  await assert.rejects(
+    train(base(c)),
+    (e: unknown) =>
+      e instanceof GroundlabError && e.code === 'BAD_FILE' && /cannot resume from step 7: the loss trace up to that step is lost/.test(e.message) && /train\.arrow does not exist/.test(e.message) && /train\.csv does not hold the rows of steps 1\.\.7 \(it has 3 in order\)/.test(e.message),
+  );
+  assert.equal(fs.readFileSync(path.join(c, 'metrics', 'train.csv'), 'utf8').split('\n').length, 5, 'train.csv not overwritten');
+  assert.ok(!fs.existsSync(path.join(c, '.train.lock')), 'lock released');
+});
+
+test('partial checkpoint folders and temporary files left by killed trainers are removed when the run starts again', async () => {
+  await initEngine({ log: false });
+  const out = path.join(tmp(), 'partials');
+  await train(base(out, { steps: 3 }));
+  const junk = [
+    path.join(out, 'checkpoints', '.step-000002.partial-2147483646'),
+    path.join(out, 'checkpoints', `.step-000003.partial-${process.pid}`),
+    path.join(out, 'metrics', '.train.csv.tmp-2147483646-abc-1'),
+    path.join(out, '.config.json.tmp-2147483646-abc-2'),
+  ];
+  fs.mkdirSync(junk[0]);
+  fs.writeFileSync(path.join(junk[0], 'model.safetensors'), 'half');
+  fs.mkdirSync(junk[1]);
+  fs.writeFileSync(junk[2], 'half');
+  fs.writeFileSync(junk[3], 'half');
+  // someone else's temp file at the top of the run (e.g. an analysis writing beside it) is not the trainer's to remove
+  const other = path.join(out, '.evalset.json.tmp-2147483646-abc-3');
+  fs.writeFileSync(other, 'x');
+  const r = await train(base(out, { steps: 3 }));
+  assert.equal(r.sessionSteps, 0);
+  for (const j of junk) assert.ok(!fs.existsSync(j), `${j} removed`);
+  assert.ok(fs.existsSync(other));
+});
+
+test('refused before anything is written: 0 or too many steps, unknown model keys (nearest name), seeds beyond 2^53', async () => {
+  await initEngine({ log: false });
+  const dir = tmp();
+  const refused = async (extra: Partial<TrainOptions>, code: string, re: RegExp) => {
+    const out = path.join(dir, `r${Math.random().toString(36).slice(2)}`);
+    await assert.rejects(train(base(out, extra)), (e: unknown) => e instanceof GroundlabError && e.code === code && re.test(e.message));
+    assert.ok(!fs.existsSync(out), `nothing written for ${JSON.stringify(extra)}`);
+  };
+  await refused({ steps: 0 }, 'BAD_CONFIG', /steps must be a whole number >= 1, got 0/);
+  await refused({ steps: 1e12 }, 'BAD_CONFIG', /steps must be at most 10,000,000, got 1000000000000/);
+  await refused({ model: { nlayers: 4 } }, 'BAD_ARGUMENT', /unknown transformer model config field "nlayers"[\s\S]*did you mean "nLayers"\?/);
+  await refused({ seed: 2 ** 53 + 2 }, 'BAD_ARGUMENT', /seed must be a whole number from 0 to 2\^53 - 1/);
+  await refused({ seed: -1 }, 'BAD_ARGUMENT', /seed must be a whole number from 0/);
+  // a model that cannot be built: refused before config.json exists, so the corrected command runs
+  const out = path.join(dir, 'unbuildable');
+  await assert.rejects(train(base(out, { deps: { ...toyDeps(), createModel: () => { throw new GroundlabError('BAD_CONFIG', 'dModel must be even'); } } })), /dModel must be even/);
+  assert.ok(!fs.existsSync(out));
+  assert.equal((await train(base(out, { steps: 2 }))).status, 'completed');
+});
+
+test('a non-finite first step is a NUMERIC error and leaves nothing behind: the corrected command starts cleanly in the same folder', async () => {
+  await initEngine({ log: false });
+  const out = path.join(tmp(), 'nan1');
+  await assert.rejects(
+    train(base(out, { model: { nanAtCall: 1 } })),
+    (e: unknown) => e instanceof GroundlabError && e.code === 'NUMERIC' && /the first training step is not finite: the loss is NaN/.test(e.message) && /was removed/.test(e.message),
+  );
+  assert.ok(!fs.existsSync(out), 'the fresh run is removed');
+  const ok = await train(base(out, { steps: 2 }));
+  assert.equal(ok.status, 'completed');
+});
+
+test('NaN weights in the checkpoint to resume from are named as damage, not as a diverging learning rate', async () => {
+  await initEngine({ log: false });
+  const out = path.join(tmp(), 'nanck');
+  await train(base(out, { steps: 5 }));
+  const { writeSafetensors } = await import('../../src/io/safetensors');
+  const f = path.join(out, 'checkpoints', 'step-000005', 'model.safetensors');
+  const c = await readSafetensors(f);
+  const w = c.tensors.get('head.weight')!;
+  w.data[3] = NaN;
+  await writeSafetensors(f, new Map([...c.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])), c.metadata);
+  await assert.rejects(
+    train(base(out, { steps: 5 })),
+    (e: unknown) => e instanceof GroundlabError && e.code === 'CORRUPT_CHECKPOINT' && /tensor "head\.weight" holds NaN at index 3/.test(e.message) && /delete .*step-000005 to resume from step 4/.test(e.message) && !/learning rate/.test(e.message),
+  );
+});
