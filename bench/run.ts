@@ -3,10 +3,13 @@
  * references measured in the same run (never part of the test suite, never a pass/fail on a time):
  *   - hardware: numpy/OpenBLAS float32 GEMM (1 thread, and all threads)
  *   - engine ceiling: the active tfjs backend's 2-D matmul throughput at the model's own shapes
- *   - peer: the same GPT trained with PyTorch on the CPU (bench-only virtualenv; skipped when absent)
+ *   - peer: the same models trained with PyTorch on the CPU, 1 thread and all threads
+ *     (bench/torch_models.py in a bench-only virtualenv; skipped when absent)
+ *   - backends: groundlab with the native kernels (1 thread and all threads) and on pure wasm
  *   - naive: the same model with stock tfjs ops and tfjs autodiff (`fused: false`)
- * Also the latency of the analyses on the quick Transformer run the notebooks share, when it exists.
- * Writes bench/results/latest.{md,json}. Options: --quick-only, --no-torch, --no-analysis, --steps N, --profile.
+ * Also the latency of the analyses on the quick Transformer run the notebooks share, when it exists,
+ * with the native kernels and on pure wasm. Writes bench/results/latest.{md,json}.
+ * Options: --quick-only, --no-torch, --no-analysis, --steps N, --profile, --run DIR (the analysed run).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,13 +17,15 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine, engineInfo } from '../src/engine';
+import { loadNativeAddon, nativeKernelsActive, setNativeKernels } from '../src/engine/native';
 import { createModel, modelPreset, type ModelConfig } from '../src/models';
 import type { Arch, LanguageModel } from '../src/models/types';
+import { ARCHS } from '../src/models/registry';
 import { AdamW, clipByGlobalNorm } from '../src/train/optimizer';
 import { TRAIN_PRESETS } from '../src/train/presets';
 import { repoRoot } from '../src/lab/runs';
 import { openRun } from '../src/train/run';
-import { analyzeRun, runEvalSet } from '../src/analysis/analyze';
+import { analyzeRun, evalRun, runEvalSet } from '../src/analysis/analyze';
 import { saliency } from '../src/analysis/saliency';
 import { ablationTest } from '../src/analysis/ablation';
 import { evalSequences } from '../src/eval/evalset';
@@ -133,35 +138,44 @@ function makeStep(model: LanguageModel, batch: number, seq: number, seed: number
   return { step, dispose: () => (x.dispose(), y.dispose()) };
 }
 
+/** How a variant runs: the native kernels with N threads, or pure wasm. */
+type Mode = { native: false } | { native: true; threads: number };
+const NATIVE1: Mode = { native: true, threads: 1 };
+const ALL_CORES = os.cpus().length;
+
+function setMode(m: Mode): void {
+  if (m.native) setNativeKernels(true, m.threads);
+  else setNativeKernels(false);
+}
+
 /**
- * Median step time of each variant of a model (e.g. fused and naive), their steps interleaved so
- * that every variant sees the same load on a shared machine (ratios stay fair when the load moves).
+ * Median step time of each variant of a model (e.g. fused and naive, native and wasm), their steps
+ * interleaved so that every variant sees the same load on a shared machine (ratios stay fair when
+ * the load moves).
  */
-function timeTrainingVariants(arch: Arch, preset: 'tiny' | 'quick', variants: Array<Partial<ModelConfig>>, steps: number): StepTiming[] {
+function timeTrainingVariants(arch: Arch, preset: 'tiny' | 'quick', variants: Array<Partial<ModelConfig> & { mode?: Mode }>, steps: number): StepTiming[] {
   const tp = TRAIN_PRESETS[preset].train;
-  const runs = variants.map((v) => {
+  const runs = variants.map(({ mode, ...v }) => {
     const model = createModel(modelPreset(arch, preset, VOCAB, v), 0);
-    return { model, ...makeStep(model, tp.batchSize, tp.seqLen, 1), times: [] as number[], peak: 0 };
+    return { model, mode: mode ?? NATIVE1, ...makeStep(model, tp.batchSize, tp.seqLen, 1), times: [] as number[], peak: 0 };
   });
-  for (const r of runs) for (let i = 0; i < 2; i++) r.step();
+  for (const r of runs) for (let i = 0; i < 2; i++) (setMode(r.mode), r.step());
   for (let i = 0; i < steps; i++) {
     for (const r of runs) {
+      setMode(r.mode);
       const t0 = performance.now();
       r.step();
       r.times.push((performance.now() - t0) / 1000);
       r.peak = Math.max(r.peak, tf.memory().numBytes);
     }
   }
+  setMode(NATIVE1);
   return runs.map((r) => {
     r.dispose();
     r.model.dispose();
     const s = median(r.times);
     return { secPerStep: s, tokensPerSec: (tp.batchSize * tp.seqLen) / s, peakBytes: r.peak };
   });
-}
-
-function timeTraining(arch: Arch, preset: 'tiny' | 'quick', steps: number): StepTiming {
-  return timeTrainingVariants(arch, preset, [{}], steps)[0];
 }
 
 async function profileStep(): Promise<Row[]> {
@@ -227,7 +241,9 @@ async function main() {
     ]),
   );
 
-  // 2. The quick Transformer: fused vs naive, engine ceiling at its shapes, FLOP/s ratios.
+  // 2. The quick Transformer: native (1 thread, all threads), pure wasm and naive, interleaved;
+  //    engine ceiling at its shapes; FLOP/s ratios; PyTorch with 1 thread and all threads.
+  const native = !!loadNativeAddon() && nativeKernelsActive();
   const tp = TRAIN_PRESETS.quick.train;
   const qc = modelPreset('transformer', 'quick', VOCAB) as ModelConfig & { arch: 'transformer' };
   const shapes = transformerMatmuls(qc, tp.batchSize, tp.seqLen);
@@ -241,84 +257,128 @@ async function main() {
     secs += (2 * m * k * n * times) / (g * 1e9);
   }
   const ceiling = fl / secs / 1e9; // FLOP-weighted throughput at the model's shapes
+  const engineName = native ? 'native (BLAS, 1 thread)' : info.backend;
   out.push(`## Engine ceiling at the quick Transformer's shapes (batch ${tp.batchSize} x ${tp.seqLen})`, '', table(shapeRows));
-  out.push(`FLOP-weighted ${info.backend} matmul ceiling: **${ceiling.toFixed(1)} GFLOP/s**`, '');
+  out.push(`FLOP-weighted ${engineName} matmul ceiling: **${ceiling.toFixed(1)} GFLOP/s**`, '');
 
-  // Fused and naive steps alternate, so both see the same load.
-  const [fused, naive] = timeTrainingVariants('transformer', 'quick', [{ fused: true }, { fused: false }], steps);
+  const torchPy = flag('--no-torch') ? undefined : findPython('torch');
+  const torchFor = (arch: Arch, threads: number): Record<string, unknown> | undefined => {
+    if (!torchPy || !['transformer', 'mamba2', 'lstm'].includes(arch)) return undefined;
+    const c = modelPreset(arch, 'quick', VOCAB) as unknown as Record<string, number | boolean>;
+    const cfg = {
+      arch, vocab: VOCAB, ctx: c.contextLength, d: c.dModel, layers: c.nLayers, heads: c.nHeads, dmlp: c.dMlp, d_state: c.dState, head_dim: c.headDim,
+      residual: c.residual ?? false, batch: tp.batchSize, seq: tp.seqLen, warmup: 2, steps: Math.max(steps, 5), threads,
+    };
+    return runPy(torchPy, 'torch_models.py', [JSON.stringify(cfg)]);
+  };
+  const modes: Array<{ label: string; mode: Mode }> = native
+    ? [{ label: 'groundlab, native kernels, 1 thread (default)', mode: NATIVE1 }, { label: `groundlab, native kernels, ${ALL_CORES} threads`, mode: { native: true, threads: ALL_CORES } }, { label: 'groundlab, pure wasm (GROUNDLAB_BACKEND=wasm)', mode: { native: false } }]
+    : [{ label: `groundlab, ${info.backend} (native kernels not built)`, mode: { native: false } }];
+  const timings = timeTrainingVariants('transformer', 'quick', [...modes.map((m) => ({ fused: true, mode: m.mode })), { fused: false, mode: modes[0].mode }], steps);
+  const fused = timings[0];
+  const naive = timings[timings.length - 1];
+  const allCores = native ? timings[1] : fused;
+  const wasm = timings[modes.length - 1];
   const stepFlops = transformerStepFlops(qc, tp.batchSize, tp.seqLen);
   const achieved = stepFlops / fused.secPerStep / 1e9;
-  let torch1: Record<string, unknown> | undefined;
-  let torchAll: Record<string, unknown> | undefined;
-  const torchPy = flag('--no-torch') ? undefined : findPython('torch');
-  if (torchPy) {
-    const cfg = { vocab: VOCAB, ctx: qc.contextLength, d: qc.dModel, layers: qc.nLayers, heads: qc.nHeads, dmlp: qc.dMlp, batch: tp.batchSize, seq: tp.seqLen, warmup: 2, steps: Math.max(steps, 5) };
-    torch1 = runPy(torchPy, 'torch_gpt.py', [JSON.stringify({ ...cfg, threads: 1 })]);
-    torchAll = runPy(torchPy, 'torch_gpt.py', [JSON.stringify({ ...cfg, threads: os.cpus().length })]);
-  }
-  const q: Row[] = [
-    { what: 'groundlab fused (default)', 'ms/step': fused.secPerStep * 1000, 'tokens/s': fused.tokensPerSec, 'model GFLOP/s': achieved },
-    { what: 'naive stock tfjs autodiff', 'ms/step': naive.secPerStep * 1000, 'tokens/s': naive.tokensPerSec, 'model GFLOP/s': stepFlops / naive.secPerStep / 1e9 },
-  ];
-  if (torch1) q.push({ what: `PyTorch ${torch1.torch} CPU, 1 thread`, 'ms/step': (torch1.sec_per_step as number) * 1000, 'tokens/s': torch1.tokens_per_sec as number, 'model GFLOP/s': stepFlops / (torch1.sec_per_step as number) / 1e9 });
-  if (torchAll) q.push({ what: `PyTorch CPU, ${torchAll.threads} threads`, 'ms/step': (torchAll.sec_per_step as number) * 1000, 'tokens/s': torchAll.tokens_per_sec as number, 'model GFLOP/s': stepFlops / (torchAll.sec_per_step as number) / 1e9 });
-  out.push(`## Training the quick Transformer (${(stepFlops / 1e9).toFixed(2)} GFLOP per step, median of ${steps} steps, fused and naive interleaved)`, '', table(q));
+  const torch1 = torchFor('transformer', 1);
+  const torchAll = torchFor('transformer', ALL_CORES);
+  const gf = (sec: number) => stepFlops / sec / 1e9;
+  const q: Row[] = modes.map((m, i) => ({ what: m.label, 'ms/step': timings[i].secPerStep * 1000, 'tokens/s': timings[i].tokensPerSec, 'model GFLOP/s': gf(timings[i].secPerStep) }));
+  q.push({ what: 'naive: stock tfjs ops + autodiff', 'ms/step': naive.secPerStep * 1000, 'tokens/s': naive.tokensPerSec, 'model GFLOP/s': gf(naive.secPerStep) });
+  if (torch1) q.push({ what: `PyTorch ${torch1.torch} CPU, 1 thread`, 'ms/step': (torch1.sec_per_step as number) * 1000, 'tokens/s': torch1.tokens_per_sec as number, 'model GFLOP/s': gf(torch1.sec_per_step as number) });
+  if (torchAll) q.push({ what: `PyTorch CPU, ${torchAll.threads} threads`, 'ms/step': (torchAll.sec_per_step as number) * 1000, 'tokens/s': torchAll.tokens_per_sec as number, 'model GFLOP/s': gf(torchAll.sec_per_step as number) });
+  out.push(`## Training the quick Transformer (${(stepFlops / 1e9).toFixed(2)} GFLOP per step, median of ${steps} steps, groundlab variants interleaved)`, '', table(q));
+  const noTorch = torchPy ? 'failed' : 'skipped (no torch: bash bench/setup.sh)';
   const ratios: Row[] = [
+    { ratio: 'tokens/s / PyTorch, 1 thread each', value: torch1 ? fused.tokensPerSec / (torch1.tokens_per_sec as number) : noTorch, target: '>= 0.5' },
+    { ratio: `tokens/s / PyTorch, all ${ALL_CORES} cores each`, value: torchAll ? Math.max(fused.tokensPerSec, allCores.tokensPerSec) / (torchAll.tokens_per_sec as number) : noTorch, target: '>= 0.5' },
+    { ratio: 'native / pure wasm (speed-up)', value: native ? wasm.secPerStep / fused.secPerStep : 'n/a', target: '' },
     { ratio: 'fused / naive (speed-up)', value: naive.secPerStep / fused.secPerStep, target: '>= 6' },
-    { ratio: 'model FLOP/s / backend matmul ceiling', value: achieved / ceiling, target: '>= 0.25' },
+    { ratio: 'model FLOP/s / matmul ceiling at the model\'s shapes', value: achieved / ceiling, target: '' },
     { ratio: 'model FLOP/s / numpy sgemm (1 thread)', value: gemm1 ? achieved / (gemm1.gflops as number) : 'n/a', target: '' },
-    { ratio: 'tokens/s / PyTorch (1 thread)', value: torch1 ? fused.tokensPerSec / (torch1.tokens_per_sec as number) : torchPy ? 'failed' : 'skipped (no torch: bash bench/setup.sh)', target: '' },
-    { ratio: 'tokens/s / PyTorch (all threads)', value: torchAll ? fused.tokensPerSec / (torchAll.tokens_per_sec as number) : 'n/a', target: '' },
   ];
   out.push('### Ratios', '', table(ratios));
-  results.quickTransformer = { fused, naive, stepFlops, achieved, ceiling, torch1, torchAll, ratios };
+  results.quickTransformer = { timings, modes: modes.map((m) => m.label), stepFlops, achieved, ceiling, torch1, torchAll, ratios };
 
-  // 3. Every architecture at tiny and quick.
+  // 3. Every architecture at tiny and quick: native 1 thread / all threads / pure wasm, and PyTorch at quick.
   if (!flag('--quick-only')) {
     const rows: Row[] = [];
-    for (const arch of ['transformer', 'mamba2', 'lstm'] as Arch[]) {
+    for (const arch of ARCHS) {
       for (const preset of ['tiny', 'quick'] as const) {
-        const r = arch === 'transformer' && preset === 'quick' ? fused : timeTraining(arch, preset, preset === 'tiny' ? 10 : Math.max(2, Math.ceil(steps / 2)));
+        const n = preset === 'tiny' ? 10 : Math.max(3, Math.ceil(steps / 2));
+        const ts = arch === 'transformer' && preset === 'quick' ? timings.slice(0, modes.length) : timeTrainingVariants(arch, preset, modes.map((m) => ({ mode: m.mode })), n);
         const t = TRAIN_PRESETS[preset].train;
-        rows.push({ arch, preset, batch: `${t.batchSize}x${t.seqLen}`, 'ms/step': r.secPerStep * 1000, 'tokens/s': r.tokensPerSec, 'peak tensor MiB': r.peakBytes / 2 ** 20 });
+        const row: Row = { arch, preset, batch: `${t.batchSize}x${t.seqLen}` };
+        modes.forEach((m, i) => (row[native ? ['native 1 thr tok/s', `native ${ALL_CORES} thr tok/s`, 'wasm tok/s'][i] : 'tok/s'] = ts[i].tokensPerSec));
+        if (preset === 'quick') {
+          const t1 = arch === 'transformer' ? torch1 : torchFor(arch, 1);
+          const tAll = arch === 'transformer' ? torchAll : torchFor(arch, ALL_CORES);
+          row['PyTorch 1 thr tok/s'] = (t1?.tokens_per_sec as number) ?? 'n/a';
+          row[`PyTorch ${ALL_CORES} thr tok/s`] = (tAll?.tokens_per_sec as number) ?? 'n/a';
+          row['ratio 1 thr'] = t1 ? ts[0].tokensPerSec / (t1.tokens_per_sec as number) : 'n/a';
+          row['ratio all cores'] = tAll ? Math.max(ts[0].tokensPerSec, ts[native ? 1 : 0].tokensPerSec) / (tAll.tokens_per_sec as number) : 'n/a';
+        }
+        row['peak tensor MiB'] = ts[0].peakBytes / 2 ** 20;
+        rows.push(row);
       }
     }
-    out.push('## Training throughput per architecture', '', table(rows));
+    out.push('## Training throughput per architecture (tokens/s; ratios: groundlab / PyTorch with the same model, batch, sequence, AdamW + clipping)', '', table(rows));
     results.archs = rows;
   }
 
-  // 4. Analysis latency on a trained quick Transformer (the run the notebooks share), when it exists.
-  const quickRun = path.join(ROOT, 'runs', 'reproduce-quick', 'main', 'transformer_s0');
+  // 4. Analysis latency on a trained quick Transformer (the run the notebooks share), when it exists:
+  //    with the native kernels and on pure wasm, each on a fresh copy of the run.
+  const runArg = argv.indexOf('--run');
+  const quickRun = runArg >= 0 ? path.resolve(argv[runArg + 1]) : path.join(ROOT, 'runs', 'reproduce-quick', 'main', 'transformer_s0');
   if (fs.existsSync(path.join(quickRun, 'config.json')) && !flag('--no-analysis')) {
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-bench-run-'));
-    fs.cpSync(quickRun, copy, { recursive: true });
-    fs.rmSync(path.join(copy, 'analysis'), { recursive: true, force: true });
-    fs.rmSync(path.join(copy, 'lens'), { recursive: true, force: true });
-    const run = await openRun(copy);
-    const step = run.checkpoints[run.checkpoints.length - 1].step;
-    const rss0 = process.memoryUsage().rss;
-    const all = await analyzeRun(run, { checkpoints: [step] });
-    const model = await run.loadModel(step);
-    const seqs = evalSequences(await runEvalSet(run), run.tokenizer);
-    const match = seqs.filter((s) => s.condition === 'match');
-    let t = performance.now();
-    await saliency(model, [match[0]], { keepMaps: true });
-    const salMs = performance.now() - t;
-    t = performance.now();
-    await ablationTest(model, match, [{ layer: 0, head: 0 }], { draws: 10 });
-    const ablMs = performance.now() - t;
-    model.dispose();
-    const rows: Row[] = [
-      { what: `all measures, one checkpoint (step ${step}), whole evaluation set (${seqs.length} sequences)`, seconds: all.seconds },
-      ...Object.entries(all.timings).map(([k, v]) => ({ what: `  of which ${k}`, seconds: v })),
-      { what: 'saliency of every head for one sequence', seconds: salMs / 1000 },
-      { what: `one ablation test (1 head vs 10 control draws, ${match.length} contexts)`, seconds: ablMs / 1000 },
-    ];
-    out.push(`## Analysis latency (quick Transformer, ${path.relative(ROOT, quickRun)})`, '', table(rows), `RSS grew by ${((process.memoryUsage().rss - rss0) / 2 ** 20).toFixed(0)} MiB during the analyses.`, '');
-    results.analysis = rows;
-    fs.rmSync(copy, { recursive: true, force: true });
+    const rows: Row[] = [];
+    const latency: Record<string, Record<string, number>> = {};
+    for (const m of native ? [modes[0], modes[modes.length - 1]] : modes) {
+      setMode(m.mode);
+      const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-bench-run-'));
+      fs.cpSync(quickRun, copy, { recursive: true });
+      for (const sub of ['analysis', 'lens', 'eval']) fs.rmSync(path.join(copy, sub), { recursive: true, force: true });
+      const run = await openRun(copy);
+      const step = run.checkpoints[run.checkpoints.length - 1].step;
+      const rss0 = process.memoryUsage().rss;
+      let t = performance.now();
+      await evalRun(run);
+      const evalSec = (performance.now() - t) / 1000;
+      const all = await analyzeRun(run, { checkpoints: [step] });
+      const model = await run.loadModel(step);
+      const seqs = evalSequences(await runEvalSet(run), run.tokenizer);
+      const match = seqs.filter((s) => s.condition === 'match');
+      t = performance.now();
+      await saliency(model, [match[0]], { keepMaps: true });
+      const salSec = (performance.now() - t) / 1000;
+      t = performance.now();
+      await ablationTest(model, match, [{ layer: 0, head: 0 }], { draws: 10 });
+      const ablSec = (performance.now() - t) / 1000;
+      model.dispose();
+      const label = m.mode.native ? 'native' : 'wasm';
+      latency[label] = { evalRun: evalSec, all: all.seconds, saliency: salSec, ablation: ablSec, ...all.timings };
+      rows.push(
+        { backend: label, what: `evalRun over all ${run.checkpoints.length} checkpoints`, seconds: evalSec },
+        { backend: label, what: `all measures, one checkpoint (step ${step}), whole evaluation set (${seqs.length} sequences)`, seconds: all.seconds },
+        ...Object.entries(all.timings).map(([k, v]) => ({ backend: label, what: `  of which ${k}`, seconds: v })),
+        { backend: label, what: 'saliency of every head for one sequence', seconds: salSec },
+        { backend: label, what: `one ablation test (1 head vs 10 control draws, ${match.length} contexts)`, seconds: ablSec },
+        { backend: label, what: 'RSS growth (MiB)', seconds: (process.memoryUsage().rss - rss0) / 2 ** 20 },
+      );
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+    setMode(NATIVE1);
+    if (latency.native && latency.wasm) {
+      rows.push(
+        { backend: 'wasm / native', what: 'speed-up of evalRun', seconds: latency.wasm.evalRun / latency.native.evalRun },
+        { backend: 'wasm / native', what: 'speed-up of all measures of one checkpoint', seconds: latency.wasm.all / latency.native.all },
+      );
+    }
+    out.push(`## Analysis latency (quick Transformer, ${path.relative(ROOT, quickRun) || quickRun})`, '', table(rows));
+    results.analysis = { rows, latency };
   } else {
-    out.push('## Analysis latency', '', `skipped: no quick run at ${path.relative(ROOT, quickRun)} (bash scripts/lab.sh or groundlab reproduce --preset quick --only main makes it)`, '');
+    out.push('## Analysis latency', '', `skipped: no quick run at ${path.relative(ROOT, quickRun)} (bash scripts/lab.sh or groundlab reproduce --preset quick --only main makes it; or --run DIR)`, '');
   }
 
   if (flag('--profile')) {
