@@ -6,11 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { kernelBridge, type NotebookBundle } from './bridge';
-import { isVegaLiteSpec, mimeBundleOf, SILENT, VEGALITE_MIME, type BundleOptions } from './mime';
+import { isVegaLiteSpec, mimeBundleOf, PLOTLY_MIME, SILENT, VEGALITE_MIME, type BundleOptions } from './mime';
 import { renderVegaLite } from '../viz/render';
+import { figureFallback } from '../viz/plotly';
 
 export interface DisplayOptions extends BundleOptions {
-  /** Add SVG/PNG fallbacks to Vega-Lite specs (default true). */
+  /** Add SVG/PNG fallbacks to Vega-Lite specs and plotly figures (default true). */
   images?: boolean | 'svg' | 'png';
   /** Re-use a display id (e.g. to replace an earlier output with `update: true`). */
   displayId?: string;
@@ -29,8 +30,10 @@ export interface DisplayHandle {
 export async function displayBundle(x: unknown, opts: DisplayOptions = {}): Promise<NotebookBundle> {
   const bundle = mimeBundleOf(x, opts);
   const images = opts.images ?? true;
-  if (images && isVegaLiteSpec(x) && bundle.data[VEGALITE_MIME]) {
-    const fig = await renderVegaLite(x);
+  // a plotly figure from src/viz/plotly.ts carries its data as a Vega-Lite spec: its images come from that
+  const spec = isVegaLiteSpec(x) && bundle.data[VEGALITE_MIME] ? x : bundle.data[PLOTLY_MIME] ? figureFallback(x) : undefined;
+  if (images && spec) {
+    const fig = await renderVegaLite(spec);
     if (images === true || images === 'svg') bundle.data['image/svg+xml'] = fig.svg;
     if (images === true || images === 'png') {
       bundle.data['image/png'] = Buffer.from(fig.png).toString('base64');

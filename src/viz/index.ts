@@ -3,3 +3,4 @@ export {};
 export * from './widgets';
 export * from './render';
 export * from './figures';
+export * from './plotly';
