@@ -11,6 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { GroundlabError, isGroundlabError } from '../errors';
+import { unknownNameHint } from '../names';
 import type { Episode, Turn, TurnEnv } from './types';
 import { envToken, lanToken, speakerToken } from './tokens';
 import { cdiNouns } from './words';
@@ -662,7 +663,7 @@ export function chatOptionsFromKnobs(knobs: Record<string, number | boolean | st
     }
     const ok = allowed[k];
     const val = v === 'true' ? true : v === 'false' ? false : v;
-    if (!ok) throw new GroundlabError('BAD_CONFIG', `unknown CHAT option "${k}"`, { hint: `options: ${Object.keys(allowed).join(', ')}, tier.<name>` });
+    if (!ok) throw new GroundlabError('BAD_CONFIG', `unknown CHAT option "${k}"`, { hint: unknownNameHint(k, [...Object.keys(allowed), 'tier.<name>'], 'options') });
     if (!ok.includes(val as string | boolean)) throw new GroundlabError('BAD_CONFIG', `CHAT option ${k}=${String(v)}: expected one of ${ok.join(', ')}`);
     o[k] = val;
   }

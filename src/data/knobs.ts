@@ -1,5 +1,6 @@
 /** Named settings of the corpus generators, and overrides of their knobs checked against limits. */
 import { GroundlabError } from '../errors';
+import { unknownNameHint } from '../names';
 
 /** [smallest, largest, whole numbers only]. */
 export type KnobLimit = [number, number, boolean];
@@ -20,7 +21,7 @@ export function resolveKnobs<K extends object>(
   const k: K = { ...base };
   for (const [name, raw] of Object.entries(overrides)) {
     const lim = (limits as Record<string, KnobLimit>)[name];
-    if (!lim) throw new GroundlabError('BAD_CONFIG', `unknown ${what} knob "${name}"`, { hint: `knobs: ${Object.keys(limits).join(', ')}` });
+    if (!lim) throw new GroundlabError('BAD_CONFIG', `unknown ${what} knob "${name}"`, { hint: unknownNameHint(name, Object.keys(limits), 'knobs') });
     const [lo, hi, whole] = lim;
     const v = typeof raw === 'string' ? Number(raw) : raw;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (whole && !Number.isInteger(v)))

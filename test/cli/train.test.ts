@@ -34,6 +34,36 @@ test('bad arguments are reported with exit code 1', async () => {
   }
 });
 
+test('values refused before anything is written (no folder left), with the nearest valid name', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--steps', '0'], /BAD_ARGUMENT.*--steps must be from 1 to 10,000,000, got 0/],
+    [['--steps', '1000000000000'], /BAD_ARGUMENT.*--steps must be from 1 to 10,000,000, got 1000000000000/],
+    [['--model', 'nlayers=4'], /BAD_ARGUMENT.*unknown transformer model config field "nlayers"[\s\S]*did you mean "nLayers"\?/],
+    [['--seed', '9007199254740993'], /BAD_ARGUMENT.*--seed "9007199254740993": beyond 2\^53 - 1/],
+    [['--knob', 'pUnamed=0.3'], /unknown synthetic knob "pUnamed"[\s\S]*did you mean "pUnnamed"\?/],
+  ];
+  for (const [extra, re] of cases) {
+    const out = path.join(root, `refused-${extra.join('-').replace(/[^a-z0-9]+/gi, '-')}`);
+    const r = await runCli(['train', '--preset', 'tiny', '--out', out, '--quiet', ...extra]);
+    assert.equal(r.code, 1, extra.join(' '));
+    assert.match(r.stderr, re, extra.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.ok(!fs.existsSync(out), `${extra.join(' ')}: nothing written`);
+  }
+});
+
+test('a model whose first step is not finite: NUMERIC, nothing left; the corrected command then trains in the same folder', async () => {
+  const out = path.join(root, 'nonfinite');
+  for (const m of ['initStd=1e30', 'lnEps=-1']) {
+    const r = await runCli(['train', '--preset', 'tiny', '--steps', '2', '--model', m, '--out', out, '--quiet']);
+    assert.equal(r.code, 1, m);
+    assert.match(r.stderr, /error \[NUMERIC\]: .*the first training step is not finite/, m);
+    assert.ok(!fs.existsSync(out), `${m}: the folder is removed`);
+  }
+  const ok = await runCli(['train', '--preset', 'tiny', '--steps', '2', '--model', 'initStd=0.02', '--out', out, '--quiet']);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
 test('train tiny writes a run that loads back; the same command resumes; conflicting flags are refused', async () => {
   await initEngine({ log: false });
   const out = path.join(root, 'lstm');
@@ -72,8 +102,8 @@ function childCommand(): string[] {
   return [process.execPath, entry];
 }
 
-test('Ctrl-C (SIGINT) stops training at the next step, saves a checkpoint and exits 130', async () => {
-  const out = path.join(root, 'sigint');
+for (const sig of ['SIGINT', 'SIGTERM'] as const) test(`${sig === 'SIGINT' ? 'Ctrl-C (SIGINT)' : 'SIGTERM (kill, a scheduler)'} stops training at the next step, saves a checkpoint and exits 130`, async () => {
+  const out = path.join(root, sig.toLowerCase());
   const [cmd, ...pre] = childCommand();
   // A wider model than tiny, so that a step takes long enough (tens of ms even on an idle machine)
   // for 'within a few steps of the signal' to be measurable; tiny steps take ~8 ms.
@@ -86,10 +116,10 @@ test('Ctrl-C (SIGINT) stops training at the next step, saves a checkpoint and ex
   // wait until a few steps are done (checkpoints at 0, 1, 2 exist), then interrupt
   const t0 = Date.now();
   while (!fs.existsSync(path.join(out, 'checkpoints', 'step-000002')) && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 10));
-  child.kill('SIGINT');
+  child.kill(sig);
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 130, stderr);
-  assert.match(stderr, /interrupted; stopping after this step/);
+  assert.match(stderr, sig === 'SIGINT' ? /interrupted; stopping after this step/ : /terminated \(SIGTERM\); stopping after this step/);
   const m = /status +aborted at step (\d+)\/100000/.exec(stdout);
   assert.ok(m && m[1], stdout);
   const step = Number(m[1]);
