@@ -40,7 +40,7 @@ setup_python() {
     log "creating the project virtualenv $VENV"
     python3 -m venv "$VENV"
   fi
-  if ! "$PY" -c 'import jupyterlab, jupyter_client, nbclient, nbformat' 2>/dev/null; then
+  if ! "$PY" -c 'import jupyterlab, jupyter_client, nbclient, nbformat, jupyter_kernel_test' 2>/dev/null; then
     log "installing JupyterLab and Jupyter clients from PyPI into .venv"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
   fi

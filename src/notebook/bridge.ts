@@ -1,5 +1,5 @@
 /**
- * The link between library code and the groundlab Jupyter kernel (kernel/kernel.js). The kernel
+ * The link between library code and the groundlab Jupyter kernel (kernel/main.ts). The kernel
  * puts an object on globalThis under Symbol.for('groundlab.kernel'); outside the kernel (a script,
  * the CLI, tests) there is none and the notebook helpers fall back to plain text on stdout.
  */
@@ -18,7 +18,14 @@ export interface KernelBridge {
   newDisplayId(): string;
   /** The running cell's AbortSignal (aborted when the user interrupts the kernel). */
   signal(): AbortSignal;
+  /** Call `cb` when the running cell ends, with how it ended (kernel bridge version 2). */
+  onCellEnd?(cb: (how: CellEnd) => void): void;
+  /** Clear the running cell's output (`wait`: when the next output arrives). */
+  clearOutput?(wait?: boolean): void;
 }
+
+/** How a cell ended: ran to the end, failed, or was stopped (the stop button). */
+export type CellEnd = 'ok' | 'error' | 'interrupted';
 
 const BRIDGE = Symbol.for('groundlab.kernel');
 
@@ -47,4 +54,12 @@ export function setKernelBridge(b: KernelBridge | undefined): void {
   const g = globalThis as Record<symbol, unknown>;
   if (b) g[BRIDGE] = b;
   else delete g[BRIDGE];
+}
+
+/**
+ * Clear the cell's output so far (`wait`: only when the next output arrives, for flicker-free
+ * redraws). Outside the kernel it does nothing.
+ */
+export function clearOutput(wait = false): void {
+  kernelBridge()?.clearOutput?.(wait);
 }

@@ -4,10 +4,10 @@
 import { isSilent, isVegaLiteSpec, mimeBundleOf } from './mime';
 import { displayBundle } from './display';
 
-export { kernelBridge, inNotebook, interruptSignal, setKernelBridge, type KernelBridge, type NotebookBundle } from './bridge';
+export { kernelBridge, inNotebook, interruptSignal, setKernelBridge, clearOutput, type CellEnd, type KernelBridge, type NotebookBundle } from './bridge';
 export { mimeBundleOf, isSilent, isVegaLiteSpec, isTable, isPlainBundle, tableHtml, tableText, VEGALITE_MIME, PLOTLY_MIME, type BundleOptions, type TableLike } from './mime';
 export { display, displayBundle, type DisplayHandle, type DisplayOptions } from './display';
-export { progressDisplay, progressHtml, type ProgressDisplayOptions } from './progress';
+export { progressDisplay, progressHtml, progressEndText, type ProgressDisplayOptions, type ProgressEnd } from './progress';
 
 // A spec as a cell's last expression gets the same SVG/PNG fallbacks as display(spec).
 (globalThis as Record<symbol, unknown>)[Symbol.for('groundlab.mimeBundle')] = (x: unknown) =>

@@ -18,18 +18,27 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }
 
-/** The HTML of one progress line (a bar and the numbers). */
-export function progressHtml(e: ProgressEvent): string {
+/** How a progress output ended when its cell ended first: stopped (the stop button) or failed. */
+export type ProgressEnd = 'stopped' | 'failed';
+
+const END_TEXT: Record<ProgressEnd, string> = {
+  stopped: 'stopped (interrupted): what it finished is kept; run the cell again to go on',
+  failed: 'failed: see the error below',
+};
+
+/** The HTML of one progress line (a bar and the numbers); `end` for a task its cell ended. */
+export function progressHtml(e: ProgressEvent, end?: ProgressEnd): string {
   const frac = e.total > 0 ? Math.min(1, Math.max(0, e.step / e.total)) : 0;
   const pct = (100 * frac).toFixed(0);
   const parts: string[] = [`${e.step}/${e.total}`];
   if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
-  if (e.tokensPerSec !== undefined) parts.push(`${Math.round(e.tokensPerSec).toLocaleString('en-US')} tok/s`);
-  if (e.etaSec !== undefined && !e.done) parts.push(`ETA ${formatDuration(e.etaSec)}`);
-  if (e.message) parts.push(escapeHtml(e.message));
-  const color = e.done ? '#5fb4a2' : '#e8a33d';
+  if (e.tokensPerSec !== undefined && !end) parts.push(`${Math.round(e.tokensPerSec).toLocaleString('en-US')} tok/s`);
+  if (e.etaSec !== undefined && !e.done && !end) parts.push(`ETA ${formatDuration(e.etaSec)}`);
+  if (end) parts.push(END_TEXT[end]);
+  else if (e.message) parts.push(escapeHtml(e.message));
+  const color = end === 'failed' ? '#d9534f' : end === 'stopped' ? '#8a8f98' : e.done ? '#5fb4a2' : '#e8a33d';
   return (
-    `<div class="groundlab-progress" style="font-family: var(--jp-code-font-family, monospace); font-size: 12px; display: flex; align-items: center; gap: 8px">` +
+    `<div class="groundlab-progress${end ? ` groundlab-progress-${end}` : ''}" style="font-family: var(--jp-code-font-family, monospace); font-size: 12px; display: flex; align-items: center; gap: 8px">` +
     `<span style="min-width: 7em">${escapeHtml(e.task)}</span>` +
     `<span style="display: inline-block; width: 220px; height: 10px; border: 1px solid #888; border-radius: 3px; overflow: hidden">` +
     `<span style="display: block; width: ${pct}%; height: 100%; background: ${color}"></span></span>` +
@@ -37,20 +46,35 @@ export function progressHtml(e: ProgressEvent): string {
   );
 }
 
+/** The text of a progress line whose cell ended before the task did. */
+export function progressEndText(e: ProgressEvent, end: ProgressEnd): string {
+  return formatProgress({ ...e, tokensPerSec: undefined, etaSec: undefined, message: END_TEXT[end] });
+}
+
 /**
  * A ProgressFn that shows one live output per task in the notebook (updated in place). Outside
- * the kernel it prints a line every few seconds to stderr.
+ * the kernel it prints a line every few seconds to stderr. When the cell ends before a task's last
+ * event (the stop button, an error), its output says so: "stopped (interrupted): what it finished
+ * is kept" in grey, or "failed" in red, at the step reached; every long job behaves the same.
  */
 export function progressDisplay(opts: ProgressDisplayOptions = {}): ProgressFn {
   const interval = 1000 * (opts.intervalSec ?? 0.25);
   const textInterval = 1000 * (opts.textIntervalSec ?? 5);
   const ids = new Map<string, string>();
   const last = new Map<string, number>();
+  /** The newest event of each open task (shown or not), to draw its end from. */
+  const latest = new Map<string, ProgressEvent>();
+  const close = (task: string) => {
+    ids.delete(task);
+    last.delete(task);
+    latest.delete(task);
+  };
   return (e) => {
     const k = kernelBridge();
     const now = Date.now();
     const prev = last.get(e.task);
     const first = prev === undefined;
+    if (k) latest.set(e.task, e);
     if (!first && !e.done && !e.message && now - prev < (k ? interval : textInterval)) return;
     last.set(e.task, now);
     if (!k) {
@@ -60,13 +84,18 @@ export function progressDisplay(opts: ProgressDisplayOptions = {}): ProgressFn {
     let id = ids.get(e.task);
     const update = id !== undefined;
     if (!id) {
-      id = k.newDisplayId();
-      ids.set(e.task, id);
+      const own = k.newDisplayId();
+      id = own;
+      ids.set(e.task, own);
+      k.onCellEnd?.((how) => {
+        const at = latest.get(e.task);
+        if (how === 'ok' || ids.get(e.task) !== own || !at) return;
+        const end: ProgressEnd = how === 'interrupted' ? 'stopped' : 'failed';
+        k.display({ data: { 'text/html': progressHtml(at, end), 'text/plain': progressEndText(at, end) }, metadata: {} }, { displayId: own, update: true });
+        close(e.task);
+      });
     }
     k.display({ data: { 'text/html': progressHtml(e), 'text/plain': formatProgress(e) }, metadata: {} }, { displayId: id, update });
-    if (e.done) {
-      ids.delete(e.task);
-      last.delete(e.task);
-    }
+    if (e.done) close(e.task);
   };
 }

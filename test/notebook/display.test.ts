@@ -129,3 +129,42 @@ test('progressDisplay: one output per task, updated in place, throttled, last ev
   assert.match(String(sent[3].bundle.data['text/html']), /width: 100%/);
   assert.doesNotMatch(String(sent[3].bundle.data['text/plain']), /ETA/);
 });
+
+test('progressDisplay: a task its cell ended first (stop button, error) says so at the step reached', () => {
+  const { bridge, sent } = fakeKernel();
+  const ends: ((how: 'ok' | 'error' | 'interrupted') => void)[] = [];
+  bridge.onCellEnd = (cb) => ends.push(cb);
+  const p = progressDisplay({ intervalSec: 3600 });
+  p({ task: 'eval', step: 1, total: 14, tokensPerSec: 10, etaSec: 30 });
+  p({ task: 'eval', step: 3, total: 14, etaSec: 20 }); // throttled, but the step reached
+  p({ task: 'train', step: 5, total: 5, done: true });
+  assert.equal(ends.length, 2, 'one callback per task output');
+  for (const cb of ends) cb('interrupted');
+  const last = sent[sent.length - 1];
+  assert.deepEqual(last.opts, { displayId: 'id0', update: true });
+  assert.equal(last.bundle.data['text/plain'], 'eval  3/14   21%  stopped (interrupted): what it finished is kept; run the cell again to go on');
+  assert.match(String(last.bundle.data['text/html']), /groundlab-progress-stopped.*width: 21%.*#8a8f98/s);
+  assert.doesNotMatch(String(last.bundle.data['text/html']), /ETA|tok\/s/);
+  assert.equal(sent.filter((s) => s.opts.displayId === 'id1').length, 1, 'a finished task is left as it is');
+  // An error ends it in red; a cell that ends normally leaves open outputs alone.
+  const q = progressDisplay();
+  q({ task: 'analyze', step: 2, total: 9 });
+  const before = sent.length;
+  ends[2]('ok');
+  assert.equal(sent.length, before);
+  const r = progressDisplay();
+  r({ task: 'probe', step: 1, total: 9 });
+  ends[3]('error');
+  assert.match(String(sent[sent.length - 1].bundle.data['text/plain']), /probe 1\/9 +11% +failed: see the error below/);
+});
+
+test('clearOutput asks the kernel to clear the cell output (and does nothing outside it)', async () => {
+  const { clearOutput } = await import('../../src/notebook');
+  clearOutput();
+  const { bridge } = fakeKernel();
+  const calls: boolean[] = [];
+  bridge.clearOutput = (wait) => calls.push(!!wait);
+  clearOutput();
+  clearOutput(true);
+  assert.deepEqual(calls, [false, true]);
+});
