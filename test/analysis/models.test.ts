@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
-import { createModel, modelPreset, type LanguageModel } from '../../src/models';
+import { ARCHS, createModel, modelPreset, type Arch, type LanguageModel } from '../../src/models';
 import { buildEvalSet, evalSequences, scoreSequences } from '../../src/eval';
 import { classifyHeads, headSummary } from '../../src/metrics';
 import { saliency, ablationTest, ablationHooks, allHeads, lensSurprisal, lensPoints, readout, selectPositions, makeReadout } from '../../src/analysis';
@@ -116,10 +116,27 @@ test('GPT-2 Transformer with hand-set weights: surprisal, saliency, classificati
   m.dispose();
 });
 
-for (const arch of ['transformer', 'mamba2', 'lstm'] as const) {
+// Every registered architecture, and Transformer switches that change what the analyses find
+// (saliency kind; layers with a mixing matrix, of 2).
+const ANALYSED: Array<{ name: string; arch: Arch; over: Record<string, unknown>; kind: string; mixingLayers: number }> = [
+  { name: 'transformer', arch: 'transformer', over: { nHeads: 2, dMlp: 32 }, kind: 'attention', mixingLayers: 2 },
+  { name: 'mamba2', arch: 'mamba2', over: { headDim: 8, dState: 8 }, kind: 'ssd', mixingLayers: 2 },
+  { name: 'lstm', arch: 'lstm', over: {}, kind: 'input', mixingLayers: 0 },
+  { name: 'gru', arch: 'gru', over: {}, kind: 'input', mixingLayers: 0 },
+  { name: 'gla', arch: 'gla', over: { nHeads: 2, dMlp: 32 }, kind: 'gla', mixingLayers: 2 },
+  { name: 'transformer rope, linear similarity', arch: 'transformer', over: { nHeads: 2, dMlp: 32, positional: 'rope', similarity: 'linear' }, kind: 'attention', mixingLayers: 2 },
+  { name: 'transformer mixing none/static', arch: 'transformer', over: { nHeads: 2, dMlp: 32, mixing: 'none/static' }, kind: 'attention', mixingLayers: 1 },
+  { name: 'transformer mixing none', arch: 'transformer', over: { nHeads: 2, dMlp: 32, mixing: 'none' }, kind: 'input', mixingLayers: 0 },
+];
+
+test('every registered architecture is analysed below', () => {
+  assert.deepEqual([...new Set(ANALYSED.map((a) => a.arch))].sort(), [...ARCHS].sort());
+});
+
+for (const { name: arch, arch: archName, over, kind, mixingLayers } of ANALYSED) {
   test(`${arch}: lens readout, saliency, ablation and lens run on the real model`, async () => {
     await initEngine({ log: false });
-    const m = createModel(modelPreset(arch, 'tiny', V, { dModel: 16, nLayers: 2, contextLength: 16, ...(arch === 'transformer' ? { nHeads: 2, dMlp: 32 } : arch === 'mamba2' ? { headDim: 8, dState: 8 } : {}) } as never), 1);
+    const m = createModel(modelPreset(archName, 'tiny', V, { dModel: 16, nLayers: 2, contextLength: 16, ...over } as never), 1);
     const tok = new ListTokenizer(VOCAB);
     const seqs = evalSequences(buildEvalSet(NOUNS, FRAMES, { contextsPerNoun: 2, mismatchesPerContext: 1 }), tok);
     // warm up (models cache masks per sequence length), then count tensors
@@ -147,9 +164,10 @@ for (const arch of ['transformer', 'mamba2', 'lstm'] as const) {
     const lens = await lensSurprisal(m, seqs);
     lens[2].surprisal.forEach((v, i) => close(v, s[i], 1e-3, 'last lens layer'));
     const sal = await saliency(m, seqs);
-    assert.equal(sal.kind, arch === 'transformer' ? 'attention' : arch === 'mamba2' ? 'ssd' : 'input');
+    assert.equal(sal.kind, kind);
     for (const l of sal.layers) assert.ok(l.flowShare >= 0 && l.flowShare <= 1 && l.total > 0, `layer ${l.layer}: ${l.flowShare} ${l.total}`);
-    assert.equal(sal.heads.length, arch === 'lstm' ? 0 : 2 * m.nHeads);
+    assert.equal(sal.heads.length, mixingLayers * m.nHeads);
+    if (mixingLayers === 1) assert.deepEqual(sal.layers.map((l) => l.layer), [1], 'saliency rows keep the true layer number');
     // ablating every head (unit) changes the output; ablating none does not
     const all = allHeads(m);
     const abl = await scoreSequences(m, seqs, { hooks: ablationHooks(m, all) });
