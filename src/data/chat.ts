@@ -170,9 +170,36 @@ function lineAt(b: Uint8Array, offset: number): number {
   return line;
 }
 
+/**
+ * The byte order of UTF-16 text, from its byte order mark or, without one, from the zero bytes of
+ * ASCII characters (every other byte of the first 64 is 0); undefined for anything else.
+ */
+function utf16Order(b: Uint8Array): 'little-endian' | 'big-endian' | undefined {
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return 'little-endian';
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return 'big-endian';
+  const n = Math.min(b.length, 64) & ~1;
+  if (n < 4) return undefined;
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (b[i] === 0) even++;
+    if (b[i + 1] === 0) odd++;
+  }
+  if (odd === n / 2 && even === 0) return 'little-endian';
+  if (even === n / 2 && odd === 0) return 'big-endian';
+  return undefined;
+}
+
 /** Decode a transcript's bytes: strict UTF-8, no binary data. */
 export function decodeChatBytes(bytes: Uint8Array, file: string): string {
   if (bytes.length === 0) throw new GroundlabError('BAD_FILE', 'the file is empty', { file, hint: 'a CHAT transcript starts with @UTF8 and @Begin' });
+  const utf16 = utf16Order(bytes);
+  if (utf16) {
+    throw new GroundlabError('BAD_FILE', `the file is UTF-16 (${utf16}) text, not UTF-8`, {
+      file,
+      hint: 'CHAT files are UTF-8: convert it, e.g. `iconv -f UTF-16 -t UTF-8 in.cha > out.cha`',
+    });
+  }
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (c === 0 || (c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 0x15 && c !== 12)) {
@@ -343,8 +370,8 @@ function processWord(raw: string, r: Resolved, out: MainOut): void {
       const ev = raw.slice(2).replace(/[:_]/g, ' ').trim();
       if (!ev) return;
       const ws = ev.split(/\s+/).map((w) => cleanWord(w, r)).filter((w): w is string => !!w);
-      if (r.events === 'env') out.events.push(...ws);
-      else if (r.events === 'keep') out.words.push(...ws.map((w) => nounWord(w, r, 'lan')));
+      if (r.events === 'env') pushAll(out.events, ws);
+      else if (r.events === 'keep') pushAll(out.words, ws.map((w) => nounWord(w, r, 'lan')));
       return;
     }
     const kind = raw.startsWith('&-') ? r.fillers : raw.startsWith('&+') ? r.fragments : 'drop';
@@ -362,6 +389,14 @@ function processWord(raw: string, r: Resolved, out: MainOut): void {
   }
   const w = cleanWord(raw, r);
   if (w) out.words.push(nounWord(w, r, 'lan'));
+}
+
+/**
+ * Append `src` to `dst` one by one: `dst.push(...src)` passes every element as an argument and
+ * overflows the call stack for long lists (an utterance or %act tier of ~120,000 words).
+ */
+function pushAll<T>(dst: T[], src: readonly T[]): void {
+  for (let i = 0; i < src.length; i++) dst.push(src[i]);
 }
 
 function nounWord(w: string, r: Resolved, form: 'env' | 'lan'): string {
@@ -406,7 +441,7 @@ function envWords(text: string, r: Resolved, roles: Map<string, string>): string
 /** Split a %act-style text by its <bef>/<dur>/<aft> markers and add its words to `env`. */
 function addEvents(text: string, r: Resolved, roles: Map<string, string>, env: TurnEnv, asSituation: boolean): void {
   if (asSituation) {
-    env.situation.push(...envWords(text.replace(/<(bef|dur|aft)>/g, ' '), r, roles));
+    pushAll(env.situation, envWords(text.replace(/<(bef|dur|aft)>/g, ' '), r, roles));
     return;
   }
   let scope: 'before' | 'during' | 'after' = r.unscoped;
@@ -415,7 +450,7 @@ function addEvents(text: string, r: Resolved, roles: Map<string, string>, env: T
     if (p === '<bef>') scope = 'before';
     else if (p === '<dur>') scope = 'during';
     else if (p === '<aft>') scope = 'after';
-    else if (p.trim()) env[scope].push(...envWords(p, r, roles));
+    else if (p.trim()) pushAll(env[scope], envWords(p, r, roles));
   }
 }
 
@@ -502,8 +537,8 @@ export function parseChat(text: string, file: string, opts: ChatOptions = {}): C
         throw e;
       }
       const env: TurnEnv = { situation: [], before: [], during: [], after: [] };
-      if (!turns.length && situation && r.situationHeader) env.situation.push(...envWords(situation, r, roles));
-      if (parsed.events.length) env.during.push(...parsed.events.map((w) => nounWord(w, r, 'env')));
+      if (!turns.length && situation && r.situationHeader) pushAll(env.situation, envWords(situation, r, roles));
+      if (parsed.events.length) pushAll(env.during, parsed.events.map((w) => nounWord(w, r, 'env')));
       current = { speaker: speakerToken(code), env, utterance: parsed.words, source: { file, line } };
       turns.push(current);
       continue;
@@ -577,11 +612,13 @@ export function readChatTree(root: string, opts: ChatOptions = {}): ChatCorpus {
   const warnings: ChatWarning[] = [];
   const episodes: Episode[] = [];
   let skipped = 0;
+  const noTurns: string[] = [];
   const base = fs.statSync(root).isFile() ? path.dirname(root) : root;
   for (const f of files) {
     try {
       const t = readChatFile(f, opts);
       if (t.turns.length) episodes.push({ id: path.relative(base, f) || path.basename(f), turns: t.turns });
+      else noTurns.push(f);
     } catch (e) {
       if (opts.onError === 'skip' && isGroundlabError(e) && (e.code === 'PARSE' || e.code === 'BAD_FILE')) {
         skipped++;
@@ -593,8 +630,16 @@ export function readChatTree(root: string, opts: ChatOptions = {}): ChatCorpus {
       throw e;
     }
   }
-  if (!episodes.length)
+  if (!episodes.length) {
+    if (noTurns.length) {
+      const which = noTurns.length === 1 ? '' : `: ${noTurns.slice(0, 5).map((f) => path.relative(base, f) || f).join(', ')}${noTurns.length > 5 ? ', ...' : ''}`;
+      throw new GroundlabError('BAD_FILE', `${noTurns.length === 1 ? 'the transcript has' : `${noTurns.length} transcripts have`} headers only: no utterance (main tier) to read${which}${skipped ? ` (${skipped} other files skipped)` : ''}`, {
+        file: noTurns.length === 1 ? noTurns[0] : undefined,
+        hint: 'a transcript needs main tiers between @Begin and @End, e.g. "*MOT:<TAB>look at the ball ."',
+      });
+    }
     throw new GroundlabError('BAD_FILE', `no transcript under ${root} could be read (${skipped} skipped)`, { hint: warnings[0]?.message });
+  }
   return { episodes, files: files.length, skipped, warnings };
 }
 
@@ -615,7 +660,7 @@ export const CHAT_FRAME_CANDIDATES: Array<{ id: string; tokens: string[] }> = [
 export function chatEvalFrames(episodes: readonly Episode[]): Array<{ id: string; tokens: string[] }> {
   const streams = episodes.map((e) => {
     const out: string[] = [];
-    for (const t of e.turns) out.push(t.speaker, ...t.env.situation, ...t.env.before, ...t.env.during, ...t.utterance, ...t.env.after);
+    for (const t of e.turns) for (const part of [[t.speaker], t.env.situation, t.env.before, t.env.during, t.utterance, t.env.after]) pushAll(out, part);
     return out;
   });
   const occurs = (pat: string[]) =>

@@ -265,3 +265,46 @@ test('tolerates trailing spaces on headers and CRLF line ends', () => {
   const t = parseChat('@UTF8 \r\n@Begin  \r\n@Participants:\tMOT Mother\r\n*MOT:\tthe ball .\r\n%wor:\tthe ball .\r\n@End \r\n', 'crlf.cha');
   assert.deepEqual(t.turns[0].utterance, ['the', 'ball<LAN>']);
 });
+
+test('an utterance or %act tier of 200,000 words reads (no call-stack overflow), also from a tree under skip', () => {
+  const n = 200_000;
+  const words = Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 'ball' : `w${i % 50}`)).join(' ');
+  const text = `@UTF8\n@Begin\n@Participants:\tMOT Mother\n*MOT:\t${words} &=${Array.from({ length: n }, () => 'x').join('_')} .\n%act:\t${Array.from({ length: n }, () => 'ball').join(' ')}\n@End\n`;
+  const t = parseChat(text, 'long.cha');
+  assert.equal(t.turns[0].utterance.length, n);
+  assert.equal(t.turns[0].utterance[0], 'ball<LAN>');
+  assert.equal(t.turns[0].env.during.length, 2 * n);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-long-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'long.cha'), text);
+    const c = readChatTree(dir, { onError: 'skip' });
+    assert.equal(c.skipped, 0);
+    assert.equal(chatEvalFrames(c.episodes).length > 0, true);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('UTF-16 transcripts (with or without a byte order mark) are named as such; a file of headers only says so', () => {
+  const text = '@UTF8\n@Begin\n@Participants:\tMOT Mother\n*MOT:\tlook .\n@End\n';
+  const le = Buffer.from(text, 'utf16le');
+  const be = Buffer.from(le).swap16();
+  for (const [bytes, order] of [
+    [Buffer.concat([Buffer.from([0xff, 0xfe]), le]), 'little-endian'],
+    [Buffer.concat([Buffer.from([0xfe, 0xff]), be]), 'big-endian'],
+    [le, 'little-endian'],
+    [be, 'big-endian'],
+  ] as const) {
+    expectErr(() => decodeChatBytes(bytes, 'u.cha'), 'BAD_FILE', 'u.cha', undefined, new RegExp(`UTF-16 \\(${order}\\) text, not UTF-8[\\s\\S]*iconv -f UTF-16 -t UTF-8`));
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-headers-'));
+  try {
+    const only = '@UTF8\n@Begin\n@Participants:\tMOT Mother, CHI Target_Child\n@Situation:\tplaying\n@End\n';
+    fs.writeFileSync(path.join(dir, 'a.cha'), only);
+    expectErr(() => readChatTree(path.join(dir, 'a.cha')), 'BAD_FILE', path.join(dir, 'a.cha'), undefined, /the transcript has headers only: no utterance \(main tier\) to read[\s\S]*\*MOT:/);
+    fs.writeFileSync(path.join(dir, 'b.cha'), only);
+    expectErr(() => readChatTree(dir), 'BAD_FILE', undefined as unknown as string, undefined, /2 transcripts have headers only: no utterance \(main tier\) to read: a\.cha, b\.cha/);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
