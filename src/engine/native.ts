@@ -35,6 +35,8 @@ interface Addon {
   crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
   adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
   embeddingGrad(heap: ArrayBuffer, n: number, v: number, d: number, ids: number, dy: number, out: number): void;
+  gru(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, bhh: number, out: number, acts: number): void;
+  gruGrad(heap: ArrayBuffer, t: number, b: number, d: number, dy: number, acts: number, out: number, whh: number, dxw: number, dw: number, db: number): void;
   lstm(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, out: number, acts: number): void;
   lstmGrad(heap: ArrayBuffer, t: number, b: number, d: number, dy: number, acts: number, out: number, whh: number, dxw: number, dw: number): void;
   ssd(heap: ArrayBuffer, b: number, t: number, h: number, dt: number, a: number, cb: number, decay: number, m: number): void;
@@ -238,6 +240,8 @@ export const NATIVE = {
   crossEntropy: 'GroundlabCrossEntropy',
   adamw: 'GroundlabAdamW',
   embeddingGrad: 'GroundlabEmbeddingGrad',
+  gru: 'GroundlabGru',
+  gruGrad: 'GroundlabGruGrad',
   lstm: 'GroundlabLstm',
   lstmGrad: 'GroundlabLstmGrad',
   ssd: 'GroundlabSsd',
@@ -329,6 +333,25 @@ Object.assign(own, {
     addon!.embeddingGrad(heap(backend), n, attrs.vocab, d, off(backend, ids), off(backend, dy), off(backend, out));
     return out;
   },
+  // inputs xw [T, B, 3D], whh [D, 3D], bhh [3D] -> [out [T, B, D], acts [T, B, 4D] (r, z, n, hn)]
+  [NATIVE.gru]: ({ inputs, backend }: KernelArgs) => {
+    const { xw, whh, bhh } = inputs as Record<string, tf.TensorInfo>;
+    const [t, b, d3] = xw.shape;
+    const out = backend.makeOutput([t, b, d3 / 3], 'float32');
+    const acts = backend.makeOutput([t, b, (4 * d3) / 3], 'float32');
+    addon!.gru(heap(backend), t, b, d3 / 3, off(backend, xw), off(backend, whh), off(backend, bhh), off(backend, out), off(backend, acts));
+    return [out, acts];
+  },
+  // inputs dy [T, B, D], acts, out, whh -> [dxw [T, B, 3D], dwhh [D, 3D], dbhh [3D]]
+  [NATIVE.gruGrad]: ({ inputs, backend }: KernelArgs) => {
+    const { dy, acts, out, whh } = inputs as Record<string, tf.TensorInfo>;
+    const [t, b, d] = out.shape;
+    const dxw = backend.makeOutput([t, b, 3 * d], 'float32');
+    const dw = backend.makeOutput(whh.shape, 'float32');
+    const db = backend.makeOutput([3 * d], 'float32');
+    addon!.gruGrad(heap(backend), t, b, d, off(backend, dy), off(backend, acts), off(backend, out), off(backend, whh), off(backend, dxw), off(backend, dw), off(backend, db));
+    return [dxw, dw, db];
+  },
   // inputs xw [T, B, 4D], whh [D, 4D] -> [out [T, B, 2D] (h | c), acts [T, B, 4D]]
   [NATIVE.lstm]: ({ inputs, backend }: KernelArgs) => {
     const { xw, whh } = inputs as Record<string, tf.TensorInfo>;
@@ -407,6 +430,12 @@ export function setNativeKernels(on: boolean, threads?: number): boolean {
     active = false;
   }
   return active;
+}
+
+/** Run one of groundlab's native kernels (`NATIVE.*`); several outputs come back as an array. */
+export function runNative(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
+  return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
 }
 
 /** What the native path runs with (undefined when it is not active). */

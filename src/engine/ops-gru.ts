@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { splitLast } from './ops';
+import { NATIVE, nativeKernelsActive, runNative } from './native';
 
 type T2 = tf.Tensor2D;
 type T3 = tf.Tensor3D;
@@ -95,4 +96,11 @@ const gruOp = tf.customGrad(((xw: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor, sav
   };
 }) as any) as unknown as (xw: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor) => tf.Tensor;
 
-export const gruLayerFused: GruLayerFn = (xw, whh, bhh) => gruOp(xw, whh, bhh) as T3;
+export const gruLayerFused: GruLayerFn = (xw, whh, bhh) => (nativeKernelsActive() ? gruNative(xw, whh, bhh) : gruOp(xw, whh, bhh)) as T3;
+
+/** The same layer as one native kernel each way (./native.ts: the recurrence and BPTT in C++ with BLAS steps). */
+const gruNative = tf.customGrad(((xw: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [out, acts] = runNative(NATIVE.gru, { xw, whh, bhh });
+  save([acts, out, whh]);
+  return { value: out, gradFunc: (dy: tf.Tensor, [sA, sOut, sW]: tf.Tensor[]) => runNative(NATIVE.gruGrad, { dy, acts: sA, out: sOut, whh: sW }) };
+}) as any) as unknown as (xw: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor) => tf.Tensor;

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import { BMM_KERNEL, hasFastBmm, installWasmKernels } from './ops-kernels';
-import { NATIVE, nativeKernelsActive } from './native';
+import { NATIVE, nativeKernelsActive, runNative as nk } from './native';
 
 type T2 = tf.Tensor2D;
 type T3 = tf.Tensor3D;
@@ -75,12 +75,6 @@ function t2(x: T2): T2 {
  */
 function nmm<R extends T2 | T3>(a: R, b: R, ta = false, tb = false): R {
   return tf.matMul(a, b, ta, tb) as R;
-}
-
-/** Run one of the native kernels (several outputs come back as an array). */
-function nk(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}): tf.Tensor[] {
-  const out = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
-  return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
 }
 
 // ---------------------------------------------------------------------------------------------

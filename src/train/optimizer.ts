@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
-import { NATIVE, nativeKernelsActive } from '../engine/native';
+import { NATIVE, nativeKernelsActive, runNative } from '../engine/native';
 import type { SafetensorsContent, TensorToWrite } from '../io/safetensors';
 
 export interface AdamWConfig {
@@ -55,7 +55,7 @@ export class AdamW {
         if (nativeKernelsActive()) {
           // One fused kernel (../engine/native.ts): the same formulas, in one pass over the tensor.
           const attrs = { lr, beta1, beta2, eps, bc1, bc2, decay };
-          const [p1, m1, v1] = tf.engine().runKernel(NATIVE.adamw, { p, g: grad, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+          const [p1, m1, v1] = runNative(NATIVE.adamw, { p, g: grad, m, v }, attrs);
           p.assign(p1);
           m.assign(m1);
           v.assign(v1);

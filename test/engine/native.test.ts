@@ -13,6 +13,9 @@ import { initEngine, Rng, fusedOps } from '../../src/engine';
 import { loadNativeAddon, nativeKernelsActive, nativeLoadError, setNativeKernels, transposeAsSwap } from '../../src/engine/native';
 import { createModel, modelPreset } from '../../src/models';
 import { AdamW, clipByGlobalNorm } from '../../src/train/optimizer';
+import { gruLayerFused } from '../../src/engine/ops-gru';
+import { ARCHS } from '../../src/models/registry';
+import type { Arch } from '../../src/models/types';
 
 const required = process.env.GROUNDLAB_REQUIRE_NATIVE === '1';
 
@@ -104,7 +107,13 @@ test('native matrix products match wasm: 2-D, transposed, batched, broadcast, wi
   close('batch broadcast on the left', both(() => tf.matMul(rand(new Rng('l'), [5, 7]), y)));
   close('batch broadcast on the right', both(() => tf.matMul(x, rand(new Rng('r'), [7, 4]))));
   close('general broadcast (stock path)', both(() => tf.matMul(rand(new Rng('g1'), [2, 1, 5, 7]), rand(new Rng('g2'), [1, 3, 7, 4]))));
-  close('empty inner dimension', both(() => tf.matMul(tf.zeros([4, 0]), tf.zeros([0, 3]))));
+  // An empty inner dimension gives zeros (the stock wasm kernel leaves the output uninitialised).
+  const was = nativeKernelsActive();
+  setNativeKernels(true, 1);
+  const empty = tf.matMul(tf.zeros([4, 0]), tf.zeros([0, 3]));
+  assert.deepEqual(Array.from(empty.dataSync()), new Array(12).fill(0), 'native product with K = 0');
+  empty.dispose();
+  setNativeKernels(was);
 });
 
 test('native transpose matches wasm for swaps of adjacent axis groups; others fall back', async (t) => {
@@ -123,7 +132,7 @@ test('native transpose matches wasm for swaps of adjacent axis groups; others fa
   close('int32 transpose', both(() => tf.cast(tf.transpose(ints, [0, 2, 1]), 'float32')), 0);
 });
 
-test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM layer, SSD pattern, embedding, cross-entropy', async (t) => {
+test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM and GRU layers, SSD pattern, embedding, cross-entropy', async (t) => {
   const why = await ready();
   if (why) return required ? assert.fail(why) : t.skip(why);
   const rng = new Rng('fused');
@@ -144,6 +153,10 @@ test('native fused ops match wasm, forward and backward: layer norm, RMS norm, G
   const xw = rand(rng, [7, 3, 4 * 6]);
   const whh = rand(rng, [6, 4 * 6], 0.5);
   close('lstmLayer', both(() => valueAndGrads((xw, whh) => fusedOps.lstmLayer(xw as tf.Tensor3D, whh as tf.Tensor2D), [xw, whh], 'lstm')));
+  const gxw = rand(rng, [7, 3, 3 * 6]);
+  const gwhh = rand(rng, [6, 3 * 6], 0.5);
+  const gbhh = rand(rng, [3 * 6], 0.5);
+  close('gruLayer', both(() => valueAndGrads((xw, whh, bhh) => gruLayerFused(xw as tf.Tensor3D, whh as tf.Tensor2D, bhh as tf.Tensor1D), [gxw, gwhh, gbhh], 'gru')));
   const dt = tf.softplus(rand(rng, [2, 9, 3])) as tf.Tensor3D;
   const aH = tf.neg(tf.exp(rand(rng, [3], 0.5))) as tf.Tensor1D;
   const cb = rand(rng, [2, 9, 9]) as tf.Tensor3D;
@@ -179,7 +192,7 @@ test('native AdamW updates match the tfjs formulas over several steps', async (t
 });
 
 /** Losses of `steps` training steps of a tiny model (fixed data, AdamW, clipping). */
-function lossTrace(arch: 'transformer' | 'mamba2' | 'lstm', steps: number): number[] {
+function lossTrace(arch: Arch, steps: number): number[] {
   const model = createModel(modelPreset(arch, 'tiny', 40), 3);
   const opt = new AdamW(model.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01 });
   const ids = Int32Array.from({ length: 4 * 17 }, (_, i) => (i * 7 + 3) % 40);
@@ -202,11 +215,11 @@ function lossTrace(arch: 'transformer' | 'mamba2' | 'lstm', steps: number): numb
   return losses;
 }
 
-test('whole training steps: native within 1e-5 of wasm, the same loss trace bit for bit on a rerun, no tensor leak', async (t) => {
+test('whole training steps of every architecture: native within 1e-5 of wasm, the same loss trace bit for bit on a rerun, no tensor leak', async (t) => {
   const why = await ready();
   if (why) return required ? assert.fail(why) : t.skip(why);
   const was = nativeKernelsActive();
-  for (const arch of ['transformer', 'mamba2', 'lstm'] as const) {
+  for (const arch of ARCHS) {
     setNativeKernels(false);
     const wasm = lossTrace(arch, 4);
     setNativeKernels(true, 1);

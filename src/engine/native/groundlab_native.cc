@@ -534,6 +534,99 @@ napi_value LstmGrad(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// The GRU layer (PyTorch gate order r, z, n; zero initial state), see ../ops-gru.ts:
+//   r = sig(xr + hr), z = sig(xz + hz), n = tanh(xn + r hn), h' = (1 - z) n + z h, (hr|hz|hn) = h whh + bhh.
+// gru(heap, T, B, D, xwOff [T, B, 3D], whhOff [D, 3D], bhhOff [3D], outOff [T, B, D], actsOff [T, B, 4D] (r, z, n, hn))
+napi_value Gru(napi_env env, napi_callback_info info) {
+  Args a(env, info, 9);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
+  const int64_t d3 = 3 * d, d4 = 4 * d;
+  float *xw = at(a, base, len, a.i64(4), t * b * d3);
+  float *whh = at(a, base, len, a.i64(5), d * d3);
+  float *bhh = at(a, base, len, a.i64(6), d3);
+  float *out = at(a, base, len, a.i64(7), t * b * d);
+  float *acts = at(a, base, len, a.i64(8), t * b * d4);
+  if (!a.ok) return nullptr;
+  std::vector<float> gh(b * d3);
+  for (int64_t s = 0; s < t; s++) {
+    for (int64_t r = 0; r < b; r++) std::memcpy(gh.data() + r * d3, bhh, sizeof(float) * d3);
+    if (s > 0)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(b), static_cast<int>(d3), static_cast<int>(d), 1.0f,
+                  out + (s - 1) * b * d, static_cast<int>(d), whh, static_cast<int>(d3), 1.0f, gh.data(), static_cast<int>(d3));
+    for (int64_t r = 0; r < b; r++) {
+      const float *xr = xw + (s * b + r) * d3, *hr = gh.data() + r * d3;
+      const float *hp = s > 0 ? out + ((s - 1) * b + r) * d : nullptr;
+      float *ar = acts + (s * b + r) * d4, *o = out + (s * b + r) * d;
+      for (int64_t j = 0; j < d; j++) {
+        const float rg = fsigmoid(xr[j] + hr[j]), zg = fsigmoid(xr[d + j] + hr[d + j]);
+        const float hn = hr[2 * d + j];
+        const float n = ftanh(xr[2 * d + j] + rg * hn);
+        ar[j] = rg;
+        ar[d + j] = zg;
+        ar[2 * d + j] = n;
+        ar[3 * d + j] = hn;
+        o[j] = (1.0f - zg) * n + (hp ? zg * hp[j] : 0.0f);
+      }
+    }
+  }
+  return undef(env);
+}
+
+// gruGrad(heap, T, B, D, dyOff [T, B, D], actsOff, outOff, whhOff, dxwOff [T, B, 3D], dwOff [D, 3D], dbOff [3D])
+napi_value GruGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 11);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
+  const int64_t d3 = 3 * d, d4 = 4 * d;
+  float *dy = at(a, base, len, a.i64(4), t * b * d);
+  float *acts = at(a, base, len, a.i64(5), t * b * d4);
+  float *out = at(a, base, len, a.i64(6), t * b * d);
+  float *whh = at(a, base, len, a.i64(7), d * d3);
+  float *dxw = at(a, base, len, a.i64(8), t * b * d3);
+  float *dw = at(a, base, len, a.i64(9), d * d3);
+  float *db = at(a, base, len, a.i64(10), d3);
+  if (!a.ok) return nullptr;
+  std::vector<float> dgh(t * b * d3), dhNext(b * d, 0.0f);
+  for (int64_t s = t - 1; s >= 0; s--) {
+    for (int64_t r = 0; r < b; r++) {
+      const float *ar = acts + (s * b + r) * d4, *dyr = dy + (s * b + r) * d;
+      const float *hp = s > 0 ? out + ((s - 1) * b + r) * d : nullptr;
+      float *dx = dxw + (s * b + r) * d3, *dg = dgh.data() + (s * b + r) * d3, *dhn = dhNext.data() + r * d;
+      for (int64_t j = 0; j < d; j++) {
+        const float rg = ar[j], zg = ar[d + j], n = ar[2 * d + j], hn = ar[3 * d + j];
+        const float dh = dyr[j] + dhn[j];
+        const float dn = dh * (1.0f - zg);
+        const float dz = dh * ((hp ? hp[j] : 0.0f) - n);
+        const float dan = dn * (1.0f - n * n);
+        const float dar = dan * hn * (rg * (1.0f - rg));
+        const float daz = dz * (zg * (1.0f - zg));
+        dx[j] = dar;
+        dx[d + j] = daz;
+        dx[2 * d + j] = dan;
+        dg[j] = dar;
+        dg[d + j] = daz;
+        dg[2 * d + j] = dan * rg;
+        dhn[j] = dh * zg;  // the direct path; the product with whh^T is added below
+      }
+    }
+    if (s > 0)  // dh_{s-1} += dgh_s whh^T
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(b), static_cast<int>(d), static_cast<int>(d3), 1.0f,
+                  dgh.data() + s * b * d3, static_cast<int>(d3), whh, static_cast<int>(d3), 1.0f, dhNext.data(), static_cast<int>(d));
+  }
+  if (t > 1)  // dW = sum_{s >= 1} h_{s-1}^T dgh_s
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(d), static_cast<int>(d3), static_cast<int>((t - 1) * b), 1.0f,
+                out, static_cast<int>(d), dgh.data() + b * d3, static_cast<int>(d3), 0.0f, dw, static_cast<int>(d3));
+  else
+    std::memset(dw, 0, sizeof(float) * d * d3);
+  std::memset(db, 0, sizeof(float) * d3);
+  for (int64_t r = 0; r < t * b; r++)
+    for (int64_t j = 0; j < d3; j++) db[j] += dgh[r * d3 + j];
+  return undef(env);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The Mamba-2 SSD mixing matrix (see ssdPatternFused in ../ops.ts for the formulas):
 //   M[b,h,t,s] = cb[b,t,s] * exp(min(cum[b,h,t] - cum[b,h,s], 0)) * dt[b,s,h] for s <= t, else 0,
@@ -691,6 +784,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"crossEntropy", CrossEntropy},
       {"adamw", AdamW},
       {"embeddingGrad", EmbeddingGrad},
+      {"gru", Gru},
+      {"gruGrad", GruGrad},
       {"lstm", Lstm},
       {"lstmGrad", LstmGrad},
       {"ssd", Ssd},
