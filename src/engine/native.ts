@@ -35,6 +35,8 @@ interface Addon {
   crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
   adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
   embeddingGrad(heap: ArrayBuffer, n: number, v: number, d: number, ids: number, dy: number, out: number): void;
+  glaPattern(heap: ArrayBuffer, n: number, t: number, k: number, q: number, kk: number, logA: number, p: number): void;
+  glaPatternGrad(heap: ArrayBuffer, n: number, t: number, k: number, dp: number, q: number, kk: number, logA: number, dq: number, dk: number, dlogA: number): void;
   gru(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, bhh: number, out: number, acts: number): void;
   gruGrad(heap: ArrayBuffer, t: number, b: number, d: number, dy: number, acts: number, out: number, whh: number, dxw: number, dw: number, db: number): void;
   lstm(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, out: number, acts: number): void;
@@ -240,6 +242,8 @@ export const NATIVE = {
   crossEntropy: 'GroundlabCrossEntropy',
   adamw: 'GroundlabAdamW',
   embeddingGrad: 'GroundlabEmbeddingGrad',
+  glaPattern: 'GroundlabGlaPattern',
+  glaPatternGrad: 'GroundlabGlaPatternGrad',
   gru: 'GroundlabGru',
   gruGrad: 'GroundlabGruGrad',
   lstm: 'GroundlabLstm',
@@ -332,6 +336,22 @@ Object.assign(own, {
     const out = backend.makeOutput([attrs.vocab, d], 'float32');
     addon!.embeddingGrad(heap(backend), n, attrs.vocab, d, off(backend, ids), off(backend, dy), off(backend, out));
     return out;
+  },
+  // inputs q, k, logA [n, T, K] -> P [n, T, T]
+  [NATIVE.glaPattern]: ({ inputs, backend }: KernelArgs) => {
+    const { q, k, logA } = inputs as Record<string, tf.TensorInfo>;
+    const [n, t, kd] = q.shape;
+    const p = backend.makeOutput([n, t, t], 'float32');
+    addon!.glaPattern(heap(backend), n, t, kd, off(backend, q), off(backend, k), off(backend, logA), off(backend, p));
+    return p;
+  },
+  // inputs dp [n, T, T], q, k, logA -> [dq, dk, dlogA]
+  [NATIVE.glaPatternGrad]: ({ inputs, backend }: KernelArgs) => {
+    const { dp, q, k, logA } = inputs as Record<string, tf.TensorInfo>;
+    const [n, t, kd] = q.shape;
+    const outs = [0, 1, 2].map(() => backend.makeOutput([n, t, kd], 'float32'));
+    addon!.glaPatternGrad(heap(backend), n, t, kd, off(backend, dp), off(backend, q), off(backend, k), off(backend, logA), ...(outs.map((o: tf.TensorInfo) => off(backend, o)) as [number, number, number]));
+    return outs;
   },
   // inputs xw [T, B, 3D], whh [D, 3D], bhh [3D] -> [out [T, B, D], acts [T, B, 4D] (r, z, n, hn)]
   [NATIVE.gru]: ({ inputs, backend }: KernelArgs) => {

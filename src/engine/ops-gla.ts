@@ -15,6 +15,7 @@
  * above the diagonal (masked anyway), so nothing overflows for long sequences.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { NATIVE, nativeKernelsActive, runNative } from './native';
 
 type T3 = tf.Tensor3D;
 
@@ -77,7 +78,16 @@ const glaOp = tf.customGrad(((q: tf.Tensor, k: tf.Tensor, logA: tf.Tensor, save:
   };
 }) as any) as unknown as (q: tf.Tensor, k: tf.Tensor, logA: tf.Tensor) => tf.Tensor;
 
-export const glaPatternFused: GlaPatternFn = (q, k, logA) => glaOp(q, k, logA) as T3;
+export const glaPatternFused: GlaPatternFn = (q, k, logA) => (nativeKernelsActive() ? glaNative(q, k, logA) : glaOp(q, k, logA)) as T3;
+
+/** The same op as one native kernel each way (./native.ts); the decays are recomputed, not kept. */
+const glaNative = tf.customGrad(((q: tf.Tensor, k: tf.Tensor, logA: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([q, k, logA]);
+  return {
+    value: runNative(NATIVE.glaPattern, { q, k, logA })[0],
+    gradFunc: (dp: tf.Tensor, [sq, sk, sl]: tf.Tensor[]) => runNative(NATIVE.glaPatternGrad, { dp, q: sq, k: sk, logA: sl }),
+  };
+}) as any) as unknown as (q: tf.Tensor, k: tf.Tensor, logA: tf.Tensor) => tf.Tensor;
 
 /**
  * Reference: the recurrence in plain JavaScript (float64). q, k, logA [n, T, K], v [n, T, V]

@@ -14,6 +14,7 @@ import { loadNativeAddon, nativeKernelsActive, nativeLoadError, setNativeKernels
 import { createModel, modelPreset } from '../../src/models';
 import { AdamW, clipByGlobalNorm } from '../../src/train/optimizer';
 import { gruLayerFused } from '../../src/engine/ops-gru';
+import { glaPatternFused } from '../../src/engine/ops-gla';
 import { ARCHS } from '../../src/models/registry';
 import type { Arch } from '../../src/models/types';
 
@@ -132,7 +133,7 @@ test('native transpose matches wasm for swaps of adjacent axis groups; others fa
   close('int32 transpose', both(() => tf.cast(tf.transpose(ints, [0, 2, 1]), 'float32')), 0);
 });
 
-test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM and GRU layers, SSD pattern, embedding, cross-entropy', async (t) => {
+test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM and GRU layers, SSD and GLA patterns, embedding, cross-entropy', async (t) => {
   const why = await ready();
   if (why) return required ? assert.fail(why) : t.skip(why);
   const rng = new Rng('fused');
@@ -157,6 +158,9 @@ test('native fused ops match wasm, forward and backward: layer norm, RMS norm, G
   const gwhh = rand(rng, [6, 3 * 6], 0.5);
   const gbhh = rand(rng, [3 * 6], 0.5);
   close('gruLayer', both(() => valueAndGrads((xw, whh, bhh) => gruLayerFused(xw as tf.Tensor3D, whh as tf.Tensor2D, bhh as tf.Tensor1D), [gxw, gwhh, gbhh], 'gru')));
+  const [gq, gk] = [0, 1].map(() => rand(rng, [4, 9, 5]));
+  const glogA = tf.neg(tf.softplus(rand(rng, [4, 9, 5])));
+  close('glaPattern', both(() => valueAndGrads((q, k, l) => glaPatternFused(q as tf.Tensor3D, k as tf.Tensor3D, l as tf.Tensor3D), [gq, gk, glogA], 'gla')));
   const dt = tf.softplus(rand(rng, [2, 9, 3])) as tf.Tensor3D;
   const aH = tf.neg(tf.exp(rand(rng, [3], 0.5))) as tf.Tensor1D;
   const cb = rand(rng, [2, 9, 9]) as tf.Tensor3D;

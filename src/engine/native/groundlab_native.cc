@@ -627,6 +627,86 @@ napi_value GruGrad(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// Gated linear attention's mixing matrix (see ../ops-gla.ts), per row n of [n, T, K]:
+//   P[t, s] = sum_d q[t, d] k[s, d] exp(L[t, d] - L[s, d]) for s <= t, else 0;  L = cumsum over t of logA.
+// The decays are recomputed in the backward pass instead of kept ([n, T, T, K] would be large).
+// glaPattern(heap, n, T, K, qOff, kOff, logAOff, pOff)
+napi_value GlaPattern(napi_env env, napi_callback_info info) {
+  Args a(env, info, 8);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), t = a.i64(2), kd = a.i64(3);
+  float *q = at(a, base, len, a.i64(4), n * t * kd);
+  float *k = at(a, base, len, a.i64(5), n * t * kd);
+  float *la = at(a, base, len, a.i64(6), n * t * kd);
+  float *p = at(a, base, len, a.i64(7), n * t * t);
+  if (!a.ok) return nullptr;
+  std::vector<float> lam(t * kd);
+  for (int64_t r = 0; r < n; r++) {
+    const float *qr = q + r * t * kd, *kr = k + r * t * kd, *lr = la + r * t * kd;
+    for (int64_t d = 0; d < kd; d++) lam[d] = lr[d];
+    for (int64_t ti = 1; ti < t; ti++)
+      for (int64_t d = 0; d < kd; d++) lam[ti * kd + d] = lam[(ti - 1) * kd + d] + lr[ti * kd + d];
+    float *pr = p + r * t * t;
+    for (int64_t ti = 0; ti < t; ti++) {
+      for (int64_t si = 0; si <= ti; si++) {
+        float acc = 0.0f;
+        for (int64_t d = 0; d < kd; d++) {
+          const float diff = lam[ti * kd + d] - lam[si * kd + d];
+          acc += qr[ti * kd + d] * kr[si * kd + d] * fexp(diff < 0.0f ? diff : 0.0f);
+        }
+        pr[ti * t + si] = acc;
+      }
+      for (int64_t si = ti + 1; si < t; si++) pr[ti * t + si] = 0.0f;
+    }
+  }
+  return undef(env);
+}
+
+// glaPatternGrad(heap, n, T, K, dpOff, qOff, kOff, logAOff, dqOff, dkOff, dlogAOff)
+napi_value GlaPatternGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 11);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t n = a.i64(1), t = a.i64(2), kd = a.i64(3);
+  float *dp = at(a, base, len, a.i64(4), n * t * t);
+  float *q = at(a, base, len, a.i64(5), n * t * kd);
+  float *k = at(a, base, len, a.i64(6), n * t * kd);
+  float *la = at(a, base, len, a.i64(7), n * t * kd);
+  float *dq = at(a, base, len, a.i64(8), n * t * kd);
+  float *dk = at(a, base, len, a.i64(9), n * t * kd);
+  float *dla = at(a, base, len, a.i64(10), n * t * kd);
+  if (!a.ok) return nullptr;
+  std::vector<float> lam(t * kd), w(kd);
+  std::memset(dq, 0, sizeof(float) * n * t * kd);
+  std::memset(dk, 0, sizeof(float) * n * t * kd);
+  for (int64_t r = 0; r < n; r++) {
+    const float *qr = q + r * t * kd, *kr = k + r * t * kd, *lr = la + r * t * kd, *dpr = dp + r * t * t;
+    float *dqr = dq + r * t * kd, *dkr = dk + r * t * kd, *dlr = dla + r * t * kd;
+    for (int64_t d = 0; d < kd; d++) lam[d] = lr[d];
+    for (int64_t ti = 1; ti < t; ti++)
+      for (int64_t d = 0; d < kd; d++) lam[ti * kd + d] = lam[(ti - 1) * kd + d] + lr[ti * kd + d];
+    for (int64_t ti = 0; ti < t; ti++)
+      for (int64_t si = 0; si <= ti; si++) {
+        const float g = dpr[ti * t + si];
+        for (int64_t d = 0; d < kd; d++) {
+          const float diff = lam[ti * kd + d] - lam[si * kd + d];
+          const float wd = g * fexp(diff < 0.0f ? diff : 0.0f);
+          dqr[ti * kd + d] += wd * kr[si * kd + d];
+          dkr[si * kd + d] += wd * qr[ti * kd + d];
+        }
+      }
+    // dL = q dq - k dk; d logA = reverse cumulative sum of dL over time
+    for (int64_t d = 0; d < kd; d++) w[d] = 0.0f;
+    for (int64_t ti = t - 1; ti >= 0; ti--)
+      for (int64_t d = 0; d < kd; d++) {
+        w[d] += qr[ti * kd + d] * dqr[ti * kd + d] - kr[ti * kd + d] * dkr[ti * kd + d];
+        dlr[ti * kd + d] = w[d];
+      }
+  }
+  return undef(env);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The Mamba-2 SSD mixing matrix (see ssdPatternFused in ../ops.ts for the formulas):
 //   M[b,h,t,s] = cb[b,t,s] * exp(min(cum[b,h,t] - cum[b,h,s], 0)) * dt[b,s,h] for s <= t, else 0,
@@ -784,6 +864,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"crossEntropy", CrossEntropy},
       {"adamw", AdamW},
       {"embeddingGrad", EmbeddingGrad},
+      {"glaPattern", GlaPattern},
+      {"glaPatternGrad", GlaPatternGrad},
       {"gru", Gru},
       {"gruGrad", GruGrad},
       {"lstm", Lstm},
