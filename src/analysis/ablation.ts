@@ -1,8 +1,8 @@
 /**
  * Interventions on heads: zero- and mean-ablation of any set of heads through hooks on the
- * per-head outputs (`blocks.{l}.attn.hook_z` [B, T, H, Dh] for the Transformer,
- * `blocks.{l}.ssd.hook_z` [B, T, H, P] for Mamba-2, and units of `blocks.{l}.hook_h` [B, T, D]
- * for the LSTM), and the paper's causal test: ablate a head set, compare with the same number of
+ * per-head outputs each architecture declares in its anatomy (`model.anatomy.layers[l].heads`:
+ * `blocks.{l}.attn.hook_z` [B, T, H, Dh] for the Transformer and GLA, `blocks.{l}.ssd.hook_z`
+ * [B, T, H, P] for Mamba-2, units of `blocks.{l}.hook_h` [B, T, D] for the LSTM and GRU), and the paper's causal test: ablate a head set, compare with the same number of
  * randomly drawn control heads (repeated seeded draws) and with the intact model, paired over
  * contexts.
  */
@@ -16,7 +16,7 @@ import { mean, pairedTest, type PairedTestResult } from '../metrics/stats';
 
 export interface HeadRef {
   layer: number;
-  /** Head index (attention or SSD head; unit index for the LSTM). */
+  /** Head index (attention, SSD or GLA head; unit index for the LSTM and GRU). */
   head: number;
 }
 

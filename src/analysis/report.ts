@@ -47,7 +47,7 @@ export async function runReport(run: AnalysisRun, steps?: number[], what: 'all' 
   }
   const sal = (await rows(run, 'analysis/saliency', steps)).filter((r) => r.kind !== 'head');
   if (sal.length) {
-    out.push('', 'saliency flow v<ENV> -> prediction position (share of the layer\'s saliency; LSTM: gradient x input share of the ENV position)');
+    out.push('', 'saliency flow v<ENV> -> prediction position (share of the layer\'s saliency; models without a mixing matrix, e.g. LSTM, GRU: gradient x input share of the ENV position)');
     out.push(textTable(sal, [['step', 'step'], ['kind', 'kind'], ['layer', 'layer'], ['flow', 'share']]));
   }
   const lens = await rows(run, 'analysis/lens', steps);

@@ -7,7 +7,7 @@
  *
  * Per layer the paper's I_l = |sum_h A_h (elementwise) dL/dA_h|. The flow of interest is the cell
  * (prediction position, v<ENV> position); its share of the layer's (or head's) total saliency is
- * reported. For the LSTM (no token-mixing matrix) we report gradient-times-input saliency over
+ * reported. For models without a token-mixing matrix (LSTM, GRU, `mixing: none`) we report gradient-times-input saliency over
  * positions at the embedding: s_t = |sum_d e_{t,d} dL/de_{t,d}|, and the share of position
  * v<ENV>; this is a different quantity (documented in docs/analysis.md).
  */
