@@ -8,8 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isGroundlabError } from '../errors';
+import { acquireLock, type Lock } from '../io/lock';
 import { flagsToArgv, type SweepCell } from './spec';
-import { cellDir, cellLogPath, readCellState, writeCellState, type CellState, type Sweep } from './store';
+import { cellDir, cellLockPath, cellLogPath, readCellState, writeCellState, type CellState, type Sweep } from './store';
 
 /**
  * The command that runs the groundlab CLI in a child process: this same build (node + the entry
@@ -105,7 +107,8 @@ export function cellStages(sweep: Sweep, cell: SweepCell, gl: string[] = groundl
 export interface CellResult {
   name: string;
   index: number;
-  state: 'done' | 'failed' | 'interrupted';
+  /** "busy": another live process (another sweep, a Slurm task) holds the cell's claim; nothing ran here. */
+  state: 'done' | 'failed' | 'interrupted' | 'busy';
   /** True when the cell was already done and nothing ran. */
   skipped: boolean;
   seconds: number;
@@ -188,6 +191,23 @@ export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOption
   const dir = cellDir(sweep, cell);
   const log = cellLogPath(dir);
   fs.mkdirSync(path.dirname(log), { recursive: true });
+  // The claim: one process runs a cell at a time. Taking it is atomic (../io/lock.ts), so two sweeps
+  // started together on one folder never both run a cell; the second one reports it as busy.
+  let claim: Lock;
+  try {
+    claim = acquireLock(cellLockPath(dir), { what: `sweep cell ${cell.name}`, busyMessage: (h) => `already running in process ${h.pid} on ${h.host}` });
+  } catch (e) {
+    if (isGroundlabError(e) && e.code === 'BUSY') return { name: cell.name, index: cell.index, state: 'busy', skipped: true, seconds: 0, error: e.message.split('\n')[0].replace(/^.*?: /, ''), log };
+    throw e;
+  }
+  try {
+    return await runClaimed(sweep, cell, opts, dir, log);
+  } finally {
+    claim.release();
+  }
+}
+
+async function runClaimed(sweep: Sweep, cell: SweepCell, opts: RunCellOptions, dir: string, log: string): Promise<CellResult> {
   const prev = readCellState(dir);
   if (prev?.state === 'done' && !opts.force) {
     return { name: cell.name, index: cell.index, state: 'done', skipped: true, seconds: 0, log };

@@ -27,6 +27,8 @@ export interface SweepCounts {
   pending: number;
   /** Done before this run started. */
   skipped: number;
+  /** Claimed by another live process (another sweep on this folder, a Slurm task): left to it. */
+  busy?: number;
 }
 
 export type SweepEvent =
@@ -173,7 +175,8 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
       }
       running.delete(cell.index);
       results.push(result);
-      if (result.state === 'done') {
+      if (result.state === 'busy') busyElsewhere.push(cell); // another process claimed it first: not a failure
+      else if (result.state === 'done') {
         counts.done++;
         finishedHere.push(result.seconds);
       } else if (result.state === 'interrupted') counts.interrupted++;
@@ -190,6 +193,7 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
   // Cells never started because of an abort stay pending.
   const seconds = (Date.now() - t0) / 1000;
   counts.running = busyElsewhere.length;
+  counts.busy = busyElsewhere.length;
   emit({ type: 'end', counts: { ...counts }, seconds });
   opts.onProgress?.({ task: 'sweep', step: counts.done, total: counts.total, done: true, message: `${counts.done}/${counts.total} done, ${counts.failed} failed` });
   return { counts, results, seconds, interrupted: opts.signal?.aborted === true };

@@ -105,6 +105,11 @@ export function cellLogPath(dir: string): string {
   return path.join(path.dirname(dir), SWEEP_FILES, `${path.basename(dir)}.log`);
 }
 
+/** `<sweep>/_sweep/<cell>.lock`: the claim of the process running the cell (see ../io/lock.ts). */
+export function cellLockPath(dir: string): string {
+  return path.join(path.dirname(dir), SWEEP_FILES, `${path.basename(dir)}.lock`);
+}
+
 /** The state of the cell whose run directory is `dir`. */
 export function readCellState(dir: string): CellState | undefined {
   return readJSON<CellState>(cellStatePath(dir));

@@ -234,3 +234,26 @@ test('job slots: FIFO, never more held than the pool; two sweeps sharing one slo
     fx.cleanup();
   }
 });
+
+test('two sweeps started at once on one folder: each cell runs once, the second reports "already running", nothing FAILED', async () => {
+  const fx = makeFixture();
+  try {
+    const file = writeSpec(fx, fakeSpec(fx, { grid: { arch: ['transformer', 'lstm'], seed: [1, 2] }, train: { steps: 10 }, analyses: [] }));
+    const a = openSweep(file);
+    const b = openSweep(file);
+    const [ra, rb] = await Promise.all([runSweepLocal(a, { jobs: 2 }), runSweepLocal(b, { jobs: 2 })]);
+    for (const r of [ra, rb]) assert.equal(r.counts.failed, 0, JSON.stringify(r.results.map((x) => [x.name, x.state, x.error])));
+    assert.equal(ra.counts.done + rb.counts.done, 4, 'every cell done by one of them');
+    const busy = [...ra.results, ...rb.results].filter((x) => x.state === 'busy');
+    assert.ok(busy.length >= 1, 'the later sweep found cells claimed');
+    assert.ok(busy.every((x) => new RegExp(`already running in process ${process.pid}`).test(x.error ?? '')), busy.map((x) => x.error).join('; '));
+    for (const c of a.cells) {
+      const log = fs.readFileSync(cellLogPath(path.join(a.dir, c.name)), 'utf8');
+      assert.equal(log.match(/: train \(attempt/g)?.length, 1, `${c.name} trained once`);
+      assert.equal(readCellState(path.join(a.dir, c.name))!.state, 'done');
+      assert.ok(!fs.existsSync(path.join(a.dir, '_sweep', `${c.name}.lock`)), 'claims released');
+    }
+  } finally {
+    fx.cleanup();
+  }
+});

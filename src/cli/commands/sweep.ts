@@ -153,6 +153,7 @@ async function cmdRun(p: Parsed): Promise<number> {
     } else if (e.type === 'cell-end') {
       const r = e.result;
       if (r.state === 'done') say(`sweep: ${r.name}: done in ${fmtSec(r.seconds)}`);
+      else if (r.state === 'busy') say(`sweep: ${r.name}: ${r.error ?? 'already running in another process'}; left to it`);
       else say(`sweep: ${r.name}: ${r.state.toUpperCase()}: ${r.error ?? ''} (log: ${r.log})`, true);
     } else if (e.type === 'progress') {
       const c = e.counts;
@@ -179,6 +180,10 @@ async function cmdRun(p: Parsed): Promise<number> {
   }
   const c = res.counts;
   say(`sweep ${sweep.spec.name}: ${c.done}/${c.total} done (${c.skipped} skipped), ${c.failed} failed, ${c.interrupted} interrupted, ${c.total - c.done - c.failed - c.interrupted} not run; wall ${fmtSec(res.seconds)} (${res.seconds.toFixed(1)} s)`, true);
+  if (c.busy) {
+    const holders = [...new Set(res.results.filter((r) => r.state === 'busy').map((r) => /process (\d+ on \S+)/.exec(r.error ?? '')?.[1]).filter(Boolean))];
+    say(`sweep ${sweep.spec.name} is already running${holders.length ? ` (process ${holders.join(', ')})` : ''}: ${c.busy} cell(s) are being run there; follow them with \`groundlab sweep status ${sweep.dir}\``, true);
+  }
   if (c.failed || c.interrupted) say('sweep: run the same command again to resume the unfinished cells from their last checkpoints', true);
   for (const n of sweepStatus(sweep, { scheduler: false }).notes) say(`sweep: note: ${n}`, true);
   if (p.options.aggregate) aggregateAndReport(sweep, quiet);
@@ -212,7 +217,7 @@ async function cmdCell(p: Parsed): Promise<number> {
   } finally {
     stops.dispose();
   }
-  out(`sweep cell ${cell.name}: ${r.skipped ? 'done already' : r.state}${r.error ? `: ${r.error}` : ''} (log: ${r.log})`);
+  out(`sweep cell ${cell.name}: ${r.state === 'busy' ? 'busy' : r.skipped ? 'done already' : r.state}${r.error ? `: ${r.error}` : ''} (log: ${r.log})`);
   return r.state === 'done' ? 0 : r.state === 'interrupted' ? 130 : 1;
 }
 
