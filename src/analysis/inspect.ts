@@ -9,6 +9,7 @@ import { evalSequences } from '../eval/evalset';
 import { padTokens } from '../eval/surprisal';
 import type { HeadMap, InspectorData, InspectorExample, TimelineData } from '../viz/widgets';
 import { saliency, mixingHooks } from './saliency';
+import { isArch, modelAnatomy, type ModelConfig } from '../models';
 import { runEvalSet, type AnalysisRun } from './analyze';
 
 /** Attention (or SSD) patterns and saliency maps of every head for the given sequences at one checkpoint. */
@@ -64,6 +65,12 @@ export async function inspectorData(
   run: AnalysisRun,
   opts: { steps?: number[]; mapSteps?: number[]; examples?: number; thresholds?: { aggregate?: number; gather?: number }; link?: string } = {},
 ): Promise<InspectorData> {
+  const model = run.config?.model as (ModelConfig & { arch?: string }) | undefined;
+  if (model?.arch && isArch(model.arch) && !modelAnatomy(model).layers.some((l) => l.mixing)) {
+    throw new GroundlabError('UNSUPPORTED', `run ${run.dir} is a ${model.arch} without token-mixing matrices (attention, SSD or GLA): it has no heads to inspect`, {
+      hint: 'use the timeline (timelineData) for its G, lens and saliency over training',
+    });
+  }
   const rows = ((await run.readTable('analysis/heads'))?.objects() ?? []) as Array<Record<string, unknown>>;
   if (!rows.length)
     throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no analysis/heads table`, { hint: `run \`groundlab analyze ${run.dir} --only heads\` first (models without a mixing matrix, e.g. the LSTM and GRU, have no heads to classify: use the timeline)` });

@@ -74,3 +74,11 @@ test('a trained and analysed tiny run becomes timeline and inspector bundles who
   assert.ok(decodeMap(enc).every((x) => x >= -1e-6 && x <= 1 + 1e-6));
   assert.ok(String(b['image/svg+xml']).startsWith('<svg'));
 });
+
+test('the inspector says UNSUPPORTED, not NOT_FOUND, for a run whose model has no token-mixing matrix', async () => {
+  const { modelPreset } = await import('../../src/models');
+  for (const model of [modelPreset('gru', 'tiny', 20), modelPreset('lstm', 'tiny', 20), modelPreset('transformer', 'tiny', 20, { mixing: 'none' })]) {
+    const run = { dir: '/nowhere', config: { model }, readTable: async () => undefined } as unknown as Parameters<typeof inspectorData>[0];
+    await assert.rejects(inspectorData(run), (e: unknown) => e instanceof GroundlabError && e.code === 'UNSUPPORTED' && /without token-mixing matrices/.test(e.message) && /timeline/.test(e.hint ?? ''), model.arch);
+  }
+});
