@@ -501,7 +501,8 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   }
   tick('other');
   const seconds = (Date.now() - t0) / 1000;
-  progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: `${seconds.toFixed(1)} s` });
+  const did = Object.keys(computed).length > 0;
+  progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: did ? `${seconds.toFixed(1)} s` : 'already done: every analysis was up to date' });
   return { steps, computed, flaggedFrames, seconds, timings, skipped };
 }
 

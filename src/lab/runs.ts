@@ -12,6 +12,8 @@ import { REPRODUCE_GROUPS, type ReproduceGroup } from '../reproduce/plan';
 import type { RunTables } from '../reproduce/collect';
 import type { ProgressFn } from '../train/progress';
 import type { PresetName } from '../train/presets';
+import { inNotebook, interruptSignal } from '../notebook/bridge';
+import { progressDisplay } from '../notebook/progress';
 
 /** The checkout's root (the folder of groundlab's package.json). */
 export function repoRoot(): string {
@@ -42,21 +44,47 @@ export interface LabRunsOptions {
   preset?: PresetName;
   /** Groups of runs (default main). */
   groups?: ReproduceGroup[];
+  /**
+   * Only the runs of these architectures (default all of each group): a notebook that reads the
+   * Transformer asks for `["transformer"]` and waits for nothing else.
+   */
+  archs?: Array<'transformer' | 'mamba2' | 'lstm'>;
   /** Seeds of the main comparison (default: [0]; `groundlab reproduce` uses 2 for quick). */
   seeds?: number[];
+  /** Default in a notebook: a live progress bar (`progressDisplay()`); elsewhere none. */
   onProgress?: ProgressFn;
+  /** Default in a notebook: the stop button (`interruptSignal()`). */
   signal?: AbortSignal;
   /** Runs trained at once (default: cores). */
   jobs?: number;
   log?: (line: string) => void;
 }
 
-/** Make sure the runs of `groups` exist (train and analyse what is missing) and return them. */
+const ARCHS = ['transformer', 'mamba2', 'lstm'];
+
+/**
+ * Make sure the runs of `groups` (of `archs`) exist, training and analysing what is missing, and
+ * return them. In a notebook it always shows its progress (one bar: runs done, running, and how far
+ * the running ones are) and stops on the stop button, keeping finished runs and checkpoints.
+ */
 export async function labRuns(opts: LabRunsOptions = {}): Promise<RunTables[]> {
   const preset = opts.preset ?? labPreset();
   const groups = opts.groups ?? ['main'];
-  for (const g of groups) if (!REPRODUCE_GROUPS.includes(g)) throw new GroundlabError('BAD_ARGUMENT', `unknown group "${g}"`, { hint: `groups: ${REPRODUCE_GROUPS.join(', ')}` });
-  const res = await reproduce({ preset, out: labDir(preset), groups, seeds: opts.seeds ?? [0], report: false, onProgress: opts.onProgress, signal: opts.signal, jobs: opts.jobs, log: opts.log ?? (() => {}) });
+  for (const g of groups) if (!REPRODUCE_GROUPS.includes(g)) throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown group "${g}"`, { hint: `groups: ${REPRODUCE_GROUPS.join(', ')}` });
+  for (const a of opts.archs ?? []) if (!ARCHS.includes(a)) throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown architecture "${a}"`, { hint: `archs: ${ARCHS.join(', ')}` });
+  const notebook = inNotebook();
+  const res = await reproduce({
+    preset,
+    out: labDir(preset),
+    groups,
+    archs: opts.archs,
+    seeds: opts.seeds ?? [0],
+    report: false,
+    onProgress: opts.onProgress ?? (notebook ? progressDisplay() : undefined),
+    signal: opts.signal ?? (notebook ? interruptSignal() : undefined),
+    jobs: opts.jobs,
+    log: opts.log ?? (() => {}),
+  });
   if (res.failed.length) throw new GroundlabError('EXTERNAL', `some runs failed: ${res.failed.join(', ')}`, { hint: `their logs are under ${labDir(preset)}/<group>/_sweep/` });
   return res.runs;
 }

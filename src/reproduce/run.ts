@@ -24,6 +24,8 @@ export interface ReproduceRunOptions extends ReproduceOptions {
   command?: string;
   /** Write figures, tables and REPORT.md (default true; notebooks that only need the runs say false). */
   report?: boolean;
+  /** Only the runs of these architectures (default all; a notebook that reads one run trains only it). */
+  archs?: string[];
 }
 
 export interface ReproduceResult extends Partial<ReportFiles> {
@@ -78,7 +80,10 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
       specs.map(async (spec) => {
         const sweep = openSweep(spec.out, { spec });
         const group = path.relative(out, spec.out);
+        const only = opts.archs ? sweep.cells.filter((c) => opts.archs!.includes(String(c.params.arch ?? 'transformer'))).map((c) => c.index) : undefined;
+        if (only && only.length === 0) return;
         const res = await runSweepLocal(sweep, {
+          only,
           jobs,
           slots,
           signal: opts.signal,
@@ -106,7 +111,7 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   if (interrupted || opts.signal?.aborted) {
     throw new GroundlabError('ABORTED', 'reproduce was interrupted; finished runs are kept', { hint: 'run the same command again to resume' });
   }
-  const runs = await collectRuns(out, specs);
+  const runs = (await collectRuns(out, specs)).filter((r) => !opts.archs || opts.archs.includes(r.arch));
   const wallSec = (Date.now() - t0) / 1000;
   if (opts.report === false) return { runs, wallSec, failed, interrupted };
   const files = await writeReport(out, runs, { preset: opts.preset, wallSec, command: opts.command ?? `groundlab reproduce --preset ${opts.preset} --out ${opts.out}` });

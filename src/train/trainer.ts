@@ -609,9 +609,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       step,
       total: tc.steps,
       loss: lastLoss,
-      tokensPerSec,
+      tokensPerSec: sessionSteps > 0 ? tokensPerSec : undefined,
       done: true,
-      message: status === 'aborted' ? `stopped at step ${step}; checkpoint saved (run the same command to resume)` : `done in ${wallSec.toFixed(1)} s`,
+      message:
+        status === 'aborted'
+          ? `stopped at step ${step}; checkpoint saved (train again with the same settings to resume)`
+          : sessionSteps === 0
+            ? `already trained to step ${step}: nothing to do`
+            : `done in ${wallSec.toFixed(1)} s`,
     });
     return {
       dir,

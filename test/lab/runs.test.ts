@@ -1,0 +1,62 @@
+/**
+ * labRuns: a notebook asks only for the runs it reads (`archs`), and in a notebook it always shows
+ * its progress. Trains one tiny Transformer (with its analyses) into a temporary folder.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { labRuns, pickRun } from '../../src/lab';
+import { setKernelBridge, type KernelBridge, type NotebookBundle } from '../../src/notebook';
+import { isGroundlabError } from '../../src/errors';
+import { train, openRun, formatProgress, type ProgressEvent } from '../../src/train';
+import { evalRun } from '../../src/analysis';
+import { analysisOptions } from '../../src/reproduce/plan';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groundlab-labruns-'));
+after(() => {
+  setKernelBridge(undefined);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('labRuns({ archs: ["transformer"] }) trains only the Transformer of the group, with a progress bar in a notebook', { timeout: 600_000 }, async () => {
+  const shown: { bundle: NotebookBundle; update: boolean }[] = [];
+  const bridge: KernelBridge = {
+    version: 2,
+    kernel: 'fake',
+    display: (bundle, o = {}) => shown.push({ bundle, update: !!o.update }),
+    newDisplayId: () => 'p',
+    signal: () => new AbortController().signal,
+  };
+  setKernelBridge(bridge);
+  const prev = process.env.GROUNDLAB_RUNS;
+  process.env.GROUNDLAB_RUNS = dir;
+  try {
+    const runs = await labRuns({ preset: 'tiny', groups: ['main'], archs: ['transformer'], jobs: 1 });
+    assert.deepEqual(runs.map((r) => r.label), ['transformer']);
+    assert.ok(pickRun(runs, 'transformer').tables.gain.length > 0, 'analysed');
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'main')).filter((f) => !f.startsWith('_') && !f.endsWith('.json')).sort(), ['transformer_s0']);
+  } finally {
+    if (prev === undefined) delete process.env.GROUNDLAB_RUNS;
+    else process.env.GROUNDLAB_RUNS = prev;
+  }
+  // Asked again, a run already trained and analysed says so instead of "0 tok/s, done in 0.1 s".
+  const events: ProgressEvent[] = [];
+  const dirT = path.join(dir, 'main', 'transformer_s0');
+  const res = await train({ out: dirT, arch: 'transformer', preset: 'tiny', seed: 0, onProgress: (e) => events.push(e) });
+  assert.equal(res.sessionSteps, 0);
+  assert.deepEqual(events.at(-1), { task: 'train', step: 30, total: 30, loss: events.at(-1)!.loss, tokensPerSec: undefined, done: true, message: 'already trained to step 30: nothing to do' });
+  assert.match(formatProgress(events.at(-1)!), /^train 30\/30  100%  loss \d\.\d{4}  already trained to step 30: nothing to do$/);
+  await evalRun(await openRun(dirT), { ...analysisOptions('tiny'), onProgress: (e) => events.push(e) });
+  assert.equal(events.at(-1)!.message, 'already done: every analysis was up to date');
+  const texts = shown.map((s) => String(s.bundle.data['text/plain']));
+  assert.ok(texts.length >= 2, `progress shown without being asked for: ${texts.join(' | ')}`);
+  assert.match(texts[texts.length - 1], /^reproduce 1\/1 +100% .*1\/1 runs done/);
+  assert.match(String(shown[0].bundle.data['text/html']), /groundlab-progress/);
+});
+
+test('labRuns names a bad group or architecture', async () => {
+  await assert.rejects(labRuns({ preset: 'tiny', archs: ['gpt' as 'lstm'] }), (e: unknown) => isGroundlabError(e) && /unknown architecture "gpt"/.test(e.message) && /transformer, mamba2, lstm/.test(e.message));
+  await assert.rejects(labRuns({ preset: 'tiny', groups: ['mian' as 'main'] }), (e: unknown) => isGroundlabError(e) && /unknown group "mian"/.test(e.message));
+});
