@@ -3,7 +3,9 @@
 The editable source of each notebook is notebooks/src/NAME.ts in "percent" form: a line
 `// %% [markdown]` starts a markdown cell (its lines are written as `// text`), a line `// %%`
 starts a code cell. `build` turns every source into notebooks/NAME.ipynb (groundlab kernel; code
-cells whose source did not change keep their outputs); `run` executes notebooks with nbclient on the installed groundlab kernel.
+cells whose source did not change keep their outputs), with the kernel's own language_info and in
+nbformat's layout, so that opening and saving a notebook in JupyterLab leaves it byte-identical;
+`check` also checks that; `run` executes notebooks with nbclient on the installed groundlab kernel.
 
 usage:
   python scripts/notebooks.py build                     # notebooks/src/*.ts -> notebooks/*.ipynb
@@ -24,7 +26,24 @@ NB_DIR = ROOT / "notebooks"
 SRC_DIR = NB_DIR / "src"
 
 KERNELSPEC = {"display_name": "groundlab (TypeScript)", "language": "typescript", "name": "groundlab"}
-LANGINFO = {"name": "typescript", "file_extension": ".ts", "mimetype": "text/typescript"}
+
+
+def language_info():
+    """The kernel's own language_info (what JupyterLab stores when it opens a notebook), so that
+    opening a notebook does not modify it. Asked of the built kernel: dist/kernel/main.js."""
+    import subprocess
+
+    main = ROOT / "dist" / "kernel" / "main.js"
+    if not main.exists():
+        sys.exit(f"{main} is missing: build the kernel first (npm run build)")
+    out = subprocess.run(["node", str(main), "--language-info"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def dumps(nb):
+    """A notebook as nbformat (and so jupyter_server, when JupyterLab saves) writes it: sorted keys,
+    one-space indent, UTF-8, multi-line strings as lists of lines, a final newline."""
+    return json.dumps(nb, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False) + "\n"
 
 
 def parse(src: Path):
@@ -62,21 +81,22 @@ def to_lines(text: str):
     return [p + "\n" for p in parts[:-1]] + [parts[-1]]
 
 
-def notebook(cells, stem):
+def notebook(cells, stem, langinfo):
     out = []
     for i, (kind, text) in enumerate(cells):
         c = {"cell_type": kind, "id": f"{stem}-{i}", "metadata": {}, "source": to_lines(text)}
         if kind == "code":
             c.update(execution_count=None, outputs=[])
         out.append(c)
-    return {"cells": out, "metadata": {"kernelspec": KERNELSPEC, "language_info": LANGINFO}, "nbformat": 4, "nbformat_minor": 5}
+    return {"cells": out, "metadata": {"kernelspec": KERNELSPEC, "language_info": langinfo}, "nbformat": 4, "nbformat_minor": 5}
 
 
 def build(_args):
     """Write every notebook from its source; a code cell whose source is unchanged keeps its outputs."""
+    langinfo = language_info()
     for src in sorted(SRC_DIR.glob("*.ts")):
         dst = NB_DIR / (src.stem + ".ipynb")
-        nb = notebook(parse(src), src.stem)
+        nb = notebook(parse(src), src.stem, langinfo)
         kept = 0
         if dst.exists():
             old = {("".join(c["source"])): c for c in json.loads(dst.read_text(encoding="utf8"))["cells"] if c["cell_type"] == "code"}
@@ -85,12 +105,13 @@ def build(_args):
                 if prev is not None and prev.get("outputs"):
                     c["outputs"], c["execution_count"] = prev["outputs"], prev.get("execution_count")
                     kept += 1
-        dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf8")
+        dst.write_text(dumps(nb), encoding="utf8")
         print(f"built {dst.relative_to(ROOT)}" + (f" (kept the outputs of {kept} unchanged code cells)" if kept else ""))
 
 
 def check(_args):
     bad = 0
+    langinfo = language_info()
     for src in sorted(SRC_DIR.glob("*.ts")):
         dst = NB_DIR / (src.stem + ".ipynb")
         want = [(k, t) for k, t in parse(src)]
@@ -98,9 +119,17 @@ def check(_args):
             print(f"{dst.relative_to(ROOT)}: missing (run: python scripts/notebooks.py build)")
             bad += 1
             continue
-        have = [(c["cell_type"], "".join(c["source"])) for c in json.loads(dst.read_text(encoding="utf8"))["cells"]]
+        text = dst.read_text(encoding="utf8")
+        nb = json.loads(text)
+        have = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
         if have != want:
             print(f"{dst.relative_to(ROOT)}: cells differ from {src.relative_to(ROOT)} (run: python scripts/notebooks.py build)")
+            bad += 1
+        elif nb["metadata"] != {"kernelspec": KERNELSPEC, "language_info": langinfo}:
+            print(f"{dst.relative_to(ROOT)}: metadata differs from the kernel's (opening it would modify it; run: python scripts/notebooks.py build)")
+            bad += 1
+        elif text != dumps(nb):
+            print(f"{dst.relative_to(ROOT)}: not in nbformat's layout (saving it would rewrite it; run: python scripts/notebooks.py build)")
             bad += 1
     sys.exit(1 if bad else 0)
 

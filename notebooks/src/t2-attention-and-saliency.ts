@@ -4,11 +4,11 @@
 // Goals: read attention patterns from a cache; compute the paper's saliency `|A (elementwise) dL/dA|`
 // for one head with a gradient; find the head that moves `v<ENV>` to the prediction position.
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine).
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 14 s once its runs exist; the first time, the one run it reads (the `main` Transformer) is trained and analysed: 12.0 min (measured in `groundlab reproduce --preset quick` on the idle machine), with a progress bar that says how far it is. The stop button stops it with what is done kept; running the cell again goes on from there.
 
 // %%
 import { tf, labRuns, pickRun, openRun, runEvalSet, evalSequences, saliency, heatmap, display } from "groundlab";
-const runs = await labRuns({ groups: ["main"] });
+const runs = await labRuns({ groups: ["main"], archs: ["transformer"] }); // a progress bar while it trains; the stop button keeps what is done
 const run = await openRun(pickRun(runs, "transformer").dir);
 const model = await run.loadModel();
 const seq = evalSequences(await runEvalSet(run), run.tokenizer).find((s) => s.condition === "match")!;
