@@ -15,7 +15,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GroundlabError } from '../errors';
+import { GroundlabError, isGroundlabError } from '../errors';
+import { nearestName, unknownNameHint } from '../names';
 
 /** A flag value: strings and numbers become `--key value`; true becomes `--key`, false `--no-key`. */
 export type FlagValue = string | number | boolean;
@@ -93,7 +94,7 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
   }
   const o = raw as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!KNOWN_FIELDS.has(k)) throw bad(file, k, 'unknown field', `the fields are: ${[...KNOWN_FIELDS].filter((f) => !f.startsWith('$')).join(', ')}`);
+    if (!KNOWN_FIELDS.has(k)) throw bad(file, k, 'unknown field', unknownNameHint(k, [...KNOWN_FIELDS].filter((f) => !f.startsWith('$')), 'the fields are'));
   }
   let name = opts.name ?? 'sweep';
   if (o.name !== undefined) {
@@ -154,7 +155,7 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
       }
       if (a === null || typeof a !== 'object' || Array.isArray(a)) throw bad(file, f, 'expected "command args..." or {"name": ..., "args": [...]} or {"name": ..., "command": [...]}');
       const r = a as Record<string, unknown>;
-      for (const k of Object.keys(r)) if (!['name', 'args', 'command'].includes(k)) throw bad(file, `${f}.${k}`, 'unknown field', 'the fields are: name, args, command');
+      for (const k of Object.keys(r)) if (!['name', 'args', 'command'].includes(k)) throw bad(file, `${f}.${k}`, 'unknown field', unknownNameHint(k, ['name', 'args', 'command'], 'the fields are'));
       if (typeof r.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(r.name)) throw bad(file, `${f}.name`, 'expected a simple name');
       const strList = (v: unknown, ff: string): string[] | undefined => {
         if (v === undefined) return undefined;
@@ -177,7 +178,68 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
     }
     command = o.command as string[];
   }
+  if (!command) {
+    // The cells run `groundlab train`: every axis and train flag must be one of its options.
+    const options = trainOptionNames();
+    for (const [where, keys] of [['grid', Object.keys(grid)], ['train', Object.keys(train)]] as const) {
+      for (const k of keys) {
+        if (!options.includes(k)) {
+          const near = nearestName(k, options);
+          throw bad(file, `${where}.${k}`, `"${k}" is not a \`groundlab train\` option`, `${near ? `did you mean "${near}"? ` : ''}the options are: ${options.join(', ')}`);
+        }
+      }
+    }
+  }
   return { name, out, grid, train, analyses, command, file };
+}
+
+/** The option names of `groundlab train` (its command spec is the one place they are defined). */
+function trainOptionNames(): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require('../cli/commands/train') as { command: { spec: { options: Record<string, unknown> } } };
+  return Object.keys(mod.command.spec.options);
+}
+
+/**
+ * Check one cell's training flags the way `groundlab train` will, so that a bad value is refused
+ * when the spec is read rather than when the cell fails: the option types and choices (the train
+ * command's own parser), the model config keys of the cell's architecture, and its corpus knobs.
+ */
+function checkCellFlags(spec: SweepSpec, cell: SweepCell): void {
+  const fail = (e: unknown): never => {
+    if (!isGroundlabError(e)) throw e;
+    throw new GroundlabError('BAD_CONFIG', `sweep spec: cell ${cell.name}: ${e.message.split('\n')[0]}`, { file: spec.file, hint: e.hint });
+  };
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const cli = require('../cli/commands/train') as typeof import('../cli/commands/train');
+  const args = require('../cli/args') as typeof import('../cli/args');
+  let o: Record<string, unknown>;
+  try {
+    o = args.parseArgs((cli.command as unknown as { spec: import('../cli/args').CommandSpec }).spec, flagsToArgv(cell.flags)).options;
+  } catch (e) {
+    return fail(e);
+  }
+  try {
+    const arch = (o.arch as string | undefined) ?? 'transformer';
+    const preset = (o.preset as string | undefined) ?? 'tiny';
+    const train = require('../train') as typeof import('../train');
+    if (o.seed !== undefined) train.checkSeed(o.seed as number);
+    if (o.model) train.checkModelKeys(arch as never, preset as never, cli.parseKeyValues(o.model as string[], 'model'), train.withDefaults());
+    if (o.knob) {
+      const data = require('../data') as typeof import('../data');
+      const knobs = cli.parseKeyValues(o.knob as string[], 'knob') as Record<string, unknown>;
+      for (const k of data.COMMON_KNOBS) delete knobs[k];
+      const kind = (o['corpus-kind'] as string | undefined) ?? 'synthetic';
+      const setting = (o.corpus as string | undefined) ?? (kind === 'synthetic' ? train.trainPreset(preset).corpusSetting : 'simple');
+      if (kind === 'synthetic') data.syntheticKnobs(setting, knobs);
+      else if (kind === 'caption') data.dialogKnobs(setting, knobs);
+      else if (kind === 'image') data.imageKnobs(setting, knobs);
+      else if (kind === 'chat') data.chatOptionsFromKnobs(knobs as Record<string, string>);
+    }
+  } catch (e) {
+    fail(e);
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
 /** 1-based line of a character offset. */
@@ -247,6 +309,7 @@ export function expandCells(spec: SweepSpec): SweepCell[] {
     }
     seen.set(c.name, c.index);
   }
+  if (!spec.command) for (const c of cells) checkCellFlags(spec, c);
   return cells;
 }
 

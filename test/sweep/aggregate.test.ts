@@ -19,7 +19,7 @@ test('final measures: last step row, timing columns left out', () => {
 test('aggregate: groups over seeds, per-cell mean over nouns, keys kept, only done cells', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-agg-'));
   try {
-    const spec = validateSpec({ name: 'a', grid: { arch: ['t', 'l'], seed: [1, 2, 3] } }, { dir });
+    const spec = validateSpec({ name: 'a', grid: { arch: ['t', 'l'], seed: [1, 2, 3] }, command: ['{node}', 'fake-train.js'] }, { dir });
     const sweep = openSweep('', { spec });
     const loss: Record<string, number> = { t_s1: 1, t_s2: 2, t_s3: 4, l_s1: 3, l_s2: 5, l_s3: 100 };
     for (const c of sweep.cells) {

@@ -14,7 +14,8 @@ const bad = (raw: unknown, re: RegExp) =>
   );
 
 test('cells: cartesian product, seed fastest and last in deterministic names', () => {
-  const s = spec({ name: 'g', grid: { seed: [1, 2], arch: ['transformer', 'lstm'], preset: ['tiny'], noise: [0, 0.3] }, train: { steps: 50 } });
+  // a custom trainer command: its flags are its own (`noise`), not checked against `groundlab train`
+  const s = spec({ name: 'g', grid: { seed: [1, 2], arch: ['transformer', 'lstm'], preset: ['tiny'], noise: [0, 0.3] }, train: { steps: 50 }, command: ['{node}', 'fake-train.js'] });
   const cells = expandCells(s);
   assert.equal(cells.length, 8);
   assert.deepEqual(
@@ -54,6 +55,22 @@ test('errors name the file and the field', () => {
   bad({ grid: { seed: [1] }, analyses: ['analyze', 'analyze'] }, /two analyses are named "analyze"/);
   bad({ grid: { seed: [1] }, command: [] }, /field "command": expected a non-empty list/);
   bad({ name: 'a b', grid: { seed: [1] } }, /field "name"/);
+  // a misspelt field, axis or train flag is refused at once with the nearest valid name
+  bad({ grid: { seed: [1] }, analyses: [], trian: {} }, /field "trian": unknown field[\s\S]*did you mean "train"\?/);
+  bad({ grid: { sed: [1, 2] } }, /field "grid.sed": "sed" is not a `groundlab train` option[\s\S]*did you mean "seed"\?/);
+  bad({ grid: { seed: [1] }, train: { step: 300 } }, /field "train.step": "step" is not a `groundlab train` option[\s\S]*did you mean "steps"\?/);
+  bad({ grid: { seed: [1] }, analyses: [{ name: 'a', comand: [] }] }, /did you mean "command"\?/);
+  // values are checked per cell the way `groundlab train` will check them, before any cell runs
+  const badCells = (raw: unknown, re: RegExp) =>
+    assert.throws(() => expandCells(spec(raw)), (e: unknown) => e instanceof GroundlabError && e.code === 'BAD_CONFIG' && e.message.startsWith('/x/s.json: ') && re.test(e.message));
+  badCells({ grid: { arch: ['transformer', 'lstm'], model: ['nLayers=3', 'nlayers=3'] } }, /cell transformer_nlayers=3: unknown transformer model config field "nlayers"[\s\S]*did you mean "nLayers"\?/);
+  badCells({ grid: { arch: ['lstm'], model: ['residual=true', 'nHeads=2'] } }, /cell lstm_nHeads=2: unknown lstm model config field "nHeads"/);
+  badCells({ grid: { knob: ['pUnnamed=0.3', 'pUnamed=0.3'] } }, /cell pUnamed=0.3: unknown synthetic knob "pUnamed"[\s\S]*did you mean "pUnnamed"\?/);
+  badCells({ grid: { knob: ['pUnnamed=3'] } }, /knob pUnnamed = 3: expected a number from 0 to 1/);
+  badCells({ grid: { seed: [1] }, train: { steps: 'many' } }, /cell s1: --steps "many": expected a number/);
+  badCells({ grid: { arch: ['transformer', 'rnn'] } }, /cell rnn: --arch "rnn": expected one of/);
+  badCells({ grid: { seed: [1] }, train: { 'corpus-kind': 'chat', knob: 'retracing=sometimes' } }, /CHAT option retracing=sometimes/);
+  assert.equal(expandCells(spec({ grid: { arch: ['transformer', 'lstm'], model: ['nLayers=3'], knob: ['pUnnamed=0.3,vocabMinCount=2'], seed: [1, 2] } })).length, 4, 'good values pass');
   assert.throws(
     () => expandCells(spec({ grid: { corpus: ['a/b', 'a-b'] } })),
     (e: unknown) => e instanceof GroundlabError && /field "grid": cells 0 and 1 would share the folder name "a-b"/.test(e.message),
