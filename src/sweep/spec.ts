@@ -126,6 +126,7 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
     if (k === 'seed') {
       list.forEach((x, i) => {
         if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw bad(file, `grid.seed[${i}]`, `a seed is a whole number >= 0, got ${JSON.stringify(x)}`);
+        if (!Number.isSafeInteger(x)) throw bad(file, `grid.seed[${i}]`, `a seed is at most 2^53 - 1 (${Number.MAX_SAFE_INTEGER}); ${x} cannot be represented exactly`);
       });
     }
     grid[k] = list as FlagValue[];

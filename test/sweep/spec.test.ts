@@ -45,6 +45,7 @@ test('errors name the file and the field', () => {
   bad({ grid: {} }, /field "grid": no axes/);
   bad({ grid: { seed: [] } }, /field "grid.seed": an axis needs at least one value/);
   bad({ grid: { seed: [1, 1.5] } }, /field "grid.seed\[1\]": a seed is a whole number/);
+  bad(JSON.parse('{"grid": {"seed": [9007199254740993]}}'), /field "grid.seed\[0\]": a seed is at most 2\^53 - 1/);
   bad({ grid: { arch: ['a', { x: 1 }] } }, /field "grid.arch\[1\]": expected a string, number or boolean/);
   bad({ grid: { arch: ['a', 'a'] } }, /field "grid.arch": a value appears twice/);
   bad({ grid: { 'bad key': [1] } }, /field "grid.bad key": "bad key" is not a flag name/);
