@@ -34,6 +34,7 @@ interface Addon {
   causalSoftmaxGrad(heap: ArrayBuffer, n: number, t: number, scale: number, p: number, dp: number, ds: number): void;
   crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
   adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
+  gather(heap: ArrayBuffer, outer: number, dim: number, nIdx: number, inner: number, x: number, idx: number, out: number): number;
   embeddingGrad(heap: ArrayBuffer, n: number, v: number, d: number, ids: number, dy: number, out: number): void;
   glaPattern(heap: ArrayBuffer, n: number, t: number, k: number, q: number, kk: number, logA: number, p: number): void;
   glaPatternGrad(heap: ArrayBuffer, n: number, t: number, k: number, dp: number, q: number, kk: number, logA: number, dq: number, dk: number, dlogA: number): void;
@@ -227,6 +228,29 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
     const outShape = perm.map((p) => x.shape[p]);
     const out = backend.makeOutput(outShape, x.dtype);
     if (tf.util.sizeFromShape(outShape) > 0) addon!.transpose(heap(backend), swap[0], swap[1], swap[2], swap[3], off(backend, x), off(backend, out));
+    return out;
+  };
+}
+
+/** `GatherV2` without batch dimensions, 4-byte values and int32 indices (an error names a bad index, as the stock kernel does). */
+function gatherKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, attrs, backend } = args as unknown as KernelArgs;
+    const { x, indices } = inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    if ((attrs.batchDims ?? 0) !== 0 || indices.dtype !== 'int32' || (x.dtype !== 'float32' && x.dtype !== 'int32')) return original(args);
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+    const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+    const out = backend.makeOutput(outShape, x.dtype);
+    const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
+    const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
+    const ni = tf.util.sizeFromShape(indices.shape);
+    if (tf.util.sizeFromShape(outShape) === 0) return out;
+    const bad = addon!.gather(heap(backend), outer, x.shape[axis], ni, inner, off(backend, x), off(backend, indices), off(backend, out));
+    if (bad >= 0) {
+      backend.disposeData(out.dataId);
+      const v = (backend.typedArrayFromHeap(indices) as Int32Array)[bad];
+      throw new Error(`GatherV2: the index value ${v} is not in [0, ${x.shape[axis] - 1}]`);
+    }
     return out;
   };
 }
@@ -434,6 +458,7 @@ export function setNativeKernels(on: boolean, threads?: number): boolean {
     swapIn('BatchMatMul', batchMatMulKernel);
     swapIn('_FusedMatMul', fusedMatMulKernel);
     swapIn('Transpose', transposeKernel);
+    swapIn('GatherV2', gatherKernel);
     swapIn(BMM_KERNEL, () => bmmKernel as unknown as tf.KernelFunc);
     for (const [name, fn] of Object.entries(own)) {
       if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');

@@ -117,7 +117,7 @@ test('native matrix products match wasm: 2-D, transposed, batched, broadcast, wi
   setNativeKernels(was);
 });
 
-test('native transpose matches wasm for swaps of adjacent axis groups; others fall back', async (t) => {
+test('native transpose and gather match wasm; other permutations fall back; bad indices are named', async (t) => {
   const why = await ready();
   if (why) return required ? assert.fail(why) : t.skip(why);
   assert.deepEqual(transposeAsSwap([2, 3, 4, 5], [0, 2, 1, 3]), [2, 3, 4, 5]);
@@ -129,6 +129,16 @@ test('native transpose matches wasm for swaps of adjacent axis groups; others fa
   for (const perm of [[1, 0, 2, 3], [0, 2, 1, 3], [0, 2, 3, 1], [3, 0, 1, 2], [0, 1, 3, 2], [3, 2, 1, 0], [0, 1, 2, 3]]) {
     close(`transpose ${perm}`, both(() => tf.transpose(x, perm)), 0);
   }
+  const table = rand(rng, [6, 4, 3]);
+  for (const axis of [0, 1, 2]) {
+    const idx = tf.tensor1d(Int32Array.from([2, 0, 2, 1].map((i) => i % table.shape[axis])), 'int32');
+    close(`gather along axis ${axis}`, both(() => tf.gather(table, idx, axis)), 0);
+  }
+  close('gather with 2-D indices', both(() => tf.gather(table, tf.tensor2d([[5, 0], [1, 1]], [2, 2], 'int32'))), 0);
+  const was = nativeKernelsActive();
+  setNativeKernels(true, 1);
+  assert.throws(() => tf.gather(table, tf.tensor1d([0, 6], 'int32')), /index value 6 is not in \[0, 5\]/);
+  setNativeKernels(was);
   const ints = tf.tensor3d(Int32Array.from({ length: 60 }, (_, i) => i * 7 - 100), [3, 4, 5], 'int32');
   close('int32 transpose', both(() => tf.cast(tf.transpose(ints, [0, 2, 1]), 'float32')), 0);
 });

@@ -795,6 +795,29 @@ napi_value SsdGrad(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// gather(heap, outer, axisDim, nIdx, inner, xOff, idxOff (int32), outOff): out[o, i, :] = x[o, idx[i], :]
+// (4-byte elements: float32 or int32). Returns the position of the first index out of range, or -1.
+napi_value Gather(napi_env env, napi_callback_info info) {
+  Args a(env, info, 8);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t outer = a.i64(1), dim = a.i64(2), ni = a.i64(3), inner = a.i64(4);
+  float *x = at(a, base, len, a.i64(5), outer * dim * inner);
+  int32_t *idx = atI32(a, base, len, a.i64(6), ni);
+  float *out = at(a, base, len, a.i64(7), outer * ni * inner);
+  if (!a.ok) return nullptr;
+  int64_t bad = -1;
+  for (int64_t i = 0; i < ni && bad < 0; i++)
+    if (idx[i] < 0 || idx[i] >= dim) bad = i;
+  if (bad < 0)
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t i = 0; i < ni; i++)
+        std::memcpy(out + (o * ni + i) * inner, x + (o * dim + idx[i]) * inner, sizeof(float) * inner);
+  napi_value r;
+  napi_create_int64(env, bad, &r);
+  return r;
+}
+
 // Embedding gradient (scatter-add): out [V, D] = sum over rows i with ids[i] = v of dy[i].
 // embeddingGrad(heap, n, v, d, idsOff (int32 [N]), dyOff [N, D], outOff [V, D]); ids are checked by the caller.
 napi_value EmbeddingGrad(napi_env env, napi_callback_info info) {
@@ -864,6 +887,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"crossEntropy", CrossEntropy},
       {"adamw", AdamW},
       {"embeddingGrad", EmbeddingGrad},
+      {"gather", Gather},
       {"glaPattern", GlaPattern},
       {"glaPatternGrad", GlaPatternGrad},
       {"gru", Gru},
