@@ -68,6 +68,11 @@ function labelOf(group: string, params: Record<string, unknown>): string {
   if (group === 'checks/shared-vocab') return 'transformer (shared vocabulary)';
   if (group === 'noise') return `transformer (${params.corpus} corpus)`;
   if (group === 'dialogue') return `transformer (${params['corpus-kind']} dialogue)`;
+  if (group === 'architectures/ablations') return `transformer (${params.model})`;
+  if (group === 'architectures/one-layer') {
+    const layers = String(params.model).replace(/^mixing=/, '').split('/');
+    return `transformer (softmax in layer ${layers.indexOf('softmax')} only)`;
+  }
   return arch;
 }
 

@@ -8,6 +8,10 @@
  *                    comes from the main runs' ablation table)
  *   <out>/noise/     the Transformer on the realistic (referentially noisy) corpus: beyond the paper
  *   <out>/dialogue/  caption-grounded and image-grounded dialogue (the paper's multimodal settings)
+ *   <out>/architectures/  which ingredients grounding needs (issue: architectures as data): the GRU
+ *                    and GLA beside the main comparison (archs/), the Transformer with one ingredient
+ *                    removed in every layer (ablations/), and softmax attention kept in one layer
+ *                    only (one-layer/); one seed each
  */
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
@@ -15,6 +19,7 @@ import { validateSpec, type SweepSpec } from '../sweep/spec';
 import { TRAIN_PRESETS, type PresetName } from '../train/presets';
 import { checkpointSteps } from '../train/schedule';
 import type { AnalyzeOptions } from '../analysis/analyze';
+import { MODEL_PRESETS } from '../models/config';
 
 export interface ReproduceOptions {
   preset: PresetName;
@@ -26,7 +31,7 @@ export interface ReproduceOptions {
   groups?: ReproduceGroup[];
 }
 
-export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue'] as const;
+export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue', 'architectures'] as const;
 export type ReproduceGroup = (typeof REPRODUCE_GROUPS)[number];
 
 export const DEFAULT_SEEDS: Record<PresetName, number[]> = { tiny: [0, 1], quick: [0, 1], paper: [0, 1, 2, 3, 4] };
@@ -91,6 +96,19 @@ function analyses(preset: PresetName): SweepSpec['analyses'] {
   ];
 }
 
+/**
+ * The Transformer switches of the `architectures` group: each ingredient of attention removed in
+ * every layer (`--model` values), and softmax attention kept in one layer only (no token mixing in
+ * the others), one run per layer of the preset's Transformer.
+ */
+export function architectureAblations(preset: PresetName): { removed: string[]; oneLayer: string[] } {
+  const L = MODEL_PRESETS.transformer[preset].nLayers;
+  return {
+    removed: ['positional=rope', 'positional=none', 'mixing=uniform', 'mixing=static', 'mixing=none', 'similarity=linear', 'qkFrom=embed'],
+    oneLayer: Array.from({ length: L }, (_, k) => `mixing=${Array.from({ length: L }, (_, l) => (l === k ? 'softmax' : 'none')).join('/')}`),
+  };
+}
+
 /** The sweep specs of a reproduction, in the order they run. */
 export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   const { preset } = opts;
@@ -109,5 +127,11 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   }
   if (groups.includes('noise')) specs.push(spec('noise', { arch: ['transformer'], corpus: ['realistic'], seed: [seeds[0]] }));
   if (groups.includes('dialogue')) specs.push(spec('dialogue', { arch: ['transformer'], 'corpus-kind': ['caption', 'image'], seed: [seeds[0]] }));
+  if (groups.includes('architectures')) {
+    const { removed, oneLayer } = architectureAblations(preset);
+    specs.push(spec('architectures/archs', { arch: ['gru', 'gla'], seed: [seeds[0]] }));
+    specs.push(spec('architectures/ablations', { model: removed, seed: [seeds[0]] }, { arch: 'transformer' }));
+    specs.push(spec('architectures/one-layer', { model: oneLayer, seed: [seeds[0]] }, { arch: 'transformer' }));
+  }
   return specs;
 }

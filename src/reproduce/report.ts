@@ -240,7 +240,62 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       rule: 'an open question: reported, not judged',
     });
   }
+  {
+    const g = G('transformer (mixing=none)');
+    claims.push({
+      id: 'no-mixing',
+      paper: 'Deconstructing attention: without any token mixing (mixing: none in every layer) the prediction position cannot read the ENV token, so no grounding can emerge',
+      measured: g ? `G = ${ci(g)} at step ${g.step}` : 'no run',
+      verdict: !g ? 'not measured' : Math.abs(g.mean) < 0.05 ? 'agrees' : 'disagrees',
+      rule: 'agrees when |G| at the last checkpoint is below 0.05 nats',
+    });
+  }
   return claims;
+}
+
+/** Labels of the architectures comparison: the main architectures, then the `architectures` group's runs. */
+function architectureLabels(runs: RunTables[]): string[] {
+  const main = ['transformer', 'mamba2', 'lstm'].filter((l) => runs.some((r) => r.group === 'main' && r.label === l));
+  return [...main, ...new Set(runs.filter((r) => r.group.startsWith('architectures/')).map((r) => r.label))];
+}
+
+/**
+ * The architectures comparison, one row per setting: G at the last checkpoint (mean over seeds with
+ * its 95% CI over seeds; with one seed, the CI over nouns), G as a share of the default Transformer's,
+ * gather and aggregate heads at the last analysed checkpoint, and the ablation test of the aggregate
+ * heads there (zeroed vs control heads zeroed, paired t-test p).
+ */
+export function architectureRows(runs: RunTables[]): Row[] {
+  const base = finalGain(runs, 'transformer');
+  return architectureLabels(runs).map((label) => {
+    const g = finalGain(runs, label);
+    let lo = g?.lo, hi = g?.hi, over = g && g.n > 1 ? `${g.n} seeds` : 'nouns';
+    if (g && g.n === 1) {
+      const r = runs.find((x) => x.label === label)?.tables.gain_summary.find((x) => num(x.step) === g.step);
+      lo = num(r?.ci_lo);
+      hi = num(r?.ci_hi);
+      if (!Number.isFinite(lo!) || !Number.isFinite(hi!)) over = 'n/a';
+    }
+    const counts = (f: string) => {
+      const rows = overSeeds(runs.filter((x) => x.label === label), 'head_counts', f);
+      return rows.length ? rows[rows.length - 1].mean : undefined;
+    };
+    const ab = ablationTable(runs, label, 'aggregate').at(-1);
+    return {
+      setting: label,
+      step: g?.step,
+      gain: g?.mean,
+      lo,
+      hi,
+      ci_over: g ? over : '',
+      share: g && base && base.mean !== 0 ? g.mean / base.mean : undefined,
+      aggregate_heads: counts('aggregate_heads'),
+      gather_heads: counts('gather_heads'),
+      ablated: ab?.ablated,
+      control: ab?.control,
+      p: ab ? ab.p_text : '',
+    };
+  });
 }
 
 /** Per-run minutes (training, sweep stages, whole cell) and their sum, for the report's cost table. */
@@ -349,6 +404,13 @@ export async function writeReport(out: string, runs: RunTables[], meta: { preset
   });
   await tab('final-gain', finals, [['setting', 'setting'], ['step', 'step'], ['gain', 'G (nats)'], ['lo', '95% CI low'], ['hi', '95% CI high'], ['seeds', 'seeds']]);
 
+  const archRuns = runs.filter((r) => architectureLabels(runs).includes(r.label));
+  await fig('gain-architectures', lineChart(overSeeds(archRuns, 'gain_summary', 'gain'), { x: 'step', y: 'mean', color: 'label', lo: 'lo', hi: 'hi', rule: 0, title: 'G by architecture and by ingredient of attention', yTitle: 'G (nats)' }));
+  await tab('architectures', architectureRows(runs), [
+    ['setting', 'setting'], ['step', 'step'], ['gain', 'G (nats)'], ['lo', '95% CI low'], ['hi', '95% CI high'], ['ci_over', 'CI over'], ['share', "share of the Transformer's G"],
+    ['aggregate_heads', 'aggregate heads'], ['gather_heads', 'gather heads'], ['ablated', 'surprisal, aggregate heads zeroed'], ['control', 'control heads zeroed'], ['p', 'p (paired t)'],
+  ]);
+
   const costs = runCosts(runs);
   await tab('runs', costs.rows, [['run', 'run'], ['steps', 'steps'], ['train_min', 'training (min)'], ['eval_min', 'eval (min)'], ['analyze_min', 'analyses (min)'], ['cell_min', 'total (min)'], ['attempts', 'attempts']]);
 
@@ -372,6 +434,11 @@ export async function writeReport(out: string, runs: RunTables[], meta: { preset
     '## G at the end of training',
     '',
     fs.readFileSync(path.join(tabDir, 'final-gain.md'), 'utf8'),
+    '## Architectures and the ingredients of attention',
+    '',
+    'Which ingredients grounding needs: the GRU and gated linear attention beside the main architectures; the Transformer with one ingredient removed in every layer (rotary or no positions; uniform, static or no token mixing; a linear similarity kernel; queries and keys from the input embeddings); and softmax attention kept in one layer only, with no token mixing in the others. One seed each: the interval is over nouns. Heads and the ablation test are at the last analysed checkpoint; models without a mixing matrix have no heads to count.',
+    '',
+    fs.readFileSync(path.join(tabDir, 'architectures.md'), 'utf8'),
     '## Figures',
     '',
     ...figures.map((f) => `![${f}](figures/${f}.svg)`),

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { judgeClaims, writeReport, ablationTable } from '../../src/reproduce/report';
+import { judgeClaims, writeReport, ablationTable, architectureRows } from '../../src/reproduce/report';
 import { overSeeds, type RunTables, type Row } from '../../src/reproduce/collect';
-import { detailSteps, reproducePlan } from '../../src/reproduce/plan';
+import { architectureAblations, detailSteps, reproducePlan } from '../../src/reproduce/plan';
 import { expandCells } from '../../src/sweep/spec';
 
 /** A run with G rising (or flat) over steps 0..3, and optional heads / ablation rows. */
@@ -73,9 +73,33 @@ test('writeReport writes REPORT.md, figures (SVG + PNG) and tables (Markdown + C
 
 test('the plan: main comparison over seeds, open checks, noise and dialogue as sweeps; ~5 detail checkpoints', () => {
   const specs = reproducePlan({ preset: 'quick', out: '/tmp/x' });
-  assert.deepEqual(specs.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab', 'noise', 'dialogue']);
+  assert.deepEqual(specs.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab', 'noise', 'dialogue', 'architectures/archs', 'architectures/ablations', 'architectures/one-layer']);
   assert.equal(expandCells(specs[0]).length, 6);
+  // architectures: GRU and GLA; seven ingredients removed; softmax kept in each of the 4 layers
+  assert.deepEqual(expandCells(specs[5]).map((c) => c.name), ['gru_s0', 'gla_s0']);
+  assert.equal(expandCells(specs[6]).length, 7);
+  assert.deepEqual(expandCells(specs[7]).map((c) => c.flags.model), ['mixing=softmax/none/none/none', 'mixing=none/softmax/none/none', 'mixing=none/none/softmax/none', 'mixing=none/none/none/softmax']);
+  assert.deepEqual(architectureAblations('tiny').oneLayer, ['mixing=softmax/none', 'mixing=none/softmax']);
+  for (const s of specs.slice(6)) for (const c of expandCells(s)) assert.equal(c.flags.arch, 'transformer');
   const d = detailSteps('quick');
   assert.ok(d.length >= 4 && d.length <= 5 && d[d.length - 1] === 1500, String(d));
   assert.throws(() => reproducePlan({ preset: 'huge' as 'tiny', out: '/tmp/x' }), /unknown preset "huge"/);
+});
+
+test('architectures: one row per setting with G and its interval (over nouns for one seed), share of the Transformer, heads, ablation; the no-mixing claim', () => {
+  const arch = (label: string, gains: number[], extra: Partial<Record<string, Row[]>> = {}) => ({ ...fakeRun(label, 0, gains, extra), group: label === 'gru' ? 'architectures/archs' : 'architectures/ablations' });
+  const heads = [{ step: 3, aggregate_heads: 2, gather_heads: 1 }];
+  const ab = [{ step: 3, kind: 'aggregate', heads: 2, mean_layer: 1, ablated: 6.5, control: 5.3, intact: 5.3, p_t: 1e-4 }];
+  const runs = [fakeRun('transformer', 0, [0, 1, 2, 3], { head_counts: heads, ablation: ab }), fakeRun('transformer', 1, [0, 1, 2, 3]), arch('gru', [0, 0, 0, 0.02]), arch('transformer (mixing=none)', [0, 0, 0, 0])];
+  const rows = architectureRows(runs);
+  assert.deepEqual(rows.map((r) => r.setting), ['transformer', 'gru', 'transformer (mixing=none)']);
+  assert.equal(rows[0].ci_over, '2 seeds');
+  assert.deepEqual([rows[0].aggregate_heads, rows[0].gather_heads, rows[0].ablated, rows[0].control, rows[0].p], [2, 1, 6.5, 5.3, '< 0.001']);
+  assert.equal(rows[1].ci_over, 'nouns');
+  assert.ok(Math.abs(Number(rows[1].lo) - (0.02 - 0.1)) < 1e-12 && Math.abs(Number(rows[1].hi) - 0.12) < 1e-12, 'one seed: the CI over nouns of its gain_summary row');
+  assert.ok(Math.abs(Number(rows[1].share) - 0.02 / 3.005) < 1e-9);
+  const claim = (rs: RunTables[]) => judgeClaims(rs).find((c) => c.id === 'no-mixing')!;
+  assert.equal(claim(runs).verdict, 'agrees');
+  assert.equal(claim([arch('transformer (mixing=none)', [0, 0.1, 0.2, 0.3])]).verdict, 'disagrees');
+  assert.equal(claim([]).verdict, 'not measured');
 });
