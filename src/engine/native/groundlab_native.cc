@@ -864,7 +864,7 @@ napi_value BlasName(napi_env env, napi_callback_info) {
 #else
   name = "BLAS";
 #endif
-  if (openblas_get_config) name = std::string("OpenBLAS ") + openblas_get_config();
+  if (openblas_get_config) name = openblas_get_config();  // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..."
   napi_value out;
   napi_create_string_utf8(env, name.c_str(), name.size(), &out);
   return out;
