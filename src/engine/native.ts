@@ -62,8 +62,12 @@ let addon: Addon | undefined;
 let addonFile: string | undefined;
 let loadError: string | undefined;
 
-/** Where the built addon lives: `dist/native/` of this checkout (from `src/` under tsx or from `dist/src/`). */
+/**
+ * Where the built addon lives: `GROUNDLAB_NATIVE_ADDON` when set, else `dist/native/` of this
+ * checkout (found from `src/` under tsx or from `dist/src/`).
+ */
 export function nativeAddonCandidates(): string[] {
+  if (process.env.GROUNDLAB_NATIVE_ADDON) return [path.resolve(process.env.GROUNDLAB_NATIVE_ADDON)];
   const up = (n: number) => path.resolve(__dirname, ...new Array(n).fill('..'));
   return [path.join(up(2), 'native', 'groundlab_native.node'), path.join(up(2), 'dist', 'native', 'groundlab_native.node')];
 }
@@ -73,7 +77,9 @@ export function loadNativeAddon(): Addon | undefined {
   if (addon || loadError) return addon;
   const file = nativeAddonCandidates().find((f) => fs.existsSync(f));
   if (!file) {
-    loadError = 'not built (run `bash src/engine/native/build.sh`; it needs g++ and OpenBLAS: apt-get install libopenblas-dev)';
+    loadError = process.env.GROUNDLAB_NATIVE_ADDON
+      ? `not found at GROUNDLAB_NATIVE_ADDON=${process.env.GROUNDLAB_NATIVE_ADDON} (unset it to use the checkout's dist/native/)`
+      : 'not built (run `bash src/engine/native/build.sh`; it needs g++ and OpenBLAS: apt-get install libopenblas-dev)';
     return undefined;
   }
   try {

@@ -20,6 +20,22 @@ test('a bad GROUNDLAB_BACKEND is a clear error naming the variable', async () =>
   assert.match(r.stdout, /BAD_ARGUMENT GROUNDLAB_BACKEND is "quantum"/);
 });
 
+test('without the native kernels groundlab says why once and runs on pure wasm; GROUNDLAB_BACKEND=native then fails clearly', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const code = `require(${JSON.stringify(require.resolve('../../src/engine'))}).initEngine().then(i => console.log(JSON.stringify(i)), e => console.log(e.code + ' ' + e.message))`;
+  const env = { ...process.env, GROUNDLAB_NATIVE_ADDON: '/nonexistent/groundlab_native.node', GROUNDLAB_QUIET: '0' };
+  delete env.GROUNDLAB_BACKEND;
+  const auto = spawnSync(process.execPath, [...process.execArgv, '-e', code], { env, encoding: 'utf8' });
+  assert.equal(auto.status, 0, auto.stderr);
+  const info = JSON.parse(auto.stdout.trim().split('\n').pop()!);
+  assert.equal(info.backend, 'wasm');
+  assert.equal(info.native, undefined);
+  assert.match(info.nativeUnavailable, /not found at GROUNDLAB_NATIVE_ADDON=\/nonexistent/);
+  assert.equal(auto.stderr.match(/native kernels not found/g)?.length, 1, `said once: ${auto.stderr}`);
+  const forced = spawnSync(process.execPath, [...process.execArgv, '-e', code], { env: { ...env, GROUNDLAB_BACKEND: 'native' }, encoding: 'utf8' });
+  assert.match(forced.stdout, /BACKEND the native kernels are not found/);
+});
+
 test('Rng is deterministic, restorable and forkable', () => {
   const a = new Rng(42);
   const xs = [a.next(), a.next()];
