@@ -261,7 +261,8 @@ function architectureLabels(runs: RunTables[]): string[] {
 
 /**
  * The architectures comparison, one row per setting: G at the last checkpoint (mean over seeds with
- * its 95% CI over seeds; with one seed, the CI over nouns), G as a share of the default Transformer's,
+ * its 95% CI over seeds; with one seed, the CI over nouns), G as a share of the default Transformer's
+ * (when that one grounds: G > 0.1 nats),
  * gather and aggregate heads at the last analysed checkpoint, and the ablation test of the aggregate
  * heads there (zeroed vs control heads zeroed, paired t-test p).
  */
@@ -288,7 +289,7 @@ export function architectureRows(runs: RunTables[]): Row[] {
       lo,
       hi,
       ci_over: g ? over : '',
-      share: g && base && base.mean !== 0 ? g.mean / base.mean : undefined,
+      share: g && base && base.mean > 0.1 ? g.mean / base.mean : undefined,
       aggregate_heads: counts('aggregate_heads'),
       gather_heads: counts('gather_heads'),
       ablated: ab?.ablated,

@@ -39,7 +39,7 @@ test('the committed notebooks match their sources in notebooks/src', { skip: mis
 
 test('there is a notebook per result of the paper, the quickstart, and four teaching notebooks', () => {
   assert.ok(names.includes('00-quickstart'));
-  assert.equal(names.filter((n) => /^\d\d-/.test(n)).length, 11);
+  assert.equal(names.filter((n) => /^\d\d-/.test(n)).length, 12);
   assert.equal(names.filter((n) => /^t\d-/.test(n)).length, 4);
 });
 
@@ -66,7 +66,7 @@ test('groundlab reproduce --preset tiny over the notebooks\' runs writes REPORT.
     env: { ...process.env, GROUNDLAB_QUIET: '1' },
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /reproduce: \d+ figures, 5 tables, 14 claims/);
+  assert.match(r.stdout, /reproduce: \d+ figures, 6 tables, 15 claims/);
   const report = fs.readFileSync(path.join(runs, 'REPORT.md'), 'utf8');
   assert.match(report, /\| claim \(paper\) \| measured here \| verdict \| rule \|/);
   for (const f of ['gain-by-architecture', 'surprisal-match-mismatch']) {
