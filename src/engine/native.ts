@@ -35,6 +35,10 @@ interface Addon {
   crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
   adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
   gather(heap: ArrayBuffer, outer: number, dim: number, nIdx: number, inner: number, x: number, idx: number, out: number): number;
+  causalConv(heap: ArrayBuffer, b: number, t: number, c: number, k: number, x: number, w: number, bias: number, y: number): void;
+  causalConvGrad(heap: ArrayBuffer, b: number, t: number, c: number, k: number, dy: number, x: number, w: number, dx: number, dw: number, db: number): void;
+  silu(heap: ArrayBuffer, size: number, x: number, y: number): void;
+  siluGrad(heap: ArrayBuffer, size: number, x: number, dy: number, dx: number): void;
   embeddingGrad(heap: ArrayBuffer, n: number, v: number, d: number, ids: number, dy: number, out: number): void;
   glaPattern(heap: ArrayBuffer, n: number, t: number, k: number, q: number, kk: number, logA: number, p: number): void;
   glaPatternGrad(heap: ArrayBuffer, n: number, t: number, k: number, dp: number, q: number, kk: number, logA: number, dq: number, dk: number, dlogA: number): void;
@@ -272,6 +276,10 @@ export const NATIVE = {
   crossEntropy: 'GroundlabCrossEntropy',
   adamw: 'GroundlabAdamW',
   embeddingGrad: 'GroundlabEmbeddingGrad',
+  causalConv: 'GroundlabCausalConv',
+  causalConvGrad: 'GroundlabCausalConvGrad',
+  silu: 'GroundlabSilu',
+  siluGrad: 'GroundlabSiluGrad',
   glaPattern: 'GroundlabGlaPattern',
   glaPatternGrad: 'GroundlabGlaPatternGrad',
   gru: 'GroundlabGru',
@@ -359,6 +367,36 @@ const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]>
 };
 
 Object.assign(own, {
+  // inputs x [B, T, C], w [K, C], bias [C] -> y [B, T, C]
+  [NATIVE.causalConv]: ({ inputs, backend }: KernelArgs) => {
+    const { x, w, bias } = inputs as Record<string, tf.TensorInfo>;
+    const [b, t, c] = x.shape;
+    const y = backend.makeOutput(x.shape, 'float32');
+    addon!.causalConv(heap(backend), b, t, c, w.shape[0], off(backend, x), off(backend, w), off(backend, bias), off(backend, y));
+    return y;
+  },
+  // inputs dy, x [B, T, C], w [K, C] -> [dx, dw, dbias]
+  [NATIVE.causalConvGrad]: ({ inputs, backend }: KernelArgs) => {
+    const { dy, x, w } = inputs as Record<string, tf.TensorInfo>;
+    const [b, t, c] = x.shape;
+    const dx = backend.makeOutput(x.shape, 'float32');
+    const dw = backend.makeOutput(w.shape, 'float32');
+    const db = backend.makeOutput([c], 'float32');
+    addon!.causalConvGrad(heap(backend), b, t, c, w.shape[0], off(backend, dy), off(backend, x), off(backend, w), off(backend, dx), off(backend, dw), off(backend, db));
+    return [dx, dw, db];
+  },
+  [NATIVE.silu]: ({ inputs, backend }: KernelArgs) => {
+    const x = inputs.x as tf.TensorInfo;
+    const y = backend.makeOutput(x.shape, 'float32');
+    addon!.silu(heap(backend), tf.util.sizeFromShape(x.shape), off(backend, x), off(backend, y));
+    return y;
+  },
+  [NATIVE.siluGrad]: ({ inputs, backend }: KernelArgs) => {
+    const { x, dy } = inputs as Record<string, tf.TensorInfo>;
+    const dx = backend.makeOutput(x.shape, 'float32');
+    addon!.siluGrad(heap(backend), tf.util.sizeFromShape(x.shape), off(backend, x), off(backend, dy), off(backend, dx));
+    return dx;
+  },
   // inputs ids [N] int32, dy [N, D]; attrs vocab -> [V, D] (rows summed by id)
   [NATIVE.embeddingGrad]: ({ inputs, attrs, backend }: KernelArgs) => {
     const { ids, dy } = inputs as Record<string, tf.TensorInfo>;

@@ -524,6 +524,40 @@ const ssdOp = cg((dt: tf.Tensor, a: tf.Tensor, cb: tf.Tensor, save: tf.GradSaveF
   };
 });
 
+/** SiLU x sigmoid(x), any shape (stock ops; the native path fuses it, see `silu`). */
+function siluStock<R extends tf.Tensor>(x: R): R {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** SiLU with a hand-written gradient: native kernels when active, else the stock composition. */
+export const silu = <R extends tf.Tensor>(x: R): R => (nativeKernelsActive() ? (siluNative(x) as R) : siluStock(x));
+const siluNative = cg((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return { value: nk(NATIVE.silu, { x })[0], gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => nk(NATIVE.siluGrad, { x: sx, dy })[0] };
+});
+
+/**
+ * Causal depthwise convolution over time: x [B, T, C], w [K, C], bias [C] -> [B, T, C],
+ * y[t] = bias + sum_j w[j] x[t - K + 1 + j] (zeros before the start). Stock: pad, K slices,
+ * products and sums (tfjs autodiff); with the native kernels one kernel each way.
+ */
+export function causalConvStock(x: T3, w: T2, bias: tf.Tensor1D): T3 {
+  const [b, t, ch] = x.shape;
+  const k = w.shape[0];
+  const xp = tf.pad(x, [[0, 0], [k - 1, 0], [0, 0]]); // [B, T+K-1, C]
+  let out: tf.Tensor = tf.reshape(bias, [1, 1, ch]);
+  for (let j = 0; j < k; j++) {
+    const wj = tf.reshape(tf.slice(w, [j, 0], [1, ch]), [1, 1, ch]);
+    out = tf.add(out, tf.mul(tf.slice(xp, [0, j, 0], [b, t, ch]), wj));
+  }
+  return out as T3;
+}
+export const causalConv = (x: T3, w: T2, bias: tf.Tensor1D): T3 => (nativeKernelsActive() ? (causalConvNative(x, w, bias) as T3) : causalConvStock(x, w, bias));
+const causalConvNative = cg((x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return { value: nk(NATIVE.causalConv, { x, w, bias })[0], gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => nk(NATIVE.causalConvGrad, { dy, x: sx, w: sw }) };
+});
+
 // ---------------------------------------------------------------------------------------------
 // One interface, two implementations.
 
@@ -543,6 +577,10 @@ export interface Ops {
   lstmLayer: LstmLayerFn;
   /** dt [B, T, H], A [H], cb [B, T, T] -> [B, H, T, T] */
   ssdPattern: SsdPatternFn;
+  /** x sigmoid(x), any shape */
+  silu<R extends tf.Tensor>(x: R): R;
+  /** x [B, T, C], w [K, C], bias [C] -> [B, T, C] (causal depthwise convolution over time) */
+  causalConv(x: T3, w: T2, bias: tf.Tensor1D): T3;
 }
 
 export const fusedOps: Ops = {
@@ -560,6 +598,8 @@ export const fusedOps: Ops = {
   embedding,
   lstmLayer: lstmLayerFused,
   ssdPattern: ssdPatternFused,
+  silu,
+  causalConv,
 };
 
 /** The same operations written with stock tfjs ops and tfjs's own autodiff (the naive baseline). */
@@ -585,4 +625,6 @@ export const stockOps: Ops = {
   embedding: (ids, table) => tf.matMul(tf.oneHot(tf.cast(ids, 'int32'), table.shape[0]), table),
   lstmLayer: lstmLayerStock,
   ssdPattern: ssdPatternStock,
+  silu: siluStock,
+  causalConv: causalConvStock,
 };

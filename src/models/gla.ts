@@ -170,7 +170,7 @@ export class Gla extends BaseLM<GlaConfig> {
     const z = hooks.at(`${a}.hook_z`, tf.transpose(tf.reshape(zh, [b, nh, t, hv]), [0, 2, 1, 3])); // [B, T, H, V]
     const normed = tf.reshape(ops.rmsNorm(tf.reshape(z, [n * nh, hv]) as P2, ap.gnorm, c.lnEps), [n, d]); // per-head RMS norm
     const g = ops.linear(ln1, ap.wg); // [N, D]
-    const gated = tf.mul(normed, tf.mul(g, tf.sigmoid(g))) as P2; // output gate swish(g)
+    const gated = tf.mul(normed, ops.silu(g)) as P2; // output gate swish(g)
     return this.hook2(pass, `blocks.${l}.hook_attn_out`, ops.linear(gated, ap.wo), d);
   }
 

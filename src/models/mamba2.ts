@@ -143,10 +143,6 @@ export function ssdRecurrent(x: tf.Tensor4D, dt: tf.Tensor3D, a: tf.Tensor1D, bm
   return y;
 }
 
-function silu<R extends tf.Tensor>(x: R): R {
-  return tf.mul(x, tf.sigmoid(x));
-}
-
 export function mamba2Anatomy(c: Mamba2Config): ModelAnatomy {
   const { nHeads } = mamba2Dims(c);
   const hookPoints = ['hook_embed'];
@@ -183,19 +179,6 @@ export class Mamba2 extends BaseLM<Mamba2Config> {
     return this.tiedOrHead('backbone.embeddings.weight');
   }
 
-  /** Causal depthwise convolution: x [B,T,C], w [K,C], bias [C] -> [B,T,C]. */
-  private conv(x: tf.Tensor3D, w: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor3D {
-    const [b, t, ch] = x.shape;
-    const k = w.shape[0];
-    const xp = tf.pad(x, [[0, 0], [k - 1, 0], [0, 0]]); // [B, T+K-1, C]
-    let out: tf.Tensor = tf.reshape(bias, [1, 1, ch]);
-    for (let j = 0; j < k; j++) {
-      const wj = tf.reshape(tf.slice(w, [j, 0], [1, ch]), [1, 1, ch]);
-      out = tf.add(out, tf.mul(tf.slice(xp, [0, j, 0], [b, t, ch]), wj));
-    }
-    return out as tf.Tensor3D;
-  }
-
   protected body(tokens: tf.Tensor2D, pass: Pass, opts: ForwardOptions): tf.Tensor2D {
     const c = this.config;
     const { b, t, ops, hooks } = pass;
@@ -216,7 +199,7 @@ export class Mamba2 extends BaseLM<Mamba2Config> {
       const hn = ops.rmsNorm(x, this.p(`${m}.norm.weight`), c.normEps); // [N, D]
       const proj = ops.linear(hn, this.p(`${m}.mixer.in_proj.weight`)); // [N, 2 Di + 2 N + H]
       const [z, xbcRaw, dtRaw] = splitLast(proj, [dInner, convDim, nHeads]);
-      const xbc = silu(this.conv(tf.reshape(xbcRaw, [b, t, convDim]) as tf.Tensor3D, this.p(`${m}.mixer.conv1d.weight`), this.p(`${m}.mixer.conv1d.bias`))); // [B, T, C]
+      const xbc = ops.silu(ops.causalConv(tf.reshape(xbcRaw, [b, t, convDim]) as tf.Tensor3D, this.p(`${m}.mixer.conv1d.weight`), this.p(`${m}.mixer.conv1d.bias`))); // [B, T, C]
       const [xs, bm, cm] = splitLast(xbc, [dInner, ds, ds]);
       let dt = tf.reshape(tf.softplus(tf.add(dtRaw, this.p(`${m}.mixer.dt_bias`))), [b, t, nHeads]) as tf.Tensor3D; // [B, T, H]
       dt = hooks.at(`${blk}.ssd.hook_dt`, dt);
@@ -225,7 +208,7 @@ export class Mamba2 extends BaseLM<Mamba2Config> {
       const xh = tf.reshape(xs, [b, t, nHeads, hp]) as tf.Tensor4D; // [B, T, H, P]
       let y: tf.Tensor = tf.add(ssdApply(pattern, xh, ops), tf.mul(xh, tf.reshape(this.p(`${m}.mixer.D`), [1, 1, nHeads, 1]))); // [B, T, H, P]
       y = hooks.at(`${blk}.ssd.hook_z`, y);
-      const gated = tf.mul(tf.reshape(y, [n, dInner]), silu(z)) as tf.Tensor2D; // [N, Di]
+      const gated = tf.mul(tf.reshape(y, [n, dInner]), ops.silu(z)) as tf.Tensor2D; // [N, Di]
       const yn = ops.rmsNorm(gated, this.p(`${m}.mixer.norm.weight`), c.normEps);
       const out = this.hook2(pass, `${blk}.hook_mixer_out`, ops.linear(yn, this.p(`${m}.mixer.out_proj.weight`)), d); // [N, D]
       x = this.hook2(pass, `${blk}.hook_resid_post`, tf.add(x, out), d);

@@ -143,7 +143,7 @@ test('native transpose and gather match wasm; other permutations fall back; bad 
   close('int32 transpose', both(() => tf.cast(tf.transpose(ints, [0, 2, 1]), 'float32')), 0);
 });
 
-test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM and GRU layers, SSD and GLA patterns, embedding, cross-entropy', async (t) => {
+test('native fused ops match wasm, forward and backward: layer norm, RMS norm, GELU, attention, linear, LSTM and GRU layers, SSD and GLA patterns, causal conv, SiLU, embedding, cross-entropy', async (t) => {
   const why = await ready();
   if (why) return required ? assert.fail(why) : t.skip(why);
   const rng = new Rng('fused');
@@ -178,6 +178,11 @@ test('native fused ops match wasm, forward and backward: layer norm, RMS norm, G
   const table = rand(rng, [11, 5]);
   const ids = tf.tensor1d(Int32Array.from([3, 0, 10, 3, 7, 3, 1]), 'int32');
   close('embedding', both(() => valueAndGrads((w) => fusedOps.embedding(ids, w as tf.Tensor2D), [table], 'emb')));
+  const cx = rand(rng, [2, 9, 6]);
+  const cw = rand(rng, [4, 6]);
+  const cbias = rand(rng, [6]);
+  close('causalConv', both(() => valueAndGrads((x, w, b) => fusedOps.causalConv(x as tf.Tensor3D, w as tf.Tensor2D, b as tf.Tensor1D), [cx, cw, cbias], 'conv')));
+  close('silu', both(() => valueAndGrads((x) => fusedOps.silu(x), [xg], 'silu')));
   const logits = rand(rng, [20, 31], 3);
   const targets = tf.tensor1d(Int32Array.from({ length: 20 }, (_, i) => (i * 13) % 31), 'int32');
   const mask = tf.tensor1d(Float32Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? 0 : 1)));

@@ -818,6 +818,96 @@ napi_value Gather(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// Causal depthwise convolution over time (Mamba-2's short conv): x [B, T, C], w [K, C], bias [C]:
+//   y[b, t, c] = bias[c] + sum_j w[j, c] x[b, t - K + 1 + j, c]   (x = 0 before the start)
+// causalConv(heap, B, T, C, K, xOff, wOff, biasOff, yOff)
+napi_value CausalConv(napi_env env, napi_callback_info info) {
+  Args a(env, info, 9);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t bn = a.i64(1), t = a.i64(2), ch = a.i64(3), kk = a.i64(4);
+  float *x = at(a, base, len, a.i64(5), bn * t * ch);
+  float *w = at(a, base, len, a.i64(6), kk * ch);
+  float *bias = at(a, base, len, a.i64(7), ch);
+  float *y = at(a, base, len, a.i64(8), bn * t * ch);
+  if (!a.ok) return nullptr;
+  for (int64_t bi = 0; bi < bn; bi++)
+    for (int64_t ti = 0; ti < t; ti++) {
+      float *yr = y + (bi * t + ti) * ch;
+      for (int64_t c = 0; c < ch; c++) yr[c] = bias[c];
+      for (int64_t j = 0; j < kk; j++) {
+        const int64_t src = ti - kk + 1 + j;
+        if (src < 0) continue;
+        const float *xr = x + (bi * t + src) * ch, *wr = w + j * ch;
+        for (int64_t c = 0; c < ch; c++) yr[c] += wr[c] * xr[c];
+      }
+    }
+  return undef(env);
+}
+
+// causalConvGrad(heap, B, T, C, K, dyOff, xOff, wOff, dxOff, dwOff, dbOff)
+napi_value CausalConvGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 11);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t bn = a.i64(1), t = a.i64(2), ch = a.i64(3), kk = a.i64(4);
+  float *dy = at(a, base, len, a.i64(5), bn * t * ch);
+  float *x = at(a, base, len, a.i64(6), bn * t * ch);
+  float *w = at(a, base, len, a.i64(7), kk * ch);
+  float *dx = at(a, base, len, a.i64(8), bn * t * ch);
+  float *dw = at(a, base, len, a.i64(9), kk * ch);
+  float *db = at(a, base, len, a.i64(10), ch);
+  if (!a.ok) return nullptr;
+  std::memset(dx, 0, sizeof(float) * bn * t * ch);
+  std::memset(dw, 0, sizeof(float) * kk * ch);
+  std::memset(db, 0, sizeof(float) * ch);
+  for (int64_t bi = 0; bi < bn; bi++)
+    for (int64_t ti = 0; ti < t; ti++) {
+      const float *dyr = dy + (bi * t + ti) * ch;
+      for (int64_t c = 0; c < ch; c++) db[c] += dyr[c];
+      for (int64_t j = 0; j < kk; j++) {
+        const int64_t src = ti - kk + 1 + j;
+        if (src < 0) continue;
+        const float *xr = x + (bi * t + src) * ch, *wr = w + j * ch;
+        float *dxr = dx + (bi * t + src) * ch, *dwr = dw + j * ch;
+        for (int64_t c = 0; c < ch; c++) {
+          dxr[c] += wr[c] * dyr[c];
+          dwr[c] += xr[c] * dyr[c];
+        }
+      }
+    }
+  return undef(env);
+}
+
+// SiLU x sigmoid(x): silu(heap, size, xOff, yOff); siluGrad(heap, size, xOff, dyOff, dxOff).
+napi_value Silu(napi_env env, napi_callback_info info) {
+  Args a(env, info, 4);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t size = a.i64(1);
+  float *x = at(a, base, len, a.i64(2), size);
+  float *y = at(a, base, len, a.i64(3), size);
+  if (!a.ok) return nullptr;
+  for (int64_t i = 0; i < size; i++) y[i] = x[i] / (1.0f + fexp(-x[i]));
+  return undef(env);
+}
+
+napi_value SiluGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  size_t len = 0;
+  uint8_t *base = a.heap(0, &len);
+  const int64_t size = a.i64(1);
+  float *x = at(a, base, len, a.i64(2), size);
+  float *dy = at(a, base, len, a.i64(3), size);
+  float *dx = at(a, base, len, a.i64(4), size);
+  if (!a.ok) return nullptr;
+  for (int64_t i = 0; i < size; i++) {
+    const float s = 1.0f / (1.0f + fexp(-x[i]));
+    dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+  }
+  return undef(env);
+}
+
 // Embedding gradient (scatter-add): out [V, D] = sum over rows i with ids[i] = v of dy[i].
 // embeddingGrad(heap, n, v, d, idsOff (int32 [N]), dyOff [N, D], outOff [V, D]); ids are checked by the caller.
 napi_value EmbeddingGrad(napi_env env, napi_callback_info info) {
@@ -887,6 +977,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"crossEntropy", CrossEntropy},
       {"adamw", AdamW},
       {"embeddingGrad", EmbeddingGrad},
+      {"causalConv", CausalConv},
+      {"causalConvGrad", CausalConvGrad},
+      {"silu", Silu},
+      {"siluGrad", SiluGrad},
       {"gather", Gather},
       {"glaPattern", GlaPattern},
       {"glaPatternGrad", GlaPatternGrad},
