@@ -33,6 +33,8 @@ import { childCommand } from '../train/child';
 import { spawn } from 'node:child_process';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cli-os-'));
+// Under `npm test` this file runs from dist/test/cli; the fixtures stay in the source tree.
+const FIXTURE_TREE = [path.join(__dirname, '..', 'data', 'fixtures', 'tree'), path.join(__dirname, '..', '..', '..', 'test', 'data', 'fixtures', 'tree')].find((d) => fs.existsSync(d))!;
 const mounts: string[] = [];
 after(() => {
   for (const m of mounts) {
@@ -65,7 +67,7 @@ test('--out through a file (ENOTDIR): train and corpus import name the path and 
   fs.writeFileSync(file, 'x');
   for (const argv of [
     ['train', '--preset', 'tiny', '--steps', '1', '--out', path.join(file, 'sub'), '--quiet'],
-    ['corpus', 'import', path.join(__dirname, '..', 'data', 'fixtures', 'tree'), '--out', path.join(file, 'sub', 'c.jsonl')],
+    ['corpus', 'import', FIXTURE_TREE, '--out', path.join(file, 'sub', 'c.jsonl')],
   ]) {
     const r = await runCli(argv);
     assert.equal(r.code, 1, `${argv[0]}: ${r.stderr}`);
