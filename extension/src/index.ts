@@ -1,15 +1,18 @@
 /**
  * groundlab-widgets: a JupyterLab 4 MIME renderer extension for groundlab's
- * application/vnd.groundlab.inspector+json and application/vnd.groundlab.timeline+json outputs.
+ * application/vnd.groundlab.inspector+json and application/vnd.groundlab.timeline+json outputs, and
+ * for Vega-Lite 5 figures in the colours of the current theme.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 import { InspectorView } from './inspector';
 import { INSPECTOR_MIME, TIMELINE_MIME } from './payload';
 import { TimelineView } from './timeline';
+import { VegaLiteFigure, VEGALITE5_MIME } from './vegalite';
 
 export { InspectorView } from './inspector';
 export { TimelineView } from './timeline';
+export { VegaLiteFigure, VEGALITE5_MIME } from './vegalite';
 export * from './payload';
 
 /** 'canvas' where the page can draw on one (fast), else 'svg'. */
@@ -24,7 +27,7 @@ export function pickRenderer(): 'canvas' | 'svg' {
 /** One output: an inspector or a timeline, chosen by MIME type. */
 export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
   private readonly mimeType: string;
-  private view: InspectorView | TimelineView | null = null;
+  private view: InspectorView | TimelineView | VegaLiteFigure | null = null;
 
   constructor(options: IRenderMime.IRendererOptions) {
     super();
@@ -44,7 +47,8 @@ export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
     this.node.appendChild(host);
     try {
       const options = { renderer: pickRenderer() };
-      this.view = this.mimeType === INSPECTOR_MIME ? new InspectorView(host, data, options) : new TimelineView(host, data, options);
+      this.view =
+        this.mimeType === INSPECTOR_MIME ? new InspectorView(host, data, options) : this.mimeType === VEGALITE5_MIME ? new VegaLiteFigure(host, data as Record<string, unknown>, options) : new TimelineView(host, data, options);
       // expose the view to UI tests and to the browser console
       (host as unknown as { __groundlab: unknown }).__groundlab = this.view;
       await this.view.ready;
@@ -63,14 +67,16 @@ export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
 
 export const rendererFactory: IRenderMime.IRendererFactory = {
   safe: true,
-  mimeTypes: [INSPECTOR_MIME, TIMELINE_MIME],
+  // Vega-Lite too: drawn in the theme's colours and redrawn when it changes (JupyterLab's own Vega
+  // renderer, rank 57, keeps the theme it first drew with)
+  mimeTypes: [INSPECTOR_MIME, TIMELINE_MIME, VEGALITE5_MIME],
   defaultRank: 20,
   createRenderer: (options) => new GroundlabRenderer(options)
 };
 
 const extension: IRenderMime.IExtension = {
   id: 'groundlab-widgets:renderers',
-  description: 'The groundlab attention/saliency inspector and checkpoint timeline',
+  description: 'The groundlab attention/saliency inspector and checkpoint timeline, and theme-following Vega-Lite figures',
   rendererFactory,
   rank: 20,
   dataType: 'json'

@@ -317,7 +317,7 @@ export class InspectorView {
 
   private lutFor(m: EncodedMap): Uint8Array {
     const { domain, signed } = this.mapDomain(m);
-    const name = signed ? 'blueorange' : m.kind === 'attention' ? 'blues' : 'oranges';
+    const name = this.schemeFor(m.kind, signed);
     const key = `${name}|${m.min}|${m.max}|${domain[0]}|${domain[1]}`;
     let lut = this.luts.get(key);
     if (!lut) {
@@ -325,6 +325,19 @@ export class InspectorView {
       this.luts.set(key, lut);
     }
     return lut;
+  }
+
+  /**
+   * The colour scheme of a map: diverging for signed values; otherwise one whose low end is close
+   * to the page background (light theme: white to blue or orange; dark theme: black to bright), so
+   * that empty cells recede and strong ones stand out in both themes.
+   */
+  private schemeFor(kind: MapKind, signed: boolean): string {
+    if (signed) return 'blueorange';
+    const [r, g, b] = parseColor(themeColors(this.host).background);
+    const dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 128;
+    if (dark) return kind === 'attention' ? 'viridis' : 'inferno';
+    return kind === 'attention' ? 'blues' : 'oranges';
   }
 
   private decodedOf(m: EncodedMap): { bytes: Uint8Array; present: Uint8Array | null } {
@@ -340,13 +353,15 @@ export class InspectorView {
   /** Places a tooltip beside the pointer inside its host (the pointer's page coordinates). */
   private showTip(tip: HTMLElement, clientX: number, clientY: number, text: string): void {
     const hostBox = (tip.parentElement as HTMLElement).getBoundingClientRect();
+    const widget = this.host.getBoundingClientRect();
     tip.textContent = text;
     tip.style.display = 'block';
     const x = clientX - hostBox.left + 14;
     const y = clientY - hostBox.top + 14;
-    // keep it inside the widget: flip to the left of the pointer near the right edge
+    // beside the pointer, inside the widget: to its right, or to its left near the widget's right edge
     const w = tip.offsetWidth || 200;
-    tip.style.left = `${x + w > hostBox.width + 160 ? Math.max(0, x - w - 28) : x}px`;
+    const fitsRight = clientX + 14 + w <= widget.right || widget.width === 0;
+    tip.style.left = `${fitsRight ? x : x - w - 28}px`;
     tip.style.top = `${y}px`;
   }
 
@@ -439,7 +454,7 @@ export class InspectorView {
           const text = this.headSummary(d.layer, d.head);
           this.ui.overviewReadout.textContent = text;
           const ev = e as MouseEvent;
-          this.showTip(this.ui.overviewTip, ev.clientX, ev.clientY, text);
+          this.showTip(this.ui.overviewTip, ev.clientX, ev.clientY, text.replace(': ', ':\n').replace(/, /g, '\n'));
         } else this.ui.overviewTip.style.display = 'none';
       });
     } else {
@@ -500,8 +515,8 @@ export class InspectorView {
         const ev = e as MouseEvent;
         const cell = this.cellAt(ev.clientX, ev.clientY);
         if (cell) {
-          const text = this.showCell(cell.q, cell.k, this.cellValue(cell.q, cell.k));
-          this.showTip(this.ui.mapTip, ev.clientX, ev.clientY, text);
+          this.showCell(cell.q, cell.k, this.cellValue(cell.q, cell.k));
+          this.showTip(this.ui.mapTip, ev.clientX, ev.clientY, this.cellTip(cell.q, cell.k));
         } else this.ui.mapTip.style.display = 'none';
       });
     } else {
@@ -560,7 +575,9 @@ export class InspectorView {
     box.dataset.sig = sig;
     box.textContent = '';
     let shown = 0;
-    const size = s.multiples === 'model' ? Math.max(40, Math.min(72, Math.floor(900 / p.heads))) : Math.max(56, Math.min(120, Math.floor(900 / p.heads)));
+    // one row of the model's heads fits the widget's width (jsdom has no layout: 900 px)
+    const avail = (this.host.clientWidth || 900) - 24;
+    const size = Math.max(24, Math.min(s.multiples === 'model' ? 72 : 120, Math.floor(avail / p.heads) - 8));
     box.style.gridTemplateColumns = `repeat(${p.heads}, ${size}px)`;
     for (const l of layers) {
       for (let h = 0; h < p.heads; h++) {
@@ -628,7 +645,7 @@ export class InspectorView {
     const box = this.ui.mapLegend;
     box.textContent = '';
     const { domain, signed, shared } = this.mapDomain(m);
-    const name = signed ? 'blueorange' : kind === 'attention' ? 'blues' : 'oranges';
+    const name = this.schemeFor(kind, signed);
     const bar = el('div', 'gl-legend-bar');
     bar.style.background = lutGradient(colorLut(name, domain[0], domain[1], signed, domain));
     const labels = el('div', 'gl-legend-labels');
@@ -651,6 +668,14 @@ export class InspectorView {
     this.ui.tokens.children[q]?.classList.add('gl-tok-q');
     this.ui.tokens.children[k]?.classList.add('gl-tok-k');
     return text;
+  }
+
+  /** The tooltip of map cell (q, k): the two tokens and the value, one per line. */
+  cellTip(q: number, k: number): string {
+    const v = this.currentVariant();
+    const value = this.cellValue(q, k);
+    const mark = q === v.predPos && k === v.envPos ? ' [ENV -> pre-LAN]' : '';
+    return `query ${q} "${v.tokens[q] ?? '?'}"\n<- key ${k} "${v.tokens[k] ?? '?'}"\n${this.state.kind} ${value == null ? 'n/a' : fmt(value)}${mark}`;
   }
 
   private headSummary(l: number, h: number): string {
@@ -729,9 +754,9 @@ export class InspectorView {
 
   private mapSpec(n: number, v: VariantPayload): Record<string, unknown> {
     const t = themeColors(this.host);
-    // cells of 14 px up to 640 px: a 20-token context gets readable token labels on both axes;
+    // cells of 14 px up to 560 px: a 20-token context gets readable token labels on both axes;
     // where labels would overlap, vega drops some (labelOverlap), and the tooltip names every cell
-    const size = Math.max(220, Math.min(640, n * 14));
+    const size = Math.max(220, Math.min(560, n * 14));
     const tokens = JSON.stringify(v.tokens.map((x) => (x.length > 14 ? x.slice(0, 13) + '…' : x)));
     const kinds = JSON.stringify(v.kinds);
     const kindColor = `${kinds}[floor(datum.value)] === 'ENV' ? '${t.env}' : ${kinds}[floor(datum.value)] === 'LAN' ? '${t.lan}' : '${t.muted}'`;

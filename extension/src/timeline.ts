@@ -61,7 +61,7 @@ export class TimelineView {
   private readonly onStep: StepListener;
   private readonly renders: RenderQueue;
   private disposed = false;
-  /** Log-scaled step axis (symlog, so that step 0 has a place): the default when the steps span two orders of magnitude or more. */
+  /** Log-scaled step axis (symlog, so that step 0 has a place): the default when the largest step is 20 times the smallest positive one or more. */
   logSteps: boolean;
   private readonly logBox: HTMLInputElement;
 
@@ -102,7 +102,7 @@ export class TimelineView {
     this.stepLabel = document.createElement('span');
     this.stepLabel.className = 'gl-step-label';
     const positive = p.steps.filter((x) => x > 0);
-    this.logSteps = positive.length > 1 && positive[positive.length - 1] / positive[0] >= 100;
+    this.logSteps = positive.length > 1 && positive[positive.length - 1] / positive[0] >= 20;
     this.logBox = document.createElement('input');
     this.logBox.type = 'checkbox';
     this.logBox.className = 'gl-log-steps';
@@ -263,7 +263,7 @@ export class TimelineView {
             data: { name: 'curves' },
             transform: [{ filter: `datum.panel === '${pa.id}'` }],
             mark: { type: 'line', point: { size: 22, cursor: 'pointer' } },
-            encoding: { x, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } }, color }
+            encoding: { x, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '~g', ...(pa.id === 'heads' ? { tickMinStep: 1 } : {}) } }, color }
           },
           { data: { name: 'cursor' }, mark: { type: 'rule', color: t.accent, strokeWidth: 2 }, encoding: { x } }
         ]

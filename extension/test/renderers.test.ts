@@ -313,14 +313,15 @@ test('inspector: a tooltip beside the hovered cell names the tokens and the valu
   await new Promise((r) => setTimeout(r, 20));
   const tip = q(h, '.gl-panel-map .gl-tooltip');
   assert.equal(tip.style.display, 'block');
-  assert.match(tip.textContent ?? '', /^query 5 "this" <- key 2 "ball<ENV>": 0\.9\d* \[ENV -> pre-LAN\]$/);
+  assert.equal(tip.textContent, `query 5 "this"\n<- key 2 "ball<ENV>"\nattention ${fmt(v.cellValue(5, 2))} [ENV -> pre-LAN]`);
+  assert.match(text(h, '.gl-map-readout'), /^query 5 "this" <- key 2 "ball<ENV>": 0\.9\d* \[ENV -> pre-LAN\]$/);
   assert.match(tip.style.left, /^\d+(\.\d+)?px$/);
   q(h, '.gl-panel-map .gl-tip-host').dispatchEvent(new window.MouseEvent('mouseleave'));
   assert.equal(tip.style.display, 'none');
   v.dispose();
 });
 
-test('timeline: log-scaled step axis by default when steps span two orders of magnitude; a checkbox switches it', async () => {
+test('timeline: log-scaled step axis by default when the steps span a factor of 20 or more; a checkbox switches it', async () => {
   const h = host();
   const wide = { ...timelinePayload(), steps: [0, 10, 1000] };
   const t = new TimelineView(h, wide, { renderer: 'svg' });

@@ -9,62 +9,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspectorBundle, timelineBundle, INSPECTOR_MIME, TIMELINE_MIME } from '../../src/viz/widgets';
 import { syntheticInspectorData, syntheticTimelineData } from './fixtures';
-
-function findRoot(): string {
-  let d = __dirname;
-  for (;;) {
-    const pj = path.join(d, 'package.json');
-    if (fs.existsSync(pj) && JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'groundlab') return d;
-    const up = path.dirname(d);
-    if (up === d) throw new Error('cannot find the groundlab root from ' + __dirname);
-    d = up;
-  }
-}
-
-const ROOT = findRoot();
-const CHROMIUM = '/usr/bin/chromium';
-const JUPYTER = path.join(ROOT, '.venv', 'bin', 'jupyter');
-const OUT = path.join(ROOT, 'test-results', 'extension');
-const missing = !fs.existsSync(CHROMIUM) ? `${CHROMIUM} is missing (apt-get install chromium)` : !fs.existsSync(JUPYTER) ? `${JUPYTER} is missing (bash scripts/test.sh sets up .venv)` : '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForServer(url: string, proc: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    if (proc.exitCode != null) throw new Error(`jupyter lab exited with ${proc.exitCode}:\n${log()}`);
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`jupyter lab did not answer within ${timeoutMs} ms:\n${log()}`);
-}
-
-function writeJSON(file: string, obj: unknown) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(obj, null, 1));
-}
+import { launchChromium, missing, OUT, startLab, widgetsInstalled, writeJSON } from './lab';
 
 const STEPS = [250, 500, 1000, 2000, 4000, 6000, 8000, 10000];
 
@@ -90,42 +40,18 @@ function notebook() {
 }
 
 test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrubber, dark theme', { skip: missing ? `skipped: ${missing}` : false, timeout: 240_000 }, async () => {
-  const extRequire = createRequire(path.join(ROOT, 'extension', 'package.json'));
-  let pw: { chromium: { launch(o: unknown): Promise<any> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    pw = extRequire('playwright-core');
-  } catch {
-    assert.fail('extension/node_modules/playwright-core is missing: run `bash scripts/test.sh` (or `source scripts/setup.sh && setup_extension`)');
-  }
-  const list = spawnSync(JUPYTER, ['labextension', 'list'], { encoding: 'utf8' });
-  assert.match(list.stdout + list.stderr, /groundlab-widgets v[\d.]+ \S*enabled/, 'groundlab-widgets is not installed in .venv: run `source scripts/setup.sh && setup_extension`');
-
+  assert.ok(widgetsInstalled(), 'groundlab-widgets is not installed in .venv: run `source scripts/setup.sh && setup_extension`');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-ui-'));
   const { nb, insp, bytes } = notebook();
   writeJSON(path.join(tmp, 'nb', 'widgets.ipynb'), nb);
-  // settings: no news toast, render every cell (no windowing), no kernel autostart prompt
-  writeJSON(path.join(tmp, 'settings', '@jupyterlab', 'apputils-extension', 'notification.jupyterlab-settings'), { fetchNews: 'false', checkForUpdates: false });
-  writeJSON(path.join(tmp, 'settings', '@jupyterlab', 'notebook-extension', 'tracker.jupyterlab-settings'), { windowingMode: 'none' });
   fs.mkdirSync(OUT, { recursive: true });
-  const port = await freePort();
-  const token = 'gl' + Math.random().toString(36).slice(2);
-  let log = '';
-  const lab = spawn(JUPYTER, ['lab', '--no-browser', `--port=${port}`, '--ip=127.0.0.1', `--IdentityProvider.token=${token}`, ...(process.getuid?.() === 0 ? ['--allow-root'] : []), `--ServerApp.root_dir=${path.join(tmp, 'nb')}`, '--LabApp.news_url=', '--ServerApp.open_browser=False'], {
-    env: { ...process.env, JUPYTER_CONFIG_DIR: path.join(tmp, 'config'), JUPYTER_RUNTIME_DIR: path.join(tmp, 'runtime'), JUPYTERLAB_SETTINGS_DIR: path.join(tmp, 'settings'), JUPYTERLAB_WORKSPACES_DIR: path.join(tmp, 'ws') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  lab.stdout!.on('data', (d) => (log += d));
-  lab.stderr!.on('data', (d) => (log += d));
+  const lab = await startLab(path.join(tmp, 'nb'), tmp);
   let browser: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   const timings: Record<string, unknown> = { bundleBytes: bytes, layers: 12, heads: 12, tokens: 128, checkpoints: STEPS.length, mapsCarried: insp.maps.length };
   try {
-    const base = `http://127.0.0.1:${port}`;
-    await waitForServer(`${base}/api/status?token=${token}`, lab, () => log, 60_000);
-    browser = await pw.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const base = lab.base;
+    const token = lab.token;
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1700, height: 1500 } });
     const errors: string[] = [];
     page.on('pageerror', (e: Error) => errors.push(String(e)));
@@ -246,7 +172,7 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
       const t = Date.now();
       await clickIndex(i);
       await stepIs(STEPS[i]);
-      await page.waitForFunction(() => !(document.querySelector('.gl-inspector') as any).__groundlab.queued);
+      await page.waitForFunction(() => !(document.querySelector('.gl-inspector') as any).__groundlab.renders.queued);
       per.push(Date.now() - t);
       inner.push(Number((await ds()).lastUpdateMs));
     }
@@ -268,6 +194,17 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
     assert.equal((await ds()).map, 'missing');
     assert.match((await page.textContent('.gl-inspector .gl-map-status'))!, /^Not carried in this bundle: .*example ex2/);
     await page.selectOption('.gl-inspector .gl-example', 'ex1');
+
+    // every head of the model as small multiples (144 cells; the fixture carries 4 heads' maps per checkpoint)
+    updates = Number((await ds()).updates);
+    tc = Date.now();
+    await page.selectOption('.gl-inspector .gl-multiples', 'model');
+    await page.waitForFunction((n: number) => Number((document.querySelector('.gl-inspector') as HTMLElement).dataset.updates) > n && document.querySelectorAll('.gl-inspector .gl-mult').length === 144, updates);
+    timings.allHeadsMultiplesWallMs = Date.now() - tc;
+    timings.allHeadsMultiplesMs = Number((await ds()).lastUpdateMs);
+    await page.locator('.gl-inspector .gl-multiples-grid').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUT, '6-all-heads.png'), fullPage: true });
+    await page.selectOption('.gl-inspector .gl-multiples', 'layer');
 
     // 4. dark theme through the Settings menu: the widgets redraw with the theme's colours
     updates = Number((await ds()).updates);
@@ -294,9 +231,7 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
   } finally {
     writeJSON(path.join(OUT, 'timings.json'), timings);
     if (browser) await browser.close().catch(() => undefined);
-    lab.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    if (lab.exitCode == null) lab.kill('SIGKILL');
+    await lab.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   console.log('groundlab-widgets UI timings:', JSON.stringify(timings));
