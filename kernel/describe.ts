@@ -4,7 +4,8 @@
  *  - compile errors: every diagnostic as `LINE:COL - message (TScode)` with the cell lines around it;
  *  - an interrupt (the stop button), including a job that stopped on its AbortSignal with a
  *    GroundlabError [ABORTED]: one message for every long job, "Interrupted ... variables are kept";
- *  - a GroundlabError: its code, message and hint, and the notebook line; no stack;
+ *  - a GroundlabError: its code, message and hint (the API's words where the error has them, not
+ *    CLI flags), and the notebook line; no stack;
  *  - other errors: the message, the notebook line, and a few library-side stack frames.
  */
 import * as util from 'node:util';
@@ -61,8 +62,19 @@ export function isInterrupt(e: unknown): boolean {
   return e instanceof Error && /^Interrupted asynchronously$/.test(e.message);
 }
 
-function isGroundlabError(e: unknown): e is Error & { code: string } {
+function isGroundlabError(e: unknown): e is Error & { code: string; hint?: string; codeHint?: string } {
   return e instanceof Error && e.name === 'GroundlabError' && typeof (e as { code?: unknown }).code === 'string';
+}
+
+/**
+ * A GroundlabError's message as a notebook shows it: its `codeHint` (the advice in the API's words)
+ * in place of the CLI's `hint` (flags such as `--out`), when the error has one.
+ */
+export function notebookMessage(e: Error & { hint?: string; codeHint?: string }): string {
+  const tail = e.hint ? `\n  hint: ${e.hint}` : undefined;
+  if (!e.codeHint) return e.message;
+  if (tail && e.message.endsWith(tail)) return e.message.slice(0, -tail.length) + `\n  hint: ${e.codeHint}`;
+  return `${e.message}\n  hint: ${e.codeHint}`;
 }
 
 /** The cell lines around `line` (1-based), with a caret under `col` (1-based; 0 for none). */
@@ -112,7 +124,7 @@ export function describeError(cell: FailedCell): ErrorContent {
     return { ename: 'Interrupted', evalue, traceback: [`${BOLD_RED}Interrupted${RESET}: ${evalue}; the kernel and its variables are kept`] };
   }
   if (isGroundlabError(e)) {
-    const [first, ...rest] = e.message.split('\n');
+    const [first, ...rest] = notebookMessage(e).split('\n');
     const tb = [`${BOLD_RED}GroundlabError${RESET} [${e.code}]: ${first}`];
     for (const extra of rest) tb.push(`${CYAN}${extra}${RESET}`);
     const line = cellLine(e, cell.code, cell.js);

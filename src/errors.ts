@@ -23,6 +23,11 @@ export type ErrorCode =
 export interface ErrorDetails {
   /** What the user should do about it. */
   hint?: string;
+  /**
+   * The same advice for a call made from code (a notebook, a script), in the API's words rather
+   * than CLI flags (`train({ out })`, not `--out`). The notebook kernel shows it instead of `hint`.
+   */
+  codeHint?: string;
   /** The file the error is about, if any. */
   file?: string;
   /** 1-based line in `file`, if any. */
@@ -34,6 +39,7 @@ export interface ErrorDetails {
 export class GroundlabError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
+  readonly codeHint?: string;
   readonly file?: string;
   readonly line?: number;
 
@@ -43,6 +49,7 @@ export class GroundlabError extends Error {
     this.name = 'GroundlabError';
     this.code = code;
     this.hint = details.hint;
+    if (details.codeHint) this.codeHint = details.codeHint;
     this.file = details.file;
     this.line = details.line;
   }

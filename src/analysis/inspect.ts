@@ -73,7 +73,7 @@ export async function inspectorData(
   }
   const rows = ((await run.readTable('analysis/heads'))?.objects() ?? []) as Array<Record<string, unknown>>;
   if (!rows.length)
-    throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no analysis/heads table`, { hint: `run \`groundlab analyze ${run.dir} --only heads\` first (models without a mixing matrix, e.g. the LSTM and GRU, have no heads to classify: use the timeline)` });
+    throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no analysis/heads table`, { hint: `run \`groundlab analyze ${run.dir} --only heads\` first (models without a mixing matrix, e.g. the LSTM and GRU, have no heads to classify: use the timeline)`, codeHint: 'run `await analyzeRun(run, { only: ["heads"] })` first (models without a mixing matrix, e.g. the LSTM and GRU, have no heads to classify: use the timeline)' });
   const steps = opts.steps ?? [...new Set(rows.map((r) => Number(r.step)))].sort((a, b) => a - b);
   const L = Math.max(0, ...rows.map((r) => Number(r.layer) + 1));
   const H = Math.max(0, ...rows.map((r) => Number(r.head) + 1));

@@ -156,7 +156,7 @@ export interface OpenRunOptions {
 export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<Run> {
   const deps = withDefaults(opts.deps);
   const abs = path.resolve(dir);
-  if (!fs.existsSync(abs)) throw new GroundlabError('NOT_FOUND', `run directory ${dir} does not exist`, { hint: 'give the --out folder of a `groundlab train` run; `groundlab runs` lists runs' });
+  if (!fs.existsSync(abs)) throw new GroundlabError('NOT_FOUND', `run directory ${dir} does not exist`, { hint: 'give the --out folder of a `groundlab train` run; `groundlab runs` lists runs', codeHint: 'give the folder of a trained run (the `out` of `train({ out, ... })`); `findRuns("runs")` lists the runs under a folder' });
   if (!fs.statSync(abs).isDirectory()) throw new GroundlabError('BAD_ARGUMENT', `${dir} is a file, not a run directory`);
   const cfgFile = path.join(abs, 'config.json');
   if (!fs.existsSync(cfgFile)) {
@@ -187,6 +187,7 @@ export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<R
         const have = run.checkpoints.map((c) => c.step);
         throw new GroundlabError('NOT_FOUND', step === undefined ? `run ${dir} has no checkpoint yet` : `run ${dir} has no checkpoint at step ${step}`, {
           hint: have.length ? `available steps: ${have.join(', ')}` : 'train it first (`groundlab train --out ' + dir + '`)',
+          codeHint: have.length ? `available steps: ${have.join(', ')}` : `train it first (\`await train({ out: ${JSON.stringify(dir)}, ... })\`)`,
         });
       }
       return loadCheckpointModel(config, ck.dir, deps);

@@ -317,6 +317,7 @@ function checkResumeOptions(opts: TrainOptions, cfg: RunConfig, cfgFile: string)
     new GroundlabError('CONFIG_MISMATCH', `${opts.out} already holds a run with ${what} ${JSON.stringify(stored)}, but ${JSON.stringify(given)} was asked for`, {
       file: cfgFile,
       hint: 'resume it with the same settings, or choose a new --out folder for a new run',
+      codeHint: 'resume it with the same settings, or give `train()` a new `out` folder for a new run',
     });
   if (opts.arch !== cfg.arch) throw clash('arch', opts.arch, cfg.arch);
   if (opts.preset !== cfg.preset) throw clash('preset', opts.preset, cfg.preset);
@@ -374,7 +375,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const fresh = !fs.existsSync(cfgFile);
   if (!fresh) {
     if (opts.resume === false) {
-      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} already holds a run`, { hint: 'choose a new --out folder, delete the old run, or resume it' });
+      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} already holds a run`, { hint: 'choose a new --out folder, delete the old run, or resume it', codeHint: 'give `train()` a new `out` folder, delete the old run, or resume it (leave out `resume: false`)' });
     }
     config = validateRunConfig(await readJSONFile(cfgFile, 'run config'), cfgFile);
     checkModelKeys(opts.arch, opts.preset, opts.model, deps, config.model);
@@ -396,7 +397,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   } else {
     if (fs.existsSync(dir) && (!fs.statSync(dir).isDirectory() || fs.readdirSync(dir).length > 0)) {
-      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} exists and is not a run directory (no config.json)`, { hint: 'choose a new or empty --out folder' });
+      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} exists and is not a run directory (no config.json)`, { hint: 'choose a new or empty --out folder', codeHint: 'give `train()` a new or empty `out` folder' });
     }
     checkModelKeys(opts.arch, opts.preset, opts.model, deps);
     const preset = trainPreset(opts.preset);

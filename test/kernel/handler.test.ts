@@ -196,3 +196,16 @@ test('complete, inspect, is_complete, comm_info and shutdown', async () => {
   assert.deepEqual(reply(sd).content, { status: 'ok', restart: false });
   assert.ok(exited && calls.includes('close'));
 });
+
+test('a GroundlabError in a notebook gives the API hint, not the CLI flag', async () => {
+  const err = new GroundlabError('NOT_FOUND', 'run directory runs/x does not exist', { hint: 'give the --out folder of a `groundlab train` run', codeHint: 'give the folder of a trained run (the `out` of `train({ out })`)' });
+  const { out, h } = setup({ open: () => ({ ok: false, values: [], diagnostics: [], thrown: [err] }) });
+  const a = request('execute_request', { code: 'open' });
+  await h.receive(a);
+  await h.idle();
+  const e = of(out, a.header.msg_id).find((s) => s.type === 'error')!;
+  const tb = (e.content.traceback as string[]).join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+  assert.equal(e.content.evalue, '[NOT_FOUND] run directory runs/x does not exist');
+  assert.match(tb, /^GroundlabError \[NOT_FOUND\]: run directory runs\/x does not exist\n  hint: give the folder of a trained run \(the `out` of `train\(\{ out \}\)`\)$/);
+  assert.doesNotMatch(tb, /--out/);
+});

@@ -100,6 +100,8 @@ kt('an error thrown inside the library points at the awaiting notebook line; the
   assert.equal(x.reply.ename, 'GroundlabError');
   assert.match(x.reply.evalue!, /^\[NOT_FOUND\] .*\/nonexistent\/groundlab-run/);
   assert.match(plain(x.reply.traceback!.join('\n')), /cell line 3:[\s\S]*---->\s+3 await openRun\(missing\)/);
+  assert.match(plain(x.reply.traceback!.join('\n')), /hint: give the folder of a trained run \(the `out` of `train\(\{ out, \.\.\. \}\)`\)/, 'the notebook hint');
+  assert.doesNotMatch(plain(x.reply.traceback!.join('\n')), /--out/, 'no CLI flag in a notebook');
   assert.equal(r.import_kept.reply.status, 'ok');
   assert.equal(r.import_kept.iopub.find((m: any) => m.type === 'execute_result').content.data['text/plain'], 'function');
 });
