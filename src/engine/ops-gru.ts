@@ -20,10 +20,9 @@ export type GruLayerFn = (xw: T3, whh: T2, bhh: tf.Tensor1D) => T3;
 /** One step: x-part g [B, 3D], h [B, D] -> the gates and the new state. */
 function step(gx: tf.Tensor, h: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor, d: number) {
   const gh = tf.add(tf.matMul(h as T2, whh as T2), bhh); // [B, 3D]
-  const [xr, xz, xn] = splitLast(gx, [d, d, d]);
-  const [hr, hz, hn] = splitLast(gh, [d, d, d]);
-  const r = tf.sigmoid(tf.add(xr, hr));
-  const z = tf.sigmoid(tf.add(xz, hz));
+  const [xrz, xn] = splitLast(gx, [2 * d, d]);
+  const [hrz, hn] = splitLast(gh, [2 * d, d]);
+  const [r, z] = splitLast(tf.sigmoid(tf.add(xrz, hrz)), [d, d]); // both gates in one sigmoid
   const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
   const hNew = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)); // [B, D]
   return { r, z, n, hn, hNew };
