@@ -465,8 +465,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
   } catch (e) {
     model.dispose();
-    lock?.release();
-    if (wrote || createdDir) removeFreshRun(dir, createdDir);
+    if (lock) {
+      // Ours alone (we hold the lock): remove what this session wrote of the fresh run.
+      if (wrote || createdDir) removeFreshRun(dir, createdDir);
+      lock.release();
+    } else if (createdDir) {
+      // Not ours (e.g. another process took the lock first): only an empty folder we made goes.
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // not empty: someone else's now
+      }
+    }
     throw fromSystemError(e);
   }
   const cks = fresh ? [] : listCheckpoints(dir);
