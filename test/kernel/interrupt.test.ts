@@ -68,6 +68,21 @@ kt('interrupting training stops at the next step, saves a checkpoint, and keeps 
   assert.ok(r.timings.training_interrupted - r.timings.training_running < 20, 'stopped promptly');
 });
 
+kt('stopping evalRun reads like stopping train, and its progress bar says where it stopped', () => {
+  const x: ExecResult = r.eval_stopped;
+  assert.equal(x.reply.status, 'error');
+  assert.equal(x.reply.ename, 'Interrupted', JSON.stringify(x.reply));
+  assert.match(x.reply.evalue!, /^the running job stopped at its next step \((analysis|scoring) was stopped.*\)$/);
+  assert.match(x.reply.traceback!.join('\n'), /the kernel and its variables are kept/);
+  assert.doesNotMatch(x.reply.traceback!.join('\n'), /GroundlabError|ABORTED/);
+  const bars = x.iopub.filter((m) => m.type === 'display_data' || m.type === 'update_display_data');
+  const last = bars[bars.length - 1].content.data;
+  assert.match(last['text/plain'], /^analyze +\d+\/\d+ +\d+% +stopped \(interrupted\): what it finished is kept/);
+  assert.match(last['text/html'], /groundlab-progress-stopped/);
+  assert.ok(x.iopub.findIndex((m) => m === bars[bars.length - 1]) < x.iopub.findIndex((m) => m.type === 'error'), 'the bar is updated before the error');
+  assert.equal(r.after_eval.iopub.find((m: any) => m.type === 'execute_result').content.data['text/plain'], '42');
+});
+
 kt('shutting the kernel down during training saves a checkpoint at the step reached first', () => {
   assert.equal(r.shutdown_during_train.type, 'shutdown_reply');
   assert.equal(r.alive_after_shutdown, false);

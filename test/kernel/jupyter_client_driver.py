@@ -222,6 +222,15 @@ try:
         )
         ck = os.path.join(run_dir, "checkpoints")
         result["checkpoints_on_disk"] = sorted(os.listdir(ck)) if os.path.isdir(ck) else []
+        # 3b. evalRun stopped by the stop button: the same "Interrupted" as train, its bar says so.
+        mid = kc.execute(
+            'import { evalRun } from "groundlab";\n'
+            'const scored = await evalRun(run, { onProgress: progressDisplay({ intervalSec: 0.05 }), signal: interruptSignal() });'
+        )
+        seen = wait_for(kc, mid, lambda m: m["msg_type"] in ("display_data", "update_display_data") and "step " in m["content"]["data"].get("text/plain", ""), timeout=120)
+        km.interrupt_kernel()
+        result["eval_stopped"] = finish(kc, mid, seen, timeout=90)
+        result["after_eval"] = execute(kc, "keep.answer")
         # 4. Shutting the kernel down during training still saves a checkpoint first.
         run_dir2 = os.path.join(workdir, "run-shutdown")
         result["run_dir2"] = run_dir2
