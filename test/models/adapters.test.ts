@@ -96,3 +96,16 @@ test('per-layer switches: what each layer declares, and clear errors for bad swi
   assert.match(hf.unsupported(modelPreset('transformer', 'tiny', V, { positional: 'rope' } as Partial<ModelConfig>) as never) ?? '', /learned positions/);
   assert.match(hf.unsupported(modelPreset('transformer', 'tiny', V, { mixing: 'softmax/static' } as Partial<ModelConfig>) as never) ?? '', /layer 1 has mixing static/);
 });
+
+test('GPT-2 export reads the adapter: only the default Transformer switches map onto GPT-2', async () => {
+  const { toHfGpt2Config } = await import('../../src/io/hf-gpt2');
+  assert.equal(toHfGpt2Config(modelPreset('transformer', 'tiny', V) as never).n_layer, 2);
+  for (const [arch, over, re] of [
+    ['transformer', { positional: 'rope' }, /positional: rope/],
+    ['transformer', { mixing: 'none' }, /layer 0 has mixing none/],
+    ['gla', {}, /Gated Linear Attention Transformer has no hf-gpt2 mapping/],
+    ['gru', {}, /GRU has no hf-gpt2 mapping/],
+  ] as const) {
+    assert.throws(() => toHfGpt2Config(modelPreset(arch, 'tiny', V, over as Partial<ModelConfig>) as never), (e: unknown) => isGroundlabError(e) && (e as { code: string }).code === 'UNSUPPORTED' && re.test((e as Error).message), `${arch} ${JSON.stringify(over)}`);
+  }
+});
