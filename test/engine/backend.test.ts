@@ -23,7 +23,7 @@ test('a bad GROUNDLAB_BACKEND is a clear error naming the variable', async () =>
 test('without the native kernels groundlab says why once and runs on pure wasm; GROUNDLAB_BACKEND=native then fails clearly', async () => {
   const { spawnSync } = await import('node:child_process');
   const code = `require(${JSON.stringify(require.resolve('../../src/engine'))}).initEngine().then(i => console.log(JSON.stringify(i)), e => console.log(e.code + ' ' + e.message))`;
-  const env = { ...process.env, GROUNDLAB_NATIVE_ADDON: '/nonexistent/groundlab_native.node', GROUNDLAB_QUIET: '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, GROUNDLAB_NATIVE_ADDON: '/nonexistent/groundlab_native.node', GROUNDLAB_QUIET: '0' };
   delete env.GROUNDLAB_BACKEND;
   const auto = spawnSync(process.execPath, [...process.execArgv, '-e', code], { env, encoding: 'utf8' });
   assert.equal(auto.status, 0, auto.stderr);
