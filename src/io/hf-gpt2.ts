@@ -75,7 +75,7 @@ interface TransformerLike extends AnyModelConfig {
 export function toHfGpt2Config(c: AnyModelConfig, tokenizer?: Tokenizer): HfGpt2Config {
   const problem = hfExportProblem(c, 'hf-gpt2');
   if (problem) {
-    throw new GroundlabError('UNSUPPORTED', `this ${c.arch} run cannot be exported as GPT-2: ${problem}`, { hint: 'export a run trained with --arch transformer and the default switches (positional: learned, softmax attention)' });
+    throw new GroundlabError('UNSUPPORTED', `only Transformer runs with GPT-2's switches can be exported as GPT-2: this ${c.arch} run cannot (${problem})`, { hint: 'export a run trained with --arch transformer and the default switches (positional: learned, softmax attention)' });
   }
   if (c.envFeatureDim > 0) {
     throw new GroundlabError('UNSUPPORTED', 'this Transformer has a projection for continuous ENV features, which GPT-2 lacks', { hint: 'GPT-2 export works for token-only corpora' });
