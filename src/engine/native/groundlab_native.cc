@@ -40,24 +40,22 @@ struct Args {
   size_t argc = 0;
   napi_value argv[24];
   bool ok = true;
+  uint8_t *base = nullptr;  // the wasm heap (argument 0 of every kernel)
+  size_t len = 0;
 
-  Args(napi_env e, napi_callback_info info, size_t expected) : env(e) {
+  Args(napi_env e, napi_callback_info info, size_t expected, bool heap = true) : env(e) {
     argc = 24;
     napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
     if (argc < expected) fail("too few arguments");
+    void *data = nullptr;
+    if (ok && heap) {
+      if (napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) fail("argument 0 is not an ArrayBuffer (the wasm heap)");
+      base = static_cast<uint8_t *>(data);
+    }
   }
   void fail(const char *msg) {
     if (ok) napi_throw_error(env, "GROUNDLAB_NATIVE", msg);
     ok = false;
-  }
-  // Base pointer of the heap ArrayBuffer (argument i).
-  uint8_t *heap(size_t i, size_t *len) {
-    void *data = nullptr;
-    if (napi_get_arraybuffer_info(env, argv[i], &data, len) != napi_ok) {
-      fail("argument is not an ArrayBuffer (the wasm heap)");
-      return nullptr;
-    }
-    return static_cast<uint8_t *>(data);
   }
   int64_t i64(size_t i) {
     int64_t v = 0;
@@ -70,21 +68,25 @@ struct Args {
     return v;
   }
   bool flag(size_t i) { return i64(i) != 0; }
-};
-
-// A float pointer at byte offset `off` of the heap, checked to hold `count` floats.
-float *at(Args &a, uint8_t *base, size_t len, int64_t off, int64_t count) {
-  if (!a.ok) return nullptr;
-  if (off < 0 || count < 0 || (off & 3) != 0 || static_cast<uint64_t>(off) + 4ull * static_cast<uint64_t>(count) > len) {
-    a.fail("operand lies outside the wasm heap (or is not 4-byte aligned)");
-    return nullptr;
+  // The floats at the heap offset given by argument i, checked to hold `count` of them.
+  float *f32(size_t i, int64_t count) { return static_cast<float *>(span(i64(i), count)); }
+  int32_t *i32(size_t i, int64_t count) { return static_cast<int32_t *>(span(i64(i), count)); }
+  // The same, or nullptr when the offset is negative (an absent operand).
+  float *opt(size_t i, int64_t count) {
+    const int64_t off = i64(i);
+    return off < 0 ? nullptr : static_cast<float *>(span(off, count));
   }
-  return reinterpret_cast<float *>(base + off);
-}
 
-int32_t *atI32(Args &a, uint8_t *base, size_t len, int64_t off, int64_t count) {
-  return reinterpret_cast<int32_t *>(at(a, base, len, off, count));
-}
+ private:
+  void *span(int64_t off, int64_t count) {
+    if (!ok) return nullptr;
+    if (off < 0 || count < 0 || (off & 3) != 0 || static_cast<uint64_t>(off) + 4ull * static_cast<uint64_t>(count) > len) {
+      fail("operand lies outside the wasm heap (or is not 4-byte aligned)");
+      return nullptr;
+    }
+    return base + off;
+  }
+};
 
 // exp(x) for float, written so that the compiler vectorises loops that call it (libm's expf is
 // scalar): x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite split of ln2), exp(r) by Cephes' degree-6
@@ -107,6 +109,13 @@ inline float fexp(float x) {
   return p * scale;
 }
 
+// Row-major C = op(A) op(B) + beta C with 64-bit sizes (BLAS takes int).
+inline void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *pa, int64_t lda, const float *pb, int64_t ldb,
+                  float beta, float *pc, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, pa, static_cast<int>(lda), pb, static_cast<int>(ldb), beta, pc, static_cast<int>(ldc));
+}
+
 napi_value undef(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
@@ -119,19 +128,16 @@ napi_value undef(napi_env env) {
 // Strides are in floats (0 broadcasts one operand over the batch).
 napi_value Gemm(napi_env env, napi_callback_info info) {
   Args a(env, info, 14);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const bool ta = a.flag(1), tb = a.flag(2);
   const int64_t m = a.i64(3), n = a.i64(4), k = a.i64(5);
-  const int64_t aOff = a.i64(6), bOff = a.i64(7);
   const float beta = static_cast<float>(a.f64(8));
-  const int64_t cOff = a.i64(9), batch = a.i64(10);
+  const int64_t batch = a.i64(10);
   const int64_t sa = a.i64(11), sb = a.i64(12), sc = a.i64(13);
   if (!a.ok) return nullptr;
   if (m <= 0 || n <= 0 || batch <= 0) return undef(env);
-  float *pa = at(a, base, len, aOff, (batch - 1) * sa + m * k);
-  float *pb = at(a, base, len, bOff, (batch - 1) * sb + k * n);
-  float *pc = at(a, base, len, cOff, (batch - 1) * sc + m * n);
+  float *pa = a.f32(6, (batch - 1) * sa + m * k);
+  float *pb = a.f32(7, (batch - 1) * sb + k * n);
+  float *pc = a.f32(9, (batch - 1) * sc + m * n);
   if (!a.ok) return nullptr;
   if (k == 0) {
     for (int64_t i = 0; i < batch; i++) {
@@ -141,24 +147,16 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     }
     return undef(env);
   }
-  const int lda = ta ? static_cast<int>(m) : static_cast<int>(k);
-  const int ldb = tb ? static_cast<int>(k) : static_cast<int>(n);
-  for (int64_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-                static_cast<int>(n), static_cast<int>(k), 1.0f, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc,
-                static_cast<int>(n));
-  }
+  for (int64_t i = 0; i < batch; i++) sgemm(ta, tb, m, n, k, pa + i * sa, ta ? m : k, pb + i * sb, tb ? k : n, beta, pc + i * sc, n);
   return undef(env);
 }
 
 // rowBroadcast(heap, rows, cols, srcOff, dstOff): dst[r, :] = src[:] for every row (bias into C before a gemm with beta 1).
 napi_value RowBroadcast(napi_env env, napi_callback_info info) {
   Args a(env, info, 5);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t rows = a.i64(1), cols = a.i64(2);
-  float *src = at(a, base, len, a.i64(3), cols);
-  float *dst = at(a, base, len, a.i64(4), rows * cols);
+  float *src = a.f32(3, cols);
+  float *dst = a.f32(4, rows * cols);
   if (!a.ok) return nullptr;
   for (int64_t r = 0; r < rows; r++) std::memcpy(dst + r * cols, src, sizeof(float) * cols);
   return undef(env);
@@ -168,12 +166,10 @@ napi_value RowBroadcast(napi_env env, napi_callback_info info) {
 // Any permutation that swaps two adjacent groups of axes has this form.
 napi_value Transpose(napi_env env, napi_callback_info info) {
   Args a(env, info, 7);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t outer = a.i64(1), rows = a.i64(2), cols = a.i64(3), inner = a.i64(4);
   const int64_t size = outer * rows * cols * inner;
-  float *x = at(a, base, len, a.i64(5), size);
-  float *y = at(a, base, len, a.i64(6), size);
+  float *x = a.f32(5, size);
+  float *y = a.f32(6, size);
   if (!a.ok) return nullptr;
   const int64_t plane = rows * cols * inner;
   constexpr int64_t B = 32;
@@ -200,17 +196,14 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
 // layerNorm(heap, n, d, eps, xOff, gOff, bOff (-1: no beta, RMS norm), yOff, xhatOff, rstdOff, rms)
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
   Args a(env, info, 11);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), d = a.i64(2);
   const float eps = static_cast<float>(a.f64(3));
-  float *x = at(a, base, len, a.i64(4), n * d);
-  float *g = at(a, base, len, a.i64(5), d);
-  const int64_t bOff = a.i64(6);
-  float *b = bOff >= 0 ? at(a, base, len, bOff, d) : nullptr;
-  float *y = at(a, base, len, a.i64(7), n * d);
-  float *xhat = at(a, base, len, a.i64(8), n * d);
-  float *rstd = at(a, base, len, a.i64(9), n);
+  float *x = a.f32(4, n * d);
+  float *g = a.f32(5, d);
+  float *b = a.opt(6, d);
+  float *y = a.f32(7, n * d);
+  float *xhat = a.f32(8, n * d);
+  float *rstd = a.f32(9, n);
   const bool rms = a.flag(10);
   if (!a.ok) return nullptr;
   for (int64_t r = 0; r < n; r++) {
@@ -242,17 +235,14 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
 // layerNormGrad(heap, n, d, dyOff, xhatOff, rstdOff, gOff, dxOff, dgOff, dbOff, rms)
 napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 11);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), d = a.i64(2);
-  float *dy = at(a, base, len, a.i64(3), n * d);
-  float *xhat = at(a, base, len, a.i64(4), n * d);
-  float *rstd = at(a, base, len, a.i64(5), n);
-  float *g = at(a, base, len, a.i64(6), d);
-  float *dx = at(a, base, len, a.i64(7), n * d);
-  float *dg = at(a, base, len, a.i64(8), d);
-  const int64_t dbOff = a.i64(9);
-  float *db = dbOff >= 0 ? at(a, base, len, dbOff, d) : nullptr;
+  float *dy = a.f32(3, n * d);
+  float *xhat = a.f32(4, n * d);
+  float *rstd = a.f32(5, n);
+  float *g = a.f32(6, d);
+  float *dx = a.f32(7, n * d);
+  float *dg = a.f32(8, d);
+  float *db = a.opt(9, d);
   const bool rms = a.flag(10);
   if (!a.ok) return nullptr;
   std::memset(dg, 0, sizeof(float) * d);
@@ -283,11 +273,9 @@ constexpr float kGeluC = 0.044715f;
 
 napi_value Gelu(napi_env env, napi_callback_info info) {
   Args a(env, info, 4);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t size = a.i64(1);
-  float *x = at(a, base, len, a.i64(2), size);
-  float *y = at(a, base, len, a.i64(3), size);
+  float *x = a.f32(2, size);
+  float *y = a.f32(3, size);
   if (!a.ok) return nullptr;
   for (int64_t i = 0; i < size; i++) {
     const float v = x[i];
@@ -300,12 +288,10 @@ napi_value Gelu(napi_env env, napi_callback_info info) {
 // geluGrad(heap, size, xOff, dyOff, dxOff): dx = dy * d/dx gelu(x).
 napi_value GeluGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 5);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t size = a.i64(1);
-  float *x = at(a, base, len, a.i64(2), size);
-  float *dy = at(a, base, len, a.i64(3), size);
-  float *dx = at(a, base, len, a.i64(4), size);
+  float *x = a.f32(2, size);
+  float *dy = a.f32(3, size);
+  float *dx = a.f32(4, size);
   if (!a.ok) return nullptr;
   for (int64_t i = 0; i < size; i++) {
     const float v = x[i];
@@ -321,12 +307,10 @@ napi_value GeluGrad(napi_env env, napi_callback_info info) {
 // causalSoftmax(heap, n, t, scale, sOff, pOff); s, p [n, T, T] (may alias).
 napi_value CausalSoftmax(napi_env env, napi_callback_info info) {
   Args a(env, info, 6);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), t = a.i64(2);
   const float scale = static_cast<float>(a.f64(3));
-  float *s = at(a, base, len, a.i64(4), n * t * t);
-  float *p = at(a, base, len, a.i64(5), n * t * t);
+  float *s = a.f32(4, n * t * t);
+  float *p = a.f32(5, n * t * t);
   if (!a.ok) return nullptr;
   for (int64_t r = 0; r < n * t; r++) {
     const int64_t i = r % t;
@@ -350,13 +334,11 @@ napi_value CausalSoftmax(napi_env env, napi_callback_info info) {
 // Backward of the causal softmax: ds = scale * p * (dp - sum_j dp p). softmaxGrad(heap, n, t, scale, pOff, dpOff, dsOff).
 napi_value CausalSoftmaxGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 7);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), t = a.i64(2);
   const float scale = static_cast<float>(a.f64(3));
-  float *p = at(a, base, len, a.i64(4), n * t * t);
-  float *dp = at(a, base, len, a.i64(5), n * t * t);
-  float *ds = at(a, base, len, a.i64(6), n * t * t);
+  float *p = a.f32(4, n * t * t);
+  float *dp = a.f32(5, n * t * t);
+  float *ds = a.f32(6, n * t * t);
   if (!a.ok) return nullptr;
   for (int64_t r = 0; r < n * t; r++) {
     const int64_t i = r % t;
@@ -374,15 +356,12 @@ napi_value CausalSoftmaxGrad(napi_env env, napi_callback_info info) {
 // gradOff (-1: no gradient), lossOff): loss = sum_r mask_r * nll_r / max(1, sum mask); grad = (softmax - onehot) mask / denom.
 napi_value CrossEntropy(napi_env env, napi_callback_info info) {
   Args a(env, info, 8);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), v = a.i64(2);
-  float *z = at(a, base, len, a.i64(3), n * v);
-  int32_t *tg = atI32(a, base, len, a.i64(4), n);
-  const int64_t mOff = a.i64(5), gOff = a.i64(6);
-  float *mask = mOff >= 0 ? at(a, base, len, mOff, n) : nullptr;
-  float *grad = gOff >= 0 ? at(a, base, len, gOff, n * v) : nullptr;
-  float *loss = at(a, base, len, a.i64(7), 1);
+  float *z = a.f32(3, n * v);
+  int32_t *tg = a.i32(4, n);
+  float *mask = a.opt(5, n);
+  float *grad = a.opt(6, n * v);
+  float *loss = a.f32(7, 1);
   if (!a.ok) return nullptr;
   double msum = 0.0;
   for (int64_t r = 0; r < n; r++) msum += mask ? mask[r] : 1.0f;
@@ -417,13 +396,11 @@ napi_value CrossEntropy(napi_env env, napi_callback_info info) {
 // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p = p * decay - lr * (m / bc1) / (sqrt(v / bc2) + eps).
 napi_value AdamW(napi_env env, napi_callback_info info) {
   Args a(env, info, 13);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t size = a.i64(1);
-  float *p = at(a, base, len, a.i64(2), size);
-  float *g = at(a, base, len, a.i64(3), size);
-  float *m = at(a, base, len, a.i64(4), size);
-  float *v = at(a, base, len, a.i64(5), size);
+  float *p = a.f32(2, size);
+  float *g = a.f32(3, size);
+  float *m = a.f32(4, size);
+  float *v = a.f32(5, size);
   const float lr = static_cast<float>(a.f64(6)), b1 = static_cast<float>(a.f64(7)), b2 = static_cast<float>(a.f64(8));
   const float eps = static_cast<float>(a.f64(9)), bc1 = static_cast<float>(a.f64(10)), bc2 = static_cast<float>(a.f64(11));
   const float decay = static_cast<float>(a.f64(12));
@@ -450,21 +427,18 @@ inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
 // lstm(heap, T, B, D, xwOff, whhOff, outOff [T, B, 2D] (h | c), actsOff [T, B, 4D] (sig i, sig f, tanh g, sig o))
 napi_value Lstm(napi_env env, napi_callback_info info) {
   Args a(env, info, 8);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
-  float *xw = at(a, base, len, a.i64(4), t * b * 4 * d);
-  float *whh = at(a, base, len, a.i64(5), d * 4 * d);
-  float *out = at(a, base, len, a.i64(6), t * b * 2 * d);
-  float *acts = at(a, base, len, a.i64(7), t * b * 4 * d);
+  float *xw = a.f32(4, t * b * 4 * d);
+  float *whh = a.f32(5, d * 4 * d);
+  float *out = a.f32(6, t * b * 2 * d);
+  float *acts = a.f32(7, t * b * 4 * d);
   if (!a.ok) return nullptr;
   const int64_t d4 = 4 * d, d2 = 2 * d;
   for (int64_t s = 0; s < t; s++) {
     float *g = acts + s * b * d4;  // pre-activations first, activations in place
     std::memcpy(g, xw + s * b * d4, sizeof(float) * b * d4);
     if (s > 0)  // g += h_{s-1} whh, h_{s-1} = the h half of out[s-1] (row stride 2D)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(b), static_cast<int>(d4), static_cast<int>(d), 1.0f,
-                  out + (s - 1) * b * d2, static_cast<int>(d2), whh, static_cast<int>(d4), 1.0f, g, static_cast<int>(d4));
+      sgemm(false, false, b, d4, d, out + (s - 1) * b * d2, d2, whh, d4, 1.0f, g, d4);
     for (int64_t r = 0; r < b; r++) {
       float *gr = g + r * d4;
       float *hr = out + (s * b + r) * d2;
@@ -488,16 +462,14 @@ napi_value Lstm(napi_env env, napi_callback_info info) {
 // lstmGrad(heap, T, B, D, dyOff [T, B, 2D], actsOff, outOff, whhOff, dxwOff [T, B, 4D], dwOff [D, 4D])
 napi_value LstmGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 10);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
   const int64_t d4 = 4 * d, d2 = 2 * d;
-  float *dy = at(a, base, len, a.i64(4), t * b * d2);
-  float *acts = at(a, base, len, a.i64(5), t * b * d4);
-  float *out = at(a, base, len, a.i64(6), t * b * d2);
-  float *whh = at(a, base, len, a.i64(7), d * d4);
-  float *dxw = at(a, base, len, a.i64(8), t * b * d4);
-  float *dw = at(a, base, len, a.i64(9), d * d4);
+  float *dy = a.f32(4, t * b * d2);
+  float *acts = a.f32(5, t * b * d4);
+  float *out = a.f32(6, t * b * d2);
+  float *whh = a.f32(7, d * d4);
+  float *dxw = a.f32(8, t * b * d4);
+  float *dw = a.f32(9, d * d4);
   if (!a.ok) return nullptr;
   std::vector<float> dhNext(b * d, 0.0f), dcNext(b * d, 0.0f);
   for (int64_t s = t - 1; s >= 0; s--) {
@@ -522,13 +494,11 @@ napi_value LstmGrad(napi_env env, napi_callback_info info) {
       }
     }
     if (s > 0)  // dh_{s-1} = dg whh^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(b), static_cast<int>(d), static_cast<int>(d4), 1.0f, dg,
-                  static_cast<int>(d4), whh, static_cast<int>(d4), 0.0f, dhNext.data(), static_cast<int>(d));
+      sgemm(false, true, b, d, d4, dg, d4, whh, d4, 0.0f, dhNext.data(), d);
   }
   // dW = sum_s h_{s-1}^T dg_s: one product over steps 1..T-1 (h_{-1} = 0); h rows have stride 2D.
   if (t > 1)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(d), static_cast<int>(d4), static_cast<int>((t - 1) * b), 1.0f,
-                out, static_cast<int>(d2), dxw + b * d4, static_cast<int>(d4), 0.0f, dw, static_cast<int>(d4));
+    sgemm(true, false, d, d4, (t - 1) * b, out, d2, dxw + b * d4, d4, 0.0f, dw, d4);
   else
     std::memset(dw, 0, sizeof(float) * d * d4);
   return undef(env);
@@ -539,22 +509,19 @@ napi_value LstmGrad(napi_env env, napi_callback_info info) {
 // gru(heap, T, B, D, xwOff [T, B, 3D], whhOff [D, 3D], bhhOff [3D], outOff [T, B, D], actsOff [T, B, 4D] (r, z, n, hn))
 napi_value Gru(napi_env env, napi_callback_info info) {
   Args a(env, info, 9);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
   const int64_t d3 = 3 * d, d4 = 4 * d;
-  float *xw = at(a, base, len, a.i64(4), t * b * d3);
-  float *whh = at(a, base, len, a.i64(5), d * d3);
-  float *bhh = at(a, base, len, a.i64(6), d3);
-  float *out = at(a, base, len, a.i64(7), t * b * d);
-  float *acts = at(a, base, len, a.i64(8), t * b * d4);
+  float *xw = a.f32(4, t * b * d3);
+  float *whh = a.f32(5, d * d3);
+  float *bhh = a.f32(6, d3);
+  float *out = a.f32(7, t * b * d);
+  float *acts = a.f32(8, t * b * d4);
   if (!a.ok) return nullptr;
   std::vector<float> gh(b * d3);
   for (int64_t s = 0; s < t; s++) {
     for (int64_t r = 0; r < b; r++) std::memcpy(gh.data() + r * d3, bhh, sizeof(float) * d3);
     if (s > 0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(b), static_cast<int>(d3), static_cast<int>(d), 1.0f,
-                  out + (s - 1) * b * d, static_cast<int>(d), whh, static_cast<int>(d3), 1.0f, gh.data(), static_cast<int>(d3));
+      sgemm(false, false, b, d3, d, out + (s - 1) * b * d, d, whh, d3, 1.0f, gh.data(), d3);
     for (int64_t r = 0; r < b; r++) {
       const float *xr = xw + (s * b + r) * d3, *hr = gh.data() + r * d3;
       const float *hp = s > 0 ? out + ((s - 1) * b + r) * d : nullptr;
@@ -577,17 +544,15 @@ napi_value Gru(napi_env env, napi_callback_info info) {
 // gruGrad(heap, T, B, D, dyOff [T, B, D], actsOff, outOff, whhOff, dxwOff [T, B, 3D], dwOff [D, 3D], dbOff [3D])
 napi_value GruGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 11);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t t = a.i64(1), b = a.i64(2), d = a.i64(3);
   const int64_t d3 = 3 * d, d4 = 4 * d;
-  float *dy = at(a, base, len, a.i64(4), t * b * d);
-  float *acts = at(a, base, len, a.i64(5), t * b * d4);
-  float *out = at(a, base, len, a.i64(6), t * b * d);
-  float *whh = at(a, base, len, a.i64(7), d * d3);
-  float *dxw = at(a, base, len, a.i64(8), t * b * d3);
-  float *dw = at(a, base, len, a.i64(9), d * d3);
-  float *db = at(a, base, len, a.i64(10), d3);
+  float *dy = a.f32(4, t * b * d);
+  float *acts = a.f32(5, t * b * d4);
+  float *out = a.f32(6, t * b * d);
+  float *whh = a.f32(7, d * d3);
+  float *dxw = a.f32(8, t * b * d3);
+  float *dw = a.f32(9, d * d3);
+  float *db = a.f32(10, d3);
   if (!a.ok) return nullptr;
   std::vector<float> dgh(t * b * d3), dhNext(b * d, 0.0f);
   for (int64_t s = t - 1; s >= 0; s--) {
@@ -613,12 +578,10 @@ napi_value GruGrad(napi_env env, napi_callback_info info) {
       }
     }
     if (s > 0)  // dh_{s-1} += dgh_s whh^T
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(b), static_cast<int>(d), static_cast<int>(d3), 1.0f,
-                  dgh.data() + s * b * d3, static_cast<int>(d3), whh, static_cast<int>(d3), 1.0f, dhNext.data(), static_cast<int>(d));
+      sgemm(false, true, b, d, d3, dgh.data() + s * b * d3, d3, whh, d3, 1.0f, dhNext.data(), d);
   }
   if (t > 1)  // dW = sum_{s >= 1} h_{s-1}^T dgh_s
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(d), static_cast<int>(d3), static_cast<int>((t - 1) * b), 1.0f,
-                out, static_cast<int>(d), dgh.data() + b * d3, static_cast<int>(d3), 0.0f, dw, static_cast<int>(d3));
+    sgemm(true, false, d, d3, (t - 1) * b, out, d, dgh.data() + b * d3, d3, 0.0f, dw, d3);
   else
     std::memset(dw, 0, sizeof(float) * d * d3);
   std::memset(db, 0, sizeof(float) * d3);
@@ -627,26 +590,30 @@ napi_value GruGrad(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// lam[t, :] = sum_{r <= t} x[r, :] for x [T, K].
+void cumsumRows(const float *x, float *lam, int64_t t, int64_t kd) {
+  for (int64_t d = 0; d < kd; d++) lam[d] = x[d];
+  for (int64_t ti = 1; ti < t; ti++)
+    for (int64_t d = 0; d < kd; d++) lam[ti * kd + d] = lam[(ti - 1) * kd + d] + x[ti * kd + d];
+}
+
 // Gated linear attention's mixing matrix (see ../ops-gla.ts), per row n of [n, T, K]:
 //   P[t, s] = sum_d q[t, d] k[s, d] exp(L[t, d] - L[s, d]) for s <= t, else 0;  L = cumsum over t of logA.
 // The decays are recomputed in the backward pass instead of kept ([n, T, T, K] would be large).
 // glaPattern(heap, n, T, K, qOff, kOff, logAOff, pOff)
+
 napi_value GlaPattern(napi_env env, napi_callback_info info) {
   Args a(env, info, 8);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), t = a.i64(2), kd = a.i64(3);
-  float *q = at(a, base, len, a.i64(4), n * t * kd);
-  float *k = at(a, base, len, a.i64(5), n * t * kd);
-  float *la = at(a, base, len, a.i64(6), n * t * kd);
-  float *p = at(a, base, len, a.i64(7), n * t * t);
+  float *q = a.f32(4, n * t * kd);
+  float *k = a.f32(5, n * t * kd);
+  float *la = a.f32(6, n * t * kd);
+  float *p = a.f32(7, n * t * t);
   if (!a.ok) return nullptr;
   std::vector<float> lam(t * kd);
   for (int64_t r = 0; r < n; r++) {
     const float *qr = q + r * t * kd, *kr = k + r * t * kd, *lr = la + r * t * kd;
-    for (int64_t d = 0; d < kd; d++) lam[d] = lr[d];
-    for (int64_t ti = 1; ti < t; ti++)
-      for (int64_t d = 0; d < kd; d++) lam[ti * kd + d] = lam[(ti - 1) * kd + d] + lr[ti * kd + d];
+    cumsumRows(lr, lam.data(), t, kd);
     float *pr = p + r * t * t;
     for (int64_t ti = 0; ti < t; ti++) {
       for (int64_t si = 0; si <= ti; si++) {
@@ -666,16 +633,14 @@ napi_value GlaPattern(napi_env env, napi_callback_info info) {
 // glaPatternGrad(heap, n, T, K, dpOff, qOff, kOff, logAOff, dqOff, dkOff, dlogAOff)
 napi_value GlaPatternGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 11);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), t = a.i64(2), kd = a.i64(3);
-  float *dp = at(a, base, len, a.i64(4), n * t * t);
-  float *q = at(a, base, len, a.i64(5), n * t * kd);
-  float *k = at(a, base, len, a.i64(6), n * t * kd);
-  float *la = at(a, base, len, a.i64(7), n * t * kd);
-  float *dq = at(a, base, len, a.i64(8), n * t * kd);
-  float *dk = at(a, base, len, a.i64(9), n * t * kd);
-  float *dla = at(a, base, len, a.i64(10), n * t * kd);
+  float *dp = a.f32(4, n * t * t);
+  float *q = a.f32(5, n * t * kd);
+  float *k = a.f32(6, n * t * kd);
+  float *la = a.f32(7, n * t * kd);
+  float *dq = a.f32(8, n * t * kd);
+  float *dk = a.f32(9, n * t * kd);
+  float *dla = a.f32(10, n * t * kd);
   if (!a.ok) return nullptr;
   std::vector<float> lam(t * kd), w(kd);
   std::memset(dq, 0, sizeof(float) * n * t * kd);
@@ -683,9 +648,7 @@ napi_value GlaPatternGrad(napi_env env, napi_callback_info info) {
   for (int64_t r = 0; r < n; r++) {
     const float *qr = q + r * t * kd, *kr = k + r * t * kd, *lr = la + r * t * kd, *dpr = dp + r * t * t;
     float *dqr = dq + r * t * kd, *dkr = dk + r * t * kd, *dlr = dla + r * t * kd;
-    for (int64_t d = 0; d < kd; d++) lam[d] = lr[d];
-    for (int64_t ti = 1; ti < t; ti++)
-      for (int64_t d = 0; d < kd; d++) lam[ti * kd + d] = lam[(ti - 1) * kd + d] + lr[ti * kd + d];
+    cumsumRows(lr, lam.data(), t, kd);
     for (int64_t ti = 0; ti < t; ti++)
       for (int64_t si = 0; si <= ti; si++) {
         const float g = dpr[ti * t + si];
@@ -714,14 +677,12 @@ napi_value GlaPatternGrad(napi_env env, napi_callback_info info) {
 // ssd(heap, B, T, H, dtOff [B,T,H], aOff [H], cbOff [B,T,T], decayOff [B,H,T,T], mOff [B,H,T,T])
 napi_value Ssd(napi_env env, napi_callback_info info) {
   Args a(env, info, 9);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t bn = a.i64(1), t = a.i64(2), h = a.i64(3);
-  float *dt = at(a, base, len, a.i64(4), bn * t * h);
-  float *av = at(a, base, len, a.i64(5), h);
-  float *cb = at(a, base, len, a.i64(6), bn * t * t);
-  float *decay = at(a, base, len, a.i64(7), bn * h * t * t);
-  float *m = at(a, base, len, a.i64(8), bn * h * t * t);
+  float *dt = a.f32(4, bn * t * h);
+  float *av = a.f32(5, h);
+  float *cb = a.f32(6, bn * t * t);
+  float *decay = a.f32(7, bn * h * t * t);
+  float *m = a.f32(8, bn * h * t * t);
   if (!a.ok) return nullptr;
   std::vector<float> cum(t);
   for (int64_t bi = 0; bi < bn; bi++)
@@ -750,18 +711,16 @@ napi_value Ssd(napi_env env, napi_callback_info info) {
 // ssdGrad(heap, B, T, H, gOff [B,H,T,T], decayOff, mOff, cbOff, dtOff, aOff, dDtOff [B,T,H], daOff [H], dCbOff [B,T,T])
 napi_value SsdGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 13);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t bn = a.i64(1), t = a.i64(2), h = a.i64(3);
-  float *g = at(a, base, len, a.i64(4), bn * h * t * t);
-  float *decay = at(a, base, len, a.i64(5), bn * h * t * t);
-  float *m = at(a, base, len, a.i64(6), bn * h * t * t);
-  float *cb = at(a, base, len, a.i64(7), bn * t * t);
-  float *dt = at(a, base, len, a.i64(8), bn * t * h);
-  float *av = at(a, base, len, a.i64(9), h);
-  float *dDt = at(a, base, len, a.i64(10), bn * t * h);
-  float *da = at(a, base, len, a.i64(11), h);
-  float *dCb = at(a, base, len, a.i64(12), bn * t * t);
+  float *g = a.f32(4, bn * h * t * t);
+  float *decay = a.f32(5, bn * h * t * t);
+  float *m = a.f32(6, bn * h * t * t);
+  float *cb = a.f32(7, bn * t * t);
+  float *dt = a.f32(8, bn * t * h);
+  float *av = a.f32(9, h);
+  float *dDt = a.f32(10, bn * t * h);
+  float *da = a.f32(11, h);
+  float *dCb = a.f32(12, bn * t * t);
   if (!a.ok) return nullptr;
   std::memset(dCb, 0, sizeof(float) * bn * t * t);
   std::memset(da, 0, sizeof(float) * h);
@@ -799,12 +758,10 @@ napi_value SsdGrad(napi_env env, napi_callback_info info) {
 // (4-byte elements: float32 or int32). Returns the position of the first index out of range, or -1.
 napi_value Gather(napi_env env, napi_callback_info info) {
   Args a(env, info, 8);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t outer = a.i64(1), dim = a.i64(2), ni = a.i64(3), inner = a.i64(4);
-  float *x = at(a, base, len, a.i64(5), outer * dim * inner);
-  int32_t *idx = atI32(a, base, len, a.i64(6), ni);
-  float *out = at(a, base, len, a.i64(7), outer * ni * inner);
+  float *x = a.f32(5, outer * dim * inner);
+  int32_t *idx = a.i32(6, ni);
+  float *out = a.f32(7, outer * ni * inner);
   if (!a.ok) return nullptr;
   int64_t bad = -1;
   for (int64_t i = 0; i < ni && bad < 0; i++)
@@ -823,13 +780,11 @@ napi_value Gather(napi_env env, napi_callback_info info) {
 // causalConv(heap, B, T, C, K, xOff, wOff, biasOff, yOff)
 napi_value CausalConv(napi_env env, napi_callback_info info) {
   Args a(env, info, 9);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t bn = a.i64(1), t = a.i64(2), ch = a.i64(3), kk = a.i64(4);
-  float *x = at(a, base, len, a.i64(5), bn * t * ch);
-  float *w = at(a, base, len, a.i64(6), kk * ch);
-  float *bias = at(a, base, len, a.i64(7), ch);
-  float *y = at(a, base, len, a.i64(8), bn * t * ch);
+  float *x = a.f32(5, bn * t * ch);
+  float *w = a.f32(6, kk * ch);
+  float *bias = a.f32(7, ch);
+  float *y = a.f32(8, bn * t * ch);
   if (!a.ok) return nullptr;
   for (int64_t bi = 0; bi < bn; bi++)
     for (int64_t ti = 0; ti < t; ti++) {
@@ -848,15 +803,13 @@ napi_value CausalConv(napi_env env, napi_callback_info info) {
 // causalConvGrad(heap, B, T, C, K, dyOff, xOff, wOff, dxOff, dwOff, dbOff)
 napi_value CausalConvGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 11);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t bn = a.i64(1), t = a.i64(2), ch = a.i64(3), kk = a.i64(4);
-  float *dy = at(a, base, len, a.i64(5), bn * t * ch);
-  float *x = at(a, base, len, a.i64(6), bn * t * ch);
-  float *w = at(a, base, len, a.i64(7), kk * ch);
-  float *dx = at(a, base, len, a.i64(8), bn * t * ch);
-  float *dw = at(a, base, len, a.i64(9), kk * ch);
-  float *db = at(a, base, len, a.i64(10), ch);
+  float *dy = a.f32(5, bn * t * ch);
+  float *x = a.f32(6, bn * t * ch);
+  float *w = a.f32(7, kk * ch);
+  float *dx = a.f32(8, bn * t * ch);
+  float *dw = a.f32(9, kk * ch);
+  float *db = a.f32(10, ch);
   if (!a.ok) return nullptr;
   std::memset(dx, 0, sizeof(float) * bn * t * ch);
   std::memset(dw, 0, sizeof(float) * kk * ch);
@@ -882,11 +835,9 @@ napi_value CausalConvGrad(napi_env env, napi_callback_info info) {
 // SiLU x sigmoid(x): silu(heap, size, xOff, yOff); siluGrad(heap, size, xOff, dyOff, dxOff).
 napi_value Silu(napi_env env, napi_callback_info info) {
   Args a(env, info, 4);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t size = a.i64(1);
-  float *x = at(a, base, len, a.i64(2), size);
-  float *y = at(a, base, len, a.i64(3), size);
+  float *x = a.f32(2, size);
+  float *y = a.f32(3, size);
   if (!a.ok) return nullptr;
   for (int64_t i = 0; i < size; i++) y[i] = x[i] / (1.0f + fexp(-x[i]));
   return undef(env);
@@ -894,12 +845,10 @@ napi_value Silu(napi_env env, napi_callback_info info) {
 
 napi_value SiluGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 5);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t size = a.i64(1);
-  float *x = at(a, base, len, a.i64(2), size);
-  float *dy = at(a, base, len, a.i64(3), size);
-  float *dx = at(a, base, len, a.i64(4), size);
+  float *x = a.f32(2, size);
+  float *dy = a.f32(3, size);
+  float *dx = a.f32(4, size);
   if (!a.ok) return nullptr;
   for (int64_t i = 0; i < size; i++) {
     const float s = 1.0f / (1.0f + fexp(-x[i]));
@@ -912,12 +861,10 @@ napi_value SiluGrad(napi_env env, napi_callback_info info) {
 // embeddingGrad(heap, n, v, d, idsOff (int32 [N]), dyOff [N, D], outOff [V, D]); ids are checked by the caller.
 napi_value EmbeddingGrad(napi_env env, napi_callback_info info) {
   Args a(env, info, 7);
-  size_t len = 0;
-  uint8_t *base = a.heap(0, &len);
   const int64_t n = a.i64(1), v = a.i64(2), d = a.i64(3);
-  int32_t *ids = atI32(a, base, len, a.i64(4), n);
-  float *dy = at(a, base, len, a.i64(5), n * d);
-  float *out = at(a, base, len, a.i64(6), v * d);
+  int32_t *ids = a.i32(4, n);
+  float *dy = a.f32(5, n * d);
+  float *out = a.f32(6, v * d);
   if (!a.ok) return nullptr;
   std::memset(out, 0, sizeof(float) * v * d);
   for (int64_t i = 0; i < n; i++) {
@@ -934,7 +881,7 @@ napi_value EmbeddingGrad(napi_env env, napi_callback_info info) {
 }
 
 napi_value SetThreads(napi_env env, napi_callback_info info) {
-  Args a(env, info, 1);
+  Args a(env, info, 1, false);
   const int64_t n = a.i64(0);
   if (!a.ok) return nullptr;
   if (openblas_set_num_threads && n > 0) openblas_set_num_threads(static_cast<int>(n));
