@@ -205,3 +205,22 @@ test('every variant: fused and stock ops give the same loss and gradients, and a
   }
   tf.dispose([all, x, y]);
 });
+
+test('every variant: the same seed gives the same weights and logits, another seed other weights; forward and runWithCache leak nothing', async () => {
+  await initEngine({ log: false });
+  const x = tokens([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]]);
+  for (const v of VARIANTS) {
+    const [a, b, c] = [7, 7, 8].map((seed) => createModel(tiny(v.arch, v.over), seed));
+    const n0 = tf.memory().numTensors;
+    const [la, lb] = [a.forward(x), b.forward(x)];
+    assert.equal(maxDiff(la.dataSync(), lb.dataSync()), 0, `${v.name}: same seed, same logits`);
+    const { logits, cache } = a.runWithCache(x);
+    tf.dispose([la, lb, logits]);
+    cache.dispose();
+    assert.equal(tf.memory().numTensors, n0, `${v.name}: no leaked tensors`);
+    const w = [...a.params.keys()].find((k) => /c_attn|q_proj|in_proj|weight_ih/.test(k))!;
+    assert.notDeepEqual(a.params.get(w)!.dataSync(), c.params.get(w)!.dataSync(), `${v.name}: another seed`);
+    [a, b, c].forEach((m) => m.dispose());
+  }
+  x.dispose();
+});
