@@ -4,7 +4,7 @@
  * Pass it as `onProgress` to `train`, analyses, probes and sweeps.
  */
 import type { ProgressEvent, ProgressFn } from '../train/progress';
-import { formatDuration, formatProgress } from '../train/progress';
+import { formatDuration, formatProgress, progressFraction } from '../train/progress';
 import { kernelBridge } from './bridge';
 
 export interface ProgressDisplayOptions {
@@ -28,7 +28,7 @@ const END_TEXT: Record<ProgressEnd, string> = {
 
 /** The HTML of one progress line (a bar and the numbers); `end` for a task its cell ended. */
 export function progressHtml(e: ProgressEvent, end?: ProgressEnd): string {
-  const frac = e.total > 0 ? Math.min(1, Math.max(0, e.step / e.total)) : 0;
+  const frac = progressFraction(e);
   const pct = (100 * frac).toFixed(0);
   const parts: string[] = [`${e.step}/${e.total}`];
   if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);

@@ -50,7 +50,7 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   const groups = new Map<string, { counts: SweepCounts; fraction: number }>();
   const report = (finished = false) => {
     if (!opts.onProgress) return;
-    let total = 0, done = 0, running = 0, failedNow = 0, toRun = 0, doneHere = 0;
+    let total = 0, done = 0, running = 0, failedNow = 0, toRun = 0, doneHere = 0, skipped = 0;
     const active: string[] = [];
     for (const [group, g] of groups) {
       total += g.counts.total;
@@ -59,6 +59,7 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
       failedNow += g.counts.failed;
       const n = g.counts.total - g.counts.skipped;
       toRun += n;
+      skipped += g.counts.skipped;
       doneHere += g.fraction * n;
       if (g.counts.running > 0) active.push(group);
     }
@@ -69,6 +70,8 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
       step: done,
       total,
       etaSec: finished ? undefined : etaSec,
+      // The bar moves while runs train (checkpointed steps), not only when a run finishes.
+      fraction: total > 0 ? (finished ? done / total : Math.min(1, (skipped + doneHere) / total)) : undefined,
       done: finished || undefined,
       message: `${done}/${total} runs done, ${running} running${active.length ? ` (${active.join(', ')})` : ''}, ${failedNow} failed`,
     });

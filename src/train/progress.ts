@@ -11,6 +11,8 @@ export interface ProgressEvent {
   loss?: number;
   tokensPerSec?: number;
   etaSec?: number;
+  /** Share of the work done (0-1) when it is finer than step/total (e.g. runs part-trained). */
+  fraction?: number;
   message?: string;
   /** The last event of the task. */
   done?: boolean;
@@ -28,11 +30,17 @@ export function formatDuration(sec: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** The share of the work an event says is done: `fraction` when given, else step/total (0-1). */
+export function progressFraction(e: ProgressEvent): number {
+  const f = e.fraction ?? (e.total > 0 ? e.step / e.total : 0);
+  return Math.min(1, Math.max(0, Number.isFinite(f) ? f : 0));
+}
+
 /** One line of text for an event (no newline). */
 export function formatProgress(e: ProgressEvent): string {
   const width = String(e.total).length;
   const parts = [`${e.task} ${String(e.step).padStart(width)}/${e.total}`];
-  if (e.total > 0) parts.push(`${((100 * e.step) / e.total).toFixed(0).padStart(3)}%`);
+  if (e.total > 0) parts.push(`${(100 * progressFraction(e)).toFixed(0).padStart(3)}%`);
   if (e.loss !== undefined) parts.push(`loss ${e.loss.toFixed(4)}`);
   if (e.tokensPerSec !== undefined) parts.push(`${Math.round(e.tokensPerSec).toLocaleString('en-US')} tok/s`);
   if (e.etaSec !== undefined && !e.done) parts.push(`ETA ${formatDuration(e.etaSec)}`);

@@ -168,3 +168,12 @@ test('clearOutput asks the kernel to clear the cell output (and does nothing out
   clearOutput(true);
   assert.deepEqual(calls, [false, true]);
 });
+
+test('a progress event with a fraction moves the bar and the percent between steps (runs part-trained)', async () => {
+  const { progressHtml } = await import('../../src/notebook');
+  const { formatProgress } = await import('../../src/train/progress');
+  const e = { task: 'reproduce', step: 0, total: 1, fraction: 0.43, message: '0/1 runs done, 1 running (main), 0 failed' };
+  assert.match(progressHtml(e), /width: 43%.*<span>43%<\/span>/s);
+  assert.equal(formatProgress(e), 'reproduce 0/1   43%  0/1 runs done, 1 running (main), 0 failed');
+  assert.match(formatProgress({ task: 't', step: 3, total: 4 }), /^t 3\/4   75%$/, 'without a fraction: step/total');
+});
