@@ -29,9 +29,12 @@ export interface DisplayHandle {
 /** The full bundle `display(x)` sends (exposed for tests and for saving outputs). */
 export async function displayBundle(x: unknown, opts: DisplayOptions = {}): Promise<NotebookBundle> {
   const bundle = mimeBundleOf(x, opts);
-  const images = opts.images ?? true;
   // a plotly figure from src/viz/plotly.ts carries its data as a Vega-Lite spec: its images come from that
-  const spec = isVegaLiteSpec(x) && bundle.data[VEGALITE_MIME] ? x : bundle.data[PLOTLY_MIME] ? figureFallback(x) : undefined;
+  const plotly = !isVegaLiteSpec(x) && !!bundle.data[PLOTLY_MIME];
+  const spec = isVegaLiteSpec(x) && bundle.data[VEGALITE_MIME] ? x : plotly ? figureFallback(x) : undefined;
+  // plotly: SVG only unless a PNG is asked for (JupyterLab's plotly renderer shows a bundle's PNG in
+  // place of the live figure until the pointer enters it; see src/viz/plotly.ts)
+  const images = plotly && (opts.images ?? true) === true ? 'svg' : (opts.images ?? true);
   if (images && spec) {
     const fig = await renderVegaLite(spec);
     if (images === true || images === 'svg') bundle.data['image/svg+xml'] = fig.svg;

@@ -5,9 +5,10 @@
  * (`application/vnd.plotly.v1+json`, rendered in JupyterLab by the `jupyterlab-plotly` extension
  * that PyPI `plotly` ships). plotly cannot draw headless in Node (its heat maps need a real canvas),
  * so each figure also carries the same data as a Vega-Lite spec (`figureFallback`): `display()`
- * renders that to the SVG and PNG fallbacks that saved notebooks, nbviewer and GitHub show, and
- * `plotlyBundle()` does the same for callers without the kernel.
+ * renders that to the SVG fallback that saved notebooks, nbviewer and GitHub show (and a PNG on
+ * request), and `plotlyBundle()` does the same for callers without the kernel.
  */
+import { scheme as vegaScheme } from 'vega';
 import { GroundlabError } from '../errors';
 import { PLOTLY_MIME } from '../notebook/mime';
 import { renderVegaLite } from './render';
@@ -57,7 +58,7 @@ export interface PlotlyHeatmapOptions {
   /** Colour range (default: the data's range); give the same to several figures to compare them. */
   zmin?: number;
   zmax?: number;
-  /** A plotly colour scale name (default "Viridis"); the fallback uses the Vega scheme of the same name. */
+  /** Colour scheme (default "Viridis"): the Vega scheme of that name, given to plotly as explicit stops, so the figure and its fallback agree. */
   colorscale?: 'Viridis' | 'Blues' | 'Oranges' | 'Greys';
   width?: number;
   height?: number;
@@ -85,6 +86,9 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
   if (!(zmax >= zmin)) bad(`plotlyHeatmap: zmin ${zmin} is above zmax ${zmax}`);
   const zName = o.zTitle ?? 'value';
   const colorscale = o.colorscale ?? 'Viridis';
+  // the same colours as the fallback (and the inspector): the Vega scheme sampled into plotly stops
+  const interp = vegaScheme(colorscale.toLowerCase()) as (t: number) => string;
+  const stops = Array.from({ length: 11 }, (_, i) => [i / 10, interp(i / 10)]);
   const idx = (n: number) => Array.from({ length: n }, (_, i) => i);
   // positional axes with tick labels: repeated tokens ("the", "the") keep their own columns
   const text = vals.map((row, r) => row.map((_, c) => `${yl[r]} (${r}) <- ${xl[c]} (${c})`));
@@ -105,7 +109,7 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
         y: idx(rows),
         text,
         hovertemplate: `%{text}<br>${zName}: %{z:.4g}<extra></extra>`,
-        colorscale,
+        colorscale: stops,
         zmin,
         zmax,
         colorbar: { title: { text: zName } },
@@ -117,9 +121,9 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
       title: o.title ? { text: o.title } : undefined,
       width,
       height,
-      xaxis: { title: { text: o.xTitle ?? '' }, ...ticks(xl), tickangle: -90, side: 'top', constrain: 'domain' },
+      xaxis: { title: { text: o.xTitle ?? '' }, ...ticks(xl), tickangle: -90, constrain: 'domain' },
       yaxis: { title: { text: o.yTitle ?? '' }, ...ticks(yl), autorange: 'reversed', scaleanchor: rows === cols ? 'x' : undefined },
-      margin: { t: o.title ? 110 : 90, l: 110, r: 20, b: 20 },
+      margin: { t: o.title ? 50 : 20, l: 110, r: 20, b: 110 },
     },
   };
   const cells: Record<string, unknown>[] = [];
@@ -128,7 +132,7 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
   const cell = Math.max(3, Math.min(14, Math.floor(600 / Math.max(rows, cols))));
   const spec = heatmap(cells, { x: 'c', y: 'r', value: 'v', title: o.title, xTitle: o.xTitle ?? '', yTitle: o.yTitle ?? '', valueTitle: zName, scheme: colorscale.toLowerCase(), width: cols * cell, height: rows * cell }) as { encoding: Record<string, Record<string, unknown>> };
   const axis = (labels: string[]) => ({ labelExpr: `${JSON.stringify(labels)}[datum.value]`, labelOverlap: true, labelFontSize: 9 });
-  spec.encoding.x.axis = { ...axis(xl), orient: 'top', labelAngle: -90 };
+  spec.encoding.x.axis = { ...axis(xl), labelAngle: -90 };
   spec.encoding.y.axis = axis(yl);
   spec.encoding.color.scale = { scheme: colorscale.toLowerCase(), domain: [zmin, zmax] };
   (spec.encoding as Record<string, unknown>).tooltip = [{ field: 'label', title: 'cell' }, { field: 'v', title: zName, format: '.4g' }];
@@ -240,7 +244,7 @@ export function plotlyScatter3d(points: Point3[], o: Scatter3dOptions = {}): Plo
   });
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: o.title ? `${o.title} (three 2-D projections; the notebook shows it rotatable in 3-D)` : 'three 2-D projections of a 3-D view',
+    title: { text: o.title ?? '3-D view', subtitle: 'three 2-D projections (rotatable in 3-D in JupyterLab)' },
     data: { values: rows },
     hconcat: [panel('x', 'y', ax, ay), panel('x', 'z', ax, az), panel('y', 'z', ay, az)],
   };
@@ -376,16 +380,19 @@ export function probeSubspace3d(a: LabelledActivations, o: Scatter3dOptions = {}
 }
 
 /**
- * The full MIME bundle of a plotly figure: the figure under plotly's MIME type, and SVG and PNG
- * drawn in Node from the figure's Vega-Lite fallback (what `display(figure)` sends).
+ * The full MIME bundle of a plotly figure: the figure under plotly's MIME type and an SVG drawn in
+ * Node from the figure's Vega-Lite fallback (what `display(figure)` sends), plus a PNG with
+ * `{ png: true }`. The PNG is left out by default because JupyterLab's plotly renderer shows a
+ * bundle's PNG instead of the live figure until the pointer enters it (it expects plotly's own
+ * picture there); GitHub, nbviewer and VS Code show the SVG.
  */
-export async function plotlyBundle(fig: PlotlyFigure): Promise<MimeBundle> {
+export async function plotlyBundle(fig: PlotlyFigure, opts: { png?: boolean } = {}): Promise<MimeBundle> {
   const spec = figureFallback(fig);
   const out: MimeBundle = { [PLOTLY_MIME]: { data: fig.data, layout: fig.layout } };
   if (spec) {
     const r = await renderVegaLite(spec);
     out['image/svg+xml'] = r.svg;
-    out['image/png'] = Buffer.from(r.png).toString('base64');
+    if (opts.png) out['image/png'] = Buffer.from(r.png).toString('base64');
   }
   const title = (fig.layout.title as { text?: string } | undefined)?.text;
   out['text/plain'] = `<plotly figure${title ? `: ${title}` : ''}>`;

@@ -9,20 +9,35 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspectorBundle, timelineBundle, INSPECTOR_MIME, TIMELINE_MIME } from '../../src/viz/widgets';
 import { syntheticInspectorData, syntheticTimelineData } from './fixtures';
-import { launchChromium, missing, OUT, startLab, widgetsInstalled, writeJSON } from './lab';
+import { mapHeatmap, plotlyBundle, probeSubspace3d } from '../../src/viz/plotly';
+import { Rng } from '../../src/engine/rng';
+import { JUPYTER, launchChromium, missing, OUT, startLab, widgetsInstalled, writeJSON } from './lab';
 
 const STEPS = [250, 500, 1000, 2000, 4000, 6000, 8000, 10000];
 
-function notebook() {
+async function notebook() {
   const insp = inspectorBundle(syntheticInspectorData({ layers: 12, heads: 12, tokens: 128, steps: STEPS, examples: 2, mapsPerStep: 4, link: 'ui' }));
   const tl = timelineBundle(syntheticTimelineData(STEPS, 3, 'ui'));
   const out = (bundle: Record<string, unknown>) => ({ output_type: 'display_data', data: bundle, metadata: {} });
   const code = (src: string, outputs: unknown[]) => ({ cell_type: 'code', execution_count: null, metadata: {}, source: src, outputs });
+  // plotly figures (saved with their SVG/PNG fallbacks): one head's map, and a 3-D class subspace
+  const data = syntheticInspectorData({ layers: 2, heads: 2, tokens: 24, steps: [10], examples: 1, mapsPerStep: 2 });
+  const heat = await plotlyBundle(mapHeatmap(data, data.maps.find((m) => m.kind === 'attention')!));
+  const d = 8;
+  const rng = new Rng(1);
+  const x = new Float32Array(90 * d);
+  const labels = new Int32Array(90);
+  for (let i = 0; i < 90; i++) {
+    labels[i] = i % 3;
+    for (let j = 0; j < d; j++) x[i * d + j] = (j === labels[i] ? 3 : 0) + 0.3 * rng.normal();
+  }
+  const cloud = await plotlyBundle(probeSubspace3d({ x, n: 90, d, labels, classes: ['ball', 'cup', 'dog'] }, { title: 'class subspace (synthetic)' }));
   return {
     nb: {
       nbformat: 4,
@@ -32,6 +47,8 @@ function notebook() {
         { cell_type: 'markdown', metadata: {}, source: '# groundlab widgets (saved outputs, synthetic data)' },
         code('display(timeline)', [out(tl)]),
         code('display(inspector)', [out(insp)]),
+        code('display(mapHeatmap(...))', [out(heat)]),
+        code('display(probeSubspace3d(...))', [out(cloud)]),
       ],
     },
     insp: insp[INSPECTOR_MIME] as { steps: number[]; maps: { step: number; example: string; variant: string; kind: string; layer: number; head: number }[] },
@@ -42,8 +59,12 @@ function notebook() {
 test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrubber, dark theme', { skip: missing ? `skipped: ${missing}` : false, timeout: 240_000 }, async () => {
   assert.ok(widgetsInstalled(), 'groundlab-widgets is not installed in .venv: run `source scripts/setup.sh && setup_extension`');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-ui-'));
-  const { nb, insp, bytes } = notebook();
+  const { nb, insp, bytes } = await notebook();
   writeJSON(path.join(tmp, 'nb', 'widgets.ipynb'), nb);
+  // trusted, as outputs made in one's own session are: plotly's renderer draws only trusted outputs
+  // (our widgets are safe renderers and draw in untrusted notebooks too)
+  const trust = spawnSync(JUPYTER, ['trust', path.join(tmp, 'nb', 'widgets.ipynb')], { encoding: 'utf8' });
+  assert.equal(trust.status, 0, trust.stderr);
   fs.mkdirSync(OUT, { recursive: true });
   const lab = await startLab(path.join(tmp, 'nb'), tmp);
   let browser: any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -205,6 +226,16 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
     await page.locator('.gl-inspector .gl-multiples-grid').scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(OUT, '6-all-heads.png'), fullPage: true });
     await page.selectOption('.gl-inspector .gl-multiples', 'layer');
+
+    // plotly figures are drawn by JupyterLab's plotly renderer (PyPI plotly ships it): a heat map and a 3-D scatter
+    await page.locator('.js-plotly-plot').first().scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot').length === 2, undefined, { timeout: 30_000 });
+    // the heat map's cells and the 3-D scene are drawn (plotly draws heat maps on a canvas image, 3-D with WebGL)
+    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot .heatmaplayer image, .js-plotly-plot .hm image').length >= 1, undefined, { timeout: 30_000 });
+    timings.plotly3dScene = await page.evaluate(() => document.querySelectorAll('.js-plotly-plot .gl-container canvas').length);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(OUT, '7-plotly.png'), fullPage: false });
+    timings.plotlyFigures = await page.locator('.js-plotly-plot').count();
 
     // 4. dark theme through the Settings menu: the widgets redraw with the theme's colours
     updates = Number((await ds()).updates);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { scheme } from 'vega';
 import { Rng } from '../../src/engine/rng';
 import { isGroundlabError } from '../../src/errors';
 import { displayBundle } from '../../src/notebook/display';
@@ -37,15 +38,18 @@ test('plotlyHeatmap: a plotly heat map with positional token axes (repeated toke
 
 test('plotlyBundle and display(): plotly MIME type with SVG and PNG fallbacks drawn in Node', async () => {
   const fig = plotlyHeatmap([[0, 1], [1, 0]], { title: 'tiny' });
-  const b = await plotlyBundle(fig);
+  const b = await plotlyBundle(fig, { png: true });
   assert.deepEqual(Object.keys(b).sort(), [PLOTLY_MIME, 'image/png', 'image/svg+xml', 'text/plain'].sort());
+  // by default no PNG: JupyterLab's plotly renderer would show it instead of the live figure
+  assert.deepEqual(Object.keys(await plotlyBundle(fig)).sort(), [PLOTLY_MIME, 'image/svg+xml', 'text/plain'].sort());
   assert.deepEqual(b[PLOTLY_MIME], { data: fig.data, layout: fig.layout });
   assert.equal(Buffer.from(b['image/png'] as string, 'base64').subarray(1, 4).toString('latin1'), 'PNG');
   assert.match(b['text/plain'] as string, /plotly figure: tiny/);
   const d = await displayBundle(fig);
   assert.ok(d.data[PLOTLY_MIME], 'display() sends the plotly MIME type');
   assert.match(String(d.data['image/svg+xml']), /^<svg/);
-  assert.ok(d.data['image/png']);
+  assert.equal(d.data['image/png'], undefined);
+  assert.ok((await displayBundle(fig, { images: 'png' })).data['image/png'], 'a PNG on request');
   // a bare plotly figure (no fallback) is still shown, without images
   const bare = await displayBundle({ data: [{ type: 'scatter', x: [1], y: [2] }], layout: {} });
   assert.ok(bare.data[PLOTLY_MIME] && !bare.data['image/svg+xml']);
@@ -58,7 +62,8 @@ test('mapHeatmap: one head map of inspector data, tokens on both axes; attention
   const tr = fig.data[0] as { z: number[][]; zmin: number; zmax: number; colorscale: string };
   const flat = Array.from(m.values as ArrayLike<number>);
   assert.equal(tr.z[7][3], flat[7 * 10 + 3]);
-  assert.deepEqual([tr.zmin, tr.zmax, tr.colorscale], [0, 1, 'Blues']);
+  assert.deepEqual([tr.zmin, tr.zmax], [0, 1]);
+  assert.deepEqual((tr.colorscale as unknown as [number, string][])[0], [0, scheme('blues')(0)], 'low values light: the Vega blues scheme');
   assert.deepEqual((fig.layout.yaxis as { ticktext: string[] }).ticktext, data.examples[0].match.tokens);
   assert.throws(() => mapHeatmap(data, { ...m, layer: 1, head: 1, step: 999 }), isBadArgument(/has no attention map of L1 H1 at step 999/));
 });
@@ -129,5 +134,6 @@ test('probeSubspace3d and plotlyScatter3d: one trace per class, axis names, fall
   assert.equal(fig.basis.length, 3 * d);
   const svg = await vegaLiteToSvg(figureFallback(fig)!);
   assert.match(svg, /three 2-D projections/);
+  assert.match(svg, /resid_post L1 at pre-LAN/);
   assert.throws(() => plotlyScatter3d([{ x: 1, y: NaN, z: 0, label: 'a' }]), isBadArgument(/point 0 \(a\) has a coordinate that is not a finite number/));
 });
