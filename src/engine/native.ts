@@ -86,6 +86,11 @@ export function loadNativeAddon(): Addon | undefined {
       : 'not built (run `bash src/engine/native/build.sh`; it needs g++ and OpenBLAS: apt-get install libopenblas-dev)';
     return undefined;
   }
+  const missing = missingCpuFlags(path.join(path.dirname(file), 'build-info.json'));
+  if (missing.length) {
+    loadError = `built for CPU features this CPU lacks (${missing.join(', ')}); rebuild here: bash src/engine/native/build.sh --force`;
+    return undefined;
+  }
   try {
     addon = require(file) as Addon;
     addonFile = file;
@@ -93,6 +98,25 @@ export function loadNativeAddon(): Addon | undefined {
     loadError = `${file} does not load: ${(e as Error).message.split('\n')[0]} (rebuild: bash src/engine/native/build.sh --force)`;
   }
   return addon;
+}
+
+/**
+ * The CPU flags the build needs (`build-info.json` beside the addon) that this CPU lacks, read from
+ * /proc/cpuinfo (Linux; elsewhere nothing is checked). A machine of a cluster with an older CPU
+ * than the one that built the checkout then runs on pure wasm instead of crashing.
+ */
+export function missingCpuFlags(infoFile: string, cpuinfo = '/proc/cpuinfo'): string[] {
+  let required: string[] = [];
+  try {
+    required = (JSON.parse(fs.readFileSync(infoFile, 'utf8')).requiresCpuFlags as string[]) ?? [];
+  } catch {
+    return [];
+  }
+  if (!required.length || !fs.existsSync(cpuinfo)) return [];
+  const line = fs.readFileSync(cpuinfo, 'utf8').split('\n').find((l) => /^flags\s*:/.test(l));
+  if (!line) return [];
+  const have = new Set(line.split(':')[1].trim().split(/\s+/));
+  return required.filter((f) => !have.has(f));
 }
 
 /** Why the native kernels are not available (after `loadNativeAddon()` returned undefined). */

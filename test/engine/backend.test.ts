@@ -36,6 +36,21 @@ test('without the native kernels groundlab says why once and runs on pure wasm; 
   assert.match(forced.stdout, /BACKEND the native kernels are not found/);
 });
 
+test('an addon built for CPU features this CPU lacks is not loaded (the flags are named)', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { missingCpuFlags } = await import('../../src/engine/native');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cpu-'));
+  fs.writeFileSync(path.join(dir, 'build-info.json'), JSON.stringify({ requiresCpuFlags: ['avx2', 'fma'] }));
+  fs.writeFileSync(path.join(dir, 'cpuinfo'), 'processor : 0\nflags : fpu sse sse2 avx2\n');
+  assert.deepEqual(missingCpuFlags(path.join(dir, 'build-info.json'), path.join(dir, 'cpuinfo')), ['fma']);
+  fs.writeFileSync(path.join(dir, 'cpuinfo'), 'processor : 0\nflags : fpu avx2 fma\n');
+  assert.deepEqual(missingCpuFlags(path.join(dir, 'build-info.json'), path.join(dir, 'cpuinfo')), []);
+  assert.deepEqual(missingCpuFlags(path.join(dir, 'absent.json'), path.join(dir, 'cpuinfo')), []);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('Rng is deterministic, restorable and forkable', () => {
   const a = new Rng(42);
   const xs = [a.next(), a.next()];

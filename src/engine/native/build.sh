@@ -4,7 +4,7 @@
 # Accelerate on macOS). Run by scripts/setup.sh; safe to run again (rebuilds only when the source
 # is newer). Exits non-zero with a message saying what is missing; groundlab then runs on pure wasm.
 #   GROUNDLAB_NATIVE_CXX      compiler (default: c++ / g++ / clang++)
-#   GROUNDLAB_NATIVE_CFLAGS   extra flags (default: -O3 -march=native on x86-64, -O3 elsewhere)
+#   GROUNDLAB_NATIVE_CFLAGS   compiler flags (default: -O3 -march=x86-64-v3 on x86-64, -O3 elsewhere)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
@@ -45,10 +45,14 @@ case "$(uname -s)" in
       say "OpenBLAS not found (Debian/Ubuntu: apt-get install libopenblas-dev)"; exit 1
     fi
     LINK=(-shared -fPIC)
-    case "$(uname -m)" in x86_64) ARCH_FLAGS=(-O3 -march=native) ;; *) ARCH_FLAGS=(-O3) ;; esac
+    # x86-64-v3 (AVX2, FMA: every x86 CPU since 2013-2015), not -march=native: the addon also runs on
+    # other nodes of a cluster that share the checkout (Slurm sweeps). OpenBLAS picks its own kernels
+    # for the CPU at run time. native.ts checks the CPU's flags before loading the addon.
+    case "$(uname -m)" in x86_64) ARCH_FLAGS=(-O3 -march=x86-64-v3); REQUIRES='["avx2","fma","bmi2","movbe"]' ;; *) ARCH_FLAGS=(-O3) ;; esac
     ;;
 esac
-if [ -n "${GROUNDLAB_NATIVE_CFLAGS:-}" ]; then read -r -a ARCH_FLAGS <<< "$GROUNDLAB_NATIVE_CFLAGS"; fi
+REQUIRES="${REQUIRES:-[]}"
+if [ -n "${GROUNDLAB_NATIVE_CFLAGS:-}" ]; then read -r -a ARCH_FLAGS <<< "$GROUNDLAB_NATIVE_CFLAGS"; REQUIRES='[]'; fi
 
 mkdir -p "$OUT_DIR"
 TMP="$OUT_DIR/.groundlab_native.$$.node"
@@ -59,4 +63,6 @@ if ! "$CXX" -std=c++17 "${ARCH_FLAGS[@]}" -ffp-contract=off -fno-math-errno -fno
   say "compiling failed (see $OUT_DIR/build.log)"; rm -f "$TMP"; exit 1
 fi
 mv -f "$TMP" "$OUT"
+# What the addon needs of the CPU it runs on (read by native.ts before loading it).
+printf '{ "flags": "%s", "requiresCpuFlags": %s }\n' "${ARCH_FLAGS[*]}" "$REQUIRES" > "$OUT_DIR/build-info.json"
 say "built $OUT"
