@@ -7,3 +7,5 @@ export * from './cooccurrence';
 export * from './analyze';
 export * from './report';
 export * from './inspect';
+export * from './gradients';
+export * from './pathpatch';

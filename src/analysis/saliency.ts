@@ -17,6 +17,7 @@ import type { LanguageModel, HookSpec } from '../models/types';
 import type { EvalSequence } from '../eval/evalset';
 import { lengthBatches, padTokens, targetLogProbs, checkLengths } from '../eval/surprisal';
 import { saliencyShares, type HeadShare } from '../metrics/heads';
+import { recordingIdentity } from './gradients';
 
 export interface SaliencyOptions {
   /** Also return every context's maps (attention/SSD: [T*T] per layer and head; input: [T] per context). */
@@ -62,27 +63,6 @@ export function mixingHooks(model: LanguageModel): { kind: 'attention' | 'ssd' |
   const sites = model.anatomy.layers.map((l, i) => ({ layer: i, site: l.mixing })).filter((x) => x.site);
   if (!sites.length) return undefined;
   return { kind: sites[0].site!.kind, names: sites.map((x) => x.site!.hook), layers: sites.map((x) => x.layer), heads: Math.max(...sites.map((x) => x.site!.heads)) };
-}
-
-/**
- * An identity on `x` (plus a zero scalar `probe` that ties it into the gradient computation)
- * whose gradient function hands (x, dL/dx) to `record`; tensors given to `record` are kept and
- * owned by the caller.
- */
-function recordingIdentity(record: (x: tf.Tensor, dy: tf.Tensor) => void): (x: tf.Tensor, probe: tf.Tensor) => tf.Tensor {
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, probe, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([x]);
-    return {
-      value: tf.add(x, probe),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const g = dy as tf.Tensor;
-        record(saved[0], g);
-        return [g, tf.sum(g)];
-      },
-    };
-  });
-  return (x, probe) => f(x, probe);
 }
 
 /** Saliency of the match contexts of an evaluation set. */

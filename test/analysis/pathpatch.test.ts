@@ -1,0 +1,166 @@
+/**
+ * Known answers for path patching, edge attribution, attention-pattern patching and
+ * cross-checkpoint patching on hand-built Transformers (handmodel.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngine } from '../../src/engine';
+import { buildEvalSet, evalSequences, scoreSequences } from '../../src/eval';
+import { activationPatching } from '../../src/analysis/patching';
+import { pathPatching, patternPatching, crossCheckpointPatching, components, receivers } from '../../src/analysis/pathpatch';
+import { HandTransformer, ListTokenizer, copyModel, VOCAB, NOUNS, FRAMES, V, BETA, GAMMA, Dh } from './handmodel';
+
+const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+const id = (t: string) => VOCAB.indexOf(t);
+const mat = (r: number, c: number) => Array.from({ length: r }, () => new Array(c).fill(0));
+
+/**
+ * A planted two-head path. dims: 0..2 ENV noun, 3 is-ENV, 4 constant, 5..7 gathered noun, 8 flag
+ * "an ENV token is behind me", 9..11 aggregated noun (read by the unembedding), 12 junk.
+ * L0H0 (gather): attends to the ENV token, writes its noun into 5..7 and the flag into 8.
+ * L1H1 (aggregate): keys = flag, values = gathered noun -> 9..11. L0H1, L1H0: controls (junk).
+ */
+function pathModel(): HandTransformer {
+  const D = 13;
+  const m = new HandTransformer({ arch: 'transformer', vocabSize: V, contextLength: 16, dModel: D, nLayers: 2, nHeads: 2, dHead: Dh, envFeatureDim: 0, finalNorm: false });
+  m.set('W_E', VOCAB.map((t) => {
+    const r = new Array(D).fill(0);
+    r[4] = 1;
+    if (t.endsWith('<ENV>')) {
+      r[NOUNS.indexOf(t[0])] = 1;
+      r[3] = 1;
+    }
+    return r;
+  }));
+  for (let l = 0; l < 2; l++) {
+    const WQ = mat(D, 2 * Dh), WK = mat(D, 2 * Dh), WV = mat(D, 2 * Dh), WO = mat(2 * Dh, D);
+    const live = l === 0 ? 0 : 1; // the path's head in this layer
+    const c = 1 - live; // the control head
+    WQ[4][live * Dh] = BETA;
+    WK[l === 0 ? 3 : 8][live * Dh] = 1;
+    if (l === 0) {
+      WV[3][0] = 1;
+      WO[0][8] = 1;
+    }
+    for (let k = 0; k < 3; k++) {
+      WV[l === 0 ? k : 5 + k][live * Dh + 1 + k] = 1;
+      WO[live * Dh + 1 + k][l === 0 ? 5 + k : 9 + k] = l === 0 ? 1 : GAMMA;
+    }
+    WV[4][c * Dh] = 1;
+    WO[c * Dh][12] = 1;
+    m.set(`blocks.${l}.W_Q`, WQ);
+    m.set(`blocks.${l}.W_K`, WK);
+    m.set(`blocks.${l}.W_V`, WV);
+    m.set(`blocks.${l}.W_O`, WO);
+  }
+  const WU = mat(D, V);
+  for (let k = 0; k < 3; k++) WU[9 + k][id(NOUNS[k] + '<LAN>')] = 1;
+  m.set('W_U', WU);
+  return m;
+}
+
+function pairsOf(model: HandTransformer) {
+  const tok = new ListTokenizer(VOCAB);
+  const seqs = evalSequences(buildEvalSet(NOUNS, FRAMES, { contextsPerNoun: 3, mismatchesPerContext: 1 }), tok);
+  void model;
+  return seqs
+    .filter((q) => q.condition === 'match')
+    .map((q) => ({ clean: q.ids, corrupted: seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!.ids, target: q.target, marks: { env: q.envPos } }));
+}
+
+test('path patching: effect 1 on the planted gather -> aggregate path (values), 0 on every other path; edge attribution 0 where the path is cut', async (t) => {
+  await initEngine({ log: false });
+  const m = pathModel();
+  const pairs = pairsOf(m);
+  assert.deepEqual(components(m).map((c) => c.name), ['L0H0', 'L0H1', 'L1H0', 'L1H1']);
+  assert.equal(receivers(m).length, 2 * 2 * 3 + 1);
+  const before = tf.memory().numTensors;
+  const res = await pathPatching(m, pairs, { attribution: true, batchSize: 4 });
+  assert.equal(tf.memory().numTensors, before, 'path patching leaks no tensors');
+  // 2 senders in layer 0 x (6 receivers of layer 1 + logits) + 2 senders of layer 1 x logits
+  assert.equal(res.length, 2 * 7 + 2);
+  const get = (s: string, r: string) => res.find((x) => x.sender === s && x.receiver === r)!;
+  assert.ok(res[0].corrupted - res[0].clean > 1, `clean and corrupted differ (${res[0].clean} vs ${res[0].corrupted})`);
+  close(get('L0H0', 'L1H1.v').recovery, 1, 1e-4, 'gather -> aggregate values');
+  close(get('L1H1', 'logits').recovery, 1, 1e-4, 'aggregate -> logits');
+  for (const r of res) {
+    if ((r.sender === 'L0H0' && r.receiver === 'L1H1.v') || (r.sender === 'L1H1' && r.receiver === 'logits')) continue;
+    close(r.effect, 0, 1e-5, `${r.sender} -> ${r.receiver}`);
+    close(r.attribution!, 0, 1e-5, `attribution ${r.sender} -> ${r.receiver}`);
+  }
+  // the path's effect equals activation patching of the sender (it is the sender's only path)
+  const ap = await activationPatching(m, pairs, { hooks: ['blocks.0.attn.hook_z'], positions: ['all'], head: 0 });
+  close(ap[0].recovery, 1, 1e-4, 'activation patching of the gather head');
+  // edge attribution: right sign and size on the live edges (the gradient is taken at the corrupted run)
+  for (const [s, r] of [['L0H0', 'L1H1.v'], ['L1H1', 'logits']]) {
+    const x = get(s, r);
+    assert.ok(x.attribution! > 0.3 * x.effect && x.attribution! < 3 * x.effect, `${s} -> ${r}: attribution ${x.attribution} vs effect ${x.effect}`);
+  }
+  const live = get('L0H0', 'L1H1.v');
+  t.diagnostic(`clean ${live.clean.toFixed(4)}, corrupted ${live.corrupted.toFixed(4)} nats; L0H0 -> L1H1.v recovery ${live.recovery.toFixed(6)} (edge attribution ${live.attribution!.toFixed(4)} vs effect ${live.effect.toFixed(4)} nats); L1H1 -> logits ${get('L1H1', 'logits').recovery.toFixed(6)}; largest other |effect| ${Math.max(...res.filter((r) => r !== live && r.receiver !== 'logits').map((r) => Math.abs(r.effect))).toExponential(1)}`);
+  m.dispose();
+});
+
+test('path patching: bad senders and receivers are refused by name', async () => {
+  const m = pathModel();
+  const pairs = pairsOf(m);
+  await assert.rejects(pathPatching(m, pairs, { senders: ['L3H0'] }), /no component L3H0/);
+  await assert.rejects(pathPatching(m, pairs, { senders: ['L1H0'], receivers: [{ layer: 0, head: 0, input: 'q' }] }), /no receiver lies after/);
+  await assert.rejects(pathPatching(m, pairs, { receivers: [{ layer: 1, head: 5, input: 'v' }] }), /layer 1 has 2 heads/);
+  await assert.rejects(pathPatching(m, [{ clean: [1, 2], corrupted: [1], target: 3 }]), /pair 0 has clean and corrupted prompts of different lengths/);
+  m.dispose();
+});
+
+test('attention-pattern patching of the copying head recovers the clean output exactly; other heads recover nothing', async () => {
+  const m = copyModel();
+  // LAN tokens carry their noun too (dims 0..2), so values agree between clean and corrupted and only the pattern differs
+  const W = (await m.params.get('W_E')!.array()) as number[][];
+  NOUNS.forEach((n, k) => (W[id(n + '<LAN>')][k] = 1));
+  m.set('W_E', W);
+  const pairs = [
+    { clean: ['f1', 'a<ENV>', 'f2', 'b<LAN>', 'f3'], corrupted: ['f1', 'a<LAN>', 'f2', 'b<ENV>', 'f3'], target: 'a<LAN>' },
+    { clean: ['c<ENV>', 'f2', 'a<LAN>'], corrupted: ['c<LAN>', 'f2', 'a<ENV>'], target: 'c<LAN>' },
+    { clean: ['f3', 'b<LAN>', 'f1', 'f2', 'c<ENV>', 'f1'], corrupted: ['f3', 'b<ENV>', 'f1', 'f2', 'c<LAN>', 'f1'], target: 'c<LAN>' },
+  ].map((p) => ({ clean: p.clean.map(id), corrupted: p.corrupted.map(id), target: id(p.target) }));
+  const res = await patternPatching(m, pairs, { batchSize: 2 });
+  assert.equal(res.length, 4);
+  const copy = res.find((r) => r.layer === 1 && r.head === 1)!;
+  assert.ok(copy.corrupted - copy.clean > 2, `corrupted ${copy.corrupted} vs clean ${copy.clean}`);
+  close(copy.patched, copy.clean, 1e-5, 'patched = clean');
+  close(copy.recovery, 1, 1e-5, 'recovery');
+  for (const r of res) if (r !== copy) close(r.effect, 0, 1e-6, `head ${r.layer}.${r.head}`);
+  await assert.rejects(patternPatching(m, pairs, { heads: [{ layer: 1, head: 2 }] }), /layer 1 has 2 heads, not head 2/);
+  m.dispose();
+});
+
+test('cross-checkpoint patching: the late copy head\'s pattern (or output) in an early model that has not learned where to look gives the late model\'s surprisal', async () => {
+  const late = copyModel();
+  const early = copyModel();
+  const WQ = (await early.params.get('blocks.1.W_Q')!.array()) as number[][];
+  WQ[4][Dh] = 0; // the copy head attends uniformly: it has not learned to find v<ENV>
+  early.set('blocks.1.W_Q', WQ);
+  const seqs = evalSequences(buildEvalSet(NOUNS, FRAMES, { contextsPerNoun: 3, mismatchesPerContext: 2 }), new ListTokenizer(VOCAB));
+  const sLate = await scoreSequences(late, seqs);
+  const sEarly = await scoreSequences(early, seqs);
+  seqs.forEach((q, i) => {
+    const g = GAMMA / q.ids.length; // uniform attention: p(ENV) = 1 / len
+    close(sEarly[i], q.condition === 'match' ? Math.log(Math.exp(g) + V - 1) - g : Math.log(Math.exp(g) + V - 1), 1e-4, `early ${q.condition} hand value`);
+  });
+  const res = await crossCheckpointPatching(late, early, seqs, [
+    { hook: 'blocks.1.attn.hook_pattern', head: 1 },
+    { hook: 'blocks.1.attn.hook_pattern', head: 0 },
+    { hook: 'blocks.1.attn.hook_z', head: 1 },
+    { hook: 'blocks.0.attn.hook_z' },
+  ], { batchSize: 5 });
+  close(res[0].recoveryOfMeans, 1, 1e-5, 'copy head pattern');
+  res[0].surprisal.forEach((s, i) => close(s, sLate[i], 1e-5, `seq ${i}`));
+  close(res[0].gain!.patched, res[0].gain!.source, 1e-5, 'G patched = G late');
+  assert.ok(res[0].gain!.source - res[0].gain!.target > 1, `G late ${res[0].gain!.source} vs early ${res[0].gain!.target}`);
+  close(res[1].recoveryOfMeans, 0, 1e-6, 'other head of layer 1');
+  close(res[2].recoveryOfMeans, 1, 1e-5, 'copy head output');
+  close(res[3].recoveryOfMeans, 0, 1e-6, 'layer 0 (the same in both)');
+  await assert.rejects(crossCheckpointPatching(late, early, seqs, [{ hook: 'blocks.7.hook_z' }]), /has no hook point blocks.7.hook_z/);
+  late.dispose();
+  early.dispose();
+});
