@@ -12,3 +12,4 @@ export * from './caption';
 export * from './image';
 export * from './corpusfile';
 export * from './knobs';
+export * from './counting';

@@ -4,7 +4,8 @@
  * statistics, the words of interest that pass the filter, and held-out evaluation frames.
  */
 import { GroundlabError } from '../errors';
-import type { CorpusSpec, Episode, EvalFrame, PreparedData } from './types';
+import type { CorpusSpec, Episode, EvalFrame, PreparedData, TokenDataset, Tokenizer } from './types';
+import { CountingDataset, countingEpisodes, countingKnobs, countingTokenizer, generateCounting } from './counting';
 import { WordTokenizer } from './tokenizer';
 import { packEpisodes } from './dataset';
 import { corpusStats } from './stats';
@@ -31,6 +32,10 @@ export interface LoadedCorpus {
   nouns: string[];
   evalFrames: EvalFrame[];
   featureDim: number;
+  /** A fixed tokenizer (default: built from the episodes). */
+  tokenizer?: Tokenizer;
+  /** Training rows of this corpus (default: the episodes packed into a stream). */
+  dataset?: (tokenizer: Tokenizer, seqLen: number) => TokenDataset;
 }
 
 type Loader = (spec: CorpusSpec) => Promise<LoadedCorpus>;
@@ -80,6 +85,12 @@ registerCorpusKind('chat', async (spec) => {
   return { episodes: c.episodes, nouns, evalFrames: chatEvalFrames(c.episodes), featureDim: 0 };
 });
 
+registerCorpusKind('counting', async (spec) => {
+  const k = countingKnobs(spec.knobs);
+  const seqs = generateCounting(k, spec.seed ?? 0);
+  return { episodes: countingEpisodes(seqs), nouns: [], evalFrames: [], featureDim: 0, tokenizer: countingTokenizer(k), dataset: (tok, seqLen) => new CountingDataset(seqs, tok, seqLen) };
+});
+
 /** Load the episodes of a spec (no tokenizer, no packing). */
 export async function loadCorpus(spec: CorpusSpec): Promise<LoadedCorpus> {
   if (!spec || typeof spec !== 'object') throw new GroundlabError('BAD_CONFIG', 'corpus spec must be an object like { kind: "synthetic", setting: "simple" }');
@@ -116,8 +127,8 @@ export async function prepareData(spec: CorpusSpec, opts: PrepareOptions): Promi
 /** Tokenize, pack and describe an already loaded corpus. */
 export function prepareLoaded(spec: CorpusSpec, c: LoadedCorpus, opts: PrepareOptions): PreparedData {
   if (!c.episodes.length) throw new GroundlabError('BAD_CONFIG', 'the corpus has no episodes', { hint: 'check the corpus source (an empty folder or file?)' });
-  const tokenizer = WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
+  const tokenizer = c.tokenizer ?? WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
   const stats = corpusStats(c.episodes, { nouns: c.nouns, window: opts.window, minCount: opts.minCount, vocabSize: tokenizer.vocabSize });
-  const train = packEpisodes(c.episodes, tokenizer, { seqLen: opts.seqLen, featureDim: c.featureDim });
+  const train = c.dataset ? c.dataset(tokenizer, opts.seqLen) : packEpisodes(c.episodes, tokenizer, { seqLen: opts.seqLen, featureDim: c.featureDim });
   return { spec, tokenizer, episodes: c.episodes, train, stats, nouns: stats.passing, evalFrames: c.evalFrames, featureDim: c.featureDim };
 }

@@ -33,13 +33,15 @@ function stepInput(xw: tf.Tensor, s: number): tf.Tensor {
   return tf.reshape(tf.slice(xw, [s, 0, 0], [1, b, d3]), [b, d3]);
 }
 
-export const gruLayerStock: GruLayerFn = (xw, whh, bhh) => {
+/** The stock recurrence; `edit(h [B, D], s)` may replace the state after step s (carried into step s + 1). */
+export const gruLayerStock = (xw: T3, whh: T2, bhh: tf.Tensor1D, edit?: (h: T2, s: number) => T2 | void): T3 => {
   const [t, b, d3] = xw.shape;
   const d = d3 / 3;
   let h: tf.Tensor = tf.zeros([b, d]);
   const out: tf.Tensor[] = [];
   for (let s = 0; s < t; s++) {
     h = step(stepInput(xw, s), h, whh, bhh, d).hNew;
+    if (edit) h = edit(h as T2, s) ?? h;
     out.push(h);
   }
   return tf.stack(out) as T3;

@@ -6,13 +6,15 @@
  * Hook points: `hook_embed`, `blocks.{l}.hook_h` [B,T,D] (the hidden state of every position; its
  * units are the layer's "heads" for ablation), `blocks.{l}.hook_resid_post` [B,T,D] (what the next
  * layer reads), `ln_final.hook_normalized` (only when finalNorm). A replacement at hook_h changes
- * what later layers read, not the recurrence inside the layer.
+ * what later layers read, not the recurrence inside the layer; `ForwardOptions.stateEdit` replaces
+ * the state inside the recurrence (carried on).
  *
  * Names: `embed.weight` [V,D], `layers.{l}.weight_ih` [D,3D], `layers.{l}.weight_hh` [D,3D],
  * `layers.{l}.bias_ih` [3D], `layers.{l}.bias_hh` [3D] (PyTorch's, transposed to [in, out]; the two
  * biases stay apart because b_hn sits inside the reset gate), `ln_f.weight|bias`, `lm_head.weight`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { GroundlabError } from '../errors';
 import { gruLayerFused, gruLayerStock } from '../engine/ops-gru';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
 import type { ArchAdapter, Sizes } from './adapter';
@@ -70,6 +72,10 @@ export class Gru extends BaseLM<GruConfig> {
     const d = c.dModel;
     const n = b * t;
     const layer = c.fused ? gruLayerFused : gruLayerStock;
+    const se = opts.stateEdit;
+    if (se && !(Number.isInteger(se.layer) && se.layer >= 0 && se.layer < c.nLayers)) {
+      throw new GroundlabError('BAD_ARGUMENT', `stateEdit.layer = ${se.layer}: this GRU has layers 0..${c.nLayers - 1}`);
+    }
     let x = this.embedTokens(tokens, this.p('embed.weight'), pass); // [N, D]
     const env = this.envEmbedding(opts.envFeatures, pass);
     if (env) x = tf.add(x, env);
@@ -79,7 +85,9 @@ export class Gru extends BaseLM<GruConfig> {
       const w = `layers.${l}`;
       const xw = ops.linear(x, this.p(`${w}.weight_ih`), this.p(`${w}.bias_ih`)); // [N, 3D]
       const xwT = tf.transpose(tf.reshape(xw, [b, t, 3 * d]), [1, 0, 2]) as tf.Tensor3D; // [T, B, 3D]
-      const hSeq = tf.transpose(layer(xwT, this.p(`${w}.weight_hh`), this.p<tf.Tensor1D>(`${w}.bias_hh`)), [1, 0, 2]); // [B, T, D]
+      const whh = this.p(`${w}.weight_hh`);
+      const bhh = this.p<tf.Tensor1D>(`${w}.bias_hh`);
+      const hSeq = tf.transpose(se?.layer === l ? gruLayerStock(xwT, whh, bhh, se.fn) : layer(xwT, whh, bhh), [1, 0, 2]); // [B, T, D]
       const h = this.hook2(pass, `${blk}.hook_h`, tf.reshape(hSeq, [n, d]) as tf.Tensor2D, d); // [N, D]
       x = this.hook2(pass, `${blk}.hook_resid_post`, c.residual ? tf.add(x, h) : h, d);
     }

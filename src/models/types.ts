@@ -41,6 +41,12 @@ export interface ForwardOptions {
   envFeatures?: tf.Tensor3D;
   /** Apply dropout etc. (none of the presets use dropout; reserved). */
   training?: boolean;
+  /**
+   * Recurrent models (GRU): replace layer `layer`'s state after step t by fn(h [B, D], t) (nothing
+   * returned: keep it); the replacement is carried into step t + 1, unlike a hook at `hook_h`.
+   * Runs the stock (taped) recurrence of that layer. Used by interchange interventions (src/causal).
+   */
+  stateEdit?: { layer: number; fn: (h: tf.Tensor2D, t: number) => tf.Tensor2D | void };
 }
 
 /** Activations recorded by `runWithCache`, keyed by hook point name. Owns its tensors. */
