@@ -33,11 +33,18 @@ const CHILD = `
 const { acquireLock } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'io', 'lock'))});
 const [dir, rounds] = process.argv.slice(2);
 process.stdout.write('ready\\n');
-process.stdin.once('data', (d) => {
+let started = false;
+const held = [];
+process.stdin.on('data', (d) => {
+  if (started) {
+    // "release": every process has reported every round; only now are the locks given back.
+    for (const l of held) l.release();
+    process.exit(0);
+  }
+  started = true;
   const start = Number(String(d).trim());
-  const held = [];
   for (let r = 0; r < Number(rounds); r++) {
-    while (Date.now() < start + r * 150) {}
+    while (Date.now() < start + r * 100) {}
     try {
       held.push(acquireLock(dir + '/r' + r + '.lock', { what: 'round ' + r }));
       process.stdout.write(r + ' got\\n');
@@ -45,13 +52,13 @@ process.stdin.once('data', (d) => {
       process.stdout.write(r + ' ' + (e.code || e.message) + '\\n');
     }
   }
-  setTimeout(() => { for (const l of held) l.release(); process.exit(0); }, 100);
+  process.stdout.write('done\\n');
 });
 `;
 
-test('a stale lock taken over by several processes at the same moment has exactly one holder (60 races)', { timeout: 120_000 }, async () => {
+test('a stale lock taken over by several processes at the same moment has exactly one holder (120 races)', { timeout: 120_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(root, 'race-'));
-  const ROUNDS = 10;
+  const ROUNDS = 20;
   const PROCS = 6;
   for (let r = 0; r < ROUNDS; r++) fs.writeFileSync(path.join(dir, `r${r}.lock`), `${DEAD} ${os.hostname()} deadbeef\n`);
   const script = path.join(dir, 'child.ts');
@@ -72,7 +79,11 @@ test('a stale lock taken over by several processes at the same moment has exactl
   );
   const start = Date.now() + 300;
   for (const k of kids) k.stdin.write(`${start}\n`);
-  await Promise.all(kids.map((k) => new Promise((r) => k.on('close', r))));
+  // Hold every lock until all have tried every round (a lock released early could be taken again legitimately).
+  while (!outs.every((o) => o.includes('\ndone\n'))) await new Promise((r) => setTimeout(r, 20));
+  const closed = kids.map((k) => new Promise((r) => k.on('close', r)));
+  for (const k of kids) k.stdin.write('release\n');
+  await Promise.all(closed);
   for (let r = 0; r < ROUNDS; r++) {
     const lines = outs.map((o) => o.split('\n').find((l) => l.startsWith(`${r} `)));
     assert.equal(lines.filter((l) => l === `${r} got`).length, 1, `round ${r}: ${lines.join(' | ')}`);
