@@ -109,6 +109,8 @@ function transformerStepFlops(c: ModelConfig & { arch: 'transformer' }, batch: n
 interface StepTiming {
   secPerStep: number;
   tokensPerSec: number;
+  /** CPU seconds of the process per step (median): less sensitive than wall time to other jobs on a shared machine. */
+  cpuSecPerStep: number;
   peakBytes: number;
 }
 
@@ -155,15 +157,18 @@ function timeTrainingVariants(arch: Arch, preset: 'tiny' | 'quick', variants: Ar
   const tp = TRAIN_PRESETS[preset].train;
   const runs = variants.map(({ mode, ...v }) => {
     const model = createModel(modelPreset(arch, preset, VOCAB, v), 0);
-    return { model, mode: mode ?? NATIVE1, ...makeStep(model, tp.batchSize, tp.seqLen, 1), times: [] as number[], peak: 0 };
+    return { model, mode: mode ?? NATIVE1, ...makeStep(model, tp.batchSize, tp.seqLen, 1), times: [] as number[], cpu: [] as number[], peak: 0 };
   });
   for (const r of runs) for (let i = 0; i < 2; i++) (setMode(r.mode), r.step());
   for (let i = 0; i < steps; i++) {
     for (const r of runs) {
       setMode(r.mode);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       r.step();
       r.times.push((performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      r.cpu.push((c.user + c.system) / 1e6);
       r.peak = Math.max(r.peak, tf.memory().numBytes);
     }
   }
@@ -172,7 +177,7 @@ function timeTrainingVariants(arch: Arch, preset: 'tiny' | 'quick', variants: Ar
     r.dispose();
     r.model.dispose();
     const s = median(r.times);
-    return { secPerStep: s, tokensPerSec: (tp.batchSize * tp.seqLen) / s, peakBytes: r.peak };
+    return { secPerStep: s, tokensPerSec: (tp.batchSize * tp.seqLen) / s, cpuSecPerStep: median(r.cpu), peakBytes: r.peak };
   });
 }
 
@@ -283,14 +288,16 @@ async function main() {
   const torch1 = torchFor('transformer', 1);
   const torchAll = torchFor('transformer', ALL_CORES);
   const gf = (sec: number) => stepFlops / sec / 1e9;
-  const q: Row[] = modes.map((m, i) => ({ what: m.label, 'ms/step': timings[i].secPerStep * 1000, 'tokens/s': timings[i].tokensPerSec, 'model GFLOP/s': gf(timings[i].secPerStep) }));
-  q.push({ what: 'naive: stock tfjs ops + autodiff, pure wasm', 'ms/step': naive.secPerStep * 1000, 'tokens/s': naive.tokensPerSec, 'model GFLOP/s': gf(naive.secPerStep) });
-  if (torch1) q.push({ what: `PyTorch ${torch1.torch} CPU, 1 thread`, 'ms/step': (torch1.sec_per_step as number) * 1000, 'tokens/s': torch1.tokens_per_sec as number, 'model GFLOP/s': gf(torch1.sec_per_step as number) });
-  if (torchAll) q.push({ what: `PyTorch CPU, ${torchAll.threads} threads`, 'ms/step': (torchAll.sec_per_step as number) * 1000, 'tokens/s': torchAll.tokens_per_sec as number, 'model GFLOP/s': gf(torchAll.sec_per_step as number) });
+  const q: Row[] = modes.map((m, i) => ({ what: m.label, 'ms/step': timings[i].secPerStep * 1000, 'CPU ms/step': timings[i].cpuSecPerStep * 1000, 'tokens/s': timings[i].tokensPerSec, 'model GFLOP/s': gf(timings[i].secPerStep) }));
+  q.push({ what: 'naive: stock tfjs ops + autodiff, pure wasm', 'ms/step': naive.secPerStep * 1000, 'CPU ms/step': naive.cpuSecPerStep * 1000, 'tokens/s': naive.tokensPerSec, 'model GFLOP/s': gf(naive.secPerStep) });
+  const torchRow = (label: string, r: Record<string, unknown>) => ({ what: label, 'ms/step': (r.sec_per_step as number) * 1000, 'CPU ms/step': (r.cpu_sec_per_step as number) * 1000, 'tokens/s': r.tokens_per_sec as number, 'model GFLOP/s': gf(r.sec_per_step as number) });
+  if (torch1) q.push(torchRow(`PyTorch ${torch1.torch} CPU, 1 thread`, torch1));
+  if (torchAll) q.push(torchRow(`PyTorch CPU, ${torchAll.threads} threads`, torchAll));
   out.push(`## Training the quick Transformer (${(stepFlops / 1e9).toFixed(2)} GFLOP per step, median of ${steps} steps, groundlab variants interleaved)`, '', table(q));
   const noTorch = torchPy ? 'failed' : 'skipped (no torch: bash bench/setup.sh)';
   const ratios: Row[] = [
     { ratio: 'tokens/s / PyTorch, 1 thread each', value: torch1 ? fused.tokensPerSec / (torch1.tokens_per_sec as number) : noTorch, target: '>= 0.5' },
+    { ratio: 'the same from CPU time per step (1 thread each)', value: torch1 ? (torch1.cpu_sec_per_step as number) / fused.cpuSecPerStep : noTorch, target: '' },
     { ratio: `tokens/s / PyTorch, all ${ALL_CORES} cores each`, value: torchAll ? Math.max(fused.tokensPerSec, allCores.tokensPerSec) / (torchAll.tokens_per_sec as number) : noTorch, target: '>= 0.5' },
     { ratio: 'native / pure wasm (speed-up)', value: native ? wasm.secPerStep / fused.secPerStep : 'n/a', target: '' },
     { ratio: 'groundlab default / naive (speed-up)', value: naive.secPerStep / fused.secPerStep, target: '>= 6' },
@@ -316,6 +323,7 @@ async function main() {
           row['PyTorch 1 thr tok/s'] = (t1?.tokens_per_sec as number) ?? 'n/a';
           row[`PyTorch ${ALL_CORES} thr tok/s`] = (tAll?.tokens_per_sec as number) ?? 'n/a';
           row['ratio 1 thr'] = t1 ? ts[0].tokensPerSec / (t1.tokens_per_sec as number) : 'n/a';
+          row['ratio 1 thr, CPU time'] = t1 ? (t1.cpu_sec_per_step as number) / ts[0].cpuSecPerStep : 'n/a';
           row['ratio all cores'] = tAll ? Math.max(ts[0].tokensPerSec, ts[native ? 1 : 0].tokensPerSec) / (tAll.tokens_per_sec as number) : 'n/a';
         }
         row['peak tensor MiB'] = ts[0].peakBytes / 2 ** 20;
