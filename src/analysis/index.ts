@@ -9,3 +9,4 @@ export * from './report';
 export * from './inspect';
 export * from './gradients';
 export * from './pathpatch';
+export * from './attribution';
