@@ -175,6 +175,31 @@ test('fused ops do not leak tensors across forward and backward', async () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
+test('the wasm PadV2 and Cast overrides give the values of a direct computation', async () => {
+  await initEngine({ log: false });
+  const { installWasmKernels } = await import('../../src/engine');
+  installWasmKernels();
+  const vals = Array.from({ length: 2 * 3 * 4 }, (_, i) => i + 1);
+  const x = tf.tensor3d(vals, [2, 3, 4]);
+  const pads: Array<[number, number]> = [[1, 0], [0, 2], [3, 1]];
+  const p = tf.pad(x, pads, -1).arraySync() as number[][][];
+  assert.deepEqual([p.length, p[0].length, p[0][0].length], [3, 5, 8]);
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 5; j++)
+      for (let k = 0; k < 8; k++) {
+        const [a, b, c] = [i - 1, j, k - 3];
+        const inside = a >= 0 && a < 2 && b < 3 && c >= 0 && c < 4;
+        assert.equal(p[i][j][k], inside ? vals[(a * 3 + b) * 4 + c] : -1, `pad at ${i},${j},${k}`);
+      }
+  assert.deepEqual(tf.pad(tf.tensor1d([5, 6], 'int32'), [[2, 1]]).arraySync(), [0, 0, 5, 6, 0]);
+  const same = tf.cast(x, 'float32');
+  assert.deepEqual(Array.from(same.dataSync()), vals);
+  x.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), vals, 'a same-dtype cast outlives its input');
+  assert.deepEqual(Array.from(tf.cast(tf.tensor1d([1.7, -2.2]), 'int32').dataSync()), [1, -2]);
+  same.dispose();
+});
+
 test('the wasm Slice override gives the same values as a direct computation (contiguous and strided)', async () => {
   await initEngine({ log: false });
   const { installWasmKernels } = await import('../../src/engine');
