@@ -168,6 +168,19 @@ export function mamba2Anatomy(c: Mamba2Config): ModelAnatomy {
   };
 }
 
+/** One layer's parameters (names: `backbone.layers.{l}.` + norm.weight, mixer.in_proj.weight, ...). */
+interface MixerParams {
+  norm: tf.Tensor1D;
+  inProj: tf.Tensor2D; // [D, 2 Di + 2 N + H]
+  convW: tf.Tensor2D; // [K, C]
+  convB: tf.Tensor1D; // [C]
+  dtBias: tf.Tensor1D; // [H]
+  aLog: tf.Tensor1D; // [H]
+  d: tf.Tensor1D; // [H]
+  gateNorm: tf.Tensor1D; // [Di]
+  outProj: tf.Tensor2D; // [Di, D]
+}
+
 export class Mamba2 extends BaseLM<Mamba2Config> {
   readonly arch = 'mamba2' as const;
 
@@ -179,41 +192,58 @@ export class Mamba2 extends BaseLM<Mamba2Config> {
     return this.tiedOrHead('backbone.embeddings.weight');
   }
 
-  protected body(tokens: tf.Tensor2D, pass: Pass, opts: ForwardOptions): tf.Tensor2D {
+  /** Layer l's parameters, resolved once per forward pass. */
+  private layerParams(l: number): MixerParams {
+    const m = `backbone.layers.${l}`;
+    const p = <R extends tf.Tensor>(n: string) => this.p<R>(`${m}.${n}`);
+    return {
+      norm: p('norm.weight'),
+      inProj: p('mixer.in_proj.weight'),
+      convW: p('mixer.conv1d.weight'),
+      convB: p('mixer.conv1d.bias'),
+      dtBias: p('mixer.dt_bias'),
+      aLog: p('mixer.A_log'),
+      d: p('mixer.D'),
+      gateNorm: p('mixer.norm.weight'),
+      outProj: p('mixer.out_proj.weight'),
+    };
+  }
+
+  /** The Mamba-2 mixer of layer l: x [N, D] -> mixer output [N, D] (before the residual). */
+  private mixer(pass: Pass, l: number, x: tf.Tensor2D, mp: MixerParams): tf.Tensor2D {
     const c = this.config;
     const { b, t, ops, hooks } = pass;
-    const d = c.dModel;
     const n = b * t;
     const { dInner, nHeads, convDim } = mamba2Dims(c);
-    const ds = c.dState;
-    const hp = c.headDim;
+    const blk = `blocks.${l}`;
+    const hn = ops.rmsNorm(x, mp.norm, c.normEps); // [N, D]
+    const proj = ops.linear(hn, mp.inProj); // [N, 2 Di + 2 N + H]
+    const [z, xbcRaw, dtRaw] = splitLast(proj, [dInner, convDim, nHeads]);
+    const xbc = ops.silu(ops.causalConv(tf.reshape(xbcRaw, [b, t, convDim]) as tf.Tensor3D, mp.convW, mp.convB)); // [B, T, C]
+    const [xs, bm, cm] = splitLast(xbc, [dInner, c.dState, c.dState]); // [B, T, Di], [B, T, N] x2
+    const dt = hooks.at(`${blk}.ssd.hook_dt`, tf.reshape(tf.softplus(tf.add(dtRaw, mp.dtBias)), [b, t, nHeads]) as tf.Tensor3D); // [B, T, H]
+    const a = tf.neg(tf.exp(mp.aLog)) as tf.Tensor1D; // [H]
+    const pattern = hooks.at(`${blk}.ssd.hook_pattern`, ssdPattern(dt, a, bm, cm, ops)); // [B, H, T, T]
+    const xh = tf.reshape(xs, [b, t, nHeads, c.headDim]) as tf.Tensor4D; // [B, T, H, P]
+    const skip = tf.mul(xh, tf.reshape(mp.d, [1, 1, nHeads, 1]));
+    const y = hooks.at(`${blk}.ssd.hook_z`, tf.add(ssdApply(pattern, xh, ops), skip)); // [B, T, H, P]
+    const gated = tf.mul(tf.reshape(y, [n, dInner]), ops.silu(z)) as tf.Tensor2D; // [N, Di]
+    const yn = ops.rmsNorm(gated, mp.gateNorm, c.normEps);
+    return this.hook2(pass, `${blk}.hook_mixer_out`, ops.linear(yn, mp.outProj), c.dModel); // [N, D]
+  }
 
+  protected body(tokens: tf.Tensor2D, pass: Pass, opts: ForwardOptions): tf.Tensor2D {
+    const c = this.config;
+    const d = c.dModel;
     let x = this.embedTokens(tokens, this.p('backbone.embeddings.weight'), pass); // [N, D]
     const env = this.envEmbedding(opts.envFeatures, pass);
     if (env) x = tf.add(x, env);
-
     for (let l = 0; l < c.nLayers; l++) {
       const blk = `blocks.${l}`;
-      const m = `backbone.layers.${l}`;
       x = this.hook2(pass, `${blk}.hook_resid_pre`, x, d);
-      const hn = ops.rmsNorm(x, this.p(`${m}.norm.weight`), c.normEps); // [N, D]
-      const proj = ops.linear(hn, this.p(`${m}.mixer.in_proj.weight`)); // [N, 2 Di + 2 N + H]
-      const [z, xbcRaw, dtRaw] = splitLast(proj, [dInner, convDim, nHeads]);
-      const xbc = ops.silu(ops.causalConv(tf.reshape(xbcRaw, [b, t, convDim]) as tf.Tensor3D, this.p(`${m}.mixer.conv1d.weight`), this.p(`${m}.mixer.conv1d.bias`))); // [B, T, C]
-      const [xs, bm, cm] = splitLast(xbc, [dInner, ds, ds]);
-      let dt = tf.reshape(tf.softplus(tf.add(dtRaw, this.p(`${m}.mixer.dt_bias`))), [b, t, nHeads]) as tf.Tensor3D; // [B, T, H]
-      dt = hooks.at(`${blk}.ssd.hook_dt`, dt);
-      const a = tf.neg(tf.exp(this.p<tf.Tensor1D>(`${m}.mixer.A_log`))) as tf.Tensor1D; // [H]
-      const pattern = hooks.at(`${blk}.ssd.hook_pattern`, ssdPattern(dt, a, bm, cm, ops)); // [B, H, T, T]
-      const xh = tf.reshape(xs, [b, t, nHeads, hp]) as tf.Tensor4D; // [B, T, H, P]
-      let y: tf.Tensor = tf.add(ssdApply(pattern, xh, ops), tf.mul(xh, tf.reshape(this.p(`${m}.mixer.D`), [1, 1, nHeads, 1]))); // [B, T, H, P]
-      y = hooks.at(`${blk}.ssd.hook_z`, y);
-      const gated = tf.mul(tf.reshape(y, [n, dInner]), ops.silu(z)) as tf.Tensor2D; // [N, Di]
-      const yn = ops.rmsNorm(gated, this.p(`${m}.mixer.norm.weight`), c.normEps);
-      const out = this.hook2(pass, `${blk}.hook_mixer_out`, ops.linear(yn, this.p(`${m}.mixer.out_proj.weight`)), d); // [N, D]
-      x = this.hook2(pass, `${blk}.hook_resid_post`, tf.add(x, out), d);
+      x = this.hook2(pass, `${blk}.hook_resid_post`, tf.add(x, this.mixer(pass, l, x, this.layerParams(l))), d);
     }
-    return this.hook2(pass, 'ln_final.hook_normalized', ops.rmsNorm(x, this.p('backbone.norm_f.weight'), c.normEps), d);
+    return this.hook2(pass, 'ln_final.hook_normalized', pass.ops.rmsNorm(x, this.p('backbone.norm_f.weight'), c.normEps), d);
   }
 }
 
