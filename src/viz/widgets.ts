@@ -391,6 +391,10 @@ function timelineSvg(p: TimelinePayload): string {
   const out: string[] = [`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`];
   const s0 = p.steps[0];
   const s1 = p.steps[p.steps.length - 1];
+  // the same step axis as the widget: symlog (log(1 + step)) when the steps span a factor of 20
+  const positive = p.steps.filter((x) => x > 0);
+  const logX = positive.length > 1 && positive[positive.length - 1] / positive[0] >= 20;
+  const f = (x: number) => (logX ? Math.sign(x) * Math.log1p(Math.abs(x)) : x);
   panels.forEach((pa, k) => {
     const ox = 50 + k * (pw + 50);
     const oy = 50;
@@ -398,12 +402,12 @@ function timelineSvg(p: TimelinePayload): string {
     let lo = Math.min(...vals, 0);
     let hi = Math.max(...vals, 0);
     if (hi === lo) hi = lo + 1;
-    const X = (s: number) => ox + (s1 === s0 ? pw / 2 : ((s - s0) / (s1 - s0)) * pw);
+    const X = (s: number) => ox + (s1 === s0 ? pw / 2 : ((f(s) - f(s0)) / (f(s1) - f(s0))) * pw);
     const Y = (v: number) => oy + ph - ((v - lo) / (hi - lo)) * ph;
     out.push(`<text x="${ox}" y="${oy - 8}" font-size="11">${esc(pa.title)}</text>`);
     out.push(`<rect x="${ox}" y="${oy}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
     out.push(`<text x="${ox - 4}" y="${oy + 8}" font-size="9" text-anchor="end">${num(hi)}</text><text x="${ox - 4}" y="${oy + ph}" font-size="9" text-anchor="end">${num(lo)}</text>`);
-    out.push(`<text x="${ox}" y="${oy + ph + 12}" font-size="9">${s0}</text><text x="${ox + pw}" y="${oy + ph + 12}" font-size="9" text-anchor="end">step ${s1}</text>`);
+    out.push(`<text x="${ox}" y="${oy + ph + 12}" font-size="9">${s0}</text><text x="${ox + pw}" y="${oy + ph + 12}" font-size="9" text-anchor="end">step ${s1}${logX ? ' (log scale)' : ''}</text>`);
     pa.curves.forEach((c, j) => {
       const ys = p.curves[c];
       if (!ys) return;

@@ -125,6 +125,12 @@ test('timelineBundle: payload, fallback, text; curves must match steps', () => {
   assert.equal(((b['image/svg+xml'] as string).match(/<polyline/g) ?? []).length, 6);
   assert.match(b['text/plain'] as string, /4 checkpoints .* infoGain=/);
   assert.deepEqual(timelinePayload({ steps: [1, 2], curves: { infoGain: [NaN, 1] } }).curves.infoGain, [null, 1]);
+  // the fallback uses the widget's log step axis when steps span a factor of 20: step 10 of 0..1000 at a third
+  const wide = timelineBundle({ steps: [0, 10, 1000], curves: { infoGain: [0, 1, 2] } })['image/svg+xml'] as string;
+  assert.match(wide, /step 1000 \(log scale\)/);
+  const xs = /<polyline[^>]*points="([^"]+)"/.exec(wide)![1].split(' ').map((p) => Number(p.split(',')[0]));
+  assert.ok(Math.abs((xs[1] - xs[0]) / (xs[2] - xs[0]) - Math.log1p(10) / Math.log1p(1000)) < 1e-3);
+  assert.doesNotMatch(timelineBundle(syntheticTimelineData([1, 2, 3, 4]))['image/svg+xml'] as string, /log scale/);
   assert.throws(() => timelinePayload({ steps: [1, 2], curves: { infoGain: [1] } }), /has 1 values, steps has 2/);
   assert.throws(() => timelinePayload({ steps: [1, 2], curves: { bogus: [1, 2] } as never }), /unknown curve "bogus"/);
 });
