@@ -171,6 +171,7 @@ export async function runEvalSet(run: AnalysisRun, opts: AnalyzeOptions['evalSet
     if (await run.readTable('analysis/surprisal'))
       throw new GroundlabError('BAD_ARGUMENT', `the run's evaluation set has N = ${saved.contextsPerNoun} contexts per noun, M = ${saved.mismatchesPerContext} mismatches, seed ${saved.seed}, and its tables were computed with it`, {
         hint: `leave out --contexts/--mismatches/--eval-seed, or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
+        codeHint: `leave out \`evalSet\` (or give the one above), or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
       });
   }
   const data = await run.data();
@@ -201,6 +202,7 @@ async function imageSpecOf(run: AnalysisRun, data: Record<string, unknown>, feat
   if (spec?.kind !== 'image')
     throw new GroundlabError('UNSUPPORTED', `the run's corpus has continuous ENV features but is not an image-grounded corpus groundlab can redraw (kind "${spec?.kind ?? 'unknown'}")`, {
       hint: 'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on --corpus-kind image or a corpus file saved from it',
+      codeHint: 'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on an image corpus (`corpus: { kind: "image" }`) or a corpus file saved from it',
     });
   const knobs = { ...(spec.knobs ?? {}) } as Record<string, unknown>;
   for (const k of COMMON_KNOBS) delete knobs[k];
@@ -285,6 +287,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     if (unsupported.length && opts.only)
       throw new GroundlabError('UNSUPPORTED', `${unsupported.join(', ')} ${unsupported.length > 1 ? 'are' : 'is'} ${reason}`, {
         hint: `image-grounded runs support ${IMAGE_ANALYSES.join(', ')}; leave out --only to compute those and skip the rest`,
+        codeHint: `image-grounded runs support ${IMAGE_ANALYSES.join(', ')}; leave out \`only\` to compute those and skip the rest`,
       });
     for (const a of unsupported) skipped.push({ analysis: a, reason });
     only = only.filter((a) => IMAGE_ANALYSES.includes(a));

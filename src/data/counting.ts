@@ -168,6 +168,7 @@ export class CountingDataset implements TokenDataset {
       if (s.tokens.length > seqLen + 1) {
         throw new GroundlabError('BAD_CONFIG', `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, more than seqLen + 1 = ${seqLen + 1}`, {
           hint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise --seq-len to ${s.tokens.length - 1}`,
+          codeHint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise \`seqLen\` to ${s.tokens.length - 1}`,
         });
       }
       const r = new Int32Array(seqLen + 1).fill(pad);

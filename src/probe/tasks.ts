@@ -108,7 +108,7 @@ function window(tokens: string[], end: number, L: number): { tokens: string[]; s
 
 function envNounFromFrames(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
   const frames = src.evalFrames;
-  if (!frames?.length) throw new GroundlabError('NOT_FOUND', "this run's corpus has no evaluation frames", { hint: "use --source episodes, or a corpus with held-out frames" });
+  if (!frames?.length) throw new GroundlabError('NOT_FOUND', "this run's corpus has no evaluation frames", { hint: "use --source episodes, or a corpus with held-out frames", codeHint: "use `source: 'episodes'`, or a corpus with held-out frames" });
   const sel = o.position ?? 'pre-lan';
   const nouns = src.nouns;
   if (nouns.length < 2) throw new GroundlabError('NOT_FOUND', `the env-noun task needs at least 2 nouns of interest, the corpus has ${nouns.length}`);
@@ -175,6 +175,7 @@ function grounded(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
   if (!byClass[0].length || !byClass[1].length) {
     throw new GroundlabError('NOT_FOUND', `the grounded task needs both grounded and ungrounded LAN mentions; this corpus has ${byClass[1].length} grounded and ${byClass[0].length} ungrounded`, {
       hint: 'use a corpus setting with mentions of absent objects (e.g. --setting realistic)',
+      codeHint: 'use a corpus setting with mentions of absent objects (e.g. the `realistic` setting)',
     });
   }
   let examples: Example[];

@@ -415,6 +415,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (model.contextLength < trainCfg.seqLen) {
       throw new GroundlabError('BAD_CONFIG', `the model's contextLength ${model.contextLength} is shorter than the training seqLen ${trainCfg.seqLen}`, {
         hint: 'raise the model contextLength or lower --seq-len',
+        codeHint: 'raise the model contextLength (`model: { contextLength }`) or lower `seqLen`',
       });
     }
     const info = engineInfo();
@@ -585,6 +586,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           throw new GroundlabError('NUMERIC', `the first training step is not finite: ${what}`, {
             file: dir,
             hint: `the initial model gives non-finite values: check the --model values (e.g. initStd, lnEps/normEps) and the learning rate (now ${tc.lr})${removed ? `; ${opts.out} was removed, so the corrected command can use it again` : ''}`,
+            codeHint: `the initial model gives non-finite values: check the \`model\` values (e.g. initStd, lnEps/normEps) and the learning rate (now ${tc.lr})${removed ? `; ${opts.out} was removed, so the corrected call can use it again` : ''}`,
           });
         }
         await writeMetrics(dir, metrics);
