@@ -137,3 +137,33 @@ test('probeSubspace3d and plotlyScatter3d: one trace per class, axis names, fall
   assert.match(svg, /resid_post L1 at pre-LAN/);
   assert.throws(() => plotlyScatter3d([{ x: 1, y: NaN, z: 0, label: 'a' }]), isBadArgument(/point 0 \(a\) has a coordinate that is not a finite number/));
 });
+
+test('probeSubspace3d on a real tiny run: the residual stream at the pre-LAN position, one colour per noun', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { initEngine } = await import('../../src/engine');
+  const { train } = await import('../../src/train/trainer');
+  const { openRun } = await import('../../src/train/run');
+  const { buildProbeTask, TASK_DEFAULTS } = await import('../../src/probe/tasks');
+  const { collectActivations } = await import('../../src/probe/collect');
+  await initEngine({ log: false });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-plotly-'));
+  await train({ out: path.join(dir, 't'), arch: 'transformer', preset: 'tiny', steps: 4, seed: 1 });
+  const run = await openRun(path.join(dir, 't'));
+  const task = buildProbeTask('env-noun', (await run.data()) as never, { ...TASK_DEFAULTS, contextLength: run.config.model.contextLength, maxExamples: 120 });
+  const model = await run.loadModel(run.checkpoints[run.checkpoints.length - 1].step);
+  const hook = 'blocks.1.hook_resid_post';
+  try {
+    const acts = await collectActivations(model, task.contexts, { hooks: [hook] });
+    const fig = probeSubspace3d({ x: acts.x[hook], n: acts.n, d: acts.dims[hook], labels: task.labels, classes: task.classes }, { title: `${hook} at the pre-LAN position` });
+    const used = new Set(Array.from(task.labels, (l) => task.classes[l]));
+    assert.equal(fig.data.length, used.size, 'one trace per noun present');
+    const pts = fig.data.reduce((a, t) => a + (t.x as number[]).length, 0);
+    assert.equal(pts, acts.n);
+    assert.ok(fig.data.every((t) => (t.x as number[]).every(Number.isFinite)));
+  } finally {
+    model.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
