@@ -85,7 +85,8 @@ export const PROBE_TABLE_COLUMNS = [
 
 type Row = Record<(typeof PROBE_TABLE_COLUMNS)[number], string | number | boolean>;
 
-function asTaskSource(d: unknown): TaskSource {
+/** The probe tasks' view of a run's prepared data (`run.data()`), or a clear error when it lacks what they need. */
+export function asTaskSource(d: unknown): TaskSource {
   const x = d as Partial<TaskSource>;
   if (!x || !x.tokenizer || !Array.isArray(x.nouns) || !Array.isArray(x.episodes) || !Array.isArray(x.evalFrames)) {
     throw new GroundlabError('UNSUPPORTED', "this run's data has no episodes, nouns or evaluation frames; probe tasks need them", {

@@ -146,12 +146,13 @@ test('probeSubspace3d on a real tiny run: the residual stream at the pre-LAN pos
   const { train } = await import('../../src/train/trainer');
   const { openRun } = await import('../../src/train/run');
   const { buildProbeTask, TASK_DEFAULTS } = await import('../../src/probe/tasks');
+  const { asTaskSource } = await import('../../src/probe/sweep');
   const { collectActivations } = await import('../../src/probe/collect');
   await initEngine({ log: false });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-plotly-'));
   await train({ out: path.join(dir, 't'), arch: 'transformer', preset: 'tiny', steps: 4, seed: 1 });
   const run = await openRun(path.join(dir, 't'));
-  const task = buildProbeTask('env-noun', (await run.data()) as never, { ...TASK_DEFAULTS, contextLength: run.config.model.contextLength, maxExamples: 120 });
+  const task = buildProbeTask('env-noun', asTaskSource(await run.data()), { ...TASK_DEFAULTS, contextLength: run.config.model.contextLength, maxExamples: 120 });
   const model = await run.loadModel(run.checkpoints[run.checkpoints.length - 1].step);
   const hook = 'blocks.1.hook_resid_post';
   try {
