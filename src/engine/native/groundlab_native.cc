@@ -424,6 +424,75 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
 inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
 inline float ftanh(float x) { return 1.0f - 2.0f / (fexp(2.0f * x) + 1.0f); }
 
+// The cells of one row, as functions of non-aliasing rows so that the compiler vectorises them.
+// A step without a previous state passes `zeros`.
+
+// LSTM: g [4D] holds the pre-activations (i f g o) and receives the activations; cp the previous c.
+void lstmCell(float *__restrict g, const float *__restrict cp, float *__restrict h, float *__restrict c, int64_t d) {
+  for (int64_t j = 0; j < d; j++) {
+    const float si = fsigmoid(g[j]), sf = fsigmoid(g[d + j]), tg = ftanh(g[2 * d + j]), so = fsigmoid(g[3 * d + j]);
+    const float cj = sf * cp[j] + si * tg;
+    g[j] = si;
+    g[d + j] = sf;
+    g[2 * d + j] = tg;
+    g[3 * d + j] = so;
+    c[j] = cj;
+    h[j] = so * ftanh(cj);
+  }
+}
+
+// LSTM backward of one row: dy (dh | dc from outside), dhn / dcn the gradients from the next step
+// (dcn is replaced by the one for the previous step), dg [4D] the pre-activation gradients.
+void lstmCellGrad(const float *__restrict act, const float *__restrict dy, const float *__restrict c, const float *__restrict cp,
+                  const float *__restrict dhn, float *__restrict dcn, float *__restrict dg, int64_t d) {
+  for (int64_t j = 0; j < d; j++) {
+    const float si = act[j], sf = act[d + j], tg = act[2 * d + j], so = act[3 * d + j];
+    const float tc = ftanh(c[j]);
+    const float dh = dy[j] + dhn[j];
+    const float dc = dy[d + j] + dcn[j] + dh * so * (1.0f - tc * tc);
+    dg[j] = dc * tg * (si * (1.0f - si));
+    dg[d + j] = dc * cp[j] * (sf * (1.0f - sf));
+    dg[2 * d + j] = dc * si * (1.0f - tg * tg);
+    dg[3 * d + j] = dh * tc * (so * (1.0f - so));
+    dcn[j] = dc * sf;
+  }
+}
+
+// GRU: x [3D] input part, gh [3D] = h_prev whh + bhh, hp the previous h -> act [4D] (r z n hn), o the new h.
+void gruCell(const float *__restrict x, const float *__restrict gh, const float *__restrict hp, float *__restrict act,
+             float *__restrict o, int64_t d) {
+  for (int64_t j = 0; j < d; j++) {
+    const float rg = fsigmoid(x[j] + gh[j]), zg = fsigmoid(x[d + j] + gh[d + j]);
+    const float hn = gh[2 * d + j];
+    const float n = ftanh(x[2 * d + j] + rg * hn);
+    act[j] = rg;
+    act[d + j] = zg;
+    act[2 * d + j] = n;
+    act[3 * d + j] = hn;
+    o[j] = (1.0f - zg) * n + zg * hp[j];
+  }
+}
+
+// GRU backward of one row: dh = dy + dhn; dx [3D] input-part gradients, dg [3D] gh gradients;
+// dhn is replaced by the direct part of the previous step's dh (the whh^T product is added after).
+void gruCellGrad(const float *__restrict act, const float *__restrict dy, const float *__restrict hp, float *__restrict dhn,
+                 float *__restrict dx, float *__restrict dg, int64_t d) {
+  for (int64_t j = 0; j < d; j++) {
+    const float rg = act[j], zg = act[d + j], n = act[2 * d + j], hn = act[3 * d + j];
+    const float dh = dy[j] + dhn[j];
+    const float dan = dh * (1.0f - zg) * (1.0f - n * n);
+    const float dar = dan * hn * (rg * (1.0f - rg));
+    const float daz = dh * (hp[j] - n) * (zg * (1.0f - zg));
+    dx[j] = dar;
+    dx[d + j] = daz;
+    dx[2 * d + j] = dan;
+    dg[j] = dar;
+    dg[d + j] = daz;
+    dg[2 * d + j] = dan * rg;
+    dhn[j] = dh * zg;
+  }
+}
+
 // lstm(heap, T, B, D, xwOff, whhOff, outOff [T, B, 2D] (h | c), actsOff [T, B, 4D] (sig i, sig f, tanh g, sig o))
 napi_value Lstm(napi_env env, napi_callback_info info) {
   Args a(env, info, 8);
@@ -434,26 +503,15 @@ napi_value Lstm(napi_env env, napi_callback_info info) {
   float *acts = a.f32(7, t * b * 4 * d);
   if (!a.ok) return nullptr;
   const int64_t d4 = 4 * d, d2 = 2 * d;
+  const std::vector<float> zeros(d, 0.0f);
   for (int64_t s = 0; s < t; s++) {
     float *g = acts + s * b * d4;  // pre-activations first, activations in place
     std::memcpy(g, xw + s * b * d4, sizeof(float) * b * d4);
     if (s > 0)  // g += h_{s-1} whh, h_{s-1} = the h half of out[s-1] (row stride 2D)
       sgemm(false, false, b, d4, d, out + (s - 1) * b * d2, d2, whh, d4, 1.0f, g, d4);
     for (int64_t r = 0; r < b; r++) {
-      float *gr = g + r * d4;
-      float *hr = out + (s * b + r) * d2;
-      float *cr = hr + d;
-      const float *cp = s > 0 ? out + ((s - 1) * b + r) * d2 + d : nullptr;
-      for (int64_t j = 0; j < d; j++) {
-        const float si = fsigmoid(gr[j]), sf = fsigmoid(gr[d + j]), tg = ftanh(gr[2 * d + j]), so = fsigmoid(gr[3 * d + j]);
-        const float c = (cp ? sf * cp[j] : 0.0f) + si * tg;
-        gr[j] = si;
-        gr[d + j] = sf;
-        gr[2 * d + j] = tg;
-        gr[3 * d + j] = so;
-        cr[j] = c;
-        hr[j] = so * ftanh(c);
-      }
+      float *hr = out + (s * b + r) * d2;  // h | c
+      lstmCell(g + r * d4, s > 0 ? out + ((s - 1) * b + r) * d2 + d : zeros.data(), hr, hr + d, d);
     }
   }
   return undef(env);
@@ -472,26 +530,13 @@ napi_value LstmGrad(napi_env env, napi_callback_info info) {
   float *dw = a.f32(9, d * d4);
   if (!a.ok) return nullptr;
   std::vector<float> dhNext(b * d, 0.0f), dcNext(b * d, 0.0f);
+  const std::vector<float> zeros(d, 0.0f);
   for (int64_t s = t - 1; s >= 0; s--) {
     float *dg = dxw + s * b * d4;
     for (int64_t r = 0; r < b; r++) {
-      const float *ar = acts + (s * b + r) * d4;
-      const float *dyr = dy + (s * b + r) * d2;
-      const float *cr = out + (s * b + r) * d2 + d;
-      const float *cp = s > 0 ? out + ((s - 1) * b + r) * d2 + d : nullptr;
-      float *dgr = dg + r * d4;
-      float *dhn = dhNext.data() + r * d, *dcn = dcNext.data() + r * d;
-      for (int64_t j = 0; j < d; j++) {
-        const float si = ar[j], sf = ar[d + j], tg = ar[2 * d + j], so = ar[3 * d + j];
-        const float tc = ftanh(cr[j]);
-        const float dh = dyr[j] + dhn[j];
-        const float dc = dyr[d + j] + dcn[j] + dh * so * (1.0f - tc * tc);
-        dgr[j] = dc * tg * (si * (1.0f - si));
-        dgr[d + j] = (cp ? dc * cp[j] : 0.0f) * (sf * (1.0f - sf));
-        dgr[2 * d + j] = dc * si * (1.0f - tg * tg);
-        dgr[3 * d + j] = dh * tc * (so * (1.0f - so));
-        dcn[j] = dc * sf;
-      }
+      const float *cp = s > 0 ? out + ((s - 1) * b + r) * d2 + d : zeros.data();
+      lstmCellGrad(acts + (s * b + r) * d4, dy + (s * b + r) * d2, out + (s * b + r) * d2 + d, cp, dhNext.data() + r * d,
+                   dcNext.data() + r * d, dg + r * d4, d);
     }
     if (s > 0)  // dh_{s-1} = dg whh^T
       sgemm(false, true, b, d, d4, dg, d4, whh, d4, 0.0f, dhNext.data(), d);
@@ -518,25 +563,14 @@ napi_value Gru(napi_env env, napi_callback_info info) {
   float *acts = a.f32(8, t * b * d4);
   if (!a.ok) return nullptr;
   std::vector<float> gh(b * d3);
+  const std::vector<float> zeros(d, 0.0f);
   for (int64_t s = 0; s < t; s++) {
     for (int64_t r = 0; r < b; r++) std::memcpy(gh.data() + r * d3, bhh, sizeof(float) * d3);
     if (s > 0)
       sgemm(false, false, b, d3, d, out + (s - 1) * b * d, d, whh, d3, 1.0f, gh.data(), d3);
-    for (int64_t r = 0; r < b; r++) {
-      const float *xr = xw + (s * b + r) * d3, *hr = gh.data() + r * d3;
-      const float *hp = s > 0 ? out + ((s - 1) * b + r) * d : nullptr;
-      float *ar = acts + (s * b + r) * d4, *o = out + (s * b + r) * d;
-      for (int64_t j = 0; j < d; j++) {
-        const float rg = fsigmoid(xr[j] + hr[j]), zg = fsigmoid(xr[d + j] + hr[d + j]);
-        const float hn = hr[2 * d + j];
-        const float n = ftanh(xr[2 * d + j] + rg * hn);
-        ar[j] = rg;
-        ar[d + j] = zg;
-        ar[2 * d + j] = n;
-        ar[3 * d + j] = hn;
-        o[j] = (1.0f - zg) * n + (hp ? zg * hp[j] : 0.0f);
-      }
-    }
+    for (int64_t r = 0; r < b; r++)
+      gruCell(xw + (s * b + r) * d3, gh.data() + r * d3, s > 0 ? out + ((s - 1) * b + r) * d : zeros.data(), acts + (s * b + r) * d4,
+              out + (s * b + r) * d, d);
   }
   return undef(env);
 }
@@ -555,28 +589,11 @@ napi_value GruGrad(napi_env env, napi_callback_info info) {
   float *db = a.f32(10, d3);
   if (!a.ok) return nullptr;
   std::vector<float> dgh(t * b * d3), dhNext(b * d, 0.0f);
+  const std::vector<float> zeros(d, 0.0f);
   for (int64_t s = t - 1; s >= 0; s--) {
-    for (int64_t r = 0; r < b; r++) {
-      const float *ar = acts + (s * b + r) * d4, *dyr = dy + (s * b + r) * d;
-      const float *hp = s > 0 ? out + ((s - 1) * b + r) * d : nullptr;
-      float *dx = dxw + (s * b + r) * d3, *dg = dgh.data() + (s * b + r) * d3, *dhn = dhNext.data() + r * d;
-      for (int64_t j = 0; j < d; j++) {
-        const float rg = ar[j], zg = ar[d + j], n = ar[2 * d + j], hn = ar[3 * d + j];
-        const float dh = dyr[j] + dhn[j];
-        const float dn = dh * (1.0f - zg);
-        const float dz = dh * ((hp ? hp[j] : 0.0f) - n);
-        const float dan = dn * (1.0f - n * n);
-        const float dar = dan * hn * (rg * (1.0f - rg));
-        const float daz = dz * (zg * (1.0f - zg));
-        dx[j] = dar;
-        dx[d + j] = daz;
-        dx[2 * d + j] = dan;
-        dg[j] = dar;
-        dg[d + j] = daz;
-        dg[2 * d + j] = dan * rg;
-        dhn[j] = dh * zg;  // the direct path; the product with whh^T is added below
-      }
-    }
+    for (int64_t r = 0; r < b; r++)
+      gruCellGrad(acts + (s * b + r) * d4, dy + (s * b + r) * d, s > 0 ? out + ((s - 1) * b + r) * d : zeros.data(), dhNext.data() + r * d,
+                  dxw + (s * b + r) * d3, dgh.data() + (s * b + r) * d3, d);
     if (s > 0)  // dh_{s-1} += dgh_s whh^T
       sgemm(false, true, b, d, d3, dgh.data() + s * b * d3, d3, whh, d3, 1.0f, dhNext.data(), d);
   }
