@@ -1,0 +1,421 @@
+/**
+ * Interchange interventions and distributed alignment search (DAS).
+ *
+ * A site is where an intervention acts: a hook point of any model ([B, T, D] activations, the
+ * change reaches later positions the way the architecture carries it), or the recurrent state of a
+ * GRU layer (carried into the following steps). At one position per row, the base activation h
+ * takes the source's activation s inside a subspace spanned by the orthonormal columns of W [D, k]:
+ *
+ *   h' = h + (s - h) W W^T        (k = D with W = I: the full-vector swap, h' = s)
+ *
+ * This is a rotation R whose first k rows are W^T, with the rotated coordinates 0..k-1 swapped;
+ * the other rows of R never change the result, so only W is kept. DAS learns W with the model
+ * frozen, minimising the cross-entropy of the causal program's counterfactual continuation, with
+ * Adam on the gradient projected onto the tangent space (learning rate with cosine decay) and a retraction onto orthonormal columns (Gram-Schmidt)
+ * after every step. IIA
+ * (interchange-intervention accuracy) is the share of pairs whose every scored next token, by
+ * argmax, is the counterfactual one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GroundlabError } from '../errors';
+import { Rng } from '../engine/rng';
+import type { LanguageModel } from '../models/types';
+import type { Tokenizer } from '../data/types';
+import { PAD } from '../data/tokens';
+import { AdamW } from '../train/optimizer';
+import type { Counterfactual } from './programs';
+
+/** Where interventions act. Tensors returned are owned by the caller. */
+export interface InterventionSite {
+  /** Human-readable name (a hook point, or `blocks.{l}.state`). */
+  readonly name: string;
+  /** Width of the activation. */
+  readonly dim: number;
+  /** Activations at pos[b] of each row: [B, D]. */
+  read(tokens: tf.Tensor2D, pos: Int32Array): tf.Tensor2D;
+  /** Logits [B, T, V] with row b's activation at pos[b] replaced by edit(h)[b] (edit maps [B, D] to [B, D]). */
+  run(tokens: tf.Tensor2D, pos: Int32Array, edit: (h: tf.Tensor2D) => tf.Tensor2D): tf.Tensor3D;
+}
+
+function checkPos(pos: Int32Array, b: number, t: number): void {
+  if (pos.length !== b) throw new GroundlabError('BAD_ARGUMENT', `${pos.length} positions for a batch of ${b} rows`);
+  for (const p of pos) if (!(p >= 0 && p < t)) throw new GroundlabError('BAD_ARGUMENT', `intervention position ${p} is outside the sequence (0..${t - 1})`);
+}
+
+/** Rows x[b, pos[b], :] of x [B, T, D]: [B, D] (a one-hot product: the wasm backend has no gradient for gather). */
+function gatherAt(x: tf.Tensor, pos: Int32Array): tf.Tensor2D {
+  const [b, t] = x.shape as [number, number, number];
+  const oh = new Float32Array(b * t);
+  pos.forEach((p, i) => (oh[i * t + p] = 1));
+  return tf.tidy(() => tf.sum(tf.mul(x, tf.tensor3d(oh, [b, t, 1])), 1) as tf.Tensor2D);
+}
+
+/** A hook point with [B, T, D] activations (`blocks.{l}.hook_resid_post`, `blocks.{l}.hook_h`, ...). */
+export function hookSite(model: LanguageModel, hook: string): InterventionSite {
+  if (!model.hookPoints().includes(hook)) {
+    throw new GroundlabError('NOT_FOUND', `"${hook}" is not a hook point of this ${model.arch}`, { hint: `hook points: ${model.hookPoints().filter((h) => !h.includes('attn.')).slice(0, 10).join(', ')}, ...` });
+  }
+  const dim = model.config.dModel;
+  const site: InterventionSite = {
+    name: hook,
+    dim,
+    read(tokens, pos) {
+      checkPos(pos, tokens.shape[0], tokens.shape[1]);
+      const { logits, cache } = model.runWithCache(tokens, { names: [hook] });
+      logits.dispose();
+      const a = cache.get(hook);
+      if (a.rank !== 3 || a.shape[2] !== dim) {
+        cache.dispose();
+        throw new GroundlabError('BAD_ARGUMENT', `${hook} has shape [${a.shape}]; interventions need a [batch, positions, ${dim}] hook`, { hint: 'use a residual or hidden-state hook such as blocks.0.hook_resid_post' });
+      }
+      const out = gatherAt(a, pos);
+      cache.dispose();
+      return out;
+    },
+    run(tokens, pos, edit) {
+      const [b, t] = tokens.shape;
+      checkPos(pos, b, t);
+      const onehot = new Float32Array(b * t);
+      pos.forEach((p, i) => (onehot[i * t + p] = 1));
+      return model.forward(tokens, {
+        hooks: {
+          [hook]: (x) => {
+            const h = gatherAt(x, pos);
+            const delta = tf.sub(edit(h), h); // [B, D]
+            return tf.add(x, tf.mul(tf.tensor3d(onehot, [b, t, 1]), tf.expandDims(delta, 1)));
+          },
+        },
+      });
+    },
+  };
+  return site;
+}
+
+/** The recurrent state of GRU layer `layer` (read at `blocks.{l}.hook_h`; a replacement is carried on through the recurrence). */
+export function stateSite(model: LanguageModel, layer: number): InterventionSite {
+  if (model.arch !== 'gru') {
+    throw new GroundlabError('UNSUPPORTED', `recurrent-state interventions exist for the GRU, not for ${model.arch}`, { hint: 'intervene at a hook point instead (hookSite, --hook blocks.{l}.hook_resid_post)' });
+  }
+  const hook = `blocks.${layer}.hook_h`;
+  const inner = hookSite(model, hook);
+  return {
+    name: `blocks.${layer}.state`,
+    dim: inner.dim,
+    read: inner.read,
+    run(tokens, pos, edit) {
+      const [b, t] = tokens.shape;
+      checkPos(pos, b, t);
+      return model.forward(tokens, {
+        stateEdit: {
+          layer,
+          fn: (h, s) => {
+            const rows = new Float32Array(b);
+            let any = false;
+            pos.forEach((p, i) => {
+              if (p === s) (rows[i] = 1), (any = true);
+            });
+            if (!any) return;
+            return tf.add(h, tf.mul(tf.tensor2d(rows, [b, 1]), tf.sub(edit(h), h))) as tf.Tensor2D;
+          },
+        },
+      });
+    },
+  };
+}
+
+/** Parse a site spec: a hook point name, or `blocks.{l}.state` for a GRU layer's recurrent state. */
+export function siteFor(model: LanguageModel, spec: string): InterventionSite {
+  const m = /^blocks\.(\d+)\.state$/.exec(spec);
+  if (m) {
+    const l = Number(m[1]);
+    if (l >= model.config.nLayers) throw new GroundlabError('BAD_ARGUMENT', `${spec}: the model has layers 0..${model.config.nLayers - 1}`);
+    return stateSite(model, l);
+  }
+  return hookSite(model, spec);
+}
+
+/** h + (s - h) W W^T: h, s [B, D], W [D, k]. */
+export function interchange(h: tf.Tensor2D, s: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(h, tf.matMul(tf.matMul(tf.sub(s, h), w), w, false, true)) as tf.Tensor2D;
+}
+
+/** Gram-Schmidt (twice, in double precision) of the columns of w [D, k] (row-major). */
+export function orthonormalize(w: Float32Array | Float64Array, d: number, k: number): Float32Array {
+  const a = Float64Array.from(w);
+  for (let j = 0; j < k; j++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < j; i++) {
+        let dot = 0;
+        for (let r = 0; r < d; r++) dot += a[r * k + i] * a[r * k + j];
+        for (let r = 0; r < d; r++) a[r * k + j] -= dot * a[r * k + i];
+      }
+    }
+    let n = 0;
+    for (let r = 0; r < d; r++) n += a[r * k + j] ** 2;
+    n = Math.sqrt(n);
+    if (!(n > 1e-12)) throw new GroundlabError('NUMERIC', `subspace column ${j} collapsed (norm ${n}) while orthonormalising`);
+    for (let r = 0; r < d; r++) a[r * k + j] /= n;
+  }
+  return Float32Array.from(a);
+}
+
+/** max |W^T W - I| of w [D, k]. */
+export function orthonormalityError(w: Float32Array, d: number, k: number): number {
+  let worst = 0;
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      let dot = 0;
+      for (let r = 0; r < d; r++) dot += w[r * k + i] * w[r * k + j];
+      worst = Math.max(worst, Math.abs(dot - (i === j ? 1 : 0)));
+    }
+  return worst;
+}
+
+/** The baselines' subspaces: the first k neurons (identity rotation), or a seeded random rotation's first k rows. */
+export function identitySubspace(d: number, k: number): Float32Array {
+  const w = new Float32Array(d * k);
+  for (let j = 0; j < k; j++) w[j * k + j] = 1;
+  return w;
+}
+
+export function randomSubspace(d: number, k: number, seed: number | string): Float32Array {
+  const rng = new Rng(`${seed}/subspace`);
+  return orthonormalize(rng.normalArray(d * k), d, k);
+}
+
+/** Counterfactual pairs as token ids: the intervened run's inputs and labels, the source's inputs. */
+export interface EncodedPair {
+  base: number[];
+  source: number[];
+  basePos: number;
+  sourcePos: number;
+  /** Label id per input position (-1: not scored), length base.length. */
+  labels: number[];
+}
+
+export function encodePairs(pairs: readonly Counterfactual[], tokenizer: Tokenizer): EncodedPair[] {
+  return pairs.map((p) => {
+    const labels = p.labels.map((l) => (l === null ? -1 : tokenizer.id(l)));
+    labels.push(-1);
+    return { base: tokenizer.encode(p.tokens), source: tokenizer.encode(p.source.tokens), basePos: p.baseStep, sourcePos: p.sourceStep, labels };
+  });
+}
+
+interface Batch {
+  base: tf.Tensor2D;
+  source: tf.Tensor2D;
+  basePos: Int32Array;
+  sourcePos: Int32Array;
+  labels: Int32Array; // [B * T], -1 where not scored
+  b: number;
+  t: number;
+}
+
+function makeBatch(pairs: readonly EncodedPair[], padId: number): Batch {
+  const b = pairs.length;
+  const t = Math.max(...pairs.map((p) => p.base.length));
+  const ts = Math.max(...pairs.map((p) => p.source.length));
+  const base = new Int32Array(b * t).fill(padId);
+  const source = new Int32Array(b * ts).fill(padId);
+  const labels = new Int32Array(b * t).fill(-1);
+  pairs.forEach((p, i) => {
+    base.set(p.base, i * t);
+    source.set(p.source, i * ts);
+    labels.set(p.labels, i * t);
+  });
+  return {
+    base: tf.tensor2d(base, [b, t], 'int32'),
+    source: tf.tensor2d(source, [b, ts], 'int32'),
+    basePos: Int32Array.from(pairs, (p) => p.basePos),
+    sourcePos: Int32Array.from(pairs, (p) => p.sourcePos),
+    labels,
+    b,
+    t,
+  };
+}
+
+function disposeBatch(x: Batch): void {
+  x.base.dispose();
+  x.source.dispose();
+}
+
+/** Mean cross-entropy of the labelled positions of logits [B, T, V] (labels -1: not scored). */
+function labelLoss(logits: tf.Tensor3D, labels: Int32Array): tf.Scalar {
+  const [b, t, v] = logits.shape;
+  const n = labels.reduce((a, l) => a + (l >= 0 ? 1 : 0), 0);
+  if (n === 0) throw new GroundlabError('BAD_ARGUMENT', 'a batch of counterfactual pairs has no scored position');
+  const target = new Float32Array(b * t * v);
+  labels.forEach((l, i) => {
+    if (l >= 0) target[i * v + l] = 1;
+  });
+  const lp = tf.logSoftmax(tf.reshape(logits, [b * t, v]));
+  return tf.div(tf.neg(tf.sum(tf.mul(lp, tf.tensor2d(target, [b * t, v])))), n) as tf.Scalar;
+}
+
+/** The intervened run's loss for subspace w (a tensor, so it can be differentiated). */
+function batchLoss(site: InterventionSite, x: Batch, src: tf.Tensor2D, w: tf.Tensor2D): tf.Scalar {
+  const logits = site.run(x.base, x.basePos, (h) => interchange(h, src, w));
+  return labelLoss(logits, x.labels);
+}
+
+export interface IiaResult {
+  /** Share of pairs whose every scored next token (argmax) is the counterfactual one. */
+  iia: number;
+  /** Share of scored positions right. */
+  tokenAccuracy: number;
+  /** Mean cross-entropy of the scored positions (nats). */
+  loss: number;
+  n: number;
+}
+
+/** IIA of subspace w [D, k] (row-major Float32Array) over encoded pairs. */
+export async function evaluateIia(site: InterventionSite, pairs: readonly EncodedPair[], w: Float32Array, k: number, opts: { padId: number; batchSize?: number; signal?: AbortSignal }): Promise<IiaResult> {
+  if (w.length !== site.dim * k) throw new GroundlabError('BAD_ARGUMENT', `subspace has ${w.length} values, expected ${site.dim} x ${k}`);
+  const bs = opts.batchSize ?? 64;
+  let right = 0;
+  let tokRight = 0;
+  let tokAll = 0;
+  let lossSum = 0;
+  const W = tf.tensor2d(w, [site.dim, k]);
+  try {
+    for (let i = 0; i < pairs.length; i += bs) {
+      if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'the IIA evaluation was stopped');
+      const x = makeBatch(pairs.slice(i, i + bs), opts.padId);
+      const [pred, loss] = tf.tidy(() => {
+        const src = site.read(x.source, x.sourcePos);
+        const logits = site.run(x.base, x.basePos, (h) => interchange(h, src, W));
+        return [tf.argMax(logits, 2), labelLoss(logits, x.labels)];
+      });
+      const [pv, lv] = await Promise.all([pred.data(), loss.data()]);
+      tf.dispose([pred, loss]);
+      disposeBatch(x);
+      let scored = 0;
+      for (let r = 0; r < x.b; r++) {
+        let ok = true;
+        for (let t = 0; t < x.t; t++) {
+          const l = x.labels[r * x.t + t];
+          if (l < 0) continue;
+          scored++;
+          tokAll++;
+          if (pv[r * x.t + t] === l) tokRight++;
+          else ok = false;
+        }
+        if (ok) right++;
+      }
+      lossSum += lv[0] * scored;
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    W.dispose();
+  }
+  return { iia: pairs.length ? right / pairs.length : NaN, tokenAccuracy: tokAll ? tokRight / tokAll : NaN, loss: tokAll ? lossSum / tokAll : NaN, n: pairs.length };
+}
+
+export interface DasOptions {
+  /** Dimensions of the aligned subspace. */
+  k: number;
+  steps?: number;
+  lr?: number;
+  batchSize?: number;
+  seed?: number;
+  padId: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { step: number; total: number; loss: number }) => void;
+}
+
+export interface DasFit {
+  /** [D, k] orthonormal columns, row-major. */
+  w: Float32Array;
+  dim: number;
+  k: number;
+  /** Training loss per step. */
+  losses: number[];
+  /** max |W^T W - I| after the last step. */
+  orthoError: number;
+  /** 'completed' or 'aborted' (stopped by the signal; w is the last step's). */
+  status: 'completed' | 'aborted';
+}
+
+let fitCounter = 0;
+
+/** Learn a k-dimensional subspace (DAS) on counterfactual pairs, the model frozen. Deterministic for a seed. */
+export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair[], opts: DasOptions): Promise<DasFit> {
+  const d = site.dim;
+  const k = opts.k;
+  if (!Number.isInteger(k) || k < 1 || k > d) throw new GroundlabError('BAD_ARGUMENT', `k = ${k}: expected a whole number in 1..${d} (the site's width)`);
+  if (!pairs.length) throw new GroundlabError('BAD_ARGUMENT', 'no counterfactual pairs to fit on');
+  const steps = opts.steps ?? 200;
+  const lr = opts.lr ?? 0.01;
+  const bs = Math.min(opts.batchSize ?? 32, pairs.length);
+  const rng = new Rng(`${opts.seed ?? 0}/das`);
+  const init = tf.tensor2d(randomSubspace(d, k, `${opts.seed ?? 0}/das-init`), [d, k]);
+  const w = tf.variable(init, true, `das.w#${++fitCounter}`);
+  init.dispose();
+  const params = new Map([['w', w]]);
+  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const losses: number[] = [];
+  let status: DasFit['status'] = 'completed';
+  const order = Array.from({ length: pairs.length }, (_, i) => i);
+  let cursor = order.length;
+  try {
+    for (let s = 0; s < steps; s++) {
+      await new Promise((r) => setImmediate(r));
+      if (opts.signal?.aborted) {
+        status = 'aborted';
+        break;
+      }
+      const idx: number[] = [];
+      while (idx.length < bs) {
+        if (cursor >= order.length) {
+          rng.shuffle(order);
+          cursor = 0;
+        }
+        idx.push(order[cursor++]);
+      }
+      const x = makeBatch(idx.map((i) => pairs[i]), opts.padId);
+      const src = tf.tidy(() => site.read(x.source, x.sourcePos));
+      const { value, grads } = tf.variableGrads(() => batchLoss(site, x, src, w), [w]);
+      // The Riemannian gradient: the Euclidean one projected onto the tangent space of orthonormal
+      // frames (G - W sym(W^T G)), so Adam never pushes along directions the retraction undoes.
+      const g = grads[w.name] as tf.Tensor2D;
+      const tangent = tf.tidy(() => {
+        const wg = tf.matMul(w, g, true, false);
+        return tf.sub(g, tf.matMul(w, tf.mul(0.5, tf.add(wg, tf.transpose(wg)))));
+      });
+      opt.apply({ w: tangent }, lr * 0.5 * (1 + Math.cos((Math.PI * s) / steps))); // cosine decay
+      tangent.dispose();
+      const lv = (await value.data())[0];
+      tf.dispose([value, src, ...Object.values(grads)]);
+      disposeBatch(x);
+      // Retraction: back onto orthonormal columns.
+      const q = orthonormalize(await w.data() as Float32Array, d, k);
+      tf.tidy(() => w.assign(tf.tensor2d(q, [d, k])));
+      losses.push(lv);
+      opts.onProgress?.({ step: s + 1, total: steps, loss: lv });
+    }
+    const out = (await w.data()) as Float32Array;
+    return { w: Float32Array.from(out), dim: d, k, losses, orthoError: orthonormalityError(out, d, k), status };
+  } finally {
+    opt.dispose();
+    w.dispose();
+  }
+}
+
+/** The loss of subspace w on pairs and its gradient (for checks against finite differences). */
+export function dasLossAndGrad(site: InterventionSite, pairs: readonly EncodedPair[], w: Float32Array, k: number, padId: number): { loss: number; grad: Float32Array } {
+  const x = makeBatch(pairs, padId);
+  const W = tf.tensor2d(w, [site.dim, k]);
+  const src = tf.tidy(() => site.read(x.source, x.sourcePos));
+  const g = tf.grad((ww: tf.Tensor) => batchLoss(site, x, src, ww as tf.Tensor2D));
+  const gt = g(W);
+  const lt = tf.tidy(() => batchLoss(site, x, src, W));
+  const out = { loss: lt.dataSync()[0], grad: Float32Array.from(gt.dataSync()) };
+  tf.dispose([W, src, gt, lt]);
+  disposeBatch(x);
+  return out;
+}
+
+/** The pad id of a tokenizer. */
+export function padIdOf(tokenizer: Tokenizer): number {
+  return tokenizer.id(PAD);
+}
