@@ -3,8 +3,8 @@
  * (`PatchPair`, see patching.ts) and the surprisal of the pair's target after the last position:
  *
  * - path patching: the effect of one sender component (a head or an MLP) on one receiver through
- *   one input (the queries, keys or values of a later head, or the residual stream into the
- *   unembedding), with every other component frozen. Step 1: run clean and corrupted. Step 2: run
+ *   one input (the queries, keys or values of a later head, the input of a later MLP, or the
+ *   residual stream into the unembedding), with every other component frozen. Step 1: run clean and corrupted. Step 2: run
  *   the corrupted prompt with the sender's output taken from the clean run and every other
  *   component's output frozen to its corrupted value; record the receiver's input. Step 3: run the
  *   corrupted prompt with only that receiver input replaced (everything else computes freely).
@@ -77,39 +77,52 @@ export function resolveComponents(model: LanguageModel, refs: ReadonlyArray<Comp
   });
 }
 
-/** A receiver of a path: one head's queries, keys or values, or the residual stream into the unembedding. */
-export type Receiver = { layer: number; head: number; input: 'q' | 'k' | 'v' } | { input: 'logits' };
+/**
+ * A receiver of a path: one head's queries, keys or values; a layer's MLP (its normalised input,
+ * `blocks.{l}.ln2.hook_normalized`: it reads the heads of its own layer); or the residual stream
+ * into the unembedding.
+ */
+export type Receiver = { layer: number; head: number; input: 'q' | 'k' | 'v' } | { layer: number; input: 'mlp' } | { input: 'logits' };
 
 interface ReceiverSite {
   name: string;
-  input: 'q' | 'k' | 'v' | 'logits';
+  input: 'q' | 'k' | 'v' | 'mlp' | 'logits';
   layer: number;
   head: number;
   hook: string;
+  /** Forward order: a path needs sender order < receiver order (heads of layer l: 2l, its MLP: 2l + 1). */
+  order: number;
   /** Heads at the hook (0 for the residual stream). */
   size: number;
 }
 
-export const receiverName = (r: Receiver): string => (r.input === 'logits' ? 'logits' : `L${r.layer}H${r.head}.${r.input}`);
+export const receiverName = (r: Receiver): string => (r.input === 'logits' ? 'logits' : r.input === 'mlp' ? `L${r.layer}.mlp` : `L${r.layer}H${r.head}.${r.input}`);
+
+const senderOrder = (c: Component) => 2 * c.layer + (c.kind === 'mlp' ? 1 : 0);
 
 function resolveReceiver(model: LanguageModel, r: Receiver): ReceiverSite {
   const layers = model.anatomy.layers;
-  if (r.input === 'logits') return { name: 'logits', input: 'logits', layer: layers.length, head: -1, hook: layers[layers.length - 1].residPost, size: 0 };
+  if (r.input === 'logits') return { name: 'logits', input: 'logits', layer: layers.length, head: -1, hook: layers[layers.length - 1].residPost, size: 0, order: Infinity };
+  if (r.input === 'mlp') {
+    const hook = `blocks.${r.layer}.ln2.hook_normalized`;
+    if (!model.hookPoints().includes(hook)) throw new GroundlabError('UNSUPPORTED', `receiver ${receiverName(r)}: the model has no hook point ${hook}`, { hint: 'an MLP receiver reads the MLP\'s normalised input, blocks.{l}.ln2.hook_normalized' });
+    return { name: receiverName(r), input: 'mlp', layer: r.layer, head: -1, hook, size: 0, order: 2 * r.layer + 1 };
+  }
   const hook = `blocks.${r.layer}.attn.hook_${r.input}`;
   const site = layers[r.layer]?.heads;
   if (!site || !model.hookPoints().includes(hook))
     throw new GroundlabError('UNSUPPORTED', `receiver ${receiverName(r)}: the model has no hook point ${hook}`, { hint: 'receivers are the q, k or v of a head of a layer with attention-style heads ([B, T, H, Dh] at blocks.{l}.attn.hook_q|k|v), or logits' });
   if (r.head < 0 || r.head >= site.size) throw new GroundlabError('BAD_ARGUMENT', `receiver ${receiverName(r)}: layer ${r.layer} has ${site.size} heads`);
-  return { name: receiverName(r), input: r.input, layer: r.layer, head: r.head, hook, size: site.size };
+  return { name: receiverName(r), input: r.input, layer: r.layer, head: r.head, hook, size: site.size, order: 2 * r.layer };
 }
 
-/** Every receiver of a model: each head's q, k and v (where the hook points exist), then logits. */
+/** Every receiver of a model: each head's q, k and v and each MLP (where the hook points exist), then logits. */
 export function receivers(model: LanguageModel): Receiver[] {
   const pts = new Set(model.hookPoints());
   const out: Receiver[] = [];
   model.anatomy.layers.forEach((la, l) => {
-    if (!la.heads) return;
-    for (let h = 0; h < la.heads.size; h++) for (const input of ['q', 'k', 'v'] as const) if (pts.has(`blocks.${l}.attn.hook_${input}`)) out.push({ layer: l, head: h, input });
+    if (la.heads) for (let h = 0; h < la.heads.size; h++) for (const input of ['q', 'k', 'v'] as const) if (pts.has(`blocks.${l}.attn.hook_${input}`)) out.push({ layer: l, head: h, input });
+    if (pts.has(`blocks.${l}.ln2.hook_normalized`)) out.push({ layer: l, input: 'mlp' });
   });
   out.push({ input: 'logits' });
   return out;
@@ -200,7 +213,7 @@ export function patchEffect(sClean: ArrayLike<number>, sCorr: ArrayLike<number>,
 export interface PathPatchOptions extends PairOptions {
   /** Sender components (default: every component). */
   senders?: ReadonlyArray<Component | string>;
-  /** Receivers (default: every head's q, k, v and logits). Only receivers in later layers than a sender form a path. */
+  /** Receivers (default: every head's q, k, v, every MLP and logits). Only receivers after a sender form a path (a head's q/k/v in a later layer; an MLP of the same or a later layer). */
   receivers?: readonly Receiver[];
   /** Also compute edge attribution patching for every path (one backward pass per batch). */
   attribution?: boolean;
@@ -213,7 +226,7 @@ export interface PathResult extends PatchEffect {
   senderHead: number;
   receiverLayer: number;
   receiverHead: number;
-  input: 'q' | 'k' | 'v' | 'logits';
+  input: 'q' | 'k' | 'v' | 'mlp' | 'logits';
   /** Edge attribution patching's estimate of `effect` (nats), with `attribution: true`. */
   attribution?: number;
   /** Per pair estimates. */
@@ -228,8 +241,8 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
   const compHooks = [...new Set(all.map((c) => c.hook))];
   const recvHooks = [...new Set(recvs.map((r) => r.hook))];
   const paths: Array<[ComponentSite, ReceiverSite]> = [];
-  for (const s of senders) for (const r of recvs) if (r.layer > s.layer) paths.push([s, r]);
-  if (paths.length === 0) throw new GroundlabError('BAD_ARGUMENT', 'path patching: no receiver lies after any sender', { hint: 'a receiver must be in a later layer than its sender (or be logits)' });
+  for (const s of senders) for (const r of recvs) if (r.order > senderOrder(s)) paths.push([s, r]);
+  if (paths.length === 0) throw new GroundlabError('BAD_ARGUMENT', 'path patching: no receiver lies after any sender', { hint: "a head's q/k/v receives from earlier layers, an MLP from its own layer's heads and earlier layers; logits from everything" });
   const N = pairs.length;
   const sClean = new Float64Array(N), sCorr = new Float64Array(N);
   const sPath = paths.map(() => new Float64Array(N));
@@ -262,7 +275,7 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
             } else {
               // step 3: only the receiver's input changes
               const v = step2.cache.get(r.hook);
-              out.push(tf.tidy(() => targetLogProbs(model.forward(corrupted, { hooks: { [r.hook]: (x) => blendHeads(x, v, 2, [r.head]) } }), seqs)));
+              out.push(tf.tidy(() => targetLogProbs(model.forward(corrupted, { hooks: { [r.hook]: (x) => (r.size ? blendHeads(x, v, 2, [r.head]) : v) } }), seqs)));
             }
             out.push(a ?? tf.zeros([idx.length]));
             void k;

@@ -164,3 +164,23 @@ test('cross-checkpoint patching: the late copy head\'s pattern (or output) in an
   late.dispose();
   early.dispose();
 });
+
+test('path patching on a tiny GPT-2 Transformer: MLP receivers; with the MLPs switched off, paths into them are 0 and a last-layer head\'s direct path is its activation patching', async () => {
+  const { createModel, modelPreset } = await import('../../src/models');
+  const m = createModel(modelPreset('transformer', 'tiny', 20), 3);
+  const pairs = [0, 1, 2, 3, 4, 5].map((k) => ({ clean: [1, 2 + k, 3, 4, 5], corrupted: [1, 9 + k, 3, 4, 5], target: 6 + (k % 3) }));
+  const senders = ['L0H0', 'L1H1'];
+  const recvs = [{ layer: 1, input: 'mlp' as const }, { layer: 1, head: 0, input: 'v' as const }, { input: 'logits' as const }];
+  const on = await pathPatching(m, pairs, { senders, receivers: recvs, attribution: true });
+  assert.deepEqual(on.map((r) => `${r.sender}>${r.receiver}`), ['L0H0>L1.mlp', 'L0H0>L1H0.v', 'L0H0>logits', 'L1H1>L1.mlp', 'L1H1>logits']);
+  assert.ok(Math.abs(on[3].effect) > 1e-6, `L1H1 -> L1.mlp is live while the MLP is on (${on[3].effect})`);
+  for (const l of [0, 1]) for (const w of ['weight', 'bias']) m.params.get(`transformer.h.${l}.mlp.c_proj.${w}`)!.assign(tf.zerosLike(m.params.get(`transformer.h.${l}.mlp.c_proj.${w}`)!));
+  const off = await pathPatching(m, pairs, { senders, receivers: recvs, attribution: true });
+  for (const r of off.filter((x) => x.input === 'mlp')) {
+    close(r.effect, 0, 1e-6, `${r.sender} -> ${r.receiver}`);
+    close(r.attribution!, 0, 1e-6, `EAP ${r.sender} -> ${r.receiver}`);
+  }
+  const ap = await activationPatching(m, pairs, { hooks: ['blocks.1.attn.hook_z'], positions: ['all'], head: 1 });
+  close(off[4].patched, ap[0].patched, 1e-5, 'L1H1 -> logits = activation patching of L1H1');
+  m.dispose();
+});
