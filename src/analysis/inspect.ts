@@ -52,6 +52,12 @@ export async function headMaps(model: LanguageModel, seqs: readonly EvalSequence
 
 /** What the inspector's map values are (shown beside its colour scale). */
 export const ATTENTION_MAP_UNIT = 'attention probability (each row sums to 1)';
+/** The "attention" map of models whose token mixing is not a softmax: the mixing matrix as the model computes it. */
+export const MIXING_MAP_UNIT: Record<string, string> = {
+  attention: ATTENTION_MAP_UNIT,
+  ssd: 'SSD mixing weight (the quadratic form of the state-space layer; rows need not sum to 1)',
+  gla: 'GLA mixing weight (gated linear attention; rows need not sum to 1)',
+};
 export const SALIENCY_MAP_UNIT = "share of the head's saliency |A·dL/dA| (the head's cells sum to 1)";
 
 /**
@@ -107,9 +113,11 @@ export async function inspectorData(
   const mapSteps = opts.mapSteps ?? steps;
   for (const st of mapSteps) if (!steps.includes(st)) throw new GroundlabError('BAD_ARGUMENT', `inspectorData: mapSteps has step ${st}, which is not an analysed checkpoint of ${run.dir}`, { hint: `use steps among ${steps.join(', ')}` });
   const computed: HeadMap[] = [];
+  let mixKind = 'attention';
   for (const st of mapSteps) {
     const model = await run.loadModel(st);
     try {
+      mixKind = mixingHooks(model)?.kind ?? mixKind;
       computed.push(...(await headMaps(model, picked, st, ids)));
     } finally {
       model.dispose();
@@ -137,7 +145,7 @@ export async function inspectorData(
     thresholds: { aggregate: opts.thresholds?.aggregate ?? 0.3, gather: opts.thresholds?.gather ?? 0.3 },
     examples,
     maps,
-    mapUnits: { attention: ATTENTION_MAP_UNIT, saliency: SALIENCY_MAP_UNIT },
+    mapUnits: { attention: MIXING_MAP_UNIT[mixKind] ?? ATTENTION_MAP_UNIT, saliency: SALIENCY_MAP_UNIT },
     initial: { step: initialStep, example: examples[0]?.id, variant: 'match', kind: 'saliency', ...strongest },
   };
 }

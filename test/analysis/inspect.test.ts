@@ -60,6 +60,7 @@ test('a trained and analysed tiny run becomes timeline and inspector bundles who
     assert.ok(vals.every((x) => x >= 0 && x <= 1));
   }
   assert.match(ins.mapUnits!.saliency!, /share of the head's saliency/);
+  assert.match(ins.mapUnits!.attention!, /^attention probability/);
   // the initial head is the one with the highest aggregate score at the last checkpoint
   const agg = ins.scores.aggregate![1] as number[][];
   const best = Math.max(...agg.flat());
@@ -80,5 +81,22 @@ test('the inspector says UNSUPPORTED, not NOT_FOUND, for a run whose model has n
   for (const model of [modelPreset('gru', 'tiny', 20), modelPreset('lstm', 'tiny', 20), modelPreset('transformer', 'tiny', 20, { mixing: 'none' })]) {
     const run = { dir: '/nowhere', config: { model }, readTable: async () => undefined } as unknown as Parameters<typeof inspectorData>[0];
     await assert.rejects(inspectorData(run), (e: unknown) => e instanceof GroundlabError && e.code === 'UNSUPPORTED' && /without token-mixing matrices/.test(e.message) && /timeline/.test(e.hint ?? ''), model.arch);
+  }
+});
+
+test('inspectorData names what the "attention" maps are: softmax probabilities for a Transformer, SSD mixing weights for Mamba-2', async () => {
+  await initEngine({ log: false });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-lab-'));
+  try {
+    await train({ out: path.join(dir, 'm'), arch: 'mamba2', preset: 'tiny', steps: 4, seed: 2 });
+    const run = await openRun(path.join(dir, 'm'));
+    const last = run.checkpoints[run.checkpoints.length - 1].step;
+    await analyzeRun(run, { checkpoints: [last], only: ['gain', 'heads'], evalSet: { contextsPerNoun: 1, mismatchesPerContext: 2 } });
+    const ins = await inspectorData(run, { examples: 1 });
+    assert.match(ins.mapUnits!.attention!, /^SSD mixing weight/);
+    assert.ok(ins.maps.some((m) => m.kind === 'attention'));
+    assert.ok(INSPECTOR_MIME in inspectorBundle(ins));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
