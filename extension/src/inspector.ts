@@ -289,9 +289,9 @@ export class InspectorView {
 
   /**
    * The value range a map's colours span. Shared scale: one range per kind of map for the whole
-   * bundle, so that a colour means the same value in every head and at every checkpoint; attention
-   * probabilities use [0, 1], other maps [min(0, smallest value), largest value] over all carried
-   * maps of that kind. Per-map scale: the map's own range.
+   * bundle, [min(0, smallest value), largest value] over all carried maps of that kind, so that a
+   * colour means the same value in every head and at every checkpoint (for softmax attention the
+   * largest value is about 1: some head attends fully to one token). Per-map scale: the map's own range.
    */
   mapDomain(m: Pick<EncodedMap, 'kind' | 'min' | 'max'>): { domain: [number, number]; signed: boolean; shared: boolean } {
     if (this.state.scale === 'map') return { domain: [Math.min(0, m.min), m.max], signed: m.min < 0, shared: false };
@@ -303,7 +303,6 @@ export class InspectorView {
       hi = Math.max(hi, x.max);
     }
     if (!Number.isFinite(hi) || hi <= lo) hi = lo + 1;
-    if (m.kind === 'attention' && lo >= 0 && hi <= 1) hi = 1;
     return { domain: [lo, hi], signed: lo < 0, shared: true };
   }
 

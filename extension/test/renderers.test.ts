@@ -231,7 +231,7 @@ test('inspector: token labels on both map axes, coloured by kind', async () => {
   v.dispose();
 });
 
-test('inspector: colour scales shared by all heads and checkpoints (attention [0, 1], saliency its bundle range), or per map', async () => {
+test('inspector: colour scales shared by all heads and checkpoints (each kind its range over the bundle), or per map', async () => {
   const h = host();
   const v = new InspectorView(h, inspectorPayload(), { renderer: 'svg' });
   await v.ready;
