@@ -142,8 +142,9 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
 /**
  * One head's token x token map from inspector data (the input of `inspectorBundle`) as an
  * interactive heat map, tokens on both axes (rows = query positions, columns = key positions).
- * Attention uses the colour range [0, 1] (probabilities, comparable across heads); pass `zmax` to
- * compare saliency maps on one range.
+ * Softmax attention uses the colour range [0, 1] (probabilities, comparable across heads); maps
+ * with values outside it (SSD or GLA mixing weights) their own; pass `zmin`/`zmax` to compare
+ * saliency maps on one range.
  */
 export function mapHeatmap(data: InspectorData, key: MapKey, o: Pick<PlotlyHeatmapOptions, 'zmin' | 'zmax' | 'title'> = {}): PlotlyFigure {
   const m = data.maps.find((x) => x.step === key.step && x.example === key.example && x.variant === key.variant && x.kind === key.kind && x.layer === key.layer && x.head === key.head);
@@ -157,6 +158,8 @@ export function mapHeatmap(data: InspectorData, key: MapKey, o: Pick<PlotlyHeatm
   const n = v.tokens.length;
   const z = mapRows(m, n);
   const attention = key.kind === 'attention';
+  // softmax attention on [0, 1]; other mixing weights (SSD, GLA) and saliency on their own range
+  const within01 = z.every((r) => r.every((x) => x >= 0 && x <= 1));
   return plotlyHeatmap(z, {
     x: v.tokens,
     y: v.tokens,
@@ -165,8 +168,8 @@ export function mapHeatmap(data: InspectorData, key: MapKey, o: Pick<PlotlyHeatm
     yTitle: 'query token',
     zTitle: attention ? 'attention' : data.mapUnits?.saliency ? 'saliency share' : 'saliency',
     colorscale: attention ? 'Blues' : 'Oranges',
-    zmin: o.zmin ?? 0,
-    zmax: o.zmax ?? (attention ? 1 : undefined),
+    zmin: o.zmin ?? (within01 ? 0 : undefined),
+    zmax: o.zmax ?? (attention && within01 ? 1 : undefined),
   });
 }
 
