@@ -48,6 +48,30 @@ function labelled(text: string, control: HTMLElement): HTMLLabelElement {
 
 
 const CELL = 18;
+/** Small multiples draw at most this many cells per side (larger maps are max-pooled). */
+const THUMB_CELLS = 64;
+
+/**
+ * A map reduced to at most `max` x `max` cells for a thumbnail: each cell is the largest byte of its
+ * f x f block (f = ceil(n / max)), so a strong cell never vanishes; present if any cell of the block is.
+ */
+export function thumbnail(dec: { bytes: Uint8Array; present: Uint8Array | null }, n: number, max: number): { bytes: Uint8Array; present: Uint8Array | null; n: number } {
+  if (n <= max) return { ...dec, n };
+  const f = Math.ceil(n / max);
+  const m = Math.ceil(n / f);
+  const bytes = new Uint8Array(m * m);
+  const present = dec.present ? new Uint8Array(m * m) : null;
+  for (let q = 0; q < n; q++) {
+    for (let k = 0; k < n; k++) {
+      const i = q * n + k;
+      if (dec.present && !dec.present[i]) continue;
+      const j = Math.floor(q / f) * m + Math.floor(k / f);
+      if (dec.bytes[i] > bytes[j]) bytes[j] = dec.bytes[i];
+      if (present) present[j] = 1;
+    }
+  }
+  return { bytes, present, n: m };
+}
 
 export class InspectorView {
   readonly host: HTMLElement;
@@ -590,8 +614,10 @@ export class InspectorView {
           const key = `${mapKey(m.step, m.example, m.variant, m.kind, m.layer, m.head)}|${s.scale}|${bg.join(',')}`;
           let url = this.thumbs.get(key);
           if (!url) {
-            const dec = this.decodedOf(m);
-            url = bmpDataUrl(dec.bytes, dec.present, m.n, this.lutFor(m), bg);
+            const t = thumbnail(this.decodedOf(m), m.n, THUMB_CELLS);
+            url = bmpDataUrl(t.bytes, t.present, t.n, this.lutFor(m), bg);
+            // a bounded cache: 600 thumbnails of at most 64 x 64 cells are about 10 MB of data URLs
+            if (this.thumbs.size >= 600) this.thumbs.clear();
             this.thumbs.set(key, url);
           }
           const img = el('img', 'gl-mult-img');

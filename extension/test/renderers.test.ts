@@ -2,7 +2,7 @@
 import './dom';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InspectorView } from '../src/inspector';
+import { InspectorView, thumbnail } from '../src/inspector';
 import { TimelineView, logTicks } from '../src/timeline';
 import { checkInspector, checkTimeline, decodeBytes, decodeMap, fmt, PayloadError } from '../src/payload';
 import { listenerCount, nearestIndex, sliderKey } from '../src/bus';
@@ -344,4 +344,21 @@ test('timeline: log-scaled step axis by default when the steps span a factor of 
   assert.deepEqual(logTicks(0, 1500), [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]);
   t.dispose();
   narrow.dispose();
+});
+
+test('thumbnail: maps larger than the thumbnail are max-pooled, keeping strong cells and the causal shape', () => {
+  const n = 6;
+  const bytes = new Uint8Array(n * n);
+  const present = new Uint8Array(n * n);
+  for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) present[q * n + k] = 1;
+  bytes[5 * n + 2] = 200; // one strong cell
+  bytes[1 * n + 0] = 10;
+  const t = thumbnail({ bytes, present }, n, 3);
+  assert.equal(t.n, 3);
+  assert.equal(t.bytes[2 * 3 + 1], 200, 'the strong cell survives in its 2 x 2 block');
+  assert.equal(t.bytes[0], 10);
+  assert.deepEqual(Array.from(t.present!), [1, 0, 0, 1, 1, 0, 1, 1, 1], 'blocks above the diagonal stay empty');
+  const small = thumbnail({ bytes, present }, n, 64);
+  assert.equal(small.n, 6);
+  assert.equal(small.bytes, bytes);
 });
