@@ -614,6 +614,15 @@ void cumsumRows(const float *x, float *lam, int64_t t, int64_t kd) {
     for (int64_t d = 0; d < kd; d++) lam[ti * kd + d] = lam[(ti - 1) * kd + d] + x[ti * kd + d];
 }
 
+// out[d] = q[d] k[d] exp(min(lt[d] - ls[d], 0)): the terms of one entry of the GLA mixing matrix.
+void glaTerms(const float *__restrict q, const float *__restrict k, const float *__restrict lt, const float *__restrict ls,
+              float *__restrict out, int64_t kd) {
+  for (int64_t d = 0; d < kd; d++) {
+    const float diff = lt[d] - ls[d];
+    out[d] = q[d] * k[d] * fexp(diff < 0.0f ? diff : 0.0f);
+  }
+}
+
 // Gated linear attention's mixing matrix (see ../ops-gla.ts), per row n of [n, T, K]:
 //   P[t, s] = sum_d q[t, d] k[s, d] exp(L[t, d] - L[s, d]) for s <= t, else 0;  L = cumsum over t of logA.
 // The decays are recomputed in the backward pass instead of kept ([n, T, T, K] would be large).
@@ -627,18 +636,17 @@ napi_value GlaPattern(napi_env env, napi_callback_info info) {
   float *la = a.f32(6, n * t * kd);
   float *p = a.f32(7, n * t * t);
   if (!a.ok) return nullptr;
-  std::vector<float> lam(t * kd);
+  std::vector<float> lam(t * kd), terms(kd);
   for (int64_t r = 0; r < n; r++) {
     const float *qr = q + r * t * kd, *kr = k + r * t * kd, *lr = la + r * t * kd;
     cumsumRows(lr, lam.data(), t, kd);
     float *pr = p + r * t * t;
     for (int64_t ti = 0; ti < t; ti++) {
       for (int64_t si = 0; si <= ti; si++) {
+        // the K terms first (a loop the compiler vectorises), then their sum in order
+        glaTerms(qr + ti * kd, kr + si * kd, lam.data() + ti * kd, lam.data() + si * kd, terms.data(), kd);
         float acc = 0.0f;
-        for (int64_t d = 0; d < kd; d++) {
-          const float diff = lam[ti * kd + d] - lam[si * kd + d];
-          acc += qr[ti * kd + d] * kr[si * kd + d] * fexp(diff < 0.0f ? diff : 0.0f);
-        }
+        for (int64_t d = 0; d < kd; d++) acc += terms[d];
         pr[ti * t + si] = acc;
       }
       for (int64_t si = ti + 1; si < t; si++) pr[ti * t + si] = 0.0f;
