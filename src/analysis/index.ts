@@ -10,3 +10,4 @@ export * from './inspect';
 export * from './gradients';
 export * from './pathpatch';
 export * from './attribution';
+export * from './dla';
