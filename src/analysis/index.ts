@@ -11,3 +11,4 @@ export * from './gradients';
 export * from './pathpatch';
 export * from './attribution';
 export * from './dla';
+export * from './steering';
