@@ -341,11 +341,46 @@ function inspectorSvg(p: InspectorPayload): string {
   const cell = Math.max(8, Math.min(22, Math.floor(260 / Math.max(p.layers, p.heads))));
   const x0 = 60;
   const y0 = 56;
-  const W = Math.max(x0 + p.heads * cell + 180, 640);
   const ex = p.examples.find((e) => e.id === p.initial.example)!;
   const v = ex.variants[p.initial.variant] ?? ex.variants.match!;
-  const tokY = y0 + p.layers * cell + 40;
+  // the initial head's map, if carried: at most 48 x 48 cells (larger maps max-pooled), one colour
+  // range per kind of map over the bundle, as in the widget
+  const init = p.initial;
+  const m = p.maps.find((x) => x.step === init.step && x.example === init.example && x.variant === init.variant && x.kind === init.kind && x.layer === init.layer && x.head === init.head);
+  const mx = x0 + p.heads * cell + 90;
+  const S = 240;
+  const mapH = m ? S + 36 : 0;
+  const W = Math.max(x0 + p.heads * cell + 180, m ? mx + S + 20 : 0, 640);
+  const tokY = y0 + Math.max(p.layers * cell, mapH) + 40;
   const out: string[] = [];
+  if (m) {
+    const n = m.n;
+    const vals = decodeMap(m);
+    const f = Math.ceil(n / 48);
+    const k = Math.ceil(n / f);
+    const pooled = new Float64Array(k * k).fill(-Infinity);
+    for (let q = 0; q < n; q++) for (let c2 = 0; c2 < (m.encoding === 'u8-lower' ? q + 1 : n); c2++) {
+      const j = Math.floor(q / f) * k + Math.floor(c2 / f);
+      pooled[j] = Math.max(pooled[j], vals[q * n + c2]);
+    }
+    let dmax = 0;
+    for (const x of p.maps) if (x.kind === m.kind) dmax = Math.max(dmax, x.max);
+    const cs = S / k;
+    const rgb = m.kind === 'attention' ? [25, 113, 194] : [217, 72, 15];
+    out.push(`<text x="${mx}" y="${y0 - 8}" font-size="10">${esc(m.kind)} map of L${m.layer} H${m.head} (rows: query, columns: key)</text>`);
+    for (let q = 0; q < k; q++) for (let c2 = 0; c2 < k; c2++) {
+      const val = pooled[q * k + c2];
+      if (val === -Infinity) continue;
+      const t = dmax > 0 ? Math.max(0, Math.min(1, val / dmax)) : 0;
+      const col = rgb.map((a) => Math.round(255 + (a - 255) * t));
+      out.push(`<rect x="${(mx + c2 * cs).toFixed(1)}" y="${(y0 + q * cs).toFixed(1)}" width="${cs.toFixed(2)}" height="${cs.toFixed(2)}" fill="rgb(${col.join(',')})"/>`);
+    }
+    const pq = Math.floor(v.predPos / f);
+    const pk = Math.floor(v.envPos / f);
+    out.push(`<rect x="${(mx + pk * cs).toFixed(1)}" y="${(y0 + pq * cs).toFixed(1)}" width="${cs.toFixed(2)}" height="${cs.toFixed(2)}" fill="none" stroke="#d32f2f" stroke-width="2"/>`);
+    out.push(`<text x="${mx}" y="${y0 + S + 13}" font-size="9">ENV -> pre-LAN cell outlined${f > 1 ? `; a cell: max of ${f} x ${f}` : ''}</text>`);
+    out.push(`<text x="${mx}" y="${y0 + S + 25}" font-size="9">colours 0..${num(dmax)}, shared by all ${esc(m.kind)} maps</text>`);
+  }
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`);
   out.push(`<text x="10" y="36" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${esc(String(p.initial.step))}; static image: install groundlab-widgets for the interactive inspector</text>`);
   for (let l = 0; l < p.layers; l++) {

@@ -65,6 +65,11 @@ test('inspectorBundle: JSON payload, SVG fallback and text; nested or flat maps'
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.equal((svg.match(/<rect [^>]*><title>L\d+ H\d+: /g) ?? []).length, 6, 'one cell per head');
   assert.match(svg, /ball&lt;ENV&gt;/);
+  // the initial head's map: its lower triangle (12 tokens: 78 cells) and the ENV -> pre-LAN marker
+  const p0 = p.initial;
+  assert.match(svg, new RegExp(`${p0.kind} map of L${p0.layer} H${p0.head} \\(rows: query, columns: key\\)`));
+  assert.equal((svg.match(/<rect x="[\d.]+" y="[\d.]+" width="20.00" height="20.00" fill="rgb/g) ?? []).length, 78);
+  assert.match(svg, /stroke="#d32f2f"/);
   assert.match(b['text/plain'] as string, /3 layers x 2 heads, 2 checkpoints/);
   // a map given as rows equals the same map given flat
   const m = data.maps[0];
