@@ -249,5 +249,10 @@ test('whole training steps of every architecture: native within 1e-5 of wasm, th
     assert.deepEqual(again, native, `${arch}: the same seed gives the same native loss trace bit for bit`);
     wasm.forEach((l, i) => assert.ok(Math.abs(l - native[i]) <= 1e-5 * Math.abs(l), `${arch}: loss of step ${i} wasm ${l} vs native ${native[i]}`));
   }
+  // The same with two BLAS threads (OpenBLAS splits the output, not the sums): bit for bit again.
+  setNativeKernels(true, 2);
+  const two = lossTrace('transformer', 3);
+  assert.deepEqual(lossTrace('transformer', 3), two, 'two threads: the same seed gives the same loss trace bit for bit');
+  setNativeKernels(true, 1);
   setNativeKernels(was);
 });
