@@ -1,0 +1,78 @@
+/**
+ * `groundlab das <run> --program up-down --variable count --hook blocks.0.state --dims 1,2`:
+ * distributed alignment search on a counting-task run (src/causal/run.ts): per checkpoint, task
+ * accuracy, the IIA of a learned k-dimensional subspace and of the baselines (identity rotation,
+ * random rotation, full-vector swap). Writes `<run>/analysis/das.arrow` and the subspaces under
+ * `<run>/analysis/das/`, and prints the table.
+ */
+import { GroundlabError } from '../../errors';
+import { defineCommand, type Command } from '../args';
+import { initEngine } from '../../engine';
+import { openRun, sigintAbort, terminalProgress } from '../../train';
+import { PROGRAM_NAMES, type ProgramName } from '../../causal/programs';
+import { dasRun } from '../../causal/run';
+import { textTable } from '../../analysis/report';
+import { parseSteps } from './analyze';
+
+function parseDims(xs: string[] | undefined): number[] {
+  if (!xs) return [1];
+  return xs.map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new GroundlabError('BAD_ARGUMENT', `--dims "${x}": expected subspace sizes like 1,2,4`);
+    return n;
+  });
+}
+
+export const command: Command = defineCommand(
+  {
+    name: 'das',
+    summary: 'Distributed alignment search on a counting-task run: IIA of a learned subspace for a program variable, with baselines, per checkpoint.',
+    positionals: [{ name: 'run', help: 'run directory of a counting run (`groundlab train --corpus-kind counting`)' }],
+    options: {
+      program: { type: 'string', choices: [...PROGRAM_NAMES], default: 'up-down', help: 'causal program' },
+      variable: { type: 'list', help: 'program variables intervened on together (default count; e.g. count,phase)' },
+      hook: { type: 'string', help: 'site: a [B, T, D] hook point (e.g. blocks.0.hook_resid_post) or blocks.{l}.state (a GRU layer\'s recurrent state, carried on); default blocks.0.state for a GRU, blocks.0.hook_resid_post otherwise' },
+      dims: { type: 'list', help: 'subspace sizes k, comma-separated (default 1)' },
+      checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: the last)' },
+      at: { type: 'string', choices: ['any', 'demo', 'response'], default: 'any', help: 'steps intervened on' },
+      'fit-steps': { type: 'int', default: 300, help: 'optimisation steps of each fit' },
+      pairs: { type: 'int', default: 512, help: 'counterfactual pairs to fit on (as many again, drawn apart, to score on)' },
+      lr: { type: 'number', default: 0.01, help: 'learning rate (Adam, cosine decay)' },
+      seed: { type: 'int', default: 0, help: 'seed of the pairs and of the initial subspace' },
+      'no-baselines': { type: 'boolean', help: 'skip the identity, random and full-swap baselines' },
+      quiet: { type: 'boolean', help: 'no progress line' },
+    },
+    examples: ['groundlab das runs/count-gru --program up-down --variable count --hook blocks.0.state --dims 1,2', 'groundlab das runs/count-gru --program up-up --checkpoints 100,500,1500'],
+  },
+  async ({ positionals, options: o }) => {
+    await initEngine();
+    const abort = sigintAbort();
+    try {
+      const run = await openRun(positionals[0]);
+      const site = (o.hook as string | undefined) ?? (run.config.arch === 'gru' ? 'blocks.0.state' : 'blocks.0.hook_resid_post');
+      const rows = await dasRun(run, {
+        program: o.program as ProgramName,
+        variables: (o.variable as string[] | undefined) ?? ['count'],
+        site,
+        dims: parseDims(o.dims as string[] | undefined),
+        checkpoints: parseSteps(o.checkpoints as string[] | undefined),
+        at: o.at as 'any' | 'demo' | 'response',
+        steps: o['fit-steps'] as number,
+        trainPairs: o.pairs as number,
+        testPairs: o.pairs as number,
+        lr: o.lr as number,
+        seed: o.seed as number,
+        baselines: !o['no-baselines'],
+        signal: abort.signal,
+        onProgress: o.quiet ? undefined : terminalProgress(),
+      });
+      const fmt = rows.map((r) => ({ ...r, iia: r.iia.toFixed(3), task_accuracy: r.task_accuracy.toFixed(4), heldout_accuracy: r.heldout_accuracy.toFixed(4) }));
+      process.stdout.write(
+        `run ${run.dir}: ${o.program} ${rows[0]?.variables} at ${site}\n${textTable(fmt, [['step', 'step'], ['k', 'k'], ['method', 'method'], ['iia', 'IIA'], ['task_accuracy', 'task acc'], ['heldout_accuracy', 'held-out acc'], ['pairs', 'pairs']])}\n`,
+      );
+      return 0;
+    } finally {
+      abort.dispose();
+    }
+  },
+);
