@@ -156,10 +156,12 @@ export function mapHeatmap(data: InspectorData, key: MapKey, o: Pick<PlotlyHeatm
   const ex = data.examples.find((e) => e.id === key.example)!;
   const v = key.variant === 'match' ? ex.match : ex.mismatch!;
   const n = v.tokens.length;
-  const z = mapRows(m, n);
+  const z: (number | null)[][] = mapRows(m, n);
+  // a causal map (all zero above the diagonal) leaves those cells empty, as the inspector does
+  if (z.every((r, q) => r.every((x, k) => k <= q || x === 0))) z.forEach((r, q) => r.fill(null, q + 1));
   const attention = key.kind === 'attention';
   // softmax attention on [0, 1]; other mixing weights (SSD, GLA) and saliency on their own range
-  const within01 = z.every((r) => r.every((x) => x >= 0 && x <= 1));
+  const within01 = z.every((r) => r.every((x) => x == null || (x >= 0 && x <= 1)));
   return plotlyHeatmap(z, {
     x: v.tokens,
     y: v.tokens,
@@ -171,6 +173,39 @@ export function mapHeatmap(data: InspectorData, key: MapKey, o: Pick<PlotlyHeatm
     zmin: o.zmin ?? (within01 ? 0 : undefined),
     zmax: o.zmax ?? (attention && within01 ? 1 : undefined),
   });
+}
+
+/**
+ * One head's attention and saliency maps side by side with linked axes: zooming or panning one
+ * zooms the other, and the hovered row and column are marked across both (spike lines), so where
+ * the head looks and where the gradient flows can be read cell by cell.
+ */
+export function mapPairHeatmap(data: InspectorData, key: Omit<MapKey, 'kind'>, o: { title?: string } = {}): PlotlyFigure {
+  const att = mapHeatmap(data, { ...key, kind: 'attention' });
+  const sal = mapHeatmap(data, { ...key, kind: 'saliency' });
+  const [ta, ts] = [att.data[0], sal.data[0]];
+  const spikes = { showspikes: true, spikemode: 'across', spikesnap: 'cursor', spikethickness: 1, spikedash: 'dot' };
+  const ax = (l: Record<string, unknown>, over: Record<string, unknown>) => ({ ...(l as object), ...spikes, ...over });
+  const fig: PlotlyFigure = {
+    data: [
+      { ...ta, xaxis: 'x', yaxis: 'y', colorbar: { title: { text: 'attention' }, x: 0.41, xanchor: 'left', len: 0.9 } },
+      { ...ts, xaxis: 'x2', yaxis: 'y2', colorbar: { title: { text: 'saliency' }, x: 0.95, xanchor: 'left', len: 0.9 } },
+    ],
+    layout: {
+      ...TRANSPARENT,
+      title: { text: o.title ?? `L${key.layer} H${key.head} at step ${key.step}, example ${key.example} (${key.variant}): attention | saliency` },
+      width: Math.min(1400, 2 * Number(att.layout.width) + 40),
+      height: att.layout.height,
+      hovermode: 'closest',
+      xaxis: ax(att.layout.xaxis as Record<string, unknown>, { domain: [0, 0.4] }),
+      yaxis: ax(att.layout.yaxis as Record<string, unknown>, { scaleanchor: undefined }),
+      xaxis2: ax(sal.layout.xaxis as Record<string, unknown>, { domain: [0.55, 0.94], matches: 'x' }),
+      yaxis2: ax(sal.layout.yaxis as Record<string, unknown>, { anchor: 'x2', matches: 'y', showticklabels: false, title: { text: '' }, scaleanchor: undefined }),
+      margin: att.layout.margin,
+    },
+  };
+  const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', hconcat: [figureFallback(att)!, figureFallback(sal)!].map(({ $schema: _s, ...rest }) => rest) };
+  return withFallback(fig, spec);
 }
 
 function mapRows(m: HeadMap, n: number): number[][] {

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspectorBundle, timelineBundle, INSPECTOR_MIME, TIMELINE_MIME } from '../../src/viz/widgets';
 import { syntheticInspectorData, syntheticTimelineData } from './fixtures';
-import { mapHeatmap, plotlyBundle, probeSubspace3d } from '../../src/viz/plotly';
+import { mapHeatmap, mapPairHeatmap, plotlyBundle, probeSubspace3d } from '../../src/viz/plotly';
 import { Rng } from '../../src/engine/rng';
 import { JUPYTER, launchChromium, missing, OUT, startLab, widgetsInstalled, writeJSON } from './lab';
 
@@ -28,7 +28,9 @@ async function notebook() {
   const code = (src: string, outputs: unknown[]) => ({ cell_type: 'code', execution_count: null, metadata: {}, source: src, outputs });
   // plotly figures (saved with their SVG/PNG fallbacks): one head's map, and a 3-D class subspace
   const data = syntheticInspectorData({ layers: 2, heads: 2, tokens: 24, steps: [10], examples: 1, mapsPerStep: 2 });
-  const heat = await plotlyBundle(mapHeatmap(data, data.maps.find((m) => m.kind === 'attention')!));
+  const att = data.maps.find((m) => m.kind === 'attention' && data.maps.some((x) => x.kind === 'saliency' && x.layer === m.layer && x.head === m.head && x.step === m.step && x.variant === m.variant))!;
+  const heat = await plotlyBundle(mapHeatmap(data, att));
+  const pair = await plotlyBundle(mapPairHeatmap(data, att));
   const d = 8;
   const rng = new Rng(1);
   const x = new Float32Array(90 * d);
@@ -48,6 +50,7 @@ async function notebook() {
         code('display(timeline)', [out(tl)]),
         code('display(inspector)', [out(insp)]),
         code('display(mapHeatmap(...))', [out(heat)]),
+        code('display(mapPairHeatmap(...))', [out(pair)]),
         code('display(probeSubspace3d(...))', [out(cloud)]),
       ],
     },
@@ -227,14 +230,16 @@ test('groundlab-widgets in JupyterLab + Chromium: select a head, saliency, scrub
     await page.screenshot({ path: path.join(OUT, '6-all-heads.png'), fullPage: true });
     await page.selectOption('.gl-inspector .gl-multiples', 'layer');
 
-    // plotly figures are drawn by JupyterLab's plotly renderer (PyPI plotly ships it): a heat map and a 3-D scatter
+    // plotly figures are drawn by JupyterLab's plotly renderer (PyPI plotly ships it): a heat map, a linked pair and a 3-D scatter
     await page.locator('.js-plotly-plot').first().scrollIntoViewIfNeeded();
-    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot').length === 2, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot').length === 3, undefined, { timeout: 30_000 });
     // the heat map's cells and the 3-D scene are drawn (plotly draws heat maps on a canvas image, 3-D with WebGL)
     await page.waitForFunction(() => document.querySelectorAll('.js-plotly-plot .heatmaplayer image, .js-plotly-plot .hm image').length >= 1, undefined, { timeout: 30_000 });
     timings.plotly3dScene = await page.evaluate(() => document.querySelectorAll('.js-plotly-plot .gl-container canvas').length);
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(OUT, '7-plotly.png'), fullPage: false });
+    await page.locator('.js-plotly-plot').nth(1).scrollIntoViewIfNeeded();
+    await page.locator('.js-plotly-plot').nth(1).screenshot({ path: path.join(OUT, '8-plotly-pair.png') });
     timings.plotlyFigures = await page.locator('.js-plotly-plot').count();
 
     // 4. dark theme through the Settings menu: the widgets redraw with the theme's colours

@@ -5,7 +5,7 @@ import { Rng } from '../../src/engine/rng';
 import { isGroundlabError } from '../../src/errors';
 import { displayBundle } from '../../src/notebook/display';
 import { PLOTLY_MIME } from '../../src/notebook/mime';
-import { classSubspace, figureFallback, mapHeatmap, plotlyBundle, plotlyHeatmap, plotlyScatter3d, probeSubspace3d } from '../../src/viz/plotly';
+import { classSubspace, figureFallback, mapHeatmap, mapPairHeatmap, plotlyBundle, plotlyHeatmap, plotlyScatter3d, probeSubspace3d } from '../../src/viz/plotly';
 import { vegaLiteToSvg } from '../../src/viz/render';
 import { syntheticInspectorData } from '../extension/fixtures';
 
@@ -62,10 +62,27 @@ test('mapHeatmap: one head map of inspector data, tokens on both axes; attention
   const tr = fig.data[0] as { z: number[][]; zmin: number; zmax: number; colorscale: string };
   const flat = Array.from(m.values as ArrayLike<number>);
   assert.equal(tr.z[7][3], flat[7 * 10 + 3]);
+  assert.equal(tr.z[3][7], null, 'the causal upper triangle is left empty');
   assert.deepEqual([tr.zmin, tr.zmax], [0, 1]);
   assert.deepEqual((tr.colorscale as unknown as [number, string][])[0], [0, scheme('blues')(0)], 'low values light: the Vega blues scheme');
   assert.deepEqual((fig.layout.yaxis as { ticktext: string[] }).ticktext, data.examples[0].match.tokens);
   assert.throws(() => mapHeatmap(data, { ...m, layer: 1, head: 1, step: 999 }), isBadArgument(/has no attention map of L1 H1 at step 999/));
+});
+
+test('mapPairHeatmap: a head\'s attention and saliency side by side, axes linked (zoom and spikes), fallback of both', async () => {
+  const data = syntheticInspectorData({ layers: 2, heads: 2, tokens: 10, steps: [5, 10], examples: 1, mapsPerStep: 2 });
+  const m = data.maps.find((x) => x.kind === 'attention' && data.maps.some((y) => y.kind === 'saliency' && y.layer === x.layer && y.head === x.head && y.step === x.step && y.variant === x.variant))!;
+  const fig = mapPairHeatmap(data, m);
+  assert.deepEqual(fig.data.map((t) => [t.xaxis, t.yaxis]), [['x', 'y'], ['x2', 'y2']]);
+  assert.equal((fig.layout.xaxis2 as { matches: string }).matches, 'x', 'zooming one map zooms the other');
+  assert.equal((fig.layout.yaxis2 as { matches: string }).matches, 'y');
+  assert.equal((fig.layout.xaxis as { showspikes: boolean }).showspikes, true);
+  const sal = data.maps.find((y) => y.kind === 'saliency' && y.layer === m.layer && y.head === m.head && y.step === m.step && y.variant === m.variant)!;
+  assert.equal((fig.data[1] as { z: number[][] }).z[9][4], Array.from(sal.values as ArrayLike<number>)[9 * 10 + 4]);
+  const svg = await vegaLiteToSvg(figureFallback(fig)!);
+  assert.match(svg, /attention map of L/);
+  assert.match(svg, /saliency map of L/);
+  assert.throws(() => mapPairHeatmap(data, { ...m, step: 999 }), isBadArgument(/has no attention map/));
 });
 
 /** n points in R^d: class c's mean is 3 * e_{dims[c]} (a known class subspace), small noise elsewhere. */
