@@ -419,3 +419,77 @@ export function dasLossAndGrad(site: InterventionSite, pairs: readonly EncodedPa
 export function padIdOf(tokenizer: Tokenizer): number {
   return tokenizer.id(PAD);
 }
+
+/**
+ * The probe-derived baseline: the unit direction of a ridge regression of a program variable on
+ * the site's activations at every step of `seqs` (one token-id sequence and one value per step
+ * each), [D, 1]. Solved in double precision (normal equations, Cholesky).
+ */
+export async function probeDirection(site: InterventionSite, seqs: ReadonlyArray<{ ids: number[]; values: number[] }>, opts: { padId: number; ridge?: number; batchSize?: number }): Promise<Float32Array> {
+  const d = site.dim;
+  const xtx = new Float64Array(d * d);
+  const xty = new Float64Array(d);
+  const mean = new Float64Array(d);
+  let n = 0;
+  let ySum = 0;
+  const rows: Array<[Float32Array, number]> = [];
+  const bs = opts.batchSize ?? 64;
+  for (let i = 0; i < seqs.length; i += bs) {
+    const batch = seqs.slice(i, i + bs);
+    const t = Math.max(...batch.map((s) => s.ids.length));
+    const ids = new Int32Array(batch.length * t).fill(opts.padId);
+    batch.forEach((s, b) => ids.set(s.ids, b * t));
+    const tokens = tf.tensor2d(ids, [batch.length, t], 'int32');
+    for (let p = 0; p < t; p++) {
+      const pos = new Int32Array(batch.length).fill(p);
+      const a = site.read(tokens, pos);
+      const v = (await a.data()) as Float32Array;
+      a.dispose();
+      batch.forEach((s, b) => {
+        if (p < s.values.length) rows.push([v.slice(b * d, (b + 1) * d), s.values[p]]);
+      });
+    }
+    tokens.dispose();
+  }
+  for (const [x, y] of rows) {
+    for (let r = 0; r < d; r++) mean[r] += x[r];
+    ySum += y;
+    n++;
+  }
+  if (n < 2) throw new GroundlabError('BAD_ARGUMENT', 'a probe direction needs at least two activations');
+  for (let r = 0; r < d; r++) mean[r] /= n;
+  const yMean = ySum / n;
+  for (const [x, y] of rows) {
+    for (let r = 0; r < d; r++) {
+      const xr = x[r] - mean[r];
+      xty[r] += xr * (y - yMean);
+      for (let c = 0; c <= r; c++) xtx[r * d + c] += xr * (x[c] - mean[c]);
+    }
+  }
+  const lam = (opts.ridge ?? 1e-3) * n;
+  for (let r = 0; r < d; r++) {
+    xtx[r * d + r] += lam;
+    for (let c = 0; c < r; c++) xtx[c * d + r] = xtx[r * d + c];
+  }
+  // Cholesky: xtx = L L^T, then two triangular solves.
+  const L = new Float64Array(d * d);
+  for (let r = 0; r < d; r++)
+    for (let c = 0; c <= r; c++) {
+      let s = xtx[r * d + c];
+      for (let j = 0; j < c; j++) s -= L[r * d + j] * L[c * d + j];
+      L[r * d + c] = r === c ? Math.sqrt(Math.max(s, 1e-300)) : s / L[c * d + c];
+    }
+  const z = new Float64Array(d);
+  for (let r = 0; r < d; r++) {
+    let s = xty[r];
+    for (let j = 0; j < r; j++) s -= L[r * d + j] * z[j];
+    z[r] = s / L[r * d + r];
+  }
+  const beta = new Float64Array(d);
+  for (let r = d - 1; r >= 0; r--) {
+    let s = z[r];
+    for (let j = r + 1; j < d; j++) s -= L[j * d + r] * beta[j];
+    beta[r] = s / L[r * d + r];
+  }
+  return orthonormalize(beta, d, 1);
+}

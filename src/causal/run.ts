@@ -1,7 +1,8 @@
 /**
  * `dasRun(run, opts)`: DAS on a trained counting-task run, per checkpoint. For each checkpoint:
  * task accuracy (all counts, held-out counts), then for each k a learned subspace (DAS) and the
- * baselines (identity rotation = the first k neurons, a random rotation, the full-vector swap),
+ * baselines (identity rotation = the first k neurons, a random rotation, a probe-derived direction,
+ * the full-vector swap),
  * each scored by IIA on counterfactual pairs it was not fitted on. Writes `analysis/das.arrow`
  * (one row per checkpoint, k and method; rows of other programs, sites or checkpoints are kept) and the learned subspaces as
  * `analysis/das/<program>-<variables>-<site>-k<k>-step<step>.safetensors` (tensor "w", [D, k]).
@@ -14,8 +15,8 @@ import type { ProgressFn } from '../train/progress';
 import { writeSafetensors } from '../io/safetensors';
 import { mkdirp } from '../io/atomic';
 import { countingKnobs, countingSequences, trainCounts, type CountingKnobs } from '../data/counting';
-import { PROGRAM_NAMES, causalProgram, sampleCounterfactuals, type ProgramName } from './programs';
-import { encodePairs, evaluateIia, fitDas, identitySubspace, padIdOf, randomSubspace, siteFor } from './das';
+import { PROGRAM_NAMES, causalProgram, sampleCounterfactuals, trace, type ProgramName } from './programs';
+import { encodePairs, evaluateIia, fitDas, identitySubspace, padIdOf, probeDirection, randomSubspace, siteFor } from './das';
 import { countingAccuracy } from './task';
 
 export interface DasRunOptions {
@@ -49,7 +50,7 @@ export interface DasRow {
   variables: string;
   site: string;
   k: number;
-  method: 'das' | 'identity' | 'random' | 'full';
+  method: 'das' | 'identity' | 'random' | 'full' | 'probe';
   iia: number;
   token_accuracy: number;
   loss: number;
@@ -135,6 +136,14 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
             rows.push({ ...base, k: kd, method, iia: b.iia, token_accuracy: b.tokenAccuracy, loss: b.loss, ortho_error: 0, fit_sec: 0 });
           }
         }
+      }
+      if ((o.baselines ?? true) && variables.length === 1) {
+        // The probe-derived direction (k = 1): ridge regression of the variable on the site's activations.
+        const prog = causalProgram(o.program);
+        const probeSeqs = countingSequences(k, fitCounts, 8, `${seed}/probe`).map((q) => ({ ids: tok.encode(q.tokens), values: trace(prog, q.roles).map((x) => x[variables[0]] ?? 0) }));
+        const pw = await probeDirection(site, probeSeqs, { padId: pad });
+        const pr = await evaluateIia(site, testPairs, pw, 1, { padId: pad, signal: o.signal });
+        rows.push({ ...base, k: 1, method: 'probe', iia: pr.iia, token_accuracy: pr.tokenAccuracy, loss: pr.loss, ortho_error: 0, fit_sec: 0 });
       }
       if (o.baselines ?? true) {
         const f = await evaluateIia(site, testPairs, identitySubspace(site.dim, site.dim), site.dim, { padId: pad, signal: o.signal });

@@ -4,7 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { countingTokenizer } from '../../src/data';
 import { sampleCounterfactuals } from '../../src/causal/programs';
-import { dasLossAndGrad, encodePairs, evaluateIia, fitDas, identitySubspace, padIdOf, randomSubspace } from '../../src/causal/das';
+import { dasLossAndGrad, encodePairs, evaluateIia, fitDas, identitySubspace, padIdOf, probeDirection, randomSubspace } from '../../src/causal/das';
+import { causalProgram, trace } from '../../src/causal/programs';
+import { countingKnobs, countingSequences } from '../../src/data';
 import { plantedCounter } from '../../src/causal/toy';
 
 const D = 12;
@@ -33,6 +35,13 @@ test('known answer: DAS k=1 finds the planted count direction; baselines as expe
   assert.ok(rand.iia <= 0.2, `random IIA ${rand.iia}`);
   assert.equal(full.iia, 1);
   assert.ok(fit.orthoError < 1e-4);
+  // The probe-derived direction: ridge regression of the count on the states finds u too.
+  const seqs = countingSequences(countingKnobs({ maxCount: 6 }), [1, 2, 3, 5, 6], 4, 0).map((q) => ({ ids: tok.encode(q.tokens), values: trace(causalProgram('up-down'), q.roles).map((x) => x.count) }));
+  const pw = await probeDirection(model, seqs, { padId: pad });
+  let pcos = 0;
+  for (let i = 0; i < D; i++) pcos += pw[i] * model.u[i];
+  assert.ok(Math.abs(pcos) > 0.999, `probe |cos| ${pcos}`);
+  assert.ok((await evaluateIia(model, test, pw, 1, { padId: pad })).iia >= 0.99);
   // Same seed, same IIA (and same subspace).
   const again = await fitDas(model, train, { k: 1, steps: 150, lr: 0.05, batchSize: 32, seed: 0, padId: pad });
   assert.deepEqual(Array.from(again.w), Array.from(fit.w));

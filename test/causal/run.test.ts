@@ -16,7 +16,7 @@ test('dasRun on a tiny counting run: table rows per method, subspace saved, CLI 
     await train({ out, arch: 'gru', preset: 'tiny', steps: 12, corpus: { kind: 'counting', knobs: { maxCount: 6, heldOut: '4', sequences: 64 } }, model: { nLayers: 1, dModel: 8 } });
     const run = await openRun(out);
     const rows = await dasRun(run, { program: 'up-down', site: 'blocks.0.state', dims: [1, 2], steps: 4, trainPairs: 16, testPairs: 16, checkpoints: [0, 12] });
-    assert.deepEqual(rows.map((r) => `${r.step}/${r.k}/${r.method}`), ['0/1/das', '0/1/identity', '0/1/random', '0/2/das', '0/2/identity', '0/2/random', '0/8/full', '12/1/das', '12/1/identity', '12/1/random', '12/2/das', '12/2/identity', '12/2/random', '12/8/full']);
+    assert.deepEqual(rows.map((r) => `${r.step}/${r.k}/${r.method}`), ['0/1/das', '0/1/identity', '0/1/random', '0/2/das', '0/2/identity', '0/2/random', '0/1/probe', '0/8/full', '12/1/das', '12/1/identity', '12/1/random', '12/2/das', '12/2/identity', '12/2/random', '12/1/probe', '12/8/full']);
     for (const r of rows) {
       assert.ok(r.iia >= 0 && r.iia <= 1);
       assert.equal(r.pairs, 16);
