@@ -26,7 +26,7 @@ import type { HookSpec, LanguageModel } from '../models/types';
 import type { EvalSequence } from '../eval/evalset';
 import { lengthBatches, padTokens, padFeatures, targetLogProbs, checkLengths } from '../eval/surprisal';
 import { groundingGain, summarizeGain } from '../metrics/gain';
-import { mean } from '../metrics/stats';
+import { mean, pairedTest, type PairedTestResult } from '../metrics/stats';
 import type { PatchPair } from './patching';
 import { hookGradients } from './gradients';
 
@@ -469,4 +469,50 @@ export async function crossCheckpointPatching(source: LanguageModel, target: Lan
       ...(hasBoth ? { gain: { target: g(sT), source: g(sS), patched: g(sP[k]) } } : {}),
     };
   });
+}
+
+export interface PathTestResult {
+  /** The tested paths (e.g. every gather head -> every aggregate head's q, k and v). */
+  tested: PathResult[];
+  /** The control paths: from every head not among the tested senders to the same receivers. */
+  controls: PathResult[];
+  /** Per pair: mean effect over the tested paths, and over the control paths (nats). */
+  effect: Float64Array;
+  control: Float64Array;
+  /** tested vs control, paired over prompt pairs. */
+  test: PairedTestResult;
+  /** Rank of each tested path's mean effect among the tested and control paths into the same receiver (1 + the number of larger effects). */
+  ranks: number[];
+}
+
+/**
+ * The causal test of a path set (the paper's gather -> aggregate story): the path effects of the
+ * tested senders into the tested receivers, against control paths from every other head into the
+ * same receivers, paired over prompt pairs (t-test and Wilcoxon). Receivers default to each
+ * tested receiver head's q, k and v.
+ */
+export async function pathTest(
+  model: LanguageModel,
+  pairs: readonly PatchPair[],
+  senders: ReadonlyArray<Component | string>,
+  receiverHeads: ReadonlyArray<{ layer: number; head: number }>,
+  opts: PairOptions & { inputs?: ReadonlyArray<'q' | 'k' | 'v'> } = {},
+): Promise<PathTestResult> {
+  const tested = resolveComponents(model, senders);
+  if (!tested.length || !receiverHeads.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: give at least one sender and one receiver head');
+  const inputs = opts.inputs ?? ['q', 'k', 'v'];
+  const recv: Receiver[] = receiverHeads.flatMap((r) => inputs.map((input) => ({ layer: r.layer, head: r.head, input })));
+  const testedNames = new Set(tested.map((c) => c.name));
+  const controlSenders = components(model).filter((c) => c.kind === 'head' && !testedNames.has(c.name));
+  const all = await pathPatching(model, pairs, { ...opts, senders: [...tested, ...controlSenders], receivers: recv });
+  const t = all.filter((p) => testedNames.has(p.sender));
+  if (!t.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: no tested receiver lies after a tested sender', { hint: 'a receiver head must be in a later layer than its sender' });
+  const receiversHit = new Set(t.map((p) => p.receiver));
+  const c = all.filter((p) => !testedNames.has(p.sender) && receiversHit.has(p.receiver));
+  if (!c.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: no control head precedes the tested receivers');
+  const N = pairs.length;
+  const per = (ps: PathResult[]) => Float64Array.from({ length: N }, (_, i) => mean(ps.map((p) => p.effects[i])));
+  const effect = per(t), control = per(c);
+  const ranks = t.map((p) => 1 + [...t, ...c].filter((q) => q.receiver === p.receiver && q.effect > p.effect).length);
+  return { tested: t, controls: c, effect, control, test: pairedTest(effect, control), ranks };
 }

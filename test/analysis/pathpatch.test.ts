@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { buildEvalSet, evalSequences, scoreSequences } from '../../src/eval';
 import { activationPatching } from '../../src/analysis/patching';
-import { pathPatching, patternPatching, crossCheckpointPatching, components, receivers } from '../../src/analysis/pathpatch';
+import { pathPatching, patternPatching, crossCheckpointPatching, components, receivers, pathTest } from '../../src/analysis/pathpatch';
 import { HandTransformer, ListTokenizer, copyModel, VOCAB, NOUNS, FRAMES, V, BETA, GAMMA, Dh } from './handmodel';
 
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -182,5 +182,21 @@ test('path patching on a tiny GPT-2 Transformer: MLP receivers; with the MLPs sw
   }
   const ap = await activationPatching(m, pairs, { hooks: ['blocks.1.attn.hook_z'], positions: ['all'], head: 1 });
   close(off[4].patched, ap[0].patched, 1e-5, 'L1H1 -> logits = activation patching of L1H1');
+  m.dispose();
+});
+
+test('path test: the planted gather -> aggregate path against control paths, paired over prompts', async () => {
+  await initEngine({ log: false });
+  const m = pathModel();
+  const pairs = pairsOf(m);
+  const r = await pathTest(m, pairs, ['L0H0'], [{ layer: 1, head: 1 }]);
+  assert.deepEqual(r.tested.map((p) => p.receiver), ['L1H1.q', 'L1H1.k', 'L1H1.v']);
+  assert.deepEqual([...new Set(r.controls.map((p) => p.sender))], ['L0H1']);
+  // the mean over q, k, v: v carries everything, so a third of the corrupted - clean gap
+  r.effect.forEach((e, i) => close(e, r.tested[2].effects[i] / 3, 1e-6, `pair ${i}`));
+  r.control.forEach((e, i) => close(e, 0, 1e-6, `control ${i}`));
+  assert.equal(r.ranks[2], 1, 'the value path ranks first among the paths into L1H1.v');
+  assert.ok(r.test.pT < 1e-6 && r.test.pWilcoxon < 0.01 && r.test.meanDiff > 1, JSON.stringify(r.test));
+  await assert.rejects(pathTest(m, pairs, ['L1H1'], [{ layer: 1, head: 0 }]), /no tested receiver lies after a tested sender/);
   m.dispose();
 });
