@@ -38,6 +38,8 @@ export interface DasRunOptions {
   seed?: number;
   /** Where interventions happen: any step (default), demo steps, or response steps. */
   at?: 'any' | 'demo' | 'response';
+  /** Largest number of responses a counterfactual may have (default the run's maxCount: in range). */
+  maxResponses?: number;
   /** Also score the baselines (default true). */
   baselines?: boolean;
   signal?: AbortSignal;
@@ -83,7 +85,8 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
   const pad = padIdOf(tok);
   const all = Array.from({ length: k.maxCount }, (_, i) => i + 1);
   const fitCounts = trainCounts(k);
-  const common = { program: o.program, variables, task: k.task, objectTypes: k.objectTypes, maxLength, steps: o.at };
+  // Counterfactuals stay within the trained range of counts unless `maxResponses` says otherwise (seed 003's reviewers asked about 30).
+  const common = { program: o.program, variables, task: k.task, objectTypes: k.objectTypes, maxLength, steps: o.at, maxResponses: o.maxResponses ?? k.maxCount };
   const trainPairs = encodePairs(sampleCounterfactuals({ ...common, counts: fitCounts, n: o.trainPairs ?? 512, seed: `${seed}/fit` }), tok);
   const testPairs = encodePairs(sampleCounterfactuals({ ...common, counts: all, n: o.testPairs ?? 512, seed: `${seed}/score` }), tok);
   const accSeqs = countingSequences(k, all, 8, `${seed}/accuracy`);

@@ -53,6 +53,9 @@ test('sampler: seeded, changes the output, labels line up', () => {
     c.labels.forEach((l, t) => l !== null && assert.equal(l, c.tokens[t + 1]));
     assert.equal(c.values[0], trace(causalProgram('up-down'), c.source.roles)[c.sourceStep].count);
   }
+  const capped = sampleCounterfactuals({ ...o, maxResponses: 6 });
+  assert.ok(capped.every((c) => c.tokens.filter((t) => t === 'resp').length <= 6));
+  assert.ok(a.some((c) => c.tokens.filter((t) => t === 'resp').length > 6), 'without the cap some go beyond');
   const two = sampleCounterfactuals({ ...o, variables: ['count', 'phase'], n: 10 });
   assert.ok(two.every((c) => c.values.length === 2));
 });

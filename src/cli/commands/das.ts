@@ -35,6 +35,7 @@ export const command: Command = defineCommand(
       dims: { type: 'list', help: 'subspace sizes k, comma-separated (default 1)' },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: the last)' },
       at: { type: 'string', choices: ['any', 'demo', 'response'], default: 'any', help: 'steps intervened on' },
+      'max-responses': { type: 'int', help: 'largest count a counterfactual may reach (default: the run\'s maxCount, in range; e.g. 30 to test beyond)' },
       'fit-steps': { type: 'int', default: 300, help: 'optimisation steps of each fit' },
       pairs: { type: 'int', default: 512, help: 'counterfactual pairs to fit on (as many again, drawn apart, to score on)' },
       lr: { type: 'number', default: 0.01, help: 'learning rate (Adam, cosine decay)' },
@@ -63,6 +64,7 @@ export const command: Command = defineCommand(
         lr: o.lr as number,
         seed: o.seed as number,
         baselines: !o['no-baselines'],
+        maxResponses: o['max-responses'] as number | undefined,
         signal: abort.signal,
         onProgress: o.quiet ? undefined : terminalProgress(),
       });
