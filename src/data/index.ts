@@ -13,3 +13,4 @@ export * from './image';
 export * from './corpusfile';
 export * from './knobs';
 export * from './counting';
+export * from './binding';

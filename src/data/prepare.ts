@@ -7,6 +7,7 @@ import { GroundlabError } from '../errors';
 import type { CorpusSpec, Episode, EvalFrame, PreparedData, TokenDataset, Tokenizer } from './types';
 import { CountingDataset, countingEpisodes, countingKnobs, countingTokenizer, generateCounting } from './counting';
 import { WordTokenizer } from './tokenizer';
+import { BindingDataset, bindingEpisodes, bindingKnobs, bindingTokenizer, generateBinding } from './binding';
 import { packEpisodes } from './dataset';
 import { corpusStats } from './stats';
 import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
@@ -89,6 +90,12 @@ registerCorpusKind('counting', async (spec) => {
   const k = countingKnobs(spec.knobs);
   const seqs = generateCounting(k, spec.seed ?? 0);
   return { episodes: countingEpisodes(seqs), nouns: [], evalFrames: [], featureDim: 0, tokenizer: countingTokenizer(k), dataset: (tok, seqLen) => new CountingDataset(seqs, tok, seqLen) };
+});
+
+registerCorpusKind('binding', async (spec) => {
+  const k = bindingKnobs(spec.knobs);
+  const scenes = generateBinding(k, spec.seed ?? 0);
+  return { episodes: bindingEpisodes(scenes), nouns: [], evalFrames: [], featureDim: 0, tokenizer: bindingTokenizer(k), dataset: (tok, seqLen) => new BindingDataset(scenes, tok, seqLen) };
 });
 
 /** Load the episodes of a spec (no tokenizer, no packing). */

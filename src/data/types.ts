@@ -31,8 +31,8 @@ export interface Episode {
 
 /** How to get a corpus: saved in a run's config.json, so a run can rebuild its exact data. */
 export interface CorpusSpec {
-  /** synthetic child-directed speech | caption-grounded dialogue | image-grounded dialogue | CHILDES CHAT folder | a saved corpus file | counting tasks (src/data/counting.ts) */
-  kind: 'synthetic' | 'caption' | 'image' | 'chat' | 'file' | 'counting';
+  /** synthetic child-directed speech | caption-grounded dialogue | image-grounded dialogue | CHILDES CHAT folder | a saved corpus file | counting tasks (src/data/counting.ts) | scene binding (src/data/binding.ts) */
+  kind: 'synthetic' | 'caption' | 'image' | 'chat' | 'file' | 'counting' | 'binding';
   /** A named setting of the generator's knobs (e.g. "simple", "realistic"). */
   setting?: string;
   /** Knob overrides on top of the setting. */

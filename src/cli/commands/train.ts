@@ -39,7 +39,7 @@ export const command: Command = defineCommand(
       steps: { type: 'int', help: "optimisation steps (default: the preset's)" },
       out: { type: 'string', help: 'run directory (default: runs/<arch>-<preset>-s<seed>)' },
       corpus: { type: 'string', help: "synthetic corpus setting: simple | realistic (default: the preset's)" },
-      'corpus-kind': { type: 'string', choices: ['synthetic', 'caption', 'image', 'chat', 'file', 'counting'], help: 'corpus source (default synthetic; counting: the counting tasks, --knob task=multi|single|same)' },
+      'corpus-kind': { type: 'string', choices: ['synthetic', 'caption', 'image', 'chat', 'file', 'counting', 'binding'], help: 'corpus source (default synthetic; counting: the counting tasks, --knob task=multi|single|same; binding: scene binding, --knob maxObjects=6)' },
       'corpus-path': { type: 'string', help: 'folder or file for --corpus-kind chat | file' },
       'corpus-seed': { type: 'int', help: 'seed of the corpus generator (default 0: every training seed sees the same corpus)' },
       knob: { type: 'list', help: 'corpus generator knob overrides, key=value,...' },
