@@ -12,3 +12,4 @@ export * from './pathpatch';
 export * from './attribution';
 export * from './dla';
 export * from './steering';
+export * from './circuits';
