@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   export: { module: './commands/export', summary: 'export a checkpoint (e.g. as a Hugging Face GPT-2 folder)' },
   corpus: { module: './commands/corpus', summary: 'generate, import and describe corpora' },
   analyze: { module: './commands/analyze', summary: 'compute every measure and analysis of a run, per checkpoint' },
+  circuits: { module: './commands/circuits', summary: 'circuit tracing per checkpoint: path, attribution and exact patching, direct logit attribution' },
   eval: { module: './commands/eval', summary: 'surprisal and grounding information gain of a run' },
   probe: { module: './commands/probe', summary: 'linear probes at hook points over layers and checkpoints' },
   das: { module: './commands/das', summary: 'distributed alignment search of a counting program variable (IIA, baselines)' },
