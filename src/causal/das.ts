@@ -423,7 +423,8 @@ export function padIdOf(tokenizer: Tokenizer): number {
 /**
  * The probe-derived baseline: the unit direction of a ridge regression of a program variable on
  * the site's activations at every step of `seqs` (one token-id sequence and one value per step
- * each), [D, 1]. Solved in double precision (normal equations, Cholesky).
+ * each), [D, 1]; `ridge` is relative to the mean variance of the activations (default 0.01).
+ * Solved in double precision (normal equations, Cholesky).
  */
 export async function probeDirection(site: InterventionSite, seqs: ReadonlyArray<{ ids: number[]; values: number[] }>, opts: { padId: number; ridge?: number; batchSize?: number }): Promise<Float32Array> {
   const d = site.dim;
@@ -466,7 +467,10 @@ export async function probeDirection(site: InterventionSite, seqs: ReadonlyArray
       for (let c = 0; c <= r; c++) xtx[r * d + c] += xr * (x[c] - mean[c]);
     }
   }
-  const lam = (opts.ridge ?? 1e-3) * n;
+  // Ridge relative to the mean variance (trace / D), so that low-variance directions, where a swap changes little, do not dominate.
+  let tr = 0;
+  for (let r = 0; r < d; r++) tr += xtx[r * d + r];
+  const lam = (opts.ridge ?? 0.01) * (tr / d);
   for (let r = 0; r < d; r++) {
     xtx[r * d + r] += lam;
     for (let c = 0; c < r; c++) xtx[c * d + r] = xtx[r * d + c];
