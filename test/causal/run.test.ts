@@ -40,6 +40,12 @@ test('dasRun on a tiny counting run: table rows per method, subspace saved, CLI 
     assert.match(printed, /up-up count at blocks\.0\.state/);
     assert.equal((await run.readTable('analysis/das'))?.numRows(), rows.length + 1, 'the up-up row joins the up-down ones');
     await assert.rejects(dasRun(run, { program: 'up-up', site: 'blocks.0.state', variables: ['phase', 'nothing'], steps: 1 }), (e) => isGroundlabError(e) && /no variable "nothing"/.test(e.message));
+    // Interrupt (Ctrl-C in the CLI aborts this signal): ABORTED, the table left as it was.
+    const ctrl = new AbortController();
+    ctrl.abort();
+    const before = (await run.readTable('analysis/das'))?.numRows();
+    await assert.rejects(dasRun(run, { program: 'up-down', site: 'blocks.0.state', steps: 50, trainPairs: 8, testPairs: 8, signal: ctrl.signal }), (e) => isGroundlabError(e) && e.code === 'ABORTED');
+    assert.equal((await run.readTable('analysis/das'))?.numRows(), before);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
