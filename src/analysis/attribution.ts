@@ -24,7 +24,7 @@ export interface AttributionOptions extends PairOptions {
   hooks: string[];
   /** Where: 'all' positions, 'last', a mark name of the pairs, or a position index (default ['all']). */
   positions?: Array<'all' | 'last' | string | number>;
-  /** Also one row per head for hooks with heads (a layer's per-head site, its mixing matrix, or any [B, T, H, X] hook). */
+  /** Also one row per head for hooks with heads (a layer's per-head site, a [B, H, T, T] mixing matrix or attention scores, by the query position, or any [B, T, H, X] hook). */
   perHead?: boolean;
 }
 
@@ -72,14 +72,17 @@ export async function attributionPatching(model: LanguageModel, pairs: readonly 
       const shapes: Array<{ hook: string; heads: number }> = [];
       for (const hook of opts.hooks) {
         const a = g.acts.get(hook)!;
-        const B = a.shape[0], T = a.shape[mixing.has(hook) ? 2 : 1] as number;
-        const headAxis = mixing.has(hook) ? 1 : headSites.get(hook) ?? (a.rank === 4 ? 2 : undefined);
+        const Tq = corrupted.shape[1];
+        // [B, H, T, T] (mixing matrices, attention scores) or [B, T, ...]
+        const square = mixing.has(hook) || /hook_attn_scores$|hook_pattern$/.test(hook) || (a.rank === 4 && a.shape[1] !== Tq && a.shape[2] === Tq && a.shape[3] === Tq);
+        const B = a.shape[0], T = a.shape[square ? 2 : 1] as number;
+        const headAxis = square ? 1 : headSites.get(hook) ?? (a.rank === 4 ? 2 : undefined);
         const nH = opts.perHead && headAxis !== undefined ? (a.shape[headAxis] as number) : 0;
         shapes.push({ hook, heads: nH });
         // [B, T, H] (or [B, T]): the products summed over everything else
         const bth = tf.tidy(() => {
           const prod = tf.mul(tf.sub(cc.cache.get(hook), a), g.grads.get(hook)!);
-          const posAxis = mixing.has(hook) ? 2 : 1;
+          const posAxis = square ? 2 : 1;
           const lead = nH ? [0, posAxis, headAxis!] : [0, posAxis];
           const rest = prod.shape.map((_, i) => i).filter((i) => !lead.includes(i));
           const t = tf.transpose(prod, [...lead, ...rest]);

@@ -46,3 +46,21 @@ test('attribution patching of the copy head equals the hand-computed first-order
   await assert.rejects(attributionPatching(m, pairs, { hooks: ['blocks.1.attn.hook_z'], positions: ['subject'] }), /"subject" is not marked/);
   m.dispose();
 });
+
+test('attribution patching at every hook point of a tiny GPT-2 Transformer: finite everywhere, 0 where nothing changes, the sign of exact patching at the last residual', async () => {
+  const { createModel, modelPreset } = await import('../../src/models');
+  const m = createModel(modelPreset('transformer', 'tiny', 20), 4);
+  const pairs = [0, 1, 2].map((k) => ({ clean: [1, 2 + k, 3, 4], corrupted: [1, 9 + k, 3, 4], target: 5 + k }));
+  const hooks = m.hookPoints();
+  const res = await attributionPatching(m, pairs, { hooks, perHead: true, positions: ['all', 'last'] });
+  assert.ok(res.length >= hooks.length * 2);
+  for (const r of res) assert.ok(Number.isFinite(r.attribution), `${r.hook} ${r.position} ${r.head}`);
+  // position 0 is the same token in clean and corrupted: nothing upstream of it changes
+  const at0 = await attributionPatching(m, pairs, { hooks: ['blocks.0.hook_resid_pre', 'blocks.1.hook_resid_post'], positions: [0] });
+  for (const r of at0) close(r.attribution, 0, 1e-9, `${r.hook} at position 0`);
+  // the residual stream after the last block at the last position: same sign as exact patching
+  const exact = await activationPatching(m, pairs, { hooks: ['blocks.1.hook_resid_post'], positions: ['last'] });
+  const atp = res.find((r) => r.hook === 'blocks.1.hook_resid_post' && r.position === 'last' && r.head === -1)!;
+  assert.ok(Math.sign(atp.attribution) === Math.sign(exact[0].corrupted - exact[0].patched));
+  m.dispose();
+});
