@@ -13,3 +13,4 @@ export * from './attribution';
 export * from './dla';
 export * from './steering';
 export * from './circuits';
+export * from './binding';

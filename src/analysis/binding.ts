@@ -1,0 +1,458 @@
+/**
+ * Binding mechanisms (seed 002, issue 20) on the scene binding corpus (src/data/binding.ts), from
+ * counterfactual pairs (base, source) of the same length, each with the answer expected in the base
+ * run when one causal variable comes from the source (`BindingCounterfactual`).
+ *
+ * - `interventionScores`: run the source, then the base with some sites (a hook point, optionally
+ *   one head of its per-head axis; at all positions, the last, or the query's cue) replaced by the
+ *   source's values. Per intervention: mediation = mean over pairs of p_patched(expected) -
+ *   p_base(expected) (1 when the patch moves the whole answer to the expected token, 0 when it does
+ *   nothing), redirect = share of pairs whose argmax becomes the expected token.
+ * - `headMediation`: that for every head of the model's per-head sites (the adapter's anatomy, so
+ *   any architecture), on each counterfactual kind, at all positions and at the last only.
+ * - `classifyBindingHeads`: the three stages of seed 002. A head that carries the target's feature
+ *   (change-feature mediation >= `feature`) is a feature retrieval head. A head that carries the
+ *   target's position ID (swap-slots mediation >= `id`: patching it makes the base answer with the
+ *   feature of the object in the source's slot) is an ID head: an ID selection head when its effect
+ *   sits at the last position (last-position share of its mediation >= `lastShare`), an ID retrieval
+ *   head when it acts earlier (at the cue, whose ID later heads move to the answer position).
+ * - `positionIdPatching`: the residual stream of every layer at the last position (and the cue)
+ *   patched from swap-slots sources: the share of answers redirected to the object at the source's
+ *   slot, per layer.
+ * - `bindingAccuracy`: teacher-forced accuracy on scenes, by number of objects and by query.
+ * - `bindingRun`: all of it on one checkpoint of a binding run, written to `analysis/binding.arrow`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as aq from 'arquero';
+import { GroundlabError } from '../errors';
+import type { LanguageModel } from '../models/types';
+import type { Tokenizer } from '../data/types';
+import { PAD } from '../data/tokens';
+import type { Run } from '../train/run';
+import {
+  BINDING_COUNTERFACTUALS,
+  bindingCounterfactuals,
+  bindingEvalScenes,
+  bindingKnobs,
+  bindingLossMask,
+  promptTokens,
+  sceneTokens,
+  type BindingCounterfactual,
+  type BindingCounterfactualKind,
+  type BindingKnobs,
+  type BindingScene,
+} from '../data/binding';
+import { lengthBatches, padTokens, checkLengths } from '../eval/surprisal';
+import { components } from './pathpatch';
+
+/** A counterfactual pair as token ids: the prompts (up to the `?`), the answers' ids. */
+export interface BindingPair {
+  kind: BindingCounterfactualKind;
+  base: number[];
+  source: number[];
+  baseAnswer: number;
+  sourceAnswer: number;
+  expected: number;
+  objects: number;
+}
+
+export function encodeBindingPairs(cfs: readonly BindingCounterfactual[], tokenizer: Tokenizer): BindingPair[] {
+  return cfs.map((c) => {
+    const base = tokenizer.encode(promptTokens(c.base));
+    const source = tokenizer.encode(promptTokens(c.source));
+    if (base.length !== source.length) throw new GroundlabError('BAD_ARGUMENT', `a ${c.kind} pair has prompts of ${base.length} and ${source.length} tokens; patching needs equal lengths`);
+    return { kind: c.kind, base, source, baseAnswer: tokenizer.id(c.baseAnswer), sourceAnswer: tokenizer.id(c.sourceAnswer), expected: tokenizer.id(c.expected), objects: c.base.objects.length };
+  });
+}
+
+/** Where a patch applies: every position, the last (the `?`), or the query's cue (the one before). */
+export type PatchPositions = 'all' | 'last' | 'cue';
+
+/** One site taken from the source run: a hook point, optionally one index of its per-head axis. */
+export interface SitePatch {
+  hook: string;
+  /** Axis of `index` (default 2: [B, T, H, X] heads). */
+  axis?: number;
+  index?: number;
+  positions: PatchPositions;
+}
+
+export interface Intervention {
+  name: string;
+  patches: SitePatch[];
+}
+
+export interface InterventionScore {
+  name: string;
+  mediation: number;
+  redirect: number;
+  n: number;
+}
+
+export interface ScoreSummary {
+  /** Share of pairs whose base argmax is the base answer / whose source argmax is the source answer. */
+  baseAccuracy: number;
+  sourceAccuracy: number;
+  /** Pairs scored (with `onlyCorrect`, those right on both runs). */
+  n: number;
+  scores: InterventionScore[];
+}
+
+export interface BindingScoreOptions {
+  batchSize?: number;
+  /** Score only pairs the model answers right on base and source (default true). */
+  onlyCorrect?: boolean;
+  signal?: AbortSignal;
+}
+
+/** [B, V] softmax at each sequence's last prompt position. */
+function lastProbs(logits: tf.Tensor3D, lens: number[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, T, V] = logits.shape;
+    const sel = new Float32Array(B * B * T);
+    lens.forEach((n, b) => (sel[b * B * T + b * T + n - 1] = 1));
+    return tf.softmax(tf.matMul(tf.tensor2d(sel, [B, B * T]), tf.reshape(logits, [B * T, V]) as tf.Tensor2D)) as tf.Tensor2D;
+  });
+}
+
+function posIndex(spec: PatchPositions, len: number): number | 'all' {
+  return spec === 'all' ? 'all' : spec === 'last' ? len - 1 : len - 2;
+}
+
+export async function interventionScores(model: LanguageModel, pairs: readonly BindingPair[], interventions: readonly Intervention[], opts: BindingScoreOptions = {}): Promise<ScoreSummary> {
+  if (!pairs.length) throw new GroundlabError('BAD_ARGUMENT', 'no counterfactual pairs to score', { hint: 'give at least one pair (bindingCounterfactuals + encodeBindingPairs)' });
+  const known = new Set(model.hookPoints());
+  const hooks = [...new Set(interventions.flatMap((iv) => iv.patches.map((p) => p.hook)))];
+  for (const h of hooks) if (!known.has(h)) throw new GroundlabError('NOT_FOUND', `no hook point "${h}"`, { hint: `hook points: ${[...known].slice(0, 12).join(', ')}, ...` });
+  checkLengths(model, pairs.map((p) => ({ ids: p.base })));
+  const V = model.config.vocabSize;
+  const n = pairs.length;
+  const pBase = new Float64Array(n);
+  const okBase = new Uint8Array(n);
+  const okSource = new Uint8Array(n);
+  const pPatch = interventions.map(() => new Float64Array(n));
+  const hit = interventions.map(() => new Uint8Array(n));
+  const argmax = (p: Float32Array | Int32Array | Uint8Array, b: number) => {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (p[b * V + v] > p[b * V + best]) best = v;
+    return best;
+  };
+  for (const idx of lengthBatches(pairs.map((p) => ({ ids: p.base })), opts.batchSize ?? 32)) {
+    if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'binding interventions were stopped');
+    const batch = idx.map((i) => pairs[i]);
+    const lens = batch.map((p) => p.base.length);
+    const base = padTokens(batch.map((p) => ({ ids: p.base })));
+    const source = padTokens(batch.map((p) => ({ ids: p.source })));
+    const [B, T] = base.shape;
+    const { logits: srcLogits, cache } = model.runWithCache(source, { names: hooks });
+    const outs: tf.Tensor[] = [lastProbs(srcLogits, lens)];
+    srcLogits.dispose();
+    outs.push(tf.tidy(() => lastProbs(model.forward(base), lens)));
+    try {
+      for (const iv of interventions) {
+        outs.push(
+          tf.tidy(() => {
+            const spec: Record<string, (x: tf.Tensor) => tf.Tensor> = {};
+            for (const hook of new Set(iv.patches.map((p) => p.hook))) {
+              const act = cache.get(hook);
+              const shape = act.shape.map((d, a) => (a <= 1 ? d : 1));
+              for (const p of iv.patches.filter((q) => q.hook === hook && q.index !== undefined)) {
+                const ax = p.axis ?? 2;
+                if (ax < 2 || ax >= act.rank || p.index! < 0 || p.index! >= act.shape[ax])
+                  throw new GroundlabError('BAD_ARGUMENT', `cannot patch index ${p.index} along axis ${ax} of ${hook} (shape ${act.shape.join('x')})`, { hint: 'a per-head patch needs the head axis of a [B, T, H, X] site, e.g. the anatomy\'s heads.axis' });
+                shape[ax] = act.shape[ax];
+              }
+              const size = shape.reduce((a, b) => a * b, 1);
+              const per = size / (B * T);
+              const m = new Float32Array(size);
+              for (const p of iv.patches.filter((q) => q.hook === hook)) {
+                const ax = p.axis ?? 2;
+                // Offsets inside one [B, T] cell of the mask: the whole cell, or one index of `ax`.
+                const inner: number[] = [];
+                if (p.index === undefined) for (let j = 0; j < per; j++) inner.push(j);
+                else {
+                  const stride = shape.slice(ax + 1).reduce((a, b) => a * b, 1);
+                  const outer = shape.slice(2, ax).reduce((a, b) => a * b, 1);
+                  for (let o = 0; o < outer; o++) for (let s = 0; s < stride; s++) inner.push(o * shape[ax] * stride + p.index * stride + s);
+                }
+                batch.forEach((_, b) => {
+                  const at = posIndex(p.positions, lens[b]);
+                  for (let t = 0; t < T; t++) {
+                    if (at !== 'all' && t !== at) continue;
+                    for (const j of inner) m[(b * T + t) * per + j] = 1;
+                  }
+                });
+              }
+              const mask = tf.tensor(m, shape);
+              spec[hook] = (x: tf.Tensor) => tf.add(tf.mul(x, tf.sub(1, mask)), tf.mul(act, mask));
+            }
+            return lastProbs(model.forward(base, { hooks: spec }), lens);
+          }),
+        );
+      }
+    } catch (e) {
+      outs.forEach((t) => t.dispose());
+      throw e;
+    } finally {
+      cache.dispose();
+      base.dispose();
+      source.dispose();
+    }
+    const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+    outs.forEach((t) => t.dispose());
+    idx.forEach((i, b) => {
+      const p = pairs[i];
+      okSource[i] = argmax(vals[0], b) === p.sourceAnswer ? 1 : 0;
+      okBase[i] = argmax(vals[1], b) === p.baseAnswer ? 1 : 0;
+      pBase[i] = vals[1][b * V + p.expected];
+      interventions.forEach((_, k) => {
+        pPatch[k][i] = vals[2 + k][b * V + p.expected];
+        hit[k][i] = argmax(vals[2 + k], b) === p.expected ? 1 : 0;
+      });
+    });
+    await new Promise((r) => setImmediate(r));
+  }
+  const keep = Array.from({ length: n }, (_, i) => i).filter((i) => !(opts.onlyCorrect ?? true) || (okBase[i] && okSource[i]));
+  const avg = (f: (i: number) => number) => (keep.length ? keep.reduce((a, i) => a + f(i), 0) / keep.length : NaN);
+  return {
+    baseAccuracy: okBase.reduce((a, x) => a + x, 0) / n,
+    sourceAccuracy: okSource.reduce((a, x) => a + x, 0) / n,
+    n: keep.length,
+    scores: interventions.map((iv, k) => ({ name: iv.name, mediation: avg((i) => pPatch[k][i] - pBase[i]), redirect: avg((i) => hit[k][i]), n: keep.length })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-head mediation and the three stages
+
+export interface HeadMediationRow {
+  /** 'L1H0' */
+  name: string;
+  layer: number;
+  head: number;
+  kind: BindingCounterfactualKind;
+  positions: 'all' | 'last';
+  mediation: number;
+  redirect: number;
+  n: number;
+  base_accuracy: number;
+}
+
+/** Mediation of every head (anatomy's per-head sites) on pairs of each kind present, at all positions and at the last. */
+export async function headMediation(model: LanguageModel, pairs: readonly BindingPair[], opts: BindingScoreOptions = {}): Promise<HeadMediationRow[]> {
+  const heads = components(model).filter((c) => c.kind === 'head');
+  if (!heads.length) throw new GroundlabError('UNSUPPORTED', 'the model has no per-head output site (its anatomy lists no heads)', { hint: 'per-head mediation needs attention-like heads (Transformer, Mamba-2, GLA) or units (LSTM, GRU)' });
+  const rows: HeadMediationRow[] = [];
+  for (const kind of BINDING_COUNTERFACTUALS) {
+    const ps = pairs.filter((p) => p.kind === kind);
+    if (!ps.length) continue;
+    const ivs: Intervention[] = [];
+    for (const h of heads) for (const positions of ['all', 'last'] as const) ivs.push({ name: `${h.name}|${positions}`, patches: [{ hook: h.hook, axis: h.axis, index: h.head, positions }] });
+    const r = await interventionScores(model, ps, ivs, opts);
+    r.scores.forEach((s, i) => {
+      const h = heads[Math.floor(i / 2)];
+      rows.push({ name: h.name, layer: h.layer, head: h.head!, kind, positions: i % 2 === 0 ? 'all' : 'last', mediation: s.mediation, redirect: s.redirect, n: s.n, base_accuracy: r.baseAccuracy });
+    });
+  }
+  return rows;
+}
+
+export type BindingRole = 'ID retrieval' | 'ID selection' | 'feature retrieval' | 'none';
+
+export interface RoleThresholds {
+  /** swap-slots mediation (all positions) at or above which a head carries the position ID (default 0.5). */
+  id: number;
+  /** change-feature mediation at or above which a head carries the feature (default 0.5). */
+  feature: number;
+  /** Share of an ID head's mediation that the last position alone gives, at or above which it is an ID selection head (default 0.5). */
+  lastShare: number;
+}
+
+export const ROLE_THRESHOLDS: RoleThresholds = { id: 0.5, feature: 0.5, lastShare: 0.5 };
+
+export interface HeadRole {
+  name: string;
+  layer: number;
+  head: number;
+  role: BindingRole;
+  /** The larger of the ID and the feature mediation. */
+  mediation: number;
+  id: number;
+  idLast: number;
+  feature: number;
+  cue: number;
+}
+
+/** The three stages from per-head mediation rows (needs swap-slots and change-feature rows). */
+export function classifyBindingHeads(rows: readonly HeadMediationRow[], thresholds: Partial<RoleThresholds> = {}): HeadRole[] {
+  const th = { ...ROLE_THRESHOLDS, ...thresholds };
+  for (const [k, v] of Object.entries(th)) if (!(typeof v === 'number' && v > 0 && v <= 1)) throw new GroundlabError('BAD_ARGUMENT', `role threshold ${k} = ${JSON.stringify(v)}: expected a number in (0, 1]`);
+  for (const kind of ['swap-slots', 'change-feature'] as const)
+    if (!rows.some((r) => r.kind === kind)) throw new GroundlabError('BAD_ARGUMENT', `the role classification needs ${kind} mediation rows`, { hint: 'run headMediation on pairs of the kinds swap-slots and change-feature' });
+  const get = (name: string, kind: BindingCounterfactualKind, positions: 'all' | 'last') => rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)?.mediation ?? NaN;
+  const names = [...new Set(rows.map((r) => r.name))];
+  return names.map((name) => {
+    const r0 = rows.find((r) => r.name === name)!;
+    const id = get(name, 'swap-slots', 'all');
+    const idLast = get(name, 'swap-slots', 'last');
+    const feature = get(name, 'change-feature', 'all');
+    const cue = get(name, 'change-cue', 'all');
+    let role: BindingRole = 'none';
+    if (feature >= th.feature && !(id > feature)) role = 'feature retrieval';
+    else if (id >= th.id) role = idLast / id >= th.lastShare ? 'ID selection' : 'ID retrieval';
+    return { name, layer: r0.layer, head: r0.head, role, mediation: Math.max(id, feature), id, idLast, feature, cue };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Position-ID patching
+
+export interface PositionPatchRow {
+  /** The residual-stream hook patched. */
+  hook: string;
+  /** Layer whose input it is (nLayers for the last layer's output). */
+  layer: number;
+  positions: 'last' | 'cue';
+  redirect: number;
+  mediation: number;
+  n: number;
+}
+
+/** The residual stream entering each layer (and leaving the last) patched at the last position and at the cue from swap-slots sources. */
+export async function positionIdPatching(model: LanguageModel, pairs: readonly BindingPair[], opts: BindingScoreOptions = {}): Promise<PositionPatchRow[]> {
+  const ps = pairs.filter((p) => p.kind === 'swap-slots');
+  if (!ps.length) throw new GroundlabError('BAD_ARGUMENT', 'position-ID patching needs swap-slots pairs');
+  const sites: Array<{ hook: string; layer: number }> = [];
+  const L = model.anatomy.layers;
+  L.forEach((la, l) => sites.push({ hook: la.residPre ?? (l > 0 ? L[l - 1].residPost : ''), layer: l }));
+  sites.push({ hook: L[L.length - 1].residPost, layer: L.length });
+  const use = sites.filter((s) => s.hook);
+  const ivs: Intervention[] = use.flatMap((s) => (['last', 'cue'] as const).map((positions) => ({ name: `${s.hook}|${positions}`, patches: [{ hook: s.hook, positions }] })));
+  const r = await interventionScores(model, ps, ivs, opts);
+  return r.scores.map((s, i) => ({ hook: use[Math.floor(i / 2)].hook, layer: use[Math.floor(i / 2)].layer, positions: i % 2 === 0 ? 'last' : 'cue', redirect: s.redirect, mediation: s.mediation, n: s.n }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accuracy
+
+export interface BindingAccuracy {
+  accuracy: number;
+  n: number;
+  byObjects: Array<{ objects: number; accuracy: number; n: number }>;
+  byQuery: Array<{ query: string; accuracy: number; n: number }>;
+}
+
+/** Teacher-forced accuracy: a scene is right when the argmax is right at every answer token. */
+export async function bindingAccuracy(model: LanguageModel, tokenizer: Tokenizer, scenes: readonly BindingScene[], opts: { batchSize?: number; signal?: AbortSignal } = {}): Promise<BindingAccuracy> {
+  const bs = opts.batchSize ?? 64;
+  const pad = tokenizer.id(PAD);
+  // Inputs are the sequence without its last token (<eos>): the targets are the tokens after them.
+  checkLengths(model, scenes.map((s) => ({ ids: tokenizer.encode(sceneTokens(s).slice(0, -1)) })));
+  const right: boolean[] = [];
+  for (let i = 0; i < scenes.length; i += bs) {
+    if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'the accuracy evaluation was stopped');
+    const batch = scenes.slice(i, i + bs);
+    const toks = batch.map((s) => tokenizer.encode(sceneTokens(s)));
+    const t = Math.max(...toks.map((x) => x.length)) - 1;
+    const ids = new Int32Array(batch.length * t).fill(pad);
+    toks.forEach((x, b) => ids.set(x.slice(0, -1), b * t));
+    const pred = tf.tidy(() => tf.argMax(model.forward(tf.tensor2d(ids, [batch.length, t], 'int32')), 2));
+    const p = await pred.data();
+    pred.dispose();
+    batch.forEach((s, b) => {
+      const m = bindingLossMask(s);
+      let ok = true;
+      // The answer tokens (the mask without its last entry, the <eos> target).
+      for (let j = 0; j < m.length - 1; j++) if (m[j] && p[b * t + j] !== toks[b][j + 1]) ok = false;
+      right.push(ok);
+    });
+    await new Promise((r) => setImmediate(r));
+  }
+  const group = <K>(key: (s: BindingScene) => K) => {
+    const g = new Map<K, [number, number]>();
+    scenes.forEach((s, i) => {
+      const r = g.get(key(s)) ?? [0, 0];
+      g.set(key(s), [r[0] + (right[i] ? 1 : 0), r[1] + 1]);
+    });
+    return [...g.entries()].map(([k, [r, n]]) => ({ k, accuracy: r / n, n }));
+  };
+  return {
+    accuracy: right.filter(Boolean).length / Math.max(1, right.length),
+    n: right.length,
+    byObjects: group((s) => s.objects.length).sort((a, b) => a.k - b.k).map(({ k, accuracy, n }) => ({ objects: k, accuracy, n })),
+    byQuery: group((s) => s.query).map(({ k, accuracy, n }) => ({ query: k, accuracy, n })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One checkpoint of a binding run
+
+export interface BindingRunOptions {
+  /** Checkpoint step (default: the last). */
+  step?: number;
+  /** Scenes per object count for accuracy (default 100) and counterfactual pairs per kind (default 200). */
+  perCount?: number;
+  pairs?: number;
+  /** Object counts of the counterfactual pairs (default 2..maxObjects of the run's corpus). */
+  counts?: number[];
+  thresholds?: Partial<RoleThresholds>;
+  seed?: number;
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface BindingReport {
+  step: number;
+  accuracy: BindingAccuracy;
+  /** Accuracy on scenes whose queried object has a held-out colour-shape combination. */
+  heldOut: BindingAccuracy | null;
+  mediation: HeadMediationRow[];
+  roles: HeadRole[];
+  positionPatching: PositionPatchRow[];
+  seconds: number;
+}
+
+function knobsOf(run: Run): BindingKnobs {
+  if (run.config.corpus.kind !== 'binding') {
+    throw new GroundlabError('BAD_ARGUMENT', `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; the binding analyses need a binding run`, {
+      hint: 'train one with `groundlab train --corpus-kind binding --arch transformer --preset quick --out runs/bind-quick`',
+      codeHint: 'train one with `train({ out: "runs/bind-quick", arch: "transformer", preset: "quick", corpus: { kind: "binding" } })`',
+    });
+  }
+  return bindingKnobs(run.config.corpus.knobs);
+}
+
+/** Accuracy (by objects, held out), per-head mediation, roles and position-ID patching on one checkpoint; rows to analysis/binding.arrow. */
+export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<BindingReport> {
+  const t0 = Date.now();
+  const k = knobsOf(run);
+  const step = o.step ?? run.checkpoints[run.checkpoints.length - 1]?.step;
+  if (step === undefined) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint`);
+  const seed = o.seed ?? 0;
+  const all = Array.from({ length: k.maxObjects - k.minObjects + 1 }, (_, i) => k.minObjects + i);
+  const counts = o.counts ?? all.filter((n) => n >= 2 && n < k.colours && n < k.shapes);
+  const tok = run.tokenizer;
+  const model = await run.loadModel(step);
+  try {
+    const common = { batchSize: o.batchSize, signal: o.signal };
+    const accuracy = await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }), common);
+    const heldOut = k.heldOut.length ? await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all.filter((n) => n >= 1), perCount: o.perCount ?? 100, seed: `${seed}/held`, query: 'colour', heldOut: 'target' }), common) : null;
+    const pairs = BINDING_COUNTERFACTUALS.flatMap((kind) => encodeBindingPairs(bindingCounterfactuals(k, { kind, counts, count: o.pairs ?? 200, seed: `${seed}/pairs` }), tok));
+    const mediation = await headMediation(model, pairs, common);
+    const roles = classifyBindingHeads(mediation, o.thresholds);
+    const positionPatching = await positionIdPatching(model, pairs, common);
+    const rows = [
+      { section: 'accuracy', name: 'all', kind: '', positions: '', value: accuracy.accuracy, redirect: NaN, n: accuracy.n },
+      ...accuracy.byObjects.map((b) => ({ section: 'accuracy', name: `objects=${b.objects}`, kind: '', positions: '', value: b.accuracy, redirect: NaN, n: b.n })),
+      ...(heldOut ? [{ section: 'accuracy', name: 'held-out', kind: '', positions: '', value: heldOut.accuracy, redirect: NaN, n: heldOut.n }] : []),
+      ...mediation.map((m) => ({ section: 'mediation', name: m.name, kind: m.kind, positions: m.positions, value: m.mediation, redirect: m.redirect, n: m.n })),
+      ...roles.map((r) => ({ section: 'role', name: r.name, kind: r.role, positions: '', value: r.mediation, redirect: NaN, n: 0 })),
+      ...positionPatching.map((p) => ({ section: 'position-id', name: p.hook, kind: 'swap-slots', positions: p.positions, value: p.mediation, redirect: p.redirect, n: p.n })),
+    ].map((r) => ({ step, ...r }));
+    const old = ((await run.readTable('analysis/binding'))?.objects() ?? []) as Array<{ step: number }>;
+    await run.writeTable('analysis/binding', aq.from([...old.filter((r) => r.step !== step), ...rows]));
+    return { step, accuracy, heldOut, mediation, roles, positionPatching, seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    model.dispose();
+  }
+}
