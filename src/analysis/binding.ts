@@ -436,7 +436,7 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
   try {
     const common = { batchSize: o.batchSize, signal: o.signal };
     const accuracy = await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }), common);
-    const heldOut = k.heldOut.length ? await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all.filter((n) => n >= 1), perCount: o.perCount ?? 100, seed: `${seed}/held`, query: 'colour', heldOut: 'target' }), common) : null;
+    const heldOut = k.heldOut.length ? await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/held`, query: 'colour', heldOut: 'target' }), common) : null;
     const pairs = BINDING_COUNTERFACTUALS.flatMap((kind) => encodeBindingPairs(bindingCounterfactuals(k, { kind, counts, count: o.pairs ?? 200, seed: `${seed}/pairs` }), tok));
     const mediation = await headMediation(model, pairs, common);
     const roles = classifyBindingHeads(mediation, o.thresholds);

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   eval: { module: './commands/eval', summary: 'surprisal and grounding information gain of a run' },
   probe: { module: './commands/probe', summary: 'linear probes at hook points over layers and checkpoints' },
   das: { module: './commands/das', summary: 'distributed alignment search of a counting program variable (IIA, baselines)' },
+  binding: { module: './commands/binding', summary: 'binding mechanisms of a scene binding run: accuracy, per-head mediation and roles, position-ID patching' },
   sweep: { module: './commands/sweep', summary: 'run a grid of runs locally or through Slurm' },
   reproduce: { module: './commands/reproduce', summary: 'train and analyse everything, write figures, tables and REPORT.md' },
 };

@@ -181,3 +181,34 @@ test('binding analyses run on a tiny Transformer through its anatomy (no leaks, 
   assert.ok(a.every((r) => Number.isFinite(r.mediation) && r.n === 6));
   model.dispose();
 });
+
+test('bindingRun on a tiny binding run: report, analysis/binding.arrow, CLI binding', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { train, openRun } = await import('../../src/train');
+  const { bindingRun } = await import('../../src/analysis/binding');
+  const { runCli } = await import('../cli/helpers');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'binding-run-'));
+  try {
+    const out = path.join(dir, 'bind');
+    await train({ out, arch: 'transformer', preset: 'tiny', steps: 4, seqLen: 32, corpus: { kind: 'binding', knobs: { maxObjects: 3, sequences: 64 } } });
+    const run = await openRun(out);
+    const r = await bindingRun(run, { pairs: 6, perCount: 4 });
+    assert.equal(r.step, 4);
+    assert.deepEqual(r.accuracy.byObjects.map((b) => [b.objects, b.n]), [[2, 4], [3, 4]]);
+    assert.equal(r.heldOut?.n, 8);
+    assert.equal(r.roles.length, 4);
+    assert.equal(r.positionPatching.length, 2 * 3);
+    const t = await run.readTable('analysis/binding');
+    const n0 = t!.numRows();
+    assert.ok(n0 > 0);
+    const cli = await runCli(['binding', out, '--pairs', '4', '--per-count', '2']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /position-ID patching/);
+    assert.match(cli.stdout, /L1H1/);
+    assert.equal((await run.readTable('analysis/binding'))!.numRows(), n0, 'the same checkpoint replaces its rows');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
