@@ -18,11 +18,14 @@
  *   analysis/ablation            per step and head kind: surprisal with the heads zeroed, with control heads zeroed, intact; tests
  *   analysis/patching            per step, hook and position: recovery when patching match into mismatch
  *   lens/tuned-step-XXXXXX.safetensors  the tuned lens translators
+ *
+ * Each analysis is one module in ./analyses (name, dependencies, the tables it writes with their
+ * columns, how it computes one checkpoint), listed in ./analyses/index.ts; this file sets up the
+ * evaluation set and the once-per-run tables, and loops over checkpoints and the registry.
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as aq from 'arquero';
-import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import type { LanguageModel } from '../models/types';
 import type { CorpusSpec, Episode, EvalFrame, Tokenizer, TokenDataset } from '../data/types';
@@ -30,16 +33,12 @@ import { imageKnobs } from '../data/image';
 import { COMMON_KNOBS } from '../data/prepare';
 import { buildEvalSet, buildImageEvalSet, evalSequences, DEFAULT_EVALSET_OPTIONS, type EvalSet, type EvalSetOptions, type EvalSequence, type ImageEvalSpec } from '../eval/evalset';
 import { baseFrameId } from '../eval/image';
-import { scoreSequences } from '../eval/surprisal';
 import { checkTemplates } from '../eval/templates';
-import { groundingGain, summarizeGain, gainOverSeeds, type SurprisalRecord } from '../metrics/gain';
-import { classifyHeads, headSummary, type HeadThresholds, type HeadClass } from '../metrics/heads';
-import { saliency } from './saliency';
-import { lensSurprisal, collectStates, trainTunedLens, leastSquaresLens, lensTensors, lensPoints, type TunedLens, type TunedLensOptions } from './lens';
-import { ablationTest, type HeadRef } from './ablation';
-import { activationPatching } from './patching';
-import { countCooccurrence, cooccurrenceR2, type NounCounts } from './cooccurrence';
-import { writeSafetensors, readSafetensors, tensorsToWrite } from '../io/safetensors';
+import { gainOverSeeds } from '../metrics/gain';
+import type { HeadThresholds } from '../metrics/heads';
+import type { TunedLensOptions } from './lens';
+import { countCooccurrence, type NounCounts } from './cooccurrence';
+import { REGISTRY, lensFileName, type AnalysisModule, type StepContext } from './analyses';
 
 type ColumnTable = ReturnType<typeof aq.table>;
 
@@ -58,15 +57,21 @@ export interface AnalysisRun {
   config?: { corpus?: CorpusSpec; model?: { envFeatureDim?: number } };
 }
 
-export const ANALYSES = ['surprisal', 'gain', 'cooccurrence', 'saliency', 'heads', 'lens', 'tuned_lens', 'ablation', 'patching'] as const;
-export type AnalysisName = (typeof ANALYSES)[number];
+export const ANALYSES = REGISTRY.map((a) => a.name);
+export type AnalysisName = (typeof REGISTRY)[number]['name'];
 
 /**
  * Analyses of image-grounded runs (continuous ENV features): surprisal and G with image contexts,
  * and the co-occurrence control (it needs only G and the corpus counts). The others probe or
  * patch a single ENV token position and do not take patch features yet.
  */
-export const IMAGE_ANALYSES: readonly AnalysisName[] = ['surprisal', 'gain', 'cooccurrence'];
+export const IMAGE_ANALYSES: readonly AnalysisName[] = REGISTRY.filter((a) => a.image).map((a) => a.name);
+
+const MODULES = new Map<string, AnalysisModule>(REGISTRY.map((a) => [a.name, a]));
+for (const a of REGISTRY)
+  for (const d of a.depends)
+    if (!MODULES.has(d) || REGISTRY.findIndex((x) => x.name === d) > REGISTRY.indexOf(a))
+      throw new GroundlabError('INTERNAL', `analysis ${a.name} depends on ${d}, which is not an analysis listed before it in src/analysis/analyses/index.ts`);
 
 export interface ProgressLike {
   task: string;
@@ -107,32 +112,7 @@ export interface AnalyzeResult {
   skipped: Array<{ analysis: AnalysisName; reason: string }>;
 }
 
-const DEPENDS: Record<AnalysisName, AnalysisName[]> = {
-  surprisal: [],
-  gain: ['surprisal'],
-  cooccurrence: ['gain'],
-  saliency: [],
-  heads: ['saliency'],
-  lens: [],
-  tuned_lens: [],
-  ablation: ['heads'],
-  patching: [],
-};
-
-/** The table each analysis is recorded in (its presence for a step means "done"). */
-const TABLE: Record<AnalysisName, string> = {
-  surprisal: 'analysis/surprisal',
-  gain: 'analysis/gain_summary',
-  cooccurrence: 'analysis/cooccurrence',
-  saliency: 'analysis/saliency',
-  heads: 'analysis/head_counts',
-  lens: 'analysis/lens',
-  tuned_lens: 'analysis/lens',
-  ablation: 'analysis/ablation',
-  patching: 'analysis/patching',
-};
-
-export const lensFileName = (step: number) => `lens/tuned-step-${String(step).padStart(6, '0')}.safetensors`;
+export { lensFileName };
 
 function aborted(signal?: AbortSignal) {
   if (signal?.aborted) throw new GroundlabError('ABORTED', 'analysis was stopped; run it again to resume');
@@ -331,13 +311,14 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   const todo = new Set<AnalysisName>();
   const addWithDeps = (a: AnalysisName) => {
     todo.add(a);
-    DEPENDS[a].forEach(addWithDeps);
+    MODULES.get(a)!.depends.forEach((d) => addWithDeps(d as AnalysisName));
   };
   only.forEach(addWithDeps);
   const doneSteps = new Map<AnalysisName, Set<number>>();
   for (const a of todo) {
-    const rows = await readRows(run, TABLE[a]);
-    const f = a === 'tuned_lens' ? rows.filter((r) => r.lens === 'tuned') : a === 'lens' ? rows.filter((r) => r.lens === 'logit') : rows;
+    const mod = MODULES.get(a)!;
+    const rows = await readRows(run, mod.table);
+    const f = mod.doneRows ? mod.doneRows(rows) : rows;
     doneSteps.set(a, new Set(opts.force ? [] : f.map((r) => Number(r.step))));
   }
   const computed: AnalyzeResult['computed'] = {};
@@ -346,7 +327,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   let k = 0;
   for (const step of steps) {
     aborted(opts.signal);
-    const missing = [...todo].filter((a) => !doneSteps.get(a)!.has(step));
+    const missing = REGISTRY.map((a) => a.name).filter((a) => todo.has(a) && !doneSteps.get(a)!.has(step));
     k++;
     if (missing.length === 0) {
       progress({ task: 'analyze', step: k, total: steps.length, message: `step ${step}: up to date` });
@@ -372,130 +353,37 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       }
       return model;
     };
-    const note = (a: AnalysisName) => (computed[a] ??= []).push(step);
-    const say = (what: string) => progress({ task: 'analyze', step: k - 1, total: steps.length, message: `step ${step}: ${what}` });
+    // values one analysis computes for others at this checkpoint (surprisal, saliency, heads, ...)
+    const pending = new Map<string, Promise<unknown>>();
+    const values = new Map<string, unknown>();
+    const ctx: StepContext = {
+      step,
+      run,
+      opts,
+      set,
+      seqs,
+      match,
+      matchIdx,
+      bs,
+      padId,
+      counts,
+      missing: new Set(missing),
+      model: getModel,
+      say: (what) => progress({ task: 'analyze', step: k - 1, total: steps.length, message: `step ${step}: ${what}` }),
+      tick,
+      note: (a) => (computed[a as AnalysisName] ??= []).push(step),
+      upsert: (table, rows) => upsert(run, table, [step], rows),
+      readRows: (table) => readRows(run, table),
+      once: <T>(key: string, f: () => Promise<T>) => {
+        if (!pending.has(key)) pending.set(key, f().then((v) => (values.set(key, v), v)));
+        return pending.get(key) as Promise<T>;
+      },
+      shared: <T>(key: string) => values.get(key) as T | undefined,
+    };
     try {
-      // surprisal -> gain -> cooccurrence
-      let surprisal: Float64Array | undefined;
-      if (missing.includes('surprisal') || missing.includes('gain') || missing.includes('ablation')) {
-        const stored = (await readRows(run, 'analysis/surprisal')).filter((r) => Number(r.step) === step);
-        if (!missing.includes('surprisal') && stored.length === seqs.length) surprisal = Float64Array.from(stored.map((r) => Number(r.surprisal)));
-        else {
-          say('surprisal');
-          const sm = await getModel();
-          surprisal = await scoreSequences(sm, seqs, { batchSize: bs, padId, signal: opts.signal });
-          tick('surprisal');
-          await upsert(run, 'analysis/surprisal', [step], seqs.map((s, i) => ({ step, noun: s.noun, context: s.context, condition: s.condition, env_noun: s.envNoun, surprisal: surprisal![i] })));
-          note('surprisal');
-        }
-      }
-      let gainRows: ReturnType<typeof groundingGain> | undefined;
-      if (surprisal && (missing.includes('gain') || missing.includes('cooccurrence'))) {
-        const recs: SurprisalRecord[] = seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: surprisal![i] }));
-        gainRows = groundingGain(recs);
-        if (missing.includes('gain')) {
-          const sum = summarizeGain(gainRows);
-          await upsert(run, 'analysis/gain', [step], gainRows.map((g) => ({ step, noun: g.noun, gain: g.gain, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, contexts: g.contexts })));
-          await upsert(run, 'analysis/gain_summary', [step], [{ step, gain: sum.gain.mean, ci_lo: sum.gain.lo, ci_hi: sum.gain.hi, sem: sum.gain.sem, nouns: sum.nouns, match: sum.matchSurprisal, mismatch: sum.mismatchSurprisal }]);
-          note('gain');
-        }
-      }
-      if (missing.includes('cooccurrence')) {
-        gainRows ??= (await readRows(run, 'analysis/gain')).filter((r) => Number(r.step) === step).map((r) => ({ noun: String(r.noun), gain: Number(r.gain), matchSurprisal: Number(r.match), mismatchSurprisal: Number(r.mismatch), contexts: Number(r.contexts) }));
-        const fits = cooccurrenceR2(gainRows, counts);
-        await upsert(run, 'analysis/cooccurrence', [step], fits.map((f) => ({ step, predictors: f.predictors, r2: f.r2, adj_r2: f.adjR2, n: f.n })));
-        note('cooccurrence');
-      }
-      aborted(opts.signal);
-
-      // saliency -> heads -> ablation
-      let heads: HeadClass[] | undefined;
-      if (missing.includes('saliency') || missing.includes('heads')) {
-        say('saliency');
-        const m = await getModel();
-        tick('other');
-        const sal = await saliency(m, seqs, { batchSize: Math.max(1, Math.floor(bs / 2)), padId, signal: opts.signal });
-        tick('saliency');
-        const rows: Array<Record<string, unknown>> = [
-          ...sal.layers.map((l) => ({ step, kind: sal.kind === 'input' ? 'input' : 'layer', layer: l.layer, head: -1, flow: l.flowShare, gather: NaN, total: l.total })),
-          ...sal.heads.map((h) => ({ step, kind: 'head', layer: h.layer, head: h.head, flow: h.aggregateShare, gather: h.gatherShare, total: NaN })),
-        ];
-        await upsert(run, 'analysis/saliency', [step], rows);
-        note('saliency');
-        heads = classifyHeads(sal.heads, opts.heads);
-        if (missing.includes('heads')) {
-          await upsert(run, 'analysis/heads', [step], heads.map((h) => ({ step, layer: h.layer, head: h.head, aggregate_share: h.aggregateShare, gather_share: h.gatherShare, aggregate: h.aggregate, gather: h.gather })));
-          const a = headSummary(heads, 'aggregate');
-          const g = headSummary(heads, 'gather');
-          await upsert(run, 'analysis/head_counts', [step], [{ step, aggregate_heads: a.count, aggregate_mean_layer: a.meanLayer, gather_heads: g.count, gather_mean_layer: g.meanLayer, total_heads: heads.length }]);
-          note('heads');
-        }
-      }
-      if (missing.includes('ablation')) {
-        if (!heads) {
-          heads = (await readRows(run, 'analysis/heads'))
-            .filter((r) => Number(r.step) === step)
-            .map((r) => ({ layer: Number(r.layer), head: Number(r.head), aggregateShare: Number(r.aggregate_share), gatherShare: Number(r.gather_share), aggregate: Boolean(r.aggregate), gather: Boolean(r.gather) }));
-        }
-        const m = await getModel();
-        tick('other');
-        const rows: Array<Record<string, unknown>> = [];
-        const intact = Float64Array.from(matchIdx.map((i) => surprisal![i]));
-        for (const kind of ['aggregate', 'gather'] as const) {
-          const set: HeadRef[] = heads.filter((h) => h[kind]).map((h) => ({ layer: h.layer, head: h.head }));
-          const base = { step, kind, mode: opts.ablation?.mode ?? 'zero', heads: set.length, head_list: set.map((h) => `${h.layer}.${h.head}`).join(' '), n: match.length, draws: opts.ablation?.draws ?? 10 };
-          if (set.length === 0 || set.length >= heads.length) {
-            rows.push({ ...base, mean_layer: NaN, ablated: NaN, control: NaN, intact: mean(intact), mean_diff: NaN, t: NaN, p_t: NaN, p_wilcoxon: NaN, cohen_dz: NaN, p_vs_intact: NaN });
-            continue;
-          }
-          say(`ablation of ${set.length} ${kind} heads`);
-          const r = await ablationTest(m, match, set, { draws: opts.ablation?.draws ?? 10, seed: opts.ablation?.seed ?? step, mode: opts.ablation?.mode ?? 'zero', batchSize: bs, padId, signal: opts.signal, intact });
-          rows.push({ ...base, mean_layer: r.meanLayer, ablated: r.ablated, control: r.control, intact: r.intact, mean_diff: r.vsControl.meanDiff, t: r.vsControl.t, p_t: r.vsControl.pT, p_wilcoxon: r.vsControl.pWilcoxon, cohen_dz: r.vsControl.cohenDz, p_vs_intact: r.vsIntact.pT });
-        }
-        tick('ablation');
-        await upsert(run, 'analysis/ablation', [step], rows);
-        note('ablation');
-      }
-      aborted(opts.signal);
-
-      // lenses
-      if (missing.includes('lens') || missing.includes('tuned_lens')) {
-        const m = await getModel();
-        let tuned: (TunedLens & { kl: number[] }) | undefined;
-        tick('other');
-        if (missing.includes('tuned_lens')) tuned = await runTunedLens(run, m, step, opts, say);
-        tick('tuned_lens');
-        say('lens');
-        const lensRows = await lensSurprisal(m, seqs, { tuned, batchSize: bs, padId, signal: opts.signal });
-        tuned?.dispose();
-        tick('lens');
-        const rows: Array<Record<string, unknown>> = [];
-        for (const lr of lensRows) {
-          const g = summarizeGain(groundingGain(seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: lr.surprisal[i] }))));
-          const kl = lr.lens === 'tuned' ? (tuned?.kl[lr.layer] ?? (lr.layer === lensRows.length / 2 - 1 ? 0 : NaN)) : NaN;
-          rows.push({ step, lens: lr.lens, layer: lr.layer, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, gain: g.gain.mean, gain_lo: g.gain.lo, gain_hi: g.gain.hi, kl_to_final: kl });
-        }
-        const old = (await readRows(run, 'analysis/lens')).filter((r) => !(Number(r.step) === step && rows.some((x) => x.lens === r.lens)));
-        await upsert(run, 'analysis/lens', [step], [...old.filter((r) => Number(r.step) === step), ...rows]);
-        if (missing.includes('lens')) note('lens');
-        if (tuned) note('tuned_lens');
-      }
-      aborted(opts.signal);
-
-      if (missing.includes('patching')) {
-        say('activation patching');
-        const m = await getModel();
-        const pairs = matchIdx.map((i) => {
-          const q = seqs[i];
-          const mm = seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!;
-          return { clean: q.ids, corrupted: mm.ids, target: q.target, marks: { env: q.envPos } };
-        });
-        const hooks = lensPoints(m);
-        tick('other');
-        const res = await activationPatching(m, pairs, { hooks, positions: ['env', 'last'], batchSize: bs, padId, signal: opts.signal });
-        tick('patching');
-        await upsert(run, 'analysis/patching', [step], res.map((r) => ({ step, hook: r.hook, layer: hooks.indexOf(r.hook), position: r.position, clean: r.clean, corrupted: r.corrupted, patched: r.patched, recovery: r.recovery, recovery_of_means: r.recoveryOfMeans, n: r.n })));
-        note('patching');
+      for (const a of missing) {
+        aborted(opts.signal);
+        await MODULES.get(a)!.compute(ctx);
       }
     } finally {
       model?.dispose();
@@ -507,49 +395,6 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   const did = Object.keys(computed).length > 0;
   progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: did ? `${seconds.toFixed(1)} s` : 'already done: every analysis was up to date' });
   return { steps, computed, flaggedFrames, seconds, timings, skipped };
-}
-
-function mean(xs: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i];
-  return xs.length ? s / xs.length : NaN;
-}
-
-/** Train (or load, when saved) the tuned lens of a checkpoint. */
-async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, opts: AnalyzeOptions, say: (w: string) => void): Promise<TunedLens & { kl: number[] }> {
-  const file = path.join(run.dir, lensFileName(step));
-  const L = m.config.nLayers;
-  const D = m.config.dModel;
-  if (fs.existsSync(file) && !opts.force) {
-    const c = await readSafetensors(file);
-    const weights: tf.Variable[] = [];
-    const biases: tf.Variable[] = [];
-    for (let l = 0; l < L; l++) {
-      const w = c.tensors.get(`translator.${l}.weight`);
-      const b = c.tensors.get(`translator.${l}.bias`);
-      if (!w || !b || w.shape[0] !== D) throw new GroundlabError('CORRUPT_CHECKPOINT', `tuned lens does not fit the model (layer ${l})`, { file, hint: 'delete the file to retrain it' });
-      weights.push(tf.variable(tf.tensor2d(w.data as Float32Array, [D, D])));
-      biases.push(tf.variable(tf.tensor1d(b.data as Float32Array)));
-    }
-    const kl = c.metadata.kl ? (JSON.parse(c.metadata.kl) as number[]) : [];
-    return { weights, biases, kl, dispose: () => [...weights, ...biases].forEach((v) => v.dispose()) };
-  }
-  say('tuned lens');
-  const data = await run.data();
-  const train = data.train;
-  const nRows = Math.min(opts.tunedLens?.rows ?? 32, train.size);
-  const T = Math.min(train.seqLen, m.config.contextLength);
-  const rows = Array.from({ length: nRows }, (_, i) => train.row(Math.floor((i * train.size) / nRows)).slice(0, T));
-  const states = collectStates(m, rows);
-  try {
-    const init = await leastSquaresLens(states.states);
-    const { lens, kl } = await trainTunedLens(m, states, { ...opts.tunedLens, init, signal: opts.signal });
-    await writeSafetensors(file, await tensorsToWrite(lensTensors(lens)), { step: String(step), kl: JSON.stringify(kl) });
-    return { ...lens, kl };
-  } finally {
-    states.states.forEach((t) => t.dispose());
-    states.finalLogProbs.dispose();
-  }
 }
 
 /** `evalRun`: surprisal and G alone. Returns the gain summary per analysed step. */

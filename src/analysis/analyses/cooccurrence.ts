@@ -1,0 +1,21 @@
+import type { GainRow } from '../../metrics/gain';
+import { cooccurrenceR2 } from '../cooccurrence';
+import { defineAnalysis } from './context';
+
+export const cooccurrence = defineAnalysis({
+  name: 'cooccurrence',
+  depends: ['gain'],
+  table: 'analysis/cooccurrence',
+  writes: { 'analysis/cooccurrence': ['step', 'predictors', 'r2', 'adj_r2', 'n'] },
+  image: true,
+  async compute(ctx) {
+    const rows =
+      ctx.shared<GainRow[]>('gainRows') ??
+      (await ctx.readRows('analysis/gain'))
+        .filter((r) => Number(r.step) === ctx.step)
+        .map((r) => ({ noun: String(r.noun), gain: Number(r.gain), matchSurprisal: Number(r.match), mismatchSurprisal: Number(r.mismatch), contexts: Number(r.contexts) }));
+    const fits = cooccurrenceR2(rows, ctx.counts);
+    await ctx.upsert('analysis/cooccurrence', fits.map((f) => ({ step: ctx.step, predictors: f.predictors, r2: f.r2, adj_r2: f.adjR2, n: f.n })));
+    ctx.note('cooccurrence');
+  },
+});

@@ -1,0 +1,23 @@
+import { groundingGain, summarizeGain, type GainRow } from '../../metrics/gain';
+import { defineAnalysis } from './context';
+import { surprisalOf } from './surprisal';
+
+export const gain = defineAnalysis({
+  name: 'gain',
+  depends: ['surprisal'],
+  table: 'analysis/gain_summary',
+  writes: {
+    'analysis/gain': ['step', 'noun', 'gain', 'match', 'mismatch', 'contexts'],
+    'analysis/gain_summary': ['step', 'gain', 'ci_lo', 'ci_hi', 'sem', 'nouns', 'match', 'mismatch'],
+  },
+  image: true,
+  async compute(ctx) {
+    const s = await surprisalOf(ctx);
+    const rows: GainRow[] = await ctx.once('gainRows', async () => groundingGain(ctx.seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] }))));
+    const sum = summarizeGain(rows);
+    const step = ctx.step;
+    await ctx.upsert('analysis/gain', rows.map((g) => ({ step, noun: g.noun, gain: g.gain, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, contexts: g.contexts })));
+    await ctx.upsert('analysis/gain_summary', [{ step, gain: sum.gain.mean, ci_lo: sum.gain.lo, ci_hi: sum.gain.hi, sem: sum.gain.sem, nouns: sum.nouns, match: sum.matchSurprisal, mismatch: sum.mismatchSurprisal }]);
+    ctx.note('gain');
+  },
+});

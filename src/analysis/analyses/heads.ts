@@ -1,0 +1,24 @@
+import { classifyHeads, headSummary, type HeadClass } from '../../metrics/heads';
+import { defineAnalysis } from './context';
+import { saliencyOf } from './saliency';
+
+export const heads = defineAnalysis({
+  name: 'heads',
+  depends: ['saliency'],
+  table: 'analysis/head_counts',
+  writes: {
+    'analysis/heads': ['step', 'layer', 'head', 'aggregate_share', 'gather_share', 'aggregate', 'gather'],
+    'analysis/head_counts': ['step', 'aggregate_heads', 'aggregate_mean_layer', 'gather_heads', 'gather_mean_layer', 'total_heads'],
+  },
+  image: false,
+  async compute(ctx) {
+    const sal = await saliencyOf(ctx);
+    const hs = await ctx.once<HeadClass[]>('heads', async () => classifyHeads(sal.heads, ctx.opts.heads));
+    const step = ctx.step;
+    await ctx.upsert('analysis/heads', hs.map((h) => ({ step, layer: h.layer, head: h.head, aggregate_share: h.aggregateShare, gather_share: h.gatherShare, aggregate: h.aggregate, gather: h.gather })));
+    const a = headSummary(hs, 'aggregate');
+    const g = headSummary(hs, 'gather');
+    await ctx.upsert('analysis/head_counts', [{ step, aggregate_heads: a.count, aggregate_mean_layer: a.meanLayer, gather_heads: g.count, gather_mean_layer: g.meanLayer, total_heads: hs.length }]);
+    ctx.note('heads');
+  },
+});
