@@ -19,6 +19,8 @@
  * - `positionIdPatching`: the residual stream of every layer at the last position (and the cue)
  *   patched from swap-slots sources: the share of answers redirected to the object at the source's
  *   slot, per layer.
+ * - `positionFeatureSimilarity`: centred cosine similarity of object states per layer, same slot
+ *   with other features vs. same features in another slot (is the position code content-independent?).
  * - `bindingAccuracy`: teacher-forced accuracy on scenes, by number of objects and by query.
  * - `bindingRun`: all of it on one checkpoint of a binding run, written to `analysis/binding.arrow`.
  */
@@ -37,6 +39,8 @@ import {
   bindingLossMask,
   promptTokens,
   sceneTokens,
+  slotStart,
+  SLOT_TOKENS,
   type BindingCounterfactual,
   type BindingCounterfactualKind,
   type BindingKnobs,
@@ -333,6 +337,105 @@ export async function positionIdPatching(model: LanguageModel, pairs: readonly B
 }
 
 // ---------------------------------------------------------------------------------------------
+// Representational similarity: position vs. feature
+
+export interface SimilarityRow {
+  hook: string;
+  /** Layer whose input the hook is (nLayers for the last layer's output). */
+  layer: number;
+  /** Mean cosine (after centring) of object states in the same slot with no feature in common. */
+  samePosition: number;
+  /** Mean cosine of states of the same object (colour and shape) in different slots. */
+  sameFeatures: number;
+  /** Mean cosine of states with nothing in common (other slot, colour and shape): the baseline. */
+  unrelated: number;
+  pairs: { samePosition: number; sameFeatures: number; unrelated: number };
+}
+
+/**
+ * Mean centred cosine similarity within groups of labelled vectors: pairs in the same slot whose
+ * colour and shape both differ, pairs with the same colour and shape in different slots, and pairs
+ * that share nothing. `vectors` [n, d] row-major.
+ */
+export function labelSimilarity(vectors: Float32Array, d: number, labels: ReadonlyArray<{ slot: number; colour: string; shape: string }>): Omit<SimilarityRow, 'hook' | 'layer'> {
+  const n = labels.length;
+  if (vectors.length !== n * d) throw new GroundlabError('BAD_ARGUMENT', `labelSimilarity: ${vectors.length} values for ${n} labels of dimension ${d}`);
+  const mu = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mu[j] += vectors[i * d + j] / n;
+  const c = new Float64Array(n * d);
+  const norm = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const v = vectors[i * d + j] - mu[j];
+      c[i * d + j] = v;
+      s += v * v;
+    }
+    norm[i] = Math.sqrt(s) || 1;
+  }
+  const acc = { samePosition: [0, 0], sameFeatures: [0, 0], unrelated: [0, 0] };
+  for (let a = 0; a < n; a++)
+    for (let b = a + 1; b < n; b++) {
+      const la = labels[a];
+      const lb = labels[b];
+      const sameSlot = la.slot === lb.slot;
+      const sameC = la.colour === lb.colour;
+      const sameS = la.shape === lb.shape;
+      const key = sameSlot && !sameC && !sameS ? 'samePosition' : !sameSlot && sameC && sameS ? 'sameFeatures' : !sameSlot && !sameC && !sameS ? 'unrelated' : undefined;
+      if (!key) continue;
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += c[a * d + j] * c[b * d + j];
+      acc[key][0] += dot / (norm[a] * norm[b]);
+      acc[key][1] += 1;
+    }
+  const m = (x: number[]) => (x[1] ? x[0] / x[1] : NaN);
+  return { samePosition: m(acc.samePosition), sameFeatures: m(acc.sameFeatures), unrelated: m(acc.unrelated), pairs: { samePosition: acc.samePosition[1], sameFeatures: acc.sameFeatures[1], unrelated: acc.unrelated[1] } };
+}
+
+/**
+ * Is the position code content-independent? The residual stream entering each layer (and leaving
+ * the last) at one token of every object (`token`: its colour, shape or closing `;`), compared by
+ * `labelSimilarity` over the objects of `scenes`.
+ */
+export async function positionFeatureSimilarity(model: LanguageModel, tokenizer: Tokenizer, scenes: readonly BindingScene[], opts: { token?: 'colour' | 'shape' | 'end'; batchSize?: number } = {}): Promise<SimilarityRow[]> {
+  const offset = { colour: 0, shape: 1, end: SLOT_TOKENS - 1 }[opts.token ?? 'shape'];
+  const L = model.anatomy.layers;
+  const sites = [...L.map((la, l) => ({ hook: la.residPre ?? (l > 0 ? L[l - 1].residPost : ''), layer: l })), { hook: L[L.length - 1].residPost, layer: L.length }].filter((s) => s.hook);
+  const seqs = scenes.map((s) => ({ ids: tokenizer.encode(promptTokens(s)) }));
+  checkLengths(model, seqs);
+  const labels = scenes.flatMap((s) => s.objects.map((o, slot) => ({ slot, colour: o.colour, shape: o.shape })));
+  const D = model.config.dModel;
+  const vecs = sites.map(() => new Float32Array(labels.length * D));
+  const starts: number[] = [];
+  let k = 0;
+  for (const s of scenes) {
+    starts.push(k);
+    k += s.objects.length;
+  }
+  const bs = opts.batchSize ?? 32;
+  for (let i = 0; i < scenes.length; i += bs) {
+    const idx = Array.from({ length: Math.min(bs, scenes.length - i) }, (_, j) => i + j);
+    const tokens = padTokens(idx.map((j) => seqs[j]));
+    const T = tokens.shape[1];
+    const { logits, cache } = model.runWithCache(tokens, { names: sites.map((s) => s.hook) });
+    logits.dispose();
+    tokens.dispose();
+    for (let si = 0; si < sites.length; si++) {
+      const act = cache.get(sites[si].hook);
+      if (act.rank !== 3 || act.shape[2] !== D) {
+        cache.dispose();
+        throw new GroundlabError('UNSUPPORTED', `${sites[si].hook} has shape ${act.shape.join('x')}, not [B, T, ${D}]`);
+      }
+      const v = (await act.data()) as Float32Array;
+      idx.forEach((j, b) => scenes[j].objects.forEach((_, slot) => vecs[si].set(v.subarray((b * T + slotStart(slot) + offset) * D, (b * T + slotStart(slot) + offset + 1) * D), (starts[j] + slot) * D)));
+    }
+    cache.dispose();
+    await new Promise((r) => setImmediate(r));
+  }
+  return sites.map((s, si) => ({ hook: s.hook, layer: s.layer, ...labelSimilarity(vecs[si], D, labels) }));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Accuracy
 
 export interface BindingAccuracy {
@@ -409,6 +512,8 @@ export interface BindingReport {
   mediation: HeadMediationRow[];
   roles: HeadRole[];
   positionPatching: PositionPatchRow[];
+  /** Object states (at their shape tokens) by position vs. by features, per layer. */
+  similarity: SimilarityRow[];
   seconds: number;
 }
 
@@ -441,6 +546,7 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
     const mediation = await headMediation(model, pairs, common);
     const roles = classifyBindingHeads(mediation, o.thresholds);
     const positionPatching = await positionIdPatching(model, pairs, common);
+    const similarity = await positionFeatureSimilarity(model, tok, bindingEvalScenes(k, { counts: all, perCount: Math.max(1, Math.ceil(200 / all.length)), seed: `${seed}/rsa` }), { batchSize: o.batchSize });
     const rows = [
       { section: 'accuracy', name: 'all', kind: '', positions: '', value: accuracy.accuracy, redirect: NaN, n: accuracy.n },
       ...accuracy.byObjects.map((b) => ({ section: 'accuracy', name: `objects=${b.objects}`, kind: '', positions: '', value: b.accuracy, redirect: NaN, n: b.n })),
@@ -448,10 +554,11 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
       ...mediation.map((m) => ({ section: 'mediation', name: m.name, kind: m.kind, positions: m.positions, value: m.mediation, redirect: m.redirect, n: m.n })),
       ...roles.map((r) => ({ section: 'role', name: r.name, kind: r.role, positions: '', value: r.mediation, redirect: NaN, n: 0 })),
       ...positionPatching.map((p) => ({ section: 'position-id', name: p.hook, kind: 'swap-slots', positions: p.positions, value: p.mediation, redirect: p.redirect, n: p.n })),
+      ...similarity.flatMap((r) => (['samePosition', 'sameFeatures', 'unrelated'] as const).map((key) => ({ section: 'similarity', name: r.hook, kind: key, positions: 'shape', value: r[key], redirect: NaN, n: r.pairs[key] }))),
     ].map((r) => ({ step, ...r }));
     const old = ((await run.readTable('analysis/binding'))?.objects() ?? []) as Array<{ step: number }>;
     await run.writeTable('analysis/binding', aq.from([...old.filter((r) => r.step !== step), ...rows]));
-    return { step, accuracy, heldOut, mediation, roles, positionPatching, seconds: (Date.now() - t0) / 1000 };
+    return { step, accuracy, heldOut, mediation, roles, positionPatching, similarity, seconds: (Date.now() - t0) / 1000 };
   } finally {
     model.dispose();
   }

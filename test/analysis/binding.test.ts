@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { HandTransformer } from './handmodel';
-import { bindingAccuracy, classifyBindingHeads, encodeBindingPairs, headMediation, interventionScores, positionIdPatching, type HeadMediationRow } from '../../src/analysis/binding';
+import { labelSimilarity, positionFeatureSimilarity, bindingAccuracy, classifyBindingHeads, encodeBindingPairs, headMediation, interventionScores, positionIdPatching, type HeadMediationRow } from '../../src/analysis/binding';
 import { BINDING_COLOURS, BINDING_SHAPES, bindingCounterfactuals, bindingEvalScenes, bindingKnobs, bindingTokenizer, cuePosition, slotStart } from '../../src/data/binding';
 import { createModel, modelPreset } from '../../src/models';
 import { isGroundlabError } from '../../src/errors';
@@ -166,6 +166,29 @@ test('binding roles: thresholds are options; bad input gives clear errors', asyn
   m.dispose();
 });
 
+test('labelSimilarity: known answers for a pure position code and a pure feature code', async () => {
+  const labels: Array<{ slot: number; colour: string; shape: string }> = [];
+  const colours = ['red', 'blue', 'green'];
+  const shapes = ['square', 'circle', 'star'];
+  for (let scene = 0; scene < 3; scene++) for (let slot = 0; slot < 3; slot++) labels.push({ slot, colour: colours[(slot + scene) % 3], shape: shapes[(slot + scene) % 3] });
+  const code = (f: (l: (typeof labels)[number]) => number[]) => Float32Array.from(labels.flatMap(f));
+  // Position only: one-hot slot. Centred, same slot -> cos 1, other slot -> cos -1/2.
+  const pos = labelSimilarity(code((l) => [0, 1, 2].map((i) => (i === l.slot ? 1 : 0))), 3, labels);
+  assert.ok(Math.abs(pos.samePosition - 1) < 1e-9 && Math.abs(pos.sameFeatures + 0.5) < 1e-9 && Math.abs(pos.unrelated + 0.5) < 1e-9, JSON.stringify(pos));
+  // Features only: one-hot colour (the shape goes with it here).
+  const feat = labelSimilarity(code((l) => colours.map((c) => (c === l.colour ? 1 : 0))), 3, labels);
+  assert.ok(Math.abs(feat.sameFeatures - 1) < 1e-9 && Math.abs(feat.samePosition + 0.5) < 1e-9, JSON.stringify(feat));
+  assert.deepEqual(pos.pairs, { samePosition: 9, sameFeatures: 9, unrelated: 18 });
+  assert.throws(() => labelSimilarity(new Float32Array(5), 3, labels), (e) => isGroundlabError(e) && /5 values/.test(e.message));
+  // On the hand model, entering layer 0 the shape token holds its shape and its slot (a 1-hot each): symmetric.
+  await initEngine();
+  const m = bindingModel();
+  const rows = await positionFeatureSimilarity(m, TOK, bindingEvalScenes(K, { counts: [N], perCount: 20, seed: 2, heldOut: 'any' }));
+  assert.equal(rows.length, 4);
+  assert.ok(rows[0].samePosition > 0.2 && rows[0].sameFeatures > 0.2, JSON.stringify(rows[0]));
+  m.dispose();
+});
+
 test('binding analyses run on a tiny Transformer through its anatomy (no leaks, deterministic)', async () => {
   await initEngine();
   const k = bindingKnobs({ maxObjects: 3 });
@@ -200,6 +223,7 @@ test('bindingRun on a tiny binding run: report, analysis/binding.arrow, CLI bind
     assert.equal(r.heldOut?.n, 8);
     assert.equal(r.roles.length, 4);
     assert.equal(r.positionPatching.length, 2 * 3);
+    assert.equal(r.similarity.length, 3);
     const t = await run.readTable('analysis/binding');
     const n0 = t!.numRows();
     assert.ok(n0 > 0);

@@ -62,6 +62,9 @@ export const command: Command = defineCommand(
           'position-ID patching (residual stream entering each layer, from swap-slots sources)',
           textTable(pp, [['hook', 'hook'], ['positions', 'at'], ['redirect', 'redirected'], ['mediation', 'mediation'], ['n', 'n']]),
           '',
+          'similarity of object states at their shape token (centred cosine): same slot, other features vs. same features, other slot',
+          textTable(r.similarity.map((x) => ({ hook: x.hook, samePosition: f3(x.samePosition), sameFeatures: f3(x.sameFeatures), unrelated: f3(x.unrelated) })), [['hook', 'hook'], ['samePosition', 'same position'], ['sameFeatures', 'same features'], ['unrelated', 'unrelated']]),
+          '',
         ].join('\n'),
       );
       return 0;
