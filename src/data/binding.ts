@@ -61,9 +61,11 @@ export interface BindingKnobs {
   sequences: number;
   /** Probability that a training scene is followed by its conjunction twin. */
   pTwin: number;
+  /** Queries per training row: the first, then `queriesPerScene - 1` more after its answer (more answers to learn from per row). */
+  queriesPerScene: number;
 }
 
-export const BINDING_DEFAULTS: Omit<BindingKnobs, 'heldOut'> = { colours: 8, shapes: 8, grid: 4, minObjects: 2, maxObjects: 6, queries: ['colour', 'shape'], sequences: 20000, pTwin: 0.5 };
+export const BINDING_DEFAULTS: Omit<BindingKnobs, 'heldOut'> = { colours: 8, shapes: 8, grid: 4, minObjects: 2, maxObjects: 6, queries: ['colour', 'shape'], sequences: 20000, pTwin: 0.5, queriesPerScene: 1 };
 
 export interface BindingObject {
   colour: string;
@@ -77,6 +79,8 @@ export interface BindingScene {
   objects: BindingObject[];
   query: BindingQuery;
   target: number;
+  /** Further queries of a training row, each after the previous answer (knob queriesPerScene). */
+  more?: Array<{ query: BindingQuery; target: number }>;
 }
 
 const combo = (c: string, s: string) => `${c}-${s}`;
@@ -97,7 +101,7 @@ export function bindingShapes(k: Pick<BindingKnobs, 'shapes'>): string[] {
 export function bindingKnobs(knobs: CorpusSpec['knobs'] = {}): BindingKnobs {
   const k = { ...BINDING_DEFAULTS, queries: [...BINDING_DEFAULTS.queries] } as BindingKnobs;
   let heldOut: string | undefined;
-  const known = ['colours', 'shapes', 'grid', 'minObjects', 'maxObjects', 'queries', 'heldOut', 'sequences', 'pTwin'];
+  const known = ['colours', 'shapes', 'grid', 'minObjects', 'maxObjects', 'queries', 'heldOut', 'sequences', 'pTwin', 'queriesPerScene'];
   for (const [key, v] of Object.entries(knobs ?? {})) {
     const bad = (want: string) => new GroundlabError('BAD_CONFIG', `binding knob ${key} = ${JSON.stringify(v)}: expected ${want}`);
     const int = (min: number, max = Infinity) => {
@@ -111,6 +115,7 @@ export function bindingKnobs(knobs: CorpusSpec['knobs'] = {}): BindingKnobs {
     else if (key === 'minObjects') k.minObjects = int(1);
     else if (key === 'maxObjects') k.maxObjects = int(1);
     else if (key === 'sequences') k.sequences = int(1);
+    else if (key === 'queriesPerScene') k.queriesPerScene = int(1, 8);
     else if (key === 'pTwin') {
       const p = Number(v);
       if (!(p >= 0 && p <= 1)) throw bad('a probability in [0, 1]');
@@ -168,9 +173,29 @@ export function promptTokens(s: BindingScene): string[] {
   return [BOS, ...s.objects.flatMap(objectTokens), ...queryTokens(s)];
 }
 
-/** The whole sequence: prompt, answer, `<eos>`. */
+/** The whole sequence: prompt, answer, the further queries with their answers, `<eos>`. */
 export function sceneTokens(s: BindingScene): string[] {
-  return [...promptTokens(s), ...answerTokens(s), EOS];
+  return sceneLayout(s).tokens;
+}
+
+/** The tokens and the indices of the answer tokens of every query. */
+function sceneLayout(s: BindingScene): { tokens: string[]; answers: number[] } {
+  const tokens = [...promptTokens(s)];
+  const answers: number[] = [];
+  const add = (q: BindingScene) => {
+    for (const a of answerTokens(q)) {
+      answers.push(tokens.length);
+      tokens.push(a);
+    }
+  };
+  add(s);
+  for (const m of s.more ?? []) {
+    const q = { objects: s.objects, query: m.query, target: m.target };
+    tokens.push(...queryTokens(q));
+    add(q);
+  }
+  tokens.push(EOS);
+  return { tokens, answers };
 }
 
 /** Position of slot i's first token (its colour), and of the query's cue token. */
@@ -234,7 +259,7 @@ export function conjunctionTwin(s: BindingScene, rng: Rng): BindingScene | undef
   if (s.query === 'colour') [a.colour, b.colour] = [b.colour, a.colour];
   else if (s.query === 'shape') [a.shape, b.shape] = [b.shape, a.shape];
   else [a.x, a.y, b.x, b.y] = [b.x, b.y, a.x, a.y];
-  return { objects, query: s.query, target: s.target };
+  return { objects, query: s.query, target: s.target, ...(s.more ? { more: s.more } : {}) };
 }
 
 /** The training scenes: `sequences` of them, object counts uniform in minObjects..maxObjects, twins with probability pTwin, no held-out combination. */
@@ -244,6 +269,11 @@ export function generateBinding(k: BindingKnobs, seed: number): BindingScene[] {
   const span = k.maxObjects - k.minObjects + 1;
   while (out.length < k.sequences) {
     const s = bindingScene(k, k.minObjects + rng.int(span), rng, { heldOut: 'exclude' });
+    if (k.queriesPerScene > 1)
+      s.more = Array.from({ length: k.queriesPerScene - 1 }, () => {
+        const query = k.queries[rng.int(k.queries.length)];
+        return { query, target: query === 'count' ? -1 : rng.int(s.objects.length) };
+      });
     out.push(s);
     if (out.length < k.sequences && rng.next() < k.pTwin) {
       const t = conjunctionTwin(s, rng);
@@ -341,10 +371,10 @@ export function bindingCounterfactuals(k: BindingKnobs, o: { kind: BindingCounte
 
 /** [len - 1] 1 where target t (token t + 1) is an answer token or `<eos>`. */
 export function bindingLossMask(s: BindingScene): Uint8Array {
-  const len = sceneTokens(s).length;
-  const first = promptTokens(s).length; // index of the first answer token
-  const m = new Uint8Array(len - 1);
-  for (let t = first - 1; t < len - 1; t++) m[t] = 1;
+  const { tokens, answers } = sceneLayout(s);
+  const m = new Uint8Array(tokens.length - 1);
+  for (const a of answers) m[a - 1] = 1;
+  m[tokens.length - 2] = 1;
   return m;
 }
 
@@ -364,7 +394,7 @@ export class BindingDataset implements TokenDataset {
     this.rows = scenes.map((s) => {
       const toks = sceneTokens(s);
       if (toks.length > seqLen + 1) {
-        const most = Math.floor((seqLen + 1 - 1 - QUERY_TOKENS - 3) / SLOT_TOKENS); // <bos>, query, up to 2 answer tokens, <eos>
+        const most = Math.floor((seqLen + 1 - (toks.length - SLOT_TOKENS * s.objects.length)) / SLOT_TOKENS); // what the queries, answers, <bos> and <eos> leave
         throw new GroundlabError('BAD_CONFIG', `a binding scene of ${s.objects.length} objects has ${toks.length} tokens, more than seqLen + 1 = ${seqLen + 1}`, {
           hint: `lower the knob maxObjects to ${most} or raise --seq-len to ${toks.length - 1}`,
           codeHint: `lower the knob maxObjects to ${most} or raise \`seqLen\` to ${toks.length - 1}`,

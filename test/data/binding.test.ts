@@ -129,6 +129,19 @@ test('binding dataset: loss only on the answer and <eos>; prepareData; clear err
   assert.throws(() => bindingKnobs({ heldOut: 'red-blob' }), (e) => isGroundlabError(e) && /red-blob/.test(e.message));
   assert.throws(() => bindingKnobs({ size: 3 }), (e) => isGroundlabError(e) && /unknown binding knob/.test(e.message));
   assert.deepEqual(bindingKnobs({ heldOut: 'none' }).heldOut, []);
+  // Several queries per row: each answer (and <eos>) is scored, the first query is the prompt.
+  const kq = bindingKnobs({ sequences: 20, maxObjects: 3, queriesPerScene: 3, queries: 'colour/where' });
+  const sq = generateBinding(kq, 0);
+  for (const x of sq) {
+    assert.equal(x.more?.length, 2);
+    const toks = sceneTokens(x);
+    const mq = new BindingDataset([x], bindingTokenizer(kq), 48).mask(0);
+    const scored = toks.slice(1).filter((_, t) => mq[t] === 1);
+    const answers = [x, ...x.more!.map((q) => ({ ...x, ...q }))].flatMap((q) => sceneTokens({ objects: q.objects, query: q.query, target: q.target }).slice(promptTokens(q).length, -1));
+    assert.deepEqual(scored, [...answers, '<eos>']);
+    assert.deepEqual(toks.slice(0, promptTokens(x).length), promptTokens(x));
+  }
+  assert.throws(() => bindingKnobs({ queriesPerScene: 0 }), (e) => isGroundlabError(e) && /queriesPerScene/.test(e.message));
   const big = bindingKnobs({ minObjects: 6, maxObjects: 6, sequences: 2 });
   assert.throws(() => new BindingDataset(generateBinding(big, 0), bindingTokenizer(big), 32), (e) => isGroundlabError(e) && /maxObjects to 4/.test(e.hint ?? ''));
 });
