@@ -1,6 +1,7 @@
 import type { HeadClass } from '../../metrics/heads';
 import { mean } from '../../metrics/stats';
 import { ablationTest, type HeadRef } from '../ablation';
+import { textTable } from '../table';
 import { defineAnalysis, type Row } from './context';
 import { surprisalOf } from './surprisal';
 
@@ -36,5 +37,25 @@ export const ablation = defineAnalysis({
     ctx.tick('ablation');
     await ctx.upsert('analysis/ablation', rows);
     ctx.note('ablation');
+  },
+  async report(read) {
+    const abl = await read('analysis/ablation');
+    if (!abl.length) return [];
+    const tiny = (v: unknown) => (v === 0 ? '< 1e-300' : v);
+    return [
+      'ablation (surprisal of v<LAN> in match contexts; paired tests over contexts, heads zeroed vs control heads zeroed)',
+      textTable(abl.map((r) => ({ ...r, p_t: tiny(r.p_t), p_wilcoxon: tiny(r.p_wilcoxon) })), [
+        ['step', 'checkpoint'],
+        ['kind', 'heads'],
+        ['heads', 'count'],
+        ['mean_layer', 'mean layer'],
+        ['ablated', 'zeroed'],
+        ['control', 'control zeroed'],
+        ['intact', 'intact'],
+        ['p_t', 'p (t)'],
+        ['p_wilcoxon', 'p (Wilcoxon)'],
+        ['cohen_dz', 'd_z'],
+      ]),
+    ];
   },
 });

@@ -59,6 +59,8 @@ export interface AnalysisModule<N extends string = string> {
   readonly image: boolean;
   /** Compute this checkpoint and write its rows. */
   compute(ctx: StepContext): Promise<void>;
+  /** Its section of the CLI summary (`runReport`), from its tables' rows of the reported steps; [] when there is nothing. */
+  report?(read: (table: string) => Promise<Row[]>): Promise<string[]>;
 }
 
 export function defineAnalysis<N extends string>(m: AnalysisModule<N>): AnalysisModule<N> {

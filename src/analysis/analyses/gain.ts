@@ -1,4 +1,5 @@
 import { groundingGain, summarizeGain, type GainRow } from '../../metrics/gain';
+import { textTable } from '../table';
 import { defineAnalysis } from './context';
 import { surprisalOf } from './surprisal';
 
@@ -19,5 +20,10 @@ export const gain = defineAnalysis({
     await ctx.upsert('analysis/gain', rows.map((g) => ({ step, noun: g.noun, gain: g.gain, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, contexts: g.contexts })));
     await ctx.upsert('analysis/gain_summary', [{ step, gain: sum.gain.mean, ci_lo: sum.gain.lo, ci_hi: sum.gain.hi, sem: sum.gain.sem, nouns: sum.nouns, match: sum.matchSurprisal, mismatch: sum.mismatchSurprisal }]);
     ctx.note('gain');
+  },
+  async report(read) {
+    const gain = await read('analysis/gain_summary');
+    if (!gain.length) return [];
+    return ['grounding information gain G (nats; mean over nouns, 95% CI over nouns)', textTable(gain, [['step', 'step'], ['gain', 'G'], ['ci_lo', 'CI low'], ['ci_hi', 'CI high'], ['match', 'match s'], ['mismatch', 'mismatch s'], ['nouns', 'nouns']])];
   },
 });

@@ -1,4 +1,5 @@
 import { classifyHeads, headSummary, type HeadClass } from '../../metrics/heads';
+import { textTable } from '../table';
 import { defineAnalysis } from './context';
 import { saliencyOf } from './saliency';
 
@@ -20,5 +21,10 @@ export const heads = defineAnalysis({
     const g = headSummary(hs, 'gather');
     await ctx.upsert('analysis/head_counts', [{ step, aggregate_heads: a.count, aggregate_mean_layer: a.meanLayer, gather_heads: g.count, gather_mean_layer: g.meanLayer, total_heads: hs.length }]);
     ctx.note('heads');
+  },
+  async report(read) {
+    const hc = await read('analysis/head_counts');
+    if (!hc.length) return [];
+    return ['heads (saliency share >= threshold)', textTable(hc, [['step', 'step'], ['aggregate_heads', 'aggregate'], ['aggregate_mean_layer', 'mean layer'], ['gather_heads', 'gather'], ['gather_mean_layer', 'mean layer'], ['total_heads', 'of heads']])];
   },
 });

@@ -7,6 +7,7 @@ import { groundingGain, summarizeGain } from '../../metrics/gain';
 import { writeSafetensors, readSafetensors, tensorsToWrite } from '../../io/safetensors';
 import { lensSurprisal, collectStates, trainTunedLens, leastSquaresLens, lensTensors, type TunedLens } from '../lens';
 import type { AnalysisRun, AnalyzeOptions } from '../analyze';
+import { textTable } from '../table';
 import { defineAnalysis, type Row, type StepContext } from './context';
 
 export const lensFileName = (step: number) => `lens/tuned-step-${String(step).padStart(6, '0')}.safetensors`;
@@ -84,6 +85,12 @@ export const lens = defineAnalysis({
   writes: { 'analysis/lens': LENS_COLUMNS },
   image: false,
   compute: lensPass,
+  /** Both lenses (the tuned lens has no section of its own). */
+  async report(read) {
+    const lens = await read('analysis/lens');
+    if (!lens.length) return [];
+    return ['lens: layer-wise surprisal of v<LAN> (layer 0 = embeddings)', textTable(lens, [['step', 'step'], ['lens', 'lens'], ['layer', 'layer'], ['match', 'match s'], ['mismatch', 'mismatch s'], ['gain', 'G']])];
+  },
 });
 
 export const tunedLens = defineAnalysis({

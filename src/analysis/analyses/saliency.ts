@@ -1,4 +1,5 @@
 import { saliency as saliencyOfModel, type SaliencyResult } from '../saliency';
+import { textTable } from '../table';
 import { defineAnalysis, type StepContext } from './context';
 
 /** This checkpoint's saliency, computed once and written (the heads analysis reads it too). */
@@ -27,5 +28,10 @@ export const saliency = defineAnalysis({
   image: false,
   async compute(ctx) {
     await saliencyOf(ctx);
+  },
+  async report(read) {
+    const sal = (await read('analysis/saliency')).filter((r) => r.kind !== 'head');
+    if (!sal.length) return [];
+    return ["saliency flow v<ENV> -> prediction position (share of the layer's saliency; models without a mixing matrix, e.g. LSTM, GRU: gradient x input share of the ENV position)", textTable(sal, [['step', 'step'], ['kind', 'kind'], ['layer', 'layer'], ['flow', 'share']])];
   },
 });
