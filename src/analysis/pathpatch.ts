@@ -256,14 +256,14 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
     try {
       out.push(targetLogProbs(cc.logits, seqs), targetLogProbs(kc.logits, seqs));
       for (const s of senders) {
-        const mine = paths.map((p, k) => [p, k] as const).filter(([p]) => p[0] === s);
+        const mine = paths.filter((p) => p[0] === s);
         if (!mine.length) continue;
         // step 2: the sender clean, every other component frozen to the corrupted run
         const frozen: HookSpec = compHooks.map((h) => [h, (x: tf.Tensor) => (h === s.hook ? blendHeads(kc.cache.get(h), cc.cache.get(h), s.axis ?? 2, s.kind === 'head' ? [s.head!] : 'all') : kc.cache.get(h))] as [string, (x: tf.Tensor) => tf.Tensor]);
         const step2 = model.runWithCache(corrupted, { hooks: frozen, names: recvHooks });
         try {
           const lpDirect = targetLogProbs(step2.logits, seqs);
-          for (const [[, r], k] of mine) {
+          for (const [, r] of mine) {
             const a = grads ? tf.tidy(() => {
               const d = tf.sub(step2.cache.get(r.hook), kc.cache.get(r.hook));
               let prod = tf.mul(d, grads.grads.get(r.hook)!);
@@ -278,7 +278,6 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
               out.push(tf.tidy(() => targetLogProbs(model.forward(corrupted, { hooks: { [r.hook]: (x) => (r.size ? blendHeads(x, v, 2, [r.head]) : v) } }), seqs)));
             }
             out.push(a ?? tf.zeros([idx.length]));
-            void k;
           }
           lpDirect.dispose();
         } finally {
