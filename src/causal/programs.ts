@@ -176,6 +176,8 @@ export interface SamplerOptions {
   requireChange?: boolean;
   /** Keep only pairs whose counterfactual has at most this many responses (e.g. the largest trained count; default: no limit). */
   maxResponses?: number;
+  /** Keep only pairs whose counterfactual has at least this many responses (with maxResponses: an out-of-range band, e.g. 21..30). */
+  minResponses?: number;
   /** Intervention steps: 'any' step from the first demo object to the last response (default), 'demo', or 'response' (trigger and responses). */
   steps?: 'any' | 'demo' | 'response';
 }
@@ -212,7 +214,9 @@ export function sampleCounterfactuals(o: SamplerOptions): Counterfactual[] {
     const values = o.variables.map((v) => st[v]);
     const cf = counterfactual(p, o.task, base, baseStep, Object.fromEntries(o.variables.map((v, i) => [v, values[i]])), maxLength);
     if (!cf) continue;
-    if (o.maxResponses !== undefined && cf.tokens.length - base.trigger - 2 > o.maxResponses) continue;
+    const responses = cf.tokens.length - base.trigger - 2;
+    if (o.maxResponses !== undefined && responses > o.maxResponses) continue;
+    if (o.minResponses !== undefined && responses < o.minResponses) continue;
     const changed = cf.tokens.length !== base.tokens.length || cf.tokens.some((t, i) => t !== base.tokens[i]);
     if (requireChange && !changed) continue;
     out.push({ base, source, variables: [...o.variables], baseStep, sourceStep, values, tokens: cf.tokens, labels: cf.labels, changed });

@@ -40,6 +40,8 @@ export interface DasRunOptions {
   at?: 'any' | 'demo' | 'response';
   /** Largest number of responses a counterfactual may have (default the run's maxCount: in range). */
   maxResponses?: number;
+  /** Score only on counterfactuals with at least this many responses (e.g. maxCount + 1 with maxResponses 30: beyond the trained range). Fitting pairs stay in range. */
+  minResponses?: number;
   /** Also score the baselines (default true). */
   baselines?: boolean;
   signal?: AbortSignal;
@@ -87,8 +89,8 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
   const fitCounts = trainCounts(k);
   // Counterfactuals stay within the trained range of counts unless `maxResponses` says otherwise (seed 003's reviewers asked about 30).
   const common = { program: o.program, variables, task: k.task, objectTypes: k.objectTypes, maxLength, steps: o.at, maxResponses: o.maxResponses ?? k.maxCount };
-  const trainPairs = encodePairs(sampleCounterfactuals({ ...common, counts: fitCounts, n: o.trainPairs ?? 512, seed: `${seed}/fit` }), tok);
-  const testPairs = encodePairs(sampleCounterfactuals({ ...common, counts: all, n: o.testPairs ?? 512, seed: `${seed}/score` }), tok);
+  const trainPairs = encodePairs(sampleCounterfactuals({ ...common, maxResponses: Math.min(common.maxResponses, k.maxCount), counts: fitCounts, n: o.trainPairs ?? 512, seed: `${seed}/fit` }), tok);
+  const testPairs = encodePairs(sampleCounterfactuals({ ...common, minResponses: o.minResponses, counts: all, n: o.testPairs ?? 512, seed: `${seed}/score` }), tok);
   const accSeqs = countingSequences(k, all, 8, `${seed}/accuracy`);
   const held = new Set(k.heldOut);
   const rows: DasRow[] = [];

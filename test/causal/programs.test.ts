@@ -56,6 +56,8 @@ test('sampler: seeded, changes the output, labels line up', () => {
   const capped = sampleCounterfactuals({ ...o, maxResponses: 6 });
   assert.ok(capped.every((c) => c.tokens.filter((t) => t === 'resp').length <= 6));
   assert.ok(a.some((c) => c.tokens.filter((t) => t === 'resp').length > 6), 'without the cap some go beyond');
+  const band = sampleCounterfactuals({ ...o, counts: [5, 6, 7], maxResponses: 12, minResponses: 8, n: 10 });
+  assert.ok(band.every((c) => { const r = c.tokens.filter((t) => t === 'resp').length; return r >= 8 && r <= 12; }));
   const two = sampleCounterfactuals({ ...o, variables: ['count', 'phase'], n: 10 });
   assert.ok(two.every((c) => c.values.length === 2));
 });

@@ -35,7 +35,8 @@ export const command: Command = defineCommand(
       dims: { type: 'list', help: 'subspace sizes k, comma-separated (default 1)' },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: the last)' },
       at: { type: 'string', choices: ['any', 'demo', 'response'], default: 'any', help: 'steps intervened on' },
-      'max-responses': { type: 'int', help: 'largest count a counterfactual may reach (default: the run\'s maxCount, in range; e.g. 30 to test beyond)' },
+      'max-responses': { type: 'int', help: 'largest count a scored counterfactual may reach (default: the run\'s maxCount, in range; e.g. 30 to test beyond; fitting stays in range)' },
+      'min-responses': { type: 'int', help: 'score only on counterfactuals reaching at least this count (with --max-responses 30 and --min-responses 21: only beyond the trained range)' },
       'fit-steps': { type: 'int', default: 300, help: 'optimisation steps of each fit' },
       pairs: { type: 'int', default: 512, help: 'counterfactual pairs to fit on (as many again, drawn apart, to score on)' },
       lr: { type: 'number', default: 0.01, help: 'learning rate (Adam, cosine decay)' },
@@ -65,6 +66,7 @@ export const command: Command = defineCommand(
         seed: o.seed as number,
         baselines: !o['no-baselines'],
         maxResponses: o['max-responses'] as number | undefined,
+        minResponses: o['min-responses'] as number | undefined,
         signal: abort.signal,
         onProgress: o.quiet ? undefined : terminalProgress(),
       });
