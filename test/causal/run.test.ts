@@ -40,6 +40,8 @@ test('dasRun on a tiny counting run: table rows per method, subspace saved, CLI 
     assert.match(printed, /up-up count at blocks\.0\.state/);
     assert.equal((await run.readTable('analysis/das'))?.numRows(), rows.length + 1, 'the up-up row joins the up-down ones');
     await assert.rejects(dasRun(run, { program: 'up-up', site: 'blocks.0.state', variables: ['phase', 'nothing'], steps: 1 }), (e) => isGroundlabError(e) && /no variable "nothing"/.test(e.message));
+    const notCounting = { ...run, config: { ...run.config, corpus: { kind: 'synthetic' as const } } };
+    await assert.rejects(dasRun(notCounting, { program: 'up-down', site: 'blocks.0.state' }), (e) => isGroundlabError(e) && /needs a counting run/.test(e.message) && /--corpus-kind counting/.test(e.hint ?? ''));
     // Interrupt (Ctrl-C in the CLI aborts this signal): ABORTED, the table left as it was.
     const ctrl = new AbortController();
     ctrl.abort();
