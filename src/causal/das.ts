@@ -201,7 +201,8 @@ export function encodePairs(pairs: readonly Counterfactual[], tokenizer: Tokeniz
   });
 }
 
-interface Batch {
+/** A padded batch of encoded pairs (internal to src/causal). */
+export interface Batch {
   base: tf.Tensor2D;
   source: tf.Tensor2D;
   basePos: Int32Array;
@@ -211,7 +212,7 @@ interface Batch {
   t: number;
 }
 
-function makeBatch(pairs: readonly EncodedPair[], padId: number): Batch {
+export function makeBatch(pairs: readonly EncodedPair[], padId: number): Batch {
   const b = pairs.length;
   const t = Math.max(...pairs.map((p) => p.base.length));
   const ts = Math.max(...pairs.map((p) => p.source.length));
@@ -234,13 +235,13 @@ function makeBatch(pairs: readonly EncodedPair[], padId: number): Batch {
   };
 }
 
-function disposeBatch(x: Batch): void {
+export function disposeBatch(x: Batch): void {
   x.base.dispose();
   x.source.dispose();
 }
 
 /** Mean cross-entropy of the labelled positions of logits [B, T, V] (labels -1: not scored). */
-function labelLoss(logits: tf.Tensor3D, labels: Int32Array): tf.Scalar {
+export function labelLoss(logits: tf.Tensor3D, labels: Int32Array): tf.Scalar {
   const [b, t, v] = logits.shape;
   const n = labels.reduce((a, l) => a + (l >= 0 ? 1 : 0), 0);
   if (n === 0) throw new GroundlabError('BAD_ARGUMENT', 'a batch of counterfactual pairs has no scored position');
@@ -338,6 +339,14 @@ export interface DasFit {
 
 let fitCounter = 0;
 
+/** G - W sym(W^T G): the gradient g [D, k] projected onto the tangent space of orthonormal frames at w. */
+export function tangentProject(w: tf.Tensor2D, g: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const wg = tf.matMul(w, g, true, false);
+    return tf.sub(g, tf.matMul(w, tf.mul(0.5, tf.add(wg, tf.transpose(wg))))) as tf.Tensor2D;
+  });
+}
+
 /** Learn a k-dimensional subspace (DAS) on counterfactual pairs, the model frozen. Deterministic for a seed. */
 export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair[], opts: DasOptions): Promise<DasFit> {
   const d = site.dim;
@@ -377,11 +386,7 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
       const { value, grads } = tf.variableGrads(() => batchLoss(site, x, src, w), [w]);
       // The Riemannian gradient: the Euclidean one projected onto the tangent space of orthonormal
       // frames (G - W sym(W^T G)), so Adam never pushes along directions the retraction undoes.
-      const g = grads[w.name] as tf.Tensor2D;
-      const tangent = tf.tidy(() => {
-        const wg = tf.matMul(w, g, true, false);
-        return tf.sub(g, tf.matMul(w, tf.mul(0.5, tf.add(wg, tf.transpose(wg)))));
-      });
+      const tangent = tangentProject(w, grads[w.name] as tf.Tensor2D);
       opt.apply({ w: tangent }, lr * 0.5 * (1 + Math.cos((Math.PI * s) / steps))); // cosine decay
       tangent.dispose();
       const lv = (await value.data())[0];

@@ -18,6 +18,7 @@ import { countingKnobs, countingSequences, trainCounts, type CountingKnobs } fro
 import { PROGRAM_NAMES, causalProgram, sampleCounterfactuals, trace, type ProgramName } from './programs';
 import { encodePairs, evaluateIia, fitDas, identitySubspace, padIdOf, probeDirection, randomSubspace, siteFor } from './das';
 import { countingAccuracy } from './task';
+import { fitBoundlessDas } from './boundless';
 
 export interface DasRunOptions {
   program: ProgramName;
@@ -42,6 +43,8 @@ export interface DasRunOptions {
   maxResponses?: number;
   /** Score only on counterfactuals with at least this many responses (e.g. maxCount + 1 with maxResponses 30: beyond the trained range). Fitting pairs stay in range. */
   minResponses?: number;
+  /** Also fit boundless DAS (a learned mask over a full rotation; its row's k is the size it kept). */
+  boundless?: boolean;
   /** Also score the baselines (default true). */
   baselines?: boolean;
   signal?: AbortSignal;
@@ -54,7 +57,7 @@ export interface DasRow {
   variables: string;
   site: string;
   k: number;
-  method: 'das' | 'identity' | 'random' | 'full' | 'probe';
+  method: 'das' | 'boundless' | 'identity' | 'random' | 'full' | 'probe';
   iia: number;
   token_accuracy: number;
   loss: number;
@@ -141,6 +144,13 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
             rows.push({ ...base, k: kd, method, iia: b.iia, token_accuracy: b.tokenAccuracy, loss: b.loss, ortho_error: 0, fit_sec: 0 });
           }
         }
+      }
+      if (o.boundless) {
+        const t0 = Date.now();
+        const bf = await fitBoundlessDas(site, trainPairs, { steps: fitSteps, lr: o.lr ?? 0.01, batchSize: o.batchSize ?? 32, seed, padId: pad, signal: o.signal });
+        if (bf.status === 'aborted') throw new GroundlabError('ABORTED', 'DAS was stopped', { hint: 'the table of the finished checkpoints was not written; run again' });
+        const br = await evaluateIia(site, testPairs, bf.w, bf.k, { padId: pad, signal: o.signal });
+        rows.push({ ...base, k: bf.k, method: 'boundless', iia: br.iia, token_accuracy: br.tokenAccuracy, loss: br.loss, ortho_error: bf.orthoError, fit_sec: (Date.now() - t0) / 1000 });
       }
       if ((o.baselines ?? true) && variables.length === 1) {
         // The probe-derived direction (k = 1): ridge regression of the variable on the site's activations.

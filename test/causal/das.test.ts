@@ -8,6 +8,7 @@ import { dasLossAndGrad, encodePairs, evaluateIia, fitDas, identitySubspace, pad
 import { causalProgram, trace } from '../../src/causal/programs';
 import { countingKnobs, countingSequences } from '../../src/data';
 import { plantedCounter } from '../../src/causal/toy';
+import { fitBoundlessDas } from '../../src/causal/boundless';
 
 const D = 12;
 const tok = countingTokenizer({ task: 'multi', objectTypes: 3 });
@@ -49,6 +50,19 @@ test('known answer: DAS k=1 finds the planted count direction; baselines as expe
   // k = 3 keeps three orthonormal columns.
   const f3 = await fitDas(model, train, { k: 3, steps: 20, lr: 0.05, seed: 1, padId: pad });
   assert.ok(f3.orthoError < 1e-4, `k=3 ortho ${f3.orthoError}`);
+  model.dispose();
+});
+
+test('known answer: boundless DAS keeps one rotated coordinate, the planted direction', async () => {
+  await initEngine({ log: false });
+  const model = plantedCounter(tok, { task: 'multi', dim: D, seed: 7, sharpness: 2 });
+  const fit = await fitBoundlessDas(model, pairs(256, 1), { steps: 150, lr: 0.05, padId: pad, seed: 0 });
+  assert.equal(fit.k, 1, `kept ${fit.k}: mask ${Array.from(fit.mask).map((m) => m.toFixed(2))}`);
+  let cos = 0;
+  for (let i = 0; i < D; i++) cos += fit.w[i] * model.u[i];
+  assert.ok(Math.abs(cos) >= 0.99, `|cos| ${cos}`);
+  assert.ok(fit.orthoError < 1e-4);
+  assert.ok((await evaluateIia(model, pairs(200, 2), fit.w, 1, { padId: pad })).iia >= 0.99);
   model.dispose();
 });
 

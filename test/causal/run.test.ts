@@ -32,13 +32,14 @@ test('dasRun on a tiny counting run: table rows per method, subspace saved, CLI 
     process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;
     let code: number;
     try {
-      code = await main(['das', out, '--program', 'up-up', '--fit-steps', '3', '--pairs', '8', '--quiet', '--no-baselines']);
+      code = await main(['das', out, '--program', 'up-up', '--fit-steps', '3', '--pairs', '8', '--quiet', '--no-baselines', '--boundless']);
     } finally {
       process.stdout.write = write;
     }
     assert.equal(code, 0);
     assert.match(printed, /up-up count at blocks\.0\.state/);
-    assert.equal((await run.readTable('analysis/das'))?.numRows(), rows.length + 1, 'the up-up row joins the up-down ones');
+    assert.match(printed, /boundless/);
+    assert.equal((await run.readTable('analysis/das'))?.numRows(), rows.length + 2, 'the up-up rows join the up-down ones');
     await assert.rejects(dasRun(run, { program: 'up-up', site: 'blocks.0.state', variables: ['phase', 'nothing'], steps: 1 }), (e) => isGroundlabError(e) && /no variable "nothing"/.test(e.message));
     const notCounting = { ...run, config: { ...run.config, corpus: { kind: 'synthetic' as const } } };
     await assert.rejects(dasRun(notCounting, { program: 'up-down', site: 'blocks.0.state' }), (e) => isGroundlabError(e) && /needs a counting run/.test(e.message) && /--corpus-kind counting/.test(e.hint ?? ''));
