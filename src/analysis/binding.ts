@@ -9,9 +9,9 @@
  *   p_base(expected) (1 when the patch moves the whole answer to the expected token, 0 when it does
  *   nothing), redirect = share of pairs whose argmax becomes the expected token.
  * - `headMediation`: that for every head of the model's per-head sites (the adapter's anatomy, so
- *   any architecture), on each counterfactual kind, at all positions and at the last only.
+ *   any architecture), on each counterfactual kind, at the query's positions and at the last only.
  * - `classifyBindingHeads`: the three stages of seed 002. A head that carries the target's feature
- *   (change-feature mediation >= `feature`) is a feature retrieval head. A head that carries the
+ *   (change-feature mediation at the query >= `feature`) is a feature retrieval head. A head that carries the
  *   target's position ID (swap-slots mediation >= `id`: patching it makes the base answer with the
  *   feature of the object in the source's slot) is an ID head: an ID selection head when its effect
  *   sits at the last position (last-position share of its mediation >= `lastShare`), an ID retrieval
@@ -39,6 +39,7 @@ import {
   bindingLossMask,
   promptTokens,
   sceneTokens,
+  QUERY_TOKENS,
   slotStart,
   SLOT_TOKENS,
   type BindingCounterfactual,
@@ -69,8 +70,12 @@ export function encodeBindingPairs(cfs: readonly BindingCounterfactual[], tokeni
   });
 }
 
-/** Where a patch applies: every position, the last (the `?`), or the query's cue (the one before). */
-export type PatchPositions = 'all' | 'last' | 'cue';
+/**
+ * Where a patch applies: every position, the query's 4 tokens (after the scene: identical in base
+ * and source of every kind but change-cue, so a difference there is what the query retrieved from
+ * the scene), the last (the `?`), or the query's cue (the one before).
+ */
+export type PatchPositions = 'all' | 'query' | 'last' | 'cue';
 
 /** One site taken from the source run: a hook point, optionally one index of its per-head axis. */
 export interface SitePatch {
@@ -119,8 +124,11 @@ function lastProbs(logits: tf.Tensor3D, lens: number[]): tf.Tensor2D {
   });
 }
 
-function posIndex(spec: PatchPositions, len: number): number | 'all' {
-  return spec === 'all' ? 'all' : spec === 'last' ? len - 1 : len - 2;
+function posRange(spec: PatchPositions, len: number): [number, number] {
+  if (spec === 'all') return [0, Infinity];
+  if (spec === 'query') return [len - QUERY_TOKENS, len - 1];
+  const at = spec === 'last' ? len - 1 : len - 2;
+  return [at, at];
 }
 
 export async function interventionScores(model: LanguageModel, pairs: readonly BindingPair[], interventions: readonly Intervention[], opts: BindingScoreOptions = {}): Promise<ScoreSummary> {
@@ -180,9 +188,9 @@ export async function interventionScores(model: LanguageModel, pairs: readonly B
                   for (let o = 0; o < outer; o++) for (let s = 0; s < stride; s++) inner.push(o * shape[ax] * stride + p.index * stride + s);
                 }
                 batch.forEach((_, b) => {
-                  const at = posIndex(p.positions, lens[b]);
+                  const [lo, hi] = posRange(p.positions, lens[b]);
                   for (let t = 0; t < T; t++) {
-                    if (at !== 'all' && t !== at) continue;
+                    if (t < lo || t > hi) continue;
                     for (const j of inner) m[(b * T + t) * per + j] = 1;
                   }
                 });
@@ -235,15 +243,22 @@ export interface HeadMediationRow {
   layer: number;
   head: number;
   kind: BindingCounterfactualKind;
-  positions: 'all' | 'last';
+  positions: HeadPositions;
   mediation: number;
   redirect: number;
   n: number;
   base_accuracy: number;
 }
 
-/** Mediation of every head (anatomy's per-head sites) on pairs of each kind present, at all positions and at the last. */
-export async function headMediation(model: LanguageModel, pairs: readonly BindingPair[], opts: BindingScoreOptions = {}): Promise<HeadMediationRow[]> {
+export type HeadPositions = 'query' | 'last' | 'all';
+
+/**
+ * Mediation of every head (anatomy's per-head sites) on pairs of each kind present, patched at the
+ * query's positions and at the last (`positions`, default ['query', 'last']; 'all' patches the
+ * scene's positions too, where a swap-slots source differs from its base token by token).
+ */
+export async function headMediation(model: LanguageModel, pairs: readonly BindingPair[], opts: BindingScoreOptions & { positions?: HeadPositions[] } = {}): Promise<HeadMediationRow[]> {
+  const where = opts.positions ?? ['query', 'last'];
   const heads = components(model).filter((c) => c.kind === 'head');
   if (!heads.length) throw new GroundlabError('UNSUPPORTED', 'the model has no per-head output site (its anatomy lists no heads)', { hint: 'per-head mediation needs attention-like heads (Transformer, Mamba-2, GLA) or units (LSTM, GRU)' });
   const rows: HeadMediationRow[] = [];
@@ -251,11 +266,11 @@ export async function headMediation(model: LanguageModel, pairs: readonly Bindin
     const ps = pairs.filter((p) => p.kind === kind);
     if (!ps.length) continue;
     const ivs: Intervention[] = [];
-    for (const h of heads) for (const positions of ['all', 'last'] as const) ivs.push({ name: `${h.name}|${positions}`, patches: [{ hook: h.hook, axis: h.axis, index: h.head, positions }] });
+    for (const h of heads) for (const positions of where) ivs.push({ name: `${h.name}|${positions}`, patches: [{ hook: h.hook, axis: h.axis, index: h.head, positions }] });
     const r = await interventionScores(model, ps, ivs, opts);
     r.scores.forEach((s, i) => {
-      const h = heads[Math.floor(i / 2)];
-      rows.push({ name: h.name, layer: h.layer, head: h.head!, kind, positions: i % 2 === 0 ? 'all' : 'last', mediation: s.mediation, redirect: s.redirect, n: s.n, base_accuracy: r.baseAccuracy });
+      const h = heads[Math.floor(i / where.length)];
+      rows.push({ name: h.name, layer: h.layer, head: h.head!, kind, positions: where[i % where.length], mediation: s.mediation, redirect: s.redirect, n: s.n, base_accuracy: r.baseAccuracy });
     });
   }
   return rows;
@@ -264,7 +279,7 @@ export async function headMediation(model: LanguageModel, pairs: readonly Bindin
 export type BindingRole = 'ID retrieval' | 'ID selection' | 'feature retrieval' | 'none';
 
 export interface RoleThresholds {
-  /** swap-slots mediation (all positions) at or above which a head carries the position ID (default 0.5). */
+  /** swap-slots mediation (query positions) at or above which a head carries the position ID (default 0.5). */
   id: number;
   /** change-feature mediation at or above which a head carries the feature (default 0.5). */
   feature: number;
@@ -287,20 +302,20 @@ export interface HeadRole {
   cue: number;
 }
 
-/** The three stages from per-head mediation rows (needs swap-slots and change-feature rows). */
+/** The three stages from per-head mediation rows (needs swap-slots and change-feature rows at the query positions and the last). */
 export function classifyBindingHeads(rows: readonly HeadMediationRow[], thresholds: Partial<RoleThresholds> = {}): HeadRole[] {
   const th = { ...ROLE_THRESHOLDS, ...thresholds };
   for (const [k, v] of Object.entries(th)) if (!(typeof v === 'number' && v > 0 && v <= 1)) throw new GroundlabError('BAD_ARGUMENT', `role threshold ${k} = ${JSON.stringify(v)}: expected a number in (0, 1]`);
   for (const kind of ['swap-slots', 'change-feature'] as const)
-    if (!rows.some((r) => r.kind === kind)) throw new GroundlabError('BAD_ARGUMENT', `the role classification needs ${kind} mediation rows`, { hint: 'run headMediation on pairs of the kinds swap-slots and change-feature' });
-  const get = (name: string, kind: BindingCounterfactualKind, positions: 'all' | 'last') => rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)?.mediation ?? NaN;
+    if (!rows.some((r) => r.kind === kind && r.positions === 'query')) throw new GroundlabError('BAD_ARGUMENT', `the role classification needs ${kind} mediation rows`, { hint: 'run headMediation on pairs of the kinds swap-slots and change-feature' });
+  const get = (name: string, kind: BindingCounterfactualKind, positions: HeadPositions) => rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)?.mediation ?? NaN;
   const names = [...new Set(rows.map((r) => r.name))];
   return names.map((name) => {
     const r0 = rows.find((r) => r.name === name)!;
-    const id = get(name, 'swap-slots', 'all');
+    const id = get(name, 'swap-slots', 'query');
     const idLast = get(name, 'swap-slots', 'last');
-    const feature = get(name, 'change-feature', 'all');
-    const cue = get(name, 'change-cue', 'all');
+    const feature = get(name, 'change-feature', 'query');
+    const cue = get(name, 'change-cue', 'query');
     let role: BindingRole = 'none';
     if (feature >= th.feature && !(id > feature)) role = 'feature retrieval';
     else if (id >= th.id) role = idLast / id >= th.lastShare ? 'ID selection' : 'ID retrieval';

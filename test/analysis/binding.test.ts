@@ -108,7 +108,7 @@ test('binding known answer: one head per stage, mediation 1 for those heads and 
   assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
   assert.equal(rows.length, 3 * 6 * 2);
   assert.ok(rows.every((r) => r.n === 24 && r.base_accuracy === 1));
-  const med = (name: string, kind: HeadMediationRow['kind'], positions: 'all' | 'last' = 'all') => rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)!;
+  const med = (name: string, kind: HeadMediationRow['kind'], positions: 'query' | 'last' = 'query') => rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)!;
   // Position-ID heads carry the swapped slot: the base then answers with the object in that slot.
   for (const h of ['L0H0', 'L1H0']) {
     assert.ok(med(h, 'swap-slots').mediation > 0.999, `${h} swap-slots ${med(h, 'swap-slots').mediation}`);
@@ -151,8 +151,8 @@ test('binding known answer: one head per stage, mediation 1 for those heads and 
 });
 
 test('binding roles: thresholds are options; bad input gives clear errors', async () => {
-  const row = (name: string, kind: HeadMediationRow['kind'], positions: 'all' | 'last', mediation: number): HeadMediationRow => ({ name, layer: 0, head: 0, kind, positions, mediation, redirect: 0, n: 10, base_accuracy: 1 });
-  const rows = [row('A', 'swap-slots', 'all', 0.4), row('A', 'swap-slots', 'last', 0.3), row('A', 'change-feature', 'all', 0.05), row('A', 'change-feature', 'last', 0)];
+  const row = (name: string, kind: HeadMediationRow['kind'], positions: 'query' | 'last', mediation: number): HeadMediationRow => ({ name, layer: 0, head: 0, kind, positions, mediation, redirect: 0, n: 10, base_accuracy: 1 });
+  const rows = [row('A', 'swap-slots', 'query', 0.4), row('A', 'swap-slots', 'last', 0.3), row('A', 'change-feature', 'query', 0.05), row('A', 'change-feature', 'last', 0)];
   assert.equal(classifyBindingHeads(rows)[0].role, 'none');
   assert.equal(classifyBindingHeads(rows, { id: 0.3 })[0].role, 'ID selection');
   assert.equal(classifyBindingHeads(rows, { id: 0.3, lastShare: 0.9 })[0].role, 'ID retrieval');
