@@ -21,7 +21,8 @@
  *   slot, per layer.
  * - `positionFeatureSimilarity`: centred cosine similarity of object states per layer, same slot
  *   with other features vs. same features in another slot (is the position code content-independent?).
- * - `bindingAccuracy`: teacher-forced accuracy on scenes, by number of objects and by query.
+ * - `bindingAccuracy`: teacher-forced accuracy on scenes, by number of objects and by query; its
+ *   errors traced by the answer given (another object's attribute, by slot offset, or absent).
  * - `bindingRun`: all of it on one checkpoint of a binding run, written to `analysis/binding.arrow`.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -32,6 +33,8 @@ import type { Tokenizer } from '../data/types';
 import { PAD } from '../data/tokens';
 import type { Run } from '../train/run';
 import {
+  BINDING_COLOURS,
+  BINDING_SHAPES,
   BINDING_COUNTERFACTUALS,
   bindingCounterfactuals,
   bindingEvalScenes,
@@ -453,9 +456,23 @@ export async function positionFeatureSimilarity(model: LanguageModel, tokenizer:
 // ---------------------------------------------------------------------------------------------
 // Accuracy
 
+/**
+ * Wrong answers of colour and shape queries, by what the model said: the attribute of another
+ * object of the scene (a binding error: it retrieved the wrong object; `bySlotOffset` counts them by
+ * that object's slot minus the target's), a feature absent from the scene, or any other token.
+ */
+export interface BindingErrors {
+  n: number;
+  otherObject: number;
+  absentFeature: number;
+  other: number;
+  bySlotOffset: Array<{ offset: number; n: number }>;
+}
+
 export interface BindingAccuracy {
   accuracy: number;
   n: number;
+  errors: BindingErrors;
   byObjects: Array<{ objects: number; accuracy: number; n: number }>;
   byQuery: Array<{ query: string; accuracy: number; n: number }>;
 }
@@ -467,6 +484,8 @@ export async function bindingAccuracy(model: LanguageModel, tokenizer: Tokenizer
   // Inputs are the sequence without its last token (<eos>): the targets are the tokens after them.
   checkLengths(model, scenes.map((s) => ({ ids: tokenizer.encode(sceneTokens(s).slice(0, -1)) })));
   const right: boolean[] = [];
+  const errors: BindingErrors = { n: 0, otherObject: 0, absentFeature: 0, other: 0, bySlotOffset: [] };
+  const offsets = new Map<number, number>();
   for (let i = 0; i < scenes.length; i += bs) {
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'the accuracy evaluation was stopped');
     const batch = scenes.slice(i, i + bs);
@@ -481,8 +500,24 @@ export async function bindingAccuracy(model: LanguageModel, tokenizer: Tokenizer
       const m = bindingLossMask(s);
       let ok = true;
       // The answer tokens (the mask without its last entry, the <eos> target).
-      for (let j = 0; j < m.length - 1; j++) if (m[j] && p[b * t + j] !== toks[b][j + 1]) ok = false;
+      let first = -1;
+      for (let j = 0; j < m.length - 1; j++)
+        if (m[j] && p[b * t + j] !== toks[b][j + 1]) {
+          ok = false;
+          if (first < 0) first = j;
+        }
       right.push(ok);
+      if (!ok && (s.query === 'colour' || s.query === 'shape')) {
+        errors.n++;
+        const said = tokenizer.token(p[b * t + first]);
+        const slot = s.objects.findIndex((o) => (s.query === 'colour' ? o.colour : o.shape) === said);
+        const pool = s.query === 'colour' ? BINDING_COLOURS : BINDING_SHAPES;
+        if (slot >= 0) {
+          errors.otherObject++;
+          offsets.set(slot - s.target, (offsets.get(slot - s.target) ?? 0) + 1);
+        } else if ((pool as readonly string[]).includes(said)) errors.absentFeature++;
+        else errors.other++;
+      }
     });
     await new Promise((r) => setImmediate(r));
   }
@@ -494,9 +529,11 @@ export async function bindingAccuracy(model: LanguageModel, tokenizer: Tokenizer
     });
     return [...g.entries()].map(([k, [r, n]]) => ({ k, accuracy: r / n, n }));
   };
+  errors.bySlotOffset = [...offsets.entries()].sort((a, b) => a[0] - b[0]).map(([offset, n]) => ({ offset, n }));
   return {
     accuracy: right.filter(Boolean).length / Math.max(1, right.length),
     n: right.length,
+    errors,
     byObjects: group((s) => s.objects.length).sort((a, b) => a.k - b.k).map(({ k, accuracy, n }) => ({ objects: k, accuracy, n })),
     byQuery: group((s) => s.query).map(({ k, accuracy, n }) => ({ query: k, accuracy, n })),
   };
@@ -566,6 +603,8 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
       { section: 'accuracy', name: 'all', kind: '', positions: '', value: accuracy.accuracy, redirect: NaN, n: accuracy.n },
       ...accuracy.byObjects.map((b) => ({ section: 'accuracy', name: `objects=${b.objects}`, kind: '', positions: '', value: b.accuracy, redirect: NaN, n: b.n })),
       ...(heldOut ? [{ section: 'accuracy', name: 'held-out', kind: '', positions: '', value: heldOut.accuracy, redirect: NaN, n: heldOut.n }] : []),
+      ...(['otherObject', 'absentFeature', 'other'] as const).map((key) => ({ section: 'errors', name: key, kind: '', positions: '', value: accuracy.errors.n ? accuracy.errors[key] / accuracy.errors.n : NaN, redirect: NaN, n: accuracy.errors[key] })),
+      ...accuracy.errors.bySlotOffset.map((e) => ({ section: 'errors', name: `slot offset ${e.offset}`, kind: '', positions: '', value: e.n / accuracy.errors.n, redirect: NaN, n: e.n })),
       ...mediation.map((m) => ({ section: 'mediation', name: m.name, kind: m.kind, positions: m.positions, value: m.mediation, redirect: m.redirect, n: m.n })),
       ...roles.map((r) => ({ section: 'role', name: r.name, kind: r.role, positions: '', value: r.mediation, redirect: NaN, n: 0 })),
       ...positionPatching.map((p) => ({ section: 'position-id', name: p.hook, kind: 'swap-slots', positions: p.positions, value: p.mediation, redirect: p.redirect, n: p.n })),

@@ -28,7 +28,7 @@ const Dh = 8;
 // colour, 27 junk.
 const D = 28;
 
-function bindingModel(): HandTransformer {
+function bindingModel(shift = 0): HandTransformer {
   const V = TOK.vocabSize;
   const T = cuePosition(N) + 3;
   const m = new HandTransformer({ arch: 'transformer', vocabSize: V, contextLength: T, dModel: D, nLayers: 3, nHeads: 2, dHead: Dh, envFeatureDim: 0, finalNorm: false });
@@ -73,7 +73,7 @@ function bindingModel(): HandTransformer {
       }
     } else {
       for (let i = 0; i < N; i++) {
-        WQ[20 + i][i] = BETA;
+        WQ[20 + i][(i + shift) % N] = BETA; // shift: read the next slot (a planted binding error)
         WK[12 + i][i] = 1;
       }
       for (let c = 0; c < 4; c++) {
@@ -148,6 +148,23 @@ test('binding known answer: one head per stage, mediation 1 for those heads and 
   assert.equal(both.scores[1].redirect, 0);
   assert.ok(Math.abs(both.scores[1].mediation) < 1e-9);
   m.dispose();
+});
+
+test('binding errors: a model that reads the next slot makes only binding errors, at offset +1 (or -2 from the last slot)', async () => {
+  await initEngine();
+  const good = bindingModel();
+  const scenes = bindingEvalScenes(K, { counts: [N], perCount: 30, seed: 4, query: 'colour', heldOut: 'any' });
+  const ok = await bindingAccuracy(good, TOK, scenes);
+  assert.deepEqual(ok.errors, { n: 0, otherObject: 0, absentFeature: 0, other: 0, bySlotOffset: [] });
+  const bad = bindingModel(1);
+  const a = await bindingAccuracy(bad, TOK, scenes);
+  assert.equal(a.accuracy, 0);
+  assert.equal(a.errors.n, 30);
+  assert.equal(a.errors.otherObject, 30);
+  const last = scenes.filter((s) => s.target === N - 1).length;
+  assert.deepEqual(a.errors.bySlotOffset, [{ offset: -2, n: last }, { offset: 1, n: 30 - last }].filter((x) => x.n > 0));
+  good.dispose();
+  bad.dispose();
 });
 
 test('binding roles: thresholds are options; bad input gives clear errors', async () => {

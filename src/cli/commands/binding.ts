@@ -55,6 +55,7 @@ export const command: Command = defineCommand(
         [
           `run ${run.dir}, step ${r.step} (${r.seconds.toFixed(1)} s)`,
           textTable(acc, [['set', 'scenes'], ['accuracy', 'accuracy'], ['n', 'n']]),
+          `errors: ${r.accuracy.errors.n} (another object's attribute ${r.accuracy.errors.otherObject}, by slot offset ${r.accuracy.errors.bySlotOffset.map((x) => `${x.offset > 0 ? '+' : ''}${x.offset}: ${x.n}`).join(', ') || '-'}; absent feature ${r.accuracy.errors.absentFeature}; other ${r.accuracy.errors.other})`,
           '',
           'per-head mediation (swap-slots = position ID, change-feature = feature, change-cue = query) and roles',
           textTable(roles, [['name', 'head'], ['id', 'id'], ['idLast', 'id (last)'], ['feature', 'feature'], ['cue', 'cue'], ['role', 'role']]),
