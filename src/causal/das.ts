@@ -94,7 +94,7 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
 /** The recurrent state of GRU layer `layer` (read at `blocks.{l}.hook_h`; a replacement is carried on through the recurrence). */
 export function stateSite(model: LanguageModel, layer: number): InterventionSite {
   if (model.arch !== 'gru') {
-    throw new GroundlabError('UNSUPPORTED', `recurrent-state interventions exist for the GRU, not for ${model.arch}`, { hint: 'intervene at a hook point instead (hookSite, --hook blocks.{l}.hook_resid_post)' });
+    throw new GroundlabError('UNSUPPORTED', `recurrent-state interventions exist for the GRU, not for ${model.arch}`, { hint: 'intervene at a hook point instead (--hook blocks.{l}.hook_resid_post)', codeHint: "intervene at a hook point instead (hookSite(model, 'blocks.0.hook_resid_post'))" });
   }
   const hook = `blocks.${layer}.hook_h`;
   const inner = hookSite(model, hook);

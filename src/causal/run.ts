@@ -72,6 +72,7 @@ function knobsOf(run: Run): CountingKnobs {
   if (run.config.corpus.kind !== 'counting') {
     throw new GroundlabError('BAD_ARGUMENT', `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; DAS with the counting programs needs a counting run`, {
       hint: 'train one with `groundlab train --corpus-kind counting --arch gru --preset quick --out runs/count-gru`',
+      codeHint: "train one with `train({ out: 'runs/count-gru', arch: 'gru', preset: 'quick', corpus: { kind: 'counting' } })`",
     });
   }
   return countingKnobs(run.config.corpus.knobs);
