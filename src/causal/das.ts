@@ -91,12 +91,17 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
   return site;
 }
 
-/** The recurrent state of GRU layer `layer` (read at `blocks.{l}.hook_h`; a replacement is carried on through the recurrence). */
+/**
+ * The recurrent state of layer `layer` (read at the hook the architecture declares in
+ * `anatomy.recurrentState`, e.g. the GRU's `blocks.{l}.hook_h`; a replacement is carried on through
+ * the recurrence).
+ */
 export function stateSite(model: LanguageModel, layer: number): InterventionSite {
-  if (model.arch !== 'gru') {
-    throw new GroundlabError('UNSUPPORTED', `recurrent-state interventions exist for the GRU, not for ${model.arch}`, { hint: 'intervene at a hook point instead (--hook blocks.{l}.hook_resid_post)', codeHint: "intervene at a hook point instead (hookSite(model, 'blocks.0.hook_resid_post'))" });
+  const state = model.anatomy.recurrentState;
+  if (!state) {
+    throw new GroundlabError('UNSUPPORTED', `recurrent-state interventions need an architecture whose state can be replaced inside the recurrence (the GRU), not ${model.arch}`, { hint: 'intervene at a hook point instead (--hook blocks.{l}.hook_resid_post)', codeHint: "intervene at a hook point instead (hookSite(model, 'blocks.0.hook_resid_post'))" });
   }
-  const hook = `blocks.${layer}.hook_h`;
+  const hook = `blocks.${layer}.${state.hook}`;
   const inner = hookSite(model, hook);
   return {
     name: `blocks.${layer}.state`,

@@ -19,7 +19,7 @@ import { gruLayerFused, gruLayerStock } from '../engine/ops-gru';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
 import type { ArchAdapter, Sizes } from './adapter';
 import { recurrentAnatomy } from './lstm';
-import type { BaseModelConfig, ForwardOptions } from './types';
+import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
 
 export interface GruConfig extends BaseModelConfig {
   arch: 'gru';
@@ -53,7 +53,7 @@ export function gruParamSpecs(c: GruConfig): ParamSpec[] {
   return specs;
 }
 
-const gruAnatomy = (c: GruConfig) => recurrentAnatomy(c, ['hook_h'], 'embed.weight');
+const gruAnatomy = (c: GruConfig): ModelAnatomy => ({ ...recurrentAnatomy(c, ['hook_h'], 'embed.weight'), recurrentState: { hook: 'hook_h' } });
 
 export class Gru extends BaseLM<GruConfig> {
   readonly arch = 'gru' as const;

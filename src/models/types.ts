@@ -110,6 +110,11 @@ export interface ModelAnatomy {
   /** One entry per layer. */
   layers: LayerAnatomy[];
   lens: LensAnatomy;
+  /**
+   * Present when a layer's recurrent state can be replaced inside the recurrence
+   * (`ForwardOptions.stateEdit`): the layer hook that reads that state (e.g. `hook_h`).
+   */
+  recurrentState?: { hook: string };
 }
 
 export interface LanguageModel<C extends BaseModelConfig = BaseModelConfig> {

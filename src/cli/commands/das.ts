@@ -11,6 +11,8 @@ import { initEngine } from '../../engine';
 import { openRun, sigintAbort, terminalProgress } from '../../train';
 import { PROGRAM_NAMES, type ProgramName } from '../../causal/programs';
 import { dasRun } from '../../causal/run';
+import { modelAnatomy } from '../../models/create';
+import type { ModelConfig } from '../../models/config';
 import { textTable } from '../../analysis/report';
 import { parseSteps } from './analyze';
 
@@ -52,7 +54,8 @@ export const command: Command = defineCommand(
     const abort = sigintAbort();
     try {
       const run = await openRun(positionals[0]);
-      const site = (o.hook as string | undefined) ?? (run.config.arch === 'gru' ? 'blocks.0.state' : 'blocks.0.hook_resid_post');
+      // Default site: the recurrent state where the architecture lets it be replaced, else the residual stream.
+      const site = (o.hook as string | undefined) ?? (modelAnatomy(run.config.model as unknown as ModelConfig).recurrentState ? 'blocks.0.state' : 'blocks.0.hook_resid_post');
       const rows = await dasRun(run, {
         program: o.program as ProgramName,
         variables: (o.variable as string[] | undefined) ?? ['count'],
