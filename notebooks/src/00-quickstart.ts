@@ -59,8 +59,8 @@ await display(lineChart(metrics, { x: "step", y: "loss", title: "Training loss",
 // **Why G gets so large here.** The simple corpus has no referential noise: every object that is
 // handled is named within the same turn (`corpus stats` reports that 100% of LAN mentions have
 // their ENV token in the 64 tokens before). After training, the `quick` Transformer gives the
-// named word a match surprisal of about 0.007 nats (probability 0.993) and a mismatch surprisal of
-// about 13.6 nats (probability about 1e-6): G is the difference, 13.6 nats. That is what a nearly
+// named word a match surprisal of about 0.011 nats (probability 0.989) and a mismatch surprisal of
+// about 13.2 nats (probability about 2e-6): G is the difference, 13.2 nats. That is what a nearly
 // deterministic corpus allows, not a number to compare with the paper's; the `realistic` corpus
 // (`10-referential-noise`) gives far smaller values.
 
@@ -80,7 +80,7 @@ await display(lineChart(gain, { x: "step", y: "gain", lo: "ci_lo", hi: "ci_hi", 
 // `v<LAN>`; G with its 95% interval; **R^2 against co-occurrence**, the share of the variation of
 // G(v) across nouns that a regression on how often `v<ENV>` and `v<LAN>` occur (alone and together)
 // in the training text explains (near 1: G only mirrors counts; near 0: the counts do not explain
-// which nouns ground, as the paper finds; 0.03 at step 1500 here); and the **head counts**, how many heads pass the gather
+// which nouns ground, as the paper finds; 0.06 at step 1500 here); and the **head counts**, how many heads pass the gather
 // and the aggregate rule (30% of their saliency, see `06-heads-examples`).
 //
 // **Example labels** in the inspector read `noun (action/frame)`: `dog (picks-up/look-it-is-your)`

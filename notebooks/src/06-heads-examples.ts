@@ -13,7 +13,7 @@
 // **Why the layers here differ from the paper's.** The paper's numbers are of a 12-layer, 12-head
 // Transformer trained for 50,000 steps on a noisy, realistic corpus. With the `quick` preset this
 // notebook reads a 4-layer, 4-head model trained for 1,500 steps on the `simple` corpus, and finds
-// one aggregate head, in layer 0 of 4, and no gather head (its saved output below). Layer numbers
+// two aggregate heads, both in layer 0 of 4 (L0.H0 and L0.H1), and no gather head (its saved output below). Layer numbers
 // of models of different depth are not comparable as such (the paper's aggregate heads sit at about
 // 60% of the depth). And in the simple corpus nothing needs to be collected into the ENV position
 // before it is used: the ENV token alone names the object, and it is named soon after, so one head
