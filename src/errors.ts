@@ -81,7 +81,9 @@ const SYSTEM_ERRORS: Record<string, { what: string; hint: string }> = {
 
 /** A Node.js system error (fs, child_process): it has a string `code` such as "ENOSPC". */
 export function isSystemError(e: unknown): e is NodeJS.ErrnoException & { code: string } {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!);
+  return (
+    e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!)
+  );
 }
 
 /**
@@ -97,16 +99,23 @@ export function fromSystemError(e: unknown, opts: { file?: string; doing?: strin
     return e;
   }
   if (!isSystemError(e)) {
-    return new GroundlabError('INTERNAL', `${opts.doing ? `cannot ${opts.doing}: ` : ''}${e instanceof Error ? e.message : String(e)}`, { file: opts.file, cause: e });
+    return new GroundlabError('INTERNAL', `${opts.doing ? `cannot ${opts.doing}: ` : ''}${e instanceof Error ? e.message : String(e)}`, {
+      file: opts.file,
+      cause: e,
+    });
   }
   const known = SYSTEM_ERRORS[e.code];
   const file = opts.file ?? e.path;
   const dest = (e as { dest?: string }).dest;
   const other = dest && dest !== file ? ` (to ${dest})` : '';
   const what = known?.what ?? e.message;
-  return new GroundlabError(e.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot ${opts.doing ?? e.syscall ?? 'access'}${other}: ${what} (${e.code})`, {
-    file,
-    cause: e,
-    hint: opts.hint ? `${known ? known.hint + '; ' : ''}${opts.hint}` : known?.hint,
-  });
+  return new GroundlabError(
+    e.code === 'ENOENT' ? 'NOT_FOUND' : 'IO',
+    `cannot ${opts.doing ?? e.syscall ?? 'access'}${other}: ${what} (${e.code})`,
+    {
+      file,
+      cause: e,
+      hint: opts.hint ? `${known ? known.hint + '; ' : ''}${opts.hint}` : known?.hint,
+    },
+  );
 }

@@ -48,7 +48,11 @@ export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
     try {
       const options = { renderer: pickRenderer() };
       this.view =
-        this.mimeType === INSPECTOR_MIME ? new InspectorView(host, data, options) : this.mimeType === VEGALITE5_MIME ? new VegaLiteFigure(host, data as Record<string, unknown>, options) : new TimelineView(host, data, options);
+        this.mimeType === INSPECTOR_MIME
+          ? new InspectorView(host, data, options)
+          : this.mimeType === VEGALITE5_MIME
+            ? new VegaLiteFigure(host, data as Record<string, unknown>, options)
+            : new TimelineView(host, data, options);
       // expose the view to UI tests and to the browser console
       (host as unknown as { __groundlab: unknown }).__groundlab = this.view;
       await this.view.ready;
@@ -71,7 +75,7 @@ export const rendererFactory: IRenderMime.IRendererFactory = {
   // renderer, rank 57, keeps the theme it first drew with)
   mimeTypes: [INSPECTOR_MIME, TIMELINE_MIME, VEGALITE5_MIME],
   defaultRank: 20,
-  createRenderer: (options) => new GroundlabRenderer(options)
+  createRenderer: (options) => new GroundlabRenderer(options),
 };
 
 const extension: IRenderMime.IExtension = {
@@ -79,7 +83,7 @@ const extension: IRenderMime.IExtension = {
   description: 'The groundlab attention/saliency inspector and checkpoint timeline, and theme-following Vega-Lite figures',
   rendererFactory,
   rank: 20,
-  dataType: 'json'
+  dataType: 'json',
 };
 
 export default extension;

@@ -7,7 +7,19 @@
 import { RenderQueue, now } from './renderqueue';
 import type { View } from 'vega';
 import { publish, subscribe, nearestIndex, sliderKey, StepListener } from './bus';
-import { checkInspector, decodeBytes, EncodedMap, fmt, HeadScore, InspectorPayload, MapKind, mapKey, SCORE_LABELS, Variant, VariantPayload } from './payload';
+import {
+  checkInspector,
+  decodeBytes,
+  EncodedMap,
+  fmt,
+  HeadScore,
+  InspectorPayload,
+  MapKind,
+  mapKey,
+  SCORE_LABELS,
+  Variant,
+  VariantPayload,
+} from './payload';
 import { bmpDataUrl, colorLut, lutGradient, parseColor } from './raster';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, RendererKind, setData } from './vegaview';
@@ -46,7 +58,6 @@ function labelled(text: string, control: HTMLElement): HTMLLabelElement {
   return l;
 }
 
-
 const CELL = 18;
 /** Small multiples draw at most this many cells per side (larger maps are max-pooled). */
 const THUMB_CELLS = 64;
@@ -55,7 +66,11 @@ const THUMB_CELLS = 64;
  * A map reduced to at most `max` x `max` cells for a thumbnail: each cell is the largest byte of its
  * f x f block (f = ceil(n / max)), so a strong cell never vanishes; present if any cell of the block is.
  */
-export function thumbnail(dec: { bytes: Uint8Array; present: Uint8Array | null }, n: number, max: number): { bytes: Uint8Array; present: Uint8Array | null; n: number } {
+export function thumbnail(
+  dec: { bytes: Uint8Array; present: Uint8Array | null },
+  n: number,
+  max: number,
+): { bytes: Uint8Array; present: Uint8Array | null; n: number } {
   if (n <= max) return { ...dec, n };
   const f = Math.ceil(n / max);
   const m = Math.ceil(n / f);
@@ -128,7 +143,11 @@ export class InspectorView {
 
   constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
     this.host = host;
-    this.renders = new RenderQueue(host, () => this.render(), (e) => this.showError(e));
+    this.renders = new RenderQueue(
+      host,
+      () => this.render(),
+      (e) => this.showError(e),
+    );
     this.payload = checkInspector(payload);
     this.renderer = options.renderer ?? 'canvas';
     const p = this.payload;
@@ -143,7 +162,7 @@ export class InspectorView {
       layer: init.layer,
       head: init.head,
       scale: 'shared',
-      multiples: 'layer'
+      multiples: 'layer',
     };
     host.classList.add('gl-inspector');
     host.dataset.link = p.link;
@@ -173,7 +192,15 @@ export class InspectorView {
     const controls = el('div', 'gl-controls');
     const stepBox = el('span', 'gl-step-box');
     stepBox.append(step, stepLabel);
-    controls.append(labelled('example', example), labelled('variant', variant), labelled('map', kind), labelled('colour heads by', score), labelled('map colours', scale), labelled('small multiples', multiples), labelled('checkpoint', stepBox));
+    controls.append(
+      labelled('example', example),
+      labelled('variant', variant),
+      labelled('map', kind),
+      labelled('colour heads by', score),
+      labelled('map colours', scale),
+      labelled('small multiples', multiples),
+      labelled('checkpoint', stepBox),
+    );
 
     const tokens = el('div', 'gl-tokens');
     const legend = el('div', 'gl-kind-legend');
@@ -207,7 +234,33 @@ export class InspectorView {
     const multiplesBox = el('div', 'gl-multiples-grid');
     const note = el('div', 'gl-note');
     host.append(title, controls, legend, tokens, panels, multiplesCaption, multiplesBox, note);
-    this.ui = { example, variant, kind, score, step, stepLabel, scale, multiples, tokens, overview, overviewWrap, overviewTip, overviewCaption, overviewReadout, layers, layersCaption, mapStatus, mapWrap, mapTip, map, mapReadout, mapLegend, multiplesBox, multiplesCaption, note };
+    this.ui = {
+      example,
+      variant,
+      kind,
+      score,
+      step,
+      stepLabel,
+      scale,
+      multiples,
+      tokens,
+      overview,
+      overviewWrap,
+      overviewTip,
+      overviewCaption,
+      overviewReadout,
+      layers,
+      layersCaption,
+      mapStatus,
+      mapWrap,
+      mapTip,
+      map,
+      mapReadout,
+      mapLegend,
+      multiplesBox,
+      multiplesCaption,
+      note,
+    };
     scale.addEventListener('change', () => this.setScale(scale.value as InspectorState['scale']));
     multiples.addEventListener('change', () => this.setMultiples(multiples.value as InspectorState['multiples']));
     overviewWrap.addEventListener('mouseleave', () => (overviewTip.style.display = 'none'));
@@ -454,7 +507,12 @@ export class InspectorView {
     const heads: { layer: number; head: number; value: number | null; carried: boolean }[] = [];
     for (let l = 0; l < p.layers; l++) {
       for (let h = 0; h < p.heads; h++) {
-        heads.push({ layer: l, head: h, value: grid[l * p.heads + h], carried: this.mapsByKey.has(mapKey(step, ex.id, s.variant, s.kind, l, h)) });
+        heads.push({
+          layer: l,
+          head: h,
+          value: grid[l * p.heads + h],
+          carried: this.mapsByKey.has(mapKey(step, ex.id, s.variant, s.kind, l, h)),
+        });
       }
     }
     const thr = p.thresholds[s.score];
@@ -504,7 +562,9 @@ export class InspectorView {
       const otherSteps = p.steps.filter((st) => this.mapsByKey.has(mapKey(st, ex.id, s.variant, s.kind, s.layer, s.head)));
       this.ui.mapStatus.textContent =
         `Not carried in this bundle: the ${what}. ` +
-        (here.length ? `Heads with a ${s.kind} map here: ${here.join(', ')}. ` : `No ${s.kind} map is carried for this checkpoint, example and variant. `) +
+        (here.length
+          ? `Heads with a ${s.kind} map here: ${here.join(', ')}. `
+          : `No ${s.kind} map is carried for this checkpoint, example and variant. `) +
         (otherSteps.length ? `This head has one at step ${otherSteps.join(', ')}.` : '');
       this.ui.mapStatus.classList.add('gl-missing');
       return;
@@ -525,7 +585,8 @@ export class InspectorView {
     this.renderLegend(m, s.kind);
     this.host.dataset.map = 'shown';
     this.host.dataset.envCell = fmt(cellValue);
-    if (this.hoverCell && this.hoverCell.q < n && this.hoverCell.k < n) this.showCell(this.hoverCell.q, this.hoverCell.k, this.cellValue(this.hoverCell.q, this.hoverCell.k));
+    if (this.hoverCell && this.hoverCell.q < n && this.hoverCell.k < n)
+      this.showCell(this.hoverCell.q, this.hoverCell.k, this.cellValue(this.hoverCell.q, this.hoverCell.k));
     else this.ui.mapReadout.textContent = 'hover a cell for its value';
     // token labels are part of the spec: a new example or variant rebuilds the view
     const signature = `${n}|${theme.background}|${theme.text}|${ex.id}|${s.variant}`;
@@ -678,7 +739,12 @@ export class InspectorView {
     const body = el('div', 'gl-legend-body');
     body.append(bar, labels);
     const unit = this.payload.mapUnits?.[kind] ?? DEFAULT_UNITS[kind];
-    box.append(el('div', 'gl-legend-title', kind), body, el('div', 'gl-legend-unit', unit), el('div', 'gl-legend-scope', shared ? 'scale shared by all heads and checkpoints' : 'scale of this map'));
+    box.append(
+      el('div', 'gl-legend-title', kind),
+      body,
+      el('div', 'gl-legend-unit', unit),
+      el('div', 'gl-legend-scope', shared ? 'scale shared by all heads and checkpoints' : 'scale of this map'),
+    );
   }
 
   private showCell(q: number, k: number, value: number | null): string {
@@ -705,7 +771,9 @@ export class InspectorView {
 
   private headSummary(l: number, h: number): string {
     const p = this.payload;
-    const parts = (Object.keys(p.scores) as HeadScore[]).map((sc) => `${SCORE_LABELS[sc] ?? sc} ${fmt(p.scores[sc]![this.state.c][l * p.heads + h])}`);
+    const parts = (Object.keys(p.scores) as HeadScore[]).map(
+      (sc) => `${SCORE_LABELS[sc] ?? sc} ${fmt(p.scores[sc]![this.state.c][l * p.heads + h])}`,
+    );
     return `L${l} H${h} at step ${p.steps[this.state.c]}: ${parts.join(', ')}`;
   }
 
@@ -743,7 +811,7 @@ export class InspectorView {
     const t = themeColors(this.host);
     const enc = {
       x: { field: 'head', type: 'ordinal', title: 'head', axis: { labelAngle: 0 } },
-      y: { field: 'layer', type: 'ordinal', title: 'layer' }
+      y: { field: 'layer', type: 'ordinal', title: 'layer' },
     };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -751,10 +819,27 @@ export class InspectorView {
       height: p.layers * CELL,
       config: vegaConfig(t),
       layer: [
-        { data: { name: 'heads' }, mark: { type: 'rect', cursor: 'pointer' }, encoding: { ...enc, color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', domain, clamp: true }, legend: { title: null, gradientLength: Math.max(60, p.layers * CELL - 20) } } } },
-        { data: { name: 'heads' }, transform: [{ filter: 'datum.carried' }], mark: { type: 'circle', size: 14, color: '#ffffff', stroke: '#000000', strokeWidth: 0.5, opacity: 0.9, cursor: 'pointer' }, encoding: enc },
-        { data: { name: 'sel' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 3 }, encoding: enc }
-      ]
+        {
+          data: { name: 'heads' },
+          mark: { type: 'rect', cursor: 'pointer' },
+          encoding: {
+            ...enc,
+            color: {
+              field: 'value',
+              type: 'quantitative',
+              scale: { scheme: 'viridis', domain, clamp: true },
+              legend: { title: null, gradientLength: Math.max(60, p.layers * CELL - 20) },
+            },
+          },
+        },
+        {
+          data: { name: 'heads' },
+          transform: [{ filter: 'datum.carried' }],
+          mark: { type: 'circle', size: 14, color: '#ffffff', stroke: '#000000', strokeWidth: 0.5, opacity: 0.9, cursor: 'pointer' },
+          encoding: enc,
+        },
+        { data: { name: 'sel' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 3 }, encoding: enc },
+      ],
     };
   }
 
@@ -763,7 +848,12 @@ export class InspectorView {
     const t = themeColors(this.host);
     const steps = JSON.stringify(p.steps);
     const w = Math.max(6, Math.min(CELL, Math.floor(420 / p.steps.length)));
-    const x = { field: 'c', type: 'ordinal', title: 'checkpoint (step)', axis: { labelExpr: `${steps}[datum.value]`, labelAngle: -45, labelOverlap: true } };
+    const x = {
+      field: 'c',
+      type: 'ordinal',
+      title: 'checkpoint (step)',
+      axis: { labelExpr: `${steps}[datum.value]`, labelAngle: -45, labelOverlap: true },
+    };
     const y = { field: 'layer', type: 'ordinal', title: 'layer' };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -771,9 +861,17 @@ export class InspectorView {
       height: p.layers * Math.min(CELL, 12),
       config: vegaConfig(t),
       layer: [
-        { data: { name: 'lc' }, mark: { type: 'rect', cursor: 'pointer' }, encoding: { x, y, color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', domain, clamp: true }, legend: null } } },
-        { data: { name: 'cur' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x } }
-      ]
+        {
+          data: { name: 'lc' },
+          mark: { type: 'rect', cursor: 'pointer' },
+          encoding: {
+            x,
+            y,
+            color: { field: 'value', type: 'quantitative', scale: { scheme: 'viridis', domain, clamp: true }, legend: null },
+          },
+        },
+        { data: { name: 'cur' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x } },
+      ],
     };
   }
 
@@ -786,18 +884,47 @@ export class InspectorView {
     const kinds = JSON.stringify(v.kinds);
     const kindColor = `${kinds}[floor(datum.value)] === 'ENV' ? '${t.env}' : ${kinds}[floor(datum.value)] === 'LAN' ? '${t.lan}' : '${t.muted}'`;
     const positions = Array.from({ length: n }, (_, i) => i + 0.5);
-    const labels = { values: positions, labelExpr: `${tokens}[floor(datum.value)]`, labelOverlap: true, labelFontSize: 9, labelColor: { expr: kindColor }, ticks: false, grid: false, labelPadding: 2 };
-    const x = { field: 'x0', type: 'quantitative', title: 'key token (attended to)', scale: { domain: [0, n], nice: false }, axis: { ...labels, orient: 'top', labelAngle: -90, labelAlign: 'left', labelBaseline: 'middle' } };
-    const y = { field: 'y0', type: 'quantitative', title: 'query token (predicting the next)', scale: { domain: [0, n], nice: false, reverse: true }, axis: labels };
+    const labels = {
+      values: positions,
+      labelExpr: `${tokens}[floor(datum.value)]`,
+      labelOverlap: true,
+      labelFontSize: 9,
+      labelColor: { expr: kindColor },
+      ticks: false,
+      grid: false,
+      labelPadding: 2,
+    };
+    const x = {
+      field: 'x0',
+      type: 'quantitative',
+      title: 'key token (attended to)',
+      scale: { domain: [0, n], nice: false },
+      axis: { ...labels, orient: 'top', labelAngle: -90, labelAlign: 'left', labelBaseline: 'middle' },
+    };
+    const y = {
+      field: 'y0',
+      type: 'quantitative',
+      title: 'query token (predicting the next)',
+      scale: { domain: [0, n], nice: false, reverse: true },
+      axis: labels,
+    };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       width: size,
       height: size,
       config: vegaConfig(t),
       layer: [
-        { data: { name: 'img' }, mark: { type: 'image', width: size, height: size, align: 'left', baseline: 'top', aspect: false }, encoding: { x, y, url: { field: 'url', type: 'nominal' } } },
-        { data: { name: 'marker' }, mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 }, encoding: { x: { ...x, field: 'k' }, x2: { field: 'k1' }, y: { ...y, field: 'q' }, y2: { field: 'q1' } } }
-      ]
+        {
+          data: { name: 'img' },
+          mark: { type: 'image', width: size, height: size, align: 'left', baseline: 'top', aspect: false },
+          encoding: { x, y, url: { field: 'url', type: 'nominal' } },
+        },
+        {
+          data: { name: 'marker' },
+          mark: { type: 'rect', fill: null, filled: false, stroke: t.accent, strokeWidth: 2 },
+          encoding: { x: { ...x, field: 'k' }, x2: { field: 'k1' }, y: { ...y, field: 'q' }, y2: { field: 'q1' } },
+        },
+      ],
     };
   }
 }

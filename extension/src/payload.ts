@@ -10,14 +10,25 @@ import { INSPECTOR_SCHEMA, TIMELINE_SCHEMA } from './contract.generated';
 import type { EncodedMap, HeadScore, InspectorPayload, MapKind, TimelinePayload, Variant } from './contract.generated';
 import { validate } from './schema';
 
-export type { TokenKind, Variant, MapKind, HeadScore, VariantPayload, EncodedMap, ExamplePayload, InspectorPayload, TimelinePayload, Curve } from './contract.generated';
+export type {
+  TokenKind,
+  Variant,
+  MapKind,
+  HeadScore,
+  VariantPayload,
+  EncodedMap,
+  ExamplePayload,
+  InspectorPayload,
+  TimelinePayload,
+  Curve,
+} from './contract.generated';
 /** The curves a timeline can carry (the keys of TimelinePayload['curves']). */
 export type CurveName = keyof TimelinePayload['curves'];
 
 export const SCORE_LABELS: Record<HeadScore, string> = {
   aggregate: 'aggregate score',
   gather: 'gather score',
-  saliencyShare: 'saliency share'
+  saliencyShare: 'saliency share',
 };
 
 export class PayloadError extends Error {
@@ -34,7 +45,10 @@ function need(cond: unknown, message: string): asserts cond {
 function schemaCheck(what: string, schema: typeof INSPECTOR_SCHEMA, p: unknown): void {
   need(p && typeof p === 'object' && !Array.isArray(p), `the ${what} payload is not an object`);
   const version = (p as { version?: unknown }).version;
-  need(version === SUPPORTED_VERSION, `${what} payload version ${version} is not supported (this extension reads version ${SUPPORTED_VERSION}); update groundlab-widgets or groundlab`);
+  need(
+    version === SUPPORTED_VERSION,
+    `${what} payload version ${version} is not supported (this extension reads version ${SUPPORTED_VERSION}); update groundlab-widgets or groundlab`,
+  );
   const errors = validate(schema, p, 5);
   need(errors.length === 0, `the ${what} payload does not follow its schema (extension/schema/${what}.schema.json): ${errors.join('; ')}`);
 }

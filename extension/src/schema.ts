@@ -8,7 +8,20 @@
  */
 export type JsonSchema = { [key: string]: unknown };
 
-const CHECKED = ['type', 'enum', 'const', 'required', 'properties', 'additionalProperties', 'items', 'minItems', 'minimum', 'minProperties', '$ref', '$defs'];
+const CHECKED = [
+  'type',
+  'enum',
+  'const',
+  'required',
+  'properties',
+  'additionalProperties',
+  'items',
+  'minItems',
+  'minimum',
+  'minProperties',
+  '$ref',
+  '$defs',
+];
 const ANNOTATIONS = ['title', 'description', '$schema', '$id', 'contentEncoding'];
 
 /** Keywords of `schema` (and its subschemas) that this validator does not implement, as JSON pointers. */
@@ -16,8 +29,10 @@ export function unsupportedKeywords(schema: JsonSchema, at = '#'): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(schema)) {
     if (!CHECKED.includes(k) && !ANNOTATIONS.includes(k)) out.push(`${at}/${k}`);
-    if (k === 'properties' || k === '$defs') for (const [n, s] of Object.entries(v as Record<string, JsonSchema>)) out.push(...unsupportedKeywords(s, `${at}/${k}/${n}`));
-    if ((k === 'items' || k === 'additionalProperties') && v && typeof v === 'object') out.push(...unsupportedKeywords(v as JsonSchema, `${at}/${k}`));
+    if (k === 'properties' || k === '$defs')
+      for (const [n, s] of Object.entries(v as Record<string, JsonSchema>)) out.push(...unsupportedKeywords(s, `${at}/${k}/${n}`));
+    if ((k === 'items' || k === 'additionalProperties') && v && typeof v === 'object')
+      out.push(...unsupportedKeywords(v as JsonSchema, `${at}/${k}`));
   }
   return out;
 }
@@ -63,20 +78,28 @@ export function validate(schema: JsonSchema, value: unknown, limit = 20): string
       }
     }
     if ('const' in s && x !== s.const) errors.push(`${at || '/'}: must be ${show(s.const)}, got ${show(x)}`);
-    if (Array.isArray(s.enum) && !s.enum.includes(x as never)) errors.push(`${at || '/'}: must be one of ${s.enum.map(show).join(', ')}, got ${show(x)}`);
-    if (typeof s.minimum === 'number' && typeof x === 'number' && x < s.minimum) errors.push(`${at || '/'}: must be >= ${s.minimum}, got ${x}`);
+    if (Array.isArray(s.enum) && !s.enum.includes(x as never))
+      errors.push(`${at || '/'}: must be one of ${s.enum.map(show).join(', ')}, got ${show(x)}`);
+    if (typeof s.minimum === 'number' && typeof x === 'number' && x < s.minimum)
+      errors.push(`${at || '/'}: must be >= ${s.minimum}, got ${x}`);
     if (Array.isArray(x)) {
-      if (typeof s.minItems === 'number' && x.length < s.minItems) errors.push(`${at || '/'}: needs at least ${s.minItems} items, has ${x.length}`);
+      if (typeof s.minItems === 'number' && x.length < s.minItems)
+        errors.push(`${at || '/'}: needs at least ${s.minItems} items, has ${x.length}`);
       if (s.items && typeof s.items === 'object') x.forEach((item, i) => walk(s.items as JsonSchema, item, `${at}/${i}`));
     } else if (x && typeof x === 'object') {
       const o = x as Record<string, unknown>;
       const props = (s.properties ?? {}) as Record<string, JsonSchema>;
       for (const r of (s.required ?? []) as string[]) if (!(r in o)) errors.push(`${at || '/'}: misses the required property "${r}"`);
-      if (typeof s.minProperties === 'number' && Object.keys(o).length < s.minProperties) errors.push(`${at || '/'}: needs at least ${s.minProperties} properties`);
+      if (typeof s.minProperties === 'number' && Object.keys(o).length < s.minProperties)
+        errors.push(`${at || '/'}: needs at least ${s.minProperties} properties`);
       for (const [k, v] of Object.entries(o)) {
         if (props[k]) walk(props[k], v, `${at}/${k}`);
-        else if (s.additionalProperties === false) errors.push(`${at || '/'}: unknown property "${k}"${Object.keys(props).length ? ` (known: ${Object.keys(props).join(', ')})` : ''}`);
-        else if (s.additionalProperties && typeof s.additionalProperties === 'object') walk(s.additionalProperties as JsonSchema, v, `${at}/${k}`);
+        else if (s.additionalProperties === false)
+          errors.push(
+            `${at || '/'}: unknown property "${k}"${Object.keys(props).length ? ` (known: ${Object.keys(props).join(', ')})` : ''}`,
+          );
+        else if (s.additionalProperties && typeof s.additionalProperties === 'object')
+          walk(s.additionalProperties as JsonSchema, v, `${at}/${k}`);
       }
     }
   };

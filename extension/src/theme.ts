@@ -25,13 +25,21 @@ export function themeColors(el: Element): ThemeColors {
     accent: cssVar(el, '--jp-error-color1', '#d32f2f'),
     font: cssVar(el, '--jp-ui-font-family', 'sans-serif'),
     env: cssVar(el, '--gl-env', '#e8590c'),
-    lan: cssVar(el, '--gl-lan', '#1c7ed6')
+    lan: cssVar(el, '--gl-lan', '#1c7ed6'),
   };
 }
 
 /** A vega config block for these colours. */
 export function vegaConfig(c: ThemeColors): Record<string, unknown> {
-  const axis = { labelColor: c.muted, titleColor: c.text, domainColor: c.border, tickColor: c.border, gridColor: c.border, labelFont: c.font, titleFont: c.font };
+  const axis = {
+    labelColor: c.muted,
+    titleColor: c.text,
+    domainColor: c.border,
+    tickColor: c.border,
+    gridColor: c.border,
+    labelFont: c.font,
+    titleFont: c.font,
+  };
   return {
     background: null,
     font: c.font,
@@ -39,7 +47,7 @@ export function vegaConfig(c: ThemeColors): Record<string, unknown> {
     axis,
     legend: { labelColor: c.muted, titleColor: c.text, labelFont: c.font, titleFont: c.font },
     title: { color: c.text, font: c.font },
-    header: { labelColor: c.text, titleColor: c.text }
+    header: { labelColor: c.text, titleColor: c.text },
   };
 }
 

@@ -17,7 +17,7 @@ export const CURVE_LABELS: Record<CurveName, string> = {
   infoGain: 'information gain G',
   r2Cooccurrence: 'R² vs co-occurrence',
   gatherHeads: 'gather heads',
-  aggregateHeads: 'aggregate heads'
+  aggregateHeads: 'aggregate heads',
 };
 
 const CURVE_COLORS: Record<CurveName, string> = {
@@ -26,21 +26,21 @@ const CURVE_COLORS: Record<CurveName, string> = {
   infoGain: '#2f9e44',
   r2Cooccurrence: '#7048e8',
   gatherHeads: '#f59f00',
-  aggregateHeads: '#d6336c'
+  aggregateHeads: '#d6336c',
 };
 
 export const PANELS: { id: string; title: string; curves: CurveName[] }[] = [
   { id: 'surprisal', title: 'surprisal of v<LAN> (nats)', curves: ['matchSurprisal', 'mismatchSurprisal'] },
   { id: 'gain', title: 'information gain (nats)', curves: ['infoGain'] },
   { id: 'r2', title: 'R² of G on co-occurrence', curves: ['r2Cooccurrence'] },
-  { id: 'heads', title: 'head counts', curves: ['gatherHeads', 'aggregateHeads'] }
+  { id: 'heads', title: 'head counts', curves: ['gatherHeads', 'aggregateHeads'] },
 ];
-
 
 /** Tick values for a log step axis: 0 (if in range) and 1, 2, 5 x 10^k within [lo, hi]. */
 export function logTicks(lo: number, hi: number): number[] {
   const out: number[] = lo <= 0 ? [0] : [];
-  for (let p = 1; p <= Math.max(1, hi) * 10; p *= 10) for (const m of [1, 2, 5]) if (m * p >= Math.max(lo, 1) && m * p <= hi) out.push(m * p);
+  for (let p = 1; p <= Math.max(1, hi) * 10; p *= 10)
+    for (const m of [1, 2, 5]) if (m * p >= Math.max(lo, 1) && m * p <= hi) out.push(m * p);
   return out;
 }
 
@@ -67,9 +67,13 @@ export class TimelineView {
 
   constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
     this.host = host;
-    this.renders = new RenderQueue(host, () => this.render(), (e) => {
-      this.readout.textContent = `groundlab timeline: ${e instanceof Error ? e.message : String(e)}`;
-    });
+    this.renders = new RenderQueue(
+      host,
+      () => this.render(),
+      (e) => {
+        this.readout.textContent = `groundlab timeline: ${e instanceof Error ? e.message : String(e)}`;
+      },
+    );
     this.payload = checkTimeline(payload);
     this.renderer = options.renderer ?? 'canvas';
     const p = this.payload;
@@ -121,7 +125,9 @@ export class TimelineView {
     const missing = (Object.keys(CURVE_LABELS) as CurveName[]).filter((c) => !p.curves[c]);
     const note = document.createElement('div');
     note.className = 'gl-note';
-    note.textContent = `${p.steps.length} checkpoints (steps ${p.steps[0]}..${p.steps[p.steps.length - 1]}). Drag the scrubber or click a point; inspectors linked as "${p.link}" follow.` + (missing.length ? ` Not carried in this bundle: ${missing.map((m) => CURVE_LABELS[m]).join(', ')}.` : '');
+    note.textContent =
+      `${p.steps.length} checkpoints (steps ${p.steps[0]}..${p.steps[p.steps.length - 1]}). Drag the scrubber or click a point; inspectors linked as "${p.link}" follow.` +
+      (missing.length ? ` Not carried in this bundle: ${missing.map((m) => CURVE_LABELS[m]).join(', ')}.` : '');
     host.append(title, bar, this.readout, this.chart, note);
     this.scrubber.addEventListener('input', () => void this.setStepIndex(Number(this.scrubber.value)));
     this.scrubber.addEventListener('keydown', (e) => {
@@ -247,9 +253,20 @@ export class TimelineView {
     // symlog: logarithmic above ~1 and linear near 0, so step 0 and the early checkpoints both get room
     const steps = this.payload.steps;
     const x = this.logSteps
-      ? { field: 'step', type: 'quantitative', title: 'step (log scale)', scale: { type: 'symlog', constant: 1, domain: [steps[0], steps[steps.length - 1]], nice: false }, axis: { values: logTicks(steps[0], steps[steps.length - 1]), format: '~s' } }
+      ? {
+          field: 'step',
+          type: 'quantitative',
+          title: 'step (log scale)',
+          scale: { type: 'symlog', constant: 1, domain: [steps[0], steps[steps.length - 1]], nice: false },
+          axis: { values: logTicks(steps[0], steps[steps.length - 1]), format: '~s' },
+        }
       : { field: 'step', type: 'quantitative', title: 'step' };
-    const color = { field: 'curve', type: 'nominal', scale: { domain: present.map((c) => CURVE_LABELS[c]), range: present.map((c) => CURVE_COLORS[c]) }, legend: { title: null, orient: 'bottom', columns: 3 } };
+    const color = {
+      field: 'curve',
+      type: 'nominal',
+      scale: { domain: present.map((c) => CURVE_LABELS[c]), range: present.map((c) => CURVE_COLORS[c]) },
+      legend: { title: null, orient: 'bottom', columns: 3 },
+    };
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       config: vegaConfig(t),
@@ -263,11 +280,21 @@ export class TimelineView {
             data: { name: 'curves' },
             transform: [{ filter: `datum.panel === '${pa.id}'` }],
             mark: { type: 'line', point: { size: 22, cursor: 'pointer' } },
-            encoding: { x, y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '~g', ...(pa.id === 'heads' ? { tickMinStep: 1 } : {}) } }, color }
+            encoding: {
+              x,
+              y: {
+                field: 'value',
+                type: 'quantitative',
+                title: null,
+                scale: { zero: false },
+                axis: { format: '~g', ...(pa.id === 'heads' ? { tickMinStep: 1 } : {}) },
+              },
+              color,
+            },
           },
-          { data: { name: 'cursor' }, mark: { type: 'rule', color: t.accent, strokeWidth: 2 }, encoding: { x } }
-        ]
-      }))
+          { data: { name: 'cursor' }, mark: { type: 'rule', color: t.accent, strokeWidth: 2 }, encoding: { x } },
+        ],
+      })),
     };
   }
 }

@@ -32,7 +32,11 @@ export class VegaLiteFigure {
   private disposed = false;
   private renders = 0;
 
-  constructor(host: HTMLElement, private readonly spec: Record<string, unknown>, private readonly options: { renderer?: RendererKind } = {}) {
+  constructor(
+    host: HTMLElement,
+    private readonly spec: Record<string, unknown>,
+    private readonly options: { renderer?: RendererKind } = {},
+  ) {
     if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw new Error('the Vega-Lite output is not a spec object');
     this.host = host;
     host.classList.add('gl-vegalite', 'gl-tip-host');

@@ -16,7 +16,12 @@ function crispImages(node: any): void {
   }
 }
 
-export async function createView(container: HTMLElement, spec: Record<string, unknown>, renderer: RendererKind, data: Record<string, unknown[]>): Promise<View> {
+export async function createView(
+  container: HTMLElement,
+  spec: Record<string, unknown>,
+  renderer: RendererKind,
+  data: Record<string, unknown[]>,
+): Promise<View> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const vg = compile(spec as any).spec;
   crispImages(vg);
@@ -33,7 +38,14 @@ export async function setData(view: View, data: Record<string, unknown[]>): Prom
 }
 
 /** The page coordinates of a point given in the view's data coordinates (x and y scale values). */
-export function clientPoint(view: View, container: HTMLElement, xScale: string, x: unknown, yScale: string, y: unknown): { x: number; y: number } {
+export function clientPoint(
+  view: View,
+  container: HTMLElement,
+  xScale: string,
+  x: unknown,
+  yScale: string,
+  y: unknown,
+): { x: number; y: number } {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const sx = view.scale(xScale) as any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

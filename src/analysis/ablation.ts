@@ -23,8 +23,15 @@ export interface HeadRef {
 /** The hook point that holds the per-head (per-unit) outputs of a layer, and the number of heads (units) there: the model's anatomy. */
 export function headHook(model: LanguageModel, layer: number): { name: string; size: number } {
   const site = model.anatomy.layers[layer]?.heads;
-  if (!site) throw new GroundlabError('UNSUPPORTED', `model ${model.arch} declares no per-head outputs in layer ${layer}`, { hint: 'ablation needs a layer whose anatomy names a heads site (attention, SSD or GLA heads, or recurrent units)' });
-  if (site.axis !== 2) throw new GroundlabError('UNSUPPORTED', `the per-head outputs of layer ${layer} (${site.hook}) index heads along axis ${site.axis}; ablation handles axis 2`);
+  if (!site)
+    throw new GroundlabError('UNSUPPORTED', `model ${model.arch} declares no per-head outputs in layer ${layer}`, {
+      hint: 'ablation needs a layer whose anatomy names a heads site (attention, SSD or GLA heads, or recurrent units)',
+    });
+  if (site.axis !== 2)
+    throw new GroundlabError(
+      'UNSUPPORTED',
+      `the per-head outputs of layer ${layer} (${site.hook}) index heads along axis ${site.axis}; ablation handles axis 2`,
+    );
   return { name: site.hook, size: site.size };
 }
 
@@ -40,7 +47,11 @@ export function allHeads(model: LanguageModel): HeadRef[] {
 }
 
 /** Mean output of every head over the valid positions of the given sequences: layer -> [H, X] (for mean-ablation). */
-export async function headMeans(model: LanguageModel, seqs: readonly EvalSequence[], opts: { batchSize?: number; padId?: number } = {}): Promise<Map<number, tf.Tensor>> {
+export async function headMeans(
+  model: LanguageModel,
+  seqs: readonly EvalSequence[],
+  opts: { batchSize?: number; padId?: number } = {},
+): Promise<Map<number, tf.Tensor>> {
   checkLengths(model, seqs);
   const L = model.config.nLayers;
   const names = Array.from({ length: L }, (_, l) => headHook(model, l).name);
@@ -78,12 +89,21 @@ export async function headMeans(model: LanguageModel, seqs: readonly EvalSequenc
  * Hooks that ablate the given heads: 'zero' sets their outputs to 0, 'mean' to their mean output
  * (from `headMeans`).
  */
-export function ablationHooks(model: LanguageModel, heads: readonly HeadRef[], mode: 'zero' | 'mean' = 'zero', means?: Map<number, tf.Tensor>): HookSpec {
-  if (mode === 'mean' && !means) throw new GroundlabError('BAD_ARGUMENT', 'mean-ablation needs the heads\' mean outputs', { hint: 'compute them with headMeans(model, seqs)' });
+export function ablationHooks(
+  model: LanguageModel,
+  heads: readonly HeadRef[],
+  mode: 'zero' | 'mean' = 'zero',
+  means?: Map<number, tf.Tensor>,
+): HookSpec {
+  if (mode === 'mean' && !means)
+    throw new GroundlabError('BAD_ARGUMENT', "mean-ablation needs the heads' mean outputs", {
+      hint: 'compute them with headMeans(model, seqs)',
+    });
   const byLayer = new Map<number, number[]>();
   for (const h of heads) {
     const { size } = headHook(model, h.layer);
-    if (h.head < 0 || h.head >= size) throw new GroundlabError('BAD_ARGUMENT', `head ${h.head} does not exist in layer ${h.layer} (${size} heads)`);
+    if (h.head < 0 || h.head >= size)
+      throw new GroundlabError('BAD_ARGUMENT', `head ${h.head} does not exist in layer ${h.layer} (${size} heads)`);
     (byLayer.get(h.layer) ?? byLayer.set(h.layer, []).get(h.layer)!).push(h.head);
   }
   const hooks: HookSpec = {};
@@ -141,13 +161,20 @@ export interface AblationTestResult {
 const key = (h: HeadRef) => `${h.layer}.${h.head}`;
 
 /** The aggregate-vs-control test (or any head set vs control), paired over the given contexts. */
-export async function ablationTest(model: LanguageModel, seqs: readonly EvalSequence[], heads: readonly HeadRef[], opts: Partial<AblationTestOptions> = {}): Promise<AblationTestResult> {
+export async function ablationTest(
+  model: LanguageModel,
+  seqs: readonly EvalSequence[],
+  heads: readonly HeadRef[],
+  opts: Partial<AblationTestOptions> = {},
+): Promise<AblationTestResult> {
   const o = { ...DEFAULT_ABLATION_TEST, ...opts };
   if (heads.length === 0) throw new GroundlabError('BAD_ARGUMENT', 'no heads to ablate');
   const inSet = new Set(heads.map(key));
   const pool = (o.pool ?? allHeads(model)).filter((h) => !inSet.has(key(h)));
   if (pool.length < heads.length)
-    throw new GroundlabError('BAD_ARGUMENT', `cannot draw ${heads.length} control heads from ${pool.length} others`, { hint: 'the tested set is larger than the rest of the model' });
+    throw new GroundlabError('BAD_ARGUMENT', `cannot draw ${heads.length} control heads from ${pool.length} others`, {
+      hint: 'the tested set is larger than the rest of the model',
+    });
   const means = o.mode === 'mean' ? (o.means ?? (await headMeans(model, seqs, o))) : undefined;
   const score = (hooks?: HookSpec) => scoreSequences(model, seqs, { batchSize: o.batchSize, padId: o.padId, hooks, signal: o.signal });
   const intact = o.intact ?? (await score());

@@ -31,7 +31,16 @@ import type { LanguageModel } from '../models/types';
 import type { CorpusSpec, Episode, EvalFrame, Tokenizer, TokenDataset } from '../data/types';
 import { imageKnobs } from '../data/image';
 import { COMMON_KNOBS } from '../data/prepare';
-import { buildEvalSet, buildImageEvalSet, evalSequences, DEFAULT_EVALSET_OPTIONS, type EvalSet, type EvalSetOptions, type EvalSequence, type ImageEvalSpec } from '../eval/evalset';
+import {
+  buildEvalSet,
+  buildImageEvalSet,
+  evalSequences,
+  DEFAULT_EVALSET_OPTIONS,
+  type EvalSet,
+  type EvalSetOptions,
+  type EvalSequence,
+  type ImageEvalSpec,
+} from '../eval/evalset';
 import { baseFrameId } from '../eval/image';
 import { checkTemplates } from '../eval/templates';
 import { gainOverSeeds } from '../metrics/gain';
@@ -71,7 +80,10 @@ const MODULES = new Map<string, AnalysisModule>(REGISTRY.map((a) => [a.name, a])
 for (const a of REGISTRY)
   for (const d of a.depends)
     if (!MODULES.has(d) || REGISTRY.findIndex((x) => x.name === d) > REGISTRY.indexOf(a))
-      throw new GroundlabError('INTERNAL', `analysis ${a.name} depends on ${d}, which is not an analysis listed before it in src/analysis/analyses/index.ts`);
+      throw new GroundlabError(
+        'INTERNAL',
+        `analysis ${a.name} depends on ${d}, which is not an analysis listed before it in src/analysis/analyses/index.ts`,
+      );
 
 export interface ProgressLike {
   task: string;
@@ -127,7 +139,10 @@ async function readRows(run: AnalysisRun, name: string): Promise<Array<Record<st
 /** Replace the rows of `steps` in a table with new rows, keeping the others; sorted by step (stable). */
 async function upsert(run: AnalysisRun, name: string, steps: number[], rows: Array<Record<string, unknown>>): Promise<void> {
   const old = (await readRows(run, name)).filter((r) => !steps.includes(Number(r.step)));
-  const all = [...old, ...rows].map((r, i) => [r, i] as const).sort((a, b) => Number(a[0].step) - Number(b[0].step) || a[1] - b[1]).map(([r]) => r);
+  const all = [...old, ...rows]
+    .map((r, i) => [r, i] as const)
+    .sort((a, b) => Number(a[0].step) - Number(b[0].step) || a[1] - b[1])
+    .map(([r]) => r);
   if (all.length === 0) return;
   await run.writeTable(name, aq.from(all));
 }
@@ -146,23 +161,31 @@ export async function runEvalSet(run: AnalysisRun, opts: AnalyzeOptions['evalSet
     saved = undefined;
   }
   if (saved && saved.version === 1) {
-    const same = saved.contextsPerNoun === want.contextsPerNoun && saved.mismatchesPerContext === want.mismatchesPerContext && saved.seed === want.seed;
+    const same =
+      saved.contextsPerNoun === want.contextsPerNoun &&
+      saved.mismatchesPerContext === want.mismatchesPerContext &&
+      saved.seed === want.seed;
     if (same || Object.keys(opts).length === 0) return saved;
     if (await run.readTable('analysis/surprisal'))
-      throw new GroundlabError('BAD_ARGUMENT', `the run's evaluation set has N = ${saved.contextsPerNoun} contexts per noun, M = ${saved.mismatchesPerContext} mismatches, seed ${saved.seed}, and its tables were computed with it`, {
-        hint: `leave out --contexts/--mismatches/--eval-seed, or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
-        codeHint: `leave out \`evalSet\` (or give the one above), or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
-      });
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `the run's evaluation set has N = ${saved.contextsPerNoun} contexts per noun, M = ${saved.mismatchesPerContext} mismatches, seed ${saved.seed}, and its tables were computed with it`,
+        {
+          hint: `leave out --contexts/--mismatches/--eval-seed, or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
+          codeHint: `leave out \`evalSet\` (or give the one above), or delete ${run.dir}/eval and ${run.dir}/analysis to start over with another set`,
+        },
+      );
   }
   const data = await run.data();
   const nouns = data.nouns as string[] | undefined;
   const frames = data.evalFrames as EvalFrame[] | undefined;
   if (!nouns?.length || !frames?.length)
-    throw new GroundlabError('UNSUPPORTED', 'the run\'s corpus gives no words of interest or no evaluation frames', {
+    throw new GroundlabError('UNSUPPORTED', "the run's corpus gives no words of interest or no evaluation frames", {
       hint: 'analyses need PreparedData.nouns and PreparedData.evalFrames from the data stage',
     });
   const featureDim = Number(data.featureDim ?? data.train.featureDim ?? 0);
-  const set = featureDim > 0 ? buildImageEvalSet(nouns, frames, await imageSpecOf(run, data, featureDim), want) : buildEvalSet(nouns, frames, want);
+  const set =
+    featureDim > 0 ? buildImageEvalSet(nouns, frames, await imageSpecOf(run, data, featureDim), want) : buildEvalSet(nouns, frames, want);
   await run.writeJSON('eval/evalset', set);
   return set;
 }
@@ -176,19 +199,30 @@ async function isImageRun(run: AnalysisRun): Promise<boolean> {
 }
 
 /** The image knobs (grid, lighting noise) of an image-grounded run's corpus, from its spec (or a saved corpus file's header). */
-async function imageSpecOf(run: AnalysisRun, data: Record<string, unknown>, featureDim: number): Promise<Omit<ImageEvalSpec, 'scenesPerFrame'>> {
+async function imageSpecOf(
+  run: AnalysisRun,
+  data: Record<string, unknown>,
+  featureDim: number,
+): Promise<Omit<ImageEvalSpec, 'scenesPerFrame'>> {
   let spec = (run.config?.corpus ?? data.spec) as CorpusSpec | undefined;
   if (spec?.kind === 'file' && spec.path) spec = corpusFileSpec(spec.path) ?? spec;
   if (spec?.kind !== 'image')
-    throw new GroundlabError('UNSUPPORTED', `the run's corpus has continuous ENV features but is not an image-grounded corpus groundlab can redraw (kind "${spec?.kind ?? 'unknown'}")`, {
-      hint: 'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on --corpus-kind image or a corpus file saved from it',
-      codeHint: 'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on an image corpus (`corpus: { kind: "image" }`) or a corpus file saved from it',
-    });
+    throw new GroundlabError(
+      'UNSUPPORTED',
+      `the run's corpus has continuous ENV features but is not an image-grounded corpus groundlab can redraw (kind "${spec?.kind ?? 'unknown'}")`,
+      {
+        hint: 'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on --corpus-kind image or a corpus file saved from it',
+        codeHint:
+          'evaluation images are drawn with the image corpus knobs (grid, featureDim, lightingNoise); train on an image corpus (`corpus: { kind: "image" }`) or a corpus file saved from it',
+      },
+    );
   const knobs = { ...(spec.knobs ?? {}) } as Record<string, unknown>;
   for (const k of COMMON_KNOBS) delete knobs[k];
   const k = imageKnobs(spec.setting ?? 'simple', knobs);
   if (k.featureDim !== featureDim)
-    throw new GroundlabError('BAD_CONFIG', `the image corpus knobs give featureDim ${k.featureDim}, but the run's data has ${featureDim}`, { hint: "check the run's corpus spec" });
+    throw new GroundlabError('BAD_CONFIG', `the image corpus knobs give featureDim ${k.featureDim}, but the run's data has ${featureDim}`, {
+      hint: "check the run's corpus spec",
+    });
   return { grid: k.grid, featureDim: k.featureDim, lightingNoise: k.lightingNoise };
 }
 
@@ -199,7 +233,7 @@ function corpusFileSpec(file: string): CorpusSpec | undefined {
     try {
       let text = '';
       const buf = Buffer.alloc(1 << 16);
-      for (let pos = 0; !text.includes('\n'); ) {
+      for (let pos = 0; !text.includes('\n');) {
         const n = fs.readSync(fd, buf, 0, buf.length, pos);
         if (n <= 0) break;
         text += buf.toString('utf8', 0, n);
@@ -249,11 +283,17 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   };
   const progress = opts.onProgress ?? (() => {});
   let only = opts.only ?? [...ANALYSES];
-  for (const a of only) if (!ANALYSES.includes(a)) throw new GroundlabError('BAD_ARGUMENT', `unknown analysis "${a}"`, { hint: `use some of: ${ANALYSES.join(', ')}` });
+  for (const a of only)
+    if (!ANALYSES.includes(a))
+      throw new GroundlabError('BAD_ARGUMENT', `unknown analysis "${a}"`, { hint: `use some of: ${ANALYSES.join(', ')}` });
   const have = run.checkpoints.map((c) => c.step);
   if (have.length === 0) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint`, { hint: 'train it first' });
   const steps = opts.checkpoints ?? have;
-  for (const s of steps) if (!have.includes(s)) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, { hint: `available steps: ${have.join(', ')}` });
+  for (const s of steps)
+    if (!have.includes(s))
+      throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, {
+        hint: `available steps: ${have.join(', ')}`,
+      });
 
   const tok = run.tokenizer;
   const padId = padIdOf(tok);
@@ -271,10 +311,19 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       });
     for (const a of unsupported) skipped.push({ analysis: a, reason });
     only = only.filter((a) => IMAGE_ANALYSES.includes(a));
-    if (skipped.length) progress({ task: 'analyze', step: 0, total: steps.length, message: `image-grounded run: skipping ${unsupported.join(', ')} (${reason})` });
+    if (skipped.length)
+      progress({
+        task: 'analyze',
+        step: 0,
+        total: steps.length,
+        message: `image-grounded run: skipping ${unsupported.join(', ')} (${reason})`,
+      });
   }
   const seqs = evalSequences(set, tok);
-  const matchIdx = seqs.map((s, i) => [s, i] as const).filter(([s]) => s.condition === 'match').map(([, i]) => i);
+  const matchIdx = seqs
+    .map((s, i) => [s, i] as const)
+    .filter(([s]) => s.condition === 'match')
+    .map(([, i]) => i);
   const match = matchIdx.map((i) => seqs[i]);
   const bs = opts.batchSize ?? 64;
 
@@ -288,24 +337,43 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     const text = trainingText(data, tok);
     if (templates.length === 0) {
       // image sets hold scene variants of each corpus frame: check each corpus frame once
-      const frames = set.image ? [...new Map(set.frames.map((f) => [baseFrameId(f.id), { id: baseFrameId(f.id), tokens: f.tokens }])).values()] : set.frames;
+      const frames = set.image
+        ? [...new Map(set.frames.map((f) => [baseFrameId(f.id), { id: baseFrameId(f.id), tokens: f.tokens }])).values()]
+        : set.frames;
       const res = checkTemplates(frames, text);
       const rows = res.map((r) => {
-        const worst = r.suffixes.reduce((a, b) => (b.ungrounded > a.ungrounded || (b.ungrounded === a.ungrounded && b.grounded > a.grounded) ? b : a), r.suffixes[0]);
-        return { frame: r.frame, flagged: r.flagged, verbatim: r.verbatim, reason: r.reason, ngram: worst?.ngram ?? '', grounded: worst?.grounded ?? 0, ungrounded: worst?.ungrounded ?? 0 };
+        const worst = r.suffixes.reduce(
+          (a, b) => (b.ungrounded > a.ungrounded || (b.ungrounded === a.ungrounded && b.grounded > a.grounded) ? b : a),
+          r.suffixes[0],
+        );
+        return {
+          frame: r.frame,
+          flagged: r.flagged,
+          verbatim: r.verbatim,
+          reason: r.reason,
+          ngram: worst?.ngram ?? '',
+          grounded: worst?.grounded ?? 0,
+          ungrounded: worst?.ungrounded ?? 0,
+        };
       });
       await run.writeTable('analysis/templates', aq.from(rows));
       templates.push(...rows);
     }
     if (!(await run.readTable('analysis/cooccurrence_stats'))) {
       const stats = (data.stats as { nouns?: NounCounts[] } | undefined)?.nouns;
-      const counts = stats?.length ? stats.filter((s) => set.nouns.includes(s.noun)) : countCooccurrence(text, set.nouns, { window: opts.window });
-      await run.writeTable('analysis/cooccurrence_stats', aq.from(counts.map((c) => ({ noun: c.noun, env: c.env, lan: c.lan, cooc: c.cooc, env_followed: c.envFollowed }))));
+      const counts = stats?.length
+        ? stats.filter((s) => set.nouns.includes(s.noun))
+        : countCooccurrence(text, set.nouns, { window: opts.window });
+      await run.writeTable(
+        'analysis/cooccurrence_stats',
+        aq.from(counts.map((c) => ({ noun: c.noun, env: c.env, lan: c.lan, cooc: c.cooc, env_followed: c.envFollowed }))),
+      );
     }
   }
   tick('setup');
   flaggedFrames = templates.filter((r) => r.flagged).map((r) => ({ frame: String(r.frame), reason: String(r.reason) }));
-  for (const f of flaggedFrames) progress({ task: 'analyze', step: 0, total: steps.length, message: `warning: evaluation frame ${f.frame} ${f.reason}` });
+  for (const f of flaggedFrames)
+    progress({ task: 'analyze', step: 0, total: steps.length, message: `warning: evaluation frame ${f.frame} ${f.reason}` });
 
   // What to do: requested analyses plus their dependencies, minus what is stored.
   const todo = new Set<AnalysisName>();
@@ -322,7 +390,13 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
     doneSteps.set(a, new Set(opts.force ? [] : f.map((r) => Number(r.step))));
   }
   const computed: AnalyzeResult['computed'] = {};
-  const counts = (await readRows(run, 'analysis/cooccurrence_stats')).map((r) => ({ noun: String(r.noun), env: Number(r.env), lan: Number(r.lan), cooc: Number(r.cooc), envFollowed: Number(r.env_followed) }));
+  const counts = (await readRows(run, 'analysis/cooccurrence_stats')).map((r) => ({
+    noun: String(r.noun),
+    env: Number(r.env),
+    lan: Number(r.lan),
+    cooc: Number(r.cooc),
+    envFollowed: Number(r.env_followed),
+  }));
 
   let k = 0;
   for (const step of steps) {
@@ -341,15 +415,23 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
         tick('load');
         const F = model.config.envFeatureDim ?? 0;
         if (F > 0 && !set.image)
-          throw new GroundlabError('UNSUPPORTED', 'the model takes continuous ENV features (image-grounded) but the evaluation set has no images', {
-            file: path.join(run.dir, 'eval', 'evalset.json'),
-            hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run again to build an image evaluation set`,
-          });
+          throw new GroundlabError(
+            'UNSUPPORTED',
+            'the model takes continuous ENV features (image-grounded) but the evaluation set has no images',
+            {
+              file: path.join(run.dir, 'eval', 'evalset.json'),
+              hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run again to build an image evaluation set`,
+            },
+          );
         if (set.image && F !== set.image.featureDim)
-          throw new GroundlabError('BAD_CONFIG', `the evaluation images have ${set.image.featureDim} features per patch, the model takes ${F}`, {
-            file: path.join(run.dir, 'eval', 'evalset.json'),
-            hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run again`,
-          });
+          throw new GroundlabError(
+            'BAD_CONFIG',
+            `the evaluation images have ${set.image.featureDim} features per patch, the model takes ${F}`,
+            {
+              file: path.join(run.dir, 'eval', 'evalset.json'),
+              hint: `delete ${run.dir}/eval and ${run.dir}/analysis and run again`,
+            },
+          );
       }
       return model;
     };
@@ -375,7 +457,11 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       upsert: (table, rows) => upsert(run, table, [step], rows),
       readRows: (table) => readRows(run, table),
       once: <T>(key: string, f: () => Promise<T>) => {
-        if (!pending.has(key)) pending.set(key, f().then((v) => (values.set(key, v), v)));
+        if (!pending.has(key))
+          pending.set(
+            key,
+            f().then((v) => (values.set(key, v), v)),
+          );
         return pending.get(key) as Promise<T>;
       },
       shared: <T>(key: string) => values.get(key) as T | undefined,
@@ -393,7 +479,13 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
   tick('other');
   const seconds = (Date.now() - t0) / 1000;
   const did = Object.keys(computed).length > 0;
-  progress({ task: 'analyze', step: steps.length, total: steps.length, done: true, message: did ? `${seconds.toFixed(1)} s` : 'already done: every analysis was up to date' });
+  progress({
+    task: 'analyze',
+    step: steps.length,
+    total: steps.length,
+    done: true,
+    message: did ? `${seconds.toFixed(1)} s` : 'already done: every analysis was up to date',
+  });
   return { steps, computed, flaggedFrames, seconds, timings, skipped };
 }
 
@@ -404,8 +496,12 @@ export async function evalRun(run: AnalysisRun, opts: Omit<AnalyzeOptions, 'only
 }
 
 /** Mean G per step over several runs (seeds) with a 95% CI over seeds, from their gain_summary tables. */
-export async function gainAcrossRuns(runs: readonly AnalysisRun[]): Promise<Array<{ step: number; mean: number; lo: number; hi: number; n: number }>> {
-  const per = await Promise.all(runs.map(async (r) => (await readRows(r, 'analysis/gain_summary')).map((x) => ({ step: Number(x.step), gain: Number(x.gain) }))));
+export async function gainAcrossRuns(
+  runs: readonly AnalysisRun[],
+): Promise<Array<{ step: number; mean: number; lo: number; hi: number; n: number }>> {
+  const per = await Promise.all(
+    runs.map(async (r) => (await readRows(r, 'analysis/gain_summary')).map((x) => ({ step: Number(x.step), gain: Number(x.gain) }))),
+  );
   return gainOverSeeds(per).map((r) => ({ step: r.step, mean: r.mean, lo: r.lo, hi: r.hi, n: r.n }));
 }
 

@@ -49,18 +49,29 @@ function positionOf(p: PatchPair, spec: string | number): number | 'all' {
   if (spec === 'last') return p.corrupted.length - 1;
   if (typeof spec === 'number') return spec;
   const m = p.marks?.[spec];
-  if (m === undefined) throw new GroundlabError('BAD_ARGUMENT', `attribution position "${spec}" is not marked in a pair`, { hint: 'give marks: { name: position } in every pair, or use all / last / a number' });
+  if (m === undefined)
+    throw new GroundlabError('BAD_ARGUMENT', `attribution position "${spec}" is not marked in a pair`, {
+      hint: 'give marks: { name: position } in every pair, or use all / last / a number',
+    });
   return m;
 }
 
 /** Attribution patching at every given hook point, position (and head). */
-export async function attributionPatching(model: LanguageModel, pairs: readonly PatchPair[], opts: AttributionOptions): Promise<AttributionResult[]> {
-  if (!opts.hooks.length) throw new GroundlabError('BAD_ARGUMENT', 'attribution patching: no hook points given', { hint: 'e.g. hooks: ["blocks.1.attn.hook_z"]' });
+export async function attributionPatching(
+  model: LanguageModel,
+  pairs: readonly PatchPair[],
+  opts: AttributionOptions,
+): Promise<AttributionResult[]> {
+  if (!opts.hooks.length)
+    throw new GroundlabError('BAD_ARGUMENT', 'attribution patching: no hook points given', {
+      hint: 'e.g. hooks: ["blocks.1.attn.hook_z"]',
+    });
   const positions = opts.positions ?? ['all'];
   const mixing = new Set(model.anatomy.layers.map((l) => l.mixing?.hook).filter(Boolean));
   const headSites = new Map(model.anatomy.layers.filter((l) => l.heads).map((l) => [l.heads!.hook, l.heads!.axis]));
   const N = pairs.length;
-  const sClean = new Float64Array(N), sCorr = new Float64Array(N);
+  const sClean = new Float64Array(N),
+    sCorr = new Float64Array(N);
   // per hook: per position spec: [whole, head 0, head 1, ...] -> per pair values
   const acc = new Map<string, Float64Array[][]>();
   await forPairBatches(model, pairs, opts, 'attribution patching', async ({ idx, clean, corrupted, seqs }) => {
@@ -68,15 +79,22 @@ export async function attributionPatching(model: LanguageModel, pairs: readonly 
     const g = hookGradients(model, corrupted, opts.hooks, (logits) => tf.sum(targetLogProbs(logits, seqs)) as tf.Scalar);
     const out: tf.Tensor[] = [];
     try {
-      out.push(targetLogProbs(cc.logits, seqs), tf.tidy(() => targetLogProbs(model.forward(corrupted), seqs)));
+      out.push(
+        targetLogProbs(cc.logits, seqs),
+        tf.tidy(() => targetLogProbs(model.forward(corrupted), seqs)),
+      );
       const shapes: Array<{ hook: string; heads: number }> = [];
       for (const hook of opts.hooks) {
         const a = g.acts.get(hook)!;
         const Tq = corrupted.shape[1];
         // [B, H, T, T] (mixing matrices, attention scores) or [B, T, ...]
-        const square = mixing.has(hook) || /hook_attn_scores$|hook_pattern$/.test(hook) || (a.rank === 4 && a.shape[1] !== Tq && a.shape[2] === Tq && a.shape[3] === Tq);
-        const B = a.shape[0], T = a.shape[square ? 2 : 1] as number;
-        const headAxis = square ? 1 : headSites.get(hook) ?? (a.rank === 4 ? 2 : undefined);
+        const square =
+          mixing.has(hook) ||
+          /hook_attn_scores$|hook_pattern$/.test(hook) ||
+          (a.rank === 4 && a.shape[1] !== Tq && a.shape[2] === Tq && a.shape[3] === Tq);
+        const B = a.shape[0],
+          T = a.shape[square ? 2 : 1] as number;
+        const headAxis = square ? 1 : (headSites.get(hook) ?? (a.rank === 4 ? 2 : undefined));
         const nH = opts.perHead && headAxis !== undefined ? (a.shape[headAxis] as number) : 0;
         shapes.push({ hook, heads: nH });
         // [B, T, H] (or [B, T]): the products summed over everything else
@@ -94,7 +112,11 @@ export async function attributionPatching(model: LanguageModel, pairs: readonly 
             const p = positionOf(pairs[i], spec);
             if (p === 'all') mask.fill(1, b * T, (b + 1) * T);
             else if (p >= 0 && p < T) mask[b * T + p] = 1;
-            else throw new GroundlabError('BAD_ARGUMENT', `attribution position ${p} is outside pair ${i} (${pairs[i].corrupted.length} tokens)`);
+            else
+              throw new GroundlabError(
+                'BAD_ARGUMENT',
+                `attribution position ${p} is outside pair ${i} (${pairs[i].corrupted.length} tokens)`,
+              );
           });
           out.push(
             tf.tidy(() => {
@@ -113,7 +135,11 @@ export async function attributionPatching(model: LanguageModel, pairs: readonly 
       });
       let k = 2;
       for (const { hook, heads } of shapes) {
-        if (!acc.has(hook)) acc.set(hook, positions.map(() => Array.from({ length: 1 + heads }, () => new Float64Array(N))));
+        if (!acc.has(hook))
+          acc.set(
+            hook,
+            positions.map(() => Array.from({ length: 1 + heads }, () => new Float64Array(N))),
+          );
         const perPos = acc.get(hook)!;
         positions.forEach((_, p) => {
           const v = vals[k++];
@@ -129,13 +155,24 @@ export async function attributionPatching(model: LanguageModel, pairs: readonly 
       g.dispose();
     }
   });
-  const mc = mean(sClean), mk = mean(sCorr);
+  const mc = mean(sClean),
+    mk = mean(sCorr);
   const rows: AttributionResult[] = [];
   for (const hook of opts.hooks)
     positions.forEach((spec, p) =>
       acc.get(hook)![p].forEach((v, h) => {
         const a = mean(v);
-        rows.push({ hook, position: String(spec), head: h - 1, attribution: a, recoveryOfMeans: Math.abs(mk - mc) >= 1e-9 ? a / (mk - mc) : NaN, clean: mc, corrupted: mk, attributions: v, n: N });
+        rows.push({
+          hook,
+          position: String(spec),
+          head: h - 1,
+          attribution: a,
+          recoveryOfMeans: Math.abs(mk - mc) >= 1e-9 ? a / (mk - mc) : NaN,
+          clean: mc,
+          corrupted: mk,
+          attributions: v,
+          n: N,
+        });
       }),
     );
   return rows;

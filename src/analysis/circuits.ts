@@ -62,17 +62,27 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
   const have = run.checkpoints.map((c) => c.step);
   if (!have.length) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint`, { hint: 'train it first' });
   const steps = opts.checkpoints ?? have;
-  for (const s of steps) if (!have.includes(s)) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, { hint: `available steps: ${have.join(', ')}` });
+  for (const s of steps)
+    if (!have.includes(s))
+      throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, {
+        hint: `available steps: ${have.join(', ')}`,
+      });
   const progress = opts.onProgress ?? (() => {});
   const set = await runEvalSet(run);
-  if (set.image) throw new GroundlabError('UNSUPPORTED', 'circuit tracing is not implemented for image-grounded runs (continuous ENV features) yet');
+  if (set.image)
+    throw new GroundlabError('UNSUPPORTED', 'circuit tracing is not implemented for image-grounded runs (continuous ENV features) yet');
   const seqs = evalSequences(set, run.tokenizer);
   const match = seqs.filter((s) => s.condition === 'match');
   const n = Math.min(opts.pairs ?? match.length, match.length);
   if (!(n >= 2)) throw new GroundlabError('BAD_ARGUMENT', `circuit tracing needs at least 2 prompt pairs (got ${n})`);
   const every = match.length / n;
   const picked = Array.from({ length: n }, (_, i) => match[Math.floor(i * every)]);
-  const pairs = picked.map((q) => ({ clean: q.ids, corrupted: seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!.ids, target: q.target, marks: { env: q.envPos } }));
+  const pairs = picked.map((q) => ({
+    clean: q.ids,
+    corrupted: seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!.ids,
+    target: q.target,
+    marks: { env: q.envPos },
+  }));
   const items = new Set(picked.map((q) => q.item));
   const dlaSeqs = seqs.filter((s) => items.has(s.item));
   const padId = run.tokenizer.token(run.tokenizer.id('<pad>')) === '<pad>' ? run.tokenizer.id('<pad>') : 0;
@@ -101,7 +111,26 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
     try {
       say('path patching');
       const paths = await pathPatching(model, pairs, { ...po, attribution: true });
-      await upsert(run, 'analysis/circuit_paths', step, paths.map((p) => ({ step, sender: p.sender, receiver: p.receiver, sender_layer: p.senderLayer, sender_head: p.senderHead, receiver_layer: p.receiverLayer, receiver_head: p.receiverHead, input: p.input, effect: p.effect, recovery: p.recovery, recovery_of_means: p.recoveryOfMeans, attribution: p.attribution!, n: p.n })));
+      await upsert(
+        run,
+        'analysis/circuit_paths',
+        step,
+        paths.map((p) => ({
+          step,
+          sender: p.sender,
+          receiver: p.receiver,
+          sender_layer: p.senderLayer,
+          sender_head: p.senderHead,
+          receiver_layer: p.receiverLayer,
+          receiver_head: p.receiverHead,
+          input: p.input,
+          effect: p.effect,
+          recovery: p.recovery,
+          recovery_of_means: p.recoveryOfMeans,
+          attribution: p.attribution!,
+          n: p.n,
+        })),
+      );
       say('attribution patching');
       const sites = model.anatomy.layers.map((l, layer) => ({ layer, site: l.heads })).filter((x) => x.site);
       const atp = await attributionPatching(model, pairs, { ...po, hooks: [...new Set(sites.map((x) => x.site!.hook))], perHead: true });
@@ -110,21 +139,54 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
         for (let h = 0; h < site!.size; h++) {
           const ex = (await activationPatching(model, pairs, { ...po, hooks: [site!.hook], positions: ['all'], head: h }))[0];
           const est = atp.find((a) => a.hook === site!.hook && a.head === h)!;
-          headRows.push({ step, layer, head: h, hook: site!.hook, atp: est.attribution, exact: ex.corrupted - ex.patched, n: pairs.length });
+          headRows.push({
+            step,
+            layer,
+            head: h,
+            hook: site!.hook,
+            atp: est.attribution,
+            exact: ex.corrupted - ex.patched,
+            n: pairs.length,
+          });
         }
       await upsert(run, 'analysis/circuit_heads', step, headRows);
       if (model.anatomy.layers.every((l) => l.residPre)) {
         say('direct logit attribution');
         const dla = await directLogitAttribution(model, dlaSeqs, po);
-        await upsert(run, 'analysis/circuit_dla', step, dlaByCondition(dla, dlaSeqs).map((r) => ({ step, ...r })));
+        await upsert(
+          run,
+          'analysis/circuit_dla',
+          step,
+          dlaByCondition(dla, dlaSeqs).map((r) => ({ step, ...r })),
+        );
       }
-      let ga: Pick<CircuitsSummary, 'ga_paths' | 'ga_effect' | 'ga_control' | 'ga_p_t' | 'ga_p_wilcoxon' | 'ga_dz'> = { ga_paths: 0, ga_effect: NaN, ga_control: NaN, ga_p_t: NaN, ga_p_wilcoxon: NaN, ga_dz: NaN };
+      let ga: Pick<CircuitsSummary, 'ga_paths' | 'ga_effect' | 'ga_control' | 'ga_p_t' | 'ga_p_wilcoxon' | 'ga_dz'> = {
+        ga_paths: 0,
+        ga_effect: NaN,
+        ga_control: NaN,
+        ga_p_t: NaN,
+        ga_p_wilcoxon: NaN,
+        ga_dz: NaN,
+      };
       const recv = aggregate.filter((a) => gather.some((g) => g.layer < a.layer));
       const send = gather.filter((g) => recv.some((a) => g.layer < a.layer));
       if (send.length && recv.length && model.hookPoints().includes(`blocks.${recv[0].layer}.attn.hook_v`)) {
         say('gather -> aggregate path test');
-        const t = await pathTest(model, pairs, send.map((g) => `L${g.layer}H${g.head}`), recv, po);
-        ga = { ga_paths: t.tested.length, ga_effect: mean(t.effect), ga_control: mean(t.control), ga_p_t: t.test.pT, ga_p_wilcoxon: t.test.pWilcoxon, ga_dz: t.test.cohenDz };
+        const t = await pathTest(
+          model,
+          pairs,
+          send.map((g) => `L${g.layer}H${g.head}`),
+          recv,
+          po,
+        );
+        ga = {
+          ga_paths: t.tested.length,
+          ga_effect: mean(t.effect),
+          ga_control: mean(t.control),
+          ga_p_t: t.test.pT,
+          ga_p_wilcoxon: t.test.pWilcoxon,
+          ga_dz: t.test.cohenDz,
+        };
       }
       const name = (x: { layer: number; head: number }) => `L${x.layer}H${x.head}`;
       const summary: CircuitsSummary = {
@@ -132,8 +194,20 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
         pairs: pairs.length,
         gather: gather.map(name).join(' '),
         aggregate: aggregate.map(name).join(' '),
-        atp_r: headRows.length >= 3 ? pearson(headRows.map((r) => r.atp as number), headRows.map((r) => r.exact as number)) : NaN,
-        eap_r: paths.length >= 3 ? pearson(paths.map((p) => p.attribution!), paths.map((p) => p.effect)) : NaN,
+        atp_r:
+          headRows.length >= 3
+            ? pearson(
+                headRows.map((r) => r.atp as number),
+                headRows.map((r) => r.exact as number),
+              )
+            : NaN,
+        eap_r:
+          paths.length >= 3
+            ? pearson(
+                paths.map((p) => p.attribution!),
+                paths.map((p) => p.effect),
+              )
+            : NaN,
         ...ga,
         seconds: (Date.now() - t0) / 1000,
       };

@@ -84,10 +84,16 @@ export function cooccurrenceR2(gains: readonly GainRow[], counts: readonly NounC
   const names = Object.keys(byNoun.get(rows[0].noun)!);
   const y = rows.map((r) => r.gain);
   const fits: CooccurrenceFit[] = names.map((nm) => {
-    const r = linearRegression(rows.map((g) => [byNoun.get(g.noun)![nm]]), y);
+    const r = linearRegression(
+      rows.map((g) => [byNoun.get(g.noun)![nm]]),
+      y,
+    );
     return { predictors: nm, r2: r.r2, adjR2: r.adjR2, n: r.n };
   });
-  const all = linearRegression(rows.map((g) => names.map((nm) => byNoun.get(g.noun)![nm])), y);
+  const all = linearRegression(
+    rows.map((g) => names.map((nm) => byNoun.get(g.noun)![nm])),
+    y,
+  );
   fits.push({ predictors: 'all', r2: all.r2, adjR2: all.adjR2, n: all.n });
   return fits;
 }

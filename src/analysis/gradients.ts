@@ -49,10 +49,19 @@ export interface HookGradients {
  * metric(logits), and return the activation and the gradient of the metric at each hook point in
  * `names`. A name no gradient reaches (the metric does not depend on it) gets zeros.
  */
-export function hookGradients(model: LanguageModel, tokens: tf.Tensor2D, names: readonly string[], metric: (logits: tf.Tensor3D) => tf.Scalar, opts: ForwardOptions = {}): HookGradients {
+export function hookGradients(
+  model: LanguageModel,
+  tokens: tf.Tensor2D,
+  names: readonly string[],
+  metric: (logits: tf.Tensor3D) => tf.Scalar,
+  opts: ForwardOptions = {},
+): HookGradients {
   const known = new Set(model.hookPoints());
   for (const n of names)
-    if (!known.has(n)) throw new GroundlabError('NOT_FOUND', `"${n}" is not a hook point of this model`, { hint: `hook points look like ${[...known].slice(0, 6).join(', ')} (model.hookPoints() lists all)` });
+    if (!known.has(n))
+      throw new GroundlabError('NOT_FOUND', `"${n}" is not a hook point of this model`, {
+        hint: `hook points look like ${[...known].slice(0, 6).join(', ')} (model.hookPoints() lists all)`,
+      });
   const acts = new Map<string, tf.Tensor>();
   const grads = new Map<string, tf.Tensor>();
   let value = NaN;
@@ -81,7 +90,10 @@ export function hookGradients(model: LanguageModel, tokens: tf.Tensor2D, names: 
   probe.dispose();
   for (const n of names) {
     const a = acts.get(n);
-    if (!a) throw new GroundlabError('INTERNAL', `the forward pass never reached hook point ${n}`, { hint: 'the model must run every hook point it lists' });
+    if (!a)
+      throw new GroundlabError('INTERNAL', `the forward pass never reached hook point ${n}`, {
+        hint: 'the model must run every hook point it lists',
+      });
     if (!grads.has(n)) grads.set(n, tf.zerosLike(a));
   }
   return { value, acts, grads, dispose: () => [...acts.values(), ...grads.values()].forEach((t) => t.dispose()) };

@@ -23,7 +23,11 @@ export function lensPoints(model: LanguageModel): string[] {
   const pts = new Set(model.hookPoints());
   const { lens, layers } = model.anatomy;
   const names = [lens.input, ...layers.map((l) => l.residPost)];
-  for (const n of names) if (!pts.has(n)) throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has no hook point ${n}`, { hint: 'the lens reads the residual stream after every block' });
+  for (const n of names)
+    if (!pts.has(n))
+      throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has no hook point ${n}`, {
+        hint: 'the lens reads the residual stream after every block',
+      });
   return names;
 }
 
@@ -68,7 +72,11 @@ export function makeReadout(model: LanguageModel): Readout {
     tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), 1, true), eps))), p.get(w)!) as tf.Tensor2D);
   const nspec = spec.norm;
   if (nspec && (!p.has(nspec.weight) || (nspec.bias && !p.has(nspec.bias)))) return generic;
-  const norm: (x: tf.Tensor2D) => tf.Tensor2D = !nspec ? (x) => x : nspec.kind === 'layer' ? ln(nspec.weight, nspec.bias, nspec.eps) : rms(nspec.weight, nspec.eps);
+  const norm: (x: tf.Tensor2D) => tf.Tensor2D = !nspec
+    ? (x) => x
+    : nspec.kind === 'layer'
+      ? ln(nspec.weight, nspec.bias, nspec.eps)
+      : rms(nspec.weight, nspec.eps);
   const head = p.get(spec.unembed);
   if (!head || head.shape.length !== 2 || head.shape[0] !== model.config.vocabSize) return generic;
   const wt = tf.keep(tf.transpose(head)) as tf.Tensor2D; // [D, V]
@@ -130,7 +138,11 @@ export interface TunedLensOptions {
 export const DEFAULT_TUNED_LENS: TunedLensOptions = { steps: 60, lr: 1e-2, batchSize: 256, seed: 0 };
 
 /** Hidden states at every lens layer and the final log-distribution, for token rows [B, T]. */
-export function collectStates(model: LanguageModel, rows: readonly Int32Array[], batchRows = 16): { states: tf.Tensor2D[]; finalLogProbs: tf.Tensor2D } {
+export function collectStates(
+  model: LanguageModel,
+  rows: readonly Int32Array[],
+  batchRows = 16,
+): { states: tf.Tensor2D[]; finalLogProbs: tf.Tensor2D } {
   const names = lensPoints(model);
   const parts: tf.Tensor2D[][] = names.map(() => []);
   const finals: tf.Tensor2D[] = [];
@@ -188,7 +200,7 @@ export async function leastSquaresLens(states: readonly tf.Tensor2D[], lambda = 
       }
     }
     for (let i = 0; i < P; i++) for (let j = 0; j < i; j++) M[i * P + j] = M[j * P + i];
-    const scale = Math.max(1e-12, ...Array.from({ length: D }, (_, i) => M[i * P + i])) ;
+    const scale = Math.max(1e-12, ...Array.from({ length: D }, (_, i) => M[i * P + i]));
     for (let i = 0; i < D; i++) M[i * P + i] += lambda * scale;
     // Gaussian elimination with partial pivoting on [M | R]
     for (let c = 0; c < P; c++) {
@@ -267,12 +279,16 @@ export async function trainTunedLens(
     const c = cost ? (await cost.data())[0] : NaN;
     cost?.dispose();
     idx.dispose();
-    if (!Number.isFinite(c)) throw new GroundlabError('NUMERIC', `tuned lens loss is ${c} at step ${s}`, { hint: 'lower the lens learning rate' });
+    if (!Number.isFinite(c))
+      throw new GroundlabError('NUMERIC', `tuned lens loss is ${c} at step ${s}`, { hint: 'lower the lens learning rate' });
     o.onStep?.(s + 1, o.steps, c);
     if (s % 20 === 0) await new Promise((r) => setImmediate(r));
   }
   optimizer.dispose();
-  const all = tf.tensor1d(Int32Array.from({ length: Math.min(N, 2048) }, (_, i) => i), 'int32');
+  const all = tf.tensor1d(
+    Int32Array.from({ length: Math.min(N, 2048) }, (_, i) => i),
+    'int32',
+  );
   const klT = klOf(all);
   const kl = Array.from(await klT.data());
   klT.dispose();
@@ -310,7 +326,24 @@ export async function lensSurprisal(
       const { cache } = model.runWithCache(padTokens(batch, opts.padId ?? 0), { names });
       const B = batch.length;
       const xs: tf.Tensor2D[] = [];
-      for (const k of kinds) names.forEach((n, l) => xs.push(k === 'tuned' ? translate(opts.tuned, l, selectPositions(cache.get(n), batch.map((s) => s.predPos))) : selectPositions(cache.get(n), batch.map((s) => s.predPos))));
+      for (const k of kinds)
+        names.forEach((n, l) =>
+          xs.push(
+            k === 'tuned'
+              ? translate(
+                  opts.tuned,
+                  l,
+                  selectPositions(
+                    cache.get(n),
+                    batch.map((s) => s.predPos),
+                  ),
+                )
+              : selectPositions(
+                  cache.get(n),
+                  batch.map((s) => s.predPos),
+                ),
+          ),
+        );
       cache.dispose();
       const lp = tf.logSoftmax(ro.fn(tf.concat(xs, 0) as tf.Tensor2D)); // [R B, V]
       const V = lp.shape[1] as number;

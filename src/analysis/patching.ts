@@ -50,15 +50,21 @@ function positionOf(p: PatchPair, spec: string | number): number | 'all' {
   if (spec === 'last') return p.corrupted.length - 1;
   if (typeof spec === 'number') return spec;
   const m = p.marks?.[spec];
-  if (m === undefined) throw new GroundlabError('BAD_ARGUMENT', `patching position "${spec}" is not marked in a pair`, { hint: 'give marks: { name: position } in every pair, or use all / last / a number' });
+  if (m === undefined)
+    throw new GroundlabError('BAD_ARGUMENT', `patching position "${spec}" is not marked in a pair`, {
+      hint: 'give marks: { name: position } in every pair, or use all / last / a number',
+    });
   return m;
 }
 
 export async function activationPatching(model: LanguageModel, pairs: readonly PatchPair[], opts: PatchOptions): Promise<PatchResult[]> {
   for (const p of pairs)
-    if (p.clean.length !== p.corrupted.length) throw new GroundlabError('BAD_ARGUMENT', `clean and corrupted prompts differ in length (${p.clean.length} vs ${p.corrupted.length})`);
+    if (p.clean.length !== p.corrupted.length)
+      throw new GroundlabError('BAD_ARGUMENT', `clean and corrupted prompts differ in length (${p.clean.length} vs ${p.corrupted.length})`);
   const known = new Set(model.hookPoints());
-  for (const h of opts.hooks) if (!known.has(h)) throw new GroundlabError('NOT_FOUND', `no hook point "${h}"`, { hint: `hook points: ${[...known].slice(0, 12).join(', ')}, ...` });
+  for (const h of opts.hooks)
+    if (!known.has(h))
+      throw new GroundlabError('NOT_FOUND', `no hook point "${h}"`, { hint: `hook points: ${[...known].slice(0, 12).join(', ')}, ...` });
   const cleanSeqs = pairs.map((p) => ({ ids: p.clean, predPos: p.clean.length - 1, target: p.target }));
   const corrSeqs = pairs.map((p) => ({ ids: p.corrupted, predPos: p.corrupted.length - 1, target: p.target }));
   checkLengths(model, cleanSeqs);
@@ -91,7 +97,9 @@ export async function activationPatching(model: LanguageModel, pairs: readonly P
         if (opts.head !== undefined && (nH === 0 || opts.head < 0 || opts.head >= nH)) {
           [...results, clean, corr].forEach((t) => t.dispose());
           cache.dispose();
-          throw new GroundlabError('BAD_ARGUMENT', `cannot patch head ${opts.head} of ${hook} (shape ${act.shape.join('x')})`, { hint: 'per-head patching needs a [B, T, H, X] hook such as blocks.{l}.attn.hook_z' });
+          throw new GroundlabError('BAD_ARGUMENT', `cannot patch head ${opts.head} of ${hook} (shape ${act.shape.join('x')})`, {
+            hint: 'per-head patching needs a [B, T, H, X] hook such as blocks.{l}.attn.hook_z',
+          });
         }
         results.push(
           tf.tidy(() => {
@@ -132,7 +140,16 @@ export async function activationPatching(model: LanguageModel, pairs: readonly P
       const mc = mean(sClean);
       const mk = mean(sCorr);
       const mp = mean(sPatch[h][p]);
-      out.push({ hook, position: String(spec), clean: mc, corrupted: mk, patched: mp, recovery: rec.length ? mean(rec) : NaN, recoveryOfMeans: Math.abs(mk - mc) >= 1e-9 ? (mk - mp) / (mk - mc) : NaN, n: pairs.length });
+      out.push({
+        hook,
+        position: String(spec),
+        clean: mc,
+        corrupted: mk,
+        patched: mp,
+        recovery: rec.length ? mean(rec) : NaN,
+        recoveryOfMeans: Math.abs(mk - mc) >= 1e-9 ? (mk - mp) / (mk - mc) : NaN,
+        n: pairs.length,
+      });
     }),
   );
   return out;

@@ -59,7 +59,9 @@ export function components(model: LanguageModel): ComponentSite[] {
   const pts = new Set(model.hookPoints());
   const out: ComponentSite[] = [];
   model.anatomy.layers.forEach((la, l) => {
-    if (la.heads) for (let h = 0; h < la.heads.size; h++) out.push({ kind: 'head', layer: l, head: h, name: `L${l}H${h}`, hook: la.heads.hook, axis: la.heads.axis, size: la.heads.size });
+    if (la.heads)
+      for (let h = 0; h < la.heads.size; h++)
+        out.push({ kind: 'head', layer: l, head: h, name: `L${l}H${h}`, hook: la.heads.hook, axis: la.heads.axis, size: la.heads.size });
     const mlp = `blocks.${l}.hook_mlp_out`;
     if (pts.has(mlp)) out.push({ kind: 'mlp', layer: l, name: `L${l}.mlp`, hook: mlp });
   });
@@ -72,7 +74,13 @@ export function resolveComponents(model: LanguageModel, refs: ReadonlyArray<Comp
   return refs.map((r) => {
     const name = typeof r === 'string' ? r : componentName(r);
     const c = all.find((x) => x.name === name);
-    if (!c) throw new GroundlabError('NOT_FOUND', `the model has no component ${name}`, { hint: `components: ${all.slice(0, 10).map((x) => x.name).join(', ')}${all.length > 10 ? ', ...' : ''}` });
+    if (!c)
+      throw new GroundlabError('NOT_FOUND', `the model has no component ${name}`, {
+        hint: `components: ${all
+          .slice(0, 10)
+          .map((x) => x.name)
+          .join(', ')}${all.length > 10 ? ', ...' : ''}`,
+      });
     return c;
   });
 }
@@ -96,23 +104,39 @@ interface ReceiverSite {
   size: number;
 }
 
-export const receiverName = (r: Receiver): string => (r.input === 'logits' ? 'logits' : r.input === 'mlp' ? `L${r.layer}.mlp` : `L${r.layer}H${r.head}.${r.input}`);
+export const receiverName = (r: Receiver): string =>
+  r.input === 'logits' ? 'logits' : r.input === 'mlp' ? `L${r.layer}.mlp` : `L${r.layer}H${r.head}.${r.input}`;
 
 const senderOrder = (c: Component) => 2 * c.layer + (c.kind === 'mlp' ? 1 : 0);
 
 function resolveReceiver(model: LanguageModel, r: Receiver): ReceiverSite {
   const layers = model.anatomy.layers;
-  if (r.input === 'logits') return { name: 'logits', input: 'logits', layer: layers.length, head: -1, hook: layers[layers.length - 1].residPost, size: 0, order: Infinity };
+  if (r.input === 'logits')
+    return {
+      name: 'logits',
+      input: 'logits',
+      layer: layers.length,
+      head: -1,
+      hook: layers[layers.length - 1].residPost,
+      size: 0,
+      order: Infinity,
+    };
   if (r.input === 'mlp') {
     const hook = `blocks.${r.layer}.ln2.hook_normalized`;
-    if (!model.hookPoints().includes(hook)) throw new GroundlabError('UNSUPPORTED', `receiver ${receiverName(r)}: the model has no hook point ${hook}`, { hint: 'an MLP receiver reads the MLP\'s normalised input, blocks.{l}.ln2.hook_normalized' });
+    if (!model.hookPoints().includes(hook))
+      throw new GroundlabError('UNSUPPORTED', `receiver ${receiverName(r)}: the model has no hook point ${hook}`, {
+        hint: "an MLP receiver reads the MLP's normalised input, blocks.{l}.ln2.hook_normalized",
+      });
     return { name: receiverName(r), input: 'mlp', layer: r.layer, head: -1, hook, size: 0, order: 2 * r.layer + 1 };
   }
   const hook = `blocks.${r.layer}.attn.hook_${r.input}`;
   const site = layers[r.layer]?.heads;
   if (!site || !model.hookPoints().includes(hook))
-    throw new GroundlabError('UNSUPPORTED', `receiver ${receiverName(r)}: the model has no hook point ${hook}`, { hint: 'receivers are the q, k or v of a head of a layer with attention-style heads ([B, T, H, Dh] at blocks.{l}.attn.hook_q|k|v), or logits' });
-  if (r.head < 0 || r.head >= site.size) throw new GroundlabError('BAD_ARGUMENT', `receiver ${receiverName(r)}: layer ${r.layer} has ${site.size} heads`);
+    throw new GroundlabError('UNSUPPORTED', `receiver ${receiverName(r)}: the model has no hook point ${hook}`, {
+      hint: 'receivers are the q, k or v of a head of a layer with attention-style heads ([B, T, H, Dh] at blocks.{l}.attn.hook_q|k|v), or logits',
+    });
+  if (r.head < 0 || r.head >= site.size)
+    throw new GroundlabError('BAD_ARGUMENT', `receiver ${receiverName(r)}: layer ${r.layer} has ${site.size} heads`);
   return { name: receiverName(r), input: r.input, layer: r.layer, head: r.head, hook, size: site.size, order: 2 * r.layer };
 }
 
@@ -121,7 +145,9 @@ export function receivers(model: LanguageModel): Receiver[] {
   const pts = new Set(model.hookPoints());
   const out: Receiver[] = [];
   model.anatomy.layers.forEach((la, l) => {
-    if (la.heads) for (let h = 0; h < la.heads.size; h++) for (const input of ['q', 'k', 'v'] as const) if (pts.has(`blocks.${l}.attn.hook_${input}`)) out.push({ layer: l, head: h, input });
+    if (la.heads)
+      for (let h = 0; h < la.heads.size; h++)
+        for (const input of ['q', 'k', 'v'] as const) if (pts.has(`blocks.${l}.attn.hook_${input}`)) out.push({ layer: l, head: h, input });
     if (pts.has(`blocks.${l}.ln2.hook_normalized`)) out.push({ layer: l, input: 'mlp' });
   });
   out.push({ input: 'logits' });
@@ -162,18 +188,34 @@ export interface PairOptions {
 }
 
 /** Check pairs (same length, within the context) and iterate over them in length batches; tensors are disposed after each call. */
-export async function forPairBatches(model: LanguageModel, pairs: readonly PatchPair[], opts: PairOptions, what: string, fn: (b: PairBatch) => Promise<void> | void): Promise<void> {
+export async function forPairBatches(
+  model: LanguageModel,
+  pairs: readonly PatchPair[],
+  opts: PairOptions,
+  what: string,
+  fn: (b: PairBatch) => Promise<void> | void,
+): Promise<void> {
   if (pairs.length === 0) throw new GroundlabError('BAD_ARGUMENT', `${what}: no prompt pairs`);
   pairs.forEach((p, i) => {
     if (p.clean.length !== p.corrupted.length)
-      throw new GroundlabError('BAD_ARGUMENT', `${what}: pair ${i} has clean and corrupted prompts of different lengths (${p.clean.length} vs ${p.corrupted.length})`, { hint: 'a corrupted prompt must align position by position with its clean prompt' });
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `${what}: pair ${i} has clean and corrupted prompts of different lengths (${p.clean.length} vs ${p.corrupted.length})`,
+        { hint: 'a corrupted prompt must align position by position with its clean prompt' },
+      );
   });
   const seqs = pairs.map((p) => ({ ids: p.clean, predPos: p.clean.length - 1, target: p.target }));
   checkLengths(model, seqs);
   for (const idx of lengthBatches(seqs, opts.batchSize ?? 32)) {
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', `${what} was stopped`);
-    const clean = padTokens(idx.map((i) => seqs[i]), opts.padId ?? 0);
-    const corrupted = padTokens(idx.map((i) => ({ ids: pairs[i].corrupted })), opts.padId ?? 0);
+    const clean = padTokens(
+      idx.map((i) => seqs[i]),
+      opts.padId ?? 0,
+    );
+    const corrupted = padTokens(
+      idx.map((i) => ({ ids: pairs[i].corrupted })),
+      opts.padId ?? 0,
+    );
     try {
       await fn({ idx, clean, corrupted, seqs: idx.map((i) => seqs[i]) });
     } finally {
@@ -206,8 +248,19 @@ export function patchEffect(sClean: ArrayLike<number>, sCorr: ArrayLike<number>,
   const effects = Float64Array.from({ length: n }, (_, i) => sCorr[i] - sPatch[i]);
   const rec: number[] = [];
   for (let i = 0; i < n; i++) if (Math.abs(sCorr[i] - sClean[i]) >= 1e-6) rec.push(effects[i] / (sCorr[i] - sClean[i]));
-  const mc = mean(sClean), mk = mean(sCorr), mp = mean(sPatch);
-  return { clean: mc, corrupted: mk, patched: mp, effect: mk - mp, recovery: rec.length ? mean(rec) : NaN, recoveryOfMeans: Math.abs(mk - mc) >= 1e-9 ? (mk - mp) / (mk - mc) : NaN, effects, n };
+  const mc = mean(sClean),
+    mk = mean(sCorr),
+    mp = mean(sPatch);
+  return {
+    clean: mc,
+    corrupted: mk,
+    patched: mp,
+    effect: mk - mp,
+    recovery: rec.length ? mean(rec) : NaN,
+    recoveryOfMeans: Math.abs(mk - mc) >= 1e-9 ? (mk - mp) / (mk - mc) : NaN,
+    effects,
+    n,
+  };
 }
 
 export interface PathPatchOptions extends PairOptions {
@@ -242,9 +295,13 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
   const recvHooks = [...new Set(recvs.map((r) => r.hook))];
   const paths: Array<[ComponentSite, ReceiverSite]> = [];
   for (const s of senders) for (const r of recvs) if (r.order > senderOrder(s)) paths.push([s, r]);
-  if (paths.length === 0) throw new GroundlabError('BAD_ARGUMENT', 'path patching: no receiver lies after any sender', { hint: "a head's q/k/v receives from earlier layers, an MLP from its own layer's heads and earlier layers; logits from everything" });
+  if (paths.length === 0)
+    throw new GroundlabError('BAD_ARGUMENT', 'path patching: no receiver lies after any sender', {
+      hint: "a head's q/k/v receives from earlier layers, an MLP from its own layer's heads and earlier layers; logits from everything",
+    });
   const N = pairs.length;
-  const sClean = new Float64Array(N), sCorr = new Float64Array(N);
+  const sClean = new Float64Array(N),
+    sCorr = new Float64Array(N);
   const sPath = paths.map(() => new Float64Array(N));
   const attr = paths.map(() => new Float64Array(N));
   const metric = (seqs: PairBatch['seqs']) => (logits: tf.Tensor3D) => tf.sum(targetLogProbs(logits, seqs)) as tf.Scalar;
@@ -259,23 +316,41 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
         const mine = paths.filter((p) => p[0] === s);
         if (!mine.length) continue;
         // step 2: the sender clean, every other component frozen to the corrupted run
-        const frozen: HookSpec = compHooks.map((h) => [h, (x: tf.Tensor) => (h === s.hook ? blendHeads(kc.cache.get(h), cc.cache.get(h), s.axis ?? 2, s.kind === 'head' ? [s.head!] : 'all') : kc.cache.get(h))] as [string, (x: tf.Tensor) => tf.Tensor]);
+        const frozen: HookSpec = compHooks.map(
+          (h) =>
+            [
+              h,
+              (x: tf.Tensor) =>
+                h === s.hook
+                  ? blendHeads(kc.cache.get(h), cc.cache.get(h), s.axis ?? 2, s.kind === 'head' ? [s.head!] : 'all')
+                  : kc.cache.get(h),
+            ] as [string, (x: tf.Tensor) => tf.Tensor],
+        );
         const step2 = model.runWithCache(corrupted, { hooks: frozen, names: recvHooks });
         try {
           const lpDirect = targetLogProbs(step2.logits, seqs);
           for (const [, r] of mine) {
-            const a = grads ? tf.tidy(() => {
-              const d = tf.sub(step2.cache.get(r.hook), kc.cache.get(r.hook));
-              let prod = tf.mul(d, grads.grads.get(r.hook)!);
-              if (r.size) prod = tf.mul(prod, axisMask(prod.rank, 2, r.size, [r.head]));
-              return tf.sum(tf.reshape(prod, [prod.shape[0], -1]), 1);
-            }) : undefined;
+            const a = grads
+              ? tf.tidy(() => {
+                  const d = tf.sub(step2.cache.get(r.hook), kc.cache.get(r.hook));
+                  let prod = tf.mul(d, grads.grads.get(r.hook)!);
+                  if (r.size) prod = tf.mul(prod, axisMask(prod.rank, 2, r.size, [r.head]));
+                  return tf.sum(tf.reshape(prod, [prod.shape[0], -1]), 1);
+                })
+              : undefined;
             if (r.input === 'logits') {
               out.push(lpDirect.clone());
             } else {
               // step 3: only the receiver's input changes
               const v = step2.cache.get(r.hook);
-              out.push(tf.tidy(() => targetLogProbs(model.forward(corrupted, { hooks: { [r.hook]: (x) => (r.size ? blendHeads(x, v, 2, [r.head]) : v) } }), seqs)));
+              out.push(
+                tf.tidy(() =>
+                  targetLogProbs(
+                    model.forward(corrupted, { hooks: { [r.hook]: (x) => (r.size ? blendHeads(x, v, 2, [r.head]) : v) } }),
+                    seqs,
+                  ),
+                ),
+              );
             }
             out.push(a ?? tf.zeros([idx.length]));
           }
@@ -322,7 +397,10 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
 /** The token-mixing hook of a layer (its anatomy's mixing site), or an UNSUPPORTED error. */
 function mixingSite(model: LanguageModel, layer: number): { hook: string; heads: number } {
   const m = model.anatomy.layers[layer]?.mixing;
-  if (!m) throw new GroundlabError('UNSUPPORTED', `layer ${layer} of this ${model.arch} has no token-mixing matrix`, { hint: 'pattern patching needs a layer whose anatomy names a mixing hook (attention, SSD or GLA)' });
+  if (!m)
+    throw new GroundlabError('UNSUPPORTED', `layer ${layer} of this ${model.arch} has no token-mixing matrix`, {
+      hint: 'pattern patching needs a layer whose anatomy names a mixing hook (attention, SSD or GLA)',
+    });
   return { hook: m.hook, heads: m.heads };
 }
 
@@ -333,26 +411,43 @@ export interface PatternPatchResult extends PatchEffect {
 }
 
 /** Attention-pattern patching: each given head's mixing matrix from the clean run into the corrupted run (default: every head of every mixing layer). */
-export async function patternPatching(model: LanguageModel, pairs: readonly PatchPair[], opts: PairOptions & { heads?: ReadonlyArray<{ layer: number; head: number }> } = {}): Promise<PatternPatchResult[]> {
+export async function patternPatching(
+  model: LanguageModel,
+  pairs: readonly PatchPair[],
+  opts: PairOptions & { heads?: ReadonlyArray<{ layer: number; head: number }> } = {},
+): Promise<PatternPatchResult[]> {
   const heads =
     opts.heads?.slice() ??
     model.anatomy.layers.flatMap((la, l) => (la.mixing ? Array.from({ length: la.mixing.heads }, (_, h) => ({ layer: l, head: h })) : []));
   const sites = heads.map((h) => {
     const m = mixingSite(model, h.layer);
-    if (h.head < 0 || h.head >= m.heads) throw new GroundlabError('BAD_ARGUMENT', `pattern patching: layer ${h.layer} has ${m.heads} heads, not head ${h.head}`);
+    if (h.head < 0 || h.head >= m.heads)
+      throw new GroundlabError('BAD_ARGUMENT', `pattern patching: layer ${h.layer} has ${m.heads} heads, not head ${h.head}`);
     return { ...h, hook: m.hook };
   });
   if (!sites.length) throw new GroundlabError('UNSUPPORTED', `this ${model.arch} has no token-mixing matrix to patch`);
   const hooks = [...new Set(sites.map((s) => s.hook))];
   const N = pairs.length;
-  const sClean = new Float64Array(N), sCorr = new Float64Array(N);
+  const sClean = new Float64Array(N),
+    sCorr = new Float64Array(N);
   const sP = sites.map(() => new Float64Array(N));
   await forPairBatches(model, pairs, opts, 'pattern patching', async ({ idx, clean, corrupted, seqs }) => {
     const cc = model.runWithCache(clean, { names: hooks });
     const out: tf.Tensor[] = [];
     try {
-      out.push(targetLogProbs(cc.logits, seqs), tf.tidy(() => targetLogProbs(model.forward(corrupted), seqs)));
-      for (const s of sites) out.push(tf.tidy(() => targetLogProbs(model.forward(corrupted, { hooks: { [s.hook]: (x) => blendHeads(x, cc.cache.get(s.hook), 1, [s.head]) } }), seqs)));
+      out.push(
+        targetLogProbs(cc.logits, seqs),
+        tf.tidy(() => targetLogProbs(model.forward(corrupted), seqs)),
+      );
+      for (const s of sites)
+        out.push(
+          tf.tidy(() =>
+            targetLogProbs(
+              model.forward(corrupted, { hooks: { [s.hook]: (x) => blendHeads(x, cc.cache.get(s.hook), 1, [s.head]) } }),
+              seqs,
+            ),
+          ),
+        );
       const vals = await Promise.all(out.map((t) => t.data()));
       idx.forEach((i, b) => {
         sClean[i] = -vals[0][b];
@@ -394,17 +489,30 @@ export interface CrossPatchResult {
  * put its activation at each site into the target model (e.g. an earlier checkpoint of the same
  * run) and score the target's surprisal. Both models must have the site with the same shape.
  */
-export async function crossCheckpointPatching(source: LanguageModel, target: LanguageModel, seqs: readonly EvalSequence[], sites: readonly Site[], opts: PairOptions = {}): Promise<CrossPatchResult[]> {
+export async function crossCheckpointPatching(
+  source: LanguageModel,
+  target: LanguageModel,
+  seqs: readonly EvalSequence[],
+  sites: readonly Site[],
+  opts: PairOptions = {},
+): Promise<CrossPatchResult[]> {
   if (!sites.length) throw new GroundlabError('BAD_ARGUMENT', 'cross-checkpoint patching: no sites');
   const mixing = new Set(target.anatomy.layers.map((l) => l.mixing?.hook).filter(Boolean));
   for (const m of [source, target]) {
     const pts = new Set(m.hookPoints());
-    for (const s of sites) if (!pts.has(s.hook)) throw new GroundlabError('NOT_FOUND', `cross-checkpoint patching: the ${m === source ? 'source' : 'target'} model has no hook point ${s.hook}`, { hint: 'both models must be of the same architecture and size' });
+    for (const s of sites)
+      if (!pts.has(s.hook))
+        throw new GroundlabError(
+          'NOT_FOUND',
+          `cross-checkpoint patching: the ${m === source ? 'source' : 'target'} model has no hook point ${s.hook}`,
+          { hint: 'both models must be of the same architecture and size' },
+        );
   }
   checkLengths(target, seqs);
   const hooks = [...new Set(sites.map((s) => s.hook))];
   const N = seqs.length;
-  const sT = new Float64Array(N), sS = new Float64Array(N);
+  const sT = new Float64Array(N),
+    sS = new Float64Array(N);
   const sP = sites.map(() => new Float64Array(N));
   for (const idx of lengthBatches(seqs, opts.batchSize ?? 32)) {
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'cross-checkpoint patching was stopped');
@@ -414,7 +522,10 @@ export async function crossCheckpointPatching(source: LanguageModel, target: Lan
     const src = source.runWithCache(tokens, env ? { names: hooks, envFeatures: env } : { names: hooks });
     const out: tf.Tensor[] = [];
     try {
-      out.push(targetLogProbs(src.logits, batch), tf.tidy(() => targetLogProbs(target.forward(tokens, env ? { envFeatures: env } : {}), batch)));
+      out.push(
+        targetLogProbs(src.logits, batch),
+        tf.tidy(() => targetLogProbs(target.forward(tokens, env ? { envFeatures: env } : {}), batch)),
+      );
       for (const s of sites) {
         const a = src.cache.get(s.hook);
         out.push(
@@ -424,10 +535,19 @@ export async function crossCheckpointPatching(source: LanguageModel, target: Lan
                 ...(env ? { envFeatures: env } : {}),
                 hooks: {
                   [s.hook]: (x) => {
-                    if (!tf.util.arraysEqual(x.shape, a.shape)) throw new GroundlabError('BAD_ARGUMENT', `cross-checkpoint patching: ${s.hook} has shape [${a.shape}] in the source and [${x.shape}] in the target`, { hint: 'both models must be of the same architecture and size' });
+                    if (!tf.util.arraysEqual(x.shape, a.shape))
+                      throw new GroundlabError(
+                        'BAD_ARGUMENT',
+                        `cross-checkpoint patching: ${s.hook} has shape [${a.shape}] in the source and [${x.shape}] in the target`,
+                        { hint: 'both models must be of the same architecture and size' },
+                      );
                     if (s.head === undefined) return a;
                     const axis = mixing.has(s.hook) ? 1 : 2;
-                    if (x.rank <= axis || s.head < 0 || s.head >= (x.shape[axis] as number)) throw new GroundlabError('BAD_ARGUMENT', `cross-checkpoint patching: ${s.hook} (shape [${x.shape}]) has no head ${s.head}`);
+                    if (x.rank <= axis || s.head < 0 || s.head >= (x.shape[axis] as number))
+                      throw new GroundlabError(
+                        'BAD_ARGUMENT',
+                        `cross-checkpoint patching: ${s.hook} (shape [${x.shape}]) has no head ${s.head}`,
+                      );
                     return blendHeads(x, a, axis, [s.head]);
                   },
                 },
@@ -453,8 +573,14 @@ export async function crossCheckpointPatching(source: LanguageModel, target: Lan
     await new Promise((r) => setImmediate(r));
   }
   const hasBoth = seqs.some((s) => s.condition === 'match') && seqs.some((s) => s.condition === 'mismatch');
-  const g = (s: Float64Array) => summarizeGain(groundingGain(seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })))).gain.mean;
-  const mt = mean(sT), ms = mean(sS);
+  const g = (s: Float64Array) =>
+    summarizeGain(
+      groundingGain(
+        seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })),
+      ),
+    ).gain.mean;
+  const mt = mean(sT),
+    ms = mean(sS);
   return sites.map((s, k) => {
     const mp = mean(sP[k]);
     return {
@@ -498,20 +624,25 @@ export async function pathTest(
   opts: PairOptions & { inputs?: ReadonlyArray<'q' | 'k' | 'v'> } = {},
 ): Promise<PathTestResult> {
   const tested = resolveComponents(model, senders);
-  if (!tested.length || !receiverHeads.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: give at least one sender and one receiver head');
+  if (!tested.length || !receiverHeads.length)
+    throw new GroundlabError('BAD_ARGUMENT', 'path test: give at least one sender and one receiver head');
   const inputs = opts.inputs ?? ['q', 'k', 'v'];
   const recv: Receiver[] = receiverHeads.flatMap((r) => inputs.map((input) => ({ layer: r.layer, head: r.head, input })));
   const testedNames = new Set(tested.map((c) => c.name));
   const controlSenders = components(model).filter((c) => c.kind === 'head' && !testedNames.has(c.name));
   const all = await pathPatching(model, pairs, { ...opts, senders: [...tested, ...controlSenders], receivers: recv });
   const t = all.filter((p) => testedNames.has(p.sender));
-  if (!t.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: no tested receiver lies after a tested sender', { hint: 'a receiver head must be in a later layer than its sender' });
+  if (!t.length)
+    throw new GroundlabError('BAD_ARGUMENT', 'path test: no tested receiver lies after a tested sender', {
+      hint: 'a receiver head must be in a later layer than its sender',
+    });
   const receiversHit = new Set(t.map((p) => p.receiver));
   const c = all.filter((p) => !testedNames.has(p.sender) && receiversHit.has(p.receiver));
   if (!c.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: no control head precedes the tested receivers');
   const N = pairs.length;
   const per = (ps: PathResult[]) => Float64Array.from({ length: N }, (_, i) => mean(ps.map((p) => p.effects[i])));
-  const effect = per(t), control = per(c);
+  const effect = per(t),
+    control = per(c);
   const ranks = t.map((p) => 1 + [...t, ...c].filter((q) => q.receiver === p.receiver && q.effect > p.effect).length);
   return { tested: t, controls: c, effect, control, test: pairedTest(effect, control), ranks };
 }

@@ -59,10 +59,17 @@ export interface SaliencyResult {
  * layers; every mixing layer of the registered architectures has the same). Undefined when no layer
  * mixes tokens through a matrix (LSTM, GRU, `mixing: none` everywhere).
  */
-export function mixingHooks(model: LanguageModel): { kind: 'attention' | 'ssd' | 'gla'; names: string[]; layers: number[]; heads: number } | undefined {
+export function mixingHooks(
+  model: LanguageModel,
+): { kind: 'attention' | 'ssd' | 'gla'; names: string[]; layers: number[]; heads: number } | undefined {
   const sites = model.anatomy.layers.map((l, i) => ({ layer: i, site: l.mixing })).filter((x) => x.site);
   if (!sites.length) return undefined;
-  return { kind: sites[0].site!.kind, names: sites.map((x) => x.site!.hook), layers: sites.map((x) => x.layer), heads: Math.max(...sites.map((x) => x.site!.heads)) };
+  return {
+    kind: sites[0].site!.kind,
+    names: sites.map((x) => x.site!.hook),
+    layers: sites.map((x) => x.layer),
+    heads: Math.max(...sites.map((x) => x.site!.heads)),
+  };
 }
 
 /** Saliency of the match contexts of an evaluation set. */
@@ -73,7 +80,9 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
   const mix = mixingHooks(model);
   const kind = mix?.kind ?? 'input';
   if (!mix && !model.hookPoints().includes('hook_embed'))
-    throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has neither token-mixing hooks nor hook_embed`, { hint: 'saliency needs hook_pattern or hook_embed' });
+    throw new GroundlabError('UNSUPPORTED', `model ${model.arch} has neither token-mixing hooks nor hook_embed`, {
+      hint: 'saliency needs hook_pattern or hook_embed',
+    });
   const names = mix ? mix.names : ['hook_embed'];
   const L = names.length;
   const H = mix ? mix.heads : 0;
@@ -108,7 +117,10 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
     tokens.dispose();
     for (let l = 0; l < L; l++) {
       const r = recorded[l];
-      if (!r) throw new GroundlabError('INTERNAL', `no gradient reached ${names[l]}`, { hint: 'the model must run the hook inside the gradient graph' });
+      if (!r)
+        throw new GroundlabError('INTERNAL', `no gradient reached ${names[l]}`, {
+          hint: 'the model must run the hook inside the gradient graph',
+        });
       const v = await r.data();
       r.dispose();
       batch.forEach((s, b) => {
@@ -155,7 +167,14 @@ export async function saliency(model: LanguageModel, seqs: readonly EvalSequence
   }
   const n = match.length;
   const heads: HeadShare[] = [];
-  if (mix) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) heads.push({ layer: mix.layers[l], head: h, aggregateShare: aggSum[l * H + h] / n, gatherShare: gatSum[l * H + h] / n });
-  const layers: LayerFlow[] = Array.from({ length: L }, (_, l) => ({ layer: mix ? mix.layers[l] : -1, flowShare: flowSum[l] / n, total: totSum[l] / n }));
+  if (mix)
+    for (let l = 0; l < L; l++)
+      for (let h = 0; h < H; h++)
+        heads.push({ layer: mix.layers[l], head: h, aggregateShare: aggSum[l * H + h] / n, gatherShare: gatSum[l * H + h] / n });
+  const layers: LayerFlow[] = Array.from({ length: L }, (_, l) => ({
+    layer: mix ? mix.layers[l] : -1,
+    flowShare: flowSum[l] / n,
+    total: totSum[l] / n,
+  }));
   return { kind, heads, layers, n, ...(maps ? { maps, used: match } : {}) };
 }

@@ -33,23 +33,46 @@ export function steeringHooks(model: LanguageModel, steers: readonly Steer[], pr
   for (const s of steers) {
     if (s.kind === 'scale-head') {
       const site = model.anatomy.layers[s.layer]?.heads;
-      if (!site) throw new GroundlabError('UNSUPPORTED', `steering: layer ${s.layer} of this ${model.arch} declares no per-head outputs`, { hint: `layers 0..${model.anatomy.layers.length - 1}; scaling needs a layer whose anatomy names a heads site` });
-      if (!(s.head >= 0 && s.head < site.size)) throw new GroundlabError('BAD_ARGUMENT', `steering: layer ${s.layer} has ${site.size} heads, not head ${s.head}`);
-      if (!Number.isFinite(s.factor)) throw new GroundlabError('BAD_ARGUMENT', `steering: the factor for L${s.layer}H${s.head} must be a finite number (got ${s.factor})`);
-      list.push([site.hook, (x) => tf.tidy(() => tf.mul(x, tf.add(1, tf.mul(s.factor - 1, axisMask(x.rank, site.axis, site.size, [s.head])))))]);
+      if (!site)
+        throw new GroundlabError('UNSUPPORTED', `steering: layer ${s.layer} of this ${model.arch} declares no per-head outputs`, {
+          hint: `layers 0..${model.anatomy.layers.length - 1}; scaling needs a layer whose anatomy names a heads site`,
+        });
+      if (!(s.head >= 0 && s.head < site.size))
+        throw new GroundlabError('BAD_ARGUMENT', `steering: layer ${s.layer} has ${site.size} heads, not head ${s.head}`);
+      if (!Number.isFinite(s.factor))
+        throw new GroundlabError(
+          'BAD_ARGUMENT',
+          `steering: the factor for L${s.layer}H${s.head} must be a finite number (got ${s.factor})`,
+        );
+      list.push([
+        site.hook,
+        (x) => tf.tidy(() => tf.mul(x, tf.add(1, tf.mul(s.factor - 1, axisMask(x.rank, site.axis, site.size, [s.head]))))),
+      ]);
     } else {
-      if (!pts.has(s.hook)) throw new GroundlabError('NOT_FOUND', `steering: "${s.hook}" is not a hook point of this model`, { hint: 'e.g. blocks.1.hook_resid_post (model.hookPoints() lists all)' });
+      if (!pts.has(s.hook))
+        throw new GroundlabError('NOT_FOUND', `steering: "${s.hook}" is not a hook point of this model`, {
+          hint: 'e.g. blocks.1.hook_resid_post (model.hookPoints() lists all)',
+        });
       const vec = Float32Array.from(s.vector);
-      if (!vec.every(Number.isFinite)) throw new GroundlabError('BAD_ARGUMENT', `steering: the vector added at ${s.hook} has non-finite entries`);
-      if (s.positions === 'pred' && !predPos) throw new GroundlabError('BAD_ARGUMENT', "steering: positions 'pred' needs the prediction positions", { hint: 'use steer(), which passes them' });
+      if (!vec.every(Number.isFinite))
+        throw new GroundlabError('BAD_ARGUMENT', `steering: the vector added at ${s.hook} has non-finite entries`);
+      if (s.positions === 'pred' && !predPos)
+        throw new GroundlabError('BAD_ARGUMENT', "steering: positions 'pred' needs the prediction positions", {
+          hint: 'use steer(), which passes them',
+        });
       list.push([
         s.hook,
         (x) => {
           const feat = x.shape.slice(2).reduce((a, b) => a * b, 1);
-          if (vec.length !== feat) throw new GroundlabError('BAD_ARGUMENT', `steering: the vector added at ${s.hook} has ${vec.length} entries, the activation has ${feat} features per position (shape [${x.shape}])`);
+          if (vec.length !== feat)
+            throw new GroundlabError(
+              'BAD_ARGUMENT',
+              `steering: the vector added at ${s.hook} has ${vec.length} entries, the activation has ${feat} features per position (shape [${x.shape}])`,
+            );
           const [B, T] = x.shape as number[];
           const pos = s.positions ?? 'all';
-          if (typeof pos === 'number' && !(Number.isInteger(pos) && pos >= 0 && pos < T)) throw new GroundlabError('BAD_ARGUMENT', `steering: position ${pos} is outside the sequence (${T} positions)`);
+          if (typeof pos === 'number' && !(Number.isInteger(pos) && pos >= 0 && pos < T))
+            throw new GroundlabError('BAD_ARGUMENT', `steering: position ${pos} is outside the sequence (${T} positions)`);
           return tf.tidy(() => {
             const v = tf.reshape(tf.mul(tf.tensor1d(vec), s.alpha ?? 1), [1, 1, ...x.shape.slice(2)]);
             if (pos === 'all') return tf.add(x, v);
@@ -76,7 +99,12 @@ export interface SteerResult {
   gain?: { base: number; steered: number };
 }
 
-async function scoreWith(model: LanguageModel, seqs: readonly EvalSequence[], steers: readonly Steer[], opts: { batchSize?: number; padId?: number; signal?: AbortSignal }): Promise<Float64Array> {
+async function scoreWith(
+  model: LanguageModel,
+  seqs: readonly EvalSequence[],
+  steers: readonly Steer[],
+  opts: { batchSize?: number; padId?: number; signal?: AbortSignal },
+): Promise<Float64Array> {
   const out = new Float64Array(seqs.length);
   for (const idx of lengthBatches(seqs, opts.batchSize ?? 32)) {
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'steering was stopped');
@@ -84,7 +112,13 @@ async function scoreWith(model: LanguageModel, seqs: readonly EvalSequence[], st
     const lp = tf.tidy(() => {
       const tokens = padTokens(batch, opts.padId ?? 0);
       const env = padFeatures(batch, model.config.envFeatureDim ?? 0);
-      const hooks = steers.length ? steeringHooks(model, steers, batch.map((s) => s.predPos)) : undefined;
+      const hooks = steers.length
+        ? steeringHooks(
+            model,
+            steers,
+            batch.map((s) => s.predPos),
+          )
+        : undefined;
       return targetLogProbs(model.forward(tokens, { ...(hooks ? { hooks } : {}), ...(env ? { envFeatures: env } : {}) }), batch);
     });
     const v = await lp.data();
@@ -96,20 +130,46 @@ async function scoreWith(model: LanguageModel, seqs: readonly EvalSequence[], st
 }
 
 /** Score the sequences with and without the interventions. */
-export async function steer(model: LanguageModel, seqs: readonly EvalSequence[], steers: readonly Steer[], opts: { batchSize?: number; padId?: number; signal?: AbortSignal } = {}): Promise<SteerResult> {
+export async function steer(
+  model: LanguageModel,
+  seqs: readonly EvalSequence[],
+  steers: readonly Steer[],
+  opts: { batchSize?: number; padId?: number; signal?: AbortSignal } = {},
+): Promise<SteerResult> {
   if (!steers.length) throw new GroundlabError('BAD_ARGUMENT', 'steering: no interventions given');
   if (!seqs.length) throw new GroundlabError('BAD_ARGUMENT', 'steering: no sequences given');
   checkLengths(model, seqs);
-  steeringHooks(model, steers, seqs.map((s) => s.predPos)); // check the interventions before any work
+  steeringHooks(
+    model,
+    steers,
+    seqs.map((s) => s.predPos),
+  ); // check the interventions before any work
   const base = await scoreWith(model, seqs, [], opts);
   const steered = await scoreWith(model, seqs, steers, opts);
   const hasBoth = seqs.some((s) => s.condition === 'match') && seqs.some((s) => s.condition === 'mismatch');
-  const g = (s: Float64Array) => summarizeGain(groundingGain(seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })))).gain.mean;
-  return { base, steered, meanChange: mean(steered) - mean(base), test: pairedTest(steered, base), ...(hasBoth ? { gain: { base: g(base), steered: g(steered) } } : {}) };
+  const g = (s: Float64Array) =>
+    summarizeGain(
+      groundingGain(
+        seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })),
+      ),
+    ).gain.mean;
+  return {
+    base,
+    steered,
+    meanChange: mean(steered) - mean(base),
+    test: pairedTest(steered, base),
+    ...(hasBoth ? { gain: { base: g(base), steered: g(steered) } } : {}),
+  };
 }
 
 /** Mean activation at the prediction position over `a` minus over `b`, at one hook point (flattened features): a steering direction. */
-export async function meanActivationDifference(model: LanguageModel, a: readonly EvalSequence[], b: readonly EvalSequence[], hook: string, opts: { batchSize?: number; padId?: number } = {}): Promise<Float32Array> {
+export async function meanActivationDifference(
+  model: LanguageModel,
+  a: readonly EvalSequence[],
+  b: readonly EvalSequence[],
+  hook: string,
+  opts: { batchSize?: number; padId?: number } = {},
+): Promise<Float32Array> {
   if (!model.hookPoints().includes(hook)) throw new GroundlabError('NOT_FOUND', `"${hook}" is not a hook point of this model`);
   if (!a.length || !b.length) throw new GroundlabError('BAD_ARGUMENT', 'meanActivationDifference needs sequences on both sides');
   const meanOf = async (seqs: readonly EvalSequence[]) => {
@@ -123,7 +183,13 @@ export async function meanActivationDifference(model: LanguageModel, a: readonly
         const { cache } = model.runWithCache(tokens, { names: [hook], ...(env ? { envFeatures: env } : {}) });
         const x = cache.get(hook);
         const flat = tf.reshape(x, [x.shape[0], x.shape[1] as number, -1]);
-        const r = tf.sum(selectPositions(flat, batch.map((s) => s.predPos)), 0);
+        const r = tf.sum(
+          selectPositions(
+            flat,
+            batch.map((s) => s.predPos),
+          ),
+          0,
+        );
         cache.dispose();
         return r;
       });

@@ -3,7 +3,8 @@
 type Row = Record<string, unknown>;
 
 export const fmt = (v: unknown, digits = 3): string => {
-  if (typeof v === 'number') return Number.isNaN(v) ? '-' : Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(1) : v.toFixed(digits);
+  if (typeof v === 'number')
+    return Number.isNaN(v) ? '-' : Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(1) : v.toFixed(digits);
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
   return v == null ? '-' : String(v);
 };

@@ -13,7 +13,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import { AdamW } from '../train/optimizer';
-import { disposeBatch, labelLoss, makeBatch, orthonormalityError, orthonormalize, randomSubspace, tangentProject, type EncodedPair, type InterventionSite } from './das';
+import {
+  disposeBatch,
+  labelLoss,
+  makeBatch,
+  orthonormalityError,
+  orthonormalize,
+  randomSubspace,
+  tangentProject,
+  type EncodedPair,
+  type InterventionSite,
+} from './das';
 
 export interface BoundlessOptions {
   steps?: number;
@@ -84,11 +94,18 @@ export async function fitBoundlessDas(site: InterventionSite, pairs: readonly En
         }
         idx.push(order[cursor++]);
       }
-      const x = makeBatch(idx.map((i) => pairs[i]), o.padId);
+      const x = makeBatch(
+        idx.map((i) => pairs[i]),
+        o.padId,
+      );
       const src = tf.tidy(() => site.read(x.source, x.sourcePos));
       const { value, grads } = tf.variableGrads(() => {
         const m = tf.sigmoid(tf.div(a, tau)); // [D]
-        const logits = site.run(x.base, x.basePos, (h) => tf.add(h, tf.matMul(tf.mul(tf.matMul(tf.sub(src, h), r), m), r, false, true)) as tf.Tensor2D);
+        const logits = site.run(
+          x.base,
+          x.basePos,
+          (h) => tf.add(h, tf.matMul(tf.mul(tf.matMul(tf.sub(src, h), r), m), r, false, true)) as tf.Tensor2D,
+        );
         return tf.add(labelLoss(logits, x.labels), tf.mul(lam, tf.mean(m))) as tf.Scalar;
       }, [r, a]);
       const decay = 0.5 * (1 + Math.cos((Math.PI * s) / steps));

@@ -39,7 +39,8 @@ export interface InterventionSite {
 
 function checkPos(pos: Int32Array, b: number, t: number): void {
   if (pos.length !== b) throw new GroundlabError('BAD_ARGUMENT', `${pos.length} positions for a batch of ${b} rows`);
-  for (const p of pos) if (!(p >= 0 && p < t)) throw new GroundlabError('BAD_ARGUMENT', `intervention position ${p} is outside the sequence (0..${t - 1})`);
+  for (const p of pos)
+    if (!(p >= 0 && p < t)) throw new GroundlabError('BAD_ARGUMENT', `intervention position ${p} is outside the sequence (0..${t - 1})`);
 }
 
 /** Rows x[b, pos[b], :] of x [B, T, D]: [B, D] (a one-hot product: the wasm backend has no gradient for gather). */
@@ -53,7 +54,13 @@ function gatherAt(x: tf.Tensor, pos: Int32Array): tf.Tensor2D {
 /** A hook point with [B, T, D] activations (`blocks.{l}.hook_resid_post`, `blocks.{l}.hook_h`, ...). */
 export function hookSite(model: LanguageModel, hook: string): InterventionSite {
   if (!model.hookPoints().includes(hook)) {
-    throw new GroundlabError('NOT_FOUND', `"${hook}" is not a hook point of this ${model.arch}`, { hint: `hook points: ${model.hookPoints().filter((h) => !h.includes('attn.')).slice(0, 10).join(', ')}, ...` });
+    throw new GroundlabError('NOT_FOUND', `"${hook}" is not a hook point of this ${model.arch}`, {
+      hint: `hook points: ${model
+        .hookPoints()
+        .filter((h) => !h.includes('attn.'))
+        .slice(0, 10)
+        .join(', ')}, ...`,
+    });
   }
   const dim = model.config.dModel;
   const site: InterventionSite = {
@@ -66,7 +73,9 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
       const a = cache.get(hook);
       if (a.rank !== 3 || a.shape[2] !== dim) {
         cache.dispose();
-        throw new GroundlabError('BAD_ARGUMENT', `${hook} has shape [${a.shape}]; interventions need a [batch, positions, ${dim}] hook`, { hint: 'use a residual or hidden-state hook such as blocks.0.hook_resid_post' });
+        throw new GroundlabError('BAD_ARGUMENT', `${hook} has shape [${a.shape}]; interventions need a [batch, positions, ${dim}] hook`, {
+          hint: 'use a residual or hidden-state hook such as blocks.0.hook_resid_post',
+        });
       }
       const out = gatherAt(a, pos);
       cache.dispose();
@@ -99,7 +108,14 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
 export function stateSite(model: LanguageModel, layer: number): InterventionSite {
   const state = model.anatomy.recurrentState;
   if (!state) {
-    throw new GroundlabError('UNSUPPORTED', `recurrent-state interventions need an architecture whose state can be replaced inside the recurrence (the GRU), not ${model.arch}`, { hint: 'intervene at a hook point instead (--hook blocks.{l}.hook_resid_post)', codeHint: "intervene at a hook point instead (hookSite(model, 'blocks.0.hook_resid_post'))" });
+    throw new GroundlabError(
+      'UNSUPPORTED',
+      `recurrent-state interventions need an architecture whose state can be replaced inside the recurrence (the GRU), not ${model.arch}`,
+      {
+        hint: 'intervene at a hook point instead (--hook blocks.{l}.hook_resid_post)',
+        codeHint: "intervene at a hook point instead (hookSite(model, 'blocks.0.hook_resid_post'))",
+      },
+    );
   }
   const hook = `blocks.${layer}.${state.hook}`;
   const inner = hookSite(model, hook);
@@ -117,7 +133,7 @@ export function stateSite(model: LanguageModel, layer: number): InterventionSite
             const rows = new Float32Array(b);
             let any = false;
             pos.forEach((p, i) => {
-              if (p === s) (rows[i] = 1), (any = true);
+              if (p === s) ((rows[i] = 1), (any = true));
             });
             if (!any) return;
             return tf.add(h, tf.mul(tf.tensor2d(rows, [b, 1]), tf.sub(edit(h), h))) as tf.Tensor2D;
@@ -202,7 +218,13 @@ export function encodePairs(pairs: readonly Counterfactual[], tokenizer: Tokeniz
   return pairs.map((p) => {
     const labels = p.labels.map((l) => (l === null ? -1 : tokenizer.id(l)));
     labels.push(-1);
-    return { base: tokenizer.encode(p.tokens), source: tokenizer.encode(p.source.tokens), basePos: p.baseStep, sourcePos: p.sourceStep, labels };
+    return {
+      base: tokenizer.encode(p.tokens),
+      source: tokenizer.encode(p.source.tokens),
+      basePos: p.baseStep,
+      sourcePos: p.sourceStep,
+      labels,
+    };
   });
 }
 
@@ -275,7 +297,13 @@ export interface IiaResult {
 }
 
 /** IIA of subspace w [D, k] (row-major Float32Array) over encoded pairs. */
-export async function evaluateIia(site: InterventionSite, pairs: readonly EncodedPair[], w: Float32Array, k: number, opts: { padId: number; batchSize?: number; signal?: AbortSignal }): Promise<IiaResult> {
+export async function evaluateIia(
+  site: InterventionSite,
+  pairs: readonly EncodedPair[],
+  w: Float32Array,
+  k: number,
+  opts: { padId: number; batchSize?: number; signal?: AbortSignal },
+): Promise<IiaResult> {
   if (w.length !== site.dim * k) throw new GroundlabError('BAD_ARGUMENT', `subspace has ${w.length} values, expected ${site.dim} x ${k}`);
   const bs = opts.batchSize ?? 64;
   let right = 0;
@@ -314,7 +342,12 @@ export async function evaluateIia(site: InterventionSite, pairs: readonly Encode
   } finally {
     W.dispose();
   }
-  return { iia: pairs.length ? right / pairs.length : NaN, tokenAccuracy: tokAll ? tokRight / tokAll : NaN, loss: tokAll ? lossSum / tokAll : NaN, n: pairs.length };
+  return {
+    iia: pairs.length ? right / pairs.length : NaN,
+    tokenAccuracy: tokAll ? tokRight / tokAll : NaN,
+    loss: tokAll ? lossSum / tokAll : NaN,
+    n: pairs.length,
+  };
 }
 
 export interface DasOptions {
@@ -356,7 +389,8 @@ export function tangentProject(w: tf.Tensor2D, g: tf.Tensor2D): tf.Tensor2D {
 export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair[], opts: DasOptions): Promise<DasFit> {
   const d = site.dim;
   const k = opts.k;
-  if (!Number.isInteger(k) || k < 1 || k > d) throw new GroundlabError('BAD_ARGUMENT', `k = ${k}: expected a whole number in 1..${d} (the site's width)`);
+  if (!Number.isInteger(k) || k < 1 || k > d)
+    throw new GroundlabError('BAD_ARGUMENT', `k = ${k}: expected a whole number in 1..${d} (the site's width)`);
   if (!pairs.length) throw new GroundlabError('BAD_ARGUMENT', 'no counterfactual pairs to fit on');
   const steps = opts.steps ?? 200;
   const lr = opts.lr ?? 0.01;
@@ -386,7 +420,10 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
         }
         idx.push(order[cursor++]);
       }
-      const x = makeBatch(idx.map((i) => pairs[i]), opts.padId);
+      const x = makeBatch(
+        idx.map((i) => pairs[i]),
+        opts.padId,
+      );
       const src = tf.tidy(() => site.read(x.source, x.sourcePos));
       const { value, grads } = tf.variableGrads(() => batchLoss(site, x, src, w), [w]);
       // The Riemannian gradient: the Euclidean one projected onto the tangent space of orthonormal
@@ -398,7 +435,7 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
       tf.dispose([value, src, ...Object.values(grads)]);
       disposeBatch(x);
       // Retraction: back onto orthonormal columns.
-      const q = orthonormalize(await w.data() as Float32Array, d, k);
+      const q = orthonormalize((await w.data()) as Float32Array, d, k);
       tf.tidy(() => w.assign(tf.tensor2d(q, [d, k])));
       losses.push(lv);
       opts.onProgress?.({ step: s + 1, total: steps, loss: lv });
@@ -412,7 +449,13 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
 }
 
 /** The loss of subspace w on pairs and its gradient (for checks against finite differences). */
-export function dasLossAndGrad(site: InterventionSite, pairs: readonly EncodedPair[], w: Float32Array, k: number, padId: number): { loss: number; grad: Float32Array } {
+export function dasLossAndGrad(
+  site: InterventionSite,
+  pairs: readonly EncodedPair[],
+  w: Float32Array,
+  k: number,
+  padId: number,
+): { loss: number; grad: Float32Array } {
   const x = makeBatch(pairs, padId);
   const W = tf.tensor2d(w, [site.dim, k]);
   const src = tf.tidy(() => site.read(x.source, x.sourcePos));
@@ -436,7 +479,11 @@ export function padIdOf(tokenizer: Tokenizer): number {
  * each), [D, 1]; `ridge` is relative to the mean variance of the activations (default 0.01).
  * Solved in double precision (normal equations, Cholesky).
  */
-export async function probeDirection(site: InterventionSite, seqs: ReadonlyArray<{ ids: number[]; values: number[] }>, opts: { padId: number; ridge?: number; batchSize?: number }): Promise<Float32Array> {
+export async function probeDirection(
+  site: InterventionSite,
+  seqs: ReadonlyArray<{ ids: number[]; values: number[] }>,
+  opts: { padId: number; ridge?: number; batchSize?: number },
+): Promise<Float32Array> {
   const d = site.dim;
   const xtx = new Float64Array(d * d);
   const xty = new Float64Array(d);

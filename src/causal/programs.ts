@@ -133,9 +133,14 @@ export function counterfactual(
   set: Record<string, number>,
   maxLength: number,
 ): { tokens: string[]; labels: Array<string | null> } | null {
-  for (const v of Object.keys(set)) if (!p.variables.includes(v)) throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, { hint: `its variables: ${p.variables.join(', ')}` });
+  for (const v of Object.keys(set))
+    if (!p.variables.includes(v))
+      throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, {
+        hint: `its variables: ${p.variables.join(', ')}`,
+      });
   const end = base.tokens.length - 1;
-  if (!Number.isInteger(baseStep) || baseStep < 0 || baseStep >= end) throw new GroundlabError('BAD_ARGUMENT', `intervention step ${baseStep} is outside 0..${end - 1}`);
+  if (!Number.isInteger(baseStep) || baseStep < 0 || baseStep >= end)
+    throw new GroundlabError('BAD_ARGUMENT', `intervention step ${baseStep} is outside 0..${end - 1}`);
   const tokens = base.tokens.slice(0, baseStep + 1);
   const roles = base.roles.slice(0, baseStep + 1);
   const labels: Array<string | null> = new Array(baseStep).fill(null);
@@ -192,9 +197,15 @@ function stepRange(s: CountingSequence, which: SamplerOptions['steps']): [number
 /** Seeded counterfactual pairs: random base and source sequences and steps, the source's values interchanged into the base. */
 export function sampleCounterfactuals(o: SamplerOptions): Counterfactual[] {
   const p = causalProgram(o.program);
-  if (!o.variables.length) throw new GroundlabError('BAD_ARGUMENT', 'no variable to intervene on', { hint: `variables of ${p.name}: ${p.variables.join(', ')}` });
-  for (const v of o.variables) if (!p.variables.includes(v)) throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, { hint: `its variables: ${p.variables.join(', ')}` });
-  if (!o.counts.length || o.counts.some((c) => !Number.isInteger(c) || c < 1)) throw new GroundlabError('BAD_ARGUMENT', `counts [${o.counts.join(', ')}]: expected whole numbers >= 1`);
+  if (!o.variables.length)
+    throw new GroundlabError('BAD_ARGUMENT', 'no variable to intervene on', { hint: `variables of ${p.name}: ${p.variables.join(', ')}` });
+  for (const v of o.variables)
+    if (!p.variables.includes(v))
+      throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, {
+        hint: `its variables: ${p.variables.join(', ')}`,
+      });
+  if (!o.counts.length || o.counts.some((c) => !Number.isInteger(c) || c < 1))
+    throw new GroundlabError('BAD_ARGUMENT', `counts [${o.counts.join(', ')}]: expected whole numbers >= 1`);
   const rng = new Rng(`${o.seed}/counterfactuals`);
   const k = { task: o.task, objectTypes: o.objectTypes ?? 3 };
   const maxLength = o.maxLength ?? 64;
@@ -202,7 +213,10 @@ export function sampleCounterfactuals(o: SamplerOptions): Counterfactual[] {
   const out: Counterfactual[] = [];
   const pick = (r: [number, number]) => r[0] + rng.int(r[1] - r[0] + 1);
   for (let tries = 0; out.length < o.n; tries++) {
-    if (tries > o.n * 200) throw new GroundlabError('BAD_ARGUMENT', `could not draw ${o.n} counterfactuals that change the output (${out.length} found)`, { hint: 'use more counts, other steps, or requireChange: false' });
+    if (tries > o.n * 200)
+      throw new GroundlabError('BAD_ARGUMENT', `could not draw ${o.n} counterfactuals that change the output (${out.length} found)`, {
+        hint: 'use more counts, other steps, or requireChange: false',
+      });
     const base = countingSequence(k, o.counts[rng.int(o.counts.length)], rng);
     const source = countingSequence(k, o.counts[rng.int(o.counts.length)], rng);
     const br = stepRange(base, o.steps);

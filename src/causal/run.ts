@@ -70,10 +70,14 @@ export interface DasRow {
 
 function knobsOf(run: Run): CountingKnobs {
   if (run.config.corpus.kind !== 'counting') {
-    throw new GroundlabError('BAD_ARGUMENT', `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; DAS with the counting programs needs a counting run`, {
-      hint: 'train one with `groundlab train --corpus-kind counting --arch gru --preset quick --out runs/count-gru`',
-      codeHint: "train one with `train({ out: 'runs/count-gru', arch: 'gru', preset: 'quick', corpus: { kind: 'counting' } })`",
-    });
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; DAS with the counting programs needs a counting run`,
+      {
+        hint: 'train one with `groundlab train --corpus-kind counting --arch gru --preset quick --out runs/count-gru`',
+        codeHint: "train one with `train({ out: 'runs/count-gru', arch: 'gru', preset: 'quick', corpus: { kind: 'counting' } })`",
+      },
+    );
   }
   return countingKnobs(run.config.corpus.knobs);
 }
@@ -92,9 +96,29 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
   const all = Array.from({ length: k.maxCount }, (_, i) => i + 1);
   const fitCounts = trainCounts(k);
   // Counterfactuals stay within the trained range of counts unless `maxResponses` says otherwise (seed 003's reviewers asked about 30).
-  const common = { program: o.program, variables, task: k.task, objectTypes: k.objectTypes, maxLength, steps: o.at, maxResponses: o.maxResponses ?? k.maxCount };
-  const trainPairs = encodePairs(sampleCounterfactuals({ ...common, maxResponses: Math.min(common.maxResponses, k.maxCount), counts: fitCounts, n: o.trainPairs ?? 512, seed: `${seed}/fit` }), tok);
-  const testPairs = encodePairs(sampleCounterfactuals({ ...common, minResponses: o.minResponses, counts: all, n: o.testPairs ?? 512, seed: `${seed}/score` }), tok);
+  const common = {
+    program: o.program,
+    variables,
+    task: k.task,
+    objectTypes: k.objectTypes,
+    maxLength,
+    steps: o.at,
+    maxResponses: o.maxResponses ?? k.maxCount,
+  };
+  const trainPairs = encodePairs(
+    sampleCounterfactuals({
+      ...common,
+      maxResponses: Math.min(common.maxResponses, k.maxCount),
+      counts: fitCounts,
+      n: o.trainPairs ?? 512,
+      seed: `${seed}/fit`,
+    }),
+    tok,
+  );
+  const testPairs = encodePairs(
+    sampleCounterfactuals({ ...common, minResponses: o.minResponses, counts: all, n: o.testPairs ?? 512, seed: `${seed}/score` }),
+    tok,
+  );
   const accSeqs = countingSequences(k, all, 8, `${seed}/accuracy`);
   const held = new Set(k.heldOut);
   const rows: DasRow[] = [];
@@ -110,7 +134,15 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
       const heldRows = acc.byCount.filter((c) => held.has(c.count));
       const heldN = heldRows.reduce((a, c) => a + c.n, 0);
       const heldAcc = heldN ? heldRows.reduce((a, c) => a + c.accuracy * c.n, 0) / heldN : NaN;
-      const base = { step, program: o.program, variables: variables.join('+'), site: o.site, pairs: testPairs.length, task_accuracy: acc.accuracy, heldout_accuracy: heldAcc };
+      const base = {
+        step,
+        program: o.program,
+        variables: variables.join('+'),
+        site: o.site,
+        pairs: testPairs.length,
+        task_accuracy: acc.accuracy,
+        heldout_accuracy: heldAcc,
+      };
       for (const kd of dims) {
         const t0 = Date.now();
         const fit = await fitDas(site, trainPairs, {
@@ -121,21 +153,38 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
           seed,
           padId: pad,
           signal: o.signal,
-          onProgress: (p) => o.onProgress?.({ task: `das ${o.program} ${o.site} k=${kd} step ${step}`, step: done + p.step, total, loss: p.loss }),
+          onProgress: (p) =>
+            o.onProgress?.({ task: `das ${o.program} ${o.site} k=${kd} step ${step}`, step: done + p.step, total, loss: p.loss }),
         });
         done += fitSteps;
-        if (fit.status === 'aborted') throw new GroundlabError('ABORTED', 'DAS was stopped', { hint: 'the table of the finished checkpoints was not written; run again' });
+        if (fit.status === 'aborted')
+          throw new GroundlabError('ABORTED', 'DAS was stopped', {
+            hint: 'the table of the finished checkpoints was not written; run again',
+          });
         const fitSec = (Date.now() - t0) / 1000;
         const r = await evaluateIia(site, testPairs, fit.w, kd, { padId: pad, signal: o.signal });
-        rows.push({ ...base, k: kd, method: 'das', iia: r.iia, token_accuracy: r.tokenAccuracy, loss: r.loss, ortho_error: fit.orthoError, fit_sec: fitSec });
-        mkdirp(outDir);
-        await writeSafetensors(path.join(outDir, `${o.program}-${variables.join('+')}-${o.site}-k${kd}-step${step}.safetensors`), { w: { dtype: 'F32', shape: [site.dim, kd], data: fit.w } }, {
-          program: o.program,
-          variables: variables.join(','),
-          site: o.site,
-          step: String(step),
-          iia: String(r.iia),
+        rows.push({
+          ...base,
+          k: kd,
+          method: 'das',
+          iia: r.iia,
+          token_accuracy: r.tokenAccuracy,
+          loss: r.loss,
+          ortho_error: fit.orthoError,
+          fit_sec: fitSec,
         });
+        mkdirp(outDir);
+        await writeSafetensors(
+          path.join(outDir, `${o.program}-${variables.join('+')}-${o.site}-k${kd}-step${step}.safetensors`),
+          { w: { dtype: 'F32', shape: [site.dim, kd], data: fit.w } },
+          {
+            program: o.program,
+            variables: variables.join(','),
+            site: o.site,
+            step: String(step),
+            iia: String(r.iia),
+          },
+        );
         if (o.baselines ?? true) {
           for (const [method, w] of [
             ['identity', identitySubspace(site.dim, kd)],
@@ -148,22 +197,62 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
       }
       if (o.boundless) {
         const t0 = Date.now();
-        const bf = await fitBoundlessDas(site, trainPairs, { steps: fitSteps, lr: o.lr ?? 0.01, batchSize: o.batchSize ?? 32, seed, padId: pad, signal: o.signal });
-        if (bf.status === 'aborted') throw new GroundlabError('ABORTED', 'DAS was stopped', { hint: 'the table of the finished checkpoints was not written; run again' });
+        const bf = await fitBoundlessDas(site, trainPairs, {
+          steps: fitSteps,
+          lr: o.lr ?? 0.01,
+          batchSize: o.batchSize ?? 32,
+          seed,
+          padId: pad,
+          signal: o.signal,
+        });
+        if (bf.status === 'aborted')
+          throw new GroundlabError('ABORTED', 'DAS was stopped', {
+            hint: 'the table of the finished checkpoints was not written; run again',
+          });
         const br = await evaluateIia(site, testPairs, bf.w, bf.k, { padId: pad, signal: o.signal });
-        rows.push({ ...base, k: bf.k, method: 'boundless', iia: br.iia, token_accuracy: br.tokenAccuracy, loss: br.loss, ortho_error: bf.orthoError, fit_sec: (Date.now() - t0) / 1000 });
+        rows.push({
+          ...base,
+          k: bf.k,
+          method: 'boundless',
+          iia: br.iia,
+          token_accuracy: br.tokenAccuracy,
+          loss: br.loss,
+          ortho_error: bf.orthoError,
+          fit_sec: (Date.now() - t0) / 1000,
+        });
       }
       if ((o.baselines ?? true) && variables.length === 1) {
         // The probe-derived direction (k = 1): ridge regression of the variable on the site's activations.
         const prog = causalProgram(o.program);
-        const probeSeqs = countingSequences(k, fitCounts, 8, `${seed}/probe`).map((q) => ({ ids: tok.encode(q.tokens), values: trace(prog, q.roles).map((x) => x[variables[0]] ?? 0) }));
+        const probeSeqs = countingSequences(k, fitCounts, 8, `${seed}/probe`).map((q) => ({
+          ids: tok.encode(q.tokens),
+          values: trace(prog, q.roles).map((x) => x[variables[0]] ?? 0),
+        }));
         const pw = await probeDirection(site, probeSeqs, { padId: pad });
         const pr = await evaluateIia(site, testPairs, pw, 1, { padId: pad, signal: o.signal });
-        rows.push({ ...base, k: 1, method: 'probe', iia: pr.iia, token_accuracy: pr.tokenAccuracy, loss: pr.loss, ortho_error: 0, fit_sec: 0 });
+        rows.push({
+          ...base,
+          k: 1,
+          method: 'probe',
+          iia: pr.iia,
+          token_accuracy: pr.tokenAccuracy,
+          loss: pr.loss,
+          ortho_error: 0,
+          fit_sec: 0,
+        });
       }
       if (o.baselines ?? true) {
         const f = await evaluateIia(site, testPairs, identitySubspace(site.dim, site.dim), site.dim, { padId: pad, signal: o.signal });
-        rows.push({ ...base, k: site.dim, method: 'full', iia: f.iia, token_accuracy: f.tokenAccuracy, loss: f.loss, ortho_error: 0, fit_sec: 0 });
+        rows.push({
+          ...base,
+          k: site.dim,
+          method: 'full',
+          iia: f.iia,
+          token_accuracy: f.tokenAccuracy,
+          loss: f.loss,
+          ortho_error: 0,
+          fit_sec: 0,
+        });
       }
     } finally {
       model.dispose();

@@ -19,13 +19,22 @@ export interface CountAccuracy {
   byCount: Array<{ count: number; accuracy: number; n: number }>;
 }
 
-export async function countingAccuracy(model: LanguageModel, tokenizer: Tokenizer, seqs: readonly CountingSequence[], opts: { batchSize?: number; signal?: AbortSignal } = {}): Promise<CountAccuracy> {
+export async function countingAccuracy(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  seqs: readonly CountingSequence[],
+  opts: { batchSize?: number; signal?: AbortSignal } = {},
+): Promise<CountAccuracy> {
   const bs = opts.batchSize ?? 64;
   const pad = tokenizer.id(PAD);
   const right = new Map<number, [number, number]>();
   for (const s of seqs) {
     if (s.tokens.length > model.config.contextLength) {
-      throw new GroundlabError('BAD_ARGUMENT', `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, longer than the model's context (${model.config.contextLength})`, { hint: 'evaluate smaller counts' });
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, longer than the model's context (${model.config.contextLength})`,
+        { hint: 'evaluate smaller counts' },
+      );
     }
   }
   for (let i = 0; i < seqs.length; i += bs) {

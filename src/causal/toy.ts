@@ -23,7 +23,10 @@ export interface PlantedCounter extends InterventionSite {
   dispose(): void;
 }
 
-export function plantedCounter(tokenizer: Tokenizer, o: { task: CountingTask; objectTypes?: number; dim: number; seed: number; decay?: number; noise?: number; sharpness?: number }): PlantedCounter {
+export function plantedCounter(
+  tokenizer: Tokenizer,
+  o: { task: CountingTask; objectTypes?: number; dim: number; seed: number; decay?: number; noise?: number; sharpness?: number },
+): PlantedCounter {
   const d = o.dim;
   const rng = new Rng(`${o.seed}/planted-counter`);
   const uv = orthonormalize(rng.normalArray(d * 2), d, 2); // columns u, v

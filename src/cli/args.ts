@@ -33,7 +33,9 @@ export type Parsed = {
 };
 
 export function helpText(spec: CommandSpec): string {
-  const pos = (spec.positionals ?? []).map((p) => (p.optional ? `[${p.name}${p.variadic ? '...' : ''}]` : `<${p.name}${p.variadic ? '...' : ''}>`));
+  const pos = (spec.positionals ?? []).map((p) =>
+    p.optional ? `[${p.name}${p.variadic ? '...' : ''}]` : `<${p.name}${p.variadic ? '...' : ''}>`,
+  );
   const lines = [`usage: groundlab ${spec.name} ${pos.join(' ')} [options]`.replace(/\s+/g, ' ').trim(), '', spec.summary, ''];
   if (spec.positionals?.length) {
     lines.push('arguments:');
@@ -43,7 +45,8 @@ export function helpText(spec: CommandSpec): string {
   lines.push('options:');
   for (const [k, o] of Object.entries(spec.options)) {
     const flag = `--${k}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type}>`}`;
-    const def = o.default !== undefined && o.default !== false ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
+    const def =
+      o.default !== undefined && o.default !== false ? ` (default: ${Array.isArray(o.default) ? o.default.join(',') : o.default})` : '';
     lines.push(`  ${flag.padEnd(30)} ${o.help}${def}`);
   }
   lines.push(`  ${'--help'.padEnd(30)} show this help`);
@@ -58,11 +61,15 @@ function convert(spec: CommandSpec, key: string, o: OptionSpec, raw: string): st
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw bad('expected a number');
     if (o.type === 'int' && !Number.isInteger(n)) throw bad('expected a whole number');
-    if (o.type === 'int' && !Number.isSafeInteger(n)) throw bad(`beyond 2^53 - 1 (${Number.MAX_SAFE_INTEGER}): it cannot be represented exactly (it would read as ${n})`);
+    if (o.type === 'int' && !Number.isSafeInteger(n))
+      throw bad(`beyond 2^53 - 1 (${Number.MAX_SAFE_INTEGER}): it cannot be represented exactly (it would read as ${n})`);
     return n;
   }
   if (o.type === 'list') {
-    const xs = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const xs = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (o.choices) for (const x of xs) if (!o.choices.includes(x)) throw bad(`"${x}" is not one of ${o.choices.join(', ')}`);
     return xs;
   }
@@ -76,7 +83,11 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
   for (const [k, o] of Object.entries(spec.options)) options[k] = o.default;
   const positionals: string[] = [];
   let help = false;
-  const shorts = new Map(Object.entries(spec.options).filter(([, o]) => o.short).map(([k, o]) => [o.short as string, k]));
+  const shorts = new Map(
+    Object.entries(spec.options)
+      .filter(([, o]) => o.short)
+      .map(([k, o]) => [o.short as string, k]),
+  );
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
@@ -117,7 +128,8 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       }
       if (value === undefined) {
         value = argv[++i];
-        if (value === undefined) throw new GroundlabError('BAD_ARGUMENT', `--${key} needs a value (${o.type})`, { hint: `see \`groundlab ${spec.name} --help\`` });
+        if (value === undefined)
+          throw new GroundlabError('BAD_ARGUMENT', `--${key} needs a value (${o.type})`, { hint: `see \`groundlab ${spec.name} --help\`` });
       }
       options[key] = convert(spec, key, o, value);
       continue;
@@ -127,10 +139,15 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
   if (!help) {
     const req = (spec.positionals ?? []).filter((p) => !p.optional);
     if (positionals.length < req.length) {
-      throw new GroundlabError('BAD_ARGUMENT', `missing argument <${req[positionals.length].name}>`, { hint: `usage: see \`groundlab ${spec.name} --help\`` });
+      throw new GroundlabError('BAD_ARGUMENT', `missing argument <${req[positionals.length].name}>`, {
+        hint: `usage: see \`groundlab ${spec.name} --help\``,
+      });
     }
     const max = spec.positionals?.some((p) => p.variadic) ? Infinity : (spec.positionals ?? []).length;
-    if (positionals.length > max) throw new GroundlabError('BAD_ARGUMENT', `unexpected argument "${positionals[max]}"`, { hint: `see \`groundlab ${spec.name} --help\`` });
+    if (positionals.length > max)
+      throw new GroundlabError('BAD_ARGUMENT', `unexpected argument "${positionals[max]}"`, {
+        hint: `see \`groundlab ${spec.name} --help\``,
+      });
   }
   return { positionals, options, help };
 }

@@ -11,11 +11,17 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   export: { module: './commands/export', summary: 'export a checkpoint (e.g. as a Hugging Face GPT-2 folder)' },
   corpus: { module: './commands/corpus', summary: 'generate, import and describe corpora' },
   analyze: { module: './commands/analyze', summary: 'compute every measure and analysis of a run, per checkpoint' },
-  circuits: { module: './commands/circuits', summary: 'circuit tracing per checkpoint: path, attribution and exact patching, direct logit attribution' },
+  circuits: {
+    module: './commands/circuits',
+    summary: 'circuit tracing per checkpoint: path, attribution and exact patching, direct logit attribution',
+  },
   eval: { module: './commands/eval', summary: 'surprisal and grounding information gain of a run' },
   probe: { module: './commands/probe', summary: 'linear probes at hook points over layers and checkpoints' },
   das: { module: './commands/das', summary: 'distributed alignment search of a counting program variable (IIA, baselines)' },
-  binding: { module: './commands/binding', summary: 'binding mechanisms of a scene binding run: accuracy, per-head mediation and roles, position-ID patching' },
+  binding: {
+    module: './commands/binding',
+    summary: 'binding mechanisms of a scene binding run: accuracy, per-head mediation and roles, position-ID patching',
+  },
   sweep: { module: './commands/sweep', summary: 'run a grid of runs locally or through Slurm' },
   reproduce: { module: './commands/reproduce', summary: 'train and analyse everything, write figures, tables and REPORT.md' },
 };
@@ -23,7 +29,14 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
-  return ['usage: groundlab <command> [options]', '', 'commands:', ...lines, '', 'groundlab <command> --help shows the options of a command.'].join('\n');
+  return [
+    'usage: groundlab <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'groundlab <command> --help shows the options of a command.',
+  ].join('\n');
 }
 
 function loadCommand(name: string): Command {
@@ -75,7 +88,9 @@ export function reportError(command: string, e: unknown, write: (s: string) => v
     return err.code === 'ABORTED' ? 130 : 1;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  write(`groundlab ${command}: internal error [INTERNAL]: ${msg}\n  this is a bug in groundlab: please report it with the command and this trace\n${e instanceof Error ? e.stack : ''}\n`);
+  write(
+    `groundlab ${command}: internal error [INTERNAL]: ${msg}\n  this is a bug in groundlab: please report it with the command and this trace\n${e instanceof Error ? e.stack : ''}\n`,
+  );
   return 1;
 }
 

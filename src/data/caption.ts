@@ -63,7 +63,11 @@ const PLACES = ['grass', 'floor', 'street', 'beach', 'kitchen', 'yard'];
 /** Zipf-weighted sampling of distinct nouns over a rank order independent of the corpus seed. */
 export class WeightedNouns {
   private cum: Float64Array;
-  constructor(readonly nouns: CdiNoun[], zipf: number, label: string) {
+  constructor(
+    readonly nouns: CdiNoun[],
+    zipf: number,
+    label: string,
+  ) {
     const order = nouns.map((_, i) => i);
     new Rng(`groundlab-noun-rank/${label}`).shuffle(order);
     this.cum = new Float64Array(nouns.length);
@@ -212,7 +216,13 @@ export function generateCaptionDialog(k: DialogKnobs, seed: number): Episode[] {
 
 /** Held-out frames: caption openings and questions the generator never emits (checked by tests). */
 export const CAPTION_EVAL_FRAMES: EvalFrame[] = [
-  { id: 'photo-of/what-is-in-the-photo', tokens: ['<CAP>', 'a', 'photo', 'of', 'a', '{ENV}', '<Q>', 'what', 'is', 'in', 'the', 'photo', '<A>', 'a'] },
-  { id: 'small-on-street/what-is-small', tokens: ['<CAP>', 'one', 'small', '{ENV}', 'on', 'the', 'street', '<Q>', 'what', 'is', 'small', '<A>', 'a'] },
+  {
+    id: 'photo-of/what-is-in-the-photo',
+    tokens: ['<CAP>', 'a', 'photo', 'of', 'a', '{ENV}', '<Q>', 'what', 'is', 'in', 'the', 'photo', '<A>', 'a'],
+  },
+  {
+    id: 'small-on-street/what-is-small',
+    tokens: ['<CAP>', 'one', 'small', '{ENV}', 'on', 'the', 'street', '<Q>', 'what', 'is', 'small', '<A>', 'a'],
+  },
   { id: 'bare/can-you-see-the', tokens: ['<CAP>', '{ENV}', 'on', 'the', 'beach', '<Q>', 'can', 'you', 'see', 'the'] },
 ];

@@ -76,15 +76,68 @@ export interface ChatTranscript {
   turns: Turn[];
 }
 
-const DEFAULT_TIERS: Record<ChatEnvTier, 'situation' | 'events' | 'drop'> = { act: 'events', sit: 'situation', gpx: 'events', com: 'drop', exp: 'drop' };
+const DEFAULT_TIERS: Record<ChatEnvTier, 'situation' | 'events' | 'drop'> = {
+  act: 'events',
+  sit: 'situation',
+  gpx: 'events',
+  com: 'drop',
+  exp: 'drop',
+};
 
 /** Standard CHAT dependent tiers that carry no environment information; read and ignored. */
 const IGNORED_TIERS = new Set([
-  'mor', 'gra', 'pho', 'mod', 'spa', 'int', 'err', 'add', 'cod', 'coh', 'def', 'eng', 'fac', 'flo', 'gls', 'lan', 'par', 'tim',
-  'trn', 'grt', 'ort', 'sin', 'alt', 'wor', 'xpho', 'xmod', 'ges', 'syn', 'spn', 'cnl', 'ext', 'gpa', 'mot', 'ret', 'inf',
+  'mor',
+  'gra',
+  'pho',
+  'mod',
+  'spa',
+  'int',
+  'err',
+  'add',
+  'cod',
+  'coh',
+  'def',
+  'eng',
+  'fac',
+  'flo',
+  'gls',
+  'lan',
+  'par',
+  'tim',
+  'trn',
+  'grt',
+  'ort',
+  'sin',
+  'alt',
+  'wor',
+  'xpho',
+  'xmod',
+  'ges',
+  'syn',
+  'spn',
+  'cnl',
+  'ext',
+  'gpa',
+  'mot',
+  'ret',
+  'inf',
 ]);
 
-const IRREGULAR_PLURALS = new Map<string, string>(Object.entries({ feet: 'foot', teeth: 'tooth', mice: 'mouse', geese: 'goose', children: 'child', men: 'man', women: 'woman', people: 'person', knives: 'knife', leaves: 'leaf', wolves: 'wolf' }));
+const IRREGULAR_PLURALS = new Map<string, string>(
+  Object.entries({
+    feet: 'foot',
+    teeth: 'tooth',
+    mice: 'mouse',
+    geese: 'goose',
+    children: 'child',
+    men: 'man',
+    women: 'woman',
+    people: 'person',
+    knives: 'knife',
+    leaves: 'leaf',
+    wolves: 'wolf',
+  }),
+);
 
 interface Resolved {
   nounSet: Set<string>;
@@ -147,9 +200,9 @@ function firstInvalidUtf8(b: Uint8Array): number {
     }
     let need: number;
     let min: number;
-    if (c >= 0xc2 && c <= 0xdf) (need = 1), (min = 0x80);
-    else if (c >= 0xe0 && c <= 0xef) (need = 2), (min = 0x800);
-    else if (c >= 0xf0 && c <= 0xf4) (need = 3), (min = 0x10000);
+    if (c >= 0xc2 && c <= 0xdf) ((need = 1), (min = 0x80));
+    else if (c >= 0xe0 && c <= 0xef) ((need = 2), (min = 0x800));
+    else if (c >= 0xf0 && c <= 0xf4) ((need = 3), (min = 0x10000));
     else return i;
     if (i + need >= n) return i;
     let cp = c & (0x3f >> need);
@@ -192,7 +245,8 @@ function utf16Order(b: Uint8Array): 'little-endian' | 'big-endian' | undefined {
 
 /** Decode a transcript's bytes: strict UTF-8, no binary data. */
 export function decodeChatBytes(bytes: Uint8Array, file: string): string {
-  if (bytes.length === 0) throw new GroundlabError('BAD_FILE', 'the file is empty', { file, hint: 'a CHAT transcript starts with @UTF8 and @Begin' });
+  if (bytes.length === 0)
+    throw new GroundlabError('BAD_FILE', 'the file is empty', { file, hint: 'a CHAT transcript starts with @UTF8 and @Begin' });
   const utf16 = utf16Order(bytes);
   if (utf16) {
     throw new GroundlabError('BAD_FILE', `the file is UTF-16 (${utf16}) text, not UTF-8`, {
@@ -203,11 +257,15 @@ export function decodeChatBytes(bytes: Uint8Array, file: string): string {
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (c === 0 || (c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 0x15 && c !== 12)) {
-      throw new GroundlabError('BAD_FILE', `binary data (byte 0x${c.toString(16).padStart(2, '0')} at offset ${i}): this is not a CHAT text file`, {
-        file,
-        line: lineAt(bytes, i),
-        hint: 'point the reader at .cha transcripts (plain UTF-8 text)',
-      });
+      throw new GroundlabError(
+        'BAD_FILE',
+        `binary data (byte 0x${c.toString(16).padStart(2, '0')} at offset ${i}): this is not a CHAT text file`,
+        {
+          file,
+          line: lineAt(bytes, i),
+          hint: 'point the reader at .cha transcripts (plain UTF-8 text)',
+        },
+      );
     }
   }
   const bad = firstInvalidUtf8(bytes);
@@ -264,7 +322,8 @@ function scanMain(s: string): Node[] {
       continue;
     }
     let j = i;
-    if (c === '+') while (j < n && !' \t\n\r['.includes(s[j])) j++; // terminators and linkers: +... +/. +< ++
+    if (c === '+')
+      while (j < n && !' \t\n\r['.includes(s[j])) j++; // terminators and linkers: +... +/. +< ++
     else while (j < n && !' \t\n\r[]<>\u201e\u2021'.includes(s[j])) j++;
     top().push({ kind: 'word', text: s.slice(i, j) });
     i = j;
@@ -274,7 +333,8 @@ function scanMain(s: string): Node[] {
 }
 
 const PAUSE = /^\((\.{1,3}|\d+(:\d+)?(\.\d*)?)\)$/;
-const STRIP_CHARS = /[:\u02c8\u02cc\u2191\u2193\u2260\u21ab^\u2248\u2261\u223e\u2219\u2248\u2193\u2197\u2198\u2192\u21d7\u21d8\u2040\u00a7\u2303\u25bc\u25b2\u2907\u2906\u263a\u264b\u2047\u02d0]/g;
+const STRIP_CHARS =
+  /[:\u02c8\u02cc\u2191\u2193\u2260\u21ab^\u2248\u2261\u223e\u2219\u2248\u2193\u2197\u2198\u2192\u21d7\u21d8\u2040\u00a7\u2303\u25bc\u25b2\u2907\u2906\u263a\u264b\u2047\u02d0]/g;
 const TERMINALS = new Set(['.', '?', '!', ',', ';', ':', '\u201e', '\u2021', '"', '\u201c', '\u201d']);
 
 interface MainOut {
@@ -369,9 +429,16 @@ function processWord(raw: string, r: Resolved, out: MainOut): void {
     if (raw.startsWith('&=')) {
       const ev = raw.slice(2).replace(/[:_]/g, ' ').trim();
       if (!ev) return;
-      const ws = ev.split(/\s+/).map((w) => cleanWord(w, r)).filter((w): w is string => !!w);
+      const ws = ev
+        .split(/\s+/)
+        .map((w) => cleanWord(w, r))
+        .filter((w): w is string => !!w);
       if (r.events === 'env') pushAll(out.events, ws);
-      else if (r.events === 'keep') pushAll(out.words, ws.map((w) => nounWord(w, r, 'lan')));
+      else if (r.events === 'keep')
+        pushAll(
+          out.words,
+          ws.map((w) => nounWord(w, r, 'lan')),
+        );
       return;
     }
     const kind = raw.startsWith('&-') ? r.fillers : raw.startsWith('&+') ? r.fragments : 'drop';
@@ -474,7 +541,8 @@ export function parseChat(text: string, file: string, opts: ChatOptions = {}): C
       lines[lines.length - 1].text += ' ' + l.trim();
       continue;
     }
-    if (l.startsWith('\t')) throw new GroundlabError('PARSE', 'a continuation line (starting with a tab) with nothing to continue', { file, line: i + 1 });
+    if (l.startsWith('\t'))
+      throw new GroundlabError('PARSE', 'a continuation line (starting with a tab) with nothing to continue', { file, line: i + 1 });
     lines.push({ text: l, line: i + 1 });
   }
   const err = (line: number, msg: string, hint?: string) => new GroundlabError('PARSE', msg, { file, line, hint });
@@ -513,7 +581,11 @@ export function parseChat(text: string, file: string, opts: ChatOptions = {}): C
           const f = part.trim().split(/\s+/).filter(Boolean);
           if (!f.length) continue;
           if (!/^[A-Za-z0-9]+$/.test(f[0])) throw err(line, `bad participant code "${f[0]}"`);
-          const p: ChatParticipant = { code: f[0], role: f.length >= 2 ? f[f.length - 1] : 'Unidentified', name: f.length >= 3 ? f.slice(1, -1).join(' ') : undefined };
+          const p: ChatParticipant = {
+            code: f[0],
+            role: f.length >= 2 ? f[f.length - 1] : 'Unidentified',
+            name: f.length >= 3 ? f.slice(1, -1).join(' ') : undefined,
+          };
           participants.push(p);
           roles.set(p.code, roleWord(p.role, p.code));
         }
@@ -538,7 +610,11 @@ export function parseChat(text: string, file: string, opts: ChatOptions = {}): C
       }
       const env: TurnEnv = { situation: [], before: [], during: [], after: [] };
       if (!turns.length && situation && r.situationHeader) pushAll(env.situation, envWords(situation, r, roles));
-      if (parsed.events.length) pushAll(env.during, parsed.events.map((w) => nounWord(w, r, 'env')));
+      if (parsed.events.length)
+        pushAll(
+          env.during,
+          parsed.events.map((w) => nounWord(w, r, 'env')),
+        );
       current = { speaker: speakerToken(code), env, utterance: parsed.words, source: { file, line } };
       turns.push(current);
       continue;
@@ -552,11 +628,19 @@ export function parseChat(text: string, file: string, opts: ChatOptions = {}): C
         const use = r.tiers[tier as ChatEnvTier];
         if (use !== 'drop') addEvents(m[2], r, roles, current.env, use === 'situation');
       } else if (!IGNORED_TIERS.has(tier) && !tier.startsWith('x')) {
-        throw err(line, `unknown dependent tier %${tier}`, 'CHAT dependent tiers are e.g. %act, %sit, %gpx, %com, %exp, %mor, %gra, %pho; user tiers start with %x');
+        throw err(
+          line,
+          `unknown dependent tier %${tier}`,
+          'CHAT dependent tiers are e.g. %act, %sit, %gpx, %com, %exp, %mor, %gra, %pho; user tiers start with %x',
+        );
       }
       continue;
     }
-    throw err(line, `cannot read line ${JSON.stringify(l.slice(0, 40))}`, 'every CHAT line starts with @ (header), * (main tier), % (dependent tier) or a tab (continuation)');
+    throw err(
+      line,
+      `cannot read line ${JSON.stringify(l.slice(0, 40))}`,
+      'every CHAT line starts with @ (header), * (main tier), % (dependent tier) or a tab (continuation)',
+    );
   }
   if (!begun) throw err(1, 'no @Begin: this is not a CHAT transcript', 'a CHAT file starts with @UTF8 then @Begin');
   if (!ended) throw err(lastLine, 'the file ends without @End (truncated?)', 'a complete CHAT transcript ends with @End');
@@ -595,7 +679,9 @@ export function listChatFiles(root: string): string[] {
   };
   walk(root);
   if (!out.length)
-    throw new GroundlabError('NOT_FOUND', `no .cha files under ${root}`, { hint: 'unzip a TalkBank corpus (e.g. childes.talkbank.org > Eng-NA) and point at its folder' });
+    throw new GroundlabError('NOT_FOUND', `no .cha files under ${root}`, {
+      hint: 'unzip a TalkBank corpus (e.g. childes.talkbank.org > Eng-NA) and point at its folder',
+    });
   return out;
 }
 
@@ -632,11 +718,21 @@ export function readChatTree(root: string, opts: ChatOptions = {}): ChatCorpus {
   }
   if (!episodes.length) {
     if (noTurns.length) {
-      const which = noTurns.length === 1 ? '' : `: ${noTurns.slice(0, 5).map((f) => path.relative(base, f) || f).join(', ')}${noTurns.length > 5 ? ', ...' : ''}`;
-      throw new GroundlabError('BAD_FILE', `${noTurns.length === 1 ? 'the transcript has' : `${noTurns.length} transcripts have`} headers only: no utterance (main tier) to read${which}${skipped ? ` (${skipped} other files skipped)` : ''}`, {
-        file: noTurns.length === 1 ? noTurns[0] : undefined,
-        hint: 'a transcript needs main tiers between @Begin and @End, e.g. "*MOT:<TAB>look at the ball ."',
-      });
+      const which =
+        noTurns.length === 1
+          ? ''
+          : `: ${noTurns
+              .slice(0, 5)
+              .map((f) => path.relative(base, f) || f)
+              .join(', ')}${noTurns.length > 5 ? ', ...' : ''}`;
+      throw new GroundlabError(
+        'BAD_FILE',
+        `${noTurns.length === 1 ? 'the transcript has' : `${noTurns.length} transcripts have`} headers only: no utterance (main tier) to read${which}${skipped ? ` (${skipped} other files skipped)` : ''}`,
+        {
+          file: noTurns.length === 1 ? noTurns[0] : undefined,
+          hint: 'a transcript needs main tiers between @Begin and @End, e.g. "*MOT:<TAB>look at the ball ."',
+        },
+      );
     }
     throw new GroundlabError('BAD_FILE', `no transcript under ${root} could be read (${skipped} skipped)`, { hint: warnings[0]?.message });
   }
@@ -660,7 +756,8 @@ export const CHAT_FRAME_CANDIDATES: Array<{ id: string; tokens: string[] }> = [
 export function chatEvalFrames(episodes: readonly Episode[]): Array<{ id: string; tokens: string[] }> {
   const streams = episodes.map((e) => {
     const out: string[] = [];
-    for (const t of e.turns) for (const part of [[t.speaker], t.env.situation, t.env.before, t.env.during, t.utterance, t.env.after]) pushAll(out, part);
+    for (const t of e.turns)
+      for (const part of [[t.speaker], t.env.situation, t.env.before, t.env.during, t.utterance, t.env.after]) pushAll(out, part);
     return out;
   });
   const occurs = (pat: string[]) =>
@@ -702,14 +799,21 @@ export function chatOptionsFromKnobs(knobs: Record<string, number | boolean | st
     if (k.startsWith('tier.')) {
       const t = k.slice(5);
       if (!(t in DEFAULT_TIERS) || !['situation', 'events', 'drop'].includes(String(v)))
-        throw new GroundlabError('BAD_CONFIG', `CHAT option ${k}=${String(v)}: expected tier.{act,sit,gpx,com,exp} = situation|events|drop`);
+        throw new GroundlabError(
+          'BAD_CONFIG',
+          `CHAT option ${k}=${String(v)}: expected tier.{act,sit,gpx,com,exp} = situation|events|drop`,
+        );
       tiers[t] = String(v);
       continue;
     }
     const ok = allowed[k];
     const val = v === 'true' ? true : v === 'false' ? false : v;
-    if (!ok) throw new GroundlabError('BAD_CONFIG', `unknown CHAT option "${k}"`, { hint: unknownNameHint(k, [...Object.keys(allowed), 'tier.<name>'], 'options') });
-    if (!ok.includes(val as string | boolean)) throw new GroundlabError('BAD_CONFIG', `CHAT option ${k}=${String(v)}: expected one of ${ok.join(', ')}`);
+    if (!ok)
+      throw new GroundlabError('BAD_CONFIG', `unknown CHAT option "${k}"`, {
+        hint: unknownNameHint(k, [...Object.keys(allowed), 'tier.<name>'], 'options'),
+      });
+    if (!ok.includes(val as string | boolean))
+      throw new GroundlabError('BAD_CONFIG', `CHAT option ${k}=${String(v)}: expected one of ${ok.join(', ')}`);
     o[k] = val;
   }
   if (Object.keys(tiers).length) o.tiers = tiers;

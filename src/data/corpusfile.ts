@@ -30,7 +30,17 @@ function b64ToF32(s: string): Float32Array | undefined {
 
 /** The file's text (header line + one line per episode). */
 export function corpusFileText(c: CorpusFile): string {
-  const lines = [JSON.stringify({ groundlab: 'corpus', version: 1, spec: c.spec, nouns: c.nouns, evalFrames: c.evalFrames, featureDim: c.featureDim, episodes: c.episodes.length })];
+  const lines = [
+    JSON.stringify({
+      groundlab: 'corpus',
+      version: 1,
+      spec: c.spec,
+      nouns: c.nouns,
+      evalFrames: c.evalFrames,
+      featureDim: c.featureDim,
+      episodes: c.episodes.length,
+    }),
+  ];
   for (const ep of c.episodes) {
     lines.push(
       JSON.stringify({
@@ -52,7 +62,10 @@ export function readCorpusFile(path: string): CorpusFile {
     text = fs.readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as { code?: string }).code;
-    throw new GroundlabError(code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_FILE', `cannot read corpus file: ${(e as Error).message}`, { file: path, cause: e });
+    throw new GroundlabError(code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_FILE', `cannot read corpus file: ${(e as Error).message}`, {
+      file: path,
+      cause: e,
+    });
   }
   return parseCorpusFile(text, path);
 }
@@ -61,17 +74,38 @@ export function readCorpusFile(path: string): CorpusFile {
 export function parseCorpusFile(text: string, path: string): CorpusFile {
   const lines = text.split('\n');
   const bad = (line: number, what: string) =>
-    new GroundlabError('PARSE', what, { file: path, line, hint: 'corpus files are written by `groundlab corpus generate --out` or `groundlab corpus import --out`' });
-  let head: { groundlab?: string; version?: number; spec?: CorpusSpec; nouns?: string[]; evalFrames?: EvalFrame[]; featureDim?: number; episodes?: number };
+    new GroundlabError('PARSE', what, {
+      file: path,
+      line,
+      hint: 'corpus files are written by `groundlab corpus generate --out` or `groundlab corpus import --out`',
+    });
+  let head: {
+    groundlab?: string;
+    version?: number;
+    spec?: CorpusSpec;
+    nouns?: string[];
+    evalFrames?: EvalFrame[];
+    featureDim?: number;
+    episodes?: number;
+  };
   try {
     head = JSON.parse(lines[0]);
   } catch {
     throw bad(1, 'the first line is not a JSON corpus header');
   }
-  if (!head || typeof head !== 'object' || head.groundlab !== 'corpus' || head.version !== 1) throw bad(1, 'not a groundlab corpus file (header "groundlab": "corpus", version 1 expected)');
-  if (!Array.isArray(head.nouns) || !head.nouns.every((n) => typeof n === 'string') || typeof head.featureDim !== 'number' || !(head.featureDim >= 0))
+  if (!head || typeof head !== 'object' || head.groundlab !== 'corpus' || head.version !== 1)
+    throw bad(1, 'not a groundlab corpus file (header "groundlab": "corpus", version 1 expected)');
+  if (
+    !Array.isArray(head.nouns) ||
+    !head.nouns.every((n) => typeof n === 'string') ||
+    typeof head.featureDim !== 'number' ||
+    !(head.featureDim >= 0)
+  )
     throw bad(1, 'header lacks nouns or featureDim');
-  if (!Array.isArray(head.evalFrames) || !head.evalFrames.every((f) => f && typeof f.id === 'string' && Array.isArray(f.tokens) && f.tokens.every((t) => typeof t === 'string')))
+  if (
+    !Array.isArray(head.evalFrames) ||
+    !head.evalFrames.every((f) => f && typeof f.id === 'string' && Array.isArray(f.tokens) && f.tokens.every((t) => typeof t === 'string'))
+  )
     throw bad(1, 'header evalFrames must be a list of { id, tokens }');
   const episodes: Episode[] = [];
   for (let i = 1; i < lines.length; i++) {
@@ -82,19 +116,34 @@ export function parseCorpusFile(text: string, path: string): CorpusFile {
     } catch {
       throw bad(i + 1, 'this line is not valid JSON (truncated file?)');
     }
-    if (!ep || typeof ep !== 'object' || typeof ep.id !== 'string' || !Array.isArray(ep.turns)) throw bad(i + 1, 'an episode needs "id" and "turns"');
+    if (!ep || typeof ep !== 'object' || typeof ep.id !== 'string' || !Array.isArray(ep.turns))
+      throw bad(i + 1, 'an episode needs "id" and "turns"');
     const turns: Turn[] = [];
     for (const t of ep.turns) {
       const e = t?.env;
       const okList = (x: unknown) => Array.isArray(x) && x.every((w) => typeof w === 'string');
-      if (!t || typeof t.speaker !== 'string' || !e || !okList(e.situation) || !okList(e.before) || !okList(e.during) || !okList(e.after) || !okList(t.utterance))
+      if (
+        !t ||
+        typeof t.speaker !== 'string' ||
+        !e ||
+        !okList(e.situation) ||
+        !okList(e.before) ||
+        !okList(e.during) ||
+        !okList(e.after) ||
+        !okList(t.utterance)
+      )
         throw bad(i + 1, 'a turn needs speaker, env {situation, before, during, after} and utterance');
-      const turn: Turn = { speaker: t.speaker, env: { situation: e.situation, before: e.before, during: e.during, after: e.after }, utterance: t.utterance };
+      const turn: Turn = {
+        speaker: t.speaker,
+        env: { situation: e.situation, before: e.before, during: e.during, after: e.after },
+        utterance: t.utterance,
+      };
       if (t.patches !== undefined) {
         if (!okList(t.patches)) throw bad(i + 1, 'patches must be a list of base64 strings');
         turn.patches = t.patches.map((p) => {
           const f = b64ToF32(p);
-          if (!f || f.length !== head.featureDim) throw bad(i + 1, `a patch has ${f ? f.length : 'a broken'} features, expected ${head.featureDim}`);
+          if (!f || f.length !== head.featureDim)
+            throw bad(i + 1, `a patch has ${f ? f.length : 'a broken'} features, expected ${head.featureDim}`);
           return f;
         });
       }
@@ -102,12 +151,19 @@ export function parseCorpusFile(text: string, path: string): CorpusFile {
         if (!okList(t.envNouns)) throw bad(i + 1, 'envNouns must be a list of strings');
         turn.envNouns = t.envNouns;
       }
-      if (t.source && typeof t.source.file === 'string' && typeof t.source.line === 'number') turn.source = { file: t.source.file, line: t.source.line };
+      if (t.source && typeof t.source.file === 'string' && typeof t.source.line === 'number')
+        turn.source = { file: t.source.file, line: t.source.line };
       turns.push(turn);
     }
     episodes.push({ id: ep.id, turns });
   }
   if (typeof head.episodes === 'number' && head.episodes !== episodes.length)
     throw bad(lines.length, `the header announces ${head.episodes} episodes but the file holds ${episodes.length} (truncated?)`);
-  return { spec: head.spec ?? { kind: 'file', path }, nouns: head.nouns, evalFrames: head.evalFrames, featureDim: head.featureDim, episodes };
+  return {
+    spec: head.spec ?? { kind: 'file', path },
+    nouns: head.nouns,
+    evalFrames: head.evalFrames,
+    featureDim: head.featureDim,
+    episodes,
+  };
 }

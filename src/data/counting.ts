@@ -73,14 +73,21 @@ export function countingKnobs(knobs: CorpusSpec['knobs'] = {}): CountingKnobs {
     else if (key === 'objectTypes') k.objectTypes = int(1);
     else if (key === 'heldOut') {
       const s = String(v).trim();
-      k.heldOut = s === '' || s === 'none' ? [] : s.split(/[\/;, ]+/).map((x) => {
-        const n = Number(x);
-        if (!Number.isInteger(n) || n < 1) throw bad('counts separated by "/", e.g. 4/9/14/17, or none');
-        return n;
-      });
+      k.heldOut =
+        s === '' || s === 'none'
+          ? []
+          : s.split(/[\/;, ]+/).map((x) => {
+              const n = Number(x);
+              if (!Number.isInteger(n) || n < 1) throw bad('counts separated by "/", e.g. 4/9/14/17, or none');
+              return n;
+            });
     } else throw new GroundlabError('BAD_CONFIG', `unknown counting knob "${key}"`, { hint: `counting knobs: ${known.join(', ')}` });
   }
-  if (trainCounts(k).length === 0) throw new GroundlabError('BAD_CONFIG', `counting knobs leave no training count (maxCount ${k.maxCount}, heldOut ${k.heldOut.join('/')})`);
+  if (trainCounts(k).length === 0)
+    throw new GroundlabError(
+      'BAD_CONFIG',
+      `counting knobs leave no training count (maxCount ${k.maxCount}, heldOut ${k.heldOut.join('/')})`,
+    );
   return k;
 }
 
@@ -130,7 +137,12 @@ export function countingSequence(k: Pick<CountingKnobs, 'task' | 'objectTypes'>,
 }
 
 /** Sequences of the given counts, `perCount` each, seeded. */
-export function countingSequences(k: CountingKnobs, counts: readonly number[], perCount: number, seed: number | string): CountingSequence[] {
+export function countingSequences(
+  k: CountingKnobs,
+  counts: readonly number[],
+  perCount: number,
+  seed: number | string,
+): CountingSequence[] {
   const rng = new Rng(`${seed}/counting`);
   const out: CountingSequence[] = [];
   for (const n of counts) for (let i = 0; i < perCount; i++) out.push(countingSequence(k, n, rng));
@@ -166,10 +178,14 @@ export class CountingDataset implements TokenDataset {
     const pad = tokenizer.id(PAD);
     this.rows = sequences.map((s) => {
       if (s.tokens.length > seqLen + 1) {
-        throw new GroundlabError('BAD_CONFIG', `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, more than seqLen + 1 = ${seqLen + 1}`, {
-          hint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise --seq-len to ${s.tokens.length - 1}`,
-          codeHint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise \`seqLen\` to ${s.tokens.length - 1}`,
-        });
+        throw new GroundlabError(
+          'BAD_CONFIG',
+          `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
+          {
+            hint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise --seq-len to ${s.tokens.length - 1}`,
+            codeHint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise \`seqLen\` to ${s.tokens.length - 1}`,
+          },
+        );
       }
       const r = new Int32Array(seqLen + 1).fill(pad);
       r.set(tokenizer.encode(s.tokens));
@@ -184,7 +200,8 @@ export class CountingDataset implements TokenDataset {
   }
 
   private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.size)
+      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
   }
 
   row(i: number): Int32Array {
@@ -200,5 +217,8 @@ export class CountingDataset implements TokenDataset {
 
 /** Sequences as episodes (one turn each, the tokens after `<bos>` as its utterance), for the corpus statistics. */
 export function countingEpisodes(seqs: readonly CountingSequence[]): Episode[] {
-  return seqs.map((s, i) => ({ id: `count-${i}`, turns: [{ speaker: s.tokens[0], env: { situation: [], before: [], during: [], after: [] }, utterance: s.tokens.slice(1) }] }));
+  return seqs.map((s, i) => ({
+    id: `count-${i}`,
+    turns: [{ speaker: s.tokens[0], env: { situation: [], before: [], during: [], after: [] }, utterance: s.tokens.slice(1) }],
+  }));
 }

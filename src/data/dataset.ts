@@ -26,7 +26,15 @@ export class PackedDataset implements TokenDataset {
   private readonly patchIndex?: Int32Array;
   private readonly patchFeatures?: Float32Array[];
 
-  constructor(stream: Int32Array, tokenCount: number, seqLen: number, padId: number, featureDim = 0, patchIndex?: Int32Array, patchFeatures?: Float32Array[]) {
+  constructor(
+    stream: Int32Array,
+    tokenCount: number,
+    seqLen: number,
+    padId: number,
+    featureDim = 0,
+    patchIndex?: Int32Array,
+    patchFeatures?: Float32Array[],
+  ) {
     this.seqLen = seqLen;
     this.tokenCount = tokenCount;
     this.featureDim = featureDim;
@@ -48,7 +56,8 @@ export class PackedDataset implements TokenDataset {
   }
 
   private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.size)
+      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
   }
 
   /** [seqLen + 1] token ids. */
@@ -111,7 +120,10 @@ export function packEpisodes(episodes: readonly Episode[], tokenizer: Tokenizer,
         if (ids[j] !== patchId) continue;
         const f = feats[k++];
         if (!f || f.length !== featureDim)
-          throw new GroundlabError('BAD_CONFIG', `episode ${episodes[e].id}: patch ${k} has ${f ? f.length : 'no'} features, expected ${featureDim}`);
+          throw new GroundlabError(
+            'BAD_CONFIG',
+            `episode ${episodes[e].id}: patch ${k} has ${f ? f.length : 'no'} features, expected ${featureDim}`,
+          );
         patchIndex[pos + j] = patchFeatures.length;
         patchFeatures.push(f);
       }

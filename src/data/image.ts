@@ -14,7 +14,16 @@ import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import type { Episode, EvalFrame, Turn } from './types';
 import { PATCH } from './tokens';
-import { DIALOG_COLORS, DIALOG_LIMITS, DIALOG_SETTINGS, WeightedNouns, dialogRounds, drawDialogScene, type DialogKnobs, type DialogScene } from './caption';
+import {
+  DIALOG_COLORS,
+  DIALOG_LIMITS,
+  DIALOG_SETTINGS,
+  WeightedNouns,
+  dialogRounds,
+  drawDialogScene,
+  type DialogKnobs,
+  type DialogScene,
+} from './caption';
 import { resolveKnobs, type KnobLimit } from './knobs';
 import { nounSubset, type CdiNoun } from './words';
 
@@ -36,7 +45,12 @@ export const IMAGE_SETTINGS: Record<'simple' | 'realistic', ImageKnobs> = {
   realistic: { ...DIALOG_SETTINGS.realistic, episodes: 8000, grid: 4, featureDim: 32, lightingNoise: 0.15 },
 };
 
-const IMAGE_LIMITS: Record<keyof ImageKnobs, KnobLimit> = { ...DIALOG_LIMITS, grid: [2, 16, true], featureDim: [1, 1024, true], lightingNoise: [0, 1, false] };
+const IMAGE_LIMITS: Record<keyof ImageKnobs, KnobLimit> = {
+  ...DIALOG_LIMITS,
+  grid: [2, 16, true],
+  featureDim: [1, 1024, true],
+  lightingNoise: [0, 1, false],
+};
 
 export function imageKnobs(setting: string = 'simple', overrides: Record<string, unknown> = {}): ImageKnobs {
   return resolveKnobs('image', IMAGE_SETTINGS, IMAGE_LIMITS, setting, overrides);
@@ -187,7 +201,12 @@ export function layoutScene(scene: DialogScene, grid: number, rng: Rng): string[
 }
 
 /** Patch features of a scene: [grid * grid] vectors of [featureDim], with per-patch lighting noise. */
-export function encodeScene(scene: DialogScene, k: Pick<ImageKnobs, 'grid' | 'lightingNoise'>, rng: Rng, enc: FrozenPatchEncoder): Float32Array[] {
+export function encodeScene(
+  scene: DialogScene,
+  k: Pick<ImageKnobs, 'grid' | 'lightingNoise'>,
+  rng: Rng,
+  enc: FrozenPatchEncoder,
+): Float32Array[] {
   return layoutScene(scene, k.grid, rng).map((key) => {
     const gain = 1 + k.lightingNoise * rng.normal();
     const offset = k.lightingNoise * rng.normal();
@@ -198,7 +217,13 @@ export function encodeScene(scene: DialogScene, k: Pick<ImageKnobs, 'grid' | 'li
 function imageTurn(scene: DialogScene, k: ImageKnobs, rng: Rng, enc: FrozenPatchEncoder): Turn {
   const patches = encodeScene(scene, k, rng, enc);
   const envNouns = scene.objects.filter((o) => o.shown).map((o) => o.noun.noun);
-  return { speaker: '<IMG>', env: { situation: patches.map(() => PATCH), before: [], during: [], after: [] }, utterance: [], patches, envNouns };
+  return {
+    speaker: '<IMG>',
+    env: { situation: patches.map(() => PATCH), before: [], during: [], after: [] },
+    utterance: [],
+    patches,
+    envNouns,
+  };
 }
 
 const encoders = new Map<number, FrozenPatchEncoder>();
@@ -237,12 +262,20 @@ export const IMAGE_EVAL_FRAMES: EvalFrame[] = [
  * grid x grid "<patch>" tokens showing one object, `noun` (match: v, mismatch: u), with a seeded
  * colour, size and place. features: one [featureDim] vector per "<patch>" token, in order.
  */
-export function imageEvalContext(frame: EvalFrame, noun: string, knobs: ImageKnobs, seed = 0): { tokens: string[]; features: Float32Array[] } {
+export function imageEvalContext(
+  frame: EvalFrame,
+  noun: string,
+  knobs: ImageKnobs,
+  seed = 0,
+): { tokens: string[]; features: Float32Array[] } {
   const slot = frame.tokens.indexOf('{ENV}');
   if (slot < 0) throw new GroundlabError('BAD_ARGUMENT', `frame ${frame.id} has no {ENV} slot`);
   const rng = new Rng(`image-eval/${seed}/${frame.id}`); // the same scene layout for every noun at a given seed
   const cdi: CdiNoun = { noun, category: '', kind: 'toy' };
-  const scene: DialogScene = { place: rng.pick(Object.keys(PLACE_RGB)), objects: [{ noun: cdi, color: rng.pick(DIALOG_COLORS), size: rng.pick(['big', 'small']), shown: true, named: true }] };
+  const scene: DialogScene = {
+    place: rng.pick(Object.keys(PLACE_RGB)),
+    objects: [{ noun: cdi, color: rng.pick(DIALOG_COLORS), size: rng.pick(['big', 'small']), shown: true, named: true }],
+  };
   const features = encodeScene(scene, knobs, rng, encoderFor(knobs.featureDim));
   const tokens = [...frame.tokens.slice(0, slot), ...features.map(() => PATCH), ...frame.tokens.slice(slot + 1)];
   return { tokens, features };

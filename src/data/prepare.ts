@@ -49,7 +49,12 @@ export function registerCorpusKind(kind: CorpusSpec['kind'], loader: Loader): vo
 
 registerCorpusKind('synthetic', async (spec) => {
   const knobs = syntheticKnobs(spec.setting ?? 'simple', spec.knobs ?? {});
-  return { episodes: generateSynthetic(knobs, spec.seed ?? 0), nouns: syntheticNouns(knobs), evalFrames: SYNTHETIC_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })), featureDim: 0 };
+  return {
+    episodes: generateSynthetic(knobs, spec.seed ?? 0),
+    nouns: syntheticNouns(knobs),
+    evalFrames: SYNTHETIC_EVAL_FRAMES.map((f) => ({ ...f, tokens: [...f.tokens] })),
+    featureDim: 0,
+  };
 });
 
 registerCorpusKind('caption', async (spec) => {
@@ -73,7 +78,8 @@ registerCorpusKind('image', async (spec) => {
 });
 
 registerCorpusKind('file', async (spec) => {
-  if (!spec.path) throw new GroundlabError('BAD_CONFIG', 'a "file" corpus needs a path (a .jsonl file written by `groundlab corpus generate|import`)');
+  if (!spec.path)
+    throw new GroundlabError('BAD_CONFIG', 'a "file" corpus needs a path (a .jsonl file written by `groundlab corpus generate|import`)');
   const f = readCorpusFile(spec.path);
   return { episodes: f.episodes, nouns: f.nouns, evalFrames: f.evalFrames, featureDim: f.featureDim };
 });
@@ -82,28 +88,49 @@ registerCorpusKind('chat', async (spec) => {
   if (!spec.path) throw new GroundlabError('BAD_CONFIG', 'a "chat" corpus needs a path (a folder of .cha files)');
   const opts = chatOptionsFromKnobs(spec.knobs);
   const nouns = cdiNouns().map((n) => n.noun);
-  const c = readChatTree(spec.path, { ...opts, nouns, warn: (w) => process.stderr.write(`warning: ${w.file}${w.line ? ':' + w.line : ''}: ${w.message}\n`) });
+  const c = readChatTree(spec.path, {
+    ...opts,
+    nouns,
+    warn: (w) => process.stderr.write(`warning: ${w.file}${w.line ? ':' + w.line : ''}: ${w.message}\n`),
+  });
   return { episodes: c.episodes, nouns, evalFrames: chatEvalFrames(c.episodes), featureDim: 0 };
 });
 
 registerCorpusKind('counting', async (spec) => {
   const k = countingKnobs(spec.knobs);
   const seqs = generateCounting(k, spec.seed ?? 0);
-  return { episodes: countingEpisodes(seqs), nouns: [], evalFrames: [], featureDim: 0, tokenizer: countingTokenizer(k), dataset: (tok, seqLen) => new CountingDataset(seqs, tok, seqLen) };
+  return {
+    episodes: countingEpisodes(seqs),
+    nouns: [],
+    evalFrames: [],
+    featureDim: 0,
+    tokenizer: countingTokenizer(k),
+    dataset: (tok, seqLen) => new CountingDataset(seqs, tok, seqLen),
+  };
 });
 
 registerCorpusKind('binding', async (spec) => {
   const k = bindingKnobs(spec.knobs);
   const scenes = generateBinding(k, spec.seed ?? 0);
-  return { episodes: bindingEpisodes(scenes), nouns: [], evalFrames: [], featureDim: 0, tokenizer: bindingTokenizer(k), dataset: (tok, seqLen) => new BindingDataset(scenes, tok, seqLen) };
+  return {
+    episodes: bindingEpisodes(scenes),
+    nouns: [],
+    evalFrames: [],
+    featureDim: 0,
+    tokenizer: bindingTokenizer(k),
+    dataset: (tok, seqLen) => new BindingDataset(scenes, tok, seqLen),
+  };
 });
 
 /** Load the episodes of a spec (no tokenizer, no packing). */
 export async function loadCorpus(spec: CorpusSpec): Promise<LoadedCorpus> {
-  if (!spec || typeof spec !== 'object') throw new GroundlabError('BAD_CONFIG', 'corpus spec must be an object like { kind: "synthetic", setting: "simple" }');
+  if (!spec || typeof spec !== 'object')
+    throw new GroundlabError('BAD_CONFIG', 'corpus spec must be an object like { kind: "synthetic", setting: "simple" }');
   const loader = loaders[spec.kind];
   if (!loader)
-    throw new GroundlabError('BAD_CONFIG', `unknown corpus kind "${String(spec.kind)}"`, { hint: `kinds: ${Object.keys(loaders).join(', ')}` });
+    throw new GroundlabError('BAD_CONFIG', `unknown corpus kind "${String(spec.kind)}"`, {
+      hint: `kinds: ${Object.keys(loaders).join(', ')}`,
+    });
   return loader(splitKnobs(spec).loaderSpec);
 }
 
@@ -119,7 +146,8 @@ function splitKnobs(spec: CorpusSpec): { loaderSpec: CorpusSpec; vocabMinCount: 
   let vocabMinCount = 1;
   if (knobs.vocabMinCount !== undefined) {
     const v = Number(knobs.vocabMinCount);
-    if (!Number.isInteger(v) || v < 1) throw new GroundlabError('BAD_CONFIG', `knob vocabMinCount = ${JSON.stringify(knobs.vocabMinCount)}: expected a whole number >= 1`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new GroundlabError('BAD_CONFIG', `knob vocabMinCount = ${JSON.stringify(knobs.vocabMinCount)}: expected a whole number >= 1`);
     vocabMinCount = v;
     delete knobs.vocabMinCount;
   }
@@ -133,9 +161,14 @@ export async function prepareData(spec: CorpusSpec, opts: PrepareOptions): Promi
 
 /** Tokenize, pack and describe an already loaded corpus. */
 export function prepareLoaded(spec: CorpusSpec, c: LoadedCorpus, opts: PrepareOptions): PreparedData {
-  if (!c.episodes.length) throw new GroundlabError('BAD_CONFIG', 'the corpus has no episodes', { hint: 'check the corpus source (an empty folder or file?)' });
-  const tokenizer = c.tokenizer ?? WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
+  if (!c.episodes.length)
+    throw new GroundlabError('BAD_CONFIG', 'the corpus has no episodes', { hint: 'check the corpus source (an empty folder or file?)' });
+  const tokenizer =
+    c.tokenizer ??
+    WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
   const stats = corpusStats(c.episodes, { nouns: c.nouns, window: opts.window, minCount: opts.minCount, vocabSize: tokenizer.vocabSize });
-  const train = c.dataset ? c.dataset(tokenizer, opts.seqLen) : packEpisodes(c.episodes, tokenizer, { seqLen: opts.seqLen, featureDim: c.featureDim });
+  const train = c.dataset
+    ? c.dataset(tokenizer, opts.seqLen)
+    : packEpisodes(c.episodes, tokenizer, { seqLen: opts.seqLen, featureDim: c.featureDim });
   return { spec, tokenizer, episodes: c.episodes, train, stats, nouns: stats.passing, evalFrames: c.evalFrames, featureDim: c.featureDim };
 }

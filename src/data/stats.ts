@@ -118,7 +118,10 @@ export function formatStats(st: CorpusStats, opts: { perNoun?: boolean } = {}): 
   ];
   if (opts.perNoun) {
     lines.push('', 'noun           ENV     LAN    cooc  envFollowed  pass');
-    for (const x of st.nouns) lines.push(`${x.noun.padEnd(12)} ${String(x.env).padStart(6)} ${String(x.lan).padStart(7)} ${String(x.cooc).padStart(7)} ${String(x.envFollowed).padStart(12)}  ${x.pass ? 'yes' : 'no'}`);
+    for (const x of st.nouns)
+      lines.push(
+        `${x.noun.padEnd(12)} ${String(x.env).padStart(6)} ${String(x.lan).padStart(7)} ${String(x.cooc).padStart(7)} ${String(x.envFollowed).padStart(12)}  ${x.pass ? 'yes' : 'no'}`,
+      );
   }
   return lines.join('\n');
 }

@@ -122,7 +122,14 @@ export function syntheticKnobs(setting: string = 'simple', overrides: Record<str
 
 const GRASP: NounKind[] = ['toy', 'food', 'drink', 'household', 'vehicle', 'clothing', 'animal'];
 
-const ACTIONS_GENERAL = ['{A} picks up {O}', '{A} holds {O}', '{A} gives {O} to {R}', '{A} takes {O} from {R}', '{A} puts down {O}', '{A} shakes {O}'];
+const ACTIONS_GENERAL = [
+  '{A} picks up {O}',
+  '{A} holds {O}',
+  '{A} gives {O} to {R}',
+  '{A} takes {O} from {R}',
+  '{A} puts down {O}',
+  '{A} shakes {O}',
+];
 const ACTIONS_ANY = ['{A} points at {O}', '{A} looks at {O}'];
 const ACTIONS_KIND: Record<NounKind, string[]> = {
   animal: ['{A} pets {O}', '{O} runs by'],
@@ -198,8 +205,14 @@ const CHILD_FILLER = ['no', 'yes', 'mommy', 'uh oh', 'mine', 'again', 'look', 'u
 export const SYNTHETIC_EVAL_FRAMES: EvalFrame[] = [
   { id: 'holds-up/can-you-see-the', tokens: ['<CHI>', 'child', 'holds', 'up', '{ENV}', '<MOT>', 'can', 'you', 'see', 'the'] },
   { id: 'picks-up/look-it-is-your', tokens: ['<MOT>', 'mother', 'picks', '{ENV}', 'up', 'look', 'it', 'is', 'your'] },
-  { id: 'plays-laughs/you-like-the', tokens: ['<CHI>', 'child', 'plays', 'with', '{ENV}', 'child', 'laughs', '<MOT>', 'yes', 'you', 'like', 'the'] },
-  { id: 'gives-child/that-is-the', tokens: ['<MOT>', 'mother', 'gives', 'child', '{ENV}', 'wow', '<CHI>', 'look', '<MOT>', 'that', 'is', 'the'] },
+  {
+    id: 'plays-laughs/you-like-the',
+    tokens: ['<CHI>', 'child', 'plays', 'with', '{ENV}', 'child', 'laughs', '<MOT>', 'yes', 'you', 'like', 'the'],
+  },
+  {
+    id: 'gives-child/that-is-the',
+    tokens: ['<MOT>', 'mother', 'gives', 'child', '{ENV}', 'wow', '<CHI>', 'look', '<MOT>', 'that', 'is', 'the'],
+  },
   { id: 'holds-up/oh-you-have-your', tokens: ['<MOT>', 'child', 'holds', 'up', '{ENV}', 'oh', 'you', 'have', 'your'] },
   { id: 'picks-up/do-you-like-your', tokens: ['<CHI>', 'child', 'picks', '{ENV}', 'up', '<MOT>', 'do', 'you', 'like', 'your'] },
   { id: 'gives-child/here-is-the', tokens: ['<MOT>', 'mother', 'gives', 'child', '{ENV}', 'here', 'is', 'the'] },
@@ -223,7 +236,10 @@ function words(template: string, fill: Record<string, string>): string[] {
 /** Weighted sampler over nouns: Zipf weights over a rank order that does not depend on the corpus seed. */
 class NounSampler {
   private cum: Float64Array;
-  constructor(private readonly nouns: CdiNoun[], zipf: number) {
+  constructor(
+    private readonly nouns: CdiNoun[],
+    zipf: number,
+  ) {
     const order = nouns.map((_, i) => i);
     new Rng('groundlab-noun-rank').shuffle(order); // fixed rank order, the same for every corpus seed
     const w = new Float64Array(nouns.length);
@@ -262,7 +278,9 @@ function pickSpeaker(rng: Rng, k: SyntheticKnobs): string {
 }
 
 function actionFor(noun: CdiNoun, rng: Rng): string {
-  const pool = GRASP.includes(noun.kind) ? [...ACTIONS_GENERAL, ...ACTIONS_ANY, ...ACTIONS_KIND[noun.kind]] : [...ACTIONS_ANY, ...ACTIONS_KIND[noun.kind]];
+  const pool = GRASP.includes(noun.kind)
+    ? [...ACTIONS_GENERAL, ...ACTIONS_ANY, ...ACTIONS_KIND[noun.kind]]
+    : [...ACTIONS_ANY, ...ACTIONS_KIND[noun.kind]];
   return rng.pick(pool);
 }
 

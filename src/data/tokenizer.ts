@@ -62,11 +62,12 @@ export class WordTokenizer implements Tokenizer {
       if (this.sharedVocab && nounSet.has(w)) continue;
       add(w);
     }
-    if (this.sharedVocab) for (const n of this.nouns) {
-      const id = this.ids.get(n) as number;
-      this.ids.set(envToken(n), id);
-      this.ids.set(lanToken(n), id);
-    }
+    if (this.sharedVocab)
+      for (const n of this.nouns) {
+        const id = this.ids.get(n) as number;
+        this.ids.set(envToken(n), id);
+        this.ids.set(lanToken(n), id);
+      }
     this.vocab = vocab;
     this.padId = this.ids.get(PAD) as number;
     this.unkId = this.ids.get(UNK) as number;
@@ -77,7 +78,10 @@ export class WordTokenizer implements Tokenizer {
    * corpus's other tokens by descending frequency (ties alphabetical); tokens seen fewer than
    * `minCount` times are left out (they become "<unk>").
    */
-  static fromEpisodes(episodes: readonly Episode[], opts: { nouns: readonly string[]; sharedVocab?: boolean; minCount?: number }): WordTokenizer {
+  static fromEpisodes(
+    episodes: readonly Episode[],
+    opts: { nouns: readonly string[]; sharedVocab?: boolean; minCount?: number },
+  ): WordTokenizer {
     const counts = new Map<string, number>();
     for (const ep of episodes) for (const t of episodeTokens(ep)) counts.set(t, (counts.get(t) ?? 0) + 1);
     const minCount = opts.minCount ?? 1;
@@ -131,14 +135,18 @@ export class WordTokenizer implements Tokenizer {
 
   static fromJSON(json: unknown): WordTokenizer {
     const j = json as Partial<WordTokenizerJSON> | null;
-    const bad = (what: string) => new GroundlabError('BAD_FILE', `not a groundlab word tokenizer: ${what}`, { hint: 'tokenizer.json should come from WordTokenizer.toJSON()' });
+    const bad = (what: string) =>
+      new GroundlabError('BAD_FILE', `not a groundlab word tokenizer: ${what}`, {
+        hint: 'tokenizer.json should come from WordTokenizer.toJSON()',
+      });
     if (!j || typeof j !== 'object' || j.type !== 'word') throw bad('missing type "word"');
     if (j.version !== 1) throw bad(`unsupported version ${String(j.version)}`);
     if (!Array.isArray(j.vocab) || !j.vocab.every((t) => typeof t === 'string')) throw bad('vocab must be a list of strings');
     if (!Array.isArray(j.nouns) || !j.nouns.every((t) => typeof t === 'string')) throw bad('nouns must be a list of strings');
     for (let i = 0; i < SPECIAL_TOKENS.length; i++) if (j.vocab[i] !== SPECIAL_TOKENS[i]) throw bad(`id ${i} must be ${SPECIAL_TOKENS[i]}`);
     const tok = new WordTokenizer({ nouns: j.nouns, words: j.vocab.slice(SPECIAL_TOKENS.length), sharedVocab: !!j.sharedVocab });
-    if (tok.vocab.length !== j.vocab.length || tok.vocab.some((t, i) => t !== j.vocab![i])) throw bad('vocab order is inconsistent with its nouns');
+    if (tok.vocab.length !== j.vocab.length || tok.vocab.some((t, i) => t !== j.vocab![i]))
+      throw bad('vocab order is inconsistent with its nouns');
     return tok;
   }
 }

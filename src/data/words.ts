@@ -7,18 +7,7 @@ import * as path from 'path';
 import { GroundlabError } from '../errors';
 
 export type NounKind =
-  | 'animal'
-  | 'vehicle'
-  | 'toy'
-  | 'food'
-  | 'drink'
-  | 'clothing'
-  | 'body'
-  | 'household'
-  | 'furniture'
-  | 'outside'
-  | 'place'
-  | 'person';
+  'animal' | 'vehicle' | 'toy' | 'food' | 'drink' | 'clothing' | 'body' | 'household' | 'furniture' | 'outside' | 'place' | 'person';
 
 export interface CdiNoun {
   noun: string;
@@ -28,7 +17,20 @@ export interface CdiNoun {
   kind: NounKind;
 }
 
-const KINDS = new Set<string>(['animal', 'vehicle', 'toy', 'food', 'drink', 'clothing', 'body', 'household', 'furniture', 'outside', 'place', 'person']);
+const KINDS = new Set<string>([
+  'animal',
+  'vehicle',
+  'toy',
+  'food',
+  'drink',
+  'clothing',
+  'body',
+  'household',
+  'furniture',
+  'outside',
+  'place',
+  'person',
+]);
 
 /** The package's data/ folder (works from src/ under tsx and from dist/src/ after a build). */
 export function dataDir(): string {
@@ -55,12 +57,16 @@ export function parseNounList(text: string, file = 'cdi-nouns.tsv'): CdiNoun[] {
     const cols = line.split('\t');
     if (!header) {
       header = true;
-      if (cols[0] !== 'noun') throw new GroundlabError('PARSE', 'expected the header row "noun<TAB>category<TAB>kind"', { file, line: i + 1 });
+      if (cols[0] !== 'noun')
+        throw new GroundlabError('PARSE', 'expected the header row "noun<TAB>category<TAB>kind"', { file, line: i + 1 });
       continue;
     }
     const [noun, category, kind] = cols;
     if (cols.length !== 3 || !/^[a-z_]+$/.test(noun) || !KINDS.has(kind))
-      throw new GroundlabError('PARSE', `bad row ${JSON.stringify(line)}: expected noun (lowercase letters), category, kind`, { file, line: i + 1 });
+      throw new GroundlabError('PARSE', `bad row ${JSON.stringify(line)}: expected noun (lowercase letters), category, kind`, {
+        file,
+        line: i + 1,
+      });
     if (seen.has(noun)) throw new GroundlabError('PARSE', `duplicate noun "${noun}"`, { file, line: i + 1 });
     seen.add(noun);
     out.push({ noun, category, kind: kind as NounKind });

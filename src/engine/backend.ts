@@ -63,7 +63,10 @@ async function loadGradients(): Promise<void> {
   // A real dynamic import (TypeScript would turn `import()` into `require()` under CommonJS).
   const dynImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
   // Gradients go into the process-global registry; chained ops (`x.sum()`) onto the global Tensor class.
-  for (const spec of ['@tensorflow/tfjs-core/dist/register_all_gradients.js', '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js']) {
+  for (const spec of [
+    '@tensorflow/tfjs-core/dist/register_all_gradients.js',
+    '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js',
+  ]) {
     await dynImport('file://' + require.resolve(spec));
   }
   gradientsLoaded = true;
@@ -122,7 +125,9 @@ async function choose(opts: InitOptions): Promise<EngineInfo> {
         const threads = threadsFromEnv();
         if (loadNativeAddon() && setNativeKernels(true, threads)) return { ...base, threads: nativeInfo()!.threads, native: nativeInfo() };
         if (forced === 'native') {
-          throw new GroundlabError('BACKEND', `the native kernels are ${nativeLoadError() ?? 'not available'}`, { hint: 'build them with `bash src/engine/native/build.sh`, or set GROUNDLAB_BACKEND=wasm' });
+          throw new GroundlabError('BACKEND', `the native kernels are ${nativeLoadError() ?? 'not available'}`, {
+            hint: 'build them with `bash src/engine/native/build.sh`, or set GROUNDLAB_BACKEND=wasm',
+          });
         }
         return { ...base, threads: 1, nativeUnavailable: nativeLoadError() };
       }
@@ -154,7 +159,8 @@ export function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
     if (log) {
       const simd = i.simd === undefined ? '' : i.simd ? ', SIMD' : ', no SIMD';
       const threads = `${i.threads || 'native'} thread${i.threads === 1 ? '' : 's'}`;
-      if (i.native) process.stderr.write(`groundlab: backend wasm + native kernels (${i.native.blas.split(' ').slice(0, 2).join(' ')}, ${threads})\n`);
+      if (i.native)
+        process.stderr.write(`groundlab: backend wasm + native kernels (${i.native.blas.split(' ').slice(0, 2).join(' ')}, ${threads})\n`);
       else process.stderr.write(`groundlab: backend ${i.backend} (${i.source}${simd}), ${threads}\n`);
       if (i.nativeUnavailable) process.stderr.write(`groundlab: native kernels ${i.nativeUnavailable}; running on pure wasm\n`);
     }

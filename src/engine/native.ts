@@ -23,31 +23,145 @@ type WasmBackend = any;
 
 /** The addon's functions (offsets in bytes into `heap`, sizes in elements). */
 interface Addon {
-  gemm(heap: ArrayBuffer, ta: number, tb: number, m: number, n: number, k: number, a: number, b: number, beta: number, c: number, batch: number, sa: number, sb: number, sc: number): void;
+  gemm(
+    heap: ArrayBuffer,
+    ta: number,
+    tb: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    b: number,
+    beta: number,
+    c: number,
+    batch: number,
+    sa: number,
+    sb: number,
+    sc: number,
+  ): void;
   rowBroadcast(heap: ArrayBuffer, rows: number, cols: number, src: number, dst: number): void;
   transpose(heap: ArrayBuffer, outer: number, rows: number, cols: number, inner: number, x: number, y: number): void;
-  layerNorm(heap: ArrayBuffer, n: number, d: number, eps: number, x: number, g: number, b: number, y: number, xhat: number, rstd: number, rms: number): void;
-  layerNormGrad(heap: ArrayBuffer, n: number, d: number, dy: number, xhat: number, rstd: number, g: number, dx: number, dg: number, db: number, rms: number): void;
+  layerNorm(
+    heap: ArrayBuffer,
+    n: number,
+    d: number,
+    eps: number,
+    x: number,
+    g: number,
+    b: number,
+    y: number,
+    xhat: number,
+    rstd: number,
+    rms: number,
+  ): void;
+  layerNormGrad(
+    heap: ArrayBuffer,
+    n: number,
+    d: number,
+    dy: number,
+    xhat: number,
+    rstd: number,
+    g: number,
+    dx: number,
+    dg: number,
+    db: number,
+    rms: number,
+  ): void;
   gelu(heap: ArrayBuffer, size: number, x: number, y: number): void;
   geluGrad(heap: ArrayBuffer, size: number, x: number, dy: number, dx: number): void;
   causalSoftmax(heap: ArrayBuffer, n: number, t: number, scale: number, s: number, p: number): void;
   causalSoftmaxGrad(heap: ArrayBuffer, n: number, t: number, scale: number, p: number, dp: number, ds: number): void;
   crossEntropy(heap: ArrayBuffer, n: number, v: number, z: number, targets: number, mask: number, grad: number, loss: number): void;
-  adamw(heap: ArrayBuffer, size: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number, bc1: number, bc2: number, decay: number): void;
+  adamw(
+    heap: ArrayBuffer,
+    size: number,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    bc1: number,
+    bc2: number,
+    decay: number,
+  ): void;
   gather(heap: ArrayBuffer, outer: number, dim: number, nIdx: number, inner: number, x: number, idx: number, out: number): number;
   causalConv(heap: ArrayBuffer, b: number, t: number, c: number, k: number, x: number, w: number, bias: number, y: number): void;
-  causalConvGrad(heap: ArrayBuffer, b: number, t: number, c: number, k: number, dy: number, x: number, w: number, dx: number, dw: number, db: number): void;
+  causalConvGrad(
+    heap: ArrayBuffer,
+    b: number,
+    t: number,
+    c: number,
+    k: number,
+    dy: number,
+    x: number,
+    w: number,
+    dx: number,
+    dw: number,
+    db: number,
+  ): void;
   silu(heap: ArrayBuffer, size: number, x: number, y: number): void;
   siluGrad(heap: ArrayBuffer, size: number, x: number, dy: number, dx: number): void;
   embeddingGrad(heap: ArrayBuffer, n: number, v: number, d: number, ids: number, dy: number, out: number): void;
   glaPattern(heap: ArrayBuffer, n: number, t: number, k: number, q: number, kk: number, logA: number, p: number): void;
-  glaPatternGrad(heap: ArrayBuffer, n: number, t: number, k: number, dp: number, q: number, kk: number, logA: number, dq: number, dk: number, dlogA: number): void;
+  glaPatternGrad(
+    heap: ArrayBuffer,
+    n: number,
+    t: number,
+    k: number,
+    dp: number,
+    q: number,
+    kk: number,
+    logA: number,
+    dq: number,
+    dk: number,
+    dlogA: number,
+  ): void;
   gru(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, bhh: number, out: number, acts: number): void;
-  gruGrad(heap: ArrayBuffer, t: number, b: number, d: number, dy: number, acts: number, out: number, whh: number, dxw: number, dw: number, db: number): void;
+  gruGrad(
+    heap: ArrayBuffer,
+    t: number,
+    b: number,
+    d: number,
+    dy: number,
+    acts: number,
+    out: number,
+    whh: number,
+    dxw: number,
+    dw: number,
+    db: number,
+  ): void;
   lstm(heap: ArrayBuffer, t: number, b: number, d: number, xw: number, whh: number, out: number, acts: number): void;
-  lstmGrad(heap: ArrayBuffer, t: number, b: number, d: number, dy: number, acts: number, out: number, whh: number, dxw: number, dw: number): void;
+  lstmGrad(
+    heap: ArrayBuffer,
+    t: number,
+    b: number,
+    d: number,
+    dy: number,
+    acts: number,
+    out: number,
+    whh: number,
+    dxw: number,
+    dw: number,
+  ): void;
   ssd(heap: ArrayBuffer, b: number, t: number, h: number, dt: number, a: number, cb: number, decay: number, m: number): void;
-  ssdGrad(heap: ArrayBuffer, b: number, t: number, h: number, g: number, decay: number, m: number, cb: number, dt: number, a: number, dDt: number, da: number, dCb: number): void;
+  ssdGrad(
+    heap: ArrayBuffer,
+    b: number,
+    t: number,
+    h: number,
+    g: number,
+    decay: number,
+    m: number,
+    cb: number,
+    dt: number,
+    a: number,
+    dDt: number,
+    da: number,
+    dCb: number,
+  ): void;
   setThreads(n: number): void;
   threads(): number;
   blas(): string;
@@ -113,7 +227,10 @@ export function missingCpuFlags(infoFile: string, cpuinfo = '/proc/cpuinfo'): st
     return [];
   }
   if (!required.length || !fs.existsSync(cpuinfo)) return [];
-  const line = fs.readFileSync(cpuinfo, 'utf8').split('\n').find((l) => /^flags\s*:/.test(l));
+  const line = fs
+    .readFileSync(cpuinfo, 'utf8')
+    .split('\n')
+    .find((l) => /^flags\s*:/.test(l));
   if (!line) return [];
   const have = new Set(line.split(':')[1].trim().split(/\s+/));
   return required.filter((f) => !have.has(f));
@@ -136,7 +253,9 @@ export function threadsFromEnv(): number {
   if (v === 'all') return Math.max(1, os.cpus().length);
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) {
-    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_THREADS is "${v}", which is not a positive integer`, { hint: 'set GROUNDLAB_THREADS=1, a number of threads, or all (every core), or unset it' });
+    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_THREADS is "${v}", which is not a positive integer`, {
+      hint: 'set GROUNDLAB_THREADS=1, a number of threads, or all (every core), or unset it',
+    });
   }
   return n;
 }
@@ -169,7 +288,14 @@ function isF32(...ts: Array<tf.TensorInfo | null | undefined>): boolean {
  * op(A) op(B) for [..., M, K] x [..., K, N] with batch dims equal or one side broadcast (size 1);
  * returns undefined when the batch dims need a general broadcast (the caller falls back).
  */
-function matmulNative(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, ta: boolean, tb: boolean, bias?: tf.TensorInfo | null): tf.TensorInfo | undefined {
+function matmulNative(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  ta: boolean,
+  tb: boolean,
+  bias?: tf.TensorInfo | null,
+): tf.TensorInfo | undefined {
   const ar = a.shape.length;
   const br = b.shape.length;
   if (ar < 2 || br < 2) return undefined;
@@ -195,7 +321,22 @@ function matmulNative(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, 
   const cOff = off(backend, out);
   if (m * n > 0) {
     if (bias) for (let i = 0; i < batch; i++) addon!.rowBroadcast(h, m, n, off(backend, bias), cOff + 4 * i * m * n);
-    addon!.gemm(h, ta ? 1 : 0, tb ? 1 : 0, m, n, k, off(backend, a), off(backend, b), bias ? 1 : 0, cOff, batch, na === 1 ? 0 : m * k, nb === 1 ? 0 : k * n, m * n);
+    addon!.gemm(
+      h,
+      ta ? 1 : 0,
+      tb ? 1 : 0,
+      m,
+      n,
+      k,
+      off(backend, a),
+      off(backend, b),
+      bias ? 1 : 0,
+      cOff,
+      batch,
+      na === 1 ? 0 : m * k,
+      nb === 1 ? 0 : k * n,
+      m * n,
+    );
   }
   return out;
 }
@@ -261,7 +402,8 @@ function transposeKernel(original: tf.KernelFunc): tf.KernelFunc {
     if (!swap) return original(args);
     const outShape = perm.map((p) => x.shape[p]);
     const out = backend.makeOutput(outShape, x.dtype);
-    if (tf.util.sizeFromShape(outShape) > 0) addon!.transpose(heap(backend), swap[0], swap[1], swap[2], swap[3], off(backend, x), off(backend, out));
+    if (tf.util.sizeFromShape(outShape) > 0)
+      addon!.transpose(heap(backend), swap[0], swap[1], swap[2], swap[3], off(backend, x), off(backend, out));
     return out;
   };
 }
@@ -323,7 +465,19 @@ const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]>
     const y = backend.makeOutput(x.shape, 'float32');
     const xhat = backend.makeOutput(x.shape, 'float32');
     const rstd = backend.makeOutput([n], 'float32');
-    addon!.layerNorm(heap(backend), n, d, attrs.eps, off(backend, x), off(backend, gamma), beta ? off(backend, beta) : -1, off(backend, y), off(backend, xhat), off(backend, rstd), beta ? 0 : 1);
+    addon!.layerNorm(
+      heap(backend),
+      n,
+      d,
+      attrs.eps,
+      off(backend, x),
+      off(backend, gamma),
+      beta ? off(backend, beta) : -1,
+      off(backend, y),
+      off(backend, xhat),
+      off(backend, rstd),
+      beta ? 0 : 1,
+    );
     return [y, xhat, rstd];
   },
   // inputs dy, xhat [N, D], rstd [N], gamma [D]; attrs rms -> [dx, dgamma, dbeta] (rms: [dx, dgamma])
@@ -334,7 +488,19 @@ const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]>
     const dx = backend.makeOutput(dy.shape, 'float32');
     const dg = backend.makeOutput([d], 'float32');
     const db = attrs.rms ? undefined : backend.makeOutput([d], 'float32');
-    addon!.layerNormGrad(heap(backend), n, d, off(backend, dy), off(backend, xhat), off(backend, rstd), off(backend, gamma), off(backend, dx), off(backend, dg), db ? off(backend, db) : -1, attrs.rms ? 1 : 0);
+    addon!.layerNormGrad(
+      heap(backend),
+      n,
+      d,
+      off(backend, dy),
+      off(backend, xhat),
+      off(backend, rstd),
+      off(backend, gamma),
+      off(backend, dx),
+      off(backend, dg),
+      db ? off(backend, db) : -1,
+      attrs.rms ? 1 : 0,
+    );
     return db ? [dx, dg, db] : [dx, dg];
   },
   [NATIVE.gelu]: ({ inputs, backend }) => {
@@ -361,7 +527,15 @@ const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]>
     const { p, dp } = inputs as Record<string, tf.TensorInfo>;
     const t = p.shape[p.shape.length - 1];
     const ds = backend.makeOutput(p.shape, 'float32');
-    addon!.causalSoftmaxGrad(heap(backend), tf.util.sizeFromShape(p.shape) / (t * t), t, attrs.scale, off(backend, p), off(backend, dp), off(backend, ds));
+    addon!.causalSoftmaxGrad(
+      heap(backend),
+      tf.util.sizeFromShape(p.shape) / (t * t),
+      t,
+      attrs.scale,
+      off(backend, p),
+      off(backend, dp),
+      off(backend, ds),
+    );
     return ds;
   },
   // inputs logits [N, V], targets [N] int32, mask [N] (optional) -> [loss [], dlogits [N, V]]
@@ -370,7 +544,16 @@ const own: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]>
     const [n, v] = logits.shape;
     const loss = backend.makeOutput([], 'float32');
     const grad = backend.makeOutput([n, v], 'float32');
-    addon!.crossEntropy(heap(backend), n, v, off(backend, logits), off(backend, targets), mask ? off(backend, mask) : -1, off(backend, grad), off(backend, loss));
+    addon!.crossEntropy(
+      heap(backend),
+      n,
+      v,
+      off(backend, logits),
+      off(backend, targets),
+      mask ? off(backend, mask) : -1,
+      off(backend, grad),
+      off(backend, loss),
+    );
     return [loss, grad];
   },
   // inputs p, g, m, v (same shape); attrs lr, beta1, beta2, eps, bc1, bc2, decay -> [p', m', v']
@@ -406,7 +589,19 @@ Object.assign(own, {
     const dx = backend.makeOutput(x.shape, 'float32');
     const dw = backend.makeOutput(w.shape, 'float32');
     const db = backend.makeOutput([c], 'float32');
-    addon!.causalConvGrad(heap(backend), b, t, c, w.shape[0], off(backend, dy), off(backend, x), off(backend, w), off(backend, dx), off(backend, dw), off(backend, db));
+    addon!.causalConvGrad(
+      heap(backend),
+      b,
+      t,
+      c,
+      w.shape[0],
+      off(backend, dy),
+      off(backend, x),
+      off(backend, w),
+      off(backend, dx),
+      off(backend, dw),
+      off(backend, db),
+    );
     return [dx, dw, db];
   },
   [NATIVE.silu]: ({ inputs, backend }: KernelArgs) => {
@@ -442,7 +637,17 @@ Object.assign(own, {
     const { dp, q, k, logA } = inputs as Record<string, tf.TensorInfo>;
     const [n, t, kd] = q.shape;
     const outs = [0, 1, 2].map(() => backend.makeOutput([n, t, kd], 'float32'));
-    addon!.glaPatternGrad(heap(backend), n, t, kd, off(backend, dp), off(backend, q), off(backend, k), off(backend, logA), ...(outs.map((o: tf.TensorInfo) => off(backend, o)) as [number, number, number]));
+    addon!.glaPatternGrad(
+      heap(backend),
+      n,
+      t,
+      kd,
+      off(backend, dp),
+      off(backend, q),
+      off(backend, k),
+      off(backend, logA),
+      ...(outs.map((o: tf.TensorInfo) => off(backend, o)) as [number, number, number]),
+    );
     return outs;
   },
   // inputs xw [T, B, 3D], whh [D, 3D], bhh [3D] -> [out [T, B, D], acts [T, B, 4D] (r, z, n, hn)]
@@ -461,7 +666,19 @@ Object.assign(own, {
     const dxw = backend.makeOutput([t, b, 3 * d], 'float32');
     const dw = backend.makeOutput(whh.shape, 'float32');
     const db = backend.makeOutput([3 * d], 'float32');
-    addon!.gruGrad(heap(backend), t, b, d, off(backend, dy), off(backend, acts), off(backend, out), off(backend, whh), off(backend, dxw), off(backend, dw), off(backend, db));
+    addon!.gruGrad(
+      heap(backend),
+      t,
+      b,
+      d,
+      off(backend, dy),
+      off(backend, acts),
+      off(backend, out),
+      off(backend, whh),
+      off(backend, dxw),
+      off(backend, dw),
+      off(backend, db),
+    );
     return [dxw, dw, db];
   },
   // inputs xw [T, B, 4D], whh [D, 4D] -> [out [T, B, 2D] (h | c), acts [T, B, 4D]]
@@ -479,7 +696,18 @@ Object.assign(own, {
     const [t, b, d4] = acts.shape;
     const dxw = backend.makeOutput([t, b, d4], 'float32');
     const dw = backend.makeOutput(whh.shape, 'float32');
-    addon!.lstmGrad(heap(backend), t, b, d4 / 4, off(backend, dy), off(backend, acts), off(backend, out), off(backend, whh), off(backend, dxw), off(backend, dw));
+    addon!.lstmGrad(
+      heap(backend),
+      t,
+      b,
+      d4 / 4,
+      off(backend, dy),
+      off(backend, acts),
+      off(backend, out),
+      off(backend, whh),
+      off(backend, dxw),
+      off(backend, dw),
+    );
     return [dxw, dw];
   },
   // inputs dt [B, T, H], a [H], cb [B, T, T] -> [m [B, H, T, T], decay [B, H, T, T]]
@@ -498,7 +726,21 @@ Object.assign(own, {
     const dDt = backend.makeOutput([b, t, h], 'float32');
     const da = backend.makeOutput([h], 'float32');
     const dCb = backend.makeOutput([b, t, t], 'float32');
-    addon!.ssdGrad(heap(backend), b, t, h, off(backend, g), off(backend, decay), off(backend, m), off(backend, cb), off(backend, dt), off(backend, a), off(backend, dDt), off(backend, da), off(backend, dCb));
+    addon!.ssdGrad(
+      heap(backend),
+      b,
+      t,
+      h,
+      off(backend, g),
+      off(backend, decay),
+      off(backend, m),
+      off(backend, cb),
+      off(backend, dt),
+      off(backend, a),
+      off(backend, dDt),
+      off(backend, da),
+      off(backend, dCb),
+    );
     return [dDt, da, dCb];
   },
 });

@@ -93,7 +93,16 @@ const glaNative = tf.customGrad(((q: tf.Tensor, k: tf.Tensor, logA: tf.Tensor, s
  * Reference: the recurrence in plain JavaScript (float64). q, k, logA [n, T, K], v [n, T, V]
  * (row-major values and their shapes) -> o [n, T, V].
  */
-export function glaRecurrent(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, logA: ArrayLike<number>, n: number, t: number, kd: number, vd: number): Float64Array {
+export function glaRecurrent(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  logA: ArrayLike<number>,
+  n: number,
+  t: number,
+  kd: number,
+  vd: number,
+): Float64Array {
   const o = new Float64Array(n * t * vd);
   for (let i = 0; i < n; i++) {
     const s = new Float64Array(kd * vd); // S [K, V]

@@ -103,5 +103,8 @@ export const gruLayerFused: GruLayerFn = (xw, whh, bhh) => (nativeKernelsActive(
 const gruNative = tf.customGrad(((xw: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor, save: tf.GradSaveFunc) => {
   const [out, acts] = runNative(NATIVE.gru, { xw, whh, bhh });
   save([acts, out, whh]);
-  return { value: out, gradFunc: (dy: tf.Tensor, [sA, sOut, sW]: tf.Tensor[]) => runNative(NATIVE.gruGrad, { dy, acts: sA, out: sOut, whh: sW }) };
+  return {
+    value: out,
+    gradFunc: (dy: tf.Tensor, [sA, sOut, sW]: tf.Tensor[]) => runNative(NATIVE.gruGrad, { dy, acts: sA, out: sOut, whh: sW }),
+  };
 }) as any) as unknown as (xw: tf.Tensor, whh: tf.Tensor, bhh: tf.Tensor) => tf.Tensor;

@@ -29,7 +29,17 @@ function bmmKernel(args: { inputs: { a: tf.TensorInfo; b: tf.TensorInfo }; backe
   const [nb, k2, p] = b.shape;
   if (n !== nb || k !== k2) throw new Error(`GroundlabBmm: shapes [${a.shape}] x [${b.shape}] do not fit`);
   if (!wasmBatchMatMul) {
-    wasmBatchMatMul = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    wasmBatchMatMul = backend.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
   }
   const out = backend.makeOutput([n, m, p], 'float32');
   const aOff = backend.dataIdMap.get(a.dataId).memoryOffset as number;
@@ -56,7 +66,11 @@ function bmmKernel(args: { inputs: { a: tf.TensorInfo; b: tf.TensorInfo }; backe
 
 function fastSlice(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { inputs, attrs, backend } = args as unknown as { inputs: { x: tf.TensorInfo }; attrs: { begin: number[]; size: number[] }; backend: WasmBackend };
+    const { inputs, attrs, backend } = args as unknown as {
+      inputs: { x: tf.TensorInfo };
+      attrs: { begin: number[]; size: number[] };
+      backend: WasmBackend;
+    };
     const x = inputs.x;
     if (x.dtype === 'string') return original(args);
     const [begin, size] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, attrs.begin, attrs.size);
@@ -110,7 +124,11 @@ function sharedIdentity(original: tf.KernelFunc): tf.KernelFunc {
  */
 function fastPad(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
-    const { inputs, attrs, backend } = args as unknown as { inputs: { x: tf.TensorInfo }; attrs: { paddings: Array<[number, number]>; constantValue: number }; backend: WasmBackend };
+    const { inputs, attrs, backend } = args as unknown as {
+      inputs: { x: tf.TensorInfo };
+      attrs: { paddings: Array<[number, number]>; constantValue: number };
+      backend: WasmBackend;
+    };
     const x = inputs.x;
     if (x.dtype !== 'float32' && x.dtype !== 'int32') return original(args);
     const rank = x.shape.length;

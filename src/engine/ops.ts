@@ -142,57 +142,67 @@ export function layerNorm(x: T2, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-5):
   return layerNormOp(eps)(x, gamma, beta) as T2;
 }
 
-const layerNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  if (nativeKernelsActive()) {
-    const [y, xhat, rstd] = nk(NATIVE.layerNorm, { x, gamma: g, beta: b }, { eps });
+const layerNormOp = (eps: number) =>
+  cg((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (nativeKernelsActive()) {
+      const [y, xhat, rstd] = nk(NATIVE.layerNorm, { x, gamma: g, beta: b }, { eps });
+      save([xhat, rstd, g]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, [sxhat, srstd, sg]: tf.Tensor[]) =>
+          nk(NATIVE.layerNormGrad, { dy, xhat: sxhat, rstd: srstd, gamma: sg }, { rms: 0 }),
+      };
+    }
+    const mu = tf.mean(x, -1, true); // [N, 1]
+    const xc = tf.sub(x, mu);
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [N, 1]
+    const xhat = tf.mul(xc, rstd); // [N, D]
     save([xhat, rstd, g]);
-    return { value: y, gradFunc: (dy: tf.Tensor, [sxhat, srstd, sg]: tf.Tensor[]) => nk(NATIVE.layerNormGrad, { dy, xhat: sxhat, rstd: srstd, gamma: sg }, { rms: 0 }) };
-  }
-  const mu = tf.mean(x, -1, true); // [N, 1]
-  const xc = tf.sub(x, mu);
-  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [N, 1]
-  const xhat = tf.mul(xc, rstd); // [N, D]
-  save([xhat, rstd, g]);
-  return {
-    value: tf.add(tf.mul(xhat, g), b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sxhat, srstd, sg] = saved;
-      const dxhat = tf.mul(dy, sg);
-      const m1 = tf.mean(dxhat, -1, true);
-      const m2 = tf.mean(tf.mul(dxhat, sxhat), -1, true);
-      const dx = tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(sxhat, m2)), srstd);
-      const d = dy.shape[1] as number;
-      const both = colSum(tf.concat([tf.mul(dy, sxhat), dy], 1)); // [2D]: dgamma, dbeta
-      return [dx, tf.slice(both, [0], [d]), tf.slice(both, [d], [d])];
-    },
-  };
-});
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sxhat, srstd, sg] = saved;
+        const dxhat = tf.mul(dy, sg);
+        const m1 = tf.mean(dxhat, -1, true);
+        const m2 = tf.mean(tf.mul(dxhat, sxhat), -1, true);
+        const dx = tf.mul(tf.sub(tf.sub(dxhat, m1), tf.mul(sxhat, m2)), srstd);
+        const d = dy.shape[1] as number;
+        const both = colSum(tf.concat([tf.mul(dy, sxhat), dy], 1)); // [2D]: dgamma, dbeta
+        return [dx, tf.slice(both, [0], [d]), tf.slice(both, [d], [d])];
+      },
+    };
+  });
 
 /** RMS norm over the last axis: x [N, D], gamma [D] -> [N, D]. */
 export function rmsNorm(x: T2, gamma: tf.Tensor, eps = 1e-5): T2 {
   return rmsNormOp(eps)(x, gamma) as T2;
 }
 
-const rmsNormOp = (eps: number) => cg((x: tf.Tensor, g: tf.Tensor, save: tf.GradSaveFunc) => {
-  if (nativeKernelsActive()) {
-    const [y, xhat, rstd] = nk(NATIVE.layerNorm, { x, gamma: g }, { eps });
+const rmsNormOp = (eps: number) =>
+  cg((x: tf.Tensor, g: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (nativeKernelsActive()) {
+      const [y, xhat, rstd] = nk(NATIVE.layerNorm, { x, gamma: g }, { eps });
+      save([xhat, rstd, g]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, [sxhat, srstd, sg]: tf.Tensor[]) =>
+          nk(NATIVE.layerNormGrad, { dy, xhat: sxhat, rstd: srstd, gamma: sg }, { rms: 1 }),
+      };
+    }
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
+    const xhat = tf.mul(x, rstd);
     save([xhat, rstd, g]);
-    return { value: y, gradFunc: (dy: tf.Tensor, [sxhat, srstd, sg]: tf.Tensor[]) => nk(NATIVE.layerNormGrad, { dy, xhat: sxhat, rstd: srstd, gamma: sg }, { rms: 1 }) };
-  }
-  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
-  const xhat = tf.mul(x, rstd);
-  save([xhat, rstd, g]);
-  return {
-    value: tf.mul(xhat, g),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sxhat, srstd, sg] = saved;
-      const dxhat = tf.mul(dy, sg);
-      const m = tf.mean(tf.mul(dxhat, sxhat), -1, true);
-      const dx = tf.mul(tf.sub(dxhat, tf.mul(sxhat, m)), srstd);
-      return [dx, colSum(tf.mul(dy, sxhat))];
-    },
-  };
-});
+    return {
+      value: tf.mul(xhat, g),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sxhat, srstd, sg] = saved;
+        const dxhat = tf.mul(dy, sg);
+        const m = tf.mean(tf.mul(dxhat, sxhat), -1, true);
+        const dx = tf.mul(tf.sub(dxhat, tf.mul(sxhat, m)), srstd);
+        return [dx, colSum(tf.mul(dy, sxhat))];
+      },
+    };
+  });
 
 const GELU_K = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
@@ -340,7 +350,10 @@ export function embedding(ids: tf.Tensor1D, table: T2): T2 {
     const op = cg((w: tf.Tensor, save: tf.GradSaveFunc) => {
       const int = ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32');
       save([int]);
-      return { value: tf.gather(w, int), gradFunc: (dy: tf.Tensor, [sids]: tf.Tensor[]) => nk(NATIVE.embeddingGrad, { ids: sids, dy }, { vocab })[0] };
+      return {
+        value: tf.gather(w, int),
+        gradFunc: (dy: tf.Tensor, [sids]: tf.Tensor[]) => nk(NATIVE.embeddingGrad, { ids: sids, dy }, { vocab })[0],
+      };
     });
     return op(table) as T2;
   }
@@ -394,7 +407,10 @@ export const lstmLayerFused: LstmLayerFn = (xw, whh) => (nativeKernelsActive() ?
 const lstmNative = cg((xw: tf.Tensor, whh: tf.Tensor, save: tf.GradSaveFunc) => {
   const [out, acts] = nk(NATIVE.lstm, { xw, whh });
   save([acts, out, whh]);
-  return { value: out, gradFunc: (dy: tf.Tensor, [sA, sOut, sW]: tf.Tensor[]) => nk(NATIVE.lstmGrad, { dy, acts: sA, out: sOut, whh: sW }) };
+  return {
+    value: out,
+    gradFunc: (dy: tf.Tensor, [sA, sOut, sW]: tf.Tensor[]) => nk(NATIVE.lstmGrad, { dy, acts: sA, out: sOut, whh: sW }),
+  };
 });
 
 const lstmOp = cg((xw: tf.Tensor, whh: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -487,7 +503,8 @@ export const ssdPatternStock: SsdPatternFn = (dt, a, cb) => {
 };
 
 /** Fused: backward reuses the decay matrix and needs five reductions instead of sixteen. */
-export const ssdPatternFused: SsdPatternFn = (dt, a, cb) => (nativeKernelsActive() ? ssdNative(dt, a, cb) : ssdOp(dt, a, cb)) as tf.Tensor4D;
+export const ssdPatternFused: SsdPatternFn = (dt, a, cb) =>
+  (nativeKernelsActive() ? ssdNative(dt, a, cb) : ssdOp(dt, a, cb)) as tf.Tensor4D;
 
 /** The same op as one native kernel each way. */
 const ssdNative = cg((dt: tf.Tensor, a: tf.Tensor, cb: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -544,7 +561,11 @@ const siluNative = cg((x: tf.Tensor, save: tf.GradSaveFunc) => {
 export function causalConvStock(x: T3, w: T2, bias: tf.Tensor1D): T3 {
   const [b, t, ch] = x.shape;
   const k = w.shape[0];
-  const xp = tf.pad(x, [[0, 0], [k - 1, 0], [0, 0]]); // [B, T+K-1, C]
+  const xp = tf.pad(x, [
+    [0, 0],
+    [k - 1, 0],
+    [0, 0],
+  ]); // [B, T+K-1, C]
   let out: tf.Tensor = tf.reshape(bias, [1, 1, ch]);
   for (let j = 0; j < k; j++) {
     const wj = tf.reshape(tf.slice(w, [j, 0], [1, ch]), [1, 1, ch]);
@@ -552,10 +573,14 @@ export function causalConvStock(x: T3, w: T2, bias: tf.Tensor1D): T3 {
   }
   return out as T3;
 }
-export const causalConv = (x: T3, w: T2, bias: tf.Tensor1D): T3 => (nativeKernelsActive() ? (causalConvNative(x, w, bias) as T3) : causalConvStock(x, w, bias));
+export const causalConv = (x: T3, w: T2, bias: tf.Tensor1D): T3 =>
+  nativeKernelsActive() ? (causalConvNative(x, w, bias) as T3) : causalConvStock(x, w, bias);
 const causalConvNative = cg((x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
-  return { value: nk(NATIVE.causalConv, { x, w, bias })[0], gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => nk(NATIVE.causalConvGrad, { dy, x: sx, w: sw }) };
+  return {
+    value: nk(NATIVE.causalConv, { x, w, bias })[0],
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => nk(NATIVE.causalConvGrad, { dy, x: sx, w: sw }),
+  };
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -85,10 +85,19 @@ function checkFrame(f: Frame): void {
 /** Build the evaluation set deterministically. */
 export function buildEvalSet(nouns: readonly string[], frames: readonly Frame[], opts: Partial<EvalSetOptions> = {}): EvalSet {
   const o = { ...DEFAULT_EVALSET_OPTIONS, ...opts };
-  if (nouns.length < 2) throw new GroundlabError('BAD_ARGUMENT', `an evaluation set needs at least 2 nouns, got ${nouns.length}`, { hint: 'mismatch contexts need a second noun' });
-  if (frames.length === 0) throw new GroundlabError('BAD_ARGUMENT', 'no evaluation frames', { hint: 'the corpus gives held-out frames (PreparedData.evalFrames)' });
+  if (nouns.length < 2)
+    throw new GroundlabError('BAD_ARGUMENT', `an evaluation set needs at least 2 nouns, got ${nouns.length}`, {
+      hint: 'mismatch contexts need a second noun',
+    });
+  if (frames.length === 0)
+    throw new GroundlabError('BAD_ARGUMENT', 'no evaluation frames', {
+      hint: 'the corpus gives held-out frames (PreparedData.evalFrames)',
+    });
   if (!(o.contextsPerNoun >= 1) || !(o.mismatchesPerContext >= 1))
-    throw new GroundlabError('BAD_ARGUMENT', `contextsPerNoun and mismatchesPerContext must be >= 1 (got ${o.contextsPerNoun}, ${o.mismatchesPerContext})`);
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `contextsPerNoun and mismatchesPerContext must be >= 1 (got ${o.contextsPerNoun}, ${o.mismatchesPerContext})`,
+    );
   frames.forEach(checkFrame);
   const root = new Rng(`evalset/${o.seed}`);
   const items: EvalItem[] = [];
@@ -124,10 +133,20 @@ export function buildImageEvalSet(
   image: Omit<ImageEvalSpec, 'scenesPerFrame'> & { scenesPerFrame?: number },
   opts: Partial<EvalSetOptions> = {},
 ): EvalSet {
-  for (const [k, v] of [['grid', image.grid], ['featureDim', image.featureDim]] as const)
-    if (!Number.isInteger(v) || v < 1) throw new GroundlabError('BAD_ARGUMENT', `image evaluation set: ${k} must be a whole number >= 1 (got ${v})`);
-  if (!(image.lightingNoise >= 0)) throw new GroundlabError('BAD_ARGUMENT', `image evaluation set: lightingNoise must be >= 0 (got ${image.lightingNoise})`);
-  const spec: ImageEvalSpec = { grid: image.grid, featureDim: image.featureDim, lightingNoise: image.lightingNoise, scenesPerFrame: image.scenesPerFrame ?? DEFAULT_SCENES_PER_FRAME };
+  for (const [k, v] of [
+    ['grid', image.grid],
+    ['featureDim', image.featureDim],
+  ] as const)
+    if (!Number.isInteger(v) || v < 1)
+      throw new GroundlabError('BAD_ARGUMENT', `image evaluation set: ${k} must be a whole number >= 1 (got ${v})`);
+  if (!(image.lightingNoise >= 0))
+    throw new GroundlabError('BAD_ARGUMENT', `image evaluation set: lightingNoise must be >= 0 (got ${image.lightingNoise})`);
+  const spec: ImageEvalSpec = {
+    grid: image.grid,
+    featureDim: image.featureDim,
+    lightingNoise: image.lightingNoise,
+    scenesPerFrame: image.scenesPerFrame ?? DEFAULT_SCENES_PER_FRAME,
+  };
   const set = buildEvalSet(nouns, imageSceneFrames(frames, spec.scenesPerFrame), opts);
   return { ...set, image: spec };
 }
@@ -184,7 +203,10 @@ export function evalSequences(
     if (!f) throw new GroundlabError('BAD_FILE', `evaluation item refers to an unknown frame "${it.frame}"`);
     const slot = prefix.length + f.tokens.indexOf(ENV_SLOT);
     const target = idOf(lanForm(it.noun));
-    const conds: Array<['match' | 'mismatch', string]> = [['match', it.noun], ...(opts.matchOnly ? [] : it.mismatches.map((u) => ['mismatch', u] as ['mismatch', string]))];
+    const conds: Array<['match' | 'mismatch', string]> = [
+      ['match', it.noun],
+      ...(opts.matchOnly ? [] : it.mismatches.map((u) => ['mismatch', u] as ['mismatch', string])),
+    ];
     for (const [condition, envNoun] of conds) {
       if (images) {
         const c = images(f, envNoun); // the frame's scene showing envNoun: "<patch>" tokens at the slot
@@ -192,7 +214,19 @@ export function evalSequences(
         const F = set.image!.featureDim;
         const features = new Float32Array(ids.length * F); // [T * F]
         c.features.forEach((v, j) => features.set(v, (slot + j) * F));
-        out.push({ item: i, noun: it.noun, context: it.frame, condition, envNoun, ids, envPos: slot, envLength: c.features.length, features, predPos: ids.length - 1, target });
+        out.push({
+          item: i,
+          noun: it.noun,
+          context: it.frame,
+          condition,
+          envNoun,
+          ids,
+          envPos: slot,
+          envLength: c.features.length,
+          features,
+          predPos: ids.length - 1,
+          target,
+        });
         continue;
       }
       const toks = [...prefix, ...f.tokens];

@@ -37,7 +37,10 @@ export function baseFrameId(id: string): string {
  * "<patch>" tokens at the slot and one [featureDim] vector per patch, in order. Deterministic in
  * (seed, frame id, noun).
  */
-export function imageContexts(spec: ImageEvalSpec, seed: number): (frame: Frame, noun: string) => { tokens: string[]; features: Float32Array[] } {
+export function imageContexts(
+  spec: ImageEvalSpec,
+  seed: number,
+): (frame: Frame, noun: string) => { tokens: string[]; features: Float32Array[] } {
   const knobs = { grid: spec.grid, featureDim: spec.featureDim, lightingNoise: spec.lightingNoise } as ImageKnobs;
   const cache = new Map<string, { tokens: string[]; features: Float32Array[] }>();
   return (frame, noun) => {

@@ -44,17 +44,25 @@ export function padTokens(seqs: ReadonlyArray<{ ids: number[] }>, padId = 0): tf
 export function padFeatures(seqs: ReadonlyArray<{ ids: number[]; features?: Float32Array }>, F: number): tf.Tensor3D | undefined {
   if (!seqs.some((s) => s.features)) return undefined;
   if (!(F > 0))
-    throw new GroundlabError('BAD_ARGUMENT', 'evaluation sequences carry continuous ENV features but the model takes none (envFeatureDim 0)', {
-      hint: 'image evaluation sets go with models trained on the image-grounded corpus',
-    });
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      'evaluation sequences carry continuous ENV features but the model takes none (envFeatureDim 0)',
+      {
+        hint: 'image evaluation sets go with models trained on the image-grounded corpus',
+      },
+    );
   const T = Math.max(...seqs.map((s) => s.ids.length));
   const buf = new Float32Array(seqs.length * T * F);
   seqs.forEach((s, b) => {
     if (!s.features) return;
     if (s.features.length !== s.ids.length * F)
-      throw new GroundlabError('BAD_ARGUMENT', `an evaluation sequence has ${s.features.length} feature values for ${s.ids.length} positions, expected ${s.ids.length} x ${F}`, {
-        hint: "the evaluation set's featureDim must equal the model's envFeatureDim",
-      });
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `an evaluation sequence has ${s.features.length} feature values for ${s.ids.length} positions, expected ${s.ids.length} x ${F}`,
+        {
+          hint: "the evaluation set's featureDim must equal the model's envFeatureDim",
+        },
+      );
     buf.set(s.features, b * T * F);
   });
   return tf.tensor3d(buf, [seqs.length, T, F]);
@@ -81,9 +89,13 @@ export function targetLogProbs(logits: tf.Tensor3D, seqs: ReadonlyArray<{ predPo
 export function checkLengths(model: LanguageModel, seqs: ReadonlyArray<{ ids: number[] }>): void {
   const longest = Math.max(0, ...seqs.map((s) => s.ids.length));
   if (longest > model.config.contextLength)
-    throw new GroundlabError('BAD_CONFIG', `an evaluation context has ${longest} tokens, more than the model's context length ${model.config.contextLength}`, {
-      hint: 'use shorter evaluation frames',
-    });
+    throw new GroundlabError(
+      'BAD_CONFIG',
+      `an evaluation context has ${longest} tokens, more than the model's context length ${model.config.contextLength}`,
+      {
+        hint: 'use shorter evaluation frames',
+      },
+    );
 }
 
 /** Surprisal (nats) of every sequence's target, in the order of `seqs`. */

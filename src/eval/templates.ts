@@ -60,7 +60,11 @@ export interface TemplateCheck {
 }
 
 /** Check frames against training token sequences (one array per episode or document). */
-export function checkTemplates(frames: readonly Frame[], training: Iterable<readonly string[]>, opts: Partial<TemplateCheckOptions> = {}): TemplateCheck[] {
+export function checkTemplates(
+  frames: readonly Frame[],
+  training: Iterable<readonly string[]>,
+  opts: Partial<TemplateCheckOptions> = {},
+): TemplateCheck[] {
   const o = { ...DEFAULT_TEMPLATE_CHECK, ...opts };
   const norm = (t: string) => (o.isEnv(t) ? ENV_SLOT : t);
   // targets: key -> list of (frame index, n, kind)
@@ -121,7 +125,9 @@ export function checkTemplates(frames: readonly Frame[], training: Iterable<read
     for (const sc of r.suffixes) {
       const lan = sc.grounded + sc.ungrounded;
       if (lan >= o.minCount && sc.ungrounded / lan >= o.threshold)
-        reasons.push(`"${sc.ngram}" is followed in training by a noun absent from the environment ${sc.ungrounded} of ${lan} times (e.g. "${sc.example}")`);
+        reasons.push(
+          `"${sc.ngram}" is followed in training by a noun absent from the environment ${sc.ungrounded} of ${lan} times (e.g. "${sc.example}")`,
+        );
     }
     r.flagged = reasons.length > 0;
     r.reason = reasons.join('; ');

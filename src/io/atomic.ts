@@ -68,7 +68,11 @@ export function mkdirp(dir: string): void {
       if (parent === missing) break;
       const st = fs.statSync(parent, { throwIfNoEntry: false });
       if (st) {
-        if (!st.isDirectory()) throw fromSystemError(Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: parent }), { file: parent, doing: `create the folder ${dir}` });
+        if (!st.isDirectory())
+          throw fromSystemError(
+            Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: parent }),
+            { file: parent, doing: `create the folder ${dir}` },
+          );
         break;
       }
       missing = parent;
@@ -79,7 +83,11 @@ export function mkdirp(dir: string): void {
       if ((e2 as { code?: string }).code !== 'EEXIST') throw fromSystemError(e2, { file: missing, doing: 'create the folder' });
     }
     const st = fs.statSync(dir, { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) throw fromSystemError(Object.assign(new Error('ENOTDIR'), { code: 'ENOTDIR', syscall: 'mkdir', path: dir }), { file: dir, doing: 'create the folder (a file has its name)' });
+    if (st && !st.isDirectory())
+      throw fromSystemError(Object.assign(new Error('ENOTDIR'), { code: 'ENOTDIR', syscall: 'mkdir', path: dir }), {
+        file: dir,
+        doing: 'create the folder (a file has its name)',
+      });
     throw fromSystemError(e, { file: dir, doing: 'create the folder' });
   }
 }

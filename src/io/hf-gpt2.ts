@@ -75,10 +75,16 @@ interface TransformerLike extends AnyModelConfig {
 export function toHfGpt2Config(c: AnyModelConfig, tokenizer?: Tokenizer): HfGpt2Config {
   const problem = hfExportProblem(c, 'hf-gpt2');
   if (problem) {
-    throw new GroundlabError('UNSUPPORTED', `only Transformer runs with GPT-2's switches can be exported as GPT-2: this ${c.arch} run cannot (${problem})`, { hint: 'export a run trained with --arch transformer and the default switches (positional: learned, softmax attention)' });
+    throw new GroundlabError(
+      'UNSUPPORTED',
+      `only Transformer runs with GPT-2's switches can be exported as GPT-2: this ${c.arch} run cannot (${problem})`,
+      { hint: 'export a run trained with --arch transformer and the default switches (positional: learned, softmax attention)' },
+    );
   }
   if (c.envFeatureDim > 0) {
-    throw new GroundlabError('UNSUPPORTED', 'this Transformer has a projection for continuous ENV features, which GPT-2 lacks', { hint: 'GPT-2 export works for token-only corpora' });
+    throw new GroundlabError('UNSUPPORTED', 'this Transformer has a projection for continuous ENV features, which GPT-2 lacks', {
+      hint: 'GPT-2 export works for token-only corpora',
+    });
   }
   const t = c as TransformerLike;
   const special = (names: string[]) => {
@@ -122,9 +128,14 @@ export function fromHfGpt2Config(h: HfGpt2Config, file: string): AnyModelConfig 
   const bad = (m: string) => new GroundlabError('BAD_CONFIG', m, { file });
   if (h.model_type !== 'gpt2') throw bad(`model_type is ${JSON.stringify(h.model_type)}, expected "gpt2"`);
   if (!TANH_GELUS.includes(h.activation_function ?? 'gelu_new')) {
-    throw new GroundlabError('UNSUPPORTED', `activation_function "${h.activation_function}" is not supported; groundlab's Transformer uses the tanh GELU ("gelu_new")`, { file });
+    throw new GroundlabError(
+      'UNSUPPORTED',
+      `activation_function "${h.activation_function}" is not supported; groundlab's Transformer uses the tanh GELU ("gelu_new")`,
+      { file },
+    );
   }
-  if (h.scale_attn_by_inverse_layer_idx || h.reorder_and_upcast_attn) throw new GroundlabError('UNSUPPORTED', 'scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported', { file });
+  if (h.scale_attn_by_inverse_layer_idx || h.reorder_and_upcast_attn)
+    throw new GroundlabError('UNSUPPORTED', 'scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported', { file });
   if (h.scale_attn_weights === false) throw new GroundlabError('UNSUPPORTED', 'scale_attn_weights = false is not supported', { file });
   for (const k of ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const) {
     if (!Number.isInteger(h[k]) || (h[k] as number) < 1) throw bad(`${k} must be a positive integer, got ${JSON.stringify(h[k])}`);
@@ -145,7 +156,8 @@ export function fromHfGpt2Config(h: HfGpt2Config, file: string): AnyModelConfig 
   const g = h.groundlab?.model;
   if (g && !hfExportProblem(g, 'hf-gpt2')) {
     for (const k of ['vocabSize', 'contextLength', 'dModel', 'nLayers', 'nHeads', 'dMlp', 'tiedEmbeddings'] as const) {
-      if (g[k] !== hf[k]) throw bad(`the groundlab record says ${k} = ${JSON.stringify(g[k])} but the GPT-2 keys say ${JSON.stringify(hf[k])}`);
+      if (g[k] !== hf[k])
+        throw bad(`the groundlab record says ${k} = ${JSON.stringify(g[k])} but the GPT-2 keys say ${JSON.stringify(hf[k])}`);
     }
     return { ...g };
   }
@@ -166,9 +178,13 @@ export async function exportHfGpt2(runOrDir: Run | string, opts: ExportOptions =
   const hfConfig = toHfGpt2Config(run.config.model, run.tokenizer);
   const ck = opts.step === undefined ? run.checkpoints[run.checkpoints.length - 1] : run.checkpoints.find((c) => c.step === opts.step);
   if (!ck) {
-    throw new GroundlabError('NOT_FOUND', opts.step === undefined ? `run ${run.dir} has no checkpoint` : `run ${run.dir} has no checkpoint at step ${opts.step}`, {
-      hint: `available steps: ${run.checkpoints.map((c) => c.step).join(', ') || 'none'}`,
-    });
+    throw new GroundlabError(
+      'NOT_FOUND',
+      opts.step === undefined ? `run ${run.dir} has no checkpoint` : `run ${run.dir} has no checkpoint at step ${opts.step}`,
+      {
+        hint: `available steps: ${run.checkpoints.map((c) => c.step).join(', ') || 'none'}`,
+      },
+    );
   }
   const out = path.resolve(opts.out ?? path.join(run.dir, 'export', `hf-gpt2-step-${String(ck.step).padStart(6, '0')}`));
   const model = await run.loadModel(ck.step);
@@ -190,7 +206,8 @@ export async function exportHfGpt2(runOrDir: Run | string, opts: ExportOptions =
   return out;
 }
 
-const GPT2_NAME = /^(transformer\.(wte|wpe)\.weight|transformer\.ln_f\.(weight|bias)|lm_head\.weight|transformer\.h\.\d+\.(ln_1|ln_2|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias))$/;
+const GPT2_NAME =
+  /^(transformer\.(wte|wpe)\.weight|transformer\.ln_f\.(weight|bias)|lm_head\.weight|transformer\.h\.\d+\.(ln_1|ln_2|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias))$/;
 function isGpt2Name(n: string): boolean {
   return GPT2_NAME.test(n);
 }
@@ -209,7 +226,7 @@ export async function loadHfGpt2(dir: string, opts: { deps?: Partial<TrainDeps> 
   const config = fromHfGpt2Config(await readJSONFile<HfGpt2Config>(cfgFile, 'GPT-2 config'), cfgFile);
   const file = path.join(dir, 'model.safetensors');
   const content = await readSafetensors(file);
-  const renamed = new Map<string, (typeof content.tensors extends Map<string, infer T> ? T : never)>();
+  const renamed = new Map<string, typeof content.tensors extends Map<string, infer T> ? T : never>();
   for (const [k, t] of content.tensors) {
     const n = hfToGroundlabName(k);
     if (n !== undefined) renamed.set(n, t);

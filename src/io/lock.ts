@@ -155,7 +155,11 @@ export function acquireLock(file: string, opts: LockOptions): Lock {
         hint: `no process holds it: delete ${file} and ${token}, then retry`,
       });
     }
-    if (Date.now() > deadline) throw new GroundlabError('BUSY', `${opts.what}: could not take the lock within 5 s`, { file, hint: 'another process keeps taking it; retry' });
+    if (Date.now() > deadline)
+      throw new GroundlabError('BUSY', `${opts.what}: could not take the lock within 5 s`, {
+        file,
+        hint: 'another process keeps taking it; retry',
+      });
     sleep(5);
   }
 }

@@ -45,7 +45,9 @@ export interface TensorToWrite {
 function corrupt(file: string | undefined, message: string, hint?: string): GroundlabError {
   return new GroundlabError('CORRUPT_CHECKPOINT', message, {
     file,
-    hint: hint ?? 'the file is truncated or not a safetensors file; re-create it (e.g. train again from the previous checkpoint) or delete this checkpoint',
+    hint:
+      hint ??
+      'the file is truncated or not a safetensors file; re-create it (e.g. train again from the previous checkpoint) or delete this checkpoint',
   });
 }
 
@@ -115,7 +117,8 @@ function decodeData(dtype: SafetensorsDtype, bytes: Uint8Array, n: number): Floa
 
 /** Parse safetensors bytes. `file` is used in error messages. */
 export function decodeSafetensors(bytes: Uint8Array, file?: string): SafetensorsContent {
-  if (bytes.byteLength < 8) throw corrupt(file, `safetensors file is ${bytes.byteLength} bytes long, shorter than its 8-byte header length`);
+  if (bytes.byteLength < 8)
+    throw corrupt(file, `safetensors file is ${bytes.byteLength} bytes long, shorter than its 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = dv.getBigUint64(0, true);
   if (n64 > BigInt(bytes.byteLength - 8)) {
@@ -144,10 +147,15 @@ export function decodeSafetensors(bytes: Uint8Array, file?: string): Safetensors
     if (info == null || typeof info !== 'object') throw corrupt(file, `tensor "${name}": header entry is not an object`);
     const dtype = info.dtype as SafetensorsDtype;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-      throw corrupt(file, `tensor "${name}": unsupported dtype ${JSON.stringify(info.dtype)}`, `supported: ${Object.keys(DTYPE_BYTES).join(', ')}`);
+      throw corrupt(
+        file,
+        `tensor "${name}": unsupported dtype ${JSON.stringify(info.dtype)}`,
+        `supported: ${Object.keys(DTYPE_BYTES).join(', ')}`,
+      );
     }
     const shape = info.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw corrupt(file, `tensor "${name}": bad shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw corrupt(file, `tensor "${name}": bad shape ${JSON.stringify(shape)}`);
     const off = info.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[1] < off[0]) {
       throw corrupt(file, `tensor "${name}": bad data_offsets ${JSON.stringify(off)}`);
@@ -155,7 +163,10 @@ export function decodeSafetensors(bytes: Uint8Array, file?: string): Safetensors
     const count = numel(shape);
     const want = count * DTYPE_BYTES[dtype];
     if (off[1] - off[0] !== want) {
-      throw corrupt(file, `tensor "${name}": shape [${shape.join(', ')}] ${dtype} needs ${want} bytes but data_offsets span ${off[1] - off[0]}`);
+      throw corrupt(
+        file,
+        `tensor "${name}": shape [${shape.join(', ')}] ${dtype} needs ${want} bytes but data_offsets span ${off[1] - off[0]}`,
+      );
     }
     if (off[1] > dataLen) {
       throw corrupt(file, `tensor "${name}": data ends at byte ${off[1]} but the file holds only ${dataLen} data bytes (truncated file?)`);
@@ -169,17 +180,25 @@ export function decodeSafetensors(bytes: Uint8Array, file?: string): Safetensors
   let end = 0;
   let prev = '';
   for (const [b, e, name] of spans) {
-    if (b < end) throw corrupt(file, `tensors "${prev}" and "${name}" overlap: "${name}" starts at data byte ${b}, before "${prev}" ends at ${end}`);
+    if (b < end)
+      throw corrupt(file, `tensors "${prev}" and "${name}" overlap: "${name}" starts at data byte ${b}, before "${prev}" ends at ${end}`);
     if (b > end) throw corrupt(file, `a gap of ${b - end} bytes before tensor "${name}" (data bytes ${end}..${b} belong to no tensor)`);
     end = e;
     prev = name;
   }
-  if (end !== dataLen) throw corrupt(file, `${dataLen - end} data bytes after the last tensor belong to no tensor (the data is ${dataLen} bytes, the tensors cover ${end})`);
+  if (end !== dataLen)
+    throw corrupt(
+      file,
+      `${dataLen - end} data bytes after the last tensor belong to no tensor (the data is ${dataLen} bytes, the tensors cover ${end})`,
+    );
   return { tensors, metadata };
 }
 
 /** Serialise tensors (in the map's order) and metadata into safetensors bytes. */
-export function encodeSafetensors(tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -220,7 +239,8 @@ export async function readSafetensors(file: string): Promise<SafetensorsContent>
   try {
     bytes = await fsp.readFile(file);
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') throw new GroundlabError('NOT_FOUND', 'safetensors file does not exist', { file, cause: e });
+    if ((e as { code?: string }).code === 'ENOENT')
+      throw new GroundlabError('NOT_FOUND', 'safetensors file does not exist', { file, cause: e });
     throw new GroundlabError('BAD_FILE', `cannot read safetensors file: ${(e as Error).message}`, { file, cause: e });
   }
   return decodeSafetensors(bytes, file);
@@ -261,7 +281,9 @@ export interface AssignOptions {
 }
 
 /** The first non-finite value of float tensors, or undefined. */
-export function firstNonFinite(tensors: Iterable<[string, { data: Float32Array | Int32Array }]>): { name: string; index: number; value: number } | undefined {
+export function firstNonFinite(
+  tensors: Iterable<[string, { data: Float32Array | Int32Array }]>,
+): { name: string; index: number; value: number } | undefined {
   for (const [name, t] of tensors) {
     if (!(t.data instanceof Float32Array)) continue;
     const d = t.data;
@@ -288,10 +310,14 @@ export function assignTensors(content: SafetensorsContent, vars: Map<string, tf.
       continue;
     }
     if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-      throw new GroundlabError('CORRUPT_CHECKPOINT', `tensor "${key}" has shape [${t.shape.join(', ')}] but the model expects [${v.shape.join(', ')}]`, {
-        file,
-        hint: 'the checkpoint does not fit this model config: check the run\'s config.json (vocabulary size, d_model, layers) or use the config the checkpoint was trained with',
-      });
+      throw new GroundlabError(
+        'CORRUPT_CHECKPOINT',
+        `tensor "${key}" has shape [${t.shape.join(', ')}] but the model expects [${v.shape.join(', ')}]`,
+        {
+          file,
+          hint: "the checkpoint does not fit this model config: check the run's config.json (vocabulary size, d_model, layers) or use the config the checkpoint was trained with",
+        },
+      );
     }
     if ((v.dtype === 'float32') !== t.data instanceof Float32Array) {
       throw new GroundlabError('CORRUPT_CHECKPOINT', `tensor "${key}" is ${t.dtype} but the model expects ${v.dtype}`, { file });
@@ -300,27 +326,39 @@ export function assignTensors(content: SafetensorsContent, vars: Map<string, tf.
     plan.push([v, t, key]);
   }
   if (missing.length) {
-    throw new GroundlabError('CORRUPT_CHECKPOINT', `missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`, {
-      file,
-      hint: 'the checkpoint does not fit this model config (different architecture or number of layers?)',
-    });
+    throw new GroundlabError(
+      'CORRUPT_CHECKPOINT',
+      `missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+      {
+        file,
+        hint: 'the checkpoint does not fit this model config (different architecture or number of layers?)',
+      },
+    );
   }
   if (!opts.allowUnused) {
     const extra = [...content.tensors.keys()].filter((k) => !used.has(k));
     if (extra.length) {
-      throw new GroundlabError('CORRUPT_CHECKPOINT', `${extra.length} tensor(s) that the model does not have: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`, {
-        file,
-        hint: 'the checkpoint does not fit this model config (different architecture or number of layers?)',
-      });
+      throw new GroundlabError(
+        'CORRUPT_CHECKPOINT',
+        `${extra.length} tensor(s) that the model does not have: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`,
+        {
+          file,
+          hint: 'the checkpoint does not fit this model config (different architecture or number of layers?)',
+        },
+      );
     }
   }
   if (opts.finite) {
     const bad = firstNonFinite(plan.map(([, t, key]) => [key, t] as [string, StoredTensor]));
     if (bad) {
-      throw new GroundlabError('CORRUPT_CHECKPOINT', `tensor "${bad.name}" holds ${bad.value} at index ${bad.index}: the weights are damaged (training never saves non-finite weights)`, {
-        file,
-        hint: 'delete this checkpoint to use the one before it, or restore the file',
-      });
+      throw new GroundlabError(
+        'CORRUPT_CHECKPOINT',
+        `tensor "${bad.name}" holds ${bad.value} at index ${bad.index}: the weights are damaged (training never saves non-finite weights)`,
+        {
+          file,
+          hint: 'delete this checkpoint to use the one before it, or restore the file',
+        },
+      );
     }
   }
   for (const [v, t] of plan) {
@@ -331,7 +369,11 @@ export function assignTensors(content: SafetensorsContent, vars: Map<string, tf.
 }
 
 /** Read a safetensors file into existing variables (see `assignTensors`). */
-export async function loadTensorsInto(file: string, vars: Map<string, tf.Variable>, opts: AssignOptions = {}): Promise<SafetensorsContent['metadata']> {
+export async function loadTensorsInto(
+  file: string,
+  vars: Map<string, tf.Variable>,
+  opts: AssignOptions = {},
+): Promise<SafetensorsContent['metadata']> {
   const content = await readSafetensors(file);
   assignTensors(content, vars, file, opts);
   return content.metadata;

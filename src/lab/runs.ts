@@ -70,8 +70,12 @@ const ARCHS = ['transformer', 'mamba2', 'lstm'];
 export async function labRuns(opts: LabRunsOptions = {}): Promise<RunTables[]> {
   const preset = opts.preset ?? labPreset();
   const groups = opts.groups ?? ['main'];
-  for (const g of groups) if (!REPRODUCE_GROUPS.includes(g)) throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown group "${g}"`, { hint: `groups: ${REPRODUCE_GROUPS.join(', ')}` });
-  for (const a of opts.archs ?? []) if (!ARCHS.includes(a)) throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown architecture "${a}"`, { hint: `archs: ${ARCHS.join(', ')}` });
+  for (const g of groups)
+    if (!REPRODUCE_GROUPS.includes(g))
+      throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown group "${g}"`, { hint: `groups: ${REPRODUCE_GROUPS.join(', ')}` });
+  for (const a of opts.archs ?? [])
+    if (!ARCHS.includes(a))
+      throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown architecture "${a}"`, { hint: `archs: ${ARCHS.join(', ')}` });
   const notebook = inNotebook();
   const res = await reproduce({
     preset,
@@ -85,13 +89,19 @@ export async function labRuns(opts: LabRunsOptions = {}): Promise<RunTables[]> {
     jobs: opts.jobs,
     log: opts.log ?? (() => {}),
   });
-  if (res.failed.length) throw new GroundlabError('EXTERNAL', `some runs failed: ${res.failed.join(', ')}`, { hint: `their logs are under ${labDir(preset)}/<group>/_sweep/` });
+  if (res.failed.length)
+    throw new GroundlabError('EXTERNAL', `some runs failed: ${res.failed.join(', ')}`, {
+      hint: `their logs are under ${labDir(preset)}/<group>/_sweep/`,
+    });
   return res.runs;
 }
 
 /** The run of a label (e.g. "transformer", "lstm (residual)") with the lowest seed. */
 export function pickRun(runs: RunTables[], label: string): RunTables {
   const r = runs.filter((x) => x.label === label).sort((a, b) => a.seed - b.seed)[0];
-  if (!r) throw new GroundlabError('NOT_FOUND', `no run labelled "${label}"`, { hint: `labels: ${[...new Set(runs.map((x) => x.label))].join(', ')}` });
+  if (!r)
+    throw new GroundlabError('NOT_FOUND', `no run labelled "${label}"`, {
+      hint: `labels: ${[...new Set(runs.map((x) => x.label))].join(', ')}`,
+    });
   return r;
 }

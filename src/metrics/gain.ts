@@ -36,7 +36,8 @@ export function groundingGain(records: readonly SurprisalRecord[]): GainRow[] {
   type Ctx = { match?: number; mismatch: number[] };
   const byNoun = new Map<string, Map<string, Ctx>>();
   for (const r of records) {
-    if (!Number.isFinite(r.surprisal)) throw new GroundlabError('NUMERIC', `surprisal of ${r.noun} in context ${r.context} is ${r.surprisal}`);
+    if (!Number.isFinite(r.surprisal))
+      throw new GroundlabError('NUMERIC', `surprisal of ${r.noun} in context ${r.context} is ${r.surprisal}`);
     let ctxs = byNoun.get(r.noun);
     if (!ctxs) byNoun.set(r.noun, (ctxs = new Map()));
     let c = ctxs.get(r.context);
@@ -61,7 +62,13 @@ export function groundingGain(records: readonly SurprisalRecord[]): GainRow[] {
       matches.push(c.match);
       mismatches.push(mm);
     }
-    out.push({ noun, gain: perCtx.length ? mean(perCtx) : NaN, matchSurprisal: mean(matches), mismatchSurprisal: mean(mismatches), contexts: perCtx.length });
+    out.push({
+      noun,
+      gain: perCtx.length ? mean(perCtx) : NaN,
+      matchSurprisal: mean(matches),
+      mismatchSurprisal: mean(mismatches),
+      contexts: perCtx.length,
+    });
   }
   return out;
 }
@@ -78,7 +85,10 @@ export interface GainSummary {
 export function summarizeGain(rows: readonly GainRow[], level = 0.95): GainSummary {
   const ok = rows.filter((r) => Number.isFinite(r.gain));
   return {
-    gain: meanCI(ok.map((r) => r.gain), level),
+    gain: meanCI(
+      ok.map((r) => r.gain),
+      level,
+    ),
     matchSurprisal: mean(ok.map((r) => r.matchSurprisal)),
     mismatchSurprisal: mean(ok.map((r) => r.mismatchSurprisal)),
     nouns: ok.length,
@@ -96,5 +106,11 @@ export function gainOverSeeds(
   if (runs.length === 0) return [];
   const steps = runs.map((r) => new Map(r.map((x) => [x.step, x.gain])));
   const common = [...steps[0].keys()].filter((s) => steps.every((m) => m.has(s))).sort((a, b) => a - b);
-  return common.map((step) => ({ step, ...meanCI(steps.map((m) => m.get(step) as number), level) }));
+  return common.map((step) => ({
+    step,
+    ...meanCI(
+      steps.map((m) => m.get(step) as number),
+      level,
+    ),
+  }));
 }

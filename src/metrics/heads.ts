@@ -19,7 +19,12 @@ export interface HeadThresholds {
 export const DEFAULT_HEAD_THRESHOLDS: HeadThresholds = { aggregateThreshold: 0.3, gatherThreshold: 0.3 };
 
 /** Shares of one saliency map. `map` is row-major [T, T]; `T` its side. */
-export function saliencyShares(map: ArrayLike<number>, T: number, envPos: number, predPos: number): { aggregate: number; gather: number; total: number } {
+export function saliencyShares(
+  map: ArrayLike<number>,
+  T: number,
+  envPos: number,
+  predPos: number,
+): { aggregate: number; gather: number; total: number } {
   let total = 0;
   for (let i = 0; i < T * T; i++) total += map[i];
   if (!(total > 0)) return { aggregate: 0, gather: 0, total: 0 };
@@ -48,7 +53,10 @@ export function classifyHeads(shares: readonly HeadShare[], thresholds: Partial<
 }
 
 /** Count and mean layer (0-based) of the heads of one kind; meanLayer is NaN when there are none. */
-export function headSummary(heads: readonly HeadClass[], kind: 'aggregate' | 'gather'): { count: number; meanLayer: number; heads: Array<{ layer: number; head: number }> } {
+export function headSummary(
+  heads: readonly HeadClass[],
+  kind: 'aggregate' | 'gather',
+): { count: number; meanLayer: number; heads: Array<{ layer: number; head: number }> } {
   const sel = heads.filter((h) => h[kind]);
   const meanLayer = sel.length ? sel.reduce((s, h) => s + h.layer, 0) / sel.length : NaN;
   return { count: sel.length, meanLayer, heads: sel.map((h) => ({ layer: h.layer, head: h.head })) };

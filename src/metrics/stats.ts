@@ -35,8 +35,8 @@ export function std(xs: ArrayLike<number>): number {
 /** log Gamma(x) for x > 0 (Lanczos approximation, g = 7, n = 9; ~15 significant digits). */
 export function logGamma(x: number): number {
   const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+    -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
   ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   x -= 1;
@@ -212,7 +212,10 @@ export interface PairedTestResult {
 }
 
 /** Paired t-test on a - b (two-sided). */
-export function pairedTTest(a: ArrayLike<number>, b: ArrayLike<number>): { t: number; df: number; p: number; meanDiff: number; dz: number } {
+export function pairedTTest(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): { t: number; df: number; p: number; meanDiff: number; dz: number } {
   const d = differences(a, b);
   const n = d.length;
   const md = mean(d);
@@ -239,7 +242,10 @@ function differences(a: ArrayLike<number>, b: ArrayLike<number>): number[] {
  * average ranks for ties, normal approximation with tie correction and continuity correction.
  * For n <= 25 without ties the exact p-value is computed by enumerating the null distribution.
  */
-export function wilcoxonSignedRank(a: ArrayLike<number>, b: ArrayLike<number>): { wPlus: number; z: number; p: number; n: number; rankBiserial: number } {
+export function wilcoxonSignedRank(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): { wPlus: number; z: number; p: number; n: number; rankBiserial: number } {
   const d = differences(a, b).filter((x) => x !== 0);
   const n = d.length;
   if (n === 0) return { wPlus: 0, z: 0, p: 1, n: 0, rankBiserial: 0 };
@@ -247,7 +253,7 @@ export function wilcoxonSignedRank(a: ArrayLike<number>, b: ArrayLike<number>): 
   const ranks = new Array<number>(n);
   let tieCorr = 0;
   let hasTies = false;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && order[j + 1][0] === order[i][0]) j++;
     const r = (i + j) / 2 + 1;
@@ -373,7 +379,10 @@ export function linearRegression(X: number[][], y: number[]): RegressionResult {
 
 /** Simple linear regression y ~ a + b x. */
 export function simpleRegression(x: number[], y: number[]): RegressionResult {
-  return linearRegression(x.map((v) => [v]), y);
+  return linearRegression(
+    x.map((v) => [v]),
+    y,
+  );
 }
 
 /** Pearson correlation (NaN when either side is constant). */

@@ -44,7 +44,8 @@ export function badConfig(message: string, hint?: string): GroundlabError {
 /** Throws BAD_CONFIG unless c[key] is a positive integer. */
 export function posInt(c: object, key: string): void {
   const v = (c as Record<string, unknown>)[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw badConfig(`model config field ${key} must be a positive integer (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw badConfig(`model config field ${key} must be a positive integer (got ${JSON.stringify(v)})`);
 }
 
 /**
@@ -54,11 +55,27 @@ export function posInt(c: object, key: string): void {
 export type PerLayer<T extends string> = T | T[];
 
 /** Resolve a per-layer switch to one value per layer (throws BAD_CONFIG naming the field). */
-export function perLayer<T extends string>(v: PerLayer<T> | string | undefined, field: string, allowed: readonly T[], nLayers: number, fallback: T): T[] {
-  const list = v === undefined ? [fallback] : Array.isArray(v) ? v : String(v).split('/').map((s) => s.trim());
+export function perLayer<T extends string>(
+  v: PerLayer<T> | string | undefined,
+  field: string,
+  allowed: readonly T[],
+  nLayers: number,
+  fallback: T,
+): T[] {
+  const list =
+    v === undefined
+      ? [fallback]
+      : Array.isArray(v)
+        ? v
+        : String(v)
+            .split('/')
+            .map((s) => s.trim());
   const vals = list.length === 1 ? new Array<string>(nLayers).fill(list[0]) : list;
   if (vals.length !== nLayers) {
-    throw badConfig(`model config field ${field} lists ${vals.length} layers, the model has ${nLayers}`, `give one value for every layer or one per layer, e.g. ${field}=${new Array(nLayers).fill(allowed[0]).join('/')}`);
+    throw badConfig(
+      `model config field ${field} lists ${vals.length} layers, the model has ${nLayers}`,
+      `give one value for every layer or one per layer, e.g. ${field}=${new Array(nLayers).fill(allowed[0]).join('/')}`,
+    );
   }
   for (const x of vals) {
     if (!allowed.includes(x as T)) throw badConfig(`model config field ${field}: "${x}" is not one of ${allowed.join(', ')}`);

@@ -62,7 +62,12 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
 
   abstract readonly arch: Arch;
 
-  constructor(readonly config: C, specs: ParamSpec[], readonly anatomy: ModelAnatomy, seed: number) {
+  constructor(
+    readonly config: C,
+    specs: ParamSpec[],
+    readonly anatomy: ModelAnatomy,
+    seed: number,
+  ) {
     this.nHeads = Math.max(0, ...anatomy.layers.map((l) => l.mixing?.heads ?? 0));
     this.ops = config.fused ? fusedOps : stockOps;
     installWasmKernels(); // wasm: the fast Slice and batched-product kernels (no-op elsewhere)
@@ -111,9 +116,13 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
   private checkTokens(tokens: tf.Tensor2D): void {
     if (tokens.rank !== 2) throw new GroundlabError('BAD_ARGUMENT', `tokens must be [batch, positions] (got shape [${tokens.shape}])`);
     if (tokens.shape[1] > this.config.contextLength) {
-      throw new GroundlabError('BAD_ARGUMENT', `sequence of ${tokens.shape[1]} tokens is longer than the model's context (${this.config.contextLength})`, {
-        hint: 'cut the sequence or build the model with a larger contextLength',
-      });
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `sequence of ${tokens.shape[1]} tokens is longer than the model's context (${this.config.contextLength})`,
+        {
+          hint: 'cut the sequence or build the model with a larger contextLength',
+        },
+      );
     }
   }
 
@@ -131,7 +140,10 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
     });
   }
 
-  runWithCache(tokens: tf.Tensor2D, opts: ForwardOptions & { names?: Array<string | RegExp> } = {}): { logits: tf.Tensor3D; cache: ActivationCache } {
+  runWithCache(
+    tokens: tf.Tensor2D,
+    opts: ForwardOptions & { names?: Array<string | RegExp> } = {},
+  ): { logits: tf.Tensor3D; cache: ActivationCache } {
     const pass = this.pass(tokens, opts, opts.names ?? [/.*/]);
     const out = tf.tidy(() => {
       const h = this.body(tokens, pass, opts);
@@ -154,7 +166,11 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
       const n = pass.b * pass.t;
       const h = this.body(tokens, pass, opts);
       const logits = pass.ops.linear(h, this.unembedding()); // [N, V]
-      return pass.ops.crossEntropy(logits, tf.reshape(targets, [n]) as tf.Tensor1D, mask ? (tf.reshape(mask, [n]) as tf.Tensor1D) : undefined);
+      return pass.ops.crossEntropy(
+        logits,
+        tf.reshape(targets, [n]) as tf.Tensor1D,
+        mask ? (tf.reshape(mask, [n]) as tf.Tensor1D) : undefined,
+      );
     });
   }
 

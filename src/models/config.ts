@@ -53,8 +53,10 @@ export function validateConfig<C extends ModelConfig>(c: C): C {
   const ad = adapterFor(c.arch);
   for (const k of ['vocabSize', 'contextLength', 'dModel', 'nLayers']) {
     const v = (c as unknown as Record<string, unknown>)[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw badConfig(`model config field ${k} must be a positive integer (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw badConfig(`model config field ${k} must be a positive integer (got ${JSON.stringify(v)})`);
   }
-  if (!Number.isInteger(c.envFeatureDim) || c.envFeatureDim < 0) throw badConfig(`envFeatureDim must be a non-negative integer (got ${c.envFeatureDim})`);
+  if (!Number.isInteger(c.envFeatureDim) || c.envFeatureDim < 0)
+    throw badConfig(`envFeatureDim must be a non-negative integer (got ${c.envFeatureDim})`);
   return ad.validate(c) as C;
 }

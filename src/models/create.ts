@@ -16,7 +16,9 @@ export function createModel(config: ModelConfig, seed: number): LanguageModel<Mo
 /** Parameter names and shapes a config produces, without allocating anything. */
 export function modelParamShapes(config: ModelConfig): Array<{ name: string; shape: number[] }> {
   const c = resolveConfig(config);
-  return adapterFor(c.arch).paramSpecs(c).map(({ name, shape }) => ({ name, shape }));
+  return adapterFor(c.arch)
+    .paramSpecs(c)
+    .map(({ name, shape }) => ({ name, shape }));
 }
 
 /** Number of trainable parameters a config produces (tied embeddings counted once). */

@@ -141,9 +141,15 @@ export class Gla extends BaseLM<GlaConfig> {
   private attnParams(h: string): GlaAttnParams {
     const p = <R extends tf.Tensor>(n: string) => this.p<R>(`${h}.attn.${n}`);
     return {
-      wq: p('q_proj.weight'), wk: p('k_proj.weight'), wv: p('v_proj.weight'),
-      wa1: p('gk_proj.0.weight'), wa2: p('gk_proj.1.weight'), ba: p('gk_proj.1.bias'),
-      wg: p('g_proj.weight'), gnorm: p('g_norm.weight'), wo: p('o_proj.weight'),
+      wq: p('q_proj.weight'),
+      wk: p('k_proj.weight'),
+      wv: p('v_proj.weight'),
+      wa1: p('gk_proj.0.weight'),
+      wa2: p('gk_proj.1.weight'),
+      ba: p('gk_proj.1.bias'),
+      wg: p('g_proj.weight'),
+      gnorm: p('g_norm.weight'),
+      wo: p('o_proj.weight'),
     };
   }
 
@@ -151,7 +157,9 @@ export class Gla extends BaseLM<GlaConfig> {
   private attention(pass: Pass, l: number, ln1: P2, ap: GlaAttnParams): P2 {
     const c = this.config;
     const { b, t, ops, hooks } = pass;
-    const d = c.dModel, nh = c.nHeads, n = b * t;
+    const d = c.dModel,
+      nh = c.nHeads,
+      n = b * t;
     const { hk, hv } = glaDims(c);
     const a = `blocks.${l}.attn`;
     // [N, H*X] -> hooked as [B, T, H, X] -> [B*H, T, X]
@@ -184,9 +192,20 @@ export class Gla extends BaseLM<GlaConfig> {
       const blk = `blocks.${l}`;
       const h = `transformer.h.${l}`;
       x = this.hook2(pass, `${blk}.hook_resid_pre`, x, d);
-      const ln1 = this.hook2(pass, `${blk}.ln1.hook_normalized`, pass.ops.layerNorm(x, this.p(`${h}.ln_1.weight`), this.p(`${h}.ln_1.bias`), c.lnEps), d);
+      const ln1 = this.hook2(
+        pass,
+        `${blk}.ln1.hook_normalized`,
+        pass.ops.layerNorm(x, this.p(`${h}.ln_1.weight`), this.p(`${h}.ln_1.bias`), c.lnEps),
+        d,
+      );
       x = this.hook2(pass, `${blk}.hook_resid_mid`, tf.add(x, this.attention(pass, l, ln1, this.attnParams(h))), d);
-      x = mlpBlock(this, pass, blk, x, mlpParams(<R extends tf.Tensor>(n: string) => this.p<R>(n), h));
+      x = mlpBlock(
+        this,
+        pass,
+        blk,
+        x,
+        mlpParams(<R extends tf.Tensor>(n: string) => this.p<R>(n), h),
+      );
     }
     const lnf = pass.ops.layerNorm(x, this.p('transformer.ln_f.weight'), this.p('transformer.ln_f.bias'), c.lnEps);
     return this.hook2(pass, 'ln_final.hook_normalized', lnf, d);
@@ -194,9 +213,20 @@ export class Gla extends BaseLM<GlaConfig> {
 }
 
 const DEFAULTS = {
-  arch: 'gla', keyRatio: 0.5, gateRank: 16, gateTemp: 16, tiedEmbeddings: true, lnEps: 1e-5, initStd: 0.02, fused: true, envFeatureDim: 0,
+  arch: 'gla',
+  keyRatio: 0.5,
+  gateRank: 16,
+  gateTemp: 16,
+  tiedEmbeddings: true,
+  lnEps: 1e-5,
+  initStd: 0.02,
+  fused: true,
+  envFeatureDim: 0,
 } as const satisfies Partial<GlaConfig>;
-const preset = (s: Pick<GlaConfig, 'contextLength' | 'dModel' | 'nLayers' | 'nHeads' | 'dMlp'>): Sizes<GlaConfig> => ({ ...DEFAULTS, ...s });
+const preset = (s: Pick<GlaConfig, 'contextLength' | 'dModel' | 'nLayers' | 'nHeads' | 'dMlp'>): Sizes<GlaConfig> => ({
+  ...DEFAULTS,
+  ...s,
+});
 
 export const glaAdapter: ArchAdapter<GlaConfig> = {
   arch: 'gla',
@@ -213,7 +243,10 @@ export const glaAdapter: ArchAdapter<GlaConfig> = {
     if (c.dModel % c.nHeads !== 0) throw badConfig(`dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
     const dk = c.keyRatio * c.dModel;
     if (!(c.keyRatio > 0) || !Number.isInteger(dk) || dk % c.nHeads !== 0) {
-      throw badConfig(`keyRatio x dModel = ${dk} must be a positive whole multiple of nHeads ${c.nHeads}`, 'e.g. keyRatio 0.5 with dModel and nHeads powers of two');
+      throw badConfig(
+        `keyRatio x dModel = ${dk} must be a positive whole multiple of nHeads ${c.nHeads}`,
+        'e.g. keyRatio 0.5 with dModel and nHeads powers of two',
+      );
     }
     if (!(c.gateTemp > 0)) throw badConfig(`gateTemp must be > 0 (got ${c.gateTemp})`);
     return c;

@@ -46,14 +46,20 @@ export function gruParamSpecs(c: GruConfig): ParamSpec[] {
     );
   }
   if (c.finalNorm) {
-    specs.push({ name: 'ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } }, { name: 'ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } });
+    specs.push(
+      { name: 'ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } },
+      { name: 'ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } },
+    );
   }
   if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } });
   specs.push(...envSpecs(c, c.initStd));
   return specs;
 }
 
-const gruAnatomy = (c: GruConfig): ModelAnatomy => ({ ...recurrentAnatomy(c, ['hook_h'], 'embed.weight'), recurrentState: { hook: 'hook_h' } });
+const gruAnatomy = (c: GruConfig): ModelAnatomy => ({
+  ...recurrentAnatomy(c, ['hook_h'], 'embed.weight'),
+  recurrentState: { hook: 'hook_h' },
+});
 
 export class Gru extends BaseLM<GruConfig> {
   readonly arch = 'gru' as const;
@@ -96,7 +102,15 @@ export class Gru extends BaseLM<GruConfig> {
   }
 }
 
-const DEFAULTS = { arch: 'gru', residual: false, finalNorm: true, tiedEmbeddings: false, initStd: 0.02, fused: true, envFeatureDim: 0 } as const satisfies Partial<GruConfig>;
+const DEFAULTS = {
+  arch: 'gru',
+  residual: false,
+  finalNorm: true,
+  tiedEmbeddings: false,
+  initStd: 0.02,
+  fused: true,
+  envFeatureDim: 0,
+} as const satisfies Partial<GruConfig>;
 const preset = (s: Pick<GruConfig, 'contextLength' | 'dModel' | 'nLayers'>): Sizes<GruConfig> => ({ ...DEFAULTS, ...s });
 
 export const gruAdapter: ArchAdapter<GruConfig> = {

@@ -10,7 +10,7 @@ import type { ActivationCache, HookFn, HookSpec } from './types';
 type Matcher = string | RegExp;
 
 function matches(m: Matcher, name: string): boolean {
-  return typeof m === 'string' ? m === name : (m.lastIndex = 0, m.test(name));
+  return typeof m === 'string' ? m === name : ((m.lastIndex = 0), m.test(name));
 }
 
 export class HookRunner {
@@ -49,9 +49,13 @@ export class HookRunner {
       const r = fn(v, name);
       if (r != null) {
         if (!tf.util.arraysEqual(r.shape, v.shape)) {
-          throw new GroundlabError('BAD_ARGUMENT', `the hook at ${name} returned shape [${r.shape}] for an activation of shape [${v.shape}]`, {
-            hint: 'a hook must return a tensor of the same shape (or nothing, to only read)',
-          });
+          throw new GroundlabError(
+            'BAD_ARGUMENT',
+            `the hook at ${name} returned shape [${r.shape}] for an activation of shape [${v.shape}]`,
+            {
+              hint: 'a hook must return a tensor of the same shape (or nothing, to only read)',
+            },
+          );
         }
         v = r;
       }

@@ -4,7 +4,16 @@ export * from './config';
 export { ADAPTERS, adapterFor, isArch } from './registry';
 export { type ArchAdapter, type PerLayer, perLayer } from './adapter';
 export { createModel, modelParamShapes, countParams, modelAnatomy } from './create';
-export { Transformer, transformerParamSpecs, transformerAdapter, layerSwitches, MIXINGS, POSITIONALS, SIMILARITIES, QK_FROM } from './transformer';
+export {
+  Transformer,
+  transformerParamSpecs,
+  transformerAdapter,
+  layerSwitches,
+  MIXINGS,
+  POSITIONALS,
+  SIMILARITIES,
+  QK_FROM,
+} from './transformer';
 export { Mamba2, mamba2ParamSpecs, mamba2Adapter, ssdQuadratic, ssdRecurrent } from './mamba2';
 export { Lstm, lstmParamSpecs, lstmAdapter } from './lstm';
 export { Gru, gruParamSpecs, gruAdapter } from './gru';

@@ -29,7 +29,11 @@ export interface LstmConfig extends BaseModelConfig {
 }
 
 /** Anatomy of the recurrent models (LSTM, GRU): `stateHooks` per layer, units of hook_h as "heads". */
-export function recurrentAnatomy(c: BaseModelConfig & { finalNorm: boolean; tiedEmbeddings: boolean }, stateHooks: string[], embed: string): ModelAnatomy {
+export function recurrentAnatomy(
+  c: BaseModelConfig & { finalNorm: boolean; tiedEmbeddings: boolean },
+  stateHooks: string[],
+  embed: string,
+): ModelAnatomy {
   const hookPoints = ['hook_embed'];
   const layers = Array.from({ length: c.nLayers }, (_, l) => {
     const b = `blocks.${l}`;
@@ -65,7 +69,10 @@ export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
     );
   }
   if (c.finalNorm) {
-    specs.push({ name: 'ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } }, { name: 'ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } });
+    specs.push(
+      { name: 'ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } },
+      { name: 'ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } },
+    );
   }
   if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } });
   specs.push(...envSpecs(c, c.initStd));
@@ -107,7 +114,15 @@ export class Lstm extends BaseLM<LstmConfig> {
   }
 }
 
-const DEFAULTS = { arch: 'lstm', residual: false, finalNorm: true, tiedEmbeddings: false, initStd: 0.02, fused: true, envFeatureDim: 0 } as const satisfies Partial<LstmConfig>;
+const DEFAULTS = {
+  arch: 'lstm',
+  residual: false,
+  finalNorm: true,
+  tiedEmbeddings: false,
+  initStd: 0.02,
+  fused: true,
+  envFeatureDim: 0,
+} as const satisfies Partial<LstmConfig>;
 const preset = (s: Pick<LstmConfig, 'contextLength' | 'dModel' | 'nLayers'>): Sizes<LstmConfig> => ({ ...DEFAULTS, ...s });
 
 export const lstmAdapter: ArchAdapter<LstmConfig> = {

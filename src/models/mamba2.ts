@@ -119,7 +119,11 @@ export function ssdQuadratic(x: tf.Tensor4D, dt: tf.Tensor3D, a: tf.Tensor1D, bm
 export function ssdRecurrent(x: tf.Tensor4D, dt: tf.Tensor3D, a: tf.Tensor1D, bm: tf.Tensor3D, cm: tf.Tensor3D): Float64Array {
   const [b, t, h, p] = x.shape;
   const n = bm.shape[2];
-  const xv = x.dataSync(), dv = dt.dataSync(), av = a.dataSync(), bv = bm.dataSync(), cv = cm.dataSync();
+  const xv = x.dataSync(),
+    dv = dt.dataSync(),
+    av = a.dataSync(),
+    bv = bm.dataSync(),
+    cv = cm.dataSync();
   const y = new Float64Array(b * t * h * p);
   for (let bi = 0; bi < b; bi++) {
     for (let hi = 0; hi < h; hi++) {
@@ -148,7 +152,14 @@ export function mamba2Anatomy(c: Mamba2Config): ModelAnatomy {
   const hookPoints = ['hook_embed'];
   const layers = Array.from({ length: c.nLayers }, (_, l) => {
     const b = `blocks.${l}`;
-    hookPoints.push(`${b}.hook_resid_pre`, `${b}.ssd.hook_dt`, `${b}.ssd.hook_pattern`, `${b}.ssd.hook_z`, `${b}.hook_mixer_out`, `${b}.hook_resid_post`);
+    hookPoints.push(
+      `${b}.hook_resid_pre`,
+      `${b}.ssd.hook_dt`,
+      `${b}.ssd.hook_pattern`,
+      `${b}.ssd.hook_z`,
+      `${b}.hook_mixer_out`,
+      `${b}.hook_resid_post`,
+    );
     return {
       residPre: `${b}.hook_resid_pre`,
       residPost: `${b}.hook_resid_post`,
@@ -248,9 +259,21 @@ export class Mamba2 extends BaseLM<Mamba2Config> {
 }
 
 const DEFAULTS = {
-  arch: 'mamba2', expand: 2, convKernel: 4, tiedEmbeddings: true, normEps: 1e-5, initStd: 0.02, dtMin: 0.001, dtMax: 0.1, fused: true, envFeatureDim: 0,
+  arch: 'mamba2',
+  expand: 2,
+  convKernel: 4,
+  tiedEmbeddings: true,
+  normEps: 1e-5,
+  initStd: 0.02,
+  dtMin: 0.001,
+  dtMax: 0.1,
+  fused: true,
+  envFeatureDim: 0,
 } as const satisfies Partial<Mamba2Config>;
-const preset = (s: Pick<Mamba2Config, 'contextLength' | 'dModel' | 'nLayers' | 'dState' | 'headDim'>): Sizes<Mamba2Config> => ({ ...DEFAULTS, ...s });
+const preset = (s: Pick<Mamba2Config, 'contextLength' | 'dModel' | 'nLayers' | 'dState' | 'headDim'>): Sizes<Mamba2Config> => ({
+  ...DEFAULTS,
+  ...s,
+});
 
 export const mamba2Adapter: ArchAdapter<Mamba2Config> = {
   arch: 'mamba2',
@@ -264,7 +287,8 @@ export const mamba2Adapter: ArchAdapter<Mamba2Config> = {
   },
   validate(c) {
     for (const k of ['dState', 'headDim', 'expand', 'convKernel']) posInt(c, k);
-    if ((c.expand * c.dModel) % c.headDim !== 0) throw badConfig(`expand x dModel = ${c.expand * c.dModel} is not divisible by headDim ${c.headDim}`);
+    if ((c.expand * c.dModel) % c.headDim !== 0)
+      throw badConfig(`expand x dModel = ${c.expand * c.dModel} is not divisible by headDim ${c.headDim}`);
     if (!(c.dtMin > 0 && c.dtMax >= c.dtMin)) throw badConfig(`need 0 < dtMin <= dtMax (got ${c.dtMin}, ${c.dtMax})`);
     return c;
   },

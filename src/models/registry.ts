@@ -28,6 +28,7 @@ export function isArch(x: unknown): x is Arch {
 
 /** The adapter of an architecture (BAD_ARGUMENT naming the known ones otherwise). */
 export function adapterFor(arch: string): ArchAdapter {
-  if (!isArch(arch)) throw new GroundlabError('BAD_ARGUMENT', `unknown architecture "${arch}"`, { hint: `use one of: ${ARCHS.join(', ')}` });
+  if (!isArch(arch))
+    throw new GroundlabError('BAD_ARGUMENT', `unknown architecture "${arch}"`, { hint: `use one of: ${ARCHS.join(', ')}` });
   return ADAPTERS[arch] as unknown as ArchAdapter;
 }

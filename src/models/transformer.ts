@@ -79,7 +79,8 @@ export function transformerParamSpecs(c: TransformerConfig): ParamSpec[] {
   const zeros = { kind: 'const', value: 0 } as const;
   const ones = { kind: 'const', value: 1 } as const;
   const specs: ParamSpec[] = [{ name: 'transformer.wte.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std } }];
-  if (c.positional === 'learned') specs.push({ name: 'transformer.wpe.weight', shape: [c.contextLength, d], init: { kind: 'normal', std: std / 2 } });
+  if (c.positional === 'learned')
+    specs.push({ name: 'transformer.wpe.weight', shape: [c.contextLength, d], init: { kind: 'normal', std: std / 2 } });
   layerSwitches(c).forEach((s, l) => {
     const h = `transformer.h.${l}`;
     const qkv = usesQk(s) ? 3 * d : d; // q, k, v, or v alone
@@ -90,7 +91,8 @@ export function transformerParamSpecs(c: TransformerConfig): ParamSpec[] {
       { name: `${h}.attn.c_attn.bias`, shape: [qkv], init: zeros },
     );
     // static mixing: per-head scores over (query, key) positions; zeros start as uniform attention
-    if (s.mixing === 'static') specs.push({ name: `${h}.attn.static_scores`, shape: [c.nHeads, c.contextLength, c.contextLength], init: zeros });
+    if (s.mixing === 'static')
+      specs.push({ name: `${h}.attn.static_scores`, shape: [c.nHeads, c.contextLength, c.contextLength], init: zeros });
     specs.push(
       { name: `${h}.attn.c_proj.weight`, shape: [d, d], init: { kind: 'normal', std: projStd } },
       { name: `${h}.attn.c_proj.bias`, shape: [d], init: zeros },
@@ -131,7 +133,14 @@ export function transformerAnatomy(c: TransformerConfig): ModelAnatomy {
   if (c.positional === 'learned') hookPoints.push('hook_pos_embed');
   const layers: LayerAnatomy[] = layerSwitches(c).map((s, l) => {
     const b = `blocks.${l}`;
-    hookPoints.push(`${b}.hook_resid_pre`, `${b}.ln1.hook_normalized`, ...attnHooks(b, s, c.positional), `${b}.hook_attn_out`, `${b}.hook_resid_mid`, ...mlpHooks(b));
+    hookPoints.push(
+      `${b}.hook_resid_pre`,
+      `${b}.ln1.hook_normalized`,
+      ...attnHooks(b, s, c.positional),
+      `${b}.hook_attn_out`,
+      `${b}.hook_resid_mid`,
+      ...mlpHooks(b),
+    );
     return {
       residPre: `${b}.hook_resid_pre`,
       residPost: `${b}.hook_resid_post`,
@@ -166,7 +175,12 @@ interface BlockParams {
 export function mlpParams(p: <R extends tf.Tensor>(n: string) => R, h: string): { ln2: { w: P1; b: P1 }; mlp: BlockParams['mlp'] } {
   return {
     ln2: { w: p(`${h}.ln_2.weight`), b: p(`${h}.ln_2.bias`) },
-    mlp: { wfc: p(`${h}.mlp.c_fc.weight`), bfc: p(`${h}.mlp.c_fc.bias`), wproj: p(`${h}.mlp.c_proj.weight`), bproj: p(`${h}.mlp.c_proj.bias`) },
+    mlp: {
+      wfc: p(`${h}.mlp.c_fc.weight`),
+      bfc: p(`${h}.mlp.c_fc.bias`),
+      wproj: p(`${h}.mlp.c_proj.weight`),
+      bproj: p(`${h}.mlp.c_proj.bias`),
+    },
   };
 }
 
@@ -257,14 +271,18 @@ export class Transformer extends BaseLM<TransformerConfig> {
     const c = this.config;
     const s = this.switches[l];
     const { b, t, ops, hooks } = pass;
-    const d = c.dModel, nh = c.nHeads, dh = d / nh, n = b * t;
+    const d = c.dModel,
+      nh = c.nHeads,
+      dh = d / nh,
+      n = b * t;
     const blk = `blocks.${l}`;
     const a = `${blk}.attn`;
     const ln1 = this.hook2(pass, `${blk}.ln1.hook_normalized`, ops.layerNorm(x, bp.ln1.w, bp.ln1.b, c.lnEps), d); // [N, D]
     // [N, D] -> [B*H, T, Dh] and back
     const toHeads = (y: tf.Tensor): tf.Tensor3D => tf.reshape(tf.transpose(tf.reshape(y, [b, t, nh, dh]), [0, 2, 1, 3]), [b * nh, t, dh]);
     const headHook = (name: string, y: tf.Tensor) => (hooks.wants(name) ? hooks.at(name, tf.reshape(y, [b, t, nh, dh])) : y); // [B, T, H, Dh]
-    const headHook3 = (name: string, y: tf.Tensor3D) => (hooks.wants(name) ? toHeads(hooks.at(name, tf.transpose(tf.reshape(y, [b, nh, t, dh]), [0, 2, 1, 3]))) : y);
+    const headHook3 = (name: string, y: tf.Tensor3D) =>
+      hooks.wants(name) ? toHeads(hooks.at(name, tf.transpose(tf.reshape(y, [b, nh, t, dh]), [0, 2, 1, 3]))) : y;
 
     let zh: tf.Tensor3D; // [B*H, T, Dh]
     if (usesQk(s)) {
@@ -277,7 +295,8 @@ export class Transformer extends BaseLM<TransformerConfig> {
       q = headHook(`${a}.hook_q`, q);
       k = headHook(`${a}.hook_k`, k);
       v = headHook(`${a}.hook_v`, v);
-      let qh = toHeads(q), kh = toHeads(k);
+      let qh = toHeads(q),
+        kh = toHeads(k);
       const vh = toHeads(v); // [B*H, T, Dh]
       if (c.positional === 'rope') {
         qh = headHook3(`${a}.hook_rot_q`, rope(qh, c.ropeBase));
@@ -348,7 +367,10 @@ const DEFAULTS = {
   qkFrom: 'hidden',
 } as const satisfies Partial<TransformerConfig>;
 
-const preset = (s: Pick<TransformerConfig, 'contextLength' | 'dModel' | 'nLayers' | 'nHeads' | 'dMlp'>): Sizes<TransformerConfig> => ({ ...DEFAULTS, ...s });
+const preset = (s: Pick<TransformerConfig, 'contextLength' | 'dModel' | 'nLayers' | 'nHeads' | 'dMlp'>): Sizes<TransformerConfig> => ({
+  ...DEFAULTS,
+  ...s,
+});
 
 export const transformerAdapter: ArchAdapter<TransformerConfig> = {
   arch: 'transformer',
@@ -363,9 +385,15 @@ export const transformerAdapter: ArchAdapter<TransformerConfig> = {
   validate(c) {
     posInt(c, 'nHeads');
     posInt(c, 'dMlp');
-    if (c.dModel % c.nHeads !== 0) throw badConfig(`dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`, 'pick nHeads so that dModel / nHeads is a whole head size');
-    if (!POSITIONALS.includes(c.positional)) throw badConfig(`model config field positional: "${c.positional}" is not one of ${POSITIONALS.join(', ')}`);
-    if (c.positional === 'rope' && (c.dModel / c.nHeads) % 2 !== 0) throw badConfig(`rotary positions need an even head size (dModel / nHeads = ${c.dModel / c.nHeads})`);
+    if (c.dModel % c.nHeads !== 0)
+      throw badConfig(
+        `dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`,
+        'pick nHeads so that dModel / nHeads is a whole head size',
+      );
+    if (!POSITIONALS.includes(c.positional))
+      throw badConfig(`model config field positional: "${c.positional}" is not one of ${POSITIONALS.join(', ')}`);
+    if (c.positional === 'rope' && (c.dModel / c.nHeads) % 2 !== 0)
+      throw badConfig(`rotary positions need an even head size (dModel / nHeads = ${c.dModel / c.nHeads})`);
     if (!(c.ropeBase > 1)) throw badConfig(`ropeBase must be > 1 (got ${c.ropeBase})`);
     layerSwitches(c); // checks mixing, similarity, qkFrom
     return c;
@@ -379,7 +407,8 @@ export const transformerAdapter: ArchAdapter<TransformerConfig> = {
       if (c.positional !== 'learned') return `GPT-2 has learned positions; this Transformer has positional: ${c.positional}`;
       const s = layerSwitches(c);
       const odd = s.findIndex((x) => x.mixing !== 'softmax' || x.similarity !== 'softmax' || x.qkFrom !== 'hidden');
-      if (odd >= 0) return `GPT-2 has dot-product softmax attention on the hidden state in every layer; layer ${odd} has mixing ${s[odd].mixing}, similarity ${s[odd].similarity}, qkFrom ${s[odd].qkFrom}`;
+      if (odd >= 0)
+        return `GPT-2 has dot-product softmax attention on the hidden state in every layer; layer ${odd} has mixing ${s[odd].mixing}, similarity ${s[odd].similarity}, qkFrom ${s[odd].qkFrom}`;
       return undefined;
     },
   },

@@ -58,7 +58,7 @@ function send(bundle: NotebookBundle, displayId: string, update: boolean): void 
  * Returns a handle whose `update()` replaces the output in place.
  */
 export async function display(x: unknown, opts: DisplayOptions = {}): Promise<DisplayHandle> {
-  const displayId = opts.displayId ?? (kernelBridge()?.newDisplayId() ?? randomBytes(8).toString('hex'));
+  const displayId = opts.displayId ?? kernelBridge()?.newDisplayId() ?? randomBytes(8).toString('hex');
   send(await displayBundle(x, opts), displayId, !!opts.update);
   const handle: DisplayHandle = {
     displayId,

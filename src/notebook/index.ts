@@ -4,8 +4,29 @@
 import { isSilent, isVegaLiteSpec, mimeBundleOf } from './mime';
 import { displayBundle } from './display';
 
-export { kernelBridge, inNotebook, interruptSignal, setKernelBridge, clearOutput, type CellEnd, type KernelBridge, type NotebookBundle } from './bridge';
-export { mimeBundleOf, isSilent, isVegaLiteSpec, isTable, isPlainBundle, tableHtml, tableText, VEGALITE_MIME, PLOTLY_MIME, type BundleOptions, type TableLike } from './mime';
+export {
+  kernelBridge,
+  inNotebook,
+  interruptSignal,
+  setKernelBridge,
+  clearOutput,
+  type CellEnd,
+  type KernelBridge,
+  type NotebookBundle,
+} from './bridge';
+export {
+  mimeBundleOf,
+  isSilent,
+  isVegaLiteSpec,
+  isTable,
+  isPlainBundle,
+  tableHtml,
+  tableText,
+  VEGALITE_MIME,
+  PLOTLY_MIME,
+  type BundleOptions,
+  type TableLike,
+} from './mime';
 export { display, displayBundle, type DisplayHandle, type DisplayOptions } from './display';
 export { progressDisplay, progressHtml, progressEndText, type ProgressDisplayOptions, type ProgressEnd } from './progress';
 

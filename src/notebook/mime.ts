@@ -36,7 +36,11 @@ export function isVegaLiteSpec(x: unknown): x is Record<string, unknown> {
 export function isPlotlyFigure(x: unknown): boolean {
   if (!x || typeof x !== 'object') return false;
   const o = x as Record<string, unknown>;
-  return Array.isArray(o.data) && o.data.every((t) => t && typeof t === 'object' && 'type' in (t as object)) && (o.layout === undefined || typeof o.layout === 'object');
+  return (
+    Array.isArray(o.data) &&
+    o.data.every((t) => t && typeof t === 'object' && 'type' in (t as object)) &&
+    (o.layout === undefined || typeof o.layout === 'object')
+  );
 }
 
 /** The arquero ColumnTable surface we use (duck-typed so any arquero version works). */
@@ -84,7 +88,9 @@ export function tableText(t: TableLike, limit = 20): string {
   const fmt = (r: string[]) => r.map((s, j) => (s.length > width[j] ? s.slice(0, width[j] - 1) + '…' : s.padStart(width[j]))).join('  ');
   const lines = [fmt(cols), ...rows.map(fmt)];
   const n = t.numRows();
-  lines.push(`[${n} row${n === 1 ? '' : 's'} x ${cols.length} column${cols.length === 1 ? '' : 's'}${n > limit ? `, first ${limit} shown` : ''}]`);
+  lines.push(
+    `[${n} row${n === 1 ? '' : 's'} x ${cols.length} column${cols.length === 1 ? '' : 's'}${n > limit ? `, first ${limit} shown` : ''}]`,
+  );
   return lines.join('\n');
 }
 
@@ -97,9 +103,13 @@ export function tableHtml(t: TableLike, limit = 20): string {
   const cols = t.columnNames();
   const note = `<p style="font-size: 0.85em; opacity: 0.7">${n} row${n === 1 ? '' : 's'} x ${cols.length} columns${n > limit ? `, first ${limit} shown` : ''}</p>`;
   const rows = t.objects({ limit }) as Record<string, unknown>[];
-  const align = cols.map((c) => (rows.length > 0 && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number') ? 'right' : 'left'));
+  const align = cols.map((c) =>
+    rows.length > 0 && rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number') ? 'right' : 'left',
+  );
   const head = `<thead><tr>${cols.map((c, j) => `<th style="text-align: ${align[j]}">${escapeHtml(c)}</th>`).join('')}</tr></thead>`;
-  const body = rows.map((r) => `<tr>${cols.map((c, j) => `<td style="text-align: ${align[j]}">${escapeHtml(cell(r[c]))}</td>`).join('')}</tr>`).join('');
+  const body = rows
+    .map((r) => `<tr>${cols.map((c, j) => `<td style="text-align: ${align[j]}">${escapeHtml(cell(r[c]))}</td>`).join('')}</tr>`)
+    .join('');
   return `<table>${head}<tbody>${body}</tbody></table>${note}`;
 }
 
@@ -122,7 +132,10 @@ export function mimeBundleOf(x: unknown, opts: BundleOptions = {}): NotebookBund
   const limit = opts.limit ?? 20;
   if (x && typeof x === 'object' && typeof (x as { toMimeBundle?: unknown }).toMimeBundle === 'function') {
     const b = (x as { toMimeBundle(): unknown }).toMimeBundle();
-    const data = b && typeof b === 'object' && 'data' in (b as object) && isPlainBundle((b as NotebookBundle).data) ? (b as NotebookBundle) : { data: b as Record<string, unknown> };
+    const data =
+      b && typeof b === 'object' && 'data' in (b as object) && isPlainBundle((b as NotebookBundle).data)
+        ? (b as NotebookBundle)
+        : { data: b as Record<string, unknown> };
     if (!('text/plain' in data.data)) data.data = { ...data.data, 'text/plain': inspect(x, { depth: 1 }) };
     return { data: data.data, metadata: data.metadata ?? {} };
   }

@@ -91,7 +91,10 @@ export function progressDisplay(opts: ProgressDisplayOptions = {}): ProgressFn {
         const at = latest.get(e.task);
         if (how === 'ok' || ids.get(e.task) !== own || !at) return;
         const end: ProgressEnd = how === 'interrupted' ? 'stopped' : 'failed';
-        k.display({ data: { 'text/html': progressHtml(at, end), 'text/plain': progressEndText(at, end) }, metadata: {} }, { displayId: own, update: true });
+        k.display(
+          { data: { 'text/html': progressHtml(at, end), 'text/plain': progressEndText(at, end) }, metadata: {} },
+          { displayId: own, update: true },
+        );
         close(e.task);
       });
     }

@@ -25,7 +25,9 @@ export const POSITION_SELECTORS = ['last', 'pre-lan', 'env'] as const;
 export function parsePosition(s: string): PositionSelector {
   if (s === 'last' || s === 'pre-lan' || s === 'env') return s;
   if (/^-?\d+$/.test(s.trim())) return Number(s);
-  throw new GroundlabError('BAD_ARGUMENT', `position "${s}" is not a position selector`, { hint: 'use last, pre-lan, env or an integer (negative counts from the end)' });
+  throw new GroundlabError('BAD_ARGUMENT', `position "${s}" is not a position selector`, {
+    hint: 'use last, pre-lan, env or an integer (negative counts from the end)',
+  });
 }
 
 /** Where the ENV and LAN words of a context sit, when the task knows better than the token strings. */
@@ -45,7 +47,8 @@ export function resolvePosition(sel: PositionSelector, tokens: readonly string[]
   else if (sel === 'env') {
     p = hints.envIndex ?? -1;
     if (hints.envIndex == null) for (let i = n - 1; i >= 0 && p < 0; i--) if (tokens[i].endsWith('<ENV>')) p = i;
-    if (p < 0) throw new GroundlabError('NOT_FOUND', `the context has no ENV token: ${tokens.slice(0, 12).join(' ')}${n > 12 ? ' ...' : ''}`);
+    if (p < 0)
+      throw new GroundlabError('NOT_FOUND', `the context has no ENV token: ${tokens.slice(0, 12).join(' ')}${n > 12 ? ' ...' : ''}`);
   } else p = sel < 0 ? n + sel : sel;
   if (!(p >= 0 && p < n)) {
     throw new GroundlabError('BAD_ARGUMENT', `position ${String(sel)} resolves to ${p}, outside a context of ${n} tokens`);
@@ -103,7 +106,11 @@ const PAIRWISE = /hook_(pattern|attn_scores)$/;
  * to the model's context length (keeping the tokens just before the position), sorted by length
  * and batched with right padding. Tensors are disposed per batch.
  */
-export async function collectActivations(model: LanguageModel, contexts: readonly ProbeContext[], opts: CollectOptions): Promise<Activations> {
+export async function collectActivations(
+  model: LanguageModel,
+  contexts: readonly ProbeContext[],
+  opts: CollectOptions,
+): Promise<Activations> {
   const hooks = [...opts.hooks];
   if (!hooks.length) throw new GroundlabError('BAD_ARGUMENT', 'no hook points to collect');
   const known = new Set(model.hookPoints());
@@ -196,7 +203,10 @@ export async function collectActivations(model: LanguageModel, contexts: readonl
 export function residPostHooks(model: LanguageModel): string[] {
   const have = new Set(model.hookPoints());
   const out = model.anatomy.layers.map((l) => l.residPost).filter((n) => have.has(n));
-  if (!out.length) throw new GroundlabError('NOT_FOUND', `this ${model.arch} has no blocks.{l}.hook_resid_post hook points`, { hint: 'name the hooks to probe' });
+  if (!out.length)
+    throw new GroundlabError('NOT_FOUND', `this ${model.arch} has no blocks.{l}.hook_resid_post hook points`, {
+      hint: 'name the hooks to probe',
+    });
   return out;
 }
 

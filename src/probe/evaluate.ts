@@ -13,16 +13,7 @@
  */
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
-import {
-  fitLogistic,
-  fitRidge,
-  logisticPredict,
-  logisticLogits,
-  ridgePredict,
-  rSquared,
-  takeRows,
-  type RidgeOptions,
-} from './linear';
+import { fitLogistic, fitRidge, logisticPredict, logisticLogits, ridgePredict, rSquared, takeRows, type RidgeOptions } from './linear';
 
 /** Activations and labels for a classification probe. */
 export interface ProbeClassificationData {
@@ -115,9 +106,14 @@ export interface ProbeRegressionResult {
  * A seeded split of n examples into train and test index lists (sorted). With `labels` and
  * `stratify`, each class is split on its own (a class with one example goes to train).
  */
-export function trainTestSplit(n: number, opts: Partial<SplitOptions> = {}, labels?: ArrayLike<number>): { train: Int32Array; test: Int32Array } {
+export function trainTestSplit(
+  n: number,
+  opts: Partial<SplitOptions> = {},
+  labels?: ArrayLike<number>,
+): { train: Int32Array; test: Int32Array } {
   const o = { ...SPLIT_DEFAULTS, ...opts };
-  if (!(o.testFraction > 0 && o.testFraction < 1)) throw new GroundlabError('BAD_ARGUMENT', `testFraction must be in (0, 1), got ${o.testFraction}`);
+  if (!(o.testFraction > 0 && o.testFraction < 1))
+    throw new GroundlabError('BAD_ARGUMENT', `testFraction must be in (0, 1), got ${o.testFraction}`);
   const rng = new Rng(`probe-split/${o.seed}`);
   const buckets = new Map<number, number[]>();
   for (let i = 0; i < n; i++) {
@@ -135,7 +131,9 @@ export function trainTestSplit(n: number, opts: Partial<SplitOptions> = {}, labe
     train.push(...idx.slice(nt));
   }
   if (!train.length || !test.length) {
-    throw new GroundlabError('BAD_ARGUMENT', `cannot split ${n} examples into a training and a test set`, { hint: 'probe on more examples' });
+    throw new GroundlabError('BAD_ARGUMENT', `cannot split ${n} examples into a training and a test set`, {
+      hint: 'probe on more examples',
+    });
   }
   return { train: Int32Array.from(train.sort((a, b) => a - b)), test: Int32Array.from(test.sort((a, b) => a - b)) };
 }
@@ -144,7 +142,12 @@ export function trainTestSplit(n: number, opts: Partial<SplitOptions> = {}, labe
  * Control labels: for each distinct group a fixed seeded random permutation of [0, k), applied
  * to the true label. Deterministic in (groups, seed); groups are visited in sorted order.
  */
-export function controlLabels(labels: Int32Array, k: number, groups: ArrayLike<string | number> | undefined, seed: number): { labels: Int32Array; groups: number } {
+export function controlLabels(
+  labels: Int32Array,
+  k: number,
+  groups: ArrayLike<string | number> | undefined,
+  seed: number,
+): { labels: Int32Array; groups: number } {
   const keys = Array.from({ length: labels.length }, (_, i) => (groups ? String(groups[i]) : ''));
   const distinct = [...new Set(keys)].sort();
   const perms = new Map<string, Int32Array>();
@@ -187,13 +190,20 @@ export function probeClassification(data: ProbeClassificationData, opts: Partial
   const splits = data.testMask
     ? [fixedSplit(data.testMask)]
     : data.splitGroups
-    ? groupFoldSplits(data.splitGroups, o.folds, o.seed)
-    : o.folds >= 2
-      ? kFoldSplits(n, o.folds, o.seed, labels)
-      : [trainTestSplit(n, o, labels)];
+      ? groupFoldSplits(data.splitGroups, o.folds, o.seed)
+      : o.folds >= 2
+        ? kFoldSplits(n, o.folds, o.seed, labels)
+        : [trainTestSplit(n, o, labels)];
   const control = o.control ? controlLabels(labels, k, data.groups, o.seed) : undefined;
   // Pooled over folds: hits / tested examples; training accuracy averaged over folds.
-  let hits = 0, ctlHits = 0, tested = 0, trainAcc = 0, ctlTrainAcc = 0, majorHits = 0, nTrain = 0, iterations = 0;
+  let hits = 0,
+    ctlHits = 0,
+    tested = 0,
+    trainAcc = 0,
+    ctlTrainAcc = 0,
+    majorHits = 0,
+    nTrain = 0,
+    iterations = 0;
   let converged = true;
   let lossSum = 0;
   for (const { train, test } of splits) {
@@ -254,7 +264,8 @@ export function fixedSplit(testMask: ArrayLike<number>): { train: Int32Array; te
   const train: number[] = [];
   const test: number[] = [];
   for (let i = 0; i < testMask.length; i++) (testMask[i] ? test : train).push(i);
-  if (!train.length || !test.length) throw new GroundlabError('BAD_ARGUMENT', `a fixed split needs training and test examples (has ${train.length} and ${test.length})`);
+  if (!train.length || !test.length)
+    throw new GroundlabError('BAD_ARGUMENT', `a fixed split needs training and test examples (has ${train.length} and ${test.length})`);
   return { train: Int32Array.from(train), test: Int32Array.from(test) };
 }
 
@@ -266,7 +277,11 @@ export const GROUP_FOLDS_DEFAULT = 4;
  * min(folds, groups) folds (min(4, groups) when folds < 2). Each example is tested once,
  * always by a probe that saw no example of its group.
  */
-export function groupFoldSplits(groups: ArrayLike<string | number>, folds: number, seed: number): Array<{ train: Int32Array; test: Int32Array }> {
+export function groupFoldSplits(
+  groups: ArrayLike<string | number>,
+  folds: number,
+  seed: number,
+): Array<{ train: Int32Array; test: Int32Array }> {
   const keys = Array.from({ length: groups.length }, (_, i) => String(groups[i]));
   const distinct = new Rng(`probe-group-folds/${seed}`).shuffle([...new Set(keys)].sort());
   if (distinct.length < 2) throw new GroundlabError('BAD_ARGUMENT', `leave-group-out needs at least 2 groups, got ${distinct.length}`);
@@ -284,7 +299,12 @@ export function groupFoldSplits(groups: ArrayLike<string | number>, folds: numbe
  * Seeded k-fold cross-validation: each example is tested exactly once. With `labels` each class is
  * dealt round-robin over the folds after a seeded shuffle (stratified).
  */
-export function kFoldSplits(n: number, folds: number, seed: number, labels?: ArrayLike<number>): Array<{ train: Int32Array; test: Int32Array }> {
+export function kFoldSplits(
+  n: number,
+  folds: number,
+  seed: number,
+  labels?: ArrayLike<number>,
+): Array<{ train: Int32Array; test: Int32Array }> {
   if (!Number.isInteger(folds) || folds < 2) throw new GroundlabError('BAD_ARGUMENT', `folds must be a whole number >= 2, got ${folds}`);
   if (n < folds) throw new GroundlabError('BAD_ARGUMENT', `cannot make ${folds} folds of ${n} examples`);
   const rng = new Rng(`probe-folds/${seed}`);

@@ -38,7 +38,13 @@ function cells(table: ColumnTable, metric: ProbeMetric): Cell[] {
 export function probeHeatmapSpec(table: ColumnTable, opts: Partial<ProbeHeatmapOptions> = {}): Record<string, unknown> {
   const metric = opts.metric ?? 'accuracy';
   const task = table.numRows() ? String(table.get('task', 0)) : '';
-  const rows = cells(table, metric).map((c) => ({ step: c.step, layer: c.layer, hook: c.hook, [metric]: Number.isFinite(c.value) ? c.value : null, chance: c.chance }));
+  const rows = cells(table, metric).map((c) => ({
+    step: c.step,
+    layer: c.layer,
+    hook: c.hook,
+    [metric]: Number.isFinite(c.value) ? c.value : null,
+    chance: c.chance,
+  }));
   const signed = metric === 'selectivity';
   const spec = heatmap(rows, {
     x: 'step',
@@ -52,7 +58,12 @@ export function probeHeatmapSpec(table: ColumnTable, opts: Partial<ProbeHeatmapO
   }) as { encoding: Record<string, unknown> & { y: Record<string, unknown>; color: Record<string, unknown> } };
   spec.encoding.y.sort = 'descending';
   spec.encoding.color.scale = signed ? { scheme: 'redblue', domain: [-1, 1], reverse: true } : { scheme: 'viridis', domain: [0, 1] };
-  spec.encoding.tooltip = [{ field: 'step' }, { field: 'hook' }, { field: metric, format: '.3f' }, { field: 'chance', title: 'chance (majority)', format: '.3f' }];
+  spec.encoding.tooltip = [
+    { field: 'step' },
+    { field: 'hook' },
+    { field: metric, format: '.3f' },
+    { field: 'chance', title: 'chance (majority)', format: '.3f' },
+  ];
   return spec;
 }
 
@@ -64,9 +75,15 @@ export function probeGrid(table: ColumnTable, metric: ProbeMetric = 'accuracy'):
   const get = (l: number, s: number) => cs.find((c) => c.layer === l && c.step === s);
   const w = Math.max(6, ...steps.map((s) => String(s).length + 1));
   const head = 'layer'.padEnd(7) + steps.map((s) => String(s).padStart(w)).join('');
-  const lines = layers.map((l) => String(l).padEnd(7) + steps.map((s) => {
-    const c = get(l, s);
-    return (c && Number.isFinite(c.value) ? (100 * c.value).toFixed(1) : '-').padStart(w);
-  }).join(''));
+  const lines = layers.map(
+    (l) =>
+      String(l).padEnd(7) +
+      steps
+        .map((s) => {
+          const c = get(l, s);
+          return (c && Number.isFinite(c.value) ? (100 * c.value).toFixed(1) : '-').padStart(w);
+        })
+        .join(''),
+  );
   return [`${metric} (%) by layer (rows) and checkpoint step (columns)`, head, ...lines].join('\n');
 }

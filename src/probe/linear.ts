@@ -205,12 +205,20 @@ export interface LogisticModel {
  * Fit softmax regression: x [n, d] raw features, labels in [0, k). Features are standardised
  * inside (the model keeps the standardiser). Deterministic: starts from zero weights.
  */
-export function fitLogistic(x: Float32Array, labels: Int32Array, n: number, d: number, k: number, opts: Partial<LogisticOptions> = {}): LogisticModel {
+export function fitLogistic(
+  x: Float32Array,
+  labels: Int32Array,
+  n: number,
+  d: number,
+  k: number,
+  opts: Partial<LogisticOptions> = {},
+): LogisticModel {
   const o = { ...LOGISTIC_DEFAULTS, ...opts };
   if (labels.length !== n) throw new GroundlabError('INTERNAL', `${labels.length} labels for ${n} examples`);
   if (n === 0) throw new GroundlabError('BAD_ARGUMENT', 'cannot fit a probe on zero examples');
   for (let i = 0; i < n; i++) {
-    if (!(labels[i] >= 0 && labels[i] < k)) throw new GroundlabError('BAD_ARGUMENT', `label ${labels[i]} of example ${i} is outside [0, ${k})`);
+    if (!(labels[i] >= 0 && labels[i] < k))
+      throw new GroundlabError('BAD_ARGUMENT', `label ${labels[i]} of example ${i} is outside [0, ${k})`);
   }
   const std = fitStandardizer(x, n, d);
   const xs = applyStandardizer(std, x, n, d);
@@ -354,7 +362,9 @@ export function fitRidge(x: Float32Array, y: Float32Array, n: number, d: number,
 /** Predictions [n, m] of a ridge model on raw features x [n, d]. */
 export function ridgePredict(r: RidgeModel, x: Float32Array, n: number): Float32Array {
   const xs = applyStandardizer(r.std, x, n, r.d);
-  return tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(xs, [n, r.d]), tf.tensor2d(r.weights, [r.d, r.m])), tf.tensor1d(r.bias)).dataSync() as Float32Array);
+  return tf.tidy(
+    () => tf.add(tf.matMul(tf.tensor2d(xs, [n, r.d]), tf.tensor2d(r.weights, [r.d, r.m])), tf.tensor1d(r.bias)).dataSync() as Float32Array,
+  );
 }
 
 /** Coefficient of determination, averaged over the m targets (1 - SSE/SST per target). */

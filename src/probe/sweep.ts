@@ -105,7 +105,9 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   const have = new Set(run.checkpoints.map((c) => c.step));
   for (const s of steps) {
     if (!have.has(s)) {
-      throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, { hint: `available steps: ${[...have].join(', ') || 'none (train first)'}` });
+      throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint at step ${s}`, {
+        hint: `available steps: ${[...have].join(', ') || 'none (train first)'}`,
+      });
     }
   }
   if (!steps.length) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoints to probe`, { hint: 'train it first' });
@@ -114,7 +116,15 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
   const settings = JSON.stringify({
     data: taskFingerprint(task),
     task: { ...taskOpts, position: taskOpts.position ?? null },
-    probe: { l2: probeOpts.l2, testFraction: probeOpts.testFraction, seed: probeOpts.seed, maxIter: probeOpts.maxIter, stratify: probeOpts.stratify, control: probeOpts.control, folds: probeOpts.folds },
+    probe: {
+      l2: probeOpts.l2,
+      testFraction: probeOpts.testFraction,
+      seed: probeOpts.seed,
+      maxIter: probeOpts.maxIter,
+      stratify: probeOpts.stratify,
+      control: probeOpts.control,
+      folds: probeOpts.folds,
+    },
   });
   const tableName = probeTableName(opts.task, taskOpts);
   const save = opts.save ?? true;
@@ -141,7 +151,12 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
       const todo = hooks.filter((h) => !done.has(key(step, h)));
       reused += hooks.length - todo.length;
       if (!todo.length) continue;
-      opts.onProgress?.({ task: label, step: si, total: steps.length, message: `step ${step}: collecting ${todo.length} hooks over ${task.contexts.length} contexts` });
+      opts.onProgress?.({
+        task: label,
+        step: si,
+        total: steps.length,
+        message: `step ${step}: collecting ${todo.length} hooks over ${task.contexts.length} contexts`,
+      });
       const acts = await collectActivations(model, task.contexts, {
         hooks: todo,
         batchSize: opts.batchSize,
@@ -154,7 +169,19 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
       model = undefined;
       for (const h of todo) {
         if (opts.signal?.aborted) throw new GroundlabError('ABORTED', `${label}: stopped at step ${step}, ${h}`);
-        const r = probeClassification({ x: acts.x[h], n: acts.n, d: acts.dims[h], labels: task.labels, classes: task.classes, groups: acts.tokenAtPosition, splitGroups: task.splitGroups, testMask: task.testMask }, probeOpts);
+        const r = probeClassification(
+          {
+            x: acts.x[h],
+            n: acts.n,
+            d: acts.dims[h],
+            labels: task.labels,
+            classes: task.classes,
+            groups: acts.tokenAtPosition,
+            splitGroups: task.splitGroups,
+            testMask: task.testMask,
+          },
+          probeOpts,
+        );
         const idx = rows.findIndex((x) => Number(x.step) === step && x.hook === h);
         const row: Row = {
           task: opts.task,
@@ -187,9 +214,17 @@ export async function probeSweep(run: ProbeRun, opts: SweepOptions): Promise<Swe
       model?.dispose();
     }
   }
-  opts.onProgress?.({ task: label, step: steps.length, total: steps.length, done: true, message: `${computed} probes computed, ${reused} reused` });
+  opts.onProgress?.({
+    task: label,
+    step: steps.length,
+    total: steps.length,
+    done: true,
+    message: `${computed} probes computed, ${reused} reused`,
+  });
   const wanted = new Set(steps);
-  const table = toTable(rows.filter((r) => r.settings === settings && wanted.has(Number(r.step)) && (!opts.hooks || opts.hooks.includes(String(r.hook)))));
+  const table = toTable(
+    rows.filter((r) => r.settings === settings && wanted.has(Number(r.step)) && (!opts.hooks || opts.hooks.includes(String(r.hook)))),
+  );
   return { task, table, tableName, computed, reused };
 }
 
@@ -228,7 +263,9 @@ export function taskFingerprint(task: ProbeTask): string {
 
 /** Rows -> an arquero table with the probe columns in order, sorted by step then layer then hook. */
 export function toTable(rows: Row[]): ColumnTable {
-  const sorted = [...rows].sort((a, b) => Number(a.step) - Number(b.step) || Number(a.layer) - Number(b.layer) || String(a.hook).localeCompare(String(b.hook)));
+  const sorted = [...rows].sort(
+    (a, b) => Number(a.step) - Number(b.step) || Number(a.layer) - Number(b.layer) || String(a.hook).localeCompare(String(b.hook)),
+  );
   const cols: Record<string, unknown[]> = {};
   // Rows saved by an older version may lack a column: NaN for numbers.
   for (const c of PROBE_TABLE_COLUMNS) cols[c] = sorted.map((r) => r[c] ?? NaN);

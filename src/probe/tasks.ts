@@ -53,7 +53,13 @@ export interface TaskOptions {
   minPerClass: number;
 }
 
-export const TASK_DEFAULTS: Omit<TaskOptions, 'contextLength'> = { maxExamples: 3000, seed: 0, source: 'frames', balance: true, minPerClass: 10 };
+export const TASK_DEFAULTS: Omit<TaskOptions, 'contextLength'> = {
+  maxExamples: 3000,
+  seed: 0,
+  source: 'frames',
+  balance: true,
+  minPerClass: 10,
+};
 
 /** A built task: contexts (token ids and the read position), labels, class names. */
 export interface ProbeTask {
@@ -74,7 +80,10 @@ const ENV_SLOT = '{ENV}';
 
 function subsample<T>(items: T[], max: number, rng: Rng): T[] {
   if (items.length <= max) return items;
-  const idx = rng.shuffle(items.map((_, i) => i)).slice(0, max).sort((a, b) => a - b);
+  const idx = rng
+    .shuffle(items.map((_, i) => i))
+    .slice(0, max)
+    .sort((a, b) => a - b);
   return idx.map((i) => items[i]);
 }
 
@@ -86,7 +95,14 @@ interface Example {
   test?: boolean;
 }
 
-function finish(name: string, description: string, classes: string[], examples: Example[], tokenizer: Tokenizer, position: string): ProbeTask {
+function finish(
+  name: string,
+  description: string,
+  classes: string[],
+  examples: Example[],
+  tokenizer: Tokenizer,
+  position: string,
+): ProbeTask {
   if (!examples.length) throw new GroundlabError('NOT_FOUND', `the probe task "${name}" found no examples in this run's data`);
   return {
     name,
@@ -108,25 +124,41 @@ function window(tokens: string[], end: number, L: number): { tokens: string[]; s
 
 function envNounFromFrames(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
   const frames = src.evalFrames;
-  if (!frames?.length) throw new GroundlabError('NOT_FOUND', "this run's corpus has no evaluation frames", { hint: "use --source episodes, or a corpus with held-out frames", codeHint: "use `source: 'episodes'`, or a corpus with held-out frames" });
+  if (!frames?.length)
+    throw new GroundlabError('NOT_FOUND', "this run's corpus has no evaluation frames", {
+      hint: 'use --source episodes, or a corpus with held-out frames',
+      codeHint: "use `source: 'episodes'`, or a corpus with held-out frames",
+    });
   const sel = o.position ?? 'pre-lan';
   const nouns = src.nouns;
-  if (nouns.length < 2) throw new GroundlabError('NOT_FOUND', `the env-noun task needs at least 2 nouns of interest, the corpus has ${nouns.length}`);
+  if (nouns.length < 2)
+    throw new GroundlabError('NOT_FOUND', `the env-noun task needs at least 2 nouns of interest, the corpus has ${nouns.length}`);
   const examples: Example[] = [];
   for (const f of frames) {
     const slot = f.tokens.indexOf(ENV_SLOT);
-    if (slot < 0 || f.tokens.lastIndexOf(ENV_SLOT) !== slot) throw new GroundlabError('BAD_CONFIG', `evaluation frame "${f.id}" must hold exactly one ${ENV_SLOT} slot`);
+    if (slot < 0 || f.tokens.lastIndexOf(ENV_SLOT) !== slot)
+      throw new GroundlabError('BAD_CONFIG', `evaluation frame "${f.id}" must hold exactly one ${ENV_SLOT} slot`);
     nouns.forEach((v, label) => {
       const tokens = f.tokens.map((t) => (t === ENV_SLOT ? envToken(v) : t));
       const position = resolvePosition(sel, tokens, { envIndex: slot, lanIndex: tokens.length });
       examples.push({ tokens: tokens.slice(0, position + 1), position, label, group: f.id });
     });
   }
-  return finish('env-noun', `which noun's ENV token is in context (${frames.length} held-out frames x ${nouns.length} nouns)`, nouns, subsample(examples, o.maxExamples, rng), src.tokenizer, String(sel));
+  return finish(
+    'env-noun',
+    `which noun's ENV token is in context (${frames.length} held-out frames x ${nouns.length} nouns)`,
+    nouns,
+    subsample(examples, o.maxExamples, rng),
+    src.tokenizer,
+    String(sel),
+  );
 }
 
 /** Positions j in an episode's flat tokens where a LAN word of interest is spoken. */
-function* lanMentions(src: TaskSource, nounIndex: Map<string, number>): Generator<{ ep: number; tokens: string[]; j: number; noun: string }> {
+function* lanMentions(
+  src: TaskSource,
+  nounIndex: Map<string, number>,
+): Generator<{ ep: number; tokens: string[]; j: number; noun: string }> {
   for (let e = 0; e < src.episodes.length; e++) {
     const tokens = src.episodes[e].turns.flatMap(turnTokens);
     for (let j = 1; j < tokens.length; j++) {
@@ -143,13 +175,22 @@ function envNounFromEpisodes(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTa
     if (!w.tokens.includes(envToken(m.noun))) continue;
     examples.push({ tokens: w.tokens, position: w.tokens.length - 1, label: nounIndex.get(m.noun)! });
   }
-  if (o.position !== undefined && o.position !== 'pre-lan') throw new GroundlabError('UNSUPPORTED', 'env-noun from episodes reads the pre-LAN position only');
-  return finish('env-noun', `which noun's ENV token is in context (corpus contexts before a grounded v<LAN>)`, src.nouns, subsample(examples, o.maxExamples, rng), src.tokenizer, 'pre-lan');
+  if (o.position !== undefined && o.position !== 'pre-lan')
+    throw new GroundlabError('UNSUPPORTED', 'env-noun from episodes reads the pre-LAN position only');
+  return finish(
+    'env-noun',
+    `which noun's ENV token is in context (corpus contexts before a grounded v<LAN>)`,
+    src.nouns,
+    subsample(examples, o.maxExamples, rng),
+    src.tokenizer,
+    'pre-lan',
+  );
 }
 
 /** Train on corpus contexts (pre-LAN of grounded mentions), test on every held-out frame x noun. */
 function envNounTransfer(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
-  if (o.position !== undefined && o.position !== 'pre-lan') throw new GroundlabError('UNSUPPORTED', 'env-noun transfer reads the pre-LAN position only');
+  if (o.position !== undefined && o.position !== 'pre-lan')
+    throw new GroundlabError('UNSUPPORTED', 'env-noun transfer reads the pre-LAN position only');
   const train = envNounFromEpisodes(src, { ...o, position: undefined }, rng.fork('train'));
   const test = envNounFromFrames(src, { ...o, position: 'pre-lan', maxExamples: Number.MAX_SAFE_INTEGER }, rng.fork('test'));
   return {
@@ -164,7 +205,8 @@ function envNounTransfer(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
 }
 
 function grounded(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
-  if (o.position !== undefined && o.position !== 'pre-lan') throw new GroundlabError('UNSUPPORTED', 'the grounded task reads the pre-LAN position only');
+  if (o.position !== undefined && o.position !== 'pre-lan')
+    throw new GroundlabError('UNSUPPORTED', 'the grounded task reads the pre-LAN position only');
   const nounIndex = new Map(src.nouns.map((n, i) => [n, i]));
   const byClass: Example[][] = [[], []];
   for (const m of lanMentions(src, nounIndex)) {
@@ -173,21 +215,33 @@ function grounded(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
     byClass[label].push({ tokens: w.tokens, position: w.tokens.length - 1, label });
   }
   if (!byClass[0].length || !byClass[1].length) {
-    throw new GroundlabError('NOT_FOUND', `the grounded task needs both grounded and ungrounded LAN mentions; this corpus has ${byClass[1].length} grounded and ${byClass[0].length} ungrounded`, {
-      hint: 'use a corpus setting with mentions of absent objects (e.g. --setting realistic)',
-      codeHint: 'use a corpus setting with mentions of absent objects (e.g. the `realistic` setting)',
-    });
+    throw new GroundlabError(
+      'NOT_FOUND',
+      `the grounded task needs both grounded and ungrounded LAN mentions; this corpus has ${byClass[1].length} grounded and ${byClass[0].length} ungrounded`,
+      {
+        hint: 'use a corpus setting with mentions of absent objects (e.g. --setting realistic)',
+        codeHint: 'use a corpus setting with mentions of absent objects (e.g. the `realistic` setting)',
+      },
+    );
   }
   let examples: Example[];
   if (o.balance) {
     const per = Math.min(byClass[0].length, byClass[1].length, Math.floor(o.maxExamples / 2));
     examples = [...subsample(byClass[0], per, rng.fork('0')), ...subsample(byClass[1], per, rng.fork('1'))];
   } else examples = subsample([...byClass[0], ...byClass[1]], o.maxExamples, rng);
-  return finish('grounded', 'is the next LAN word grounded (its ENV token in the context window)?', ['no', 'yes'], examples, src.tokenizer, 'pre-lan');
+  return finish(
+    'grounded',
+    'is the next LAN word grounded (its ENV token in the context window)?',
+    ['no', 'yes'],
+    examples,
+    src.tokenizer,
+    'pre-lan',
+  );
 }
 
 function speaker(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
-  if (o.position !== undefined && o.position !== 'last') throw new GroundlabError('UNSUPPORTED', 'the speaker task reads one seeded position per turn (position "last" of its window)');
+  if (o.position !== undefined && o.position !== 'last')
+    throw new GroundlabError('UNSUPPORTED', 'the speaker task reads one seeded position per turn (position "last" of its window)');
   const raw: Array<{ tokens: string[]; position: number; speaker: string }> = [];
   const pick = rng.fork('positions');
   for (const ep of src.episodes) {
@@ -205,11 +259,27 @@ function speaker(src: TaskSource, o: TaskOptions, rng: Rng): ProbeTask {
   }
   const counts = new Map<string, number>();
   for (const r of raw) counts.set(r.speaker, (counts.get(r.speaker) ?? 0) + 1);
-  const classes = [...counts.entries()].filter(([, c]) => c >= o.minPerClass).map(([s]) => s).sort();
-  if (classes.length < 2) throw new GroundlabError('NOT_FOUND', `the speaker task needs at least 2 speakers with ${o.minPerClass}+ turns; found ${classes.join(', ') || 'none'}`);
+  const classes = [...counts.entries()]
+    .filter(([, c]) => c >= o.minPerClass)
+    .map(([s]) => s)
+    .sort();
+  if (classes.length < 2)
+    throw new GroundlabError(
+      'NOT_FOUND',
+      `the speaker task needs at least 2 speakers with ${o.minPerClass}+ turns; found ${classes.join(', ') || 'none'}`,
+    );
   const index = new Map(classes.map((s, i) => [s, i]));
-  const examples = raw.filter((r) => index.has(r.speaker)).map((r) => ({ tokens: r.tokens, position: r.position, label: index.get(r.speaker)! }));
-  return finish('speaker', 'the speaker of the current turn (read inside the turn, not at the speaker token)', classes, subsample(examples, o.maxExamples, rng), src.tokenizer, 'in-turn');
+  const examples = raw
+    .filter((r) => index.has(r.speaker))
+    .map((r) => ({ tokens: r.tokens, position: r.position, label: index.get(r.speaker)! }));
+  return finish(
+    'speaker',
+    'the speaker of the current turn (read inside the turn, not at the speaker token)',
+    classes,
+    subsample(examples, o.maxExamples, rng),
+    src.tokenizer,
+    'in-turn',
+  );
 }
 
 /** Build a built-in task from a run's data. Deterministic in (data, options). */
@@ -221,7 +291,9 @@ export function buildProbeTask(name: string, src: TaskSource, opts: Partial<Task
       if (o.source === 'transfer') return envNounTransfer(src, o, rng);
       if (o.source === 'episodes') return envNounFromEpisodes(src, o, rng);
       if (o.source === 'frames') return envNounFromFrames(src, o, rng);
-      throw new GroundlabError('BAD_ARGUMENT', `unknown env-noun source "${String(o.source)}"`, { hint: 'use frames, episodes or transfer' });
+      throw new GroundlabError('BAD_ARGUMENT', `unknown env-noun source "${String(o.source)}"`, {
+        hint: 'use frames, episodes or transfer',
+      });
     case 'grounded':
       return grounded(src, o, rng);
     case 'speaker':

@@ -70,7 +70,9 @@ function labelOf(group: string, params: Record<string, unknown>): string {
   if (group === 'dialogue') return `transformer (${params['corpus-kind']} dialogue)`;
   if (group === 'architectures/ablations') return `transformer (${params.model})`;
   if (group === 'architectures/one-layer') {
-    const layers = String(params.model).replace(/^mixing=/, '').split('/');
+    const layers = String(params.model)
+      .replace(/^mixing=/, '')
+      .split('/');
     return `transformer (softmax in layer ${layers.indexOf('softmax')} only)`;
   }
   return arch;
@@ -112,7 +114,13 @@ const num = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v));
  * Mean and 95% CI over seeds of `field` in table `table`, per label, step and the `by` columns
  * (rows: { ...by, label, step, mean, lo, hi, n }); with one seed lo = hi = mean.
  */
-export function overSeeds(runs: RunTables[], table: string, field: string, filter: (r: Row) => boolean = () => true, by: string[] = []): SeriesRow[] {
+export function overSeeds(
+  runs: RunTables[],
+  table: string,
+  field: string,
+  filter: (r: Row) => boolean = () => true,
+  by: string[] = [],
+): SeriesRow[] {
   const acc = new Map<string, { label: string; step: number; extra: Row; xs: number[] }>();
   for (const run of runs) {
     for (const r of run.tables[table] ?? []) {
@@ -130,9 +138,22 @@ export function overSeeds(runs: RunTables[], table: string, field: string, filte
   return [...acc.values()]
     .map((e): SeriesRow => {
       const ci = meanCI(e.xs);
-      return { ...e.extra, label: e.label, step: e.step, mean: ci.mean, lo: Number.isFinite(ci.lo) ? ci.lo : ci.mean, hi: Number.isFinite(ci.hi) ? ci.hi : ci.mean, n: ci.n };
+      return {
+        ...e.extra,
+        label: e.label,
+        step: e.step,
+        mean: ci.mean,
+        lo: Number.isFinite(ci.lo) ? ci.lo : ci.mean,
+        hi: Number.isFinite(ci.hi) ? ci.hi : ci.mean,
+        n: ci.n,
+      };
     })
-    .sort((a, b) => String(a.label).localeCompare(String(b.label)) || Number(a.step) - Number(b.step) || by.reduce((c, k) => c || Number(a[k]) - Number(b[k]), 0));
+    .sort(
+      (a, b) =>
+        String(a.label).localeCompare(String(b.label)) ||
+        Number(a.step) - Number(b.step) ||
+        by.reduce((c, k) => c || Number(a[k]) - Number(b[k]), 0),
+    );
 }
 
 /** The last step every run of a label has in a table (for "at the end of training" claims). */

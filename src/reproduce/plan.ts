@@ -80,7 +80,10 @@ export function analysisOptions(preset: PresetName): Pick<AnalyzeOptions, 'evalS
   const a = PRESET_ANALYSIS[preset];
   const o: Pick<AnalyzeOptions, 'evalSet' | 'tunedLens' | 'ablation'> = {};
   if (a.contexts !== undefined || a.mismatches !== undefined)
-    o.evalSet = { ...(a.contexts !== undefined ? { contextsPerNoun: a.contexts } : {}), ...(a.mismatches !== undefined ? { mismatchesPerContext: a.mismatches } : {}) };
+    o.evalSet = {
+      ...(a.contexts !== undefined ? { contextsPerNoun: a.contexts } : {}),
+      ...(a.mismatches !== undefined ? { mismatchesPerContext: a.mismatches } : {}),
+    };
   if (a.lensSteps !== undefined) o.tunedLens = { steps: a.lensSteps };
   if (a.draws !== undefined) o.ablation = { draws: a.draws };
   return o;
@@ -92,7 +95,17 @@ function analyses(preset: PresetName): SweepSpec['analyses'] {
   const evalArgs = [...opt('--contexts', a.contexts), ...opt('--mismatches', a.mismatches)];
   return [
     { name: 'eval', args: ['--quiet', ...evalArgs] },
-    { name: 'analyze', args: ['--quiet', '--checkpoints', detailSteps(preset).join(','), ...evalArgs, ...opt('--lens-steps', a.lensSteps), ...opt('--draws', a.draws)] },
+    {
+      name: 'analyze',
+      args: [
+        '--quiet',
+        '--checkpoints',
+        detailSteps(preset).join(','),
+        ...evalArgs,
+        ...opt('--lens-steps', a.lensSteps),
+        ...opt('--draws', a.draws),
+      ],
+    },
   ];
 }
 
@@ -105,18 +118,29 @@ export function architectureAblations(preset: PresetName): { removed: string[]; 
   const L = MODEL_PRESETS.transformer[preset].nLayers;
   return {
     removed: ['positional=rope', 'positional=none', 'mixing=uniform', 'mixing=static', 'mixing=none', 'similarity=linear', 'qkFrom=embed'],
-    oneLayer: Array.from({ length: L }, (_, k) => `mixing=${Array.from({ length: L }, (_, l) => (l === k ? 'softmax' : 'none')).join('/')}`),
+    oneLayer: Array.from(
+      { length: L },
+      (_, k) => `mixing=${Array.from({ length: L }, (_, l) => (l === k ? 'softmax' : 'none')).join('/')}`,
+    ),
   };
 }
 
 /** The sweep specs of a reproduction, in the order they run. */
 export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   const { preset } = opts;
-  if (!(preset in TRAIN_PRESETS)) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${preset}"`, { hint: 'use tiny, quick or paper' });
+  if (!(preset in TRAIN_PRESETS))
+    throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${preset}"`, { hint: 'use tiny, quick or paper' });
   const seeds = opts.seeds ?? DEFAULT_SEEDS[preset];
   const groups = opts.groups ?? [...REPRODUCE_GROUPS];
-  const spec = (name: string, grid: Record<string, Array<string | number | boolean>>, train: Record<string, string | number | boolean> = {}) =>
-    validateSpec({ name: name.replace(/\//g, '-'), out: name, grid, train: { preset, ...train }, analyses: analyses(preset) }, { dir: path.resolve(opts.out) });
+  const spec = (
+    name: string,
+    grid: Record<string, Array<string | number | boolean>>,
+    train: Record<string, string | number | boolean> = {},
+  ) =>
+    validateSpec(
+      { name: name.replace(/\//g, '-'), out: name, grid, train: { preset, ...train }, analyses: analyses(preset) },
+      { dir: path.resolve(opts.out) },
+    );
   const specs: SweepSpec[] = [];
   if (groups.includes('main')) specs.push(spec('main', { arch: ['transformer', 'mamba2', 'lstm'], seed: seeds }));
   if (groups.includes('checks')) {
@@ -126,7 +150,8 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
     specs.push(spec('checks/shared-vocab', { arch: ['transformer'], seed: [seeds[0]] }, { 'shared-vocab': true }));
   }
   if (groups.includes('noise')) specs.push(spec('noise', { arch: ['transformer'], corpus: ['realistic'], seed: [seeds[0]] }));
-  if (groups.includes('dialogue')) specs.push(spec('dialogue', { arch: ['transformer'], 'corpus-kind': ['caption', 'image'], seed: [seeds[0]] }));
+  if (groups.includes('dialogue'))
+    specs.push(spec('dialogue', { arch: ['transformer'], 'corpus-kind': ['caption', 'image'], seed: [seeds[0]] }));
   if (groups.includes('architectures')) {
     const { removed, oneLayer } = architectureAblations(preset);
     specs.push(spec('architectures/archs', { arch: ['gru', 'gla'], seed: [seeds[0]] }));

@@ -61,7 +61,9 @@ function firstGain(runs: RunTables[], label: string) {
 }
 
 const ci = (g: { mean: number; lo: number; hi: number; n: number }) =>
-  g.n > 1 ? `${g.mean.toFixed(2)} nats (95% CI ${g.lo.toFixed(2)} to ${g.hi.toFixed(2)}, ${g.n} seeds)` : `${g.mean.toFixed(2)} nats (1 seed)`;
+  g.n > 1
+    ? `${g.mean.toFixed(2)} nats (95% CI ${g.lo.toFixed(2)} to ${g.hi.toFixed(2)}, ${g.n} seeds)`
+    : `${g.mean.toFixed(2)} nats (1 seed)`;
 
 /** Per step, the ablation rows of a kind averaged over seeds; p is the largest over seeds. */
 export function ablationTable(runs: RunTables[], label: string, kind: 'aggregate' | 'gather'): Row[] {
@@ -100,9 +102,13 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
   const claims: Claim[] = [];
   const G = (label: string) => finalGain(runs, label);
   const grounded = (g: ReturnType<typeof finalGain>) => g !== undefined && (g.n > 1 ? g.lo > 0 : g.mean > 0.1);
-  const gainRule = 'agrees when G at the last checkpoint is above 0 (the lower end of the 95% CI over seeds; with one seed, G > 0.1 nats) and larger than at the first checkpoint';
+  const gainRule =
+    'agrees when G at the last checkpoint is above 0 (the lower end of the 95% CI over seeds; with one seed, G > 0.1 nats) and larger than at the first checkpoint';
 
-  for (const [arch, plural] of [['transformer', 'Transformers'], ['mamba2', 'Mamba-2']] as const) {
+  for (const [arch, plural] of [
+    ['transformer', 'Transformers'],
+    ['mamba2', 'Mamba-2'],
+  ] as const) {
     const g = G(arch);
     const g0 = firstGain(runs, arch);
     const opened = g && g0 ? g.mean > g0.mean : false;
@@ -124,12 +130,21 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       paper: 'The unidirectional LSTM shows no match/mismatch gap',
       measured: g ? `G = ${ci(g)} at step ${g.step}${t ? ` (Transformer: ${t.mean.toFixed(2)})` : ''}` : 'no run',
       verdict: !g ? 'not measured' : noGap ? 'agrees' : small ? 'partly' : 'disagrees',
-      rule: 'agrees when the 95% CI of G includes 0 (one seed: |G| <= 0.1 nats); partly when G is positive but under a tenth of the Transformer\'s',
+      rule: "agrees when the 95% CI of G includes 0 (one seed: |G| <= 0.1 nats); partly when G is positive but under a tenth of the Transformer's",
     });
   }
   {
-    const r2 = overSeeds(runs.filter((r) => r.label === 'transformer'), 'cooccurrence', 'r2', (r) => String(r.predictors) === 'all');
-    const g = overSeeds(runs.filter((r) => r.label === 'transformer'), 'gain_summary', 'gain');
+    const r2 = overSeeds(
+      runs.filter((r) => r.label === 'transformer'),
+      'cooccurrence',
+      'r2',
+      (r) => String(r.predictors) === 'all',
+    );
+    const g = overSeeds(
+      runs.filter((r) => r.label === 'transformer'),
+      'gain_summary',
+      'gain',
+    );
     if (r2.length >= 3) {
       const peak = r2.reduce((b, r) => (num(r.mean) > num(b.mean) ? r : b));
       const last = r2[r2.length - 1];
@@ -144,12 +159,31 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
         verdict: fell && rose ? 'agrees' : fell || rose ? 'partly' : 'disagrees',
         rule: 'agrees when R^2 at the end is more than 0.05 below its peak, the peak is before the end, and G at the end is above G at the peak',
       });
-    } else claims.push({ id: 'cooccurrence', paper: 'R^2 rises then falls while G rises', measured: 'fewer than 3 checkpoints with R^2', verdict: 'not measured', rule: '' });
+    } else
+      claims.push({
+        id: 'cooccurrence',
+        paper: 'R^2 rises then falls while G rises',
+        measured: 'fewer than 3 checkpoints with R^2',
+        verdict: 'not measured',
+        rule: '',
+      });
   }
   {
-    const heads = overSeeds(runs.filter((r) => r.label === 'transformer'), 'head_counts', 'aggregate_heads');
-    const gl = overSeeds(runs.filter((r) => r.label === 'transformer'), 'head_counts', 'gather_mean_layer');
-    const al = overSeeds(runs.filter((r) => r.label === 'transformer'), 'head_counts', 'aggregate_mean_layer');
+    const heads = overSeeds(
+      runs.filter((r) => r.label === 'transformer'),
+      'head_counts',
+      'aggregate_heads',
+    );
+    const gl = overSeeds(
+      runs.filter((r) => r.label === 'transformer'),
+      'head_counts',
+      'gather_mean_layer',
+    );
+    const al = overSeeds(
+      runs.filter((r) => r.label === 'transformer'),
+      'head_counts',
+      'aggregate_mean_layer',
+    );
     if (heads.length >= 2) {
       const first = heads[0];
       const last = heads[heads.length - 1];
@@ -159,21 +193,30 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
         id: 'heads-grow',
         paper: 'Aggregate heads grow in number over training',
         measured: `aggregate heads by step: ${heads.map((r) => `${r.step}: ${f2(r.mean)}`).join(', ')}`,
-        verdict: num(last.mean) > num(first.mean) ? 'agrees' : num(last.mean) === num(first.mean) && num(last.mean) > 0 ? 'partly' : 'disagrees',
+        verdict:
+          num(last.mean) > num(first.mean) ? 'agrees' : num(last.mean) === num(first.mean) && num(last.mean) > 0 ? 'partly' : 'disagrees',
         rule: 'agrees when the mean number of aggregate heads at the last analysed checkpoint is above the first',
       });
       const order = a && g && Number.isFinite(num(a.mean)) && Number.isFinite(num(g.mean));
       claims.push({
         id: 'heads-layers',
         paper: 'Gather heads sit early (mean layer 3.3-3.7 of 12), aggregate heads later (7-8 of 12)',
-        measured: order ? `mean layer (0-based) of gather heads ${f2(g!.mean)}, of aggregate heads ${f2(a!.mean)} at step ${last.step}` : 'no gather or no aggregate heads at the last checkpoint',
+        measured: order
+          ? `mean layer (0-based) of gather heads ${f2(g!.mean)}, of aggregate heads ${f2(a!.mean)} at step ${last.step}`
+          : 'no gather or no aggregate heads at the last checkpoint',
         verdict: !order ? 'not measured' : num(a!.mean) > num(g!.mean) ? 'agrees' : 'disagrees',
-        rule: 'agrees when aggregate heads sit in later layers than gather heads on average (the models here have fewer layers than the paper\'s 12)',
+        rule: "agrees when aggregate heads sit in later layers than gather heads on average (the models here have fewer layers than the paper's 12)",
       });
     }
   }
   {
-    const rows = overSeeds(runs.filter((r) => r.label === 'transformer'), 'lens', 'gain', (r) => r.lens === 'tuned', ['layer']);
+    const rows = overSeeds(
+      runs.filter((r) => r.label === 'transformer'),
+      'lens',
+      'gain',
+      (r) => r.lens === 'tuned',
+      ['layer'],
+    );
     const step = rows.length ? Math.max(...rows.map((r) => num(r.step))) : undefined;
     const layers = rows.filter((r) => num(r.step) === step).sort((a, b) => num(a.layer) - num(b.layer));
     if (layers.length >= 3) {
@@ -187,9 +230,16 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
         paper: 'Grounding concentrates in the middle layers (tuned lens; 7-9 of 12)',
         measured: `tuned-lens G by layer at step ${step}: ${layers.map((r) => `${r.layer}: ${f2(r.mean)}`).join(', ')}; half of the final G is reached after block ${Number.isFinite(where) ? where : 'n/a'} of ${nBlocks}`,
         verdict: !half || depth >= 1 ? 'disagrees' : depth > 1 / 3 && depth <= 2 / 3 ? 'agrees' : 'partly',
-        rule: 'agrees when the tuned lens first reaches half of the last layer\'s G in the middle third of the blocks; partly when earlier (or later, but before the last block); disagrees at the last block',
+        rule: "agrees when the tuned lens first reaches half of the last layer's G in the middle third of the blocks; partly when earlier (or later, but before the last block); disagrees at the last block",
       });
-    } else claims.push({ id: 'lens-middle', paper: 'Grounding concentrates in the middle layers', measured: 'no tuned-lens table', verdict: 'not measured', rule: '' });
+    } else
+      claims.push({
+        id: 'lens-middle',
+        paper: 'Grounding concentrates in the middle layers',
+        measured: 'no tuned-lens table',
+        verdict: 'not measured',
+        rule: '',
+      });
   }
   for (const kind of ['aggregate', 'gather'] as const) {
     const t = ablationTable(runs, 'transformer', kind).filter((r) => Number.isFinite(num(r.p)));
@@ -199,7 +249,13 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
         ? 'Zeroing aggregate heads raises v<LAN> surprisal more than zeroing as many random control heads (p < 0.001); control heads have almost no effect'
         : 'Open check 1: zeroing gather heads (against control heads of the same number) has no significant effect';
     if (!last) {
-      claims.push({ id: `ablation-${kind}`, paper, measured: `no ${kind} heads found at any analysed checkpoint`, verdict: 'not measured', rule: '' });
+      claims.push({
+        id: `ablation-${kind}`,
+        paper,
+        measured: `no ${kind} heads found at any analysed checkpoint`,
+        verdict: 'not measured',
+        rule: '',
+      });
       continue;
     }
     const effect = num(last.ablated) - num(last.control);
@@ -208,8 +264,20 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       id: `ablation-${kind}`,
       paper,
       measured: `step ${last.step}: ${f2(last.heads)} heads; surprisal ${f2(last.ablated)} zeroed vs ${f2(last.control)} control vs ${f2(last.intact)} intact; largest p over seeds ${fp(num(last.p))}`,
-      verdict: kind === 'aggregate' ? (sig && effect > 0 ? 'agrees' : effect > 0 ? 'partly' : 'disagrees') : num(last.p) >= 0.05 ? 'agrees' : 'disagrees',
-      rule: kind === 'aggregate' ? 'agrees when the zeroed surprisal exceeds the control and p < 0.001 in every seed; partly when it exceeds it without that significance' : 'agrees when p >= 0.05',
+      verdict:
+        kind === 'aggregate'
+          ? sig && effect > 0
+            ? 'agrees'
+            : effect > 0
+              ? 'partly'
+              : 'disagrees'
+          : num(last.p) >= 0.05
+            ? 'agrees'
+            : 'disagrees',
+      rule:
+        kind === 'aggregate'
+          ? 'agrees when the zeroed surprisal exceeds the control and p < 0.001 in every seed; partly when it exceeds it without that significance'
+          : 'agrees when p >= 0.05',
     });
   }
   for (const [label, paper] of [
@@ -228,14 +296,19 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
   for (const [label, paper] of [
     ['lstm (residual)', 'Open check 2: an LSTM with residual connections (the paper has no result; its LSTM had none)'],
     ['transformer (shared vocabulary)', 'Open check 3: one token for w<ENV> and w<LAN> (the paper has no result)'],
-    ['transformer (realistic corpus)', 'Beyond the paper: referential noise (unnamed objects, absent referents, distractors) delays grounding'],
+    [
+      'transformer (realistic corpus)',
+      'Beyond the paper: referential noise (unnamed objects, absent referents, distractors) delays grounding',
+    ],
   ] as const) {
     const g = G(label);
     const base = label.startsWith('lstm') ? G('lstm') : G('transformer');
     claims.push({
       id: label.replace(/[^a-z]+/g, '-').replace(/^-|-$/g, ''),
       paper,
-      measured: g ? `G = ${ci(g)} at step ${g.step}; the same architecture on the default setup: ${base ? base.mean.toFixed(2) : 'n/a'}` : 'no run',
+      measured: g
+        ? `G = ${ci(g)} at step ${g.step}; the same architecture on the default setup: ${base ? base.mean.toFixed(2) : 'n/a'}`
+        : 'no run',
       verdict: 'not measured',
       rule: 'an open question: reported, not judged',
     });
@@ -244,7 +317,8 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
     const g = G('transformer (mixing=none)');
     claims.push({
       id: 'no-mixing',
-      paper: 'Deconstructing attention: without any token mixing (mixing: none in every layer) the prediction position cannot read the ENV token, so no grounding can emerge',
+      paper:
+        'Deconstructing attention: without any token mixing (mixing: none in every layer) the prediction position cannot read the ENV token, so no grounding can emerge',
       measured: g ? `G = ${ci(g)} at step ${g.step}` : 'no run',
       verdict: !g ? 'not measured' : Math.abs(g.mean) < 0.05 ? 'agrees' : 'disagrees',
       rule: 'agrees when |G| at the last checkpoint is below 0.05 nats',
@@ -270,7 +344,9 @@ export function architectureRows(runs: RunTables[]): Row[] {
   const base = finalGain(runs, 'transformer');
   return architectureLabels(runs).map((label) => {
     const g = finalGain(runs, label);
-    let lo = g?.lo, hi = g?.hi, over = g && g.n > 1 ? `${g.n} seeds` : 'nouns';
+    let lo = g?.lo,
+      hi = g?.hi,
+      over = g && g.n > 1 ? `${g.n} seeds` : 'nouns';
     if (g && g.n === 1) {
       const r = runs.find((x) => x.label === label)?.tables.gain_summary.find((x) => num(x.step) === g.step);
       lo = num(r?.ci_lo);
@@ -278,7 +354,11 @@ export function architectureRows(runs: RunTables[]): Row[] {
       if (!Number.isFinite(lo!) || !Number.isFinite(hi!)) over = 'n/a';
     }
     const counts = (f: string) => {
-      const rows = overSeeds(runs.filter((x) => x.label === label), 'head_counts', f);
+      const rows = overSeeds(
+        runs.filter((x) => x.label === label),
+        'head_counts',
+        f,
+      );
       return rows.length ? rows[rows.length - 1].mean : undefined;
     };
     const ab = ablationTable(runs, label, 'aggregate').at(-1);
@@ -324,7 +404,11 @@ export function runCosts(runs: RunTables[]): { rows: Row[]; totalMin?: number } 
 }
 
 /** Write every figure (SVG + PNG), table (Markdown + CSV) and REPORT.md of a reproduction into `out`. */
-export async function writeReport(out: string, runs: RunTables[], meta: { preset: string; wallSec: number; command: string }): Promise<ReportFiles> {
+export async function writeReport(
+  out: string,
+  runs: RunTables[],
+  meta: { preset: string; wallSec: number; command: string },
+): Promise<ReportFiles> {
   const figDir = path.join(out, 'figures');
   const tabDir = path.join(out, 'tables');
   fs.mkdirSync(figDir, { recursive: true });
@@ -350,24 +434,68 @@ export async function writeReport(out: string, runs: RunTables[], meta: { preset
   // Figure 1: match vs mismatch surprisal over training, per architecture.
   await fig(
     'surprisal-match-mismatch',
-    lineChart([...series(overSeeds(main, 'gain_summary', 'match'), ' match'), ...series(overSeeds(main, 'gain_summary', 'mismatch'), ' mismatch')], {
-      x: 'step', y: 'mean', color: 'series', lo: 'lo', hi: 'hi', title: 'Surprisal of v<LAN>: match vs mismatch', yTitle: 'surprisal (nats)',
+    lineChart(
+      [...series(overSeeds(main, 'gain_summary', 'match'), ' match'), ...series(overSeeds(main, 'gain_summary', 'mismatch'), ' mismatch')],
+      {
+        x: 'step',
+        y: 'mean',
+        color: 'series',
+        lo: 'lo',
+        hi: 'hi',
+        title: 'Surprisal of v<LAN>: match vs mismatch',
+        yTitle: 'surprisal (nats)',
+      },
+    ),
+  );
+  await fig(
+    'gain-by-architecture',
+    lineChart(overSeeds(main, 'gain_summary', 'gain'), {
+      x: 'step',
+      y: 'mean',
+      color: 'label',
+      lo: 'lo',
+      hi: 'hi',
+      rule: 0,
+      title: 'Grounding information gain G',
+      yTitle: 'G (nats)',
     }),
   );
-  await fig('gain-by-architecture', lineChart(overSeeds(main, 'gain_summary', 'gain'), { x: 'step', y: 'mean', color: 'label', lo: 'lo', hi: 'hi', rule: 0, title: 'Grounding information gain G', yTitle: 'G (nats)' }));
   const others = runs.filter((r) => r.group !== 'main' || r.label === 'transformer' || r.label === 'lstm');
-  await fig('gain-checks-and-settings', lineChart(overSeeds(others, 'gain_summary', 'gain'), { x: 'step', y: 'mean', color: 'label', lo: 'lo', hi: 'hi', rule: 0, title: 'G: open checks, dialogue and referential noise', yTitle: 'G (nats)' }));
+  await fig(
+    'gain-checks-and-settings',
+    lineChart(overSeeds(others, 'gain_summary', 'gain'), {
+      x: 'step',
+      y: 'mean',
+      color: 'label',
+      lo: 'lo',
+      hi: 'hi',
+      rule: 0,
+      title: 'G: open checks, dialogue and referential noise',
+      yTitle: 'G (nats)',
+    }),
+  );
   const tr = main.filter((r) => r.label === 'transformer');
   await fig(
     'cooccurrence-r2',
-    lineChart(tr.flatMap((r) => r.tables.cooccurrence.map((x) => ({ ...x, series: `${x.predictors} (seed ${r.seed})` }))), {
-      x: 'step', y: 'r2', color: 'series', title: 'R^2 of G against co-occurrence statistics (Transformer)', yTitle: 'R^2',
-    }),
+    lineChart(
+      tr.flatMap((r) => r.tables.cooccurrence.map((x) => ({ ...x, series: `${x.predictors} (seed ${r.seed})` }))),
+      {
+        x: 'step',
+        y: 'r2',
+        color: 'series',
+        title: 'R^2 of G against co-occurrence statistics (Transformer)',
+        yTitle: 'R^2',
+      },
+    ),
   );
   await fig(
     'saliency-flow',
     heatmap(tr[0]?.tables.saliency.filter((r) => r.kind === 'layer') ?? [], {
-      x: 'step', y: 'layer', value: 'flow', title: `Saliency flow ENV -> prediction position (Transformer, seed ${tr[0]?.seed ?? ''})`, valueTitle: 'share',
+      x: 'step',
+      y: 'layer',
+      value: 'flow',
+      title: `Saliency flow ENV -> prediction position (Transformer, seed ${tr[0]?.seed ?? ''})`,
+      valueTitle: 'share',
     }),
   );
   const lensRows = tr[0]?.tables.lens ?? [];
@@ -375,45 +503,120 @@ export async function writeReport(out: string, runs: RunTables[], meta: { preset
   await fig(
     'lens-layerwise',
     lineChart(
-      lensRows.filter((r) => num(r.step) === lensLast).flatMap((r) => [
-        { layer: r.layer, surprisal: r.match, series: `${r.lens} lens, match` },
-        { layer: r.layer, surprisal: r.mismatch, series: `${r.lens} lens, mismatch` },
-      ]),
-      { x: 'layer', y: 'surprisal', color: 'series', title: `Layer-wise surprisal of v<LAN> (Transformer, step ${lensLast})`, yTitle: 'surprisal (nats)' },
+      lensRows
+        .filter((r) => num(r.step) === lensLast)
+        .flatMap((r) => [
+          { layer: r.layer, surprisal: r.match, series: `${r.lens} lens, match` },
+          { layer: r.layer, surprisal: r.mismatch, series: `${r.lens} lens, mismatch` },
+        ]),
+      {
+        x: 'layer',
+        y: 'surprisal',
+        color: 'series',
+        title: `Layer-wise surprisal of v<LAN> (Transformer, step ${lensLast})`,
+        yTitle: 'surprisal (nats)',
+      },
     ),
   );
   await fig(
     'head-counts',
-    lineChart([...series(overSeeds(tr, 'head_counts', 'aggregate_heads'), ' aggregate'), ...series(overSeeds(tr, 'head_counts', 'gather_heads'), ' gather')], {
-      x: 'step', y: 'mean', color: 'series', title: 'Gather and aggregate heads over training (Transformer)', yTitle: 'heads',
-    }),
+    lineChart(
+      [
+        ...series(overSeeds(tr, 'head_counts', 'aggregate_heads'), ' aggregate'),
+        ...series(overSeeds(tr, 'head_counts', 'gather_heads'), ' gather'),
+      ],
+      {
+        x: 'step',
+        y: 'mean',
+        color: 'series',
+        title: 'Gather and aggregate heads over training (Transformer)',
+        yTitle: 'heads',
+      },
+    ),
   );
 
   // Tables.
   const counts = overSeeds(tr, 'head_counts', 'aggregate_heads').map((r) => {
     const s = num(r.step);
     const get = (f: string) => overSeeds(tr, 'head_counts', f).find((x) => num(x.step) === s)?.mean;
-    return { step: s, aggregate_heads: r.mean, aggregate_mean_layer: get('aggregate_mean_layer'), gather_heads: get('gather_heads'), gather_mean_layer: get('gather_mean_layer') };
+    return {
+      step: s,
+      aggregate_heads: r.mean,
+      aggregate_mean_layer: get('aggregate_mean_layer'),
+      gather_heads: get('gather_heads'),
+      gather_mean_layer: get('gather_mean_layer'),
+    };
   });
-  await tab('head-counts', counts, [['step', 'checkpoint'], ['aggregate_heads', 'aggregate heads'], ['aggregate_mean_layer', 'mean layer'], ['gather_heads', 'gather heads'], ['gather_mean_layer', 'mean layer']]);
-  const abCols: Array<[string, string]> = [['step', 'checkpoint'], ['heads', 'heads'], ['mean_layer', 'mean layer'], ['ablated', 'surprisal, heads zeroed'], ['control', 'control heads zeroed'], ['intact', 'intact'], ['p_text', 'p (paired t, largest over seeds)']];
+  await tab('head-counts', counts, [
+    ['step', 'checkpoint'],
+    ['aggregate_heads', 'aggregate heads'],
+    ['aggregate_mean_layer', 'mean layer'],
+    ['gather_heads', 'gather heads'],
+    ['gather_mean_layer', 'mean layer'],
+  ]);
+  const abCols: Array<[string, string]> = [
+    ['step', 'checkpoint'],
+    ['heads', 'heads'],
+    ['mean_layer', 'mean layer'],
+    ['ablated', 'surprisal, heads zeroed'],
+    ['control', 'control heads zeroed'],
+    ['intact', 'intact'],
+    ['p_text', 'p (paired t, largest over seeds)'],
+  ];
   await tab('ablation-aggregate', ablationTable(runs, 'transformer', 'aggregate'), abCols);
   await tab('ablation-gather', ablationTable(runs, 'transformer', 'gather'), abCols);
   const finals = [...new Set(runs.map((r) => r.label))].map((label) => {
     const g = finalGain(runs, label);
     return { setting: label, step: g?.step, gain: g?.mean, lo: g?.lo, hi: g?.hi, seeds: g?.n };
   });
-  await tab('final-gain', finals, [['setting', 'setting'], ['step', 'step'], ['gain', 'G (nats)'], ['lo', '95% CI low'], ['hi', '95% CI high'], ['seeds', 'seeds']]);
+  await tab('final-gain', finals, [
+    ['setting', 'setting'],
+    ['step', 'step'],
+    ['gain', 'G (nats)'],
+    ['lo', '95% CI low'],
+    ['hi', '95% CI high'],
+    ['seeds', 'seeds'],
+  ]);
 
   const archRuns = runs.filter((r) => architectureLabels(runs).includes(r.label));
-  await fig('gain-architectures', lineChart(overSeeds(archRuns, 'gain_summary', 'gain'), { x: 'step', y: 'mean', color: 'label', lo: 'lo', hi: 'hi', rule: 0, title: 'G by architecture and by ingredient of attention', yTitle: 'G (nats)' }));
+  await fig(
+    'gain-architectures',
+    lineChart(overSeeds(archRuns, 'gain_summary', 'gain'), {
+      x: 'step',
+      y: 'mean',
+      color: 'label',
+      lo: 'lo',
+      hi: 'hi',
+      rule: 0,
+      title: 'G by architecture and by ingredient of attention',
+      yTitle: 'G (nats)',
+    }),
+  );
   await tab('architectures', architectureRows(runs), [
-    ['setting', 'setting'], ['step', 'step'], ['gain', 'G (nats)'], ['lo', '95% CI low'], ['hi', '95% CI high'], ['ci_over', 'CI over'], ['share', "share of the Transformer's G"],
-    ['aggregate_heads', 'aggregate heads'], ['gather_heads', 'gather heads'], ['ablated', 'surprisal, aggregate heads zeroed'], ['control', 'control heads zeroed'], ['p', 'p (paired t)'],
+    ['setting', 'setting'],
+    ['step', 'step'],
+    ['gain', 'G (nats)'],
+    ['lo', '95% CI low'],
+    ['hi', '95% CI high'],
+    ['ci_over', 'CI over'],
+    ['share', "share of the Transformer's G"],
+    ['aggregate_heads', 'aggregate heads'],
+    ['gather_heads', 'gather heads'],
+    ['ablated', 'surprisal, aggregate heads zeroed'],
+    ['control', 'control heads zeroed'],
+    ['p', 'p (paired t)'],
   ]);
 
   const costs = runCosts(runs);
-  await tab('runs', costs.rows, [['run', 'run'], ['steps', 'steps'], ['train_min', 'training (min)'], ['eval_min', 'eval (min)'], ['analyze_min', 'analyses (min)'], ['cell_min', 'total (min)'], ['attempts', 'attempts']]);
+  await tab('runs', costs.rows, [
+    ['run', 'run'],
+    ['steps', 'steps'],
+    ['train_min', 'training (min)'],
+    ['eval_min', 'eval (min)'],
+    ['analyze_min', 'analyses (min)'],
+    ['cell_min', 'total (min)'],
+    ['attempts', 'attempts'],
+  ]);
 
   const claims = judgeClaims(runs);
   const lines = [

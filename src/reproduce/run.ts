@@ -50,7 +50,13 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   const groups = new Map<string, { counts: SweepCounts; fraction: number }>();
   const report = (finished = false) => {
     if (!opts.onProgress) return;
-    let total = 0, done = 0, running = 0, failedNow = 0, toRun = 0, doneHere = 0, skipped = 0;
+    let total = 0,
+      done = 0,
+      running = 0,
+      failedNow = 0,
+      toRun = 0,
+      doneHere = 0,
+      skipped = 0;
     const active: string[] = [];
     for (const [group, g] of groups) {
       total += g.counts.total;
@@ -83,7 +89,9 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
       specs.map(async (spec) => {
         const sweep = openSweep(spec.out, { spec });
         const group = path.relative(out, spec.out);
-        const only = opts.archs ? sweep.cells.filter((c) => opts.archs!.includes(String(c.params.arch ?? 'transformer'))).map((c) => c.index) : undefined;
+        const only = opts.archs
+          ? sweep.cells.filter((c) => opts.archs!.includes(String(c.params.arch ?? 'transformer'))).map((c) => c.index)
+          : undefined;
         if (only && only.length === 0) return;
         const res = await runSweepLocal(sweep, {
           only,
@@ -112,11 +120,17 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   }
   report(true);
   if (interrupted || opts.signal?.aborted) {
-    throw new GroundlabError('ABORTED', 'reproduce was interrupted; finished runs are kept', { hint: 'run the same command again to resume' });
+    throw new GroundlabError('ABORTED', 'reproduce was interrupted; finished runs are kept', {
+      hint: 'run the same command again to resume',
+    });
   }
   const runs = (await collectRuns(out, specs)).filter((r) => !opts.archs || opts.archs.includes(r.arch));
   const wallSec = (Date.now() - t0) / 1000;
   if (opts.report === false) return { runs, wallSec, failed, interrupted };
-  const files = await writeReport(out, runs, { preset: opts.preset, wallSec, command: opts.command ?? `groundlab reproduce --preset ${opts.preset} --out ${opts.out}` });
+  const files = await writeReport(out, runs, {
+    preset: opts.preset,
+    wallSec,
+    command: opts.command ?? `groundlab reproduce --preset ${opts.preset} --out ${opts.out}`,
+  });
   return { ...files, runs, wallSec, failed, interrupted };
 }

@@ -21,16 +21,17 @@ import type { FlagValue } from './spec';
 import { cellDir, effectiveCellState, type Sweep } from './store';
 
 /** Numeric columns of the training table that are not measures of the model. */
-const NOT_A_MEASURE = /(^step$|^epoch$|time|sec|elapsed|wall|clock|date|tokens_?per|per_?s(ec)?$|throughput|^lr$|learning_?rate|^tokens$|^seen)/i;
+const NOT_A_MEASURE =
+  /(^step$|^epoch$|time|sec|elapsed|wall|clock|date|tokens_?per|per_?s(ec)?$|throughput|^lr$|learning_?rate|^tokens$|^seen)/i;
 /** Folders of a run whose tables are aggregated (`analysis/gain.arrow` -> `aggregate/analysis-gain.arrow`). */
 const TABLE_FOLDERS = ['analysis', 'probes'];
 /** Numeric columns of analysis tables that index rather than measure. */
 const NUMERIC_KEYS = /^(step|checkpoint|layer|head|block|position|pos|k|rank)$/i;
 /** Columns naming items (nouns, contexts, ...): averaged over inside a cell rather than kept as keys. */
-const ITEM_COLUMNS = /(^|_)(nouns?|words?|tokens?|items?|frames?|templates?|ids?|examples?|contexts?|sentences?|targets?|seq|sequences?|ngram|reason)$/i;
+const ITEM_COLUMNS =
+  /(^|_)(nouns?|words?|tokens?|items?|frames?|templates?|ids?|examples?|contexts?|sentences?|targets?|seq|sequences?|ngram|reason)$/i;
 /** Columns that are already statistics or counts of items (a mean over seeds of them means nothing). */
 const STAT_COLUMNS = /^(ci|ci_lo|ci_hi|sem|se|sd|std|n|count|lo|hi)$|_(lo|hi|sd|sem|se|std|n|count)$/i;
-
 
 /** Mean, sample sd and Student-t interval over the finite values (the seeds of a group); NaN bounds for n < 2. */
 export function seedStats(values: readonly number[], level = 0.95): { n: number; mean: number; sd: number; lo: number; hi: number } {
@@ -134,7 +135,11 @@ function groupKey(params: Record<string, FlagValue>, keys: string[]): string {
 }
 
 /** Within one cell: mean over item rows of each measure, per key tuple. */
-function perCellMeans(t: ColumnTable): { keys: string[]; measures: string[]; rows: Map<string, { key: unknown[]; values: Record<string, number> }> } {
+function perCellMeans(t: ColumnTable): {
+  keys: string[];
+  measures: string[];
+  rows: Map<string, { key: unknown[]; values: Record<string, number> }>;
+} {
   const cols = t.columnNames();
   const keys: string[] = [];
   const measures: string[] = [];
@@ -245,7 +250,15 @@ export function aggregateSweep(sweep: Sweep, opts: AggregateOptions = {}): Aggre
       for (const k of groupKeys) cols[k].push(cells[0].params[k]);
       cols.n.push(withFinal.length);
       if (cols.final_step) cols.final_step.push(Math.max(...withFinal.map((c) => finals.get(c.name)!.step ?? NaN)));
-      for (const m of ms) addStats(cols, m, seedStats(withFinal.map((c) => finals.get(c.name)![m] ?? NaN), level));
+      for (const m of ms)
+        addStats(
+          cols,
+          m,
+          seedStats(
+            withFinal.map((c) => finals.get(c.name)![m] ?? NaN),
+            level,
+          ),
+        );
     }
     if (cols.n.length > 0) tables.final = aq.table(cols) as ColumnTable;
   }

@@ -62,7 +62,11 @@ export function buildId(): string {
   if (root && fs.existsSync(path.join(root, '.git'))) {
     const head = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', timeout: 5000 });
     if (head.status === 0 && head.stdout.trim()) {
-      const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], { cwd: root, encoding: 'utf8', timeout: 5000 });
+      const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 5000,
+      });
       id += ` ${head.stdout.trim()}${dirty.status === 0 && dirty.stdout.trim() ? '+dirty' : ''}`;
     }
   }
@@ -195,9 +199,21 @@ export async function runCell(sweep: Sweep, cell: SweepCell, opts: RunCellOption
   // started together on one folder never both run a cell; the second one reports it as busy.
   let claim: Lock;
   try {
-    claim = acquireLock(cellLockPath(dir), { what: `sweep cell ${cell.name}`, busyMessage: (h) => `already running in process ${h.pid} on ${h.host}` });
+    claim = acquireLock(cellLockPath(dir), {
+      what: `sweep cell ${cell.name}`,
+      busyMessage: (h) => `already running in process ${h.pid} on ${h.host}`,
+    });
   } catch (e) {
-    if (isGroundlabError(e) && e.code === 'BUSY') return { name: cell.name, index: cell.index, state: 'busy', skipped: true, seconds: 0, error: e.message.split('\n')[0].replace(/^.*?: /, ''), log };
+    if (isGroundlabError(e) && e.code === 'BUSY')
+      return {
+        name: cell.name,
+        index: cell.index,
+        state: 'busy',
+        skipped: true,
+        seconds: 0,
+        error: e.message.split('\n')[0].replace(/^.*?: /, ''),
+        log,
+      };
     throw e;
   }
   try {
@@ -233,7 +249,10 @@ async function runClaimed(sweep: Sweep, cell: SweepCell, opts: RunCellOptions, d
     for (const stage of cellStages(sweep, cell)) {
       if (state.stages[stage.name] === 'done') continue;
       if (opts.signal?.aborted) break;
-      fs.writeSync(logFd, `\n=== ${new Date().toISOString()} ${cell.name}: ${stage.name} (attempt ${state.attempts}) on ${os.hostname()}\n$ ${stage.argv.join(' ')}\n`);
+      fs.writeSync(
+        logFd,
+        `\n=== ${new Date().toISOString()} ${cell.name}: ${stage.name} (attempt ${state.attempts}) on ${os.hostname()}\n$ ${stage.argv.join(' ')}\n`,
+      );
       state.stage = stage.name;
       const s0 = Date.now();
       const r = await runStage(stage.argv, logFd, env, opts, (pid) => {

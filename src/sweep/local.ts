@@ -175,7 +175,8 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
       }
       running.delete(cell.index);
       results.push(result);
-      if (result.state === 'busy') busyElsewhere.push(cell); // another process claimed it first: not a failure
+      if (result.state === 'busy')
+        busyElsewhere.push(cell); // another process claimed it first: not a failure
       else if (result.state === 'done') {
         counts.done++;
         finishedHere.push(result.seconds);
@@ -195,6 +196,12 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
   counts.running = busyElsewhere.length;
   counts.busy = busyElsewhere.length;
   emit({ type: 'end', counts: { ...counts }, seconds });
-  opts.onProgress?.({ task: 'sweep', step: counts.done, total: counts.total, done: true, message: `${counts.done}/${counts.total} done, ${counts.failed} failed` });
+  opts.onProgress?.({
+    task: 'sweep',
+    step: counts.done,
+    total: counts.total,
+    done: true,
+    message: `${counts.done}/${counts.total} done, ${counts.failed} failed`,
+  });
   return { counts, results, seconds, interrupted: opts.signal?.aborted === true };
 }

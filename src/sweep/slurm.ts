@@ -10,7 +10,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { groundlabCommand } from './cell';
-import { SWEEP_FILES, cellDir, effectiveCellState, lastCheckpointStep, plannedSteps, saveManifest, type CellStateName, type SlurmSubmission, type Sweep } from './store';
+import {
+  SWEEP_FILES,
+  cellDir,
+  effectiveCellState,
+  lastCheckpointStep,
+  plannedSteps,
+  saveManifest,
+  type CellStateName,
+  type SlurmSubmission,
+  type Sweep,
+} from './store';
 
 export interface SlurmOptions {
   partition?: string;
@@ -39,7 +49,7 @@ function shq(s: string): string {
 export function arraySpec(indices: number[]): string {
   const xs = [...new Set(indices)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < xs.length; ) {
+  for (let i = 0; i < xs.length;) {
     let j = i;
     while (j + 1 < xs.length && xs[j + 1] === xs[j] + 1) j++;
     parts.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);
@@ -114,7 +124,12 @@ export function slurmScript(sweep: Sweep, indices: number[], opts: SlurmOptions 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: boolean; stdout: string; stderr: string; missing: boolean } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, timeout: 60_000 });
   const missing = (r.error as { code?: string } | undefined)?.code === 'ENOENT';
-  return { ok: !r.error && r.status === 0, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error.message) : ''), missing };
+  return {
+    ok: !r.error && r.status === 0,
+    stdout: r.stdout ?? '',
+    stderr: (r.stderr ?? '') + (r.error ? String(r.error.message) : ''),
+    missing,
+  };
 }
 
 export interface SubmitResult {
@@ -139,7 +154,11 @@ export function submitSlurm(sweep: Sweep, opts: SlurmOptions & { dryRun?: boolea
       hint: `run this on a Slurm login node, or submit ${script} there yourself`,
     });
   }
-  if (!r.ok) throw new GroundlabError('EXTERNAL', `sbatch failed: ${r.stderr.trim() || r.stdout.trim()}`, { file: script, hint: 'check the partition, time and memory options against the cluster' });
+  if (!r.ok)
+    throw new GroundlabError('EXTERNAL', `sbatch failed: ${r.stderr.trim() || r.stdout.trim()}`, {
+      file: script,
+      hint: 'check the partition, time and memory options against the cluster',
+    });
   const jobId = r.stdout.trim().split(';')[0].split(/\s+/).pop() ?? '';
   if (!/^\d+$/.test(jobId)) throw new GroundlabError('EXTERNAL', `sbatch answered "${r.stdout.trim()}", not a job id`, { file: script });
   const sub: SlurmSubmission = { jobId, submittedAt: new Date().toISOString(), script, indices };
@@ -159,7 +178,8 @@ export interface SchedulerView {
 }
 
 /** Scheduler states of a task that has not finished. */
-const ACTIVE = /^(PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|RESIZING|SUSPENDED|REQUEUE_|SIGNALING|STAGE_OUT|RESV_DEL_HOLD|SPECIAL_EXIT)/;
+const ACTIVE =
+  /^(PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|RESIZING|SUSPENDED|REQUEUE_|SIGNALING|STAGE_OUT|RESV_DEL_HOLD|SPECIAL_EXIT)/;
 
 /** Ask squeue (tasks still queued or running), then sacct (finished tasks, when accounting is on). */
 export function schedulerView(jobId: string): SchedulerView {
@@ -240,7 +260,8 @@ export function sweepStatus(sweep: Sweep, opts: { scheduler?: boolean } = {}): S
     let state = st.state;
     // A task Slurm still holds but that has not written its state yet is pending; one Slurm ended
     // badly (TIMEOUT, CANCELLED, NODE_FAIL, OUT_OF_MEMORY) without the cell saying so failed.
-    if (state === 'running' && sched && /^(TIMEOUT|CANCELLED|FAILED|NODE_FAIL|OUT_OF_ME|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(sched)) state = 'failed';
+    if (state === 'running' && sched && /^(TIMEOUT|CANCELLED|FAILED|NODE_FAIL|OUT_OF_ME|PREEMPTED|BOOT_FAIL|DEADLINE)/.test(sched))
+      state = 'failed';
     counts[state]++;
     const steps = plannedSteps(dir, c.flags);
     const info = st.info;
@@ -254,7 +275,11 @@ export function sweepStatus(sweep: Sweep, opts: { scheduler?: boolean } = {}): S
       attempts: info?.attempts ?? 0,
       seconds,
       host: info?.host,
-      error: st.stale ? `its process (pid ${info?.childPid ?? info?.pid}) is gone: killed` : state === 'failed' || state === 'interrupted' ? info?.error ?? sched : undefined,
+      error: st.stale
+        ? `its process (pid ${info?.childPid ?? info?.pid}) is gone: killed`
+        : state === 'failed' || state === 'interrupted'
+          ? (info?.error ?? sched)
+          : undefined,
       scheduler: sched,
       jobId,
     };
@@ -265,13 +290,18 @@ export function sweepStatus(sweep: Sweep, opts: { scheduler?: boolean } = {}): S
     if (b) builds.set(b, (builds.get(b) ?? 0) + 1);
   }
   if (builds.size > 1) {
-    notes.push(`the cells were run by ${builds.size} different builds (${[...builds].map(([b, n]) => `${b}: ${n}`).join('; ')}): results may not be comparable`);
+    notes.push(
+      `the cells were run by ${builds.size} different builds (${[...builds].map(([b, n]) => `${b}: ${n}`).join('; ')}): results may not be comparable`,
+    );
   }
   return { dir: sweep.dir, name: sweep.spec.name, cells, counts, notes };
 }
 
 /** Wait until no task of these jobs is queued or running. */
-export async function waitForJobs(jobIds: string[], opts: { pollSec?: number; timeoutSec?: number; signal?: AbortSignal; onPoll?: (queued: number) => void } = {}): Promise<void> {
+export async function waitForJobs(
+  jobIds: string[],
+  opts: { pollSec?: number; timeoutSec?: number; signal?: AbortSignal; onPoll?: (queued: number) => void } = {},
+): Promise<void> {
   const t0 = Date.now();
   for (;;) {
     let queued = 0;
@@ -284,7 +314,9 @@ export async function waitForJobs(jobIds: string[], opts: { pollSec?: number; ti
     if (queued === 0) return;
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'stopped waiting for Slurm (the jobs keep running)');
     if (opts.timeoutSec && (Date.now() - t0) / 1000 > opts.timeoutSec) {
-      throw new GroundlabError('EXTERNAL', `Slurm jobs ${jobIds.join(', ')} still queued after ${opts.timeoutSec} s`, { hint: 'see `groundlab sweep status`' });
+      throw new GroundlabError('EXTERNAL', `Slurm jobs ${jobIds.join(', ')} still queued after ${opts.timeoutSec} s`, {
+        hint: 'see `groundlab sweep status`',
+      });
     }
     await new Promise((r) => setTimeout(r, (opts.pollSec ?? 5) * 1000));
   }

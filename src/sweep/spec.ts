@@ -82,7 +82,12 @@ function isFlagValue(v: unknown): v is FlagValue {
 
 function checkKey(file: string | undefined, field: string, key: string): void {
   if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(key)) {
-    throw bad(file, field, `"${key}" is not a flag name`, 'use the name of a `groundlab train` option without dashes, e.g. "steps" or "batch-size"');
+    throw bad(
+      file,
+      field,
+      `"${key}" is not a flag name`,
+      'use the name of a `groundlab train` option without dashes, e.g. "steps" or "batch-size"',
+    );
   }
 }
 
@@ -94,7 +99,17 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
   }
   const o = raw as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!KNOWN_FIELDS.has(k)) throw bad(file, k, 'unknown field', unknownNameHint(k, [...KNOWN_FIELDS].filter((f) => !f.startsWith('$')), 'the fields are'));
+    if (!KNOWN_FIELDS.has(k))
+      throw bad(
+        file,
+        k,
+        'unknown field',
+        unknownNameHint(
+          k,
+          [...KNOWN_FIELDS].filter((f) => !f.startsWith('$')),
+          'the fields are',
+        ),
+      );
   }
   let name = opts.name ?? 'sweep';
   if (o.name !== undefined) {
@@ -125,8 +140,10 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
     if (new Set(list.map((x) => JSON.stringify(x))).size !== list.length) throw bad(file, `grid.${k}`, 'a value appears twice');
     if (k === 'seed') {
       list.forEach((x, i) => {
-        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw bad(file, `grid.seed[${i}]`, `a seed is a whole number >= 0, got ${JSON.stringify(x)}`);
-        if (!Number.isSafeInteger(x)) throw bad(file, `grid.seed[${i}]`, `a seed is at most 2^53 - 1 (${Number.MAX_SAFE_INTEGER}); ${x} cannot be represented exactly`);
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+          throw bad(file, `grid.seed[${i}]`, `a seed is a whole number >= 0, got ${JSON.stringify(x)}`);
+        if (!Number.isSafeInteger(x))
+          throw bad(file, `grid.seed[${i}]`, `a seed is at most 2^53 - 1 (${Number.MAX_SAFE_INTEGER}); ${x} cannot be represented exactly`);
       });
     }
     grid[k] = list as FlagValue[];
@@ -134,7 +151,8 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
   if (Object.keys(grid).length === 0) throw bad(file, 'grid', 'no axes: name at least one, e.g. "seed": [1, 2]');
   const train: Record<string, FlagValue> = {};
   if (o.train !== undefined) {
-    if (o.train === null || typeof o.train !== 'object' || Array.isArray(o.train)) throw bad(file, 'train', 'expected an object of flags, e.g. {"steps": 300}');
+    if (o.train === null || typeof o.train !== 'object' || Array.isArray(o.train))
+      throw bad(file, 'train', 'expected an object of flags, e.g. {"steps": 300}');
     for (const [k, v] of Object.entries(o.train as Record<string, unknown>)) {
       checkKey(file, `train.${k}`, k);
       if (k === 'out') throw bad(file, 'train.out', 'the output folder of each cell is set by the sweep');
@@ -154,10 +172,14 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
         analyses.push({ name: toks[0], args: toks.slice(1) });
         return;
       }
-      if (a === null || typeof a !== 'object' || Array.isArray(a)) throw bad(file, f, 'expected "command args..." or {"name": ..., "args": [...]} or {"name": ..., "command": [...]}');
+      if (a === null || typeof a !== 'object' || Array.isArray(a))
+        throw bad(file, f, 'expected "command args..." or {"name": ..., "args": [...]} or {"name": ..., "command": [...]}');
       const r = a as Record<string, unknown>;
-      for (const k of Object.keys(r)) if (!['name', 'args', 'command'].includes(k)) throw bad(file, `${f}.${k}`, 'unknown field', unknownNameHint(k, ['name', 'args', 'command'], 'the fields are'));
-      if (typeof r.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(r.name)) throw bad(file, `${f}.name`, 'expected a simple name');
+      for (const k of Object.keys(r))
+        if (!['name', 'args', 'command'].includes(k))
+          throw bad(file, `${f}.${k}`, 'unknown field', unknownNameHint(k, ['name', 'args', 'command'], 'the fields are'));
+      if (typeof r.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(r.name))
+        throw bad(file, `${f}.name`, 'expected a simple name');
       const strList = (v: unknown, ff: string): string[] | undefined => {
         if (v === undefined) return undefined;
         if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(file, ff, 'expected a list of strings');
@@ -182,11 +204,19 @@ export function validateSpec(raw: unknown, opts: { file?: string; dir?: string; 
   if (!command) {
     // The cells run `groundlab train`: every axis and train flag must be one of its options.
     const options = trainOptionNames();
-    for (const [where, keys] of [['grid', Object.keys(grid)], ['train', Object.keys(train)]] as const) {
+    for (const [where, keys] of [
+      ['grid', Object.keys(grid)],
+      ['train', Object.keys(train)],
+    ] as const) {
       for (const k of keys) {
         if (!options.includes(k)) {
           const near = nearestName(k, options);
-          throw bad(file, `${where}.${k}`, `"${k}" is not a \`groundlab train\` option`, `${near ? `did you mean "${near}"? ` : ''}the options are: ${options.join(', ')}`);
+          throw bad(
+            file,
+            `${where}.${k}`,
+            `"${k}" is not a \`groundlab train\` option`,
+            `${near ? `did you mean "${near}"? ` : ''}the options are: ${options.join(', ')}`,
+          );
         }
       }
     }
@@ -225,7 +255,8 @@ function checkCellFlags(spec: SweepSpec, cell: SweepCell): void {
     const preset = (o.preset as string | undefined) ?? 'tiny';
     const train = require('../train') as typeof import('../train');
     if (o.seed !== undefined) train.checkSeed(o.seed as number);
-    if (o.model) train.checkModelKeys(arch as never, preset as never, cli.parseKeyValues(o.model as string[], 'model'), train.withDefaults());
+    if (o.model)
+      train.checkModelKeys(arch as never, preset as never, cli.parseKeyValues(o.model as string[], 'model'), train.withDefaults());
     if (o.knob) {
       const data = require('../data') as typeof import('../data');
       const knobs = cli.parseKeyValues(o.knob as string[], 'knob') as Record<string, unknown>;
@@ -255,7 +286,11 @@ export function readSpec(file: string, overrides: { out?: string } = {}): SweepS
   try {
     text = fs.readFileSync(abs, 'utf8');
   } catch (e) {
-    throw new GroundlabError('NOT_FOUND', `cannot read the sweep spec`, { file: abs, cause: e, hint: 'give the path of a sweep spec (.json) or of a sweep folder' });
+    throw new GroundlabError('NOT_FOUND', `cannot read the sweep spec`, {
+      file: abs,
+      cause: e,
+      hint: 'give the path of a sweep spec (.json) or of a sweep folder',
+    });
   }
   let raw: unknown;
   try {
@@ -292,7 +327,11 @@ export function expandCells(spec: SweepSpec): SweepCell[] {
   const cells: SweepCell[] = [];
   const rec = (i: number, params: Record<string, FlagValue>) => {
     if (i === keys.length) {
-      const name = keys.map((k) => nameToken(k, params[k])).filter(Boolean).join('_') || 'cell';
+      const name =
+        keys
+          .map((k) => nameToken(k, params[k]))
+          .filter(Boolean)
+          .join('_') || 'cell';
       cells.push({ index: cells.length, name, params: { ...params }, flags: { ...spec.train, ...params } });
       return;
     }

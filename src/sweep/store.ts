@@ -87,7 +87,10 @@ function readJSON<T>(file: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new GroundlabError('BAD_FILE', `not valid JSON (${(e as Error).message})`, { file, hint: 'delete the file to reset this state, or restore it' });
+    throw new GroundlabError('BAD_FILE', `not valid JSON (${(e as Error).message})`, {
+      file,
+      hint: 'delete the file to reset this state, or restore it',
+    });
   }
 }
 
@@ -171,12 +174,18 @@ export function openSweep(target: string, opts: { out?: string; write?: boolean;
     try {
       st = fs.statSync(abs);
     } catch (e) {
-      throw new GroundlabError('NOT_FOUND', `no sweep spec or sweep folder at ${abs}`, { cause: e, hint: 'give a spec file (.json) or a folder made by `groundlab sweep run`' });
+      throw new GroundlabError('NOT_FOUND', `no sweep spec or sweep folder at ${abs}`, {
+        cause: e,
+        hint: 'give a spec file (.json) or a folder made by `groundlab sweep run`',
+      });
     }
     if (st.isDirectory()) {
       const mf = path.join(abs, MANIFEST);
       old = readJSON<SweepManifest>(mf);
-      if (!old) throw new GroundlabError('NOT_FOUND', `${abs} has no ${MANIFEST}: it is not a sweep folder`, { hint: 'give the spec file, or the folder a sweep wrote' });
+      if (!old)
+        throw new GroundlabError('NOT_FOUND', `${abs} has no ${MANIFEST}: it is not a sweep folder`, {
+          hint: 'give the spec file, or the folder a sweep wrote',
+        });
       if (!old.spec || typeof old.spec !== 'object') throw new GroundlabError('BAD_FILE', 'no "spec" field', { file: mf });
       spec = validateSpec({ ...old.spec, out: abs }, { file: mf, dir: abs });
       spec.out = abs;

@@ -34,7 +34,9 @@ function stage(name: 'models' | 'data'): Record<string, unknown> {
 function need<T>(mod: 'models' | 'data', fn: string): T {
   const f = stage(mod)[fn];
   if (f === undefined) {
-    throw new GroundlabError('UNSUPPORTED', `src/${mod} does not provide ${fn} in this build`, { hint: 'update groundlab; the training stage needs it' });
+    throw new GroundlabError('UNSUPPORTED', `src/${mod} does not provide ${fn} in this build`, {
+      hint: 'update groundlab; the training stage needs it',
+    });
   }
   return f as T;
 }
@@ -58,7 +60,8 @@ export function hfExportProblem(c: AnyModelConfig, format: 'hf-gpt2'): string | 
 /** The trainer's default dependencies: the real models and data stages. */
 export const defaultDeps: TrainDeps = {
   createModel: (config, seed) => need<TrainDeps['createModel']>('models', 'createModel')(config, seed),
-  modelPreset: (arch, preset, vocabSize, overrides) => need<TrainDeps['modelPreset']>('models', 'modelPreset')(arch, preset, vocabSize, overrides),
+  modelPreset: (arch, preset, vocabSize, overrides) =>
+    need<TrainDeps['modelPreset']>('models', 'modelPreset')(arch, preset, vocabSize, overrides),
   prepareData: (spec, opts) => need<TrainDeps['prepareData']>('data', 'prepareData')(spec, opts),
   tokenizerFromJSON: (json) => need<{ fromJSON(j: unknown): Tokenizer }>('data', 'WordTokenizer').fromJSON(json),
 };

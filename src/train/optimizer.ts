@@ -33,8 +33,14 @@ export class AdamW {
     this.config = config;
     for (const [name, p] of params) {
       // tidy disposes the zeros; the variables (which tidy never disposes) keep their data.
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
     }
   }
 
@@ -75,8 +81,12 @@ export class AdamW {
   /** The state as safetensors entries: "m.<name>", "v.<name>", and "step" (I32). */
   async stateTensors(): Promise<Map<string, TensorToWrite>> {
     const out = new Map<string, TensorToWrite>();
-    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
-      for (const [name, t] of map) out.set(`${kind}.${name}`, { dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data()) });
+    for (const [kind, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
+      for (const [name, t] of map)
+        out.set(`${kind}.${name}`, { dtype: 'F32', shape: t.shape.slice(), data: new Float32Array(await t.data()) });
     }
     out.set('step', { dtype: 'I32', shape: [1], data: new Int32Array([this.step]) });
     return out;
@@ -87,12 +97,23 @@ export class AdamW {
     const step = content.tensors.get('step');
     if (!step || step.data.length !== 1) throw new GroundlabError('CORRUPT_CHECKPOINT', 'optimizer state has no "step" tensor', { file });
     const plan: Array<[tf.Variable, Float32Array | Int32Array]> = [];
-    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [kind, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of map) {
         const s = content.tensors.get(`${kind}.${name}`);
-        if (!s) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer state lacks "${kind}.${name}"`, { file, hint: 'the optimizer state does not fit this model' });
+        if (!s)
+          throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer state lacks "${kind}.${name}"`, {
+            file,
+            hint: 'the optimizer state does not fit this model',
+          });
         if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i]) || !(s.data instanceof Float32Array)) {
-          throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer tensor "${kind}.${name}" has shape [${s.shape.join(', ')}] (${s.dtype}), expected [${t.shape.join(', ')}] F32`, { file });
+          throw new GroundlabError(
+            'CORRUPT_CHECKPOINT',
+            `optimizer tensor "${kind}.${name}" has shape [${s.shape.join(', ')}] (${s.dtype}), expected [${t.shape.join(', ')}] F32`,
+            { file },
+          );
         }
         plan.push([t, s.data]);
       }

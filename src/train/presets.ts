@@ -50,7 +50,15 @@ export const TRAIN_PRESETS: Record<PresetName, TrainPreset> = {
   quick: {
     about: 'a laptop: minutes on one CPU core, long enough for grounding to appear on the simple corpus',
     corpusSetting: 'simple',
-    train: { ...OPT, steps: 1500, batchSize: 16, seqLen: 64, lr: 2e-3, warmupSteps: 100, checkpoints: { dense: 12, denseUntil: 300, every: 100 } },
+    train: {
+      ...OPT,
+      steps: 1500,
+      batchSize: 16,
+      seqLen: 64,
+      lr: 2e-3,
+      warmupSteps: 100,
+      checkpoints: { dense: 12, denseUntil: 300, every: 100 },
+    },
   },
   paper: {
     about: 'paper scale, for a GPU (tfjs-node-gpu): hours',

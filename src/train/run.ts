@@ -120,17 +120,26 @@ export async function readJSONFile<T>(file: string, what: string): Promise<T> {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
-    throw new GroundlabError('BAD_FILE', `${what} is not valid JSON (${(e as Error).message})`, { file, cause: e, hint: 'the file is damaged; restore it or start a new run' });
+    throw new GroundlabError('BAD_FILE', `${what} is not valid JSON (${(e as Error).message})`, {
+      file,
+      cause: e,
+      hint: 'the file is damaged; restore it or start a new run',
+    });
   }
 }
 
 /** Check config.json's shape; throws BAD_CONFIG naming the file. */
 export function validateRunConfig(c: unknown, file: string): RunConfig {
-  const bad = (what: string) => new GroundlabError('BAD_CONFIG', `run config ${what}`, { file, hint: 'config.json was edited or damaged; restore it from the run that wrote the checkpoints' });
+  const bad = (what: string) =>
+    new GroundlabError('BAD_CONFIG', `run config ${what}`, {
+      file,
+      hint: 'config.json was edited or damaged; restore it from the run that wrote the checkpoints',
+    });
   if (!c || typeof c !== 'object') throw bad('is not a JSON object');
   const r = c as Partial<RunConfig>;
   if (r.format !== RUN_FORMAT) throw bad(`has format ${JSON.stringify(r.format)}, expected "${RUN_FORMAT}"`);
-  if (typeof r.version !== 'number' || r.version > RUN_VERSION) throw bad(`has version ${r.version}; this groundlab reads version <= ${RUN_VERSION}`);
+  if (typeof r.version !== 'number' || r.version > RUN_VERSION)
+    throw bad(`has version ${r.version}; this groundlab reads version <= ${RUN_VERSION}`);
   if (!knownArchs().includes(String(r.arch))) throw bad(`has arch ${JSON.stringify(r.arch)} (known: ${knownArchs().join(', ')})`);
   if (!r.model || typeof r.model !== 'object' || r.model.arch !== r.arch) throw bad('has no model config for its arch');
   for (const k of ['vocabSize', 'contextLength', 'dModel', 'nLayers'] as const) {
@@ -156,11 +165,18 @@ export interface OpenRunOptions {
 export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<Run> {
   const deps = withDefaults(opts.deps);
   const abs = path.resolve(dir);
-  if (!fs.existsSync(abs)) throw new GroundlabError('NOT_FOUND', `run directory ${dir} does not exist`, { hint: 'give the --out folder of a `groundlab train` run; `groundlab runs` lists runs', codeHint: 'give the folder of a trained run (the `out` of `train({ out, ... })`); `findRuns("runs")` lists the runs under a folder' });
+  if (!fs.existsSync(abs))
+    throw new GroundlabError('NOT_FOUND', `run directory ${dir} does not exist`, {
+      hint: 'give the --out folder of a `groundlab train` run; `groundlab runs` lists runs',
+      codeHint: 'give the folder of a trained run (the `out` of `train({ out, ... })`); `findRuns("runs")` lists the runs under a folder',
+    });
   if (!fs.statSync(abs).isDirectory()) throw new GroundlabError('BAD_ARGUMENT', `${dir} is a file, not a run directory`);
   const cfgFile = path.join(abs, 'config.json');
   if (!fs.existsSync(cfgFile)) {
-    throw new GroundlabError('NOT_FOUND', `${dir} is not a run directory (it has no config.json)`, { file: cfgFile, hint: '`groundlab runs <folder>` lists the runs under a folder' });
+    throw new GroundlabError('NOT_FOUND', `${dir} is not a run directory (it has no config.json)`, {
+      file: cfgFile,
+      hint: '`groundlab runs <folder>` lists the runs under a folder',
+    });
   }
   const config = validateRunConfig(await readJSONFile(cfgFile, 'run config'), cfgFile);
   const tokFile = path.join(abs, 'tokenizer.json');
@@ -173,7 +189,11 @@ export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<R
     throw new GroundlabError('BAD_FILE', `tokenizer.json cannot be read: ${(e as Error).message}`, { file: tokFile, cause: e });
   }
   if (tokenizer.vocabSize !== config.model.vocabSize) {
-    throw new GroundlabError('CONFIG_MISMATCH', `the tokenizer has ${tokenizer.vocabSize} tokens but the model config says vocabSize ${config.model.vocabSize}`, { file: tokFile });
+    throw new GroundlabError(
+      'CONFIG_MISMATCH',
+      `the tokenizer has ${tokenizer.vocabSize} tokens but the model config says vocabSize ${config.model.vocabSize}`,
+      { file: tokFile },
+    );
   }
   let dataCache: Promise<TrainingData> | undefined;
   const run: Run = {
@@ -185,10 +205,16 @@ export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<R
       const ck = step === undefined ? run.checkpoints[run.checkpoints.length - 1] : run.checkpoints.find((c) => c.step === step);
       if (!ck) {
         const have = run.checkpoints.map((c) => c.step);
-        throw new GroundlabError('NOT_FOUND', step === undefined ? `run ${dir} has no checkpoint yet` : `run ${dir} has no checkpoint at step ${step}`, {
-          hint: have.length ? `available steps: ${have.join(', ')}` : 'train it first (`groundlab train --out ' + dir + '`)',
-          codeHint: have.length ? `available steps: ${have.join(', ')}` : `train it first (\`await train({ out: ${JSON.stringify(dir)}, ... })\`)`,
-        });
+        throw new GroundlabError(
+          'NOT_FOUND',
+          step === undefined ? `run ${dir} has no checkpoint yet` : `run ${dir} has no checkpoint at step ${step}`,
+          {
+            hint: have.length ? `available steps: ${have.join(', ')}` : 'train it first (`groundlab train --out ' + dir + '`)',
+            codeHint: have.length
+              ? `available steps: ${have.join(', ')}`
+              : `train it first (\`await train({ out: ${JSON.stringify(dir)}, ... })\`)`,
+          },
+        );
       }
       return loadCheckpointModel(config, ck.dir, deps);
     },
@@ -231,7 +257,10 @@ export async function loadCheckpointModel(config: RunConfig, ckDir: string, deps
     model = deps.createModel(config.model, config.seed);
   } catch (e) {
     if (e instanceof GroundlabError && (e.code === 'UNSUPPORTED' || e.code === 'BACKEND')) throw e;
-    throw new GroundlabError('BAD_CONFIG', `the model config in config.json cannot be built: ${(e as Error).message}`, { file: path.join(path.dirname(path.dirname(ckDir)), 'config.json'), cause: e });
+    throw new GroundlabError('BAD_CONFIG', `the model config in config.json cannot be built: ${(e as Error).message}`, {
+      file: path.join(path.dirname(path.dirname(ckDir)), 'config.json'),
+      cause: e,
+    });
   }
   try {
     const cfgFile = path.join(path.dirname(path.dirname(ckDir)), 'config.json');
@@ -245,7 +274,8 @@ export async function loadCheckpointModel(config: RunConfig, ckDir: string, deps
   return model;
 }
 
-const CONFIG_AT_FAULT = 'config.json was edited by hand or belongs to another run: restore the model config the checkpoints were trained with; the checkpoints themselves are intact (do not delete them)';
+const CONFIG_AT_FAULT =
+  'config.json was edited by hand or belongs to another run: restore the model config the checkpoints were trained with; the checkpoints themselves are intact (do not delete them)';
 
 /**
  * A checkpoint that records its model config (state.json `model`) must agree with config.json field
@@ -258,9 +288,15 @@ export function checkCheckpointFits(config: RunConfig, st: CheckpointState, ckDi
   const diffs: string[] = [];
   for (const [k, v] of Object.entries(st.model)) {
     if (!(k in cur) || v === undefined) continue;
-    if (JSON.stringify(cur[k]) !== JSON.stringify(v)) diffs.push(`model.${k} is ${JSON.stringify(cur[k])} in config.json but ${JSON.stringify(v)} in ${path.basename(ckDir)}`);
+    if (JSON.stringify(cur[k]) !== JSON.stringify(v))
+      diffs.push(`model.${k} is ${JSON.stringify(cur[k])} in config.json but ${JSON.stringify(v)} in ${path.basename(ckDir)}`);
   }
-  if (diffs.length) throw new GroundlabError('CONFIG_MISMATCH', `config.json does not match the model config the checkpoints were trained with: ${diffs.join('; ')}`, { file: cfgFile, hint: CONFIG_AT_FAULT });
+  if (diffs.length)
+    throw new GroundlabError(
+      'CONFIG_MISMATCH',
+      `config.json does not match the model config the checkpoints were trained with: ${diffs.join('; ')}`,
+      { file: cfgFile, hint: CONFIG_AT_FAULT },
+    );
 }
 
 /**
@@ -274,9 +310,17 @@ export async function loadCheckpointWeights(model: LanguageModel, ckDir: string,
   try {
     await loadTensorsInto(file, model.params, { finite: true });
   } catch (e) {
-    if (e instanceof GroundlabError && e.code === 'CORRUPT_CHECKPOINT' && /has shape \[|^(.*: )?missing \d+ tensor|that the model does not have/.test(e.message.split('\n')[0])) {
+    if (
+      e instanceof GroundlabError &&
+      e.code === 'CORRUPT_CHECKPOINT' &&
+      /has shape \[|^(.*: )?missing \d+ tensor|that the model does not have/.test(e.message.split('\n')[0])
+    ) {
       const what = e.message.split('\n')[0].replace(`${file}: `, '');
-      throw new GroundlabError('CONFIG_MISMATCH', `the model config in config.json does not fit ${path.basename(ckDir)}: ${what}`, { file: cfgFile, cause: e, hint: CONFIG_AT_FAULT });
+      throw new GroundlabError('CONFIG_MISMATCH', `the model config in config.json does not fit ${path.basename(ckDir)}: ${what}`, {
+        file: cfgFile,
+        cause: e,
+        hint: CONFIG_AT_FAULT,
+      });
     }
     throw e;
   }
@@ -287,7 +331,13 @@ export async function readCheckpointState(ckDir: string): Promise<CheckpointStat
   const file = path.join(ckDir, 'state.json');
   const s = await readJSONFile<CheckpointState>(file, 'checkpoint state');
   const ok =
-    s && Number.isInteger(s.step) && s.data && Number.isInteger(s.data.epoch) && Number.isInteger(s.data.pos) && Array.isArray(s.data.epochRng) && s.data.epochRng.length === 4;
+    s &&
+    Number.isInteger(s.step) &&
+    s.data &&
+    Number.isInteger(s.data.epoch) &&
+    Number.isInteger(s.data.pos) &&
+    Array.isArray(s.data.epochRng) &&
+    s.data.epochRng.length === 4;
   if (!ok) throw new GroundlabError('CORRUPT_CHECKPOINT', 'state.json lacks step or data-order state', { file });
   return s;
 }

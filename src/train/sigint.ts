@@ -20,7 +20,8 @@ export function sigintAbort(opts: { message?: (n: number) => string; stream?: { 
     if (first === undefined) {
       first = sig;
       const why = sig === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted';
-      const msg = opts.message?.(count) ?? `groundlab: ${why}; stopping after this step and saving a checkpoint (press Ctrl-C again to quit now)`;
+      const msg =
+        opts.message?.(count) ?? `groundlab: ${why}; stopping after this step and saving a checkpoint (press Ctrl-C again to quit now)`;
       stream.write('\n' + msg + '\n');
       ctrl.abort(new Error(`${why}`));
     } else if (sig === first) {

@@ -110,7 +110,8 @@ export class DataOrder {
     readonly size: number,
     start: { epoch: number; pos: number; epochRng: RngState },
   ) {
-    if (size < 1) throw new GroundlabError('BAD_CONFIG', 'the training dataset is empty', { hint: 'use a larger corpus or a shorter seqLen' });
+    if (size < 1)
+      throw new GroundlabError('BAD_CONFIG', 'the training dataset is empty', { hint: 'use a larger corpus or a shorter seqLen' });
     this.epoch = start.epoch;
     this.pos = start.pos;
     this.epochRng = start.epochRng;
@@ -159,7 +160,8 @@ function makeBatch(ds: MaskedDataset, rows: number[]) {
   if (F > 0 && ds.features) feats = new Float32Array(B * T * F);
   rows.forEach((r, b) => {
     const row = ds.row(r);
-    if (row.length !== T + 1) throw new GroundlabError('INTERNAL', `dataset row ${r} has ${row.length} ids, expected seqLen + 1 = ${T + 1}`);
+    if (row.length !== T + 1)
+      throw new GroundlabError('INTERNAL', `dataset row ${r} has ${row.length} ids, expected seqLen + 1 = ${T + 1}`);
     x.set(row.subarray(0, T), b * T);
     y.set(row.subarray(1, T + 1), b * T);
     if (mask) mask.set(ds.mask!(r), b * T);
@@ -222,7 +224,9 @@ export async function readMetrics(dir: string, upTo: number): Promise<TrainMetri
       rows = parse(fs.readFileSync(file)).objects() as Array<Record<string, unknown>>;
     } catch (e) {
       const code = (e as { code?: string }).code;
-      problems.push(`${path.basename(file)} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message.split('\n')[0]})`}`);
+      problems.push(
+        `${path.basename(file)} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message.split('\n')[0]})`}`,
+      );
       continue;
     }
     const kept: TrainMetricsRow[] = [];
@@ -258,7 +262,10 @@ async function saveCheckpoint(dir: string, model: LanguageModel, opt: AdamW, sta
   try {
     fs.rmSync(tmp, { recursive: true, force: true });
     mkdirp(tmp);
-    await saveTensors(path.join(tmp, 'model.safetensors'), model.params as Map<string, tf.Tensor>, { format: 'pt', groundlab_step: String(state.step) });
+    await saveTensors(path.join(tmp, 'model.safetensors'), model.params as Map<string, tf.Tensor>, {
+      format: 'pt',
+      groundlab_step: String(state.step),
+    });
     await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), await opt.stateTensors(), { optimizer: 'adamw' });
     await atomicWriteJSON(path.join(tmp, 'state.json'), state);
     fs.rmSync(final, { recursive: true, force: true });
@@ -314,21 +321,37 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 /** Options given for a resumed run must agree with its config.json. */
 function checkResumeOptions(opts: TrainOptions, cfg: RunConfig, cfgFile: string): void {
   const clash = (what: string, given: unknown, stored: unknown) =>
-    new GroundlabError('CONFIG_MISMATCH', `${opts.out} already holds a run with ${what} ${JSON.stringify(stored)}, but ${JSON.stringify(given)} was asked for`, {
-      file: cfgFile,
-      hint: 'resume it with the same settings, or choose a new --out folder for a new run',
-      codeHint: 'resume it with the same settings, or give `train()` a new `out` folder for a new run',
-    });
+    new GroundlabError(
+      'CONFIG_MISMATCH',
+      `${opts.out} already holds a run with ${what} ${JSON.stringify(stored)}, but ${JSON.stringify(given)} was asked for`,
+      {
+        file: cfgFile,
+        hint: 'resume it with the same settings, or choose a new --out folder for a new run',
+        codeHint: 'resume it with the same settings, or give `train()` a new `out` folder for a new run',
+      },
+    );
   if (opts.arch !== cfg.arch) throw clash('arch', opts.arch, cfg.arch);
   if (opts.preset !== cfg.preset) throw clash('preset', opts.preset, cfg.preset);
   if (opts.seed !== undefined && opts.seed !== cfg.seed) throw clash('seed', opts.seed, cfg.seed);
   const t = resolveTrainConfig(opts, trainPreset(cfg.preset).train);
   for (const k of Object.keys(t) as Array<keyof TrainConfig>) {
-    const given = k === 'steps' ? opts.steps : k === 'batchSize' ? opts.batchSize : k === 'seqLen' ? opts.seqLen : k === 'lr' ? opts.lr : opts.train?.[k];
-    if (given !== undefined && !same(k === 'checkpoints' ? { ...cfg.train.checkpoints, ...(given as object) } : given, cfg.train[k])) throw clash(`train.${k}`, given, cfg.train[k]);
+    const given =
+      k === 'steps'
+        ? opts.steps
+        : k === 'batchSize'
+          ? opts.batchSize
+          : k === 'seqLen'
+            ? opts.seqLen
+            : k === 'lr'
+              ? opts.lr
+              : opts.train?.[k];
+    if (given !== undefined && !same(k === 'checkpoints' ? { ...cfg.train.checkpoints, ...(given as object) } : given, cfg.train[k]))
+      throw clash(`train.${k}`, given, cfg.train[k]);
   }
   for (const [k, v] of Object.entries(opts.model ?? {})) if (!same(v, cfg.model[k])) throw clash(`model.${k}`, v, cfg.model[k]);
-  for (const [k, v] of Object.entries(opts.corpus ?? {})) if (!same(v, (cfg.corpus as unknown as Record<string, unknown>)[k])) throw clash(`corpus.${k}`, v, (cfg.corpus as unknown as Record<string, unknown>)[k]);
+  for (const [k, v] of Object.entries(opts.corpus ?? {}))
+    if (!same(v, (cfg.corpus as unknown as Record<string, unknown>)[k]))
+      throw clash(`corpus.${k}`, v, (cfg.corpus as unknown as Record<string, unknown>)[k]);
 }
 
 /** Seeds are whole numbers from 0 to 2^53 - 1: larger ones cannot be stored exactly. */
@@ -345,13 +368,25 @@ export function checkSeed(seed: number | undefined, what = 'seed'): void {
  * Model config overrides must name fields of the architecture's config (the keys of its resolved
  * preset), so that a typo (`nlayers`) is refused instead of being stored and ignored.
  */
-export function checkModelKeys(arch: Arch, preset: PresetName, model: Record<string, unknown> | undefined, deps: TrainDeps, stored?: Record<string, unknown>): void {
+export function checkModelKeys(
+  arch: Arch,
+  preset: PresetName,
+  model: Record<string, unknown> | undefined,
+  deps: TrainDeps,
+  stored?: Record<string, unknown>,
+): void {
   const given = Object.keys(model ?? {});
   if (!given.length) return;
   const known = new Set([...Object.keys(deps.modelPreset(arch, preset, 64)), ...Object.keys(stored ?? {})]);
   for (const k of given) {
     if (!known.has(k)) {
-      throw new GroundlabError('BAD_ARGUMENT', `unknown ${arch} model config field "${k}"`, { hint: unknownNameHint(k, [...known].filter((x) => x !== 'arch'), `the ${arch} fields`) });
+      throw new GroundlabError('BAD_ARGUMENT', `unknown ${arch} model config field "${k}"`, {
+        hint: unknownNameHint(
+          k,
+          [...known].filter((x) => x !== 'arch'),
+          `the ${arch} fields`,
+        ),
+      });
     }
   }
 }
@@ -361,7 +396,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (!knownArchs().includes(opts.arch)) {
     throw new GroundlabError('BAD_ARGUMENT', `unknown arch "${opts.arch}"`, { hint: `use one of: ${knownArchs().join(', ')}` });
   }
-  if (!PRESET_NAMES.includes(opts.preset)) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${opts.preset}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
+  if (!PRESET_NAMES.includes(opts.preset))
+    throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${opts.preset}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
   checkSeed(opts.seed);
   await initEngine();
   const deps = withDefaults(opts.deps);
@@ -375,7 +411,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const fresh = !fs.existsSync(cfgFile);
   if (!fresh) {
     if (opts.resume === false) {
-      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} already holds a run`, { hint: 'choose a new --out folder, delete the old run, or resume it', codeHint: 'give `train()` a new `out` folder, delete the old run, or resume it (leave out `resume: false`)' });
+      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} already holds a run`, {
+        hint: 'choose a new --out folder, delete the old run, or resume it',
+        codeHint: 'give `train()` a new `out` folder, delete the old run, or resume it (leave out `resume: false`)',
+      });
     }
     config = validateRunConfig(await readJSONFile(cfgFile, 'run config'), cfgFile);
     checkModelKeys(opts.arch, opts.preset, opts.model, deps, config.model);
@@ -384,39 +423,62 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const tokFile = path.join(dir, 'tokenizer.json');
     const saved = await readJSONFile(tokFile, 'tokenizer');
     if (!same(saved, data.tokenizer.toJSON())) {
-      throw new GroundlabError('CONFIG_MISMATCH', 'the corpus rebuilt from config.json has a different vocabulary than the run\'s tokenizer.json', {
-        file: tokFile,
-        hint: 'the corpus generator or its files changed since the run started; start a new run',
-      });
+      throw new GroundlabError(
+        'CONFIG_MISMATCH',
+        "the corpus rebuilt from config.json has a different vocabulary than the run's tokenizer.json",
+        {
+          file: tokFile,
+          hint: 'the corpus generator or its files changed since the run started; start a new run',
+        },
+      );
     }
     if (data.tokenizer.vocabSize !== config.model.vocabSize) {
-      throw new GroundlabError('CONFIG_MISMATCH', `config.json has model.vocabSize ${config.model.vocabSize} but the run's tokenizer has ${data.tokenizer.vocabSize} tokens`, {
-        file: cfgFile,
-        hint: 'config.json was edited by hand or belongs to another run: restore it (the checkpoints are intact)',
-      });
+      throw new GroundlabError(
+        'CONFIG_MISMATCH',
+        `config.json has model.vocabSize ${config.model.vocabSize} but the run's tokenizer has ${data.tokenizer.vocabSize} tokens`,
+        {
+          file: cfgFile,
+          hint: 'config.json was edited by hand or belongs to another run: restore it (the checkpoints are intact)',
+        },
+      );
     }
   } else {
     if (fs.existsSync(dir) && (!fs.statSync(dir).isDirectory() || fs.readdirSync(dir).length > 0)) {
-      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} exists and is not a run directory (no config.json)`, { hint: 'choose a new or empty --out folder', codeHint: 'give `train()` a new or empty `out` folder' });
+      throw new GroundlabError('BAD_ARGUMENT', `${opts.out} exists and is not a run directory (no config.json)`, {
+        hint: 'choose a new or empty --out folder',
+        codeHint: 'give `train()` a new or empty `out` folder',
+      });
     }
     checkModelKeys(opts.arch, opts.preset, opts.model, deps);
     const preset = trainPreset(opts.preset);
     const trainCfg = resolveTrainConfig(opts, preset.train);
     const kind = opts.corpus?.kind ?? 'synthetic';
     // The preset's setting names a synthetic-generator setting; other corpus kinds get none by default.
-    const corpus = { kind, ...(kind === 'synthetic' ? { setting: preset.corpusSetting } : {}), seed: 0, ...(opts.corpus ?? {}) } as CorpusSpec;
+    const corpus = {
+      kind,
+      ...(kind === 'synthetic' ? { setting: preset.corpusSetting } : {}),
+      seed: 0,
+      ...(opts.corpus ?? {}),
+    } as CorpusSpec;
     data = opts.data ?? (await deps.prepareData(corpus, { seqLen: trainCfg.seqLen }));
     if (data.train.seqLen !== trainCfg.seqLen) {
-      throw new GroundlabError('CONFIG_MISMATCH', `the dataset has rows of ${data.train.seqLen} tokens but the train config asks for seqLen ${trainCfg.seqLen}`);
+      throw new GroundlabError(
+        'CONFIG_MISMATCH',
+        `the dataset has rows of ${data.train.seqLen} tokens but the train config asks for seqLen ${trainCfg.seqLen}`,
+      );
     }
     const overrides: Record<string, unknown> = { ...(opts.model ?? {}) };
     if (data.train.featureDim > 0 && overrides.envFeatureDim === undefined) overrides.envFeatureDim = data.train.featureDim;
     const model: AnyModelConfig = deps.modelPreset(opts.arch, opts.preset, data.tokenizer.vocabSize, overrides);
     if (model.contextLength < trainCfg.seqLen) {
-      throw new GroundlabError('BAD_CONFIG', `the model's contextLength ${model.contextLength} is shorter than the training seqLen ${trainCfg.seqLen}`, {
-        hint: 'raise the model contextLength or lower --seq-len',
-        codeHint: 'raise the model contextLength (`model: { contextLength }`) or lower `seqLen`',
-      });
+      throw new GroundlabError(
+        'BAD_CONFIG',
+        `the model's contextLength ${model.contextLength} is shorter than the training seqLen ${trainCfg.seqLen}`,
+        {
+          hint: 'raise the model contextLength or lower --seq-len',
+          codeHint: 'raise the model contextLength (`model: { contextLength }`) or lower `seqLen`',
+        },
+      );
     }
     const info = engineInfo();
     config = {
@@ -435,7 +497,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   const tc = config.train;
   const ds = data.train as MaskedDataset;
-  if (ds.seqLen !== tc.seqLen) throw new GroundlabError('CONFIG_MISMATCH', `the dataset has rows of ${ds.seqLen} tokens but the run's seqLen is ${tc.seqLen}`, { file: cfgFile });
+  if (ds.seqLen !== tc.seqLen)
+    throw new GroundlabError('CONFIG_MISMATCH', `the dataset has rows of ${ds.seqLen} tokens but the run's seqLen is ${tc.seqLen}`, {
+      file: cfgFile,
+    });
   const schedule = new Set(checkpointSteps(tc.steps, tc.checkpoints));
   let model: LanguageModel;
   try {
@@ -501,12 +566,22 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const optFile = path.join(ck.dir, 'optimizer.safetensors');
         const optState = await readSafetensors(optFile);
         const bad = firstNonFinite(optState.tensors);
-        if (bad) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer tensor "${bad.name}" holds ${bad.value} at index ${bad.index}: the file is damaged`, { file: optFile });
+        if (bad)
+          throw new GroundlabError(
+            'CORRUPT_CHECKPOINT',
+            `optimizer tensor "${bad.name}" holds ${bad.value} at index ${bad.index}: the file is damaged`,
+            { file: optFile },
+          );
         opt.loadState(optState, optFile);
-        if (opt.step !== st.step) throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer step ${opt.step} differs from state.json step ${st.step}`, { file: optFile });
+        if (opt.step !== st.step)
+          throw new GroundlabError('CORRUPT_CHECKPOINT', `optimizer step ${opt.step} differs from state.json step ${st.step}`, {
+            file: optFile,
+          });
       } catch (e) {
         if (!(e instanceof GroundlabError) || e.code === 'CONFIG_MISMATCH') throw e; // the config is at fault, not the checkpoint
-        const prev = listCheckpoints(dir).filter((c) => c.step < ck.step).pop();
+        const prev = listCheckpoints(dir)
+          .filter((c) => c.step < ck.step)
+          .pop();
         throw new GroundlabError(e.code, `cannot resume from the last checkpoint (step ${ck.step}): ${e.message}`, {
           cause: e,
           hint: prev ? `delete ${ck.dir} to resume from step ${prev.step} instead` : 'start a new run',
@@ -606,7 +681,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         await checkpoint(step, loss);
         lastSaved = step;
       }
-      progress?.({ task: 'train', step, total: tc.steps, loss, tokensPerSec: tokensPerStep / stepSec, etaSec: (tc.steps - step) * stepSec });
+      progress?.({
+        task: 'train',
+        step,
+        total: tc.steps,
+        loss,
+        tokensPerSec: tokensPerStep / stepSec,
+        etaSec: (tc.steps - step) * stepSec,
+      });
     }
     if (lastSaved !== step) {
       await checkpoint(step, lastLoss);
@@ -662,7 +744,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 function removeFreshRun(dir: string, removeFolder: boolean): boolean {
   try {
     if (removeFolder) fs.rmSync(dir, { recursive: true, force: true });
-    else for (const n of ['config.json', 'tokenizer.json', 'checkpoints', 'metrics']) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+    else
+      for (const n of ['config.json', 'tokenizer.json', 'checkpoints', 'metrics'])
+        fs.rmSync(path.join(dir, n), { recursive: true, force: true });
     return true;
   } catch {
     return false;
@@ -678,6 +762,7 @@ export function acquireRunLock(dir: string): Lock {
   return acquireLock(path.join(dir, '.train.lock'), {
     what: `run ${dir}`,
     busyMessage: (h) => `run ${dir} is being trained by process ${h.pid} on ${h.host}`,
-    busyHint: 'wait for it to finish, or stop it (Ctrl-C or kill PID: it saves a checkpoint); if that process is gone, delete the lock file',
+    busyHint:
+      'wait for it to finish, or stop it (Ctrl-C or kill PID: it saves a checkpoint); if that process is gone, delete the lock file',
   });
 }

@@ -69,7 +69,12 @@ export function lineChart(data: FigureData, o: LineChartOptions): Record<string,
       tooltip: [o.x, o.y, ...(o.color ? [o.color] : []), ...(o.lo ? [o.lo, o.hi!] : [])].map((f) => ({ field: f })),
     },
   });
-  if (o.rule !== undefined) layers.push({ data: { values: [{ rule: o.rule }] }, mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'rule', type: 'quantitative' } } });
+  if (o.rule !== undefined)
+    layers.push({
+      data: { values: [{ rule: o.rule }] },
+      mark: { type: 'rule', strokeDash: [4, 4], color: '#888' },
+      encoding: { y: { field: 'rule', type: 'quantitative' } },
+    });
   return {
     $schema: VEGALITE_SCHEMA,
     ...(o.title ? { title: o.title } : {}),

@@ -15,7 +15,6 @@ import { renderVegaLite } from './render';
 import { heatmap } from './figures';
 import type { HeadMap, InspectorData, MapKey, MimeBundle } from './widgets';
 
-
 export interface PlotlyFigure {
   data: Record<string, unknown>[];
   layout: Record<string, unknown>;
@@ -130,12 +129,26 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
   vals.forEach((row, r) => row.forEach((v, c) => cells.push({ r, c, v, label: text[r][c] })));
   // the fallback: the project's Vega-Lite heat map of the same cells, with the labels and range above
   const cell = Math.max(3, Math.min(14, Math.floor(600 / Math.max(rows, cols))));
-  const spec = heatmap(cells, { x: 'c', y: 'r', value: 'v', title: o.title, xTitle: o.xTitle ?? '', yTitle: o.yTitle ?? '', valueTitle: zName, scheme: colorscale.toLowerCase(), width: cols * cell, height: rows * cell }) as { encoding: Record<string, Record<string, unknown>> };
+  const spec = heatmap(cells, {
+    x: 'c',
+    y: 'r',
+    value: 'v',
+    title: o.title,
+    xTitle: o.xTitle ?? '',
+    yTitle: o.yTitle ?? '',
+    valueTitle: zName,
+    scheme: colorscale.toLowerCase(),
+    width: cols * cell,
+    height: rows * cell,
+  }) as { encoding: Record<string, Record<string, unknown>> };
   const axis = (labels: string[]) => ({ labelExpr: `${JSON.stringify(labels)}[datum.value]`, labelOverlap: true, labelFontSize: 9 });
   spec.encoding.x.axis = { ...axis(xl), labelAngle: -90 };
   spec.encoding.y.axis = axis(yl);
   spec.encoding.color.scale = { scheme: colorscale.toLowerCase(), domain: [zmin, zmax] };
-  (spec.encoding as Record<string, unknown>).tooltip = [{ field: 'label', title: 'cell' }, { field: 'v', title: zName, format: '.4g' }];
+  (spec.encoding as Record<string, unknown>).tooltip = [
+    { field: 'label', title: 'cell' },
+    { field: 'v', title: zName, format: '.4g' },
+  ];
   return withFallback(fig, spec as Record<string, unknown>);
 }
 
@@ -147,11 +160,22 @@ export function plotlyHeatmap(z: ArrayLike<number | null>[], o: PlotlyHeatmapOpt
  * saliency maps on one range.
  */
 export function mapHeatmap(data: InspectorData, key: MapKey, o: Pick<PlotlyHeatmapOptions, 'zmin' | 'zmax' | 'title'> = {}): PlotlyFigure {
-  const m = data.maps.find((x) => x.step === key.step && x.example === key.example && x.variant === key.variant && x.kind === key.kind && x.layer === key.layer && x.head === key.head);
+  const m = data.maps.find(
+    (x) =>
+      x.step === key.step &&
+      x.example === key.example &&
+      x.variant === key.variant &&
+      x.kind === key.kind &&
+      x.layer === key.layer &&
+      x.head === key.head,
+  );
   const name = `${key.kind} map of L${key.layer} H${key.head} at step ${key.step}, example ${key.example} (${key.variant})`;
   if (!m) {
     const have = [...new Set(data.maps.filter((x) => x.kind === key.kind).map((x) => `L${x.layer}H${x.head}@${x.step}`))].slice(0, 12);
-    bad(`mapHeatmap: the data has no ${name}`, have.length ? `maps of that kind: ${have.join(', ')}` : `the data carries no ${key.kind} maps`);
+    bad(
+      `mapHeatmap: the data has no ${name}`,
+      have.length ? `maps of that kind: ${have.join(', ')}` : `the data carries no ${key.kind} maps`,
+    );
   }
   const ex = data.examples.find((e) => e.id === key.example)!;
   const v = key.variant === 'match' ? ex.match : ex.mismatch!;
@@ -193,18 +217,29 @@ export function mapPairHeatmap(data: InspectorData, key: Omit<MapKey, 'kind'>, o
     ],
     layout: {
       ...TRANSPARENT,
-      title: { text: o.title ?? `L${key.layer} H${key.head} at step ${key.step}, example ${key.example} (${key.variant}): attention | saliency` },
+      title: {
+        text: o.title ?? `L${key.layer} H${key.head} at step ${key.step}, example ${key.example} (${key.variant}): attention | saliency`,
+      },
       width: Math.min(1400, 2 * Number(att.layout.width) + 40),
       height: att.layout.height,
       hovermode: 'closest',
       xaxis: ax(att.layout.xaxis as Record<string, unknown>, { domain: [0, 0.4] }),
       yaxis: ax(att.layout.yaxis as Record<string, unknown>, { scaleanchor: undefined }),
       xaxis2: ax(sal.layout.xaxis as Record<string, unknown>, { domain: [0.55, 0.94], matches: 'x' }),
-      yaxis2: ax(sal.layout.yaxis as Record<string, unknown>, { anchor: 'x2', matches: 'y', showticklabels: false, title: { text: '' }, scaleanchor: undefined }),
+      yaxis2: ax(sal.layout.yaxis as Record<string, unknown>, {
+        anchor: 'x2',
+        matches: 'y',
+        showticklabels: false,
+        title: { text: '' },
+        scaleanchor: undefined,
+      }),
       margin: att.layout.margin,
     },
   };
-  const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', hconcat: [figureFallback(att)!, figureFallback(sal)!].map(({ $schema: _s, ...rest }) => rest) };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    hconcat: [figureFallback(att)!, figureFallback(sal)!].map(({ $schema: _s, ...rest }) => rest),
+  };
   return withFallback(fig, spec);
 }
 
@@ -238,7 +273,8 @@ export interface Scatter3dOptions {
 export function plotlyScatter3d(points: Point3[], o: Scatter3dOptions = {}): PlotlyFigure {
   if (!Array.isArray(points) || points.length === 0) bad('plotlyScatter3d: no points');
   points.forEach((p, i) => {
-    if (![p.x, p.y, p.z].every((v) => typeof v === 'number' && Number.isFinite(v))) bad(`plotlyScatter3d: point ${i} (${p.label}) has a coordinate that is not a finite number`);
+    if (![p.x, p.y, p.z].every((v) => typeof v === 'number' && Number.isFinite(v)))
+      bad(`plotlyScatter3d: point ${i} (${p.label}) has a coordinate that is not a finite number`);
   });
   const [ax, ay, az] = o.axisTitles ?? ['x', 'y', 'z'];
   const labels = [...new Set(points.map((p) => String(p.label)))];
@@ -352,11 +388,14 @@ function topDirections(apply: (v: Float64Array) => Float64Array, d: number, k: n
  */
 export function classSubspace(a: LabelledActivations): { coords: Float64Array; basis: Float64Array; between: number } {
   const { n, d } = a;
-  if (!Number.isInteger(n) || n < 2 || !Number.isInteger(d) || d < 1) bad(`classSubspace: needs at least 2 rows of at least 1 dimension (n = ${n}, d = ${d})`);
+  if (!Number.isInteger(n) || n < 2 || !Number.isInteger(d) || d < 1)
+    bad(`classSubspace: needs at least 2 rows of at least 1 dimension (n = ${n}, d = ${d})`);
   if (a.x.length !== n * d) bad(`classSubspace: x has ${a.x.length} values, expected n * d = ${n * d}`);
   if (a.labels.length !== n) bad(`classSubspace: ${a.labels.length} labels for ${n} rows`);
   const C = a.classes.length;
-  for (let i = 0; i < n; i++) if (!Number.isInteger(a.labels[i]) || a.labels[i] < 0 || a.labels[i] >= C) bad(`classSubspace: labels[${i}] = ${a.labels[i]} is not a class index (0..${C - 1})`);
+  for (let i = 0; i < n; i++)
+    if (!Number.isInteger(a.labels[i]) || a.labels[i] < 0 || a.labels[i] >= C)
+      bad(`classSubspace: labels[${i}] = ${a.labels[i]} is not a class index (0..${C - 1})`);
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += a.x[i * d + j] / n;
   const xc = new Float64Array(n * d);
@@ -395,11 +434,12 @@ export function classSubspace(a: LabelledActivations): { coords: Float64Array; b
   const basis = new Float64Array(3 * d);
   dirs.forEach((u, r) => basis.set(u, r * d));
   const coords = new Float64Array(n * 3);
-  for (let i = 0; i < n; i++) for (let r = 0; r < dirs.length; r++) {
-    let dot = 0;
-    for (let j = 0; j < d; j++) dot += xc[i * d + j] * basis[r * d + j];
-    coords[i * 3 + r] = dot;
-  }
+  for (let i = 0; i < n; i++)
+    for (let r = 0; r < dirs.length; r++) {
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += xc[i * d + j] * basis[r * d + j];
+      coords[i * 3 + r] = dot;
+    }
   return { coords, basis, between: nBetween };
 }
 
@@ -411,7 +451,13 @@ export function classSubspace(a: LabelledActivations): { coords: Float64Array; b
 export function probeSubspace3d(a: LabelledActivations, o: Scatter3dOptions = {}): PlotlyFigure & { basis: Float64Array } {
   const { coords, basis, between } = classSubspace(a);
   const names = [0, 1, 2].map((r) => (r < between ? `class direction ${r + 1}` : `variance direction ${r + 1 - between}`));
-  const points: Point3[] = Array.from({ length: a.n }, (_, i) => ({ x: coords[i * 3], y: coords[i * 3 + 1], z: coords[i * 3 + 2], label: a.classes[a.labels[i]], text: a.text?.[i] }));
+  const points: Point3[] = Array.from({ length: a.n }, (_, i) => ({
+    x: coords[i * 3],
+    y: coords[i * 3 + 1],
+    z: coords[i * 3 + 2],
+    label: a.classes[a.labels[i]],
+    text: a.text?.[i],
+  }));
   const fig = plotlyScatter3d(points, { axisTitles: names as [string, string, string], ...o });
   Object.defineProperty(fig, 'basis', { value: basis, enumerable: false });
   return fig as PlotlyFigure & { basis: Float64Array };

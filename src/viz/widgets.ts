@@ -18,7 +18,15 @@
  */
 import { GroundlabError } from '../errors';
 import type {
-  EncodedMap, ExamplePayload, HeadScore, InspectorPayload, MapKind, TimelinePayload, TokenKind, Variant, VariantPayload,
+  EncodedMap,
+  ExamplePayload,
+  HeadScore,
+  InspectorPayload,
+  MapKind,
+  TimelinePayload,
+  TokenKind,
+  Variant,
+  VariantPayload,
 } from '../../extension/src/contract.generated';
 
 export type { EncodedMap, ExamplePayload, HeadScore, InspectorPayload, MapKind, TimelinePayload, TokenKind, Variant, VariantPayload };
@@ -93,7 +101,14 @@ export interface InspectorData {
 
 /** The timeline's curves (the keys of the schema's `curves`). */
 export type CurveName = keyof TimelinePayload['curves'];
-const CURVE_SET: Record<CurveName, true> = { matchSurprisal: true, mismatchSurprisal: true, infoGain: true, r2Cooccurrence: true, gatherHeads: true, aggregateHeads: true };
+const CURVE_SET: Record<CurveName, true> = {
+  matchSurprisal: true,
+  mismatchSurprisal: true,
+  infoGain: true,
+  r2Cooccurrence: true,
+  gatherHeads: true,
+  aggregateHeads: true,
+};
 export const CURVE_NAMES = Object.keys(CURVE_SET) as readonly CurveName[];
 
 export interface TimelineData {
@@ -165,7 +180,10 @@ export function encodeMap(values: Float64Array | number[], n: number): Pick<Enco
       if (j > i && v !== 0) causal = false;
     }
   }
-  if (n === 0) { min = 0; max = 0; }
+  if (n === 0) {
+    min = 0;
+    max = 0;
+  }
   const range = max - min;
   const q = (v: number) => (range > 0 ? Math.round(((v - min) / range) * 255) : 0);
   const bytes = new Uint8Array(causal ? (n * (n + 1)) / 2 : n * n);
@@ -174,7 +192,13 @@ export function encodeMap(values: Float64Array | number[], n: number): Pick<Enco
     const end = causal ? i + 1 : n;
     for (let j = 0; j < end; j++) bytes[k++] = q(values[i * n + j]);
   }
-  return { n, min: num(min) ?? 0, max: max === min ? (num(min) ?? 0) : Number(max.toPrecision(7)), encoding: causal ? 'u8-lower' : 'u8', data: Buffer.from(bytes).toString('base64') };
+  return {
+    n,
+    min: num(min) ?? 0,
+    max: max === min ? (num(min) ?? 0) : Number(max.toPrecision(7)),
+    encoding: causal ? 'u8-lower' : 'u8',
+    data: Buffer.from(bytes).toString('base64'),
+  };
 }
 
 /** Decodes an encoded map back to T*T values (row-major); the inverse of encodeMap up to quantisation. */
@@ -194,19 +218,24 @@ export function decodeMap(m: Pick<EncodedMap, 'n' | 'min' | 'max' | 'encoding' |
 function checkVariant(v: ExampleVariantData, where: string) {
   if (!Array.isArray(v.tokens) || v.tokens.length === 0) bad(`${where}: tokens must be a non-empty array of strings`);
   const n = v.tokens.length;
-  for (const [name, p] of [['envPos', v.envPos], ['predPos', v.predPos]] as const) {
+  for (const [name, p] of [
+    ['envPos', v.envPos],
+    ['predPos', v.predPos],
+  ] as const) {
     if (!Number.isInteger(p) || p < 0 || p >= n) bad(`${where}: ${name} = ${p} is outside 0..${n - 1}`);
   }
   const kinds = v.kinds ?? v.tokens.map(tokenKind);
   if (kinds.length !== n) bad(`${where}: ${kinds.length} kinds for ${n} tokens`);
-  for (const k of kinds) if (!['ENV', 'LAN', 'speaker', 'other'].includes(k)) bad(`${where}: unknown token kind "${k}"`, 'use ENV, LAN, speaker or other');
+  for (const k of kinds)
+    if (!['ENV', 'LAN', 'speaker', 'other'].includes(k)) bad(`${where}: unknown token kind "${k}"`, 'use ENV, LAN, speaker or other');
   return { tokens: v.tokens.map(String), kinds, envPos: v.envPos, predPos: v.predPos, target: v.target ?? null };
 }
 
 /** The inspector's payload (the JSON under INSPECTOR_MIME). */
 export function inspectorPayload(data: InspectorData): InspectorPayload {
   const { layers: L, heads: H } = data;
-  if (!Number.isInteger(L) || L < 1 || !Number.isInteger(H) || H < 1) bad(`inspector: layers (${L}) and heads (${H}) must be positive integers`);
+  if (!Number.isInteger(L) || L < 1 || !Number.isInteger(H) || H < 1)
+    bad(`inspector: layers (${L}) and heads (${H}) must be positive integers`);
   ensureSteps(data.steps, 'inspector');
   const C = data.steps.length;
   const scores: InspectorPayload['scores'] = {};
@@ -224,13 +253,16 @@ export function inspectorPayload(data: InspectorData): InspectorPayload {
       return flat;
     });
   }
-  if (Object.keys(scores).length === 0) bad('inspector: no per-head scores given', `pass scores.aggregate, scores.gather and/or scores.saliencyShare`);
+  if (Object.keys(scores).length === 0)
+    bad('inspector: no per-head scores given', `pass scores.aggregate, scores.gather and/or scores.saliencyShare`);
   if (!Array.isArray(data.examples) || data.examples.length === 0) bad('inspector: at least one example is needed');
   const ids = new Set<string>();
   const examples = data.examples.map((ex, i) => {
     if (!ex.id || ids.has(ex.id)) bad(`inspector: examples[${i}] needs a unique id (got "${ex.id}")`);
     ids.add(ex.id);
-    const variants: InspectorPayload['examples'][number]['variants'] = { match: checkVariant(ex.match, `inspector: example "${ex.id}" match`) };
+    const variants: InspectorPayload['examples'][number]['variants'] = {
+      match: checkVariant(ex.match, `inspector: example "${ex.id}" match`),
+    };
     if (ex.mismatch) variants.mismatch = checkVariant(ex.mismatch, `inspector: example "${ex.id}" mismatch`);
     return { id: ex.id, label: ex.label ?? ex.id, variants };
   });
@@ -248,13 +280,17 @@ export function inspectorPayload(data: InspectorData): InspectorPayload {
     if (!v) bad(`${where}: the example has no ${m.variant} variant`);
     if (!data.steps.includes(m.step)) bad(`${where}: step is not in steps`);
     if (m.kind !== 'attention' && m.kind !== 'saliency') bad(`${where}: kind must be attention or saliency`);
-    if (!Number.isInteger(m.layer) || m.layer < 0 || m.layer >= L || !Number.isInteger(m.head) || m.head < 0 || m.head >= H) bad(`${where}: layer/head out of range`);
+    if (!Number.isInteger(m.layer) || m.layer < 0 || m.layer >= L || !Number.isInteger(m.head) || m.head < 0 || m.head >= H)
+      bad(`${where}: layer/head out of range`);
     const key = `${m.step}|${m.example}|${m.variant}|${m.kind}|${m.layer}|${m.head}`;
     if (seen.has(key)) bad(`${where}: given twice`);
     seen.add(key);
     const enc = encodeMap(flattenMap(m.values, v.tokens.length, where), v.tokens.length);
     const cost = enc.data.length + 160;
-    if (mapBytes + cost > maxMapBytes) { omitted++; continue; }
+    if (mapBytes + cost > maxMapBytes) {
+      omitted++;
+      continue;
+    }
     mapBytes += cost;
     maps.push({ step: m.step, example: m.example, variant: m.variant, kind: m.kind, layer: m.layer, head: m.head, ...enc });
   }
@@ -274,9 +310,18 @@ export function inspectorPayload(data: InspectorData): InspectorPayload {
   };
   if (!exById.has(initial.example)) bad(`inspector: initial.example "${initial.example}" is not an example id`);
   // every initial field reaches the SVG fallback and the widget: check it here (the SVG escapes text too)
-  if (initial.variant !== 'match' && initial.variant !== 'mismatch') bad(`inspector: initial.variant ${JSON.stringify(initial.variant)} must be "match" or "mismatch"`);
-  if (initial.kind !== 'attention' && initial.kind !== 'saliency') bad(`inspector: initial.kind ${JSON.stringify(initial.kind)} must be "attention" or "saliency"`);
-  if (!Number.isInteger(initial.layer) || initial.layer < 0 || initial.layer >= L || !Number.isInteger(initial.head) || initial.head < 0 || initial.head >= H)
+  if (initial.variant !== 'match' && initial.variant !== 'mismatch')
+    bad(`inspector: initial.variant ${JSON.stringify(initial.variant)} must be "match" or "mismatch"`);
+  if (initial.kind !== 'attention' && initial.kind !== 'saliency')
+    bad(`inspector: initial.kind ${JSON.stringify(initial.kind)} must be "attention" or "saliency"`);
+  if (
+    !Number.isInteger(initial.layer) ||
+    initial.layer < 0 ||
+    initial.layer >= L ||
+    !Number.isInteger(initial.head) ||
+    initial.head < 0 ||
+    initial.head >= H
+  )
     bad(`inspector: initial.layer/head (${initial.layer}, ${initial.head}) must be within ${L} layers x ${H} heads`);
   return {
     version: WIDGET_SCHEMA_VERSION,
@@ -309,7 +354,15 @@ export function timelinePayload(data: TimelineData): TimelinePayload {
   if (Object.keys(curves).length === 0) bad('timeline: no curves given');
   const initialStep = data.initialStep ?? data.steps[data.steps.length - 1];
   if (!data.steps.includes(initialStep)) bad(`timeline: initialStep ${initialStep} is not in steps`);
-  return { version: WIDGET_SCHEMA_VERSION, title: data.title ?? 'Checkpoint timeline', model: data.model ?? '', link: data.link ?? 'default', steps: [...data.steps], curves, initialStep };
+  return {
+    version: WIDGET_SCHEMA_VERSION,
+    title: data.title ?? 'Checkpoint timeline',
+    model: data.model ?? '',
+    link: data.link ?? 'default',
+    steps: [...data.steps],
+    curves,
+    initialStep,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +374,13 @@ function esc(s: string): string {
 
 /** viridis-like ramp, t in [0, 1]. */
 function ramp(t: number): string {
-  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+  const stops = [
+    [68, 1, 84],
+    [59, 82, 139],
+    [33, 145, 140],
+    [94, 201, 98],
+    [253, 231, 37],
+  ];
   const x = Math.max(0, Math.min(1, t)) * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
   const f = x - i;
@@ -346,7 +405,15 @@ function inspectorSvg(p: InspectorPayload): string {
   // the initial head's map, if carried: at most 48 x 48 cells (larger maps max-pooled), one colour
   // range per kind of map over the bundle, as in the widget
   const init = p.initial;
-  const m = p.maps.find((x) => x.step === init.step && x.example === init.example && x.variant === init.variant && x.kind === init.kind && x.layer === init.layer && x.head === init.head);
+  const m = p.maps.find(
+    (x) =>
+      x.step === init.step &&
+      x.example === init.example &&
+      x.variant === init.variant &&
+      x.kind === init.kind &&
+      x.layer === init.layer &&
+      x.head === init.head,
+  );
   const mx = x0 + p.heads * cell + 90;
   const S = 240;
   const mapH = m ? S + 36 : 0;
@@ -359,49 +426,71 @@ function inspectorSvg(p: InspectorPayload): string {
     const f = Math.ceil(n / 48);
     const k = Math.ceil(n / f);
     const pooled = new Float64Array(k * k).fill(-Infinity);
-    for (let q = 0; q < n; q++) for (let c2 = 0; c2 < (m.encoding === 'u8-lower' ? q + 1 : n); c2++) {
-      const j = Math.floor(q / f) * k + Math.floor(c2 / f);
-      pooled[j] = Math.max(pooled[j], vals[q * n + c2]);
-    }
+    for (let q = 0; q < n; q++)
+      for (let c2 = 0; c2 < (m.encoding === 'u8-lower' ? q + 1 : n); c2++) {
+        const j = Math.floor(q / f) * k + Math.floor(c2 / f);
+        pooled[j] = Math.max(pooled[j], vals[q * n + c2]);
+      }
     let dmax = 0;
     for (const x of p.maps) if (x.kind === m.kind) dmax = Math.max(dmax, x.max);
     const cs = S / k;
     const rgb = m.kind === 'attention' ? [25, 113, 194] : [217, 72, 15];
-    out.push(`<text x="${mx}" y="${y0 - 8}" font-size="10">${esc(m.kind)} map of L${m.layer} H${m.head} (rows: query, columns: key)</text>`);
-    for (let q = 0; q < k; q++) for (let c2 = 0; c2 < k; c2++) {
-      const val = pooled[q * k + c2];
-      if (val === -Infinity) continue;
-      const t = dmax > 0 ? Math.max(0, Math.min(1, val / dmax)) : 0;
-      const col = rgb.map((a) => Math.round(255 + (a - 255) * t));
-      out.push(`<rect x="${(mx + c2 * cs).toFixed(1)}" y="${(y0 + q * cs).toFixed(1)}" width="${cs.toFixed(2)}" height="${cs.toFixed(2)}" fill="rgb(${col.join(',')})"/>`);
-    }
+    out.push(
+      `<text x="${mx}" y="${y0 - 8}" font-size="10">${esc(m.kind)} map of L${m.layer} H${m.head} (rows: query, columns: key)</text>`,
+    );
+    for (let q = 0; q < k; q++)
+      for (let c2 = 0; c2 < k; c2++) {
+        const val = pooled[q * k + c2];
+        if (val === -Infinity) continue;
+        const t = dmax > 0 ? Math.max(0, Math.min(1, val / dmax)) : 0;
+        const col = rgb.map((a) => Math.round(255 + (a - 255) * t));
+        out.push(
+          `<rect x="${(mx + c2 * cs).toFixed(1)}" y="${(y0 + q * cs).toFixed(1)}" width="${cs.toFixed(2)}" height="${cs.toFixed(2)}" fill="rgb(${col.join(',')})"/>`,
+        );
+      }
     const pq = Math.floor(v.predPos / f);
     const pk = Math.floor(v.envPos / f);
-    out.push(`<rect x="${(mx + pk * cs).toFixed(1)}" y="${(y0 + pq * cs).toFixed(1)}" width="${cs.toFixed(2)}" height="${cs.toFixed(2)}" fill="none" stroke="#d32f2f" stroke-width="2"/>`);
-    out.push(`<text x="${mx}" y="${y0 + S + 13}" font-size="9">ENV -> pre-LAN cell outlined${f > 1 ? `; a cell: max of ${f} x ${f}` : ''}</text>`);
+    out.push(
+      `<rect x="${(mx + pk * cs).toFixed(1)}" y="${(y0 + pq * cs).toFixed(1)}" width="${cs.toFixed(2)}" height="${cs.toFixed(2)}" fill="none" stroke="#d32f2f" stroke-width="2"/>`,
+    );
+    out.push(
+      `<text x="${mx}" y="${y0 + S + 13}" font-size="9">ENV -> pre-LAN cell outlined${f > 1 ? `; a cell: max of ${f} x ${f}` : ''}</text>`,
+    );
     out.push(`<text x="${mx}" y="${y0 + S + 25}" font-size="9">colours 0..${num(dmax)}, shared by all ${esc(m.kind)} maps</text>`);
   }
   out.push(`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`);
-  out.push(`<text x="10" y="36" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${esc(String(p.initial.step))}; static image: install groundlab-widgets for the interactive inspector</text>`);
+  out.push(
+    `<text x="10" y="36" font-size="11">${esc(SCORE_LABEL[p.initial.score])} per head at step ${esc(String(p.initial.step))}; static image: install groundlab-widgets for the interactive inspector</text>`,
+  );
   for (let l = 0; l < p.layers; l++) {
     out.push(`<text x="${x0 - 6}" y="${y0 + l * cell + cell * 0.7}" font-size="9" text-anchor="end">L${l}</text>`);
     for (let h = 0; h < p.heads; h++) {
       const s = grid[l * p.heads + h];
       const fill = s == null ? '#ccc' : ramp((s - lo) / (hi - lo));
-      out.push(`<rect x="${x0 + h * cell}" y="${y0 + l * cell}" width="${cell - 1}" height="${cell - 1}" fill="${fill}"><title>L${l} H${h}: ${s ?? 'n/a'}</title></rect>`);
+      out.push(
+        `<rect x="${x0 + h * cell}" y="${y0 + l * cell}" width="${cell - 1}" height="${cell - 1}" fill="${fill}"><title>L${l} H${h}: ${s ?? 'n/a'}</title></rect>`,
+      );
     }
   }
-  for (let h = 0; h < p.heads; h++) out.push(`<text x="${x0 + h * cell + cell / 2}" y="${y0 - 4}" font-size="9" text-anchor="middle">${h}</text>`);
+  for (let h = 0; h < p.heads; h++)
+    out.push(`<text x="${x0 + h * cell + cell / 2}" y="${y0 - 4}" font-size="9" text-anchor="middle">${h}</text>`);
   const lx = x0 + p.heads * cell + 16;
   for (let i = 0; i <= 10; i++) out.push(`<rect x="${lx}" y="${y0 + (10 - i) * 10}" width="12" height="10" fill="${ramp(i / 10)}"/>`);
-  out.push(`<text x="${lx + 16}" y="${y0 + 8}" font-size="9">${num(hi)}</text><text x="${lx + 16}" y="${y0 + 108}" font-size="9">${num(lo)}</text>`);
+  out.push(
+    `<text x="${lx + 16}" y="${y0 + 8}" font-size="9">${num(hi)}</text><text x="${lx + 16}" y="${y0 + 108}" font-size="9">${num(lo)}</text>`,
+  );
   // tokens, wrapped, coloured by kind
   let tx = 10;
   let ty = tokY;
-  out.push(`<text x="10" y="${tokY - 14}" font-size="11">example ${esc(ex.label)} (${esc(String(p.initial.variant))}); ENV = orange, LAN = blue, speaker = green</text>`);
+  out.push(
+    `<text x="10" y="${tokY - 14}" font-size="11">example ${esc(ex.label)} (${esc(String(p.initial.variant))}); ENV = orange, LAN = blue, speaker = green</text>`,
+  );
   v.tokens.forEach((t, i) => {
     const w = Math.min(120, 6.2 * t.length + 6);
-    if (tx + w > W - 10) { tx = 10; ty += 16; }
+    if (tx + w > W - 10) {
+      tx = 10;
+      ty += 16;
+    }
     const mark = i === v.envPos || i === v.predPos ? ' text-decoration="underline" font-weight="bold"' : '';
     out.push(`<text x="${tx}" y="${ty}" font-size="10" fill="${KIND_FILL[v.kinds[i]]}"${mark}>${esc(t)}</text>`);
     tx += w;
@@ -423,7 +512,9 @@ function timelineSvg(p: TimelinePayload): string {
   const ph = 120;
   const W = 20 + panels.length * (pw + 50);
   const H = 225;
-  const out: string[] = [`<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`];
+  const out: string[] = [
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(p.title)}${p.model ? ' — ' + esc(p.model) : ''}</text>`,
+  ];
   const s0 = p.steps[0];
   const s1 = p.steps[p.steps.length - 1];
   // the same step axis as the widget: symlog (log(1 + step)) when the steps span a factor of 20
@@ -441,8 +532,12 @@ function timelineSvg(p: TimelinePayload): string {
     const Y = (v: number) => oy + ph - ((v - lo) / (hi - lo)) * ph;
     out.push(`<text x="${ox}" y="${oy - 8}" font-size="11">${esc(pa.title)}</text>`);
     out.push(`<rect x="${ox}" y="${oy}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
-    out.push(`<text x="${ox - 4}" y="${oy + 8}" font-size="9" text-anchor="end">${num(hi)}</text><text x="${ox - 4}" y="${oy + ph}" font-size="9" text-anchor="end">${num(lo)}</text>`);
-    out.push(`<text x="${ox}" y="${oy + ph + 12}" font-size="9">${s0}</text><text x="${ox + pw}" y="${oy + ph + 12}" font-size="9" text-anchor="end">step ${s1}${logX ? ' (log scale)' : ''}</text>`);
+    out.push(
+      `<text x="${ox - 4}" y="${oy + 8}" font-size="9" text-anchor="end">${num(hi)}</text><text x="${ox - 4}" y="${oy + ph}" font-size="9" text-anchor="end">${num(lo)}</text>`,
+    );
+    out.push(
+      `<text x="${ox}" y="${oy + ph + 12}" font-size="9">${s0}</text><text x="${ox + pw}" y="${oy + ph + 12}" font-size="9" text-anchor="end">step ${s1}${logX ? ' (log scale)' : ''}</text>`,
+    );
     pa.curves.forEach((c, j) => {
       const ys = p.curves[c];
       if (!ys) return;
@@ -456,13 +551,24 @@ function timelineSvg(p: TimelinePayload): string {
 }
 
 function inspectorText(p: InspectorPayload): string {
-  const lines = [`${p.title}${p.model ? ` (${p.model})` : ''}: ${p.layers} layers x ${p.heads} heads, ${p.steps.length} checkpoints (steps ${p.steps[0]}..${p.steps[p.steps.length - 1]}), ${p.examples.length} examples`];
-  lines.push(`scores: ${Object.keys(p.scores).join(', ')}; token x token maps carried: ${p.carried.maps}${p.carried.omittedMaps ? `, left out (over ${p.carried.maxMapBytes} bytes): ${p.carried.omittedMaps}` : ''}`);
+  const lines = [
+    `${p.title}${p.model ? ` (${p.model})` : ''}: ${p.layers} layers x ${p.heads} heads, ${p.steps.length} checkpoints (steps ${p.steps[0]}..${p.steps[p.steps.length - 1]}), ${p.examples.length} examples`,
+  ];
+  lines.push(
+    `scores: ${Object.keys(p.scores).join(', ')}; token x token maps carried: ${p.carried.maps}${p.carried.omittedMaps ? `, left out (over ${p.carried.maxMapBytes} bytes): ${p.carried.omittedMaps}` : ''}`,
+  );
   const name = p.initial.score;
   const c = p.steps.indexOf(p.initial.step);
   const grid = p.scores[name]![c];
-  const top = grid.map((v, i) => ({ v, i })).filter((x) => x.v != null).sort((a, b) => b.v! - a.v!).slice(0, 5);
-  lines.push(`top heads by ${SCORE_LABEL[name]} at step ${p.initial.step}: ` + top.map((x) => `L${Math.floor(x.i / p.heads)}H${x.i % p.heads}=${x.v}`).join(', '));
+  const top = grid
+    .map((v, i) => ({ v, i }))
+    .filter((x) => x.v != null)
+    .sort((a, b) => b.v! - a.v!)
+    .slice(0, 5);
+  lines.push(
+    `top heads by ${SCORE_LABEL[name]} at step ${p.initial.step}: ` +
+      top.map((x) => `L${Math.floor(x.i / p.heads)}H${x.i % p.heads}=${x.v}`).join(', '),
+  );
   return lines.join('\n');
 }
 

@@ -9,7 +9,27 @@ export const ablation = defineAnalysis({
   name: 'ablation',
   depends: ['heads'],
   table: 'analysis/ablation',
-  writes: { 'analysis/ablation': ['step', 'kind', 'mode', 'heads', 'head_list', 'n', 'draws', 'mean_layer', 'ablated', 'control', 'intact', 'mean_diff', 't', 'p_t', 'p_wilcoxon', 'cohen_dz', 'p_vs_intact'] },
+  writes: {
+    'analysis/ablation': [
+      'step',
+      'kind',
+      'mode',
+      'heads',
+      'head_list',
+      'n',
+      'draws',
+      'mean_layer',
+      'ablated',
+      'control',
+      'intact',
+      'mean_diff',
+      't',
+      'p_t',
+      'p_wilcoxon',
+      'cohen_dz',
+      'p_vs_intact',
+    ],
+  },
   image: false,
   async compute(ctx) {
     const { step, opts } = ctx;
@@ -18,21 +38,68 @@ export const ablation = defineAnalysis({
       ctx.shared<HeadClass[]>('heads') ??
       (await ctx.readRows('analysis/heads'))
         .filter((r) => Number(r.step) === step)
-        .map((r) => ({ layer: Number(r.layer), head: Number(r.head), aggregateShare: Number(r.aggregate_share), gatherShare: Number(r.gather_share), aggregate: Boolean(r.aggregate), gather: Boolean(r.gather) }));
+        .map((r) => ({
+          layer: Number(r.layer),
+          head: Number(r.head),
+          aggregateShare: Number(r.aggregate_share),
+          gatherShare: Number(r.gather_share),
+          aggregate: Boolean(r.aggregate),
+          gather: Boolean(r.gather),
+        }));
     const m = await ctx.model();
     ctx.tick('other');
     const rows: Row[] = [];
     const intact = Float64Array.from(ctx.matchIdx.map((i) => surprisal[i]));
     for (const kind of ['aggregate', 'gather'] as const) {
       const set: HeadRef[] = heads.filter((h) => h[kind]).map((h) => ({ layer: h.layer, head: h.head }));
-      const base = { step, kind, mode: opts.ablation?.mode ?? 'zero', heads: set.length, head_list: set.map((h) => `${h.layer}.${h.head}`).join(' '), n: ctx.match.length, draws: opts.ablation?.draws ?? 10 };
+      const base = {
+        step,
+        kind,
+        mode: opts.ablation?.mode ?? 'zero',
+        heads: set.length,
+        head_list: set.map((h) => `${h.layer}.${h.head}`).join(' '),
+        n: ctx.match.length,
+        draws: opts.ablation?.draws ?? 10,
+      };
       if (set.length === 0 || set.length >= heads.length) {
-        rows.push({ ...base, mean_layer: NaN, ablated: NaN, control: NaN, intact: mean(intact), mean_diff: NaN, t: NaN, p_t: NaN, p_wilcoxon: NaN, cohen_dz: NaN, p_vs_intact: NaN });
+        rows.push({
+          ...base,
+          mean_layer: NaN,
+          ablated: NaN,
+          control: NaN,
+          intact: mean(intact),
+          mean_diff: NaN,
+          t: NaN,
+          p_t: NaN,
+          p_wilcoxon: NaN,
+          cohen_dz: NaN,
+          p_vs_intact: NaN,
+        });
         continue;
       }
       ctx.say(`ablation of ${set.length} ${kind} heads`);
-      const r = await ablationTest(m, ctx.match, set, { draws: opts.ablation?.draws ?? 10, seed: opts.ablation?.seed ?? step, mode: opts.ablation?.mode ?? 'zero', batchSize: ctx.bs, padId: ctx.padId, signal: opts.signal, intact });
-      rows.push({ ...base, mean_layer: r.meanLayer, ablated: r.ablated, control: r.control, intact: r.intact, mean_diff: r.vsControl.meanDiff, t: r.vsControl.t, p_t: r.vsControl.pT, p_wilcoxon: r.vsControl.pWilcoxon, cohen_dz: r.vsControl.cohenDz, p_vs_intact: r.vsIntact.pT });
+      const r = await ablationTest(m, ctx.match, set, {
+        draws: opts.ablation?.draws ?? 10,
+        seed: opts.ablation?.seed ?? step,
+        mode: opts.ablation?.mode ?? 'zero',
+        batchSize: ctx.bs,
+        padId: ctx.padId,
+        signal: opts.signal,
+        intact,
+      });
+      rows.push({
+        ...base,
+        mean_layer: r.meanLayer,
+        ablated: r.ablated,
+        control: r.control,
+        intact: r.intact,
+        mean_diff: r.vsControl.meanDiff,
+        t: r.vsControl.t,
+        p_t: r.vsControl.pT,
+        p_wilcoxon: r.vsControl.pWilcoxon,
+        cohen_dz: r.vsControl.cohenDz,
+        p_vs_intact: r.vsIntact.pT,
+      });
     }
     ctx.tick('ablation');
     await ctx.upsert('analysis/ablation', rows);
@@ -44,18 +111,21 @@ export const ablation = defineAnalysis({
     const tiny = (v: unknown) => (v === 0 ? '< 1e-300' : v);
     return [
       'ablation (surprisal of v<LAN> in match contexts; paired tests over contexts, heads zeroed vs control heads zeroed)',
-      textTable(abl.map((r) => ({ ...r, p_t: tiny(r.p_t), p_wilcoxon: tiny(r.p_wilcoxon) })), [
-        ['step', 'checkpoint'],
-        ['kind', 'heads'],
-        ['heads', 'count'],
-        ['mean_layer', 'mean layer'],
-        ['ablated', 'zeroed'],
-        ['control', 'control zeroed'],
-        ['intact', 'intact'],
-        ['p_t', 'p (t)'],
-        ['p_wilcoxon', 'p (Wilcoxon)'],
-        ['cohen_dz', 'd_z'],
-      ]),
+      textTable(
+        abl.map((r) => ({ ...r, p_t: tiny(r.p_t), p_wilcoxon: tiny(r.p_wilcoxon) })),
+        [
+          ['step', 'checkpoint'],
+          ['kind', 'heads'],
+          ['heads', 'count'],
+          ['mean_layer', 'mean layer'],
+          ['ablated', 'zeroed'],
+          ['control', 'control zeroed'],
+          ['intact', 'intact'],
+          ['p_t', 'p (t)'],
+          ['p_wilcoxon', 'p (Wilcoxon)'],
+          ['cohen_dz', 'd_z'],
+        ],
+      ),
     ];
   },
 });

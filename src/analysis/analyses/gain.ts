@@ -14,16 +14,45 @@ export const gain = defineAnalysis({
   image: true,
   async compute(ctx) {
     const s = await surprisalOf(ctx);
-    const rows: GainRow[] = await ctx.once('gainRows', async () => groundingGain(ctx.seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] }))));
+    const rows: GainRow[] = await ctx.once('gainRows', async () =>
+      groundingGain(
+        ctx.seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })),
+      ),
+    );
     const sum = summarizeGain(rows);
     const step = ctx.step;
-    await ctx.upsert('analysis/gain', rows.map((g) => ({ step, noun: g.noun, gain: g.gain, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, contexts: g.contexts })));
-    await ctx.upsert('analysis/gain_summary', [{ step, gain: sum.gain.mean, ci_lo: sum.gain.lo, ci_hi: sum.gain.hi, sem: sum.gain.sem, nouns: sum.nouns, match: sum.matchSurprisal, mismatch: sum.mismatchSurprisal }]);
+    await ctx.upsert(
+      'analysis/gain',
+      rows.map((g) => ({ step, noun: g.noun, gain: g.gain, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, contexts: g.contexts })),
+    );
+    await ctx.upsert('analysis/gain_summary', [
+      {
+        step,
+        gain: sum.gain.mean,
+        ci_lo: sum.gain.lo,
+        ci_hi: sum.gain.hi,
+        sem: sum.gain.sem,
+        nouns: sum.nouns,
+        match: sum.matchSurprisal,
+        mismatch: sum.mismatchSurprisal,
+      },
+    ]);
     ctx.note('gain');
   },
   async report(read) {
     const gain = await read('analysis/gain_summary');
     if (!gain.length) return [];
-    return ['grounding information gain G (nats; mean over nouns, 95% CI over nouns)', textTable(gain, [['step', 'step'], ['gain', 'G'], ['ci_lo', 'CI low'], ['ci_hi', 'CI high'], ['match', 'match s'], ['mismatch', 'mismatch s'], ['nouns', 'nouns']])];
+    return [
+      'grounding information gain G (nats; mean over nouns, 95% CI over nouns)',
+      textTable(gain, [
+        ['step', 'step'],
+        ['gain', 'G'],
+        ['ci_lo', 'CI low'],
+        ['ci_hi', 'CI high'],
+        ['match', 'match s'],
+        ['mismatch', 'mismatch s'],
+        ['nouns', 'nouns'],
+      ]),
+    ];
   },
 });

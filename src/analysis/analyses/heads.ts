@@ -16,15 +16,45 @@ export const heads = defineAnalysis({
     const sal = await saliencyOf(ctx);
     const hs = await ctx.once<HeadClass[]>('heads', async () => classifyHeads(sal.heads, ctx.opts.heads));
     const step = ctx.step;
-    await ctx.upsert('analysis/heads', hs.map((h) => ({ step, layer: h.layer, head: h.head, aggregate_share: h.aggregateShare, gather_share: h.gatherShare, aggregate: h.aggregate, gather: h.gather })));
+    await ctx.upsert(
+      'analysis/heads',
+      hs.map((h) => ({
+        step,
+        layer: h.layer,
+        head: h.head,
+        aggregate_share: h.aggregateShare,
+        gather_share: h.gatherShare,
+        aggregate: h.aggregate,
+        gather: h.gather,
+      })),
+    );
     const a = headSummary(hs, 'aggregate');
     const g = headSummary(hs, 'gather');
-    await ctx.upsert('analysis/head_counts', [{ step, aggregate_heads: a.count, aggregate_mean_layer: a.meanLayer, gather_heads: g.count, gather_mean_layer: g.meanLayer, total_heads: hs.length }]);
+    await ctx.upsert('analysis/head_counts', [
+      {
+        step,
+        aggregate_heads: a.count,
+        aggregate_mean_layer: a.meanLayer,
+        gather_heads: g.count,
+        gather_mean_layer: g.meanLayer,
+        total_heads: hs.length,
+      },
+    ]);
     ctx.note('heads');
   },
   async report(read) {
     const hc = await read('analysis/head_counts');
     if (!hc.length) return [];
-    return ['heads (saliency share >= threshold)', textTable(hc, [['step', 'step'], ['aggregate_heads', 'aggregate'], ['aggregate_mean_layer', 'mean layer'], ['gather_heads', 'gather'], ['gather_mean_layer', 'mean layer'], ['total_heads', 'of heads']])];
+    return [
+      'heads (saliency share >= threshold)',
+      textTable(hc, [
+        ['step', 'step'],
+        ['aggregate_heads', 'aggregate'],
+        ['aggregate_mean_layer', 'mean layer'],
+        ['gather_heads', 'gather'],
+        ['gather_mean_layer', 'mean layer'],
+        ['total_heads', 'of heads'],
+      ]),
+    ];
   },
 });

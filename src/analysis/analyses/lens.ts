@@ -13,7 +13,13 @@ import { defineAnalysis, type Row, type StepContext } from './context';
 export const lensFileName = (step: number) => `lens/tuned-step-${String(step).padStart(6, '0')}.safetensors`;
 
 /** Train (or load, when saved) the tuned lens of a checkpoint. */
-async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, opts: AnalyzeOptions, say: (w: string) => void): Promise<TunedLens & { kl: number[] }> {
+async function runTunedLens(
+  run: AnalysisRun,
+  m: LanguageModel,
+  step: number,
+  opts: AnalyzeOptions,
+  say: (w: string) => void,
+): Promise<TunedLens & { kl: number[] }> {
   const file = path.join(run.dir, lensFileName(step));
   const L = m.config.nLayers;
   const D = m.config.dModel;
@@ -24,7 +30,11 @@ async function runTunedLens(run: AnalysisRun, m: LanguageModel, step: number, op
     for (let l = 0; l < L; l++) {
       const w = c.tensors.get(`translator.${l}.weight`);
       const b = c.tensors.get(`translator.${l}.bias`);
-      if (!w || !b || w.shape[0] !== D) throw new GroundlabError('CORRUPT_CHECKPOINT', `tuned lens does not fit the model (layer ${l})`, { file, hint: 'delete the file to retrain it' });
+      if (!w || !b || w.shape[0] !== D)
+        throw new GroundlabError('CORRUPT_CHECKPOINT', `tuned lens does not fit the model (layer ${l})`, {
+          file,
+          hint: 'delete the file to retrain it',
+        });
       weights.push(tf.variable(tf.tensor2d(w.data as Float32Array, [D, D])));
       biases.push(tf.variable(tf.tensor1d(b.data as Float32Array)));
     }
@@ -64,9 +74,29 @@ function lensPass(ctx: StepContext): Promise<void> {
     ctx.tick('lens');
     const rows: Row[] = [];
     for (const lr of lensRows) {
-      const g = summarizeGain(groundingGain(seqs.map((s, i) => ({ noun: s.noun, context: s.context, condition: s.condition, envNoun: s.envNoun, surprisal: lr.surprisal[i] }))));
+      const g = summarizeGain(
+        groundingGain(
+          seqs.map((s, i) => ({
+            noun: s.noun,
+            context: s.context,
+            condition: s.condition,
+            envNoun: s.envNoun,
+            surprisal: lr.surprisal[i],
+          })),
+        ),
+      );
       const kl = lr.lens === 'tuned' ? (tuned?.kl[lr.layer] ?? (lr.layer === lensRows.length / 2 - 1 ? 0 : NaN)) : NaN;
-      rows.push({ step, lens: lr.lens, layer: lr.layer, match: g.matchSurprisal, mismatch: g.mismatchSurprisal, gain: g.gain.mean, gain_lo: g.gain.lo, gain_hi: g.gain.hi, kl_to_final: kl });
+      rows.push({
+        step,
+        lens: lr.lens,
+        layer: lr.layer,
+        match: g.matchSurprisal,
+        mismatch: g.mismatchSurprisal,
+        gain: g.gain.mean,
+        gain_lo: g.gain.lo,
+        gain_hi: g.gain.hi,
+        kl_to_final: kl,
+      });
     }
     const others = (await ctx.readRows('analysis/lens')).filter((r) => Number(r.step) === step && !rows.some((x) => x.lens === r.lens));
     await ctx.upsert('analysis/lens', [...others, ...rows]);
@@ -89,7 +119,17 @@ export const lens = defineAnalysis({
   async report(read) {
     const lens = await read('analysis/lens');
     if (!lens.length) return [];
-    return ['lens: layer-wise surprisal of v<LAN> (layer 0 = embeddings)', textTable(lens, [['step', 'step'], ['lens', 'lens'], ['layer', 'layer'], ['match', 'match s'], ['mismatch', 'mismatch s'], ['gain', 'G']])];
+    return [
+      'lens: layer-wise surprisal of v<LAN> (layer 0 = embeddings)',
+      textTable(lens, [
+        ['step', 'step'],
+        ['lens', 'lens'],
+        ['layer', 'layer'],
+        ['match', 'match s'],
+        ['mismatch', 'mismatch s'],
+        ['gain', 'G'],
+      ]),
+    ];
   },
 });
 

@@ -6,7 +6,9 @@ export const patching = defineAnalysis({
   name: 'patching',
   depends: [],
   table: 'analysis/patching',
-  writes: { 'analysis/patching': ['step', 'hook', 'layer', 'position', 'clean', 'corrupted', 'patched', 'recovery', 'recovery_of_means', 'n'] },
+  writes: {
+    'analysis/patching': ['step', 'hook', 'layer', 'position', 'clean', 'corrupted', 'patched', 'recovery', 'recovery_of_means', 'n'],
+  },
   image: false,
   async compute(ctx) {
     ctx.say('activation patching');
@@ -18,10 +20,30 @@ export const patching = defineAnalysis({
     });
     const hooks = lensPoints(m);
     ctx.tick('other');
-    const res = await activationPatching(m, pairs, { hooks, positions: ['env', 'last'], batchSize: ctx.bs, padId: ctx.padId, signal: ctx.opts.signal });
+    const res = await activationPatching(m, pairs, {
+      hooks,
+      positions: ['env', 'last'],
+      batchSize: ctx.bs,
+      padId: ctx.padId,
+      signal: ctx.opts.signal,
+    });
     ctx.tick('patching');
     const step = ctx.step;
-    await ctx.upsert('analysis/patching', res.map((r) => ({ step, hook: r.hook, layer: hooks.indexOf(r.hook), position: r.position, clean: r.clean, corrupted: r.corrupted, patched: r.patched, recovery: r.recovery, recovery_of_means: r.recoveryOfMeans, n: r.n })));
+    await ctx.upsert(
+      'analysis/patching',
+      res.map((r) => ({
+        step,
+        hook: r.hook,
+        layer: hooks.indexOf(r.hook),
+        position: r.position,
+        clean: r.clean,
+        corrupted: r.corrupted,
+        patched: r.patched,
+        recovery: r.recovery,
+        recovery_of_means: r.recoveryOfMeans,
+        n: r.n,
+      })),
+    );
     ctx.note('patching');
   },
 });

@@ -5,12 +5,23 @@ import { defineAnalysis, type StepContext } from './context';
 export function surprisalOf(ctx: StepContext): Promise<Float64Array> {
   return ctx.once('surprisal', async () => {
     const stored = (await ctx.readRows('analysis/surprisal')).filter((r) => Number(r.step) === ctx.step);
-    if (!ctx.missing.has('surprisal') && stored.length === ctx.seqs.length) return Float64Array.from(stored.map((r) => Number(r.surprisal)));
+    if (!ctx.missing.has('surprisal') && stored.length === ctx.seqs.length)
+      return Float64Array.from(stored.map((r) => Number(r.surprisal)));
     ctx.say('surprisal');
     const m = await ctx.model();
     const s = await scoreSequences(m, ctx.seqs, { batchSize: ctx.bs, padId: ctx.padId, signal: ctx.opts.signal });
     ctx.tick('surprisal');
-    await ctx.upsert('analysis/surprisal', ctx.seqs.map((q, i) => ({ step: ctx.step, noun: q.noun, context: q.context, condition: q.condition, env_noun: q.envNoun, surprisal: s[i] })));
+    await ctx.upsert(
+      'analysis/surprisal',
+      ctx.seqs.map((q, i) => ({
+        step: ctx.step,
+        noun: q.noun,
+        context: q.context,
+        condition: q.condition,
+        env_noun: q.envNoun,
+        surprisal: s[i],
+      })),
+    );
     ctx.note('surprisal');
     return s;
   });

@@ -14,7 +14,8 @@ export function parseSteps(xs: string[] | undefined): number[] | undefined {
   if (!xs) return undefined;
   return xs.map((x) => {
     const n = Number(x);
-    if (!Number.isInteger(n) || n < 0) throw new GroundlabError('BAD_ARGUMENT', `--checkpoints "${x}": expected a step number`, { hint: 'e.g. --checkpoints 500,1000' });
+    if (!Number.isInteger(n) || n < 0)
+      throw new GroundlabError('BAD_ARGUMENT', `--checkpoints "${x}": expected a step number`, { hint: 'e.g. --checkpoints 500,1000' });
     return n;
   });
 }
@@ -26,7 +27,11 @@ export const command: Command = defineCommand(
     positionals: [{ name: 'run', help: 'run directory' }],
     options: {
       checkpoints: { type: 'list', help: 'checkpoint steps to analyse, e.g. 500,1000 (default: all)' },
-      only: { type: 'list', choices: [...ANALYSES], help: `analyses to run (their dependencies come along): ${ANALYSES.join(', ')} (default: all)` },
+      only: {
+        type: 'list',
+        choices: [...ANALYSES],
+        help: `analyses to run (their dependencies come along): ${ANALYSES.join(', ')} (default: all)`,
+      },
       force: { type: 'boolean', help: 'recompute what the tables already hold for the selected checkpoints' },
       contexts: { type: 'int', help: 'N: evaluation contexts per noun (default 4; fixed once the run has an evaluation set)' },
       mismatches: { type: 'int', help: 'M: mismatched nouns per context (default 5)' },
@@ -34,12 +39,21 @@ export const command: Command = defineCommand(
       'aggregate-threshold': { type: 'number', default: 0.3, help: 'saliency share (prediction <- ENV) that makes an aggregate head' },
       'gather-threshold': { type: 'number', default: 0.3, help: 'saliency share (ENV <- earlier positions) that makes a gather head' },
       draws: { type: 'int', default: 10, help: 'random control-head draws in the ablation test' },
-      ablation: { type: 'string', choices: ['zero', 'mean'], default: 'zero', help: 'ablation: zero the head outputs or set them to their mean' },
+      ablation: {
+        type: 'string',
+        choices: ['zero', 'mean'],
+        default: 'zero',
+        help: 'ablation: zero the head outputs or set them to their mean',
+      },
       'lens-steps': { type: 'int', default: 60, help: 'KL optimisation steps of the tuned lens (after a least-squares start)' },
       batch: { type: 'int', default: 64, help: 'evaluation sequences per batch' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
-    examples: ['groundlab analyze runs/transformer-quick-s0', 'groundlab analyze runs/t --checkpoints 500,1000 --only gain,ablation', 'groundlab analyze runs/t --only lens --lens-steps 500'],
+    examples: [
+      'groundlab analyze runs/transformer-quick-s0',
+      'groundlab analyze runs/t --checkpoints 500,1000 --only gain,ablation',
+      'groundlab analyze runs/t --only lens --lens-steps 500',
+    ],
   },
   async ({ positionals, options: o }) => {
     await initEngine();
@@ -66,11 +80,16 @@ export const command: Command = defineCommand(
       });
       process.stdout.write((await runReport(run, res.steps)) + '\n');
       const done = Object.entries(res.computed).map(([k, v]) => `${k} (${v!.length})`);
-      process.stdout.write(`\nrun ${run.dir}: ${done.length ? 'computed ' + done.join(', ') : 'everything was already there'} in ${res.seconds.toFixed(1)} s; tables in ${run.dir}/analysis/\n`);
+      process.stdout.write(
+        `\nrun ${run.dir}: ${done.length ? 'computed ' + done.join(', ') : 'everything was already there'} in ${res.seconds.toFixed(1)} s; tables in ${run.dir}/analysis/\n`,
+      );
       if (res.skipped.length) process.stdout.write(`skipped: ${res.skipped.map((x) => `${x.analysis} (${x.reason})`).join('; ')}\n`);
-      const parts = Object.entries(res.timings).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v.toFixed(1)}`);
+      const parts = Object.entries(res.timings)
+        .filter(([, v]) => v >= 0.05)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`);
       const cpu = process.cpuUsage(cpu0);
-      if (parts.length) process.stdout.write(`seconds by part: ${parts.join(', ')}; process CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s\n`);
+      if (parts.length)
+        process.stdout.write(`seconds by part: ${parts.join(', ')}; process CPU time ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s\n`);
       return 0;
     } finally {
       abort.dispose();

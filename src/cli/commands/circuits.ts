@@ -13,11 +13,15 @@ import { parseSteps } from './analyze';
 export const command: Command = defineCommand(
   {
     name: 'circuits',
-    summary: 'Circuit tracing of a run per checkpoint: path patching, attribution patching vs exact, direct logit attribution, the gather -> aggregate path test (tables in <run>/analysis/circuit_*).',
+    summary:
+      'Circuit tracing of a run per checkpoint: path patching, attribution patching vs exact, direct logit attribution, the gather -> aggregate path test (tables in <run>/analysis/circuit_*).',
     positionals: [{ name: 'run', help: 'run directory' }],
     options: {
       checkpoints: { type: 'list', help: 'checkpoint steps, e.g. 300,1500 (default: all)' },
-      pairs: { type: 'int', help: 'prompt pairs (match context, its first mismatch) to use, spread over the evaluation set (default: all match contexts)' },
+      pairs: {
+        type: 'int',
+        help: 'prompt pairs (match context, its first mismatch) to use, spread over the evaluation set (default: all match contexts)',
+      },
       force: { type: 'boolean', help: 'recompute steps the tables already hold' },
       batch: { type: 'int', default: 32, help: 'prompt pairs per batch' },
       quiet: { type: 'boolean', help: 'no progress line' },
@@ -37,8 +41,22 @@ export const command: Command = defineCommand(
         signal: abort.signal,
         onProgress: o.quiet ? undefined : terminalProgress(),
       });
-      const cols: Array<[string, string]> = [['step', 'step'], ['pairs', 'pairs'], ['aggregate', 'aggregate'], ['gather', 'gather'], ['atp_r', 'r(AtP, exact) heads'], ['eap_r', 'r(EAP, exact) paths'], ['ga_paths', 'gather->aggregate paths'], ['ga_effect', 'effect'], ['ga_control', 'control'], ['ga_p_t', 'p (t)'], ['ga_p_wilcoxon', 'p (Wilcoxon)']];
-      process.stdout.write(`circuit tracing (effects in nats of v<LAN> surprisal)\n${textTable(rows as unknown as Array<Record<string, unknown>>, cols)}\n\ntables in ${run.dir}/analysis/: circuit_summary, circuit_paths, circuit_heads, circuit_dla\n`);
+      const cols: Array<[string, string]> = [
+        ['step', 'step'],
+        ['pairs', 'pairs'],
+        ['aggregate', 'aggregate'],
+        ['gather', 'gather'],
+        ['atp_r', 'r(AtP, exact) heads'],
+        ['eap_r', 'r(EAP, exact) paths'],
+        ['ga_paths', 'gather->aggregate paths'],
+        ['ga_effect', 'effect'],
+        ['ga_control', 'control'],
+        ['ga_p_t', 'p (t)'],
+        ['ga_p_wilcoxon', 'p (Wilcoxon)'],
+      ];
+      process.stdout.write(
+        `circuit tracing (effects in nats of v<LAN> surprisal)\n${textTable(rows as unknown as Array<Record<string, unknown>>, cols)}\n\ntables in ${run.dir}/analysis/: circuit_summary, circuit_paths, circuit_heads, circuit_dla\n`,
+      );
       return 0;
     } finally {
       abort.dispose();

@@ -26,7 +26,10 @@ function keyValues(items: string[] | undefined, flag: string): Record<string, nu
   const out: Record<string, number | boolean | string> = {};
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new GroundlabError('BAD_ARGUMENT', `--${flag} "${item}": expected key=value`, { hint: `e.g. --${flag} pUnnamed=0.3,distractors=2` });
+    if (eq <= 0)
+      throw new GroundlabError('BAD_ARGUMENT', `--${flag} "${item}": expected key=value`, {
+        hint: `e.g. --${flag} pUnnamed=0.3,distractors=2`,
+      });
     const k = item.slice(0, eq).trim();
     const v = item.slice(eq + 1).trim();
     out[k] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
@@ -68,7 +71,12 @@ const generateSpec: CommandSpec = {
   name: 'corpus generate',
   summary: 'Generate a synthetic corpus, print its statistics, and save it (JSONL) with its statistics (JSON, CSV).',
   options: {
-    kind: { type: 'string', choices: ['synthetic', 'caption', 'image'], default: 'synthetic', help: 'child-directed speech | caption-grounded | image-grounded dialogue' },
+    kind: {
+      type: 'string',
+      choices: ['synthetic', 'caption', 'image'],
+      default: 'synthetic',
+      help: 'child-directed speech | caption-grounded | image-grounded dialogue',
+    },
     setting: { type: 'string', default: 'simple', help: 'named setting: simple | realistic (docs/data.md)' },
     seed: { type: 'int', default: 0, help: 'generator seed (the same seed gives a byte-identical corpus)' },
     knob: { type: 'list', help: 'knob overrides, key=value,... (e.g. pUnnamed=0.3,distractors=2)' },
@@ -95,13 +103,18 @@ const importSpec: CommandSpec = {
     'skip-bad': { type: 'boolean', help: 'skip malformed files with a warning instead of stopping at the first' },
     ...common,
   },
-  examples: ['groundlab corpus import ~/childes/Eng-NA/Brown --out corpora/brown.jsonl', 'groundlab corpus import transcripts/ --skip-bad --option retracing=keep,tier.com=situation'],
+  examples: [
+    'groundlab corpus import ~/childes/Eng-NA/Brown --out corpora/brown.jsonl',
+    'groundlab corpus import transcripts/ --skip-bad --option retracing=keep,tier.com=situation',
+  ],
 };
 
 const statsSpec: CommandSpec = {
   name: 'corpus stats',
   summary: 'Print (and with --save, save) the statistics of a corpus: a saved file, a CHAT folder, or a generator setting.',
-  positionals: [{ name: 'path', help: 'a corpus file (.jsonl) or a folder of .cha files; omit to describe a generator setting', optional: true }],
+  positionals: [
+    { name: 'path', help: 'a corpus file (.jsonl) or a folder of .cha files; omit to describe a generator setting', optional: true },
+  ],
   options: {
     kind: { type: 'string', choices: ['synthetic', 'caption', 'image'], default: 'synthetic', help: 'generator, when no path is given' },
     setting: { type: 'string', default: 'simple', help: 'named setting, when no path is given' },
@@ -111,27 +124,37 @@ const statsSpec: CommandSpec = {
     json: { type: 'boolean', help: 'print the statistics as JSON' },
     ...common,
   },
-  examples: ['groundlab corpus stats --setting realistic --per-noun', 'groundlab corpus stats corpora/brown.jsonl', 'groundlab corpus stats --kind caption --setting realistic --save out/caption'],
+  examples: [
+    'groundlab corpus stats --setting realistic --per-noun',
+    'groundlab corpus stats corpora/brown.jsonl',
+    'groundlab corpus stats --kind caption --setting realistic --save out/caption',
+  ],
 };
 
 type Opts = Record<string, string | number | boolean | string[] | undefined>;
 
 function report(spec: CorpusSpec, c: LoadedCorpus, o: Opts): CorpusStats {
-  const d = prepareLoaded({ ...spec, sharedVocab: !!o['shared-vocab'] }, c, { seqLen: o['seq-len'] as number, window: o.window as number, minCount: o['min-count'] as number });
+  const d = prepareLoaded({ ...spec, sharedVocab: !!o['shared-vocab'] }, c, {
+    seqLen: o['seq-len'] as number,
+    window: o.window as number,
+    minCount: o['min-count'] as number,
+  });
   show(c, o.show as number);
   if (o.json) process.stdout.write(JSON.stringify({ spec, ...d.stats }, null, 1) + '\n');
   else {
     process.stdout.write(formatStats(d.stats, { perNoun: !!o['per-noun'] }) + '\n');
-    process.stdout.write(`training rows of ${d.train.seqLen} tokens: ${d.train.size}; evaluation frames: ${d.evalFrames.length}; feature dim: ${d.featureDim}\n`);
+    process.stdout.write(
+      `training rows of ${d.train.seqLen} tokens: ${d.train.size}; evaluation frames: ${d.evalFrames.length}; feature dim: ${d.featureDim}\n`,
+    );
   }
   return d.stats;
 }
 
 function checkCounts(o: Opts): void {
-  for (const k of ['seq-len', 'window', 'min-count'] as const) if ((o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
+  for (const k of ['seq-len', 'window', 'min-count'] as const)
+    if ((o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
   if ((o.show as number) < 0) throw new GroundlabError('BAD_ARGUMENT', '--show must be >= 0');
 }
-
 
 /** Write a corpus file and its statistics next to it (both atomically). */
 async function saveCorpus(out: string, spec: CorpusSpec, c: LoadedCorpus, st: Parameters<typeof saveStats>[1]): Promise<void> {
@@ -163,7 +186,9 @@ const importCmd = defineCommand(importSpec, async ({ positionals, options: o }) 
   const t0 = performance.now();
   const r = readChatTree(root, { ...opts, nouns, warn: (w) => process.stderr.write(`warning: ${w.message}\n`) });
   const s = (performance.now() - t0) / 1000;
-  process.stderr.write(`read ${r.files - r.skipped} of ${r.files} transcripts in ${s.toFixed(2)} s${r.skipped ? ` (${r.skipped} skipped)` : ''}\n`);
+  process.stderr.write(
+    `read ${r.files - r.skipped} of ${r.files} transcripts in ${s.toFixed(2)} s${r.skipped ? ` (${r.skipped} skipped)` : ''}\n`,
+  );
   const spec: CorpusSpec = { kind: 'chat', path: root, knobs };
   const c: LoadedCorpus = { episodes: r.episodes, nouns, evalFrames: chatEvalFrames(r.episodes), featureDim: 0 };
   const st = report(spec, c, o);
@@ -225,7 +250,10 @@ export const command: Command = {
       return sub ? 0 : 2;
     }
     const s = SUB[sub];
-    if (!s) throw new GroundlabError('BAD_ARGUMENT', `unknown subcommand "corpus ${sub}"`, { hint: 'use generate, import or stats; see `groundlab corpus --help`' });
+    if (!s)
+      throw new GroundlabError('BAD_ARGUMENT', `unknown subcommand "corpus ${sub}"`, {
+        hint: 'use generate, import or stats; see `groundlab corpus --help`',
+      });
     return s.cmd.run(rest);
   },
 };

@@ -28,26 +28,39 @@ function parseDims(xs: string[] | undefined): number[] {
 export const command: Command = defineCommand(
   {
     name: 'das',
-    summary: 'Distributed alignment search on a counting-task run: IIA of a learned subspace for a program variable, with baselines, per checkpoint.',
+    summary:
+      'Distributed alignment search on a counting-task run: IIA of a learned subspace for a program variable, with baselines, per checkpoint.',
     positionals: [{ name: 'run', help: 'run directory of a counting run (`groundlab train --corpus-kind counting`)' }],
     options: {
       program: { type: 'string', choices: [...PROGRAM_NAMES], default: 'up-down', help: 'causal program' },
       variable: { type: 'list', help: 'program variables intervened on together (default count; e.g. count,phase)' },
-      hook: { type: 'string', help: 'site: a [B, T, D] hook point (e.g. blocks.0.hook_resid_post) or blocks.{l}.state (a GRU layer\'s recurrent state, carried on); default blocks.0.state for a GRU, blocks.0.hook_resid_post otherwise' },
+      hook: {
+        type: 'string',
+        help: "site: a [B, T, D] hook point (e.g. blocks.0.hook_resid_post) or blocks.{l}.state (a GRU layer's recurrent state, carried on); default blocks.0.state for a GRU, blocks.0.hook_resid_post otherwise",
+      },
       dims: { type: 'list', help: 'subspace sizes k, comma-separated (default 1)' },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: the last)' },
       at: { type: 'string', choices: ['any', 'demo', 'response'], default: 'any', help: 'steps intervened on' },
-      'max-responses': { type: 'int', help: 'largest count a scored counterfactual may reach (default: the run\'s maxCount, in range; e.g. 30 to test beyond; fitting stays in range)' },
-      'min-responses': { type: 'int', help: 'score only on counterfactuals reaching at least this count (with --max-responses 30 and --min-responses 21: only beyond the trained range)' },
+      'max-responses': {
+        type: 'int',
+        help: "largest count a scored counterfactual may reach (default: the run's maxCount, in range; e.g. 30 to test beyond; fitting stays in range)",
+      },
+      'min-responses': {
+        type: 'int',
+        help: 'score only on counterfactuals reaching at least this count (with --max-responses 30 and --min-responses 21: only beyond the trained range)',
+      },
       'fit-steps': { type: 'int', default: 300, help: 'optimisation steps of each fit' },
       pairs: { type: 'int', default: 512, help: 'counterfactual pairs to fit on (as many again, drawn apart, to score on)' },
       lr: { type: 'number', default: 0.01, help: 'learning rate (Adam, cosine decay)' },
       seed: { type: 'int', default: 0, help: 'seed of the pairs and of the initial subspace' },
-      boundless: { type: 'boolean', help: 'also fit boundless DAS (a learned mask over a full rotation; the row\'s k is the size it kept)' },
+      boundless: { type: 'boolean', help: "also fit boundless DAS (a learned mask over a full rotation; the row's k is the size it kept)" },
       'no-baselines': { type: 'boolean', help: 'skip the identity, random and full-swap baselines' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
-    examples: ['groundlab das runs/count-gru --program up-down --variable count --hook blocks.0.state --dims 1,2', 'groundlab das runs/count-gru --program up-up --checkpoints 100,500,1500'],
+    examples: [
+      'groundlab das runs/count-gru --program up-down --variable count --hook blocks.0.state --dims 1,2',
+      'groundlab das runs/count-gru --program up-up --checkpoints 100,500,1500',
+    ],
   },
   async ({ positionals, options: o }) => {
     await initEngine();
@@ -55,7 +68,9 @@ export const command: Command = defineCommand(
     try {
       const run = await openRun(positionals[0]);
       // Default site: the recurrent state where the architecture lets it be replaced, else the residual stream.
-      const site = (o.hook as string | undefined) ?? (modelAnatomy(run.config.model as unknown as ModelConfig).recurrentState ? 'blocks.0.state' : 'blocks.0.hook_resid_post');
+      const site =
+        (o.hook as string | undefined) ??
+        (modelAnatomy(run.config.model as unknown as ModelConfig).recurrentState ? 'blocks.0.state' : 'blocks.0.hook_resid_post');
       const rows = await dasRun(run, {
         program: o.program as ProgramName,
         variables: (o.variable as string[] | undefined) ?? ['count'],
@@ -75,9 +90,22 @@ export const command: Command = defineCommand(
         signal: abort.signal,
         onProgress: o.quiet ? undefined : terminalProgress(),
       });
-      const fmt = rows.map((r) => ({ ...r, iia: r.iia.toFixed(3), task_accuracy: r.task_accuracy.toFixed(4), heldout_accuracy: r.heldout_accuracy.toFixed(4) }));
+      const fmt = rows.map((r) => ({
+        ...r,
+        iia: r.iia.toFixed(3),
+        task_accuracy: r.task_accuracy.toFixed(4),
+        heldout_accuracy: r.heldout_accuracy.toFixed(4),
+      }));
       process.stdout.write(
-        `run ${run.dir}: ${o.program} ${rows[0]?.variables} at ${site}\n${textTable(fmt, [['step', 'step'], ['k', 'k'], ['method', 'method'], ['iia', 'IIA'], ['task_accuracy', 'task acc'], ['heldout_accuracy', 'held-out acc'], ['pairs', 'pairs']])}\n`,
+        `run ${run.dir}: ${o.program} ${rows[0]?.variables} at ${site}\n${textTable(fmt, [
+          ['step', 'step'],
+          ['k', 'k'],
+          ['method', 'method'],
+          ['iia', 'IIA'],
+          ['task_accuracy', 'task acc'],
+          ['heldout_accuracy', 'held-out acc'],
+          ['pairs', 'pairs'],
+        ])}\n`,
       );
       return 0;
     } finally {

@@ -35,13 +35,27 @@ export const command: Command = defineCommand(
         if (o.contexts !== undefined) evalSet.contextsPerNoun = o.contexts as number;
         if (o.mismatches !== undefined) evalSet.mismatchesPerContext = o.mismatches as number;
         const steps = parseSteps(o.checkpoints as string[] | undefined);
-        await evalRun(run, { checkpoints: steps, evalSet, batchSize: o.batch as number, signal: abort.signal, onProgress: o.quiet ? undefined : terminalProgress() });
+        await evalRun(run, {
+          checkpoints: steps,
+          evalSet,
+          batchSize: o.batch as number,
+          signal: abort.signal,
+          onProgress: o.quiet ? undefined : terminalProgress(),
+        });
         process.stdout.write(`run ${run.dir}\n${await runReport(run, steps, 'eval')}\n\n`);
         runs.push(run);
       }
       if (runs.length > 1) {
         const seeds = await gainAcrossRuns(runs);
-        process.stdout.write(`G over ${runs.length} runs (mean, 95% CI over seeds)\n${textTable(seeds, [['step', 'step'], ['mean', 'G'], ['lo', 'CI low'], ['hi', 'CI high'], ['n', 'runs']])}\n`);
+        process.stdout.write(
+          `G over ${runs.length} runs (mean, 95% CI over seeds)\n${textTable(seeds, [
+            ['step', 'step'],
+            ['mean', 'G'],
+            ['lo', 'CI low'],
+            ['hi', 'CI high'],
+            ['n', 'runs'],
+          ])}\n`,
+        );
       }
       return 0;
     } finally {

@@ -25,7 +25,8 @@ function parseSteps(items: string[] | undefined): number[] | undefined {
   if (!items) return undefined;
   return items.map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new GroundlabError('BAD_ARGUMENT', `--checkpoints "${s}": expected whole step numbers like 0,500,1000`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new GroundlabError('BAD_ARGUMENT', `--checkpoints "${s}": expected whole step numbers like 0,500,1000`);
     return n;
   });
 }
@@ -41,9 +42,12 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
         type: 'string',
         choices: [...PROBE_TASKS],
         default: 'env-noun',
-        help: 'env-noun: which noun\'s ENV token is in context (pre-LAN position); grounded: is the next LAN word\'s ENV token in the window; speaker: speaker of the current turn',
+        help: "env-noun: which noun's ENV token is in context (pre-LAN position); grounded: is the next LAN word's ENV token in the window; speaker: speaker of the current turn",
       },
-      hook: { type: 'list', help: 'hook points, comma-separated (default: blocks.0.hook_resid_pre and blocks.{l}.hook_resid_post of every layer)' },
+      hook: {
+        type: 'list',
+        help: 'hook points, comma-separated (default: blocks.0.hook_resid_pre and blocks.{l}.hook_resid_post of every layer)',
+      },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: all)' },
       position: { type: 'string', help: 'env-noun from frames: where to read: pre-lan | env | last | an integer (default pre-lan)' },
       source: {
@@ -55,12 +59,21 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       'max-examples': { type: 'int', default: TASK_DEFAULTS.maxExamples, help: 'cap on the number of contexts (seeded subsample)' },
       l2: { type: 'number', default: PROBE_DEFAULTS.l2, help: 'L2 penalty of the probe (on standardised features)' },
       'test-fraction': { type: 'number', default: PROBE_DEFAULTS.testFraction, help: 'share of contexts held out (stratified by class)' },
-      folds: { type: 'int', default: PROBE_DEFAULTS.folds, help: 'k-fold cross-validation when >= 2 (every context tested once; k x the fitting time); 1 = one held-out split' },
+      folds: {
+        type: 'int',
+        default: PROBE_DEFAULTS.folds,
+        help: 'k-fold cross-validation when >= 2 (every context tested once; k x the fitting time); 1 = one held-out split',
+      },
       seed: { type: 'int', default: 0, help: 'seed of the subsample, the split and the control task' },
       'no-control': { type: 'boolean', help: 'skip the control task (halves the fitting time)' },
       batch: { type: 'int', default: 32, help: 'contexts per forward pass' },
       force: { type: 'boolean', help: 'recompute rows the saved table already has' },
-      metric: { type: 'string', choices: ['accuracy', 'selectivity', 'control_accuracy', 'train_accuracy'], default: 'accuracy', help: 'what the printed grid and the figure show' },
+      metric: {
+        type: 'string',
+        choices: ['accuracy', 'selectivity', 'control_accuracy', 'train_accuracy'],
+        default: 'accuracy',
+        help: 'what the printed grid and the figure show',
+      },
       json: { type: 'boolean', help: 'print the table as JSON instead of grids' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
@@ -77,7 +90,9 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
     if ((o['max-examples'] as number) < 4) throw new GroundlabError('BAD_ARGUMENT', '--max-examples must be >= 4');
     const position = o.position !== undefined ? parsePosition(o.position as string) : undefined;
     const run = await probeCommandDeps.openRun(dir);
-    const abort = sigintAbort({ message: () => 'groundlab: interrupted; stopping after this probe (finished checkpoints are saved; press Ctrl-C again to quit now)' });
+    const abort = sigintAbort({
+      message: () => 'groundlab: interrupted; stopping after this probe (finished checkpoints are saved; press Ctrl-C again to quit now)',
+    });
     const t0 = Date.now();
     try {
       const task = o.task as string;
@@ -91,7 +106,13 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
           maxExamples: o['max-examples'] as number,
           seed: o.seed as number,
         },
-        probe: { l2: o.l2 as number, testFraction: o['test-fraction'] as number, folds: o.folds as number, seed: o.seed as number, control: !o['no-control'] },
+        probe: {
+          l2: o.l2 as number,
+          testFraction: o['test-fraction'] as number,
+          folds: o.folds as number,
+          seed: o.seed as number,
+          control: !o['no-control'],
+        },
         batchSize: o.batch as number,
         force: !!o.force,
         signal: abort.signal,
@@ -107,7 +128,13 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
       fs.writeFileSync(svgFile + '.tmp', await vegaLiteToSvg(spec));
       fs.renameSync(svgFile + '.tmp', svgFile);
       if (o.json) {
-        probeCommandDeps.write(JSON.stringify(r.table.objects().map((x) => ({ ...x, settings: undefined })), null, 1) + '\n');
+        probeCommandDeps.write(
+          JSON.stringify(
+            r.table.objects().map((x) => ({ ...x, settings: undefined })),
+            null,
+            1,
+          ) + '\n',
+        );
         return 0;
       }
       const first = r.table.objects()[0] as Record<string, number> | undefined;
@@ -118,7 +145,8 @@ export const command: Command & { spec: CommandSpec } = defineCommand(
         '',
         probeGrid(r.table, metric),
       ];
-      if (metric === 'accuracy' && r.table.numRows() && !o['no-control']) lines.push('', probeGrid(r.table, 'control_accuracy'), '', probeGrid(r.table, 'selectivity'));
+      if (metric === 'accuracy' && r.table.numRows() && !o['no-control'])
+        lines.push('', probeGrid(r.table, 'control_accuracy'), '', probeGrid(r.table, 'selectivity'));
       lines.push(
         '',
         `table      ${path.join(run.dir, r.tableName)}.arrow (${r.computed} probes computed, ${r.reused} reused)`,

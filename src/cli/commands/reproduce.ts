@@ -11,16 +11,25 @@ export const command = defineCommand(
   {
     name: 'reproduce',
     summary:
-      'Train what is missing (several seeds for the main comparison), run every analysis, and write every figure (SVG, PNG), table (Markdown, CSV) and a REPORT.md that sets each result beside the paper\'s claim. Interrupted work resumes when the command is run again.',
+      "Train what is missing (several seeds for the main comparison), run every analysis, and write every figure (SVG, PNG), table (Markdown, CSV) and a REPORT.md that sets each result beside the paper's claim. Interrupted work resumes when the command is run again.",
     options: {
-      preset: { type: 'string', help: 'size of everything: tiny (a smoke run: a minute or two), quick (a laptop), paper (a GPU)', choices: ['tiny', 'quick', 'paper'], default: 'quick' },
+      preset: {
+        type: 'string',
+        help: 'size of everything: tiny (a smoke run: a minute or two), quick (a laptop), paper (a GPU)',
+        choices: ['tiny', 'quick', 'paper'],
+        default: 'quick',
+      },
       out: { type: 'string', help: 'reproduce folder (default runs/reproduce-<preset>)' },
       seeds: { type: 'list', help: 'seeds of the main comparison (default: 2 for tiny and quick, 5 for paper)' },
       only: { type: 'list', help: `groups of runs: ${REPRODUCE_GROUPS.join(', ')} (default all)`, choices: [...REPRODUCE_GROUPS] },
       jobs: { type: 'int', help: 'runs trained at once, one process each (default: number of cores)' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
-    examples: ['groundlab reproduce --preset tiny', 'groundlab reproduce --preset quick --out runs/quick --jobs 2', 'groundlab reproduce --preset quick --only main --seeds 0,1,2'],
+    examples: [
+      'groundlab reproduce --preset tiny',
+      'groundlab reproduce --preset quick --out runs/quick --jobs 2',
+      'groundlab reproduce --preset quick --only main --seeds 0,1,2',
+    ],
   },
   async (p) => {
     const preset = p.options.preset as PresetName;
@@ -45,11 +54,16 @@ export const command = defineCommand(
       const claims = res.claims ?? [];
       const counts = claims.reduce<Record<string, number>>((a, c) => ((a[c.verdict] = (a[c.verdict] ?? 0) + 1), a), {});
       process.stdout.write(
-        `reproduce: ${res.figures?.length ?? 0} figures, ${res.tables?.length ?? 0} tables, ${claims.length} claims (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}) in ${(res.wallSec / 60).toFixed(1)} min\n` +
-          `report: ${res.report}\n`,
+        `reproduce: ${res.figures?.length ?? 0} figures, ${res.tables?.length ?? 0} tables, ${claims.length} claims (${Object.entries(
+          counts,
+        )
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}) in ${(res.wallSec / 60).toFixed(1)} min\n` + `report: ${res.report}\n`,
       );
       if (res.failed.length) {
-        process.stderr.write(`reproduce: ${res.failed.length} run(s) failed: ${res.failed.join(', ')}; run the command again to retry them\n`);
+        process.stderr.write(
+          `reproduce: ${res.failed.length} run(s) failed: ${res.failed.join(', ')}; run the command again to retry them\n`,
+        );
         return 1;
       }
       return 0;

@@ -9,7 +9,10 @@ import { findRuns, listCheckpoints, readJSONFile, validateRunConfig, type RunSum
 
 /** Summaries of the runs at or under `root` (a broken run is listed with its error). */
 export async function summarizeRuns(root: string, depth = 3): Promise<RunSummary[]> {
-  if (!fs.existsSync(root)) throw new GroundlabError('NOT_FOUND', `folder ${root} does not exist`, { hint: 'train a run first: groundlab train --out runs/<name>' });
+  if (!fs.existsSync(root))
+    throw new GroundlabError('NOT_FOUND', `folder ${root} does not exist`, {
+      hint: 'train a run first: groundlab train --out runs/<name>',
+    });
   const out: RunSummary[] = [];
   for (const dir of findRuns(root, depth)) {
     const s: RunSummary = { dir, checkpoints: listCheckpoints(dir) };
@@ -96,7 +99,9 @@ export const command: Command = defineCommand(
         `\nmodel  ${JSON.stringify(c.model)}\ntrain  ${JSON.stringify({ ...c.train, checkpoints: undefined })}\ncorpus ${JSON.stringify(c.corpus)}\n\ncheckpoints:\n`,
       );
       for (const k of r.checkpoints) {
-        const st = await readJSONFile<{ loss?: number; tokensSeen?: number }>(path.join(k.dir, 'state.json'), 'checkpoint state').catch(() => undefined);
+        const st = await readJSONFile<{ loss?: number; tokensSeen?: number }>(path.join(k.dir, 'state.json'), 'checkpoint state').catch(
+          () => undefined,
+        );
         const size = fs.existsSync(path.join(k.dir, 'model.safetensors')) ? fs.statSync(path.join(k.dir, 'model.safetensors')).size : 0;
         process.stdout.write(
           `  step ${String(k.step).padStart(7)}  loss ${st?.loss !== undefined ? st.loss.toFixed(4) : '   -  '}  tokens ${String(st?.tokensSeen ?? '-').padStart(10)}  ${(size / 1e6).toFixed(2)} MB  ${rel(k.dir)}\n`,

@@ -31,7 +31,14 @@ function fmtSec(sec: number | undefined): string {
 const out = (s: string) => process.stdout.write(s + '\n');
 
 function printTable(t: ColumnTable, maxRows = 40): void {
-  out(aq.toMarkdown(t, { limit: maxRows, format: Object.fromEntries(t.columnNames().map((c) => [c, (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(5) : String(v))])) }));
+  out(
+    aq.toMarkdown(t, {
+      limit: maxRows,
+      format: Object.fromEntries(
+        t.columnNames().map((c) => [c, (v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(5) : String(v))]),
+      ),
+    }),
+  );
 }
 
 function aggregateAndReport(sweep: Sweep, quiet: boolean): void {
@@ -41,7 +48,11 @@ function aggregateAndReport(sweep: Sweep, quiet: boolean): void {
     return;
   }
   if (!quiet) {
-    out(`sweep: aggregated ${agg.cells.length} cells into ${sweep.dir}/aggregate/ (${Object.keys(agg.tables).map((n) => n + '.arrow').join(', ')}, + .csv)`);
+    out(
+      `sweep: aggregated ${agg.cells.length} cells into ${sweep.dir}/aggregate/ (${Object.keys(agg.tables)
+        .map((n) => n + '.arrow')
+        .join(', ')}, + .csv)`,
+    );
     if (agg.tables.final) printTable(agg.tables.final);
   }
 }
@@ -75,7 +86,9 @@ const RUN: CommandSpec = {
   name: 'sweep run',
   summary:
     'Run (or resume) a sweep on this machine: every cell a separate process, --jobs at once. Finished cells are skipped; failed or killed ones resume from their last checkpoint.',
-  positionals: [{ name: 'spec', help: 'a sweep spec (.json) or a sweep folder; omit it to give the grid with --arch/--preset/--seeds', optional: true }],
+  positionals: [
+    { name: 'spec', help: 'a sweep spec (.json) or a sweep folder; omit it to give the grid with --arch/--preset/--seeds', optional: true },
+  ],
   options: {
     jobs: { type: 'int', help: 'cells at once (one wasm thread each)', default: defaultJobs(), short: 'j' },
     out: { type: 'string', help: 'the sweep folder (default: the spec\'s "out", or <spec dir>/<name>)' },
@@ -99,11 +112,17 @@ function openFromArgs(p: Parsed, spec: CommandSpec): Sweep {
   const o = p.options;
   if (target) {
     for (const k of ['arch', 'preset', 'seeds', 'steps', 'analyses']) {
-      if (o[k] !== undefined) throw new GroundlabError('BAD_ARGUMENT', `--${k} builds a grid without a spec; with a spec, change the spec file instead`, { hint: `see \`groundlab ${spec.name} --help\`` });
+      if (o[k] !== undefined)
+        throw new GroundlabError('BAD_ARGUMENT', `--${k} builds a grid without a spec; with a spec, change the spec file instead`, {
+          hint: `see \`groundlab ${spec.name} --help\``,
+        });
     }
     return openSweep(target, { out: o.out as string | undefined });
   }
-  if (!o.out) throw new GroundlabError('BAD_ARGUMENT', 'give a sweep spec, or the grid flags and --out', { hint: `see \`groundlab ${spec.name} --help\`` });
+  if (!o.out)
+    throw new GroundlabError('BAD_ARGUMENT', 'give a sweep spec, or the grid flags and --out', {
+      hint: `see \`groundlab ${spec.name} --help\``,
+    });
   const seeds = (o.seeds as string[] | undefined)?.map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 0) throw new GroundlabError('BAD_ARGUMENT', `--seeds: "${s}" is not a whole number`);
@@ -147,7 +166,9 @@ async function cmdRun(p: Parsed): Promise<number> {
   const stops = stopSignals(() => say('sweep: stopping: the running cells save a checkpoint and stop (Ctrl-C again kills them)', true));
   const onEvent = (e: SweepEvent) => {
     if (e.type === 'start') {
-      say(`sweep ${sweep.spec.name}: ${e.counts.total} cells in ${sweep.dir}; ${e.counts.skipped} done already, ${e.counts.pending} to run, ${e.jobs} at once`);
+      say(
+        `sweep ${sweep.spec.name}: ${e.counts.total} cells in ${sweep.dir}; ${e.counts.skipped} done already, ${e.counts.pending} to run, ${e.jobs} at once`,
+      );
     } else if (e.type === 'cell-start') {
       say(`sweep: ${e.cell.name}: ${e.stage} (pid ${e.pid})`);
     } else if (e.type === 'cell-end') {
@@ -169,20 +190,42 @@ async function cmdRun(p: Parsed): Promise<number> {
       if (byName) return byName.index;
       const i = Number(x);
       if (Number.isInteger(i) && sweep.cells[i]) return i;
-      throw new GroundlabError('BAD_ARGUMENT', `--only: "${x}" is not a cell of this sweep`, { hint: `cells: ${sweep.cells.map((c) => `${c.index}=${c.name}`).join(', ')}` });
+      throw new GroundlabError('BAD_ARGUMENT', `--only: "${x}" is not a cell of this sweep`, {
+        hint: `cells: ${sweep.cells.map((c) => `${c.index}=${c.name}`).join(', ')}`,
+      });
     });
   }
   let res;
   try {
-    res = await runSweepLocal(sweep, { jobs, only, signal: stops.signal, killSignal: stops.killSignal, onEvent, progressEverySec: tty ? 1 : 2 });
+    res = await runSweepLocal(sweep, {
+      jobs,
+      only,
+      signal: stops.signal,
+      killSignal: stops.killSignal,
+      onEvent,
+      progressEverySec: tty ? 1 : 2,
+    });
   } finally {
     stops.dispose();
   }
   const c = res.counts;
-  say(`sweep ${sweep.spec.name}: ${c.done}/${c.total} done (${c.skipped} skipped), ${c.failed} failed, ${c.interrupted} interrupted, ${c.total - c.done - c.failed - c.interrupted} not run; wall ${fmtSec(res.seconds)} (${res.seconds.toFixed(1)} s)`, true);
+  say(
+    `sweep ${sweep.spec.name}: ${c.done}/${c.total} done (${c.skipped} skipped), ${c.failed} failed, ${c.interrupted} interrupted, ${c.total - c.done - c.failed - c.interrupted} not run; wall ${fmtSec(res.seconds)} (${res.seconds.toFixed(1)} s)`,
+    true,
+  );
   if (c.busy) {
-    const holders = [...new Set(res.results.filter((r) => r.state === 'busy').map((r) => /process (\d+ on \S+)/.exec(r.error ?? '')?.[1]).filter(Boolean))];
-    say(`sweep ${sweep.spec.name} is already running${holders.length ? ` (process ${holders.join(', ')})` : ''}: ${c.busy} cell(s) are being run there; follow them with \`groundlab sweep status ${sweep.dir}\``, true);
+    const holders = [
+      ...new Set(
+        res.results
+          .filter((r) => r.state === 'busy')
+          .map((r) => /process (\d+ on \S+)/.exec(r.error ?? '')?.[1])
+          .filter(Boolean),
+      ),
+    ];
+    say(
+      `sweep ${sweep.spec.name} is already running${holders.length ? ` (process ${holders.join(', ')})` : ''}: ${c.busy} cell(s) are being run there; follow them with \`groundlab sweep status ${sweep.dir}\``,
+      true,
+    );
   }
   if (c.failed || c.interrupted) say('sweep: run the same command again to resume the unfinished cells from their last checkpoints', true);
   for (const n of sweepStatus(sweep, { scheduler: false }).notes) say(`sweep: note: ${n}`, true);
@@ -204,11 +247,16 @@ const CELL: CommandSpec = {
 
 async function cmdCell(p: Parsed): Promise<number> {
   const sweep = openSweep(p.positionals[0], { write: false });
-  const idx = p.options.index as number | undefined ?? (process.env.SLURM_ARRAY_TASK_ID !== undefined ? Number(process.env.SLURM_ARRAY_TASK_ID) : undefined);
-  if (idx === undefined || !Number.isInteger(idx)) throw new GroundlabError('BAD_ARGUMENT', 'which cell? give --index N', { hint: `the cells are 0..${sweep.cells.length - 1}` });
+  const idx =
+    (p.options.index as number | undefined) ??
+    (process.env.SLURM_ARRAY_TASK_ID !== undefined ? Number(process.env.SLURM_ARRAY_TASK_ID) : undefined);
+  if (idx === undefined || !Number.isInteger(idx))
+    throw new GroundlabError('BAD_ARGUMENT', 'which cell? give --index N', { hint: `the cells are 0..${sweep.cells.length - 1}` });
   const cell = sweep.cells[idx];
   if (!cell) throw new GroundlabError('BAD_ARGUMENT', `--index ${idx}: the sweep has cells 0..${sweep.cells.length - 1}`);
-  const job = process.env.SLURM_ARRAY_JOB_ID ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}` : process.env.SLURM_JOB_ID;
+  const job = process.env.SLURM_ARRAY_JOB_ID
+    ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}`
+    : process.env.SLURM_JOB_ID;
   const stops = stopSignals(() => process.stderr.write(`sweep cell ${cell.name}: stopping (saving a checkpoint)\n`));
   let r;
   try {
@@ -217,7 +265,9 @@ async function cmdCell(p: Parsed): Promise<number> {
   } finally {
     stops.dispose();
   }
-  out(`sweep cell ${cell.name}: ${r.state === 'busy' ? 'busy' : r.skipped ? 'done already' : r.state}${r.error ? `: ${r.error}` : ''} (log: ${r.log})`);
+  out(
+    `sweep cell ${cell.name}: ${r.state === 'busy' ? 'busy' : r.skipped ? 'done already' : r.state}${r.error ? `: ${r.error}` : ''} (log: ${r.log})`,
+  );
   return r.state === 'done' ? 0 : r.state === 'interrupted' ? 130 : 1;
 }
 
@@ -248,7 +298,10 @@ const SUBMIT: CommandSpec = {
 };
 
 async function cmdSubmit(p: Parsed): Promise<number> {
-  if (!p.options.slurm) throw new GroundlabError('BAD_ARGUMENT', 'say which scheduler: --slurm', { hint: 'groundlab sweep submit --slurm <spec>; for this machine use `groundlab sweep run`' });
+  if (!p.options.slurm)
+    throw new GroundlabError('BAD_ARGUMENT', 'say which scheduler: --slurm', {
+      hint: 'groundlab sweep submit --slurm <spec>; for this machine use `groundlab sweep run`',
+    });
   const sweep = openSweep(p.positionals[0], { out: p.options.out as string | undefined });
   const o = p.options;
   const r = submitSlurm(sweep, {
@@ -268,7 +321,9 @@ async function cmdSubmit(p: Parsed): Promise<number> {
       out(`sweep ${sweep.spec.name}: every cell is done; nothing to submit`);
       aggregateAndReport(sweep, false);
     } else {
-      out(`sweep ${sweep.spec.name}: nothing to submit: ${st.counts.done} cells done, the others are still queued or running (see \`groundlab sweep status ${sweep.dir}\`)`);
+      out(
+        `sweep ${sweep.spec.name}: nothing to submit: ${st.counts.done} cells done, the others are still queued or running (see \`groundlab sweep status ${sweep.dir}\`)`,
+      );
     }
     return 0;
   }
@@ -315,7 +370,9 @@ async function cmdStatus(p: Parsed): Promise<number> {
     return 0;
   }
   const c = st.counts;
-  out(`sweep ${st.name} (${st.dir}): ${c.done}/${st.cells.length} done, ${c.running} running, ${c.failed} failed, ${c.interrupted} interrupted, ${c.pending} pending`);
+  out(
+    `sweep ${st.name} (${st.dir}): ${c.done}/${st.cells.length} done, ${c.running} running, ${c.failed} failed, ${c.interrupted} interrupted, ${c.pending} pending`,
+  );
   const rows = st.cells.map((x) => ({
     index: x.index,
     cell: x.name,
@@ -333,7 +390,8 @@ async function cmdStatus(p: Parsed): Promise<number> {
 
 const AGGREGATE: CommandSpec = {
   name: 'sweep aggregate',
-  summary: 'Mean and 95% confidence interval over seeds of the final training measures and of every analysis table, written to <sweep>/aggregate/*.arrow and .csv.',
+  summary:
+    'Mean and 95% confidence interval over seeds of the final training measures and of every analysis table, written to <sweep>/aggregate/*.arrow and .csv.',
   positionals: [{ name: 'sweep', help: 'the sweep folder (or spec)' }],
   options: {},
 };

@@ -6,7 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroundlabError } from '../../errors';
 import { defineCommand, type Command } from '../args';
-import { sigintAbort, terminalProgress, train, formatDuration, TRAIN_PRESETS, PRESET_NAMES, type TrainOptions, type PresetName } from '../../train';
+import {
+  sigintAbort,
+  terminalProgress,
+  train,
+  formatDuration,
+  TRAIN_PRESETS,
+  PRESET_NAMES,
+  type TrainOptions,
+  type PresetName,
+} from '../../train';
 import { readJSONFile, validateRunConfig } from '../../train/run';
 import { MAX_STEPS } from '../../train/presets';
 import { knownArchs } from '../../train/deps';
@@ -18,7 +27,8 @@ export function parseKeyValues(items: string[] | undefined, flag: string): Recor
   const out: Record<string, number | boolean | string> = {};
   for (const item of items ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new GroundlabError('BAD_ARGUMENT', `--${flag} "${item}": expected key=value`, { hint: `e.g. --${flag} nLayers=4,dModel=64` });
+    if (eq <= 0)
+      throw new GroundlabError('BAD_ARGUMENT', `--${flag} "${item}": expected key=value`, { hint: `e.g. --${flag} nLayers=4,dModel=64` });
     const k = item.slice(0, eq).trim();
     const v = item.slice(eq + 1).trim();
     out[k] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
@@ -33,18 +43,33 @@ export const command: Command = defineCommand(
     name: 'train',
     summary: 'Train a model from random initialisation into a run directory (the same command resumes it).',
     options: {
-      arch: { type: 'string', choices: [...knownArchs()], help: "architecture (default: transformer, or the resumed run's); variants are --model switches (docs/models.md)" },
-      preset: { type: 'string', choices: [...PRESET_NAMES], help: `model and training preset (default: tiny, or the resumed run's); ${presetHelp}` },
+      arch: {
+        type: 'string',
+        choices: [...knownArchs()],
+        help: "architecture (default: transformer, or the resumed run's); variants are --model switches (docs/models.md)",
+      },
+      preset: {
+        type: 'string',
+        choices: [...PRESET_NAMES],
+        help: `model and training preset (default: tiny, or the resumed run's); ${presetHelp}`,
+      },
       seed: { type: 'int', help: "seed of the initialisation and the data order (default: 0, or the resumed run's)" },
       steps: { type: 'int', help: "optimisation steps (default: the preset's)" },
       out: { type: 'string', help: 'run directory (default: runs/<arch>-<preset>-s<seed>)' },
       corpus: { type: 'string', help: "synthetic corpus setting: simple | realistic (default: the preset's)" },
-      'corpus-kind': { type: 'string', choices: ['synthetic', 'caption', 'image', 'chat', 'file', 'counting', 'binding'], help: 'corpus source (default synthetic; counting: the counting tasks, --knob task=multi|single|same; binding: scene binding, --knob maxObjects=6)' },
+      'corpus-kind': {
+        type: 'string',
+        choices: ['synthetic', 'caption', 'image', 'chat', 'file', 'counting', 'binding'],
+        help: 'corpus source (default synthetic; counting: the counting tasks, --knob task=multi|single|same; binding: scene binding, --knob maxObjects=6)',
+      },
       'corpus-path': { type: 'string', help: 'folder or file for --corpus-kind chat | file' },
       'corpus-seed': { type: 'int', help: 'seed of the corpus generator (default 0: every training seed sees the same corpus)' },
       knob: { type: 'list', help: 'corpus generator knob overrides, key=value,...' },
-      'shared-vocab': { type: 'boolean', help: 'w<ENV> and w<LAN> share one token id (the paper\'s open check 3)' },
-      model: { type: 'list', help: 'model config overrides, key=value,... (e.g. nLayers=4,dModel=64; per-layer switches with / between layers: mixing=none/softmax)' },
+      'shared-vocab': { type: 'boolean', help: "w<ENV> and w<LAN> share one token id (the paper's open check 3)" },
+      model: {
+        type: 'list',
+        help: 'model config overrides, key=value,... (e.g. nLayers=4,dModel=64; per-layer switches with / between layers: mixing=none/softmax)',
+      },
       'batch-size': { type: 'int', help: 'rows per batch' },
       'seq-len': { type: 'int', help: 'tokens per row' },
       lr: { type: 'number', help: 'peak learning rate' },
@@ -70,9 +95,12 @@ export const command: Command = defineCommand(
     const preset = (o.preset as PresetName | undefined) ?? stored.preset ?? 'tiny';
     const seed = (o.seed as number | undefined) ?? stored.seed ?? 0;
     if ((o.steps as number | undefined) !== undefined && ((o.steps as number) < 1 || (o.steps as number) > MAX_STEPS)) {
-      throw new GroundlabError('BAD_ARGUMENT', `--steps must be from 1 to ${MAX_STEPS.toLocaleString('en-US')}, got ${o.steps}`, { hint: 'a run needs at least one step; its loss trace (one row per step) is kept in memory' });
+      throw new GroundlabError('BAD_ARGUMENT', `--steps must be from 1 to ${MAX_STEPS.toLocaleString('en-US')}, got ${o.steps}`, {
+        hint: 'a run needs at least one step; its loss trace (one row per step) is kept in memory',
+      });
     }
-    for (const k of ['batch-size', 'seq-len'] as const) if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
+    for (const k of ['batch-size', 'seq-len'] as const)
+      if (o[k] !== undefined && (o[k] as number) < 1) throw new GroundlabError('BAD_ARGUMENT', `--${k} must be >= 1`);
     const out = (o.out as string | undefined) ?? path.join('runs', `${arch}-${preset}-s${seed}`);
     const corpus: Partial<CorpusSpec> = {};
     if (o.corpus !== undefined) corpus.setting = o.corpus as string;
