@@ -68,8 +68,20 @@ export function encodeBindingPairs(cfs: readonly BindingCounterfactual[], tokeni
   return cfs.map((c) => {
     const base = tokenizer.encode(promptTokens(c.base));
     const source = tokenizer.encode(promptTokens(c.source));
-    if (base.length !== source.length) throw new GroundlabError('BAD_ARGUMENT', `a ${c.kind} pair has prompts of ${base.length} and ${source.length} tokens; patching needs equal lengths`);
-    return { kind: c.kind, base, source, baseAnswer: tokenizer.id(c.baseAnswer), sourceAnswer: tokenizer.id(c.sourceAnswer), expected: tokenizer.id(c.expected), objects: c.base.objects.length };
+    if (base.length !== source.length)
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `a ${c.kind} pair has prompts of ${base.length} and ${source.length} tokens; patching needs equal lengths`,
+      );
+    return {
+      kind: c.kind,
+      base,
+      source,
+      baseAnswer: tokenizer.id(c.baseAnswer),
+      sourceAnswer: tokenizer.id(c.sourceAnswer),
+      expected: tokenizer.id(c.expected),
+      objects: c.base.objects.length,
+    };
   });
 }
 
@@ -134,12 +146,25 @@ function posRange(spec: PatchPositions, len: number): [number, number] {
   return [at, at];
 }
 
-export async function interventionScores(model: LanguageModel, pairs: readonly BindingPair[], interventions: readonly Intervention[], opts: BindingScoreOptions = {}): Promise<ScoreSummary> {
-  if (!pairs.length) throw new GroundlabError('BAD_ARGUMENT', 'no counterfactual pairs to score', { hint: 'give at least one pair (bindingCounterfactuals + encodeBindingPairs)' });
+export async function interventionScores(
+  model: LanguageModel,
+  pairs: readonly BindingPair[],
+  interventions: readonly Intervention[],
+  opts: BindingScoreOptions = {},
+): Promise<ScoreSummary> {
+  if (!pairs.length)
+    throw new GroundlabError('BAD_ARGUMENT', 'no counterfactual pairs to score', {
+      hint: 'give at least one pair (bindingCounterfactuals + encodeBindingPairs)',
+    });
   const known = new Set(model.hookPoints());
   const hooks = [...new Set(interventions.flatMap((iv) => iv.patches.map((p) => p.hook)))];
-  for (const h of hooks) if (!known.has(h)) throw new GroundlabError('NOT_FOUND', `no hook point "${h}"`, { hint: `hook points: ${[...known].slice(0, 12).join(', ')}, ...` });
-  checkLengths(model, pairs.map((p) => ({ ids: p.base })));
+  for (const h of hooks)
+    if (!known.has(h))
+      throw new GroundlabError('NOT_FOUND', `no hook point "${h}"`, { hint: `hook points: ${[...known].slice(0, 12).join(', ')}, ...` });
+  checkLengths(
+    model,
+    pairs.map((p) => ({ ids: p.base })),
+  );
   const V = model.config.vocabSize;
   const n = pairs.length;
   const pBase = new Float64Array(n);
@@ -152,7 +177,10 @@ export async function interventionScores(model: LanguageModel, pairs: readonly B
     for (let v = 1; v < V; v++) if (p[b * V + v] > p[b * V + best]) best = v;
     return best;
   };
-  for (const idx of lengthBatches(pairs.map((p) => ({ ids: p.base })), opts.batchSize ?? 32)) {
+  for (const idx of lengthBatches(
+    pairs.map((p) => ({ ids: p.base })),
+    opts.batchSize ?? 32,
+  )) {
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'binding interventions were stopped');
     const batch = idx.map((i) => pairs[i]);
     const lens = batch.map((p) => p.base.length);
@@ -174,7 +202,11 @@ export async function interventionScores(model: LanguageModel, pairs: readonly B
               for (const p of iv.patches.filter((q) => q.hook === hook && q.index !== undefined)) {
                 const ax = p.axis ?? 2;
                 if (ax < 2 || ax >= act.rank || p.index! < 0 || p.index! >= act.shape[ax])
-                  throw new GroundlabError('BAD_ARGUMENT', `cannot patch index ${p.index} along axis ${ax} of ${hook} (shape ${act.shape.join('x')})`, { hint: 'a per-head patch needs the head axis of a [B, T, H, X] site, e.g. the anatomy\'s heads.axis' });
+                  throw new GroundlabError(
+                    'BAD_ARGUMENT',
+                    `cannot patch index ${p.index} along axis ${ax} of ${hook} (shape ${act.shape.join('x')})`,
+                    { hint: "a per-head patch needs the head axis of a [B, T, H, X] site, e.g. the anatomy's heads.axis" },
+                  );
                 shape[ax] = act.shape[ax];
               }
               const size = shape.reduce((a, b) => a * b, 1);
@@ -188,7 +220,8 @@ export async function interventionScores(model: LanguageModel, pairs: readonly B
                 else {
                   const stride = shape.slice(ax + 1).reduce((a, b) => a * b, 1);
                   const outer = shape.slice(2, ax).reduce((a, b) => a * b, 1);
-                  for (let o = 0; o < outer; o++) for (let s = 0; s < stride; s++) inner.push(o * shape[ax] * stride + p.index * stride + s);
+                  for (let o = 0; o < outer; o++)
+                    for (let s = 0; s < stride; s++) inner.push(o * shape[ax] * stride + p.index * stride + s);
                 }
                 batch.forEach((_, b) => {
                   const [lo, hi] = posRange(p.positions, lens[b]);
@@ -233,7 +266,12 @@ export async function interventionScores(model: LanguageModel, pairs: readonly B
     baseAccuracy: okBase.reduce((a, x) => a + x, 0) / n,
     sourceAccuracy: okSource.reduce((a, x) => a + x, 0) / n,
     n: keep.length,
-    scores: interventions.map((iv, k) => ({ name: iv.name, mediation: avg((i) => pPatch[k][i] - pBase[i]), redirect: avg((i) => hit[k][i]), n: keep.length })),
+    scores: interventions.map((iv, k) => ({
+      name: iv.name,
+      mediation: avg((i) => pPatch[k][i] - pBase[i]),
+      redirect: avg((i) => hit[k][i]),
+      n: keep.length,
+    })),
   };
 }
 
@@ -260,20 +298,39 @@ export type HeadPositions = 'query' | 'last' | 'all';
  * query's positions and at the last (`positions`, default ['query', 'last']; 'all' patches the
  * scene's positions too, where a swap-slots source differs from its base token by token).
  */
-export async function headMediation(model: LanguageModel, pairs: readonly BindingPair[], opts: BindingScoreOptions & { positions?: HeadPositions[] } = {}): Promise<HeadMediationRow[]> {
+export async function headMediation(
+  model: LanguageModel,
+  pairs: readonly BindingPair[],
+  opts: BindingScoreOptions & { positions?: HeadPositions[] } = {},
+): Promise<HeadMediationRow[]> {
   const where = opts.positions ?? ['query', 'last'];
   const heads = components(model).filter((c) => c.kind === 'head');
-  if (!heads.length) throw new GroundlabError('UNSUPPORTED', 'the model has no per-head output site (its anatomy lists no heads)', { hint: 'per-head mediation needs attention-like heads (Transformer, Mamba-2, GLA) or units (LSTM, GRU)' });
+  if (!heads.length)
+    throw new GroundlabError('UNSUPPORTED', 'the model has no per-head output site (its anatomy lists no heads)', {
+      hint: 'per-head mediation needs attention-like heads (Transformer, Mamba-2, GLA) or units (LSTM, GRU)',
+    });
   const rows: HeadMediationRow[] = [];
   for (const kind of BINDING_COUNTERFACTUALS) {
     const ps = pairs.filter((p) => p.kind === kind);
     if (!ps.length) continue;
     const ivs: Intervention[] = [];
-    for (const h of heads) for (const positions of where) ivs.push({ name: `${h.name}|${positions}`, patches: [{ hook: h.hook, axis: h.axis, index: h.head, positions }] });
+    for (const h of heads)
+      for (const positions of where)
+        ivs.push({ name: `${h.name}|${positions}`, patches: [{ hook: h.hook, axis: h.axis, index: h.head, positions }] });
     const r = await interventionScores(model, ps, ivs, opts);
     r.scores.forEach((s, i) => {
       const h = heads[Math.floor(i / where.length)];
-      rows.push({ name: h.name, layer: h.layer, head: h.head!, kind, positions: where[i % where.length], mediation: s.mediation, redirect: s.redirect, n: s.n, base_accuracy: r.baseAccuracy });
+      rows.push({
+        name: h.name,
+        layer: h.layer,
+        head: h.head!,
+        kind,
+        positions: where[i % where.length],
+        mediation: s.mediation,
+        redirect: s.redirect,
+        n: s.n,
+        base_accuracy: r.baseAccuracy,
+      });
     });
   }
   return rows;
@@ -308,10 +365,16 @@ export interface HeadRole {
 /** The three stages from per-head mediation rows (needs swap-slots and change-feature rows at the query positions and the last). */
 export function classifyBindingHeads(rows: readonly HeadMediationRow[], thresholds: Partial<RoleThresholds> = {}): HeadRole[] {
   const th = { ...ROLE_THRESHOLDS, ...thresholds };
-  for (const [k, v] of Object.entries(th)) if (!(typeof v === 'number' && v > 0 && v <= 1)) throw new GroundlabError('BAD_ARGUMENT', `role threshold ${k} = ${JSON.stringify(v)}: expected a number in (0, 1]`);
+  for (const [k, v] of Object.entries(th))
+    if (!(typeof v === 'number' && v > 0 && v <= 1))
+      throw new GroundlabError('BAD_ARGUMENT', `role threshold ${k} = ${JSON.stringify(v)}: expected a number in (0, 1]`);
   for (const kind of ['swap-slots', 'change-feature'] as const)
-    if (!rows.some((r) => r.kind === kind && r.positions === 'query')) throw new GroundlabError('BAD_ARGUMENT', `the role classification needs ${kind} mediation rows`, { hint: 'run headMediation on pairs of the kinds swap-slots and change-feature' });
-  const get = (name: string, kind: BindingCounterfactualKind, positions: HeadPositions) => rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)?.mediation ?? NaN;
+    if (!rows.some((r) => r.kind === kind && r.positions === 'query'))
+      throw new GroundlabError('BAD_ARGUMENT', `the role classification needs ${kind} mediation rows`, {
+        hint: 'run headMediation on pairs of the kinds swap-slots and change-feature',
+      });
+  const get = (name: string, kind: BindingCounterfactualKind, positions: HeadPositions) =>
+    rows.find((r) => r.name === name && r.kind === kind && r.positions === positions)?.mediation ?? NaN;
   const names = [...new Set(rows.map((r) => r.name))];
   return names.map((name) => {
     const r0 = rows.find((r) => r.name === name)!;
@@ -341,7 +404,11 @@ export interface PositionPatchRow {
 }
 
 /** The residual stream entering each layer (and leaving the last) patched at the last position and at the cue from swap-slots sources. */
-export async function positionIdPatching(model: LanguageModel, pairs: readonly BindingPair[], opts: BindingScoreOptions = {}): Promise<PositionPatchRow[]> {
+export async function positionIdPatching(
+  model: LanguageModel,
+  pairs: readonly BindingPair[],
+  opts: BindingScoreOptions = {},
+): Promise<PositionPatchRow[]> {
   const ps = pairs.filter((p) => p.kind === 'swap-slots');
   if (!ps.length) throw new GroundlabError('BAD_ARGUMENT', 'position-ID patching needs swap-slots pairs');
   const sites: Array<{ hook: string; layer: number }> = [];
@@ -349,9 +416,18 @@ export async function positionIdPatching(model: LanguageModel, pairs: readonly B
   L.forEach((la, l) => sites.push({ hook: la.residPre ?? (l > 0 ? L[l - 1].residPost : ''), layer: l }));
   sites.push({ hook: L[L.length - 1].residPost, layer: L.length });
   const use = sites.filter((s) => s.hook);
-  const ivs: Intervention[] = use.flatMap((s) => (['last', 'cue'] as const).map((positions) => ({ name: `${s.hook}|${positions}`, patches: [{ hook: s.hook, positions }] })));
+  const ivs: Intervention[] = use.flatMap((s) =>
+    (['last', 'cue'] as const).map((positions) => ({ name: `${s.hook}|${positions}`, patches: [{ hook: s.hook, positions }] })),
+  );
   const r = await interventionScores(model, ps, ivs, opts);
-  return r.scores.map((s, i) => ({ hook: use[Math.floor(i / 2)].hook, layer: use[Math.floor(i / 2)].layer, positions: i % 2 === 0 ? 'last' : 'cue', redirect: s.redirect, mediation: s.mediation, n: s.n }));
+  return r.scores.map((s, i) => ({
+    hook: use[Math.floor(i / 2)].hook,
+    layer: use[Math.floor(i / 2)].layer,
+    positions: i % 2 === 0 ? 'last' : 'cue',
+    redirect: s.redirect,
+    mediation: s.mediation,
+    n: s.n,
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,9 +451,14 @@ export interface SimilarityRow {
  * colour and shape both differ, pairs with the same colour and shape in different slots, and pairs
  * that share nothing. `vectors` [n, d] row-major.
  */
-export function labelSimilarity(vectors: Float32Array, d: number, labels: ReadonlyArray<{ slot: number; colour: string; shape: string }>): Omit<SimilarityRow, 'hook' | 'layer'> {
+export function labelSimilarity(
+  vectors: Float32Array,
+  d: number,
+  labels: ReadonlyArray<{ slot: number; colour: string; shape: string }>,
+): Omit<SimilarityRow, 'hook' | 'layer'> {
   const n = labels.length;
-  if (vectors.length !== n * d) throw new GroundlabError('BAD_ARGUMENT', `labelSimilarity: ${vectors.length} values for ${n} labels of dimension ${d}`);
+  if (vectors.length !== n * d)
+    throw new GroundlabError('BAD_ARGUMENT', `labelSimilarity: ${vectors.length} values for ${n} labels of dimension ${d}`);
   const mu = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mu[j] += vectors[i * d + j] / n;
   const c = new Float64Array(n * d);
@@ -399,7 +480,14 @@ export function labelSimilarity(vectors: Float32Array, d: number, labels: Readon
       const sameSlot = la.slot === lb.slot;
       const sameC = la.colour === lb.colour;
       const sameS = la.shape === lb.shape;
-      const key = sameSlot && !sameC && !sameS ? 'samePosition' : !sameSlot && sameC && sameS ? 'sameFeatures' : !sameSlot && !sameC && !sameS ? 'unrelated' : undefined;
+      const key =
+        sameSlot && !sameC && !sameS
+          ? 'samePosition'
+          : !sameSlot && sameC && sameS
+            ? 'sameFeatures'
+            : !sameSlot && !sameC && !sameS
+              ? 'unrelated'
+              : undefined;
       if (!key) continue;
       let dot = 0;
       for (let j = 0; j < d; j++) dot += c[a * d + j] * c[b * d + j];
@@ -407,7 +495,12 @@ export function labelSimilarity(vectors: Float32Array, d: number, labels: Readon
       acc[key][1] += 1;
     }
   const m = (x: number[]) => (x[1] ? x[0] / x[1] : NaN);
-  return { samePosition: m(acc.samePosition), sameFeatures: m(acc.sameFeatures), unrelated: m(acc.unrelated), pairs: { samePosition: acc.samePosition[1], sameFeatures: acc.sameFeatures[1], unrelated: acc.unrelated[1] } };
+  return {
+    samePosition: m(acc.samePosition),
+    sameFeatures: m(acc.sameFeatures),
+    unrelated: m(acc.unrelated),
+    pairs: { samePosition: acc.samePosition[1], sameFeatures: acc.sameFeatures[1], unrelated: acc.unrelated[1] },
+  };
 }
 
 /**
@@ -415,10 +508,18 @@ export function labelSimilarity(vectors: Float32Array, d: number, labels: Readon
  * the last) at one token of every object (`token`: its colour, shape or closing `;`), compared by
  * `labelSimilarity` over the objects of `scenes`.
  */
-export async function positionFeatureSimilarity(model: LanguageModel, tokenizer: Tokenizer, scenes: readonly BindingScene[], opts: { token?: 'colour' | 'shape' | 'end'; batchSize?: number } = {}): Promise<SimilarityRow[]> {
+export async function positionFeatureSimilarity(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  scenes: readonly BindingScene[],
+  opts: { token?: 'colour' | 'shape' | 'end'; batchSize?: number } = {},
+): Promise<SimilarityRow[]> {
   const offset = { colour: 0, shape: 1, end: SLOT_TOKENS - 1 }[opts.token ?? 'shape'];
   const L = model.anatomy.layers;
-  const sites = [...L.map((la, l) => ({ hook: la.residPre ?? (l > 0 ? L[l - 1].residPost : ''), layer: l })), { hook: L[L.length - 1].residPost, layer: L.length }].filter((s) => s.hook);
+  const sites = [
+    ...L.map((la, l) => ({ hook: la.residPre ?? (l > 0 ? L[l - 1].residPost : ''), layer: l })),
+    { hook: L[L.length - 1].residPost, layer: L.length },
+  ].filter((s) => s.hook);
   const seqs = scenes.map((s) => ({ ids: tokenizer.encode(promptTokens(s)) }));
   checkLengths(model, seqs);
   const labels = scenes.flatMap((s) => s.objects.map((o, slot) => ({ slot, colour: o.colour, shape: o.shape })));
@@ -445,7 +546,14 @@ export async function positionFeatureSimilarity(model: LanguageModel, tokenizer:
         throw new GroundlabError('UNSUPPORTED', `${sites[si].hook} has shape ${act.shape.join('x')}, not [B, T, ${D}]`);
       }
       const v = (await act.data()) as Float32Array;
-      idx.forEach((j, b) => scenes[j].objects.forEach((_, slot) => vecs[si].set(v.subarray((b * T + slotStart(slot) + offset) * D, (b * T + slotStart(slot) + offset + 1) * D), (starts[j] + slot) * D)));
+      idx.forEach((j, b) =>
+        scenes[j].objects.forEach((_, slot) =>
+          vecs[si].set(
+            v.subarray((b * T + slotStart(slot) + offset) * D, (b * T + slotStart(slot) + offset + 1) * D),
+            (starts[j] + slot) * D,
+          ),
+        ),
+      );
     }
     cache.dispose();
     await new Promise((r) => setImmediate(r));
@@ -478,11 +586,19 @@ export interface BindingAccuracy {
 }
 
 /** Teacher-forced accuracy: a scene is right when the argmax is right at every answer token. */
-export async function bindingAccuracy(model: LanguageModel, tokenizer: Tokenizer, scenes: readonly BindingScene[], opts: { batchSize?: number; signal?: AbortSignal } = {}): Promise<BindingAccuracy> {
+export async function bindingAccuracy(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  scenes: readonly BindingScene[],
+  opts: { batchSize?: number; signal?: AbortSignal } = {},
+): Promise<BindingAccuracy> {
   const bs = opts.batchSize ?? 64;
   const pad = tokenizer.id(PAD);
   // Inputs are the sequence without its last token (<eos>): the targets are the tokens after them.
-  checkLengths(model, scenes.map((s) => ({ ids: tokenizer.encode(sceneTokens(s).slice(0, -1)) })));
+  checkLengths(
+    model,
+    scenes.map((s) => ({ ids: tokenizer.encode(sceneTokens(s).slice(0, -1)) })),
+  );
   const right: boolean[] = [];
   const errors: BindingErrors = { n: 0, otherObject: 0, absentFeature: 0, other: 0, bySlotOffset: [] };
   const offsets = new Map<number, number>();
@@ -534,7 +650,9 @@ export async function bindingAccuracy(model: LanguageModel, tokenizer: Tokenizer
     accuracy: right.filter(Boolean).length / Math.max(1, right.length),
     n: right.length,
     errors,
-    byObjects: group((s) => s.objects.length).sort((a, b) => a.k - b.k).map(({ k, accuracy, n }) => ({ objects: k, accuracy, n })),
+    byObjects: group((s) => s.objects.length)
+      .sort((a, b) => a.k - b.k)
+      .map(({ k, accuracy, n }) => ({ objects: k, accuracy, n })),
     byQuery: group((s) => s.query).map(({ k, accuracy, n }) => ({ query: k, accuracy, n })),
   };
 }
@@ -571,10 +689,14 @@ export interface BindingReport {
 
 function knobsOf(run: Run): BindingKnobs {
   if (run.config.corpus.kind !== 'binding') {
-    throw new GroundlabError('BAD_ARGUMENT', `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; the binding analyses need a binding run`, {
-      hint: 'train one with `groundlab train --corpus-kind binding --arch transformer --preset quick --out runs/bind-quick`',
-      codeHint: 'train one with `train({ out: "runs/bind-quick", arch: "transformer", preset: "quick", corpus: { kind: "binding" } })`',
-    });
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; the binding analyses need a binding run`,
+      {
+        hint: 'train one with `groundlab train --corpus-kind binding --arch transformer --preset quick --out runs/bind-quick`',
+        codeHint: 'train one with `train({ out: "runs/bind-quick", arch: "transformer", preset: "quick", corpus: { kind: "binding" } })`',
+      },
+    );
   }
   return bindingKnobs(run.config.corpus.knobs);
 }
@@ -592,23 +714,94 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
   const model = await run.loadModel(step);
   try {
     const common = { batchSize: o.batchSize, signal: o.signal };
-    const accuracy = await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }), common);
-    const heldOut = k.heldOut.length ? await bindingAccuracy(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/held`, query: 'colour', heldOut: 'target' }), common) : null;
-    const pairs = BINDING_COUNTERFACTUALS.flatMap((kind) => encodeBindingPairs(bindingCounterfactuals(k, { kind, counts, count: o.pairs ?? 200, seed: `${seed}/pairs` }), tok));
+    const accuracy = await bindingAccuracy(
+      model,
+      tok,
+      bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }),
+      common,
+    );
+    const heldOut = k.heldOut.length
+      ? await bindingAccuracy(
+          model,
+          tok,
+          bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/held`, query: 'colour', heldOut: 'target' }),
+          common,
+        )
+      : null;
+    const pairs = BINDING_COUNTERFACTUALS.flatMap((kind) =>
+      encodeBindingPairs(bindingCounterfactuals(k, { kind, counts, count: o.pairs ?? 200, seed: `${seed}/pairs` }), tok),
+    );
     const mediation = await headMediation(model, pairs, common);
     const roles = classifyBindingHeads(mediation, o.thresholds);
     const positionPatching = await positionIdPatching(model, pairs, common);
-    const similarity = await positionFeatureSimilarity(model, tok, bindingEvalScenes(k, { counts: all, perCount: Math.max(1, Math.ceil(200 / all.length)), seed: `${seed}/rsa` }), { batchSize: o.batchSize });
+    const similarity = await positionFeatureSimilarity(
+      model,
+      tok,
+      bindingEvalScenes(k, { counts: all, perCount: Math.max(1, Math.ceil(200 / all.length)), seed: `${seed}/rsa` }),
+      { batchSize: o.batchSize },
+    );
     const rows = [
       { section: 'accuracy', name: 'all', kind: '', positions: '', value: accuracy.accuracy, redirect: NaN, n: accuracy.n },
-      ...accuracy.byObjects.map((b) => ({ section: 'accuracy', name: `objects=${b.objects}`, kind: '', positions: '', value: b.accuracy, redirect: NaN, n: b.n })),
-      ...(heldOut ? [{ section: 'accuracy', name: 'held-out', kind: '', positions: '', value: heldOut.accuracy, redirect: NaN, n: heldOut.n }] : []),
-      ...(['otherObject', 'absentFeature', 'other'] as const).map((key) => ({ section: 'errors', name: key, kind: '', positions: '', value: accuracy.errors.n ? accuracy.errors[key] / accuracy.errors.n : NaN, redirect: NaN, n: accuracy.errors[key] })),
-      ...accuracy.errors.bySlotOffset.map((e) => ({ section: 'errors', name: `slot offset ${e.offset}`, kind: '', positions: '', value: e.n / accuracy.errors.n, redirect: NaN, n: e.n })),
-      ...mediation.map((m) => ({ section: 'mediation', name: m.name, kind: m.kind, positions: m.positions, value: m.mediation, redirect: m.redirect, n: m.n })),
+      ...accuracy.byObjects.map((b) => ({
+        section: 'accuracy',
+        name: `objects=${b.objects}`,
+        kind: '',
+        positions: '',
+        value: b.accuracy,
+        redirect: NaN,
+        n: b.n,
+      })),
+      ...(heldOut
+        ? [{ section: 'accuracy', name: 'held-out', kind: '', positions: '', value: heldOut.accuracy, redirect: NaN, n: heldOut.n }]
+        : []),
+      ...(['otherObject', 'absentFeature', 'other'] as const).map((key) => ({
+        section: 'errors',
+        name: key,
+        kind: '',
+        positions: '',
+        value: accuracy.errors.n ? accuracy.errors[key] / accuracy.errors.n : NaN,
+        redirect: NaN,
+        n: accuracy.errors[key],
+      })),
+      ...accuracy.errors.bySlotOffset.map((e) => ({
+        section: 'errors',
+        name: `slot offset ${e.offset}`,
+        kind: '',
+        positions: '',
+        value: e.n / accuracy.errors.n,
+        redirect: NaN,
+        n: e.n,
+      })),
+      ...mediation.map((m) => ({
+        section: 'mediation',
+        name: m.name,
+        kind: m.kind,
+        positions: m.positions,
+        value: m.mediation,
+        redirect: m.redirect,
+        n: m.n,
+      })),
       ...roles.map((r) => ({ section: 'role', name: r.name, kind: r.role, positions: '', value: r.mediation, redirect: NaN, n: 0 })),
-      ...positionPatching.map((p) => ({ section: 'position-id', name: p.hook, kind: 'swap-slots', positions: p.positions, value: p.mediation, redirect: p.redirect, n: p.n })),
-      ...similarity.flatMap((r) => (['samePosition', 'sameFeatures', 'unrelated'] as const).map((key) => ({ section: 'similarity', name: r.hook, kind: key, positions: 'shape', value: r[key], redirect: NaN, n: r.pairs[key] }))),
+      ...positionPatching.map((p) => ({
+        section: 'position-id',
+        name: p.hook,
+        kind: 'swap-slots',
+        positions: p.positions,
+        value: p.mediation,
+        redirect: p.redirect,
+        n: p.n,
+      })),
+      ...similarity.flatMap((r) =>
+        (['samePosition', 'sameFeatures', 'unrelated'] as const).map((key) => ({
+          section: 'similarity',
+          name: r.hook,
+          kind: key,
+          positions: 'shape',
+          value: r[key],
+          redirect: NaN,
+          n: r.pairs[key],
+        })),
+      ),
     ].map((r) => ({ step, ...r }));
     const old = ((await run.readTable('analysis/binding'))?.objects() ?? []) as Array<{ step: number }>;
     await run.writeTable('analysis/binding', aq.from([...old.filter((r) => r.step !== step), ...rows]));

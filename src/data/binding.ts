@@ -65,7 +65,17 @@ export interface BindingKnobs {
   queriesPerScene: number;
 }
 
-export const BINDING_DEFAULTS: Omit<BindingKnobs, 'heldOut'> = { colours: 8, shapes: 8, grid: 4, minObjects: 2, maxObjects: 6, queries: ['colour', 'shape'], sequences: 20000, pTwin: 0.5, queriesPerScene: 1 };
+export const BINDING_DEFAULTS: Omit<BindingKnobs, 'heldOut'> = {
+  colours: 8,
+  shapes: 8,
+  grid: 4,
+  minObjects: 2,
+  maxObjects: 6,
+  queries: ['colour', 'shape'],
+  sequences: 20000,
+  pTwin: 0.5,
+  queriesPerScene: 1,
+};
 
 export interface BindingObject {
   colour: string;
@@ -121,26 +131,42 @@ export function bindingKnobs(knobs: CorpusSpec['knobs'] = {}): BindingKnobs {
       if (!(p >= 0 && p <= 1)) throw bad('a probability in [0, 1]');
       k.pTwin = p;
     } else if (key === 'queries') {
-      const qs = String(v).split(/[\/;, ]+/).filter(Boolean);
-      if (!qs.length || qs.some((q) => !BINDING_QUERIES.includes(q as BindingQuery))) throw bad(`query kinds separated by "/", from ${BINDING_QUERIES.join(', ')}`);
+      const qs = String(v)
+        .split(/[\/;, ]+/)
+        .filter(Boolean);
+      if (!qs.length || qs.some((q) => !BINDING_QUERIES.includes(q as BindingQuery)))
+        throw bad(`query kinds separated by "/", from ${BINDING_QUERIES.join(', ')}`);
       k.queries = qs as BindingQuery[];
     } else if (key === 'heldOut') heldOut = String(v).trim();
     else throw new GroundlabError('BAD_CONFIG', `unknown binding knob "${key}"`, { hint: `binding knobs: ${known.join(', ')}` });
   }
-  if (k.minObjects > k.maxObjects) throw new GroundlabError('BAD_CONFIG', `binding knobs minObjects ${k.minObjects} > maxObjects ${k.maxObjects}`, { hint: 'set minObjects <= maxObjects' });
+  if (k.minObjects > k.maxObjects)
+    throw new GroundlabError('BAD_CONFIG', `binding knobs minObjects ${k.minObjects} > maxObjects ${k.maxObjects}`, {
+      hint: 'set minObjects <= maxObjects',
+    });
   const most = Math.min(k.colours, k.shapes, k.grid * k.grid);
   if (k.maxObjects > most)
-    throw new GroundlabError('BAD_CONFIG', `binding knob maxObjects = ${k.maxObjects}: a scene's colours, shapes and cells are distinct, so at most ${most} objects fit (colours ${k.colours}, shapes ${k.shapes}, grid ${k.grid} x ${k.grid})`, { hint: `lower maxObjects to ${most} or raise colours / shapes / grid` });
+    throw new GroundlabError(
+      'BAD_CONFIG',
+      `binding knob maxObjects = ${k.maxObjects}: a scene's colours, shapes and cells are distinct, so at most ${most} objects fit (colours ${k.colours}, shapes ${k.shapes}, grid ${k.grid} x ${k.grid})`,
+      { hint: `lower maxObjects to ${most} or raise colours / shapes / grid` },
+    );
   if (heldOut === undefined || heldOut === 'diagonal') k.heldOut = diagonalHeldOut(k.colours, k.shapes);
   else if (heldOut === '' || heldOut === 'none') k.heldOut = [];
   else {
     const cs = new Set(bindingColours(k));
     const ss = new Set(bindingShapes(k));
-    k.heldOut = heldOut.split(/[\/;, ]+/).filter(Boolean).map((x) => {
-      const [c, s] = x.split('-');
-      if (!cs.has(c) || !ss.has(s)) throw new GroundlabError('BAD_CONFIG', `binding knob heldOut: "${x}" is not a colour-shape combination of this corpus`, { hint: `write e.g. heldOut=${combo(BINDING_COLOURS[0], BINDING_SHAPES[1])}/${combo(BINDING_COLOURS[1], BINDING_SHAPES[0])}, diagonal or none; colours ${[...cs].join(' ')}; shapes ${[...ss].join(' ')}` });
-      return combo(c, s);
-    });
+    k.heldOut = heldOut
+      .split(/[\/;, ]+/)
+      .filter(Boolean)
+      .map((x) => {
+        const [c, s] = x.split('-');
+        if (!cs.has(c) || !ss.has(s))
+          throw new GroundlabError('BAD_CONFIG', `binding knob heldOut: "${x}" is not a colour-shape combination of this corpus`, {
+            hint: `write e.g. heldOut=${combo(BINDING_COLOURS[0], BINDING_SHAPES[1])}/${combo(BINDING_COLOURS[1], BINDING_SHAPES[0])}, diagonal or none; colours ${[...cs].join(' ')}; shapes ${[...ss].join(' ')}`,
+          });
+        return combo(c, s);
+      });
   }
   return k;
 }
@@ -205,7 +231,22 @@ export const cuePosition = (nObjects: number): number => 1 + SLOT_TOKENS * nObje
 /** The fixed vocabulary: specials, colours, shapes, digits, then the structure words. */
 export function bindingTokenizer(k: Pick<BindingKnobs, 'colours' | 'shapes' | 'grid' | 'maxObjects'>): WordTokenizer {
   const digits = Array.from({ length: Math.max(k.grid, k.maxObjects + 1, 10) }, (_, i) => String(i));
-  const words = [...bindingColours(k), ...bindingShapes(k), ...digits, 'at', ';', 'colour', 'shape', 'where', 'how', 'many', 'of', 'is', 'objects', '?'];
+  const words = [
+    ...bindingColours(k),
+    ...bindingShapes(k),
+    ...digits,
+    'at',
+    ';',
+    'colour',
+    'shape',
+    'where',
+    'how',
+    'many',
+    'of',
+    'is',
+    'objects',
+    '?',
+  ];
   return new WordTokenizer({ nouns: [], words });
 }
 
@@ -227,10 +268,14 @@ export interface SceneOptions {
 /** One scene of n objects (distinct colours, shapes and cells) with a query, drawn with rng. */
 export function bindingScene(k: BindingKnobs, n: number, rng: Rng, opts: SceneOptions = {}): BindingScene {
   if (!Number.isInteger(n) || n < 1 || n > Math.min(k.colours, k.shapes, k.grid * k.grid))
-    throw new GroundlabError('BAD_ARGUMENT', `a binding scene of ${n} objects: expected 1..${Math.min(k.colours, k.shapes, k.grid * k.grid)} (distinct colours, shapes and cells)`);
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `a binding scene of ${n} objects: expected 1..${Math.min(k.colours, k.shapes, k.grid * k.grid)} (distinct colours, shapes and cells)`,
+    );
   const mode = opts.heldOut ?? 'exclude';
   const held = heldSet(k);
-  if (mode === 'target' && !held.size) throw new GroundlabError('BAD_ARGUMENT', 'held-out evaluation scenes need held-out combinations (the knob heldOut is none)');
+  if (mode === 'target' && !held.size)
+    throw new GroundlabError('BAD_ARGUMENT', 'held-out evaluation scenes need held-out combinations (the knob heldOut is none)');
   const query = opts.query ?? k.queries[rng.int(k.queries.length)];
   for (let attempt = 0; attempt < 1000; attempt++) {
     const cols = rng.shuffle(bindingColours(k)).slice(0, n);
@@ -244,7 +289,11 @@ export function bindingScene(k: BindingKnobs, n: number, rng: Rng, opts: SceneOp
     return { objects, query, target };
   }
   // Rejection failed (e.g. too many held-out combinations for this n): say so.
-  throw new GroundlabError('BAD_CONFIG', `could not draw a ${n}-object binding scene ${mode === 'exclude' ? 'without held-out combinations' : 'whose target alone is held out'} in 1000 tries`, { hint: 'hold out fewer colour-shape combinations (knob heldOut) or use more colours and shapes' });
+  throw new GroundlabError(
+    'BAD_CONFIG',
+    `could not draw a ${n}-object binding scene ${mode === 'exclude' ? 'without held-out combinations' : 'whose target alone is held out'} in 1000 tries`,
+    { hint: 'hold out fewer colour-shape combinations (knob heldOut) or use more colours and shapes' },
+  );
 }
 
 /** The conjunction twin: the target and another object exchange the queried attribute (the cue stays): the same words, other bindings, another answer. Undefined for count queries or a single object. */
@@ -284,10 +333,14 @@ export function generateBinding(k: BindingKnobs, seed: number): BindingScene[] {
 }
 
 /** Evaluation scenes: `perCount` for each object count, seeded; `heldOut: 'target'` queries held-out combinations. */
-export function bindingEvalScenes(k: BindingKnobs, o: { counts: readonly number[]; perCount: number; seed: number | string; query?: BindingQuery; heldOut?: 'exclude' | 'target' | 'any' }): BindingScene[] {
+export function bindingEvalScenes(
+  k: BindingKnobs,
+  o: { counts: readonly number[]; perCount: number; seed: number | string; query?: BindingQuery; heldOut?: 'exclude' | 'target' | 'any' },
+): BindingScene[] {
   const rng = new Rng(`${o.seed}/binding-eval/${o.heldOut ?? 'exclude'}/${o.query ?? 'mixed'}`);
   const out: BindingScene[] = [];
-  for (const n of o.counts) for (let i = 0; i < o.perCount; i++) out.push(bindingScene(k, n, rng, { query: o.query, heldOut: o.heldOut ?? 'exclude' }));
+  for (const n of o.counts)
+    for (let i = 0; i < o.perCount; i++) out.push(bindingScene(k, n, rng, { query: o.query, heldOut: o.heldOut ?? 'exclude' }));
   return out;
 }
 
@@ -298,7 +351,11 @@ export type BindingCounterfactualKind = 'swap-slots' | 'change-feature' | 'chang
 export const BINDING_COUNTERFACTUALS: readonly BindingCounterfactualKind[] = ['swap-slots', 'change-feature', 'change-cue'];
 
 /** The causal variable each counterfactual carries from source to base. */
-export const COUNTERFACTUAL_VARIABLE: Record<BindingCounterfactualKind, 'id' | 'feature' | 'cue'> = { 'swap-slots': 'id', 'change-feature': 'feature', 'change-cue': 'cue' };
+export const COUNTERFACTUAL_VARIABLE: Record<BindingCounterfactualKind, 'id' | 'feature' | 'cue'> = {
+  'swap-slots': 'id',
+  'change-feature': 'feature',
+  'change-cue': 'cue',
+};
 
 export interface BindingCounterfactual {
   kind: BindingCounterfactualKind;
@@ -318,8 +375,14 @@ function attr(s: BindingScene, slot: number): string {
 }
 
 /** A counterfactual of a colour or shape query (one answer token); rng picks the other object or the new feature. */
-export function bindingCounterfactual(k: BindingKnobs, kind: BindingCounterfactualKind, base: BindingScene, rng: Rng): BindingCounterfactual {
-  if (base.query !== 'colour' && base.query !== 'shape') throw new GroundlabError('BAD_ARGUMENT', `counterfactuals need a colour or shape query (one answer token), not "${base.query}"`);
+export function bindingCounterfactual(
+  k: BindingKnobs,
+  kind: BindingCounterfactualKind,
+  base: BindingScene,
+  rng: Rng,
+): BindingCounterfactual {
+  if (base.query !== 'colour' && base.query !== 'shape')
+    throw new GroundlabError('BAD_ARGUMENT', `counterfactuals need a colour or shape query (one answer token), not "${base.query}"`);
   const n = base.objects.length;
   const other = () => {
     let j = rng.int(n - 1);
@@ -331,8 +394,15 @@ export function bindingCounterfactual(k: BindingKnobs, kind: BindingCounterfactu
     const used = new Set(base.objects.map((o) => (base.query === 'colour' ? o.colour : o.shape)));
     const pool = (base.query === 'colour' ? bindingColours(k) : bindingShapes(k)).filter((f) => !used.has(f));
     const t = base.objects[base.target];
-    const ok = pool.filter((f) => !isHeldOut(k, base.query === 'colour' ? { colour: f, shape: t.shape } : { colour: t.colour, shape: f }) || isHeldOut(k, t));
-    if (!ok.length) throw new GroundlabError('BAD_CONFIG', `change-feature needs a ${base.query} absent from the scene: ${n} objects use all ${used.size}`, { hint: `use scenes of fewer objects or raise the knob ${base.query}s` });
+    const ok = pool.filter(
+      (f) => !isHeldOut(k, base.query === 'colour' ? { colour: f, shape: t.shape } : { colour: t.colour, shape: f }) || isHeldOut(k, t),
+    );
+    if (!ok.length)
+      throw new GroundlabError(
+        'BAD_CONFIG',
+        `change-feature needs a ${base.query} absent from the scene: ${n} objects use all ${used.size}`,
+        { hint: `use scenes of fewer objects or raise the knob ${base.query}s` },
+      );
     const f = ok[rng.int(ok.length)];
     const objects = base.objects.map((o) => ({ ...o }));
     if (base.query === 'colour') objects[base.target].colour = f;
@@ -351,11 +421,23 @@ export function bindingCounterfactual(k: BindingKnobs, kind: BindingCounterfactu
     const source = { objects, query: base.query, target: j };
     return { kind, base, source, baseAnswer, sourceAnswer: attr(source, j), expected: attr(base, j) };
   }
-  throw new GroundlabError('BAD_ARGUMENT', `unknown binding counterfactual "${String(kind)}"`, { hint: `kinds: ${BINDING_COUNTERFACTUALS.join(', ')}` });
+  throw new GroundlabError('BAD_ARGUMENT', `unknown binding counterfactual "${String(kind)}"`, {
+    hint: `kinds: ${BINDING_COUNTERFACTUALS.join(', ')}`,
+  });
 }
 
 /** `count` counterfactuals of one kind on scenes of `counts` objects (colour or shape queries), seeded. */
-export function bindingCounterfactuals(k: BindingKnobs, o: { kind: BindingCounterfactualKind; counts: readonly number[]; count: number; seed: number | string; query?: 'colour' | 'shape'; heldOut?: 'exclude' | 'any' }): BindingCounterfactual[] {
+export function bindingCounterfactuals(
+  k: BindingKnobs,
+  o: {
+    kind: BindingCounterfactualKind;
+    counts: readonly number[];
+    count: number;
+    seed: number | string;
+    query?: 'colour' | 'shape';
+    heldOut?: 'exclude' | 'any';
+  },
+): BindingCounterfactual[] {
   const rng = new Rng(`${o.seed}/binding-cf/${o.kind}`);
   const out: BindingCounterfactual[] = [];
   for (let i = 0; i < o.count; i++) {
@@ -395,10 +477,14 @@ export class BindingDataset implements TokenDataset {
       const toks = sceneTokens(s);
       if (toks.length > seqLen + 1) {
         const most = Math.floor((seqLen + 1 - (toks.length - SLOT_TOKENS * s.objects.length)) / SLOT_TOKENS); // what the queries, answers, <bos> and <eos> leave
-        throw new GroundlabError('BAD_CONFIG', `a binding scene of ${s.objects.length} objects has ${toks.length} tokens, more than seqLen + 1 = ${seqLen + 1}`, {
-          hint: `lower the knob maxObjects to ${most} or raise --seq-len to ${toks.length - 1}`,
-          codeHint: `lower the knob maxObjects to ${most} or raise \`seqLen\` to ${toks.length - 1}`,
-        });
+        throw new GroundlabError(
+          'BAD_CONFIG',
+          `a binding scene of ${s.objects.length} objects has ${toks.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
+          {
+            hint: `lower the knob maxObjects to ${most} or raise --seq-len to ${toks.length - 1}`,
+            codeHint: `lower the knob maxObjects to ${most} or raise \`seqLen\` to ${toks.length - 1}`,
+          },
+        );
       }
       const r = new Int32Array(seqLen + 1).fill(pad);
       r.set(tokenizer.encode(toks));
@@ -413,7 +499,8 @@ export class BindingDataset implements TokenDataset {
   }
 
   private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.size)
+      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
   }
 
   row(i: number): Int32Array {
@@ -429,5 +516,8 @@ export class BindingDataset implements TokenDataset {
 
 /** Scenes as episodes (one turn each, the tokens after `<bos>` as its utterance), for the corpus statistics. */
 export function bindingEpisodes(scenes: readonly BindingScene[]): Episode[] {
-  return scenes.map((s, i) => ({ id: `bind-${i}`, turns: [{ speaker: BOS, env: { situation: [], before: [], during: [], after: [] }, utterance: sceneTokens(s).slice(1) }] }));
+  return scenes.map((s, i) => ({
+    id: `bind-${i}`,
+    turns: [{ speaker: BOS, env: { situation: [], before: [], during: [], after: [] }, utterance: sceneTokens(s).slice(1) }],
+  }));
 }

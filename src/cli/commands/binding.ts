@@ -16,7 +16,8 @@ const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 export const command: Command = defineCommand(
   {
     name: 'binding',
-    summary: 'Binding mechanisms of one checkpoint of a scene binding run: accuracy by objects, per-head mediation and roles, position-ID patching.',
+    summary:
+      'Binding mechanisms of one checkpoint of a scene binding run: accuracy by objects, per-head mediation and roles, position-ID patching.',
     positionals: [{ name: 'run', help: 'run directory of a binding run (`groundlab train --corpus-kind binding`)' }],
     options: {
       step: { type: 'int', help: 'checkpoint step (default: the last)' },
@@ -24,7 +25,11 @@ export const command: Command = defineCommand(
       'per-count': { type: 'int', default: 100, help: 'accuracy scenes per number of objects' },
       'id-threshold': { type: 'number', default: 0.5, help: 'swap-slots mediation from which a head is an ID head' },
       'feature-threshold': { type: 'number', default: 0.5, help: 'change-feature mediation from which a head is a feature retrieval head' },
-      'last-share': { type: 'number', default: 0.5, help: "share of an ID head's mediation at the last position from which it is an ID selection head" },
+      'last-share': {
+        type: 'number',
+        default: 0.5,
+        help: "share of an ID head's mediation at the last position from which it is an ID selection head",
+      },
       seed: { type: 'int', default: 0, help: 'seed of the scenes and pairs' },
     },
     examples: ['groundlab binding runs/bind-quick', 'groundlab binding runs/bind-quick --step 1500 --pairs 100 --id-threshold 0.3'],
@@ -54,17 +59,47 @@ export const command: Command = defineCommand(
       process.stdout.write(
         [
           `run ${run.dir}, step ${r.step} (${r.seconds.toFixed(1)} s)`,
-          textTable(acc, [['set', 'scenes'], ['accuracy', 'accuracy'], ['n', 'n']]),
+          textTable(acc, [
+            ['set', 'scenes'],
+            ['accuracy', 'accuracy'],
+            ['n', 'n'],
+          ]),
           `errors: ${r.accuracy.errors.n} (another object's attribute ${r.accuracy.errors.otherObject}, by slot offset ${r.accuracy.errors.bySlotOffset.map((x) => `${x.offset > 0 ? '+' : ''}${x.offset}: ${x.n}`).join(', ') || '-'}; absent feature ${r.accuracy.errors.absentFeature}; other ${r.accuracy.errors.other})`,
           '',
           'per-head mediation (swap-slots = position ID, change-feature = feature, change-cue = query) and roles',
-          textTable(roles, [['name', 'head'], ['id', 'id'], ['idLast', 'id (last)'], ['feature', 'feature'], ['cue', 'cue'], ['role', 'role']]),
+          textTable(roles, [
+            ['name', 'head'],
+            ['id', 'id'],
+            ['idLast', 'id (last)'],
+            ['feature', 'feature'],
+            ['cue', 'cue'],
+            ['role', 'role'],
+          ]),
           '',
           'position-ID patching (residual stream entering each layer, from swap-slots sources)',
-          textTable(pp, [['hook', 'hook'], ['positions', 'at'], ['redirect', 'redirected'], ['mediation', 'mediation'], ['n', 'n']]),
+          textTable(pp, [
+            ['hook', 'hook'],
+            ['positions', 'at'],
+            ['redirect', 'redirected'],
+            ['mediation', 'mediation'],
+            ['n', 'n'],
+          ]),
           '',
           'similarity of object states at their shape token (centred cosine): same slot, other features vs. same features, other slot',
-          textTable(r.similarity.map((x) => ({ hook: x.hook, samePosition: f3(x.samePosition), sameFeatures: f3(x.sameFeatures), unrelated: f3(x.unrelated) })), [['hook', 'hook'], ['samePosition', 'same position'], ['sameFeatures', 'same features'], ['unrelated', 'unrelated']]),
+          textTable(
+            r.similarity.map((x) => ({
+              hook: x.hook,
+              samePosition: f3(x.samePosition),
+              sameFeatures: f3(x.sameFeatures),
+              unrelated: f3(x.unrelated),
+            })),
+            [
+              ['hook', 'hook'],
+              ['samePosition', 'same position'],
+              ['sameFeatures', 'same features'],
+              ['unrelated', 'unrelated'],
+            ],
+          ),
           '',
         ].join('\n'),
       );
