@@ -11,6 +11,8 @@ setup_slurm
 setup_kernel
 setup_extension
 cd "$ROOT"
+log "checking the formatting of src/ and extension/src/ (npm run format fixes it)"
+npm run --silent format:check
 log "running the tests"
 node --test --test-concurrency=2 --test-reporter=spec dist/test/
 log "running the op and gradient tests again on pure wasm (GROUNDLAB_BACKEND=wasm)"
