@@ -207,7 +207,7 @@ async function profileStep(): Promise<Row[]> {
 
 function table(rows: Row[]): string {
   if (!rows.length) return '(none)\n';
-  const keys = Object.keys(rows[0]);
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))]; // rows may add columns (PyTorch at quick only)
   const fmt = (v: unknown) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) : String(v ?? ''));
   return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${keys.map((k) => fmt(r[k])).join(' | ')} |`)].join('\n') + '\n';
 }
