@@ -98,7 +98,10 @@ export class KernelHandler {
   private current: Cell | undefined;
   private last: Cell | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Execute requests numbered below this are answered "aborted" (they were queued when a cell failed). */
   private abortQueuedBefore = -Infinity;
+  /** Shell requests received so far: a sequence number, not a clock (two requests can share a millisecond). */
+  private receivedCount = 0;
   private readyPromise: Promise<void> | undefined;
   private loadError: unknown;
   private announced = false;
@@ -173,7 +176,7 @@ export class KernelHandler {
   receive(req: Request): Promise<void> {
     const type = req.header.msg_type;
     if (req.channel === 'control' || type === 'kernel_info_request') return this.busy(req, () => this.handle(req));
-    const received = this.now();
+    const received = ++this.receivedCount;
     this.queue = this.queue
       .then(() => this.ready())
       .then(() => this.busy(req, () => (type === 'execute_request' ? this.execute(req, received) : this.handle(req))));
@@ -381,7 +384,7 @@ export class KernelHandler {
       return;
     }
     void this.out.publish('error', err, req.header);
-    if (c.stop_on_error !== false) this.abortQueuedBefore = this.now();
+    if (c.stop_on_error !== false) this.abortQueuedBefore = this.receivedCount + 1; // every request received so far
     await this.reply(req, 'execute_reply', { status: 'error', execution_count: cell.count, ...err });
   }
 
