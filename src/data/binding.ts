@@ -30,9 +30,10 @@
  */
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
-import type { CorpusSpec, Episode, TokenDataset, Tokenizer } from './types';
-import { BOS, EOS, PAD } from './tokens';
+import type { CorpusSpec, Episode, Tokenizer } from './types';
+import { BOS, EOS } from './tokens';
 import { WordTokenizer } from './tokenizer';
+import { SequenceRowsDataset } from './dataset';
 
 export type BindingQuery = 'colour' | 'shape' | 'where' | 'count';
 export const BINDING_QUERIES: readonly BindingQuery[] = ['colour', 'shape', 'where', 'count'];
@@ -461,57 +462,33 @@ export function bindingLossMask(s: BindingScene): Uint8Array {
 }
 
 /** One row per scene, padded to seqLen + 1 ids; the mask keeps the answer and `<eos>`. */
-export class BindingDataset implements TokenDataset {
-  readonly size: number;
-  readonly featureDim = 0;
-  private readonly rows: Int32Array[];
-  private readonly masks: Uint8Array[];
-
+export class BindingDataset extends SequenceRowsDataset {
   constructor(
     readonly scenes: readonly BindingScene[],
     tokenizer: Tokenizer,
-    readonly seqLen: number,
+    seqLen: number,
   ) {
-    const pad = tokenizer.id(PAD);
-    this.rows = scenes.map((s) => {
-      const toks = sceneTokens(s);
-      if (toks.length > seqLen + 1) {
-        const most = Math.floor((seqLen + 1 - (toks.length - SLOT_TOKENS * s.objects.length)) / SLOT_TOKENS); // what the queries, answers, <bos> and <eos> leave
-        throw new GroundlabError(
-          'BAD_CONFIG',
-          `a binding scene of ${s.objects.length} objects has ${toks.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
-          {
-            hint: `lower the knob maxObjects to ${most} or raise --seq-len to ${toks.length - 1}`,
-            codeHint: `lower the knob maxObjects to ${most} or raise \`seqLen\` to ${toks.length - 1}`,
-          },
-        );
-      }
-      const r = new Int32Array(seqLen + 1).fill(pad);
-      r.set(tokenizer.encode(toks));
-      return r;
-    });
-    this.masks = scenes.map((s) => {
-      const m = new Uint8Array(seqLen);
-      m.set(bindingLossMask(s));
-      return m;
-    });
-    this.size = this.rows.length;
+    super(checkedScenes(scenes, seqLen), scenes.map(bindingLossMask), tokenizer, seqLen);
   }
+}
 
-  private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size)
-      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
-  }
-
-  row(i: number): Int32Array {
-    this.check(i);
-    return this.rows[i].slice();
-  }
-
-  mask(i: number): Uint8Array {
-    this.check(i);
-    return this.masks[i].slice();
-  }
+/** The scenes' tokens, each checked to fit seqLen + 1. */
+function checkedScenes(scenes: readonly BindingScene[], seqLen: number): string[][] {
+  return scenes.map((s) => {
+    const toks = sceneTokens(s);
+    if (toks.length > seqLen + 1) {
+      const most = Math.floor((seqLen + 1 - (toks.length - SLOT_TOKENS * s.objects.length)) / SLOT_TOKENS); // what the queries, answers, <bos> and <eos> leave
+      throw new GroundlabError(
+        'BAD_CONFIG',
+        `a binding scene of ${s.objects.length} objects has ${toks.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
+        {
+          hint: `lower the knob maxObjects to ${most} or raise --seq-len to ${toks.length - 1}`,
+          codeHint: `lower the knob maxObjects to ${most} or raise \`seqLen\` to ${toks.length - 1}`,
+        },
+      );
+    }
+    return toks;
+  });
 }
 
 /** Scenes as episodes (one turn each, the tokens after `<bos>` as its utterance), for the corpus statistics. */

@@ -18,9 +18,10 @@
  */
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
-import type { CorpusSpec, Episode, TokenDataset, Tokenizer } from './types';
-import { BOS, PAD } from './tokens';
+import type { CorpusSpec, Episode, Tokenizer } from './types';
+import { BOS } from './tokens';
 import { WordTokenizer } from './tokenizer';
+import { SequenceRowsDataset } from './dataset';
 
 export type CountingTask = 'multi' | 'single' | 'same';
 export const COUNTING_TASKS: readonly CountingTask[] = ['multi', 'single', 'same'];
@@ -164,55 +165,31 @@ export function countingLossMask(s: CountingSequence): Uint8Array {
 }
 
 /** One row per sequence, padded to seqLen + 1 ids; the mask keeps the response phase and the end token. */
-export class CountingDataset implements TokenDataset {
-  readonly size: number;
-  readonly featureDim = 0;
-  private readonly rows: Int32Array[];
-  private readonly masks: Uint8Array[];
-
+export class CountingDataset extends SequenceRowsDataset {
   constructor(
     readonly sequences: readonly CountingSequence[],
     tokenizer: Tokenizer,
-    readonly seqLen: number,
+    seqLen: number,
   ) {
-    const pad = tokenizer.id(PAD);
-    this.rows = sequences.map((s) => {
-      if (s.tokens.length > seqLen + 1) {
-        throw new GroundlabError(
-          'BAD_CONFIG',
-          `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
-          {
-            hint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise --seq-len to ${s.tokens.length - 1}`,
-            codeHint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise \`seqLen\` to ${s.tokens.length - 1}`,
-          },
-        );
-      }
-      const r = new Int32Array(seqLen + 1).fill(pad);
-      r.set(tokenizer.encode(s.tokens));
-      return r;
-    });
-    this.masks = sequences.map((s) => {
-      const m = new Uint8Array(seqLen);
-      m.set(countingLossMask(s));
-      return m;
-    });
-    this.size = this.rows.length;
+    super(checkedCounting(sequences, seqLen), sequences.map(countingLossMask), tokenizer, seqLen);
   }
+}
 
-  private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size)
-      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
-  }
-
-  row(i: number): Int32Array {
-    this.check(i);
-    return this.rows[i].slice();
-  }
-
-  mask(i: number): Uint8Array {
-    this.check(i);
-    return this.masks[i].slice();
-  }
+/** The sequences' tokens, each checked to fit seqLen + 1. */
+function checkedCounting(sequences: readonly CountingSequence[], seqLen: number): string[][] {
+  return sequences.map((s) => {
+    if (s.tokens.length > seqLen + 1) {
+      throw new GroundlabError(
+        'BAD_CONFIG',
+        `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
+        {
+          hint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise --seq-len to ${s.tokens.length - 1}`,
+          codeHint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise \`seqLen\` to ${s.tokens.length - 1}`,
+        },
+      );
+    }
+    return s.tokens;
+  });
 }
 
 /** Sequences as episodes (one turn each, the tokens after `<bos>` as its utterance), for the corpus statistics. */

@@ -6,7 +6,7 @@
  */
 import { GroundlabError } from '../errors';
 import type { Episode, TokenDataset, Tokenizer } from './types';
-import { EOS, PATCH, episodeTokens } from './tokens';
+import { EOS, PAD, PATCH, episodeTokens } from './tokens';
 
 export interface PackOptions {
   seqLen: number;
@@ -132,4 +132,51 @@ export function packEpisodes(episodes: readonly Episode[], tokenizer: Tokenizer,
   }
   const padId = tokenizer.id('<pad>');
   return new PackedDataset(stream, total, seqLen, padId, featureDim, patchIndex, featureDim > 0 ? patchFeatures : undefined);
+}
+
+/**
+ * One sequence per row, no packing (the task corpora: counting, binding): each token list is
+ * padded with "<pad>" to seqLen + 1 ids and its loss mask (one entry per target position) with 0 to
+ * seqLen. The caller checks the lengths first, with advice of its own.
+ */
+export class SequenceRowsDataset implements TokenDataset {
+  readonly size: number;
+  readonly featureDim = 0;
+  private readonly rows: Int32Array[];
+  private readonly masks: Uint8Array[];
+
+  constructor(
+    tokens: ReadonlyArray<readonly string[]>,
+    masks: readonly Uint8Array[],
+    tokenizer: Tokenizer,
+    readonly seqLen: number,
+  ) {
+    const pad = tokenizer.id(PAD);
+    this.rows = tokens.map((toks) => {
+      const r = new Int32Array(seqLen + 1).fill(pad);
+      r.set(tokenizer.encode(toks as string[]));
+      return r;
+    });
+    this.masks = masks.map((lossMask) => {
+      const m = new Uint8Array(seqLen);
+      m.set(lossMask);
+      return m;
+    });
+    this.size = this.rows.length;
+  }
+
+  private check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.size)
+      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
+  }
+
+  row(i: number): Int32Array {
+    this.check(i);
+    return this.rows[i].slice();
+  }
+
+  mask(i: number): Uint8Array {
+    this.check(i);
+    return this.masks[i].slice();
+  }
 }
