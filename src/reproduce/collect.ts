@@ -9,6 +9,7 @@ import { meanCI } from '../metrics/stats';
 import type { SweepSpec } from '../sweep/spec';
 import { expandCells } from '../sweep/spec';
 import { readCellState } from '../sweep/store';
+import { REGISTRY } from '../analysis/analyses';
 
 export type Row = Record<string, unknown>;
 
@@ -60,7 +61,13 @@ function runTiming(dir: string, lastCheckpoint: string | undefined): RunTiming {
   return timing;
 }
 
-export const TABLES = ['gain_summary', 'gain', 'cooccurrence', 'saliency', 'head_counts', 'heads', 'lens', 'ablation'] as const;
+/** The analysis tables read from every run: those the report's own figures and claims use, and those the registry's REPORT.md sections ask for. */
+export const TABLES: readonly string[] = [
+  ...new Set([
+    ...['gain_summary', 'gain', 'cooccurrence', 'saliency', 'head_counts', 'heads', 'lens', 'ablation'],
+    ...REGISTRY.flatMap((a) => a.reproduce?.reads ?? []),
+  ]),
+];
 
 function labelOf(group: string, params: Record<string, unknown>): string {
   const arch = String(params.arch ?? 'transformer');

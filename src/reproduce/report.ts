@@ -9,6 +9,8 @@ import { atomicWrite } from '../io/atomic';
 import { lineChart, heatmap } from '../viz/figures';
 import { renderVegaLite } from '../viz/render';
 import { at, lastStep, overSeeds, type Row, type RunTables } from './collect';
+import { REGISTRY, type ReportContext } from '../analysis/analyses';
+import { ablationTable } from '../analysis/analyses/ablation';
 
 export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'not measured';
 
@@ -65,37 +67,7 @@ const ci = (g: { mean: number; lo: number; hi: number; n: number }) =>
     ? `${g.mean.toFixed(2)} nats (95% CI ${g.lo.toFixed(2)} to ${g.hi.toFixed(2)}, ${g.n} seeds)`
     : `${g.mean.toFixed(2)} nats (1 seed)`;
 
-/** Per step, the ablation rows of a kind averaged over seeds; p is the largest over seeds. */
-export function ablationTable(runs: RunTables[], label: string, kind: 'aggregate' | 'gather'): Row[] {
-  const by = new Map<number, Row[]>();
-  for (const run of runs.filter((r) => r.label === label)) {
-    for (const r of run.tables.ablation ?? []) {
-      if (r.kind !== kind) continue;
-      const s = num(r.step);
-      by.set(s, [...(by.get(s) ?? []), r]);
-    }
-  }
-  const mean = (rs: Row[], k: string) => {
-    const xs = rs.map((r) => num(r[k])).filter(Number.isFinite);
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-  };
-  return [...by.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([step, rs]) => {
-      const ps = rs.map((r) => num(r.p_t)).filter(Number.isFinite);
-      return {
-        step,
-        heads: mean(rs, 'heads'),
-        mean_layer: mean(rs, 'mean_layer'),
-        ablated: mean(rs, 'ablated'),
-        control: mean(rs, 'control'),
-        intact: mean(rs, 'intact'),
-        p: ps.length ? Math.max(...ps) : NaN,
-        p_text: ps.length ? fp(Math.max(...ps)) : 'no heads',
-        seeds: rs.length,
-      };
-    });
-}
+export { ablationTable };
 
 /** Build the claims from the collected runs. */
 export function judgeClaims(runs: RunTables[]): Claim[] {
@@ -535,36 +507,22 @@ export async function writeReport(
     ),
   );
 
-  // Tables.
-  const counts = overSeeds(tr, 'head_counts', 'aggregate_heads').map((r) => {
-    const s = num(r.step);
-    const get = (f: string) => overSeeds(tr, 'head_counts', f).find((x) => num(x.step) === s)?.mean;
-    return {
-      step: s,
-      aggregate_heads: r.mean,
-      aggregate_mean_layer: get('aggregate_mean_layer'),
-      gather_heads: get('gather_heads'),
-      gather_mean_layer: get('gather_mean_layer'),
-    };
-  });
-  await tab('head-counts', counts, [
-    ['step', 'checkpoint'],
-    ['aggregate_heads', 'aggregate heads'],
-    ['aggregate_mean_layer', 'mean layer'],
-    ['gather_heads', 'gather heads'],
-    ['gather_mean_layer', 'mean layer'],
-  ]);
-  const abCols: Array<[string, string]> = [
-    ['step', 'checkpoint'],
-    ['heads', 'heads'],
-    ['mean_layer', 'mean layer'],
-    ['ablated', 'surprisal, heads zeroed'],
-    ['control', 'control heads zeroed'],
-    ['intact', 'intact'],
-    ['p_text', 'p (paired t, largest over seeds)'],
-  ];
-  await tab('ablation-aggregate', ablationTable(runs, 'transformer', 'aggregate'), abCols);
-  await tab('ablation-gather', ablationTable(runs, 'transformer', 'gather'), abCols);
+  // Tables. The sections that come from one analysis are its module's `reproduce` section, in registry order.
+  const rctx: ReportContext = { runs, overSeeds: (rs, ...a) => overSeeds(rs as RunTables[], ...a) };
+  const sections: string[] = [];
+  for (const a of REGISTRY) {
+    const sec = a.reproduce;
+    if (!sec) continue;
+    const ts = sec.tables(rctx);
+    if (!ts.length) continue;
+    for (const t of ts) await tab(t.name, t.rows, t.cols);
+    sections.push(
+      `## ${sec.title}`,
+      '',
+      ...(sec.intro ? [sec.intro, ''] : []),
+      ...ts.filter((t) => t.show !== false).map((t) => fs.readFileSync(path.join(tabDir, `${t.name}.md`), 'utf8')),
+    );
+  }
   const finals = [...new Set(runs.map((r) => r.label))].map((label) => {
     const g = finalGain(runs, label);
     return { setting: label, step: g?.step, gain: g?.mean, lo: g?.lo, hi: g?.hi, seeds: g?.n };
@@ -629,12 +587,7 @@ export async function writeReport(
     '|---|---|---|---|',
     ...claims.map((c) => `| ${c.paper} | ${c.measured.replace(/\|/g, '/')} | **${c.verdict}** | ${c.rule} |`),
     '',
-    '## Ablation table (Transformer, paper format)',
-    '',
-    fs.readFileSync(path.join(tabDir, 'ablation-aggregate.md'), 'utf8'),
-    '## Head counts (Transformer)',
-    '',
-    fs.readFileSync(path.join(tabDir, 'head-counts.md'), 'utf8'),
+    ...sections,
     '## G at the end of training',
     '',
     fs.readFileSync(path.join(tabDir, 'final-gain.md'), 'utf8'),

@@ -103,3 +103,21 @@ test('architectures: one row per setting with G and its interval (over nouns for
   assert.equal(claim([arch('transformer (mixing=none)', [0, 0.1, 0.2, 0.3])]).verdict, 'disagrees');
   assert.equal(claim([]).verdict, 'not measured');
 });
+
+test("REPORT.md's analysis sections are the registry's reproduce sections, in registry order, with their tables written", async () => {
+  const { REGISTRY } = await import('../../src/analysis/analyses');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-report-'));
+  const ab = [{ step: 3, kind: 'aggregate', heads: 2, mean_layer: 1, ablated: 6.5, control: 5.3, intact: 5.3, p_t: 1e-5 }];
+  const hc = [{ step: 3, aggregate_heads: 2, aggregate_mean_layer: 0.5, gather_heads: 0, gather_mean_layer: NaN }];
+  const res = await writeReport(out, [fakeRun('transformer', 0, [0, 1, 2, 3], { ablation: ab, head_counts: hc })], { preset: 'tiny', wallSec: 1, command: 'x' });
+  const report = fs.readFileSync(res.report, 'utf8');
+  const titles = REGISTRY.flatMap((a) => (a.reproduce ? [a.reproduce.title] : []));
+  assert.ok(titles.includes('Head counts (Transformer)') && titles.includes('Ablation table (Transformer, paper format)'));
+  const at = titles.map((t) => report.indexOf(`## ${t}\n`));
+  assert.ok(at.every((i) => i > 0), `every section heading is in REPORT.md: ${titles.join(', ')}`);
+  assert.deepEqual([...at].sort((a, b) => a - b), at, 'in registry order');
+  assert.match(report, /\| 3 \| 2 \| 1 \| 6\.50 \| 5\.30 \| 5\.30 \| < 0\.001 \|/);
+  // a table with show: false is written, not shown
+  assert.ok(res.tables.includes('ablation-gather') && fs.existsSync(path.join(out, 'tables', 'ablation-gather.md')));
+  assert.ok(!report.includes('no heads |'), 'the gather ablation table is not in REPORT.md');
+});

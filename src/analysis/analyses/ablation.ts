@@ -2,7 +2,7 @@ import type { HeadClass } from '../../metrics/heads';
 import { mean } from '../../metrics/stats';
 import { ablationTest, type HeadRef } from '../ablation';
 import { textTable } from '../table';
-import { defineAnalysis, type Row } from './context';
+import { defineAnalysis, type ReportRun, type Row } from './context';
 import { surprisalOf } from './surprisal';
 
 export const ablation = defineAnalysis({
@@ -105,6 +105,24 @@ export const ablation = defineAnalysis({
     await ctx.upsert('analysis/ablation', rows);
     ctx.note('ablation');
   },
+  reproduce: {
+    title: 'Ablation table (Transformer, paper format)',
+    tables({ runs }) {
+      const cols: Array<[string, string]> = [
+        ['step', 'checkpoint'],
+        ['heads', 'heads'],
+        ['mean_layer', 'mean layer'],
+        ['ablated', 'surprisal, heads zeroed'],
+        ['control', 'control heads zeroed'],
+        ['intact', 'intact'],
+        ['p_text', 'p (paired t, largest over seeds)'],
+      ];
+      return [
+        { name: 'ablation-aggregate', rows: ablationTable(runs, 'transformer', 'aggregate'), cols },
+        { name: 'ablation-gather', rows: ablationTable(runs, 'transformer', 'gather'), cols, show: false },
+      ];
+    },
+  },
   async report(read) {
     const abl = await read('analysis/ablation');
     if (!abl.length) return [];
@@ -129,3 +147,37 @@ export const ablation = defineAnalysis({
     ];
   },
 });
+
+const fp = (p: number) => (!Number.isFinite(p) ? 'n/a' : p < 0.001 ? '< 0.001' : p.toFixed(3));
+
+/** Per step, the ablation rows of a kind of the runs of a label, averaged over seeds; p is the largest over seeds. */
+export function ablationTable(runs: readonly ReportRun[], label: string, kind: 'aggregate' | 'gather'): Row[] {
+  const by = new Map<number, Row[]>();
+  for (const run of runs.filter((r) => r.label === label)) {
+    for (const r of run.tables.ablation ?? []) {
+      if (r.kind !== kind) continue;
+      const s = Number(r.step);
+      by.set(s, [...(by.get(s) ?? []), r]);
+    }
+  }
+  const avg = (rs: Row[], k: string) => {
+    const xs = rs.map((r) => Number(r[k])).filter(Number.isFinite);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+  };
+  return [...by.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([step, rs]) => {
+      const ps = rs.map((r) => Number(r.p_t)).filter(Number.isFinite);
+      return {
+        step,
+        heads: avg(rs, 'heads'),
+        mean_layer: avg(rs, 'mean_layer'),
+        ablated: avg(rs, 'ablated'),
+        control: avg(rs, 'control'),
+        intact: avg(rs, 'intact'),
+        p: ps.length ? Math.max(...ps) : NaN,
+        p_text: ps.length ? fp(Math.max(...ps)) : 'no heads',
+        seeds: rs.length,
+      };
+    });
+}

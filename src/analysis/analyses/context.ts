@@ -61,6 +61,45 @@ export interface AnalysisModule<N extends string = string> {
   compute(ctx: StepContext): Promise<void>;
   /** Its section of the CLI summary (`runReport`), from its tables' rows of the reported steps; [] when there is nothing. */
   report?(read: (table: string) => Promise<Row[]>): Promise<string[]>;
+  /** Its section of a reproduction's REPORT.md (src/reproduce/report.ts), over every run of the reproduction. */
+  readonly reproduce?: ReproduceSection;
+}
+
+/** One run of a reproduction as a REPORT.md section sees it (src/reproduce/collect's RunTables is one). */
+export interface ReportRun {
+  /** Group folder (main, noise, ...) and the figure label ("transformer", "transformer (realistic corpus)", ...). */
+  group: string;
+  label: string;
+  seed: number;
+  /** The run's analysis tables by name without the `analysis/` prefix (those in TABLES of collect.ts and every section's `reads`). */
+  tables: Record<string, Row[]>;
+}
+
+/** What a REPORT.md section is given: the runs, and the reproduction's own aggregation over seeds. */
+export interface ReportContext {
+  runs: readonly ReportRun[];
+  /** Mean and 95% CI over seeds of `field` of `table`, per label, step and the `by` columns (rows: { ...by, label, step, mean, lo, hi, n }). */
+  overSeeds(runs: readonly ReportRun[], table: string, field: string, filter?: (r: Row) => boolean, by?: string[]): Row[];
+}
+
+/** A table of a REPORT.md section: written as tables/<name>.md and .csv, and shown in REPORT.md unless `show` is false. */
+export interface ReportTable {
+  name: string;
+  rows: Row[];
+  /** [column, header] pairs. */
+  cols: Array<[string, string]>;
+  show?: boolean;
+}
+
+/** A section of REPORT.md that comes from one analysis: a heading, a paragraph, its tables. */
+export interface ReproduceSection {
+  title: string;
+  /** What the tables show and how they were measured (a paragraph under the heading). */
+  intro?: string;
+  /** Tables the section needs beyond collect.ts's TABLES (names without `analysis/`). */
+  reads?: readonly string[];
+  /** The section's tables from every run; [] leaves the section out. */
+  tables(ctx: ReportContext): ReportTable[];
 }
 
 export function defineAnalysis<N extends string>(m: AnalysisModule<N>): AnalysisModule<N> {

@@ -42,6 +42,37 @@ export const heads = defineAnalysis({
     ]);
     ctx.note('heads');
   },
+  reproduce: {
+    title: 'Head counts (Transformer)',
+    tables({ runs, overSeeds }) {
+      const tr = runs.filter((r) => r.group === 'main' && r.label === 'transformer');
+      const mean = (f: string) => overSeeds(tr, 'head_counts', f);
+      const rows = mean('aggregate_heads').map((r) => {
+        const s = Number(r.step);
+        const get = (f: string) => mean(f).find((x) => Number(x.step) === s)?.mean;
+        return {
+          step: s,
+          aggregate_heads: r.mean,
+          aggregate_mean_layer: get('aggregate_mean_layer'),
+          gather_heads: get('gather_heads'),
+          gather_mean_layer: get('gather_mean_layer'),
+        };
+      });
+      return [
+        {
+          name: 'head-counts',
+          rows,
+          cols: [
+            ['step', 'checkpoint'],
+            ['aggregate_heads', 'aggregate heads'],
+            ['aggregate_mean_layer', 'mean layer'],
+            ['gather_heads', 'gather heads'],
+            ['gather_mean_layer', 'mean layer'],
+          ],
+        },
+      ];
+    },
+  },
   async report(read) {
     const hc = await read('analysis/head_counts');
     if (!hc.length) return [];

@@ -13,5 +13,5 @@ import { patching } from './patching';
 
 export const REGISTRY = [surprisal, gain, cooccurrence, saliency, heads, lens, tunedLens, ablation, patching] as const;
 
-export type { AnalysisModule, StepContext, Row } from './context';
+export type { AnalysisModule, StepContext, Row, ReportRun, ReportContext, ReportTable, ReproduceSection } from './context';
 export { lensFileName } from './lens';
