@@ -41,6 +41,14 @@ export interface SyntheticKnobs {
   pFather: number;
   /** Zipf exponent of the nouns' frequencies over a fixed rank order (0: uniform). */
   zipf: number;
+  /**
+   * Spread of the nouns' naming rates (0: every noun is named as often when present). With spread
+   * s, a main object of naming rank r (a second fixed order, independent of frequency) is named with
+   * probability min(1, (1 - pUnnamed) * (1 + s * (1/2 - r / (nouns - 1)))): the mean rate stays, the
+   * rates of the most and least named nouns differ by 1 + s : 1 - s/2 (before the cap at 1). This
+   * gives P(v<LAN> after v<ENV>) a spread across nouns, which the co-occurrence control needs.
+   */
+  namingSpread: number;
 }
 
 export type SyntheticSetting = 'simple' | 'realistic';
@@ -68,6 +76,7 @@ export const SYNTHETIC_SETTINGS: Record<SyntheticSetting, SyntheticKnobs> = {
     pChild: 0.3,
     pFather: 0,
     zipf: 0,
+    namingSpread: 0,
   },
   // Referential noise of the kind observational studies of parent-child play describe: several
   // objects in view, many namings not about what is being handled, many handled things not named,
@@ -88,6 +97,7 @@ export const SYNTHETIC_SETTINGS: Record<SyntheticSetting, SyntheticKnobs> = {
     pChild: 0.35,
     pFather: 0.25,
     zipf: 0.5,
+    namingSpread: 1,
   },
 };
 
@@ -107,6 +117,7 @@ const KNOB_LIMITS: Record<keyof SyntheticKnobs, KnobLimit> = {
   pChild: [0, 1, false],
   pFather: [0, 1, false],
   zipf: [0, 3, false],
+  namingSpread: [0, 1.9, false],
 };
 
 export const SYNTHETIC_KNOB_NAMES = Object.keys(KNOB_LIMITS) as Array<keyof SyntheticKnobs>;
@@ -236,10 +247,17 @@ function words(template: string, fill: Record<string, string>): string[] {
 /** Weighted sampler over nouns: Zipf weights over a rank order that does not depend on the corpus seed. */
 class NounSampler {
   private cum: Float64Array;
+  /** Per noun: the factor on its naming probability (namingSpread). */
+  readonly naming = new Map<CdiNoun, number>();
   constructor(
     private readonly nouns: CdiNoun[],
     zipf: number,
+    namingSpread = 0,
   ) {
+    const namingOrder = nouns.map((_, i) => i);
+    new Rng('groundlab-naming-rank').shuffle(namingOrder); // independent of the frequency rank below
+    const last = Math.max(1, nouns.length - 1);
+    namingOrder.forEach((nounIdx, rank) => this.naming.set(nouns[nounIdx], 1 + namingSpread * (0.5 - rank / last)));
     const order = nouns.map((_, i) => i);
     new Rng('groundlab-noun-rank').shuffle(order); // fixed rank order, the same for every corpus seed
     const w = new Float64Array(nouns.length);
@@ -303,7 +321,9 @@ function generateEpisode(id: string, rng: Rng, k: SyntheticKnobs, sampler: NounS
   for (let t = 0; t < nTopics; t++) {
     const noun = sampler.sample(rng, used);
     used.add(noun);
-    const named = !(rng.next() < k.pUnnamed);
+    // Without a naming spread the old single draw is kept, so existing corpora stay byte-identical.
+    const named =
+      k.namingSpread > 0 ? rng.next() < Math.min(1, (1 - k.pUnnamed) * sampler.naming.get(noun)!) : !(rng.next() < k.pUnnamed);
     const annotated = !named || !(rng.next() < k.pNoEnv); // an object neither annotated nor named would be invisible
     const first = cursor + (named ? rng.int(k.maxDistance + 1) : 0);
     if (annotated) {
@@ -380,7 +400,7 @@ function generateEpisode(id: string, rng: Rng, k: SyntheticKnobs, sampler: NounS
 /** Generate the synthetic corpus. Byte-identical output for the same knobs and seed. */
 export function generateSynthetic(knobs: SyntheticKnobs, seed: number): Episode[] {
   const nouns = nounSubset(knobs.nouns);
-  const sampler = new NounSampler(nouns, knobs.zipf);
+  const sampler = new NounSampler(nouns, knobs.zipf, knobs.namingSpread);
   const root = new Rng(`synthetic/${seed}`);
   const out: Episode[] = new Array(knobs.episodes);
   for (let i = 0; i < knobs.episodes; i++) {

@@ -11,7 +11,7 @@ import { reproduce } from '../reproduce/run';
 import { REPRODUCE_GROUPS, type ReproduceGroup } from '../reproduce/plan';
 import type { RunTables } from '../reproduce/collect';
 import type { ProgressFn } from '../train/progress';
-import type { PresetName } from '../train/presets';
+import { PRESET_NAMES, type PresetName } from '../train/presets';
 import { inNotebook, interruptSignal } from '../notebook/bridge';
 import { progressDisplay } from '../notebook/progress';
 
@@ -30,9 +30,9 @@ export function repoRoot(): string {
 /** The preset notebooks use: `GROUNDLAB_PRESET` (CI sets tiny), else quick. */
 export function labPreset(): PresetName {
   const p = process.env.GROUNDLAB_PRESET ?? 'quick';
-  if (p !== 'tiny' && p !== 'quick' && p !== 'paper')
-    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_PRESET is "${p}"`, { hint: 'use tiny, quick or paper' });
-  return p;
+  if (!(PRESET_NAMES as readonly string[]).includes(p))
+    throw new GroundlabError('BAD_ARGUMENT', `GROUNDLAB_PRESET is "${p}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
+  return p as PresetName;
 }
 
 /** Where the shared runs of a preset live (`GROUNDLAB_RUNS` overrides). */

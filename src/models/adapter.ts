@@ -9,8 +9,12 @@ import { GroundlabError } from '../errors';
 import type { ParamSpec } from './base';
 import type { BaseModelConfig, LanguageModel, ModelAnatomy } from './types';
 
-export type PresetName = 'tiny' | 'quick' | 'paper';
-export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'quick', 'paper'];
+/**
+ * The preset names, in order of cost; one place for models (sizes, in each adapter) and training
+ * (src/train/presets.ts). `medium` is the deepest that trains on one CPU core in about an hour.
+ */
+export type PresetName = 'tiny' | 'quick' | 'medium' | 'paper';
+export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'quick', 'medium', 'paper'];
 
 /** A preset's fields: the config without the vocabulary (the corpus supplies it). */
 export type Sizes<C> = Omit<C, 'vocabSize'>;

@@ -121,6 +121,7 @@ export const gruAdapter: ArchAdapter<GruConfig> = {
   presets: {
     tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2 }),
     quick: preset({ contextLength: 64, dModel: 128, nLayers: 2 }),
+    medium: preset({ contextLength: 128, dModel: 256, nLayers: 4 }),
     paper: preset({ contextLength: 512, dModel: 768, nLayers: 4 }),
   },
   validate: (c) => c,

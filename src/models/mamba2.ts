@@ -283,6 +283,7 @@ export const mamba2Adapter: ArchAdapter<Mamba2Config> = {
   presets: {
     tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2, dState: 16, headDim: 16 }),
     quick: preset({ contextLength: 64, dModel: 128, nLayers: 4, dState: 32, headDim: 32 }),
+    medium: preset({ contextLength: 128, dModel: 128, nLayers: 8, dState: 32, headDim: 32 }),
     paper: preset({ contextLength: 512, dModel: 768, nLayers: 12, dState: 64, headDim: 64 }),
   },
   validate(c) {

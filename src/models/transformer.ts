@@ -380,6 +380,7 @@ export const transformerAdapter: ArchAdapter<TransformerConfig> = {
   presets: {
     tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 }),
     quick: preset({ contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dMlp: 512 }),
+    medium: preset({ contextLength: 128, dModel: 128, nLayers: 12, nHeads: 4, dMlp: 512 }),
     paper: preset({ contextLength: 512, dModel: 768, nLayers: 12, nHeads: 12, dMlp: 3072 }),
   },
   validate(c) {

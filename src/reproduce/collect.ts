@@ -75,6 +75,8 @@ function labelOf(group: string, params: Record<string, unknown>): string {
   if (group === 'checks/shared-vocab') return 'transformer (shared vocabulary)';
   if (group === 'noise') return `transformer (${params.corpus} corpus)`;
   if (group === 'dialogue') return `transformer (${params['corpus-kind']} dialogue)`;
+  if (group === 'emergence/settings') return `${arch} [${params.corpus}]`;
+  if (group === 'emergence/knobs') return `${arch} [simple + ${params.knob}]`;
   if (group === 'architectures/ablations') return `transformer (${params.model})`;
   if (group === 'architectures/one-layer') {
     const layers = String(params.model)

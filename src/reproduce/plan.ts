@@ -12,14 +12,23 @@
  *                    and GLA beside the main comparison (archs/), the Transformer with one ingredient
  *                    removed in every layer (ablations/), and softmax attention kept in one layer
  *                    only (one-layer/); one seed each
+ *   <out>/emergence/ when grounding emerges against referential noise (issue: findings at depth):
+ *                    each noise knob of the realistic setting alone on top of the simple one
+ *                    (knobs/), and both settings whole (settings/); transformer | mamba2 | lstm,
+ *                    one seed, G at every checkpoint (no other analyses)
+ *
+ * Which groups run by default depends on the preset (DEFAULT_GROUPS): at `medium` the main
+ * comparison and the open checks (the main runs already use the realistic corpus); the others
+ * cost too much at that scale and run when asked for (`--only emergence`).
  */
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { validateSpec, type SweepSpec } from '../sweep/spec';
-import { TRAIN_PRESETS, type PresetName } from '../train/presets';
+import { PRESET_NAMES, TRAIN_PRESETS, type PresetName } from '../train/presets';
 import { checkpointSteps } from '../train/schedule';
 import type { AnalyzeOptions } from '../analysis/analyze';
 import { MODEL_PRESETS } from '../models/config';
+import { SYNTHETIC_SETTINGS } from '../data/synthetic';
 
 export interface ReproduceOptions {
   preset: PresetName;
@@ -31,10 +40,43 @@ export interface ReproduceOptions {
   groups?: ReproduceGroup[];
 }
 
-export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue', 'architectures'] as const;
+export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue', 'architectures', 'emergence'] as const;
 export type ReproduceGroup = (typeof REPRODUCE_GROUPS)[number];
 
-export const DEFAULT_SEEDS: Record<PresetName, number[]> = { tiny: [0, 1], quick: [0, 1], paper: [0, 1, 2, 3, 4] };
+/** The groups a reproduction runs when none are named. */
+export const DEFAULT_GROUPS: Record<PresetName, readonly ReproduceGroup[]> = {
+  tiny: REPRODUCE_GROUPS,
+  quick: REPRODUCE_GROUPS,
+  medium: ['main', 'checks'],
+  paper: REPRODUCE_GROUPS,
+};
+
+/** The architectures of the emergence sweep (the paper's three). */
+export const EMERGENCE_ARCHS = ['transformer', 'mamba2', 'lstm'] as const;
+
+/**
+ * The emergence sweep's noise steps: each knob of the realistic setting that adds referential noise
+ * (or spread) set alone to its realistic value on top of the simple setting, as `--knob` values;
+ * a distractor and the chance it is named go together. Read from the settings (src/data), so a
+ * changed realistic value changes the sweep.
+ */
+export function noiseSteps(): string[] {
+  const simple = SYNTHETIC_SETTINGS.simple;
+  const real = SYNTHETIC_SETTINGS.realistic;
+  const groups: Array<Array<keyof typeof real>> = [
+    ['pUnnamed'],
+    ['pNoEnv'],
+    ['distractors', 'pNameDistractor'],
+    ['pAbsent'],
+    ['maxDistance'],
+    ['topics'],
+    ['zipf'],
+    ['namingSpread'],
+  ];
+  return groups.filter((g) => g.some((k) => real[k] !== simple[k])).map((g) => g.map((k) => `${k}=${real[k]}`).join(','));
+}
+
+export const DEFAULT_SEEDS: Record<PresetName, number[]> = { tiny: [0, 1], quick: [0, 1], medium: [0, 1, 2], paper: [0, 1, 2, 3, 4] };
 
 /**
  * Checkpoints that get the expensive analyses (saliency, heads, lenses, ablation): about five spread
@@ -72,6 +114,7 @@ export interface PresetAnalysis {
 export const PRESET_ANALYSIS: Record<PresetName, PresetAnalysis> = {
   tiny: { contexts: 2, mismatches: 3, lensSteps: 40, draws: 3 },
   quick: {},
+  medium: {},
   paper: {},
 };
 
@@ -129,9 +172,9 @@ export function architectureAblations(preset: PresetName): { removed: string[]; 
 export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   const { preset } = opts;
   if (!(preset in TRAIN_PRESETS))
-    throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${preset}"`, { hint: 'use tiny, quick or paper' });
+    throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${preset}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
   const seeds = opts.seeds ?? DEFAULT_SEEDS[preset];
-  const groups = opts.groups ?? [...REPRODUCE_GROUPS];
+  const groups = opts.groups ?? [...DEFAULT_GROUPS[preset]];
   const spec = (
     name: string,
     grid: Record<string, Array<string | number | boolean>>,
@@ -157,6 +200,13 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
     specs.push(spec('architectures/archs', { arch: ['gru', 'gla'], seed: [seeds[0]] }));
     specs.push(spec('architectures/ablations', { model: removed, seed: [seeds[0]] }, { arch: 'transformer' }));
     specs.push(spec('architectures/one-layer', { model: oneLayer, seed: [seeds[0]] }, { arch: 'transformer' }));
+  }
+  if (groups.includes('emergence')) {
+    // G at every checkpoint is all the emergence step needs: the eval stage only.
+    const evalOnly = (s: SweepSpec) => ({ ...s, analyses: s.analyses.filter((a) => a.name === 'eval') });
+    const archs = [...EMERGENCE_ARCHS];
+    specs.push(evalOnly(spec('emergence/settings', { arch: archs, corpus: ['simple', 'realistic'], seed: [seeds[0]] })));
+    specs.push(evalOnly(spec('emergence/knobs', { arch: archs, knob: noiseSteps(), seed: [seeds[0]] }, { corpus: 'simple' })));
   }
   return specs;
 }

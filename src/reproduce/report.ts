@@ -432,7 +432,9 @@ export async function writeReport(
       yTitle: 'G (nats)',
     }),
   );
-  const others = runs.filter((r) => r.group !== 'main' || r.label === 'transformer' || r.label === 'lstm');
+  const others = runs.filter(
+    (r) => (r.group !== 'main' || r.label === 'transformer' || r.label === 'lstm') && !r.group.startsWith('emergence/'),
+  );
   await fig(
     'gain-checks-and-settings',
     lineChart(overSeeds(others, 'gain_summary', 'gain'), {

@@ -9,8 +9,9 @@
 import { GroundlabError } from '../errors';
 import type { CheckpointSchedule, DecayKind } from './schedule';
 
-export type PresetName = 'tiny' | 'quick' | 'paper';
-export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'quick', 'paper'];
+import { PRESET_NAMES, type PresetName } from '../models/adapter';
+
+export { PRESET_NAMES, type PresetName };
 
 export interface TrainConfig {
   steps: number;
@@ -35,6 +36,8 @@ export interface TrainPreset {
   train: TrainConfig;
   /** Named setting of the synthetic corpus generator (src/data). */
   corpusSetting: string;
+  /** Knob overrides on top of that setting for this preset (e.g. more episodes for longer training). */
+  corpusKnobs?: Record<string, number>;
   /** One line for --help and the docs. */
   about: string;
 }
@@ -60,6 +63,20 @@ export const TRAIN_PRESETS: Record<PresetName, TrainPreset> = {
       checkpoints: { dense: 12, denseUntil: 300, every: 100 },
     },
   },
+  medium: {
+    about: 'the deepest models one CPU core trains to a plateau of G in about an hour: the realistic corpus, 4x larger',
+    corpusSetting: 'realistic',
+    corpusKnobs: { episodes: 48000 },
+    train: {
+      ...OPT,
+      steps: 6000,
+      batchSize: 16,
+      seqLen: 128,
+      lr: 1e-3,
+      warmupSteps: 300,
+      checkpoints: { dense: 12, denseUntil: 600, every: 300 },
+    },
+  },
   paper: {
     about: 'paper scale, for a GPU (tfjs-node-gpu): hours',
     corpusSetting: 'realistic',
@@ -79,7 +96,7 @@ export const TRAIN_PRESETS: Record<PresetName, TrainPreset> = {
 export function trainPreset(name: string): TrainPreset {
   const p = TRAIN_PRESETS[name as PresetName];
   if (!p) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${name}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
-  return { ...p, train: { ...p.train, checkpoints: { ...p.train.checkpoints } } };
+  return { ...p, ...(p.corpusKnobs ? { corpusKnobs: { ...p.corpusKnobs } } : {}), train: { ...p.train, checkpoints: { ...p.train.checkpoints } } };
 }
 
 /** The most steps a run may have: its loss trace (one row per step) is kept in memory and rewritten at each checkpoint. */

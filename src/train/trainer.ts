@@ -460,6 +460,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       seed: 0,
       ...(opts.corpus ?? {}),
     } as CorpusSpec;
+    // The preset's knob overrides (e.g. medium's larger corpus) apply to its own setting only; the user's win.
+    if (kind === 'synthetic' && preset.corpusKnobs && corpus.setting === preset.corpusSetting)
+      corpus.knobs = { ...preset.corpusKnobs, ...(corpus.knobs ?? {}) };
     data = opts.data ?? (await deps.prepareData(corpus, { seqLen: trainCfg.seqLen }));
     if (data.train.seqLen !== trainCfg.seqLen) {
       throw new GroundlabError(

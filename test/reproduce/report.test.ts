@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { judgeClaims, writeReport, ablationTable, architectureRows } from '../../src/reproduce/report';
 import { overSeeds, type RunTables, type Row } from '../../src/reproduce/collect';
-import { architectureAblations, detailSteps, reproducePlan } from '../../src/reproduce/plan';
+import { architectureAblations, detailSteps, noiseSteps, reproducePlan } from '../../src/reproduce/plan';
 import { expandCells } from '../../src/sweep/spec';
 
 /** A run with G rising (or flat) over steps 0..3, and optional heads / ablation rows. */
@@ -73,14 +73,23 @@ test('writeReport writes REPORT.md, figures (SVG + PNG) and tables (Markdown + C
 
 test('the plan: main comparison over seeds, open checks, noise and dialogue as sweeps; ~5 detail checkpoints', () => {
   const specs = reproducePlan({ preset: 'quick', out: '/tmp/x' });
-  assert.deepEqual(specs.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab', 'noise', 'dialogue', 'architectures/archs', 'architectures/ablations', 'architectures/one-layer']);
+  assert.deepEqual(specs.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab', 'noise', 'dialogue', 'architectures/archs', 'architectures/ablations', 'architectures/one-layer', 'emergence/settings', 'emergence/knobs']);
+  // emergence: the three architectures on both settings, and on simple with each noise knob alone; G only
+  assert.deepEqual(noiseSteps(), ['pUnnamed=0.25', 'pNoEnv=0.2', 'distractors=2,pNameDistractor=0.25', 'pAbsent=0.15', 'maxDistance=3', 'topics=2', 'zipf=0.5', 'namingSpread=1']);
+  assert.equal(expandCells(specs[8]).length, 6);
+  assert.deepEqual(expandCells(specs[9]).map((c) => [c.flags.arch, c.flags.knob, c.flags.corpus]).slice(0, 2), [['transformer', 'pUnnamed=0.25', 'simple'], ['transformer', 'pNoEnv=0.2', 'simple']]);
+  for (const s of specs.slice(8)) assert.deepEqual(s.analyses.map((a) => a.name), ['eval']);
+  // medium: the main comparison over 3 seeds and the open checks by default
+  const medium = reproducePlan({ preset: 'medium', out: '/tmp/x' });
+  assert.deepEqual(medium.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab']);
+  assert.equal(expandCells(medium[0]).length, 9);
   assert.equal(expandCells(specs[0]).length, 6);
   // architectures: GRU and GLA; seven ingredients removed; softmax kept in each of the 4 layers
   assert.deepEqual(expandCells(specs[5]).map((c) => c.name), ['gru_s0', 'gla_s0']);
   assert.equal(expandCells(specs[6]).length, 7);
   assert.deepEqual(expandCells(specs[7]).map((c) => c.flags.model), ['mixing=softmax/none/none/none', 'mixing=none/softmax/none/none', 'mixing=none/none/softmax/none', 'mixing=none/none/none/softmax']);
   assert.deepEqual(architectureAblations('tiny').oneLayer, ['mixing=softmax/none', 'mixing=none/softmax']);
-  for (const s of specs.slice(6)) for (const c of expandCells(s)) assert.equal(c.flags.arch, 'transformer');
+  for (const s of specs.slice(6, 8)) for (const c of expandCells(s)) assert.equal(c.flags.arch, 'transformer');
   const d = detailSteps('quick');
   assert.ok(d.length >= 4 && d.length <= 5 && d[d.length - 1] === 1500, String(d));
   assert.throws(() => reproducePlan({ preset: 'huge' as 'tiny', out: '/tmp/x' }), /unknown preset "huge"/);
