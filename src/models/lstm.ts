@@ -133,10 +133,11 @@ export const lstmAdapter: ArchAdapter<LstmConfig> = {
   presets: {
     tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2 }),
     quick: preset({ contextLength: 64, dModel: 128, nLayers: 2 }),
+    medium: preset({ contextLength: 128, dModel: 256, nLayers: 4 }),
     paper: preset({ contextLength: 512, dModel: 768, nLayers: 4 }),
   },
   validate: (c) => c,
   paramSpecs: lstmParamSpecs,
-  anatomy: (c) => recurrentAnatomy(c, ['hook_h', 'hook_c'], 'embed.weight'),
+  anatomy: lstmAnatomy,
   create: (c, seed) => new Lstm(c, seed),
 };
