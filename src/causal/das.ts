@@ -35,12 +35,31 @@ export interface InterventionSite {
   read(tokens: tf.Tensor2D, pos: Int32Array): tf.Tensor2D;
   /** Logits [B, T, V] with row b's activation at pos[b] replaced by edit(h)[b] (edit maps [B, D] to [B, D]). */
   run(tokens: tf.Tensor2D, pos: Int32Array, edit: (h: tf.Tensor2D) => tf.Tensor2D): tf.Tensor3D;
+  /**
+   * Several interventions in one run, in order: edits[j] replaces row b's activation at
+   * edits[j].pos[b] by its edit (pos -1: no intervention for that row). At a recurrent state
+   * each replacement is carried on, so a later edit sees what the earlier ones did.
+   */
+  runEdits(tokens: tf.Tensor2D, edits: readonly SiteEdit[]): tf.Tensor3D;
 }
 
-function checkPos(pos: Int32Array, b: number, t: number): void {
+/** One intervention of a run: a position per row (-1: none) and the replacement of the [B, D] activations there. */
+export interface SiteEdit {
+  pos: Int32Array;
+  edit: (h: tf.Tensor2D) => tf.Tensor2D;
+}
+
+function checkPos(pos: Int32Array, b: number, t: number, allowNone = false): void {
   if (pos.length !== b) throw new GroundlabError('BAD_ARGUMENT', `${pos.length} positions for a batch of ${b} rows`);
   for (const p of pos)
-    if (!(p >= 0 && p < t)) throw new GroundlabError('BAD_ARGUMENT', `intervention position ${p} is outside the sequence (0..${t - 1})`);
+    if (!((p >= 0 || (allowNone && p === -1)) && p < t))
+      throw new GroundlabError('BAD_ARGUMENT', `intervention position ${p} is outside the sequence (0..${t - 1})`);
+}
+
+/** [B, 1] 1 for the rows whose position is s (null when none is). */
+function rowsAt(pos: Int32Array, s: number): tf.Tensor2D | null {
+  const rows = Float32Array.from(pos, (p) => (p === s ? 1 : 0));
+  return rows.some((r) => r) ? tf.tensor2d(rows, [pos.length, 1]) : null;
 }
 
 /** Rows x[b, pos[b], :] of x [B, T, D]: [B, D] (a one-hot product: the wasm backend has no gradient for gather). */
@@ -82,16 +101,25 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
       return out;
     },
     run(tokens, pos, edit) {
+      checkPos(pos, tokens.shape[0], tokens.shape[1]);
+      return site.runEdits(tokens, [{ pos, edit }]);
+    },
+    runEdits(tokens, edits) {
       const [b, t] = tokens.shape;
-      checkPos(pos, b, t);
-      const onehot = new Float32Array(b * t);
-      pos.forEach((p, i) => (onehot[i * t + p] = 1));
+      for (const e of edits) checkPos(e.pos, b, t, true);
       return model.forward(tokens, {
         hooks: {
+          // Every edit reads the hook's own activations (positions of one hook do not feed each other).
           [hook]: (x) => {
-            const h = gatherAt(x, pos);
-            const delta = tf.sub(edit(h), h); // [B, D]
-            return tf.add(x, tf.mul(tf.tensor3d(onehot, [b, t, 1]), tf.expandDims(delta, 1)));
+            let y = x;
+            for (const { pos, edit } of edits) {
+              const onehot = new Float32Array(b * t);
+              pos.forEach((p, i) => p >= 0 && (onehot[i * t + p] = 1));
+              const h = gatherAt(x, pos);
+              const delta = tf.sub(edit(h), h); // [B, D]
+              y = tf.add(y, tf.mul(tf.tensor3d(onehot, [b, t, 1]), tf.expandDims(delta, 1)));
+            }
+            return y;
           },
         },
       });
@@ -101,56 +129,84 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
 }
 
 /**
- * The recurrent state of layer `layer` (read at the hook the architecture declares in
- * `anatomy.recurrentState`, e.g. the GRU's `blocks.{l}.hook_h`; a replacement is carried on through
- * the recurrence).
+ * The recurrent state of layer `layer`, as the architecture declares it in
+ * `anatomy.recurrentState`: the GRU's h (read at `blocks.{l}.hook_h`), the LSTM's h | c (read at
+ * `hook_h` and `hook_c`, width 2D); `part` 'h' or 'c' takes one half of a two-part state. A
+ * replacement is made inside the recurrence (`ForwardOptions.stateEdit`) and carried on.
  */
-export function stateSite(model: LanguageModel, layer: number): InterventionSite {
+export function stateSite(model: LanguageModel, layer: number, part?: 'h' | 'c'): InterventionSite {
   const state = model.anatomy.recurrentState;
   if (!state) {
     throw new GroundlabError(
       'UNSUPPORTED',
-      `recurrent-state interventions need an architecture whose state can be replaced inside the recurrence (the GRU), not ${model.arch}`,
+      `recurrent-state interventions need an architecture whose state can be replaced inside the recurrence (the GRU, the LSTM), not ${model.arch}`,
       {
         hint: 'intervene at a hook point instead (--hook blocks.{l}.hook_resid_post)',
         codeHint: "intervene at a hook point instead (hookSite(model, 'blocks.0.hook_resid_post'))",
       },
     );
   }
-  const hook = `blocks.${layer}.${state.hook}`;
-  const inner = hookSite(model, hook);
-  return {
-    name: `blocks.${layer}.state`,
-    dim: inner.dim,
-    read: inner.read,
+  if (part && !state.cell)
+    throw new GroundlabError('BAD_ARGUMENT', `blocks.${layer}.state.${part}: the ${model.arch}'s state has one part`, {
+      hint: `use blocks.${layer}.state`,
+    });
+  const d = model.config.dModel;
+  const hooks = [state.hook, ...(state.cell ? [state.cell] : [])].map((h) => hookSite(model, `blocks.${layer}.${h}`));
+  const full = hooks.length * d;
+  // The columns of the full state this site covers: [offset, offset + dim).
+  const offset = part === 'c' ? d : 0;
+  const dim = part ? d : full;
+  const name = `blocks.${layer}.state${part ? `.${part}` : ''}`;
+  const site: InterventionSite = {
+    name,
+    dim,
+    read(tokens, pos) {
+      if (hooks.length === 1) return hooks[0].read(tokens, pos);
+      if (part) return hooks[part === 'h' ? 0 : 1].read(tokens, pos);
+      checkPos(pos, tokens.shape[0], tokens.shape[1]);
+      const { logits, cache } = model.runWithCache(tokens, { names: hooks.map((h) => h.name) });
+      logits.dispose();
+      const out = tf.tidy(() => tf.concat(hooks.map((h) => gatherAt(cache.get(h.name), pos)), 1) as tf.Tensor2D);
+      cache.dispose();
+      return out;
+    },
     run(tokens, pos, edit) {
+      checkPos(pos, tokens.shape[0], tokens.shape[1]);
+      return site.runEdits(tokens, [{ pos, edit }]);
+    },
+    runEdits(tokens, edits) {
       const [b, t] = tokens.shape;
-      checkPos(pos, b, t);
+      for (const e of edits) checkPos(e.pos, b, t, true);
       return model.forward(tokens, {
         stateEdit: {
           layer,
-          fn: (h, s) => {
-            const rows = new Float32Array(b);
-            let any = false;
-            pos.forEach((p, i) => {
-              if (p === s) ((rows[i] = 1), (any = true));
-            });
-            if (!any) return;
-            return tf.add(h, tf.mul(tf.tensor2d(rows, [b, 1]), tf.sub(edit(h), h))) as tf.Tensor2D;
+          fn: (st, s) => {
+            let out: tf.Tensor2D | undefined;
+            for (const { pos, edit } of edits) {
+              const rows = rowsAt(pos, s);
+              if (!rows) continue;
+              const cur = out ?? st;
+              const h = dim === full ? cur : (tf.slice(cur, [0, offset], [b, dim]) as tf.Tensor2D);
+              const delta = tf.mul(rows, tf.sub(edit(h), h)); // [B, dim]
+              const padded = dim === full ? delta : tf.concat([tf.zeros([b, offset]), delta, tf.zeros([b, full - offset - dim])], 1);
+              out = tf.add(cur, padded) as tf.Tensor2D;
+            }
+            return out;
           },
         },
       });
     },
   };
+  return site;
 }
 
-/** Parse a site spec: a hook point name, or `blocks.{l}.state` for a GRU layer's recurrent state. */
+/** Parse a site spec: a hook point name, or `blocks.{l}.state` (`.h`, `.c`: one part of an LSTM's state) for a recurrent layer's state. */
 export function siteFor(model: LanguageModel, spec: string): InterventionSite {
-  const m = /^blocks\.(\d+)\.state$/.exec(spec);
+  const m = /^blocks\.(\d+)\.state(?:\.(h|c))?$/.exec(spec);
   if (m) {
     const l = Number(m[1]);
     if (l >= model.config.nLayers) throw new GroundlabError('BAD_ARGUMENT', `${spec}: the model has layers 0..${model.config.nLayers - 1}`);
-    return stateSite(model, l);
+    return stateSite(model, l, m[2] as 'h' | 'c' | undefined);
   }
   return hookSite(model, spec);
 }

@@ -15,7 +15,7 @@ import { Rng } from '../engine/rng';
 import type { Tokenizer } from '../data/types';
 import { BOS, PAD } from '../data/tokens';
 import { END, TRIGGER, demoTokens, responseToken, type CountingTask } from '../data/counting';
-import { orthonormalize, type InterventionSite } from './das';
+import { orthonormalize, type InterventionSite, type SiteEdit } from './das';
 
 export interface PlantedCounter extends InterventionSite {
   /** The planted count direction [D]. */
@@ -65,14 +65,14 @@ export function plantedCounter(
   const R = tf.tensor2d(ro, [d, V]);
   const Bv = tf.tensor1d(bias);
 
-  const states = (tokens: tf.Tensor2D, pos: Int32Array | null, edit: ((h: tf.Tensor2D) => tf.Tensor2D) | null): tf.Tensor2D[] => {
+  const states = (tokens: tf.Tensor2D, edits: readonly SiteEdit[]): tf.Tensor2D[] => {
     const [b, t] = tokens.shape;
     const x = tf.gather(E, tf.cast(tokens, 'int32')); // [B, T, D]
     let h: tf.Tensor2D = tf.zeros([b, d]);
     const out: tf.Tensor2D[] = [];
     for (let s = 0; s < t; s++) {
       h = tf.add(tf.matMul(h, M), tf.reshape(tf.slice(x, [0, s, 0], [b, 1, d]), [b, d])) as tf.Tensor2D;
-      if (pos && edit) {
+      for (const { pos, edit } of edits) {
         const rows = Float32Array.from(pos, (p) => (p === s ? 1 : 0));
         if (rows.some((r) => r)) h = tf.add(h, tf.mul(tf.tensor2d(rows, [b, 1]), tf.sub(edit(h), h))) as tf.Tensor2D;
       }
@@ -80,25 +80,27 @@ export function plantedCounter(
     }
     return out;
   };
+  const runEdits = (tokens: tf.Tensor2D, edits: readonly SiteEdit[]): tf.Tensor3D =>
+    tf.tidy(() => {
+      const [b, t] = tokens.shape;
+      const st = tf.reshape(tf.stack(states(tokens, edits), 1), [b * t, d]);
+      return tf.reshape(tf.add(tf.matMul(st, R), Bv), [b, t, V]) as tf.Tensor3D;
+    });
   return {
     name: 'planted.state',
     dim: d,
     u,
     read: (tokens, pos) =>
       tf.tidy(() => {
-        const hs = states(tokens, null, null);
+        const hs = states(tokens, []);
         const st = tf.stack(hs, 1); // [B, T, D]
         const [b, t] = tokens.shape;
         const oh = new Float32Array(b * t);
         pos.forEach((p, i) => (oh[i * t + p] = 1));
         return tf.sum(tf.mul(st, tf.tensor3d(oh, [b, t, 1])), 1) as tf.Tensor2D;
       }),
-    run: (tokens, pos, edit) =>
-      tf.tidy(() => {
-        const [b, t] = tokens.shape;
-        const st = tf.reshape(tf.stack(states(tokens, pos, edit), 1), [b * t, d]);
-        return tf.reshape(tf.add(tf.matMul(st, R), Bv), [b, t, V]) as tf.Tensor3D;
-      }),
+    run: (tokens, pos, edit) => runEdits(tokens, [{ pos, edit }]),
+    runEdits,
     dispose: () => tf.dispose([E, M, R, Bv]),
   };
 }

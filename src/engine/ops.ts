@@ -380,8 +380,11 @@ export function embedding(ids: tf.Tensor1D, table: T2): T2 {
  */
 export type LstmLayerFn = (xw: T3, whh: T2) => T3;
 
-/** Stock ops; tfjs autodiff unrolls the loop. */
-export const lstmLayerStock: LstmLayerFn = (xw, whh) => {
+/**
+ * Stock ops; tfjs autodiff unrolls the loop. `edit(hc [B, 2D] = h | c, s)` may replace the state
+ * after step s (carried into step s + 1; used by interchange interventions, src/causal).
+ */
+export const lstmLayerStock = (xw: T3, whh: T2, edit?: (hc: T2, s: number) => T2 | void): T3 => {
   const [t, b, d4] = xw.shape;
   const d = d4 / 4;
   let h: tf.Tensor = tf.zeros([b, d]);
@@ -392,7 +395,12 @@ export const lstmLayerStock: LstmLayerFn = (xw, whh) => {
     const [gi, gf, gg, go] = splitLast(g, [d, d, d, d]);
     c = tf.add(tf.mul(tf.sigmoid(gf), c), tf.mul(tf.sigmoid(gi), tf.tanh(gg)));
     h = tf.mul(tf.sigmoid(go), tf.tanh(c));
-    out.push(tf.concat([h, c], 1));
+    let hc = tf.concat([h, c], 1) as T2;
+    if (edit) {
+      hc = edit(hc, s) ?? hc;
+      [h, c] = splitLast(hc, [d, d]);
+    }
+    out.push(hc);
   }
   return tf.stack(out) as T3;
 };

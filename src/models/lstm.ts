@@ -6,13 +6,15 @@
  * Hook points: `hook_embed`, `blocks.{l}.hook_h` and `blocks.{l}.hook_c` [B,T,D] (the hidden and
  * cell states of every position), `blocks.{l}.hook_resid_post` [B,T,D] (what the next layer reads),
  * `ln_final.hook_normalized` (only when finalNorm). A replacement at hook_h/hook_c changes what
- * later layers read, not the recurrence inside the layer (the states are collected after it runs).
+ * later layers read, not the recurrence inside the layer (the states are collected after it runs);
+ * `ForwardOptions.stateEdit` replaces the state h | c inside the recurrence (carried on).
  *
  * Names: `embed.weight` [V,D], `layers.{l}.weight_ih` [D,4D], `layers.{l}.weight_hh` [D,4D],
  * `layers.{l}.bias` [4D] (PyTorch's two biases summed), `ln_f.weight|bias`, `lm_head.weight`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { splitLast } from '../engine/ops';
+import { GroundlabError } from '../errors';
+import { lstmLayerStock, splitLast } from '../engine/ops';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
 import type { ArchAdapter, Sizes } from './adapter';
 import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
@@ -79,11 +81,17 @@ export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
   return specs;
 }
 
+/** The recurrent state h | c of each layer is replaceable inside the recurrence (`stateEdit`). */
+const lstmAnatomy = (c: LstmConfig): ModelAnatomy => ({
+  ...recurrentAnatomy(c, ['hook_h', 'hook_c'], 'embed.weight'),
+  recurrentState: { hook: 'hook_h', cell: 'hook_c' },
+});
+
 export class Lstm extends BaseLM<LstmConfig> {
   readonly arch = 'lstm' as const;
 
   constructor(config: LstmConfig, seed: number) {
-    super(config, lstmParamSpecs(config), recurrentAnatomy(config, ['hook_h', 'hook_c'], 'embed.weight'), seed);
+    super(config, lstmParamSpecs(config), lstmAnatomy(config), seed);
   }
 
   protected unembedding(): tf.Tensor2D {
@@ -95,6 +103,10 @@ export class Lstm extends BaseLM<LstmConfig> {
     const { b, t, ops } = pass;
     const d = c.dModel;
     const n = b * t;
+    const se = opts.stateEdit;
+    if (se && !(Number.isInteger(se.layer) && se.layer >= 0 && se.layer < c.nLayers)) {
+      throw new GroundlabError('BAD_ARGUMENT', `stateEdit.layer = ${se.layer}: this LSTM has layers 0..${c.nLayers - 1}`);
+    }
     let x = this.embedTokens(tokens, this.p('embed.weight'), pass); // [N, D]
     const env = this.envEmbedding(opts.envFeatures, pass);
     if (env) x = tf.add(x, env);
@@ -103,7 +115,8 @@ export class Lstm extends BaseLM<LstmConfig> {
       const blk = `blocks.${l}`;
       const xw = ops.linear(x, this.p(`layers.${l}.weight_ih`), this.p(`layers.${l}.bias`)); // [N, 4D]
       const xwT = tf.transpose(tf.reshape(xw, [b, t, 4 * d]), [1, 0, 2]) as tf.Tensor3D; // [T, B, 4D]
-      const hc = tf.transpose(ops.lstmLayer(xwT, this.p(`layers.${l}.weight_hh`)), [1, 0, 2]); // [B, T, 2D]
+      const whh = this.p<tf.Tensor2D>(`layers.${l}.weight_hh`);
+      const hc = tf.transpose(se?.layer === l ? lstmLayerStock(xwT, whh, se.fn) : ops.lstmLayer(xwT, whh), [1, 0, 2]); // [B, T, 2D]
       const [hSeq, cSeq] = splitLast(hc, [d, d]); // [B, T, D] each
       const hAll = this.hook2(pass, `${blk}.hook_h`, tf.reshape(hSeq, [n, d]) as tf.Tensor2D, d); // [N, D]
       if (pass.hooks.wants(`${blk}.hook_c`)) this.hook2(pass, `${blk}.hook_c`, tf.reshape(cSeq, [n, d]) as tf.Tensor2D, d);

@@ -42,8 +42,9 @@ export interface ForwardOptions {
   /** Apply dropout etc. (none of the presets use dropout; reserved). */
   training?: boolean;
   /**
-   * Recurrent models (GRU): replace layer `layer`'s state after step t by fn(h [B, D], t) (nothing
-   * returned: keep it); the replacement is carried into step t + 1, unlike a hook at `hook_h`.
+   * Recurrent models (GRU, LSTM): replace layer `layer`'s state after step t by fn(state, t)
+   * (nothing returned: keep it); the replacement is carried into step t + 1, unlike a hook at
+   * `hook_h`. The state is h [B, D] for the GRU, h | c [B, 2D] for the LSTM (anatomy.recurrentState).
    * Runs the stock (taped) recurrence of that layer. Used by interchange interventions (src/causal).
    */
   stateEdit?: { layer: number; fn: (h: tf.Tensor2D, t: number) => tf.Tensor2D | void };
@@ -112,9 +113,10 @@ export interface ModelAnatomy {
   lens: LensAnatomy;
   /**
    * Present when a layer's recurrent state can be replaced inside the recurrence
-   * (`ForwardOptions.stateEdit`): the layer hook that reads that state (e.g. `hook_h`).
+   * (`ForwardOptions.stateEdit`): the layer hook that reads that state (e.g. `hook_h`), and, for a
+   * state of two parts (the LSTM's h | c), the hook of the second part (`cell`, e.g. `hook_c`).
    */
-  recurrentState?: { hook: string };
+  recurrentState?: { hook: string; cell?: string };
 }
 
 export interface LanguageModel<C extends BaseModelConfig = BaseModelConfig> {
