@@ -17,6 +17,7 @@
  *   analysis/lens                per step, lens (logit | tuned) and layer: match / mismatch surprisal and G
  *   analysis/ablation            per step and head kind: surprisal with the heads zeroed, with control heads zeroed, intact; tests
  *   analysis/patching            per step, hook and position: recovery when patching match into mismatch
+ *   analysis/path_test           per step and path: gather -> aggregate (q, k, v), aggregate -> MLP / logits path patching vs control paths
  *   lens/tuned-step-XXXXXX.safetensors  the tuned lens translators
  *
  * Each analysis is one module in ./analyses (name, dependencies, the tables it writes with their

@@ -631,15 +631,29 @@ export async function pathTest(
   const testedNames = new Set(tested.map((c) => c.name));
   const controlSenders = components(model).filter((c) => c.kind === 'head' && !testedNames.has(c.name));
   const all = await pathPatching(model, pairs, { ...opts, senders: [...tested, ...controlSenders], receivers: recv });
-  const t = all.filter((p) => testedNames.has(p.sender));
+  return comparePaths(all, testedNames);
+}
+
+/**
+ * The path test on paths already computed (by one `pathPatching` call over every head): the
+ * paths from the `tested` senders against control paths from every other head not in `exclude`
+ * (default: the tested senders) into the receivers the tested paths reach, paired over prompt
+ * pairs (t-test and Wilcoxon). `pathTest` is this over its own path patching.
+ */
+export function comparePaths(
+  all: readonly PathResult[],
+  tested: ReadonlySet<string>,
+  exclude: ReadonlySet<string> = tested,
+): PathTestResult {
+  const t = all.filter((p) => tested.has(p.sender));
   if (!t.length)
     throw new GroundlabError('BAD_ARGUMENT', 'path test: no tested receiver lies after a tested sender', {
       hint: 'a receiver head must be in a later layer than its sender',
     });
   const receiversHit = new Set(t.map((p) => p.receiver));
-  const c = all.filter((p) => !testedNames.has(p.sender) && receiversHit.has(p.receiver));
+  const c = all.filter((p) => p.senderHead >= 0 && !tested.has(p.sender) && !exclude.has(p.sender) && receiversHit.has(p.receiver));
   if (!c.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: no control head precedes the tested receivers');
-  const N = pairs.length;
+  const N = t[0].n;
   const per = (ps: PathResult[]) => Float64Array.from({ length: N }, (_, i) => mean(ps.map((p) => p.effects[i])));
   const effect = per(t),
     control = per(c);

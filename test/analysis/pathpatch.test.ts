@@ -200,3 +200,46 @@ test('path test: the planted gather -> aggregate path against control paths, pai
   await assert.rejects(pathTest(m, pairs, ['L1H1'], [{ layer: 1, head: 0 }]), /no tested receiver lies after a tested sender/);
   m.dispose();
 });
+
+test('the paths analysis: plans gather -> aggregate (q, k, v), aggregate -> MLP and -> logits tests by its rules, and finds the planted path against controls', async () => {
+  const { planPathTests, pathTestRow } = await import('../../src/analysis/analyses/paths');
+  await initEngine({ log: false });
+  const m = pathModel();
+  const pairs = pairsOf(m);
+  const hc = (layer: number, head: number, g: number, a: number, gather = false, aggregate = false) => ({ layer, head, gatherShare: g, aggregateShare: a, gather, aggregate });
+  const has = { layers: 2, qkv: () => true, mlp: () => false };
+  // no head passes the gather threshold: the top gather share of layer 0 (L0H0) is the sender
+  const heads = [hc(0, 0, 0.2, 0), hc(0, 1, 0.05, 0), hc(1, 0, 0, 0.01), hc(1, 1, 0, 0.6, false, true)];
+  const { planned, notes } = planPathTests(heads, has);
+  assert.deepEqual(notes, []);
+  assert.deepEqual(
+    planned.map((p) => `${p.path} L${p.sender.layer}H${p.sender.head} ${p.rule}`),
+    [...Array(3).fill('gather->aggregate L0H0 top gather share of layer 0'), 'aggregate->logits L1H1 aggregate head'],
+  );
+  const all = await pathPatching(m, pairs, { senders: ['L0H0', 'L0H1', 'L1H0', 'L1H1'], receivers: [...new Map(planned.map((p) => [JSON.stringify(p.receiver), p.receiver])).values()] });
+  const rows = planned.map((p) => pathTestRow(all, p));
+  const gap = all[0].corrupted - all[0].clean;
+  const [q, k, v, direct] = rows;
+  close(Number(v.effect), gap, 1e-4, 'L0H0 -> L1H1.v carries the whole gap');
+  close(Number(v.recovery), 1, 1e-4, 'recovery of the value path');
+  for (const r of [q, k]) close(Number(r.effect), 0, 1e-5, `${r.receiver}`);
+  assert.deepEqual([v.controls, v.rank, q.rank], [1, 1, 1]); // the one control (L0H1) is 0 too: q ties rank 1
+  close(Number(v.control), 0, 1e-6, 'control paths into L1H1.v');
+  assert.ok(Number(v.p_t) < 1e-6 && Number(v.p_wilcoxon) < 0.01, `p of the value path: ${v.p_t}, ${v.p_wilcoxon}`);
+  assert.ok(!(Number(q.p_t) < 0.05), `the query path is not significant: p ${q.p_t}`);
+  close(Number(direct.effect), gap, 1e-4, 'L1H1 -> logits (its direct path)');
+  assert.equal(direct.controls, 3);
+  // a gather head that passes the threshold is the sender instead; an aggregate head in layer 0 gets a note
+  const p2 = planPathTests([hc(0, 0, 0.4, 0, true), hc(0, 1, 0.05, 0.5, false, true), hc(1, 0, 0, 0), hc(1, 1, 0, 0.6, false, true)], { ...has, mlp: (l: number) => l === 1 });
+  assert.deepEqual(p2.notes.map((n) => n.receiver), ['L0H1']);
+  assert.match(String(p2.notes[0].note), /layer 0: no head precedes it/);
+  assert.deepEqual(
+    p2.planned.map((p) => `${p.path} L${p.sender.layer}H${p.sender.head} ${p.rule}`),
+    ['aggregate->mlp L0H1 aggregate head', 'aggregate->logits L0H1 aggregate head', ...Array(3).fill('gather->aggregate L0H0 gather threshold'), 'aggregate->mlp L1H1 aggregate head', 'aggregate->logits L1H1 aggregate head'],
+  );
+  // controls leave the tested role out (the senders and every aggregate head): into L1H1.v no head is left, so the row is a note
+  assert.deepEqual([...p2.planned[2].exclude].sort(), ['L0H0', 'L0H1', 'L1H1']);
+  assert.match(String(pathTestRow(all, p2.planned[2]).note), /no control head precedes the receiver/);
+  assert.deepEqual(planPathTests([hc(0, 0, 0.1, 0)], has).notes.map((n) => n.note), ['no aggregate head at this checkpoint']);
+  m.dispose();
+});

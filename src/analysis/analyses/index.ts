@@ -10,8 +10,9 @@ import { heads } from './heads';
 import { lens, tunedLens } from './lens';
 import { ablation } from './ablation';
 import { patching } from './patching';
+import { paths } from './paths';
 
-export const REGISTRY = [surprisal, gain, cooccurrence, saliency, heads, lens, tunedLens, ablation, patching] as const;
+export const REGISTRY = [surprisal, gain, cooccurrence, saliency, heads, lens, tunedLens, ablation, patching, paths] as const;
 
 export type { AnalysisModule, StepContext, Row, ReportRun, ReportContext, ReportTable, ReproduceSection } from './context';
 export { lensFileName } from './lens';

@@ -1,6 +1,16 @@
 import { activationPatching } from '../patching';
 import { lensPoints } from '../lens';
-import { defineAnalysis } from './context';
+import type { PatchPair } from '../patching';
+import { defineAnalysis, type StepContext } from './context';
+
+/** The prompt pairs of the patching analyses: each match context (clean) with the first mismatch of its item (corrupted). */
+export function matchPairs(ctx: Pick<StepContext, 'seqs' | 'matchIdx'>): PatchPair[] {
+  return ctx.matchIdx.map((i) => {
+    const q = ctx.seqs[i];
+    const mm = ctx.seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!;
+    return { clean: q.ids, corrupted: mm.ids, target: q.target, marks: { env: q.envPos } };
+  });
+}
 
 export const patching = defineAnalysis({
   name: 'patching',
@@ -13,11 +23,7 @@ export const patching = defineAnalysis({
   async compute(ctx) {
     ctx.say('activation patching');
     const m = await ctx.model();
-    const pairs = ctx.matchIdx.map((i) => {
-      const q = ctx.seqs[i];
-      const mm = ctx.seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!;
-      return { clean: q.ids, corrupted: mm.ids, target: q.target, marks: { env: q.envPos } };
-    });
+    const pairs = matchPairs(ctx);
     const hooks = lensPoints(m);
     ctx.tick('other');
     const res = await activationPatching(m, pairs, {

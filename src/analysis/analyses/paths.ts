@@ -1,0 +1,313 @@
+/**
+ * `paths`: the causal test of the paper's gather -> aggregate story (and of what the aggregate
+ * heads feed), per checkpoint, by path patching (../pathpatch.ts) on the match -> mismatch prompt
+ * pairs of `patching`:
+ *
+ * - gather -> aggregate: for each aggregate head, each gather head of an earlier layer -> that
+ *   head's queries, keys and values. Where no head of an earlier layer passes the gather
+ *   threshold, the sender is the head with the highest gather share of each earlier layer (rule
+ *   `top gather share of layer l`). An aggregate head in layer 0 has no head before it (it reads
+ *   the embeddings): one row says so.
+ * - aggregate -> MLP and aggregate -> logits: each aggregate head -> the MLP of its own and of
+ *   every later layer, and -> the residual stream into the unembedding (its direct path).
+ *
+ * Every tested path is compared with the control paths from every other head into the same
+ * receiver (heads of the tested role excluded), paired over prompt pairs: `effect` and `control`
+ * are mean nats of surprisal recovered (s_corrupted - s_patched), `rank` is the tested path's
+ * place among them (1 = largest), p values from the paired t-test and the Wilcoxon signed-rank test.
+ */
+import type { HeadClass } from '../../metrics/heads';
+import { mean } from '../../metrics/stats';
+import { comparePaths, pathPatching, receiverName, type PathResult, type Receiver } from '../pathpatch';
+import { textTable } from '../table';
+import { defineAnalysis, type ReportContext, type ReportRun, type Row, type StepContext } from './context';
+import { matchPairs } from './patching';
+
+export const PATH_TEST_COLUMNS = [
+  'step',
+  'path',
+  'sender',
+  'receiver',
+  'input',
+  'rule',
+  'sender_share',
+  'effect',
+  'recovery',
+  'control',
+  'controls',
+  'rank',
+  'p_t',
+  'p_wilcoxon',
+  'cohen_dz',
+  'n',
+  'note',
+] as const;
+
+type Head = { layer: number; head: number };
+const hname = (h: Head) => `L${h.layer}H${h.head}`;
+
+async function headsOf(ctx: StepContext): Promise<HeadClass[]> {
+  return (
+    ctx.shared<HeadClass[]>('heads') ??
+    (await ctx.readRows('analysis/heads'))
+      .filter((r) => Number(r.step) === ctx.step)
+      .map((r) => ({
+        layer: Number(r.layer),
+        head: Number(r.head),
+        aggregateShare: Number(r.aggregate_share),
+        gatherShare: Number(r.gather_share),
+        aggregate: Boolean(r.aggregate),
+        gather: Boolean(r.gather),
+      }))
+  );
+}
+
+/** One planned test: a sender and a receiver, with the rule that chose the sender and the heads left out of its controls. */
+interface Planned {
+  path: 'gather->aggregate' | 'aggregate->mlp' | 'aggregate->logits';
+  sender: HeadClass;
+  receiver: Receiver;
+  rule: string;
+  share: number;
+  exclude: Set<string>;
+}
+
+/**
+ * The tests of one checkpoint from its head classes: which sender -> receiver paths to test, by
+ * the rules of the file comment, and the rows for aggregate heads that have no earlier layer.
+ */
+export function planPathTests(
+  heads: readonly HeadClass[],
+  has: { qkv(layer: number): boolean; mlp(layer: number): boolean; layers: number },
+): { planned: Planned[]; notes: Row[] } {
+  const planned: Planned[] = [];
+  const notes: Row[] = [];
+  const aggregate = heads.filter((h) => h.aggregate);
+  const aggNames = new Set(aggregate.map(hname));
+  if (!aggregate.length) notes.push({ path: 'gather->aggregate', sender: '', receiver: '', note: 'no aggregate head at this checkpoint' });
+  for (const a of aggregate) {
+    if (a.layer === 0) {
+      notes.push({
+        path: 'gather->aggregate',
+        sender: '',
+        receiver: hname(a),
+        note: 'the aggregate head is in layer 0: no head precedes it (it reads the embeddings)',
+      });
+    } else if (!has.qkv(a.layer)) {
+      notes.push({ path: 'gather->aggregate', sender: '', receiver: hname(a), note: `layer ${a.layer} has no q/k/v hook points` });
+    } else {
+      const below = heads.filter((h) => h.layer < a.layer);
+      const senders = below.filter((h) => h.gather).map((h) => ({ h, rule: 'gather threshold' }));
+      if (!senders.length)
+        for (let l = 0; l < a.layer; l++) {
+          const inL = below.filter((h) => h.layer === l && !aggNames.has(hname(h)));
+          if (!inL.length) continue;
+          const top = inL.reduce((b, h) => (h.gatherShare > b.gatherShare ? h : b));
+          senders.push({ h: top, rule: `top gather share of layer ${l}` });
+        }
+      const exclude = new Set([...senders.map((s) => hname(s.h)), ...aggNames]);
+      for (const s of senders)
+        for (const input of ['q', 'k', 'v'] as const)
+          planned.push({
+            path: 'gather->aggregate',
+            sender: s.h,
+            receiver: { layer: a.layer, head: a.head, input },
+            rule: s.rule,
+            share: s.h.gatherShare,
+            exclude,
+          });
+    }
+    for (let l = a.layer; l < has.layers; l++)
+      if (has.mlp(l))
+        planned.push({
+          path: 'aggregate->mlp',
+          sender: a,
+          receiver: { layer: l, input: 'mlp' },
+          rule: 'aggregate head',
+          share: a.aggregateShare,
+          exclude: aggNames,
+        });
+    planned.push({
+      path: 'aggregate->logits',
+      sender: a,
+      receiver: { input: 'logits' },
+      rule: 'aggregate head',
+      share: a.aggregateShare,
+      exclude: aggNames,
+    });
+  }
+  return { planned, notes };
+}
+
+/** The row of one planned test from the computed paths (a note instead when it has no control path). */
+export function pathTestRow(all: readonly PathResult[], p: Planned): Row {
+  const rname = receiverName(p.receiver);
+  const into = all.filter((x) => x.receiver === rname);
+  const sname = hname(p.sender);
+  const base = {
+    path: p.path,
+    sender: sname,
+    receiver: rname,
+    input: p.receiver.input,
+    rule: p.rule,
+    sender_share: p.share,
+  };
+  const controls = into.filter((x) => x.senderHead >= 0 && x.sender !== sname && !p.exclude.has(x.sender));
+  if (!controls.length || !into.some((x) => x.sender === sname))
+    return { ...base, note: controls.length ? 'the receiver does not follow the sender' : 'no control head precedes the receiver' };
+  const t = comparePaths(into, new Set([sname]), p.exclude);
+  return {
+    ...base,
+    effect: t.tested[0].effect,
+    recovery: t.tested[0].recovery,
+    control: mean(t.control),
+    controls: t.controls.length,
+    rank: t.ranks[0],
+    p_t: t.test.pT,
+    p_wilcoxon: t.test.pWilcoxon,
+    cohen_dz: t.test.cohenDz,
+    n: t.tested[0].n,
+    note: '',
+  };
+}
+
+const EMPTY: Row = Object.fromEntries(PATH_TEST_COLUMNS.map((c) => [c, c === 'note' || c === 'rule' || c === 'input' ? '' : NaN]));
+
+const fp = (p: unknown) => {
+  const x = Number(p);
+  return !Number.isFinite(x) ? '' : x === 0 ? '< 1e-300' : x < 0.001 ? x.toExponential(0) : x.toFixed(3);
+};
+
+/** The REPORT.md rows: gather -> aggregate tests and notes at every checkpoint; of the aggregate -> MLP paths the largest per head; the direct paths. */
+export function pathReportRows(runs: readonly ReportRun[]): Row[] {
+  const out: Row[] = [];
+  for (const run of runs) {
+    const rows = run.tables.path_test ?? [];
+    const steps = [...new Set(rows.map((r) => Number(r.step)))].sort((a, b) => a - b);
+    for (const step of steps) {
+      const at = rows.filter((r) => Number(r.step) === step);
+      const mlp = new Map<string, Row>();
+      for (const r of at.filter((x) => x.path === 'aggregate->mlp' && Number.isFinite(Number(x.effect)))) {
+        const b = mlp.get(String(r.sender));
+        if (!b || Number(r.effect) > Number(b.effect)) mlp.set(String(r.sender), r);
+      }
+      for (const r of at) {
+        if (r.path === 'aggregate->mlp' && mlp.get(String(r.sender)) !== r) continue;
+        const c = Number(r.controls);
+        out.push({
+          setting: run.label,
+          seed: run.seed,
+          step,
+          path: r.path,
+          sender: r.sender ? `${r.sender}${r.rule && r.rule !== 'aggregate head' ? ` (${r.rule})` : ''}` : '',
+          receiver: r.receiver,
+          effect: r.effect,
+          control: r.control,
+          rank: Number.isFinite(c) ? `${r.rank} of ${c + 1}` : '',
+          p_t: fp(r.p_t),
+          p_wilcoxon: fp(r.p_wilcoxon),
+          note: r.note,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export const paths = defineAnalysis({
+  name: 'paths',
+  depends: ['heads'],
+  table: 'analysis/path_test',
+  writes: { 'analysis/path_test': PATH_TEST_COLUMNS },
+  image: false,
+  async compute(ctx) {
+    const heads = await headsOf(ctx);
+    const m = await ctx.model();
+    const pts = new Set(m.hookPoints());
+    const has = {
+      layers: m.anatomy.layers.length,
+      qkv: (l: number) => ['q', 'k', 'v'].every((x) => pts.has(`blocks.${l}.attn.hook_${x}`)),
+      mlp: (l: number) => pts.has(`blocks.${l}.ln2.hook_normalized`),
+    };
+    const step = ctx.step;
+    const rows: Row[] = [];
+    if (!m.anatomy.layers.some((l) => l.heads) || !m.anatomy.layers.some((_, l) => has.qkv(l))) {
+      rows.push({ ...EMPTY, step, path: 'gather->aggregate', note: 'the model has no attention heads with q/k/v hook points' });
+    } else {
+      const { planned, notes } = planPathTests(heads, has);
+      for (const n of notes) rows.push({ ...EMPTY, step, ...n });
+      if (planned.length) {
+        ctx.say(`path test (${planned.length} paths)`);
+        ctx.tick('other');
+        const recv = [...new Map(planned.map((p) => [receiverName(p.receiver), p.receiver])).values()];
+        const senders = heads.map(hname);
+        const all = await pathPatching(m, matchPairs(ctx), {
+          senders,
+          receivers: recv,
+          batchSize: ctx.bs,
+          padId: ctx.padId,
+          signal: ctx.opts.signal,
+        });
+        ctx.tick('paths');
+        for (const p of planned) rows.push({ ...EMPTY, step, ...pathTestRow(all, p) });
+      }
+    }
+    await ctx.upsert('analysis/path_test', rows);
+    ctx.note('paths');
+  },
+  async report(read) {
+    const rows = (await read('analysis/path_test')).filter((r) => r.path === 'gather->aggregate' || r.path === 'aggregate->logits');
+    if (!rows.length) return [];
+    return [
+      'path test (path patching match -> mismatch; nats recovered; controls: every other head into the same receiver)',
+      textTable(
+        rows.map((r) => ({ ...r, p_t: fp(r.p_t) })),
+        [
+          ['step', 'step'],
+          ['path', 'path'],
+          ['sender', 'sender'],
+          ['receiver', 'receiver'],
+          ['effect', 'effect'],
+          ['control', 'control'],
+          ['rank', 'rank'],
+          ['p_t', 'p (t)'],
+          ['note', 'note'],
+        ],
+      ),
+    ];
+  },
+  reproduce: {
+    title: 'Circuits: the gather -> aggregate path test (Transformer)',
+    intro:
+      'Path patching on the match -> mismatch prompt pairs (the ENV noun swapped): for each aggregate head, each gather head of an earlier layer -> its queries, keys and values (where no head passes the gather threshold, the head with the highest gather share of each earlier layer, named so); each aggregate head -> the MLP of its own or a later layer (the largest shown) and -> the logits (its direct path). Effect: nats of v<LAN> surprisal recovered through that path alone; control: the mean over the paths from every other head into the same receiver; rank among them; paired tests over prompt pairs (t, Wilcoxon). All rows: tables/path-test-all.csv.',
+    reads: ['path_test'],
+    tables({ runs }: ReportContext) {
+      const tr = runs.filter((r) => r.label.startsWith('transformer') && (r.tables.path_test ?? []).length);
+      if (!tr.length) return [];
+      const cols: Array<[string, string]> = [
+        ['setting', 'setting'],
+        ['seed', 'seed'],
+        ['step', 'checkpoint'],
+        ['path', 'path'],
+        ['sender', 'sender'],
+        ['receiver', 'receiver'],
+        ['effect', 'effect (nats)'],
+        ['control', 'control paths (nats)'],
+        ['rank', 'rank'],
+        ['p_t', 'p (paired t)'],
+        ['p_wilcoxon', 'p (Wilcoxon)'],
+        ['note', 'note'],
+      ];
+      const all = tr.flatMap((r) => (r.tables.path_test ?? []).map((x) => ({ setting: r.label, seed: r.seed, ...x })));
+      return [
+        { name: 'path-test', rows: pathReportRows(tr), cols },
+        {
+          name: 'path-test-all',
+          rows: all,
+          cols: [['setting', 'setting'], ['seed', 'seed'], ...PATH_TEST_COLUMNS.map((c): [string, string] => [c, c])],
+          show: false,
+        },
+      ];
+    },
+  },
+});
