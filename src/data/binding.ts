@@ -34,6 +34,8 @@ import type { CorpusSpec, Episode, Tokenizer } from './types';
 import { BOS, EOS } from './tokens';
 import { WordTokenizer } from './tokenizer';
 import { SequenceRowsDataset } from './dataset';
+import type { LoadedCorpus } from './prepare';
+import { EntityDataset, entityEpisodes, entityKnobs, entityTokenizer, generateEntities } from './textbinding';
 
 export type BindingQuery = 'colour' | 'shape' | 'where' | 'count';
 export const BINDING_QUERIES: readonly BindingQuery[] = ['colour', 'shape', 'where', 'count'];
@@ -112,7 +114,19 @@ export function bindingShapes(k: Pick<BindingKnobs, 'shapes'>): string[] {
 export function bindingKnobs(knobs: CorpusSpec['knobs'] = {}): BindingKnobs {
   const k = { ...BINDING_DEFAULTS, queries: [...BINDING_DEFAULTS.queries] } as BindingKnobs;
   let heldOut: string | undefined;
-  const known = ['colours', 'shapes', 'grid', 'minObjects', 'maxObjects', 'queries', 'heldOut', 'sequences', 'pTwin', 'queriesPerScene'];
+  const known = [
+    'variant',
+    'colours',
+    'shapes',
+    'grid',
+    'minObjects',
+    'maxObjects',
+    'queries',
+    'heldOut',
+    'sequences',
+    'pTwin',
+    'queriesPerScene',
+  ];
   for (const [key, v] of Object.entries(knobs ?? {})) {
     const bad = (want: string) => new GroundlabError('BAD_CONFIG', `binding knob ${key} = ${JSON.stringify(v)}: expected ${want}`);
     const int = (min: number, max = Infinity) => {
@@ -120,7 +134,9 @@ export function bindingKnobs(knobs: CorpusSpec['knobs'] = {}): BindingKnobs {
       if (!Number.isInteger(n) || n < min || n > max) throw bad(`a whole number in ${min}..${max}`);
       return n;
     };
-    if (key === 'colours') k.colours = int(2, BINDING_COLOURS.length);
+    if (key === 'variant') {
+      if (v !== 'scenes') throw bad('"scenes" (the knobs of variant "entities" are read by entityKnobs in src/data/textbinding.ts)');
+    } else if (key === 'colours') k.colours = int(2, BINDING_COLOURS.length);
     else if (key === 'shapes') k.shapes = int(2, BINDING_SHAPES.length);
     else if (key === 'grid') k.grid = int(1, 10);
     else if (key === 'minObjects') k.minObjects = int(1);
@@ -497,4 +513,45 @@ export function bindingEpisodes(scenes: readonly BindingScene[]): Episode[] {
     id: `bind-${i}`,
     turns: [{ speaker: BOS, env: { situation: [], before: [], during: [], after: [] }, utterance: sceneTokens(s).slice(1) }],
   }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variants of the binding corpus kind
+
+/** The variants of `kind: "binding"` (knob `variant`): symbolic scenes (default) or text entity groups (src/data/textbinding.ts). */
+export type BindingVariant = 'scenes' | 'entities';
+export const BINDING_VARIANTS: readonly BindingVariant[] = ['scenes', 'entities'];
+
+export function bindingVariant(knobs: CorpusSpec['knobs'] = {}): BindingVariant {
+  const v = knobs?.variant ?? 'scenes';
+  if (!BINDING_VARIANTS.includes(v as BindingVariant))
+    throw new GroundlabError('BAD_CONFIG', `binding knob variant = ${JSON.stringify(v)}: expected one of ${BINDING_VARIANTS.join(', ')}`);
+  return v as BindingVariant;
+}
+
+/** The binding corpus of a spec, in its variant: what `prepareData` needs (fixed tokenizer, one row per scene). */
+export function loadBindingCorpus(spec: CorpusSpec): LoadedCorpus {
+  const seed = spec.seed ?? 0;
+  if (bindingVariant(spec.knobs) === 'entities') {
+    const k = entityKnobs(spec.knobs);
+    const scenes = generateEntities(k, seed);
+    return {
+      episodes: entityEpisodes(scenes),
+      nouns: [],
+      evalFrames: [],
+      featureDim: 0,
+      tokenizer: entityTokenizer(k),
+      dataset: (tok, seqLen) => new EntityDataset(scenes, tok, seqLen),
+    };
+  }
+  const k = bindingKnobs(spec.knobs);
+  const scenes = generateBinding(k, seed);
+  return {
+    episodes: bindingEpisodes(scenes),
+    nouns: [],
+    evalFrames: [],
+    featureDim: 0,
+    tokenizer: bindingTokenizer(k),
+    dataset: (tok, seqLen) => new BindingDataset(scenes, tok, seqLen),
+  };
 }

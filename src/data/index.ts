@@ -14,3 +14,4 @@ export * from './corpusfile';
 export * from './knobs';
 export * from './counting';
 export * from './binding';
+export * from './textbinding';

@@ -7,7 +7,7 @@ import { GroundlabError } from '../errors';
 import type { CorpusSpec, Episode, EvalFrame, PreparedData, TokenDataset, Tokenizer } from './types';
 import { CountingDataset, countingEpisodes, countingKnobs, countingTokenizer, generateCounting } from './counting';
 import { WordTokenizer } from './tokenizer';
-import { BindingDataset, bindingEpisodes, bindingKnobs, bindingTokenizer, generateBinding } from './binding';
+import { loadBindingCorpus } from './binding';
 import { packEpisodes } from './dataset';
 import { corpusStats } from './stats';
 import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
@@ -109,18 +109,8 @@ registerCorpusKind('counting', async (spec) => {
   };
 });
 
-registerCorpusKind('binding', async (spec) => {
-  const k = bindingKnobs(spec.knobs);
-  const scenes = generateBinding(k, spec.seed ?? 0);
-  return {
-    episodes: bindingEpisodes(scenes),
-    nouns: [],
-    evalFrames: [],
-    featureDim: 0,
-    tokenizer: bindingTokenizer(k),
-    dataset: (tok, seqLen) => new BindingDataset(scenes, tok, seqLen),
-  };
-});
+// Its variants (symbolic scenes, text entity groups) are read in src/data/binding.ts.
+registerCorpusKind('binding', async (spec) => loadBindingCorpus(spec));
 
 /** Load the episodes of a spec (no tokenizer, no packing). */
 export async function loadCorpus(spec: CorpusSpec): Promise<LoadedCorpus> {
