@@ -154,7 +154,7 @@ export abstract class BaseLM<C extends BaseModelConfig & { fused: boolean; tiedE
     const entries = this.hookPoints()
       .filter((n) => pass.hooks.recorded.has(n))
       .map((n) => [n, out[n]] as [string, tf.Tensor]);
-    return { logits, cache: new TensorCache(entries) };
+    return { logits, cache: new TensorCache(entries, this.anatomy) };
   }
 
   loss(tokens: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D, opts: ForwardOptions = {}): tf.Scalar {

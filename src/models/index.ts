@@ -18,6 +18,6 @@ export { Mamba2, mamba2ParamSpecs, mamba2Adapter, ssdQuadratic, ssdRecurrent } f
 export { Lstm, lstmParamSpecs, lstmAdapter } from './lstm';
 export { Gru, gruParamSpecs, gruAdapter } from './gru';
 export { Gla, glaParamSpecs, glaAdapter, glaDims } from './gla';
-export { HookRunner, TensorCache } from './hooks';
+export { HookRunner, TensorCache, actName } from './hooks';
 export { paramCount, type ParamSpec, type Init } from './base';
 export { timeTrainSteps, type StepTiming, type TimeStepOptions } from './speed';

@@ -50,12 +50,44 @@ export interface ForwardOptions {
   stateEdit?: { layer: number; fn: (h: tf.Tensor2D, t: number) => tf.Tensor2D | void };
 }
 
-/** Activations recorded by `runWithCache`, keyed by hook point name. Owns its tensors. */
+/**
+ * Activations recorded by `runWithCache`, keyed by hook point name. Owns its tensors.
+ * TransformerLens-style accessors (implemented once, by `TensorCache` in ./hooks, which reads
+ * the model's anatomy): `get('pattern', 1)` is `cache["pattern", 1]`, a short name resolved
+ * through the anatomy (see `actName` in ./hooks); `accumulatedResid` and `decomposeResid` stack
+ * the residual stream after each layer, or the terms that add up to it.
+ */
 export interface ActivationCache {
   readonly names: string[];
-  get(name: string): tf.Tensor; // throws GroundlabError NOT_FOUND with the list of names
-  has(name: string): boolean;
+  /**
+   * A full hook point name (`blocks.1.attn.hook_pattern`), or a short name and a layer
+   * (`get('pattern', 1)`; a negative layer counts from the end). Throws GroundlabError NOT_FOUND
+   * naming what is cached.
+   */
+  get(name: string, layer?: number): tf.Tensor;
+  has(name: string, layer?: number): boolean;
+  /**
+   * The residual stream entering layers 0..layer (`layer` omitted: every layer, then the final
+   * stream `final_post`), stacked: [K, B, T, D] with one label per entry (`0_pre`, `0_mid`, ...).
+   * The caller disposes `resid`.
+   */
+  accumulatedResid(layer?: number, opts?: { incMid?: boolean; mlpInput?: boolean }): ResidStack;
+  /**
+   * The terms that add up to the residual stream entering `layer` (omitted: the final stream):
+   * the embeddings (`embed`, `pos_embed`), then each earlier layer's writes (`0_attn_out`,
+   * `0_mlp_out`, or `0_mixer_out`), stacked [K, B, T, D]. `mlpInput` adds layer `layer`'s first
+   * write (the sum is then its `resid_mid`). The caller disposes `resid`.
+   */
+  decomposeResid(layer?: number, opts?: { mlpInput?: boolean; incEmbeds?: boolean }): ResidStack;
   dispose(): void;
+}
+
+/** Residual-stream tensors stacked along a new first axis, with their labels. */
+export interface ResidStack {
+  labels: string[];
+  /** The hook point each entry was read from. */
+  hooks: string[];
+  resid: tf.Tensor4D; // [K, B, T, D]
 }
 
 /**

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LanguageModel, BaseModelConfig, ForwardOptions, HookSpec, ActivationCache, ModelAnatomy } from '../../src/models/types';
 import type { Tokenizer } from '../../src/data/types';
+import { TensorCache } from '../../src/models/hooks';
 
 export interface HandConfig extends BaseModelConfig {
   nHeads: number;
@@ -123,16 +124,7 @@ export class HandTransformer implements LanguageModel<HandConfig> {
         if (want(n)) store.set(n, tf.keep(x.clone()));
       }),
     );
-    const cache: ActivationCache = {
-      names: [...store.keys()],
-      get: (n) => {
-        const t = store.get(n);
-        if (!t) throw new Error(`no activation ${n}`);
-        return t;
-      },
-      has: (n) => store.has(n),
-      dispose: () => store.forEach((t) => t.dispose()),
-    };
+    const cache: ActivationCache = new TensorCache([...store], this.anatomy);
     return { logits, cache };
   }
   loss(tokens: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D, opts: ForwardOptions = {}): tf.Scalar {

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationCache, BaseModelConfig, ForwardOptions, HookSpec, LanguageModel, ModelAnatomy } from '../../src/models/types';
 import { Rng } from '../../src/engine/rng';
+import { TensorCache } from '../../src/models/hooks';
 import { GroundlabError } from '../../src/errors';
 
 export class TinyModel implements LanguageModel {
@@ -82,16 +83,7 @@ export class TinyModel implements LanguageModel {
   runWithCache(tokens: tf.Tensor2D, opts: ForwardOptions & { names?: Array<string | RegExp> } = {}) {
     const rec = new Map<string, tf.Tensor>();
     const logits = this.run(tokens, opts.hooks, rec, opts.names);
-    const cache: ActivationCache = {
-      names: [...rec.keys()],
-      get: (n) => {
-        const t = rec.get(n);
-        if (!t) throw new GroundlabError('NOT_FOUND', `no activation "${n}" in the cache`);
-        return t;
-      },
-      has: (n) => rec.has(n),
-      dispose: () => rec.forEach((t) => t.dispose()),
-    };
+    const cache: ActivationCache = new TensorCache([...rec], this.anatomy);
     return { logits, cache };
   }
 
