@@ -2,10 +2,10 @@
 import { GroundlabError } from '../../errors';
 import { defineCommand } from '../args';
 import { reproduce } from '../../reproduce/run';
-import { REPRODUCE_GROUPS, type ReproduceGroup } from '../../reproduce/plan';
+import { DEFAULT_SEEDS, REPRODUCE_GROUPS, type ReproduceGroup } from '../../reproduce/plan';
 import { sigintAbort } from '../../train/sigint';
 import { terminalProgress } from '../../train/progress';
-import type { PresetName } from '../../train/presets';
+import { PRESET_NAMES, type PresetName } from '../../train/presets';
 
 export const command = defineCommand(
   {
@@ -15,13 +15,20 @@ export const command = defineCommand(
     options: {
       preset: {
         type: 'string',
-        help: 'size of everything: tiny (a smoke run: a minute or two), quick (a laptop), paper (a GPU)',
-        choices: ['tiny', 'quick', 'paper'],
+        help: 'size of everything: tiny (a smoke run: a minute or two), quick (a laptop: an hour), medium (the deepest one CPU core trains: about an hour per run), paper (a GPU)',
+        choices: [...PRESET_NAMES],
         default: 'quick',
       },
       out: { type: 'string', help: 'reproduce folder (default runs/reproduce-<preset>)' },
-      seeds: { type: 'list', help: 'seeds of the main comparison (default: 2 for tiny and quick, 5 for paper)' },
-      only: { type: 'list', help: `groups of runs: ${REPRODUCE_GROUPS.join(', ')} (default all)`, choices: [...REPRODUCE_GROUPS] },
+      seeds: {
+        type: 'list',
+        help: `seeds of the main comparison (default: ${PRESET_NAMES.map((p) => `${DEFAULT_SEEDS[p].length} for ${p}`).join(', ')})`,
+      },
+      only: {
+        type: 'list',
+        help: `groups of runs: ${REPRODUCE_GROUPS.join(', ')} (default all; at medium: main and checks)`,
+        choices: [...REPRODUCE_GROUPS],
+      },
       jobs: { type: 'int', help: 'runs trained at once, one process each (default: number of cores)' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
@@ -29,6 +36,7 @@ export const command = defineCommand(
       'groundlab reproduce --preset tiny',
       'groundlab reproduce --preset quick --out runs/quick --jobs 2',
       'groundlab reproduce --preset quick --only main --seeds 0,1,2',
+      'groundlab reproduce --preset medium --seeds 0 --jobs 1',
     ],
   },
   async (p) => {
