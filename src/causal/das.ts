@@ -23,7 +23,7 @@ import type { LanguageModel } from '../models/types';
 import type { Tokenizer } from '../data/types';
 import { PAD } from '../data/tokens';
 import { AdamW } from '../train/optimizer';
-import type { Counterfactual } from './programs';
+import type { Counterfactual, FlipCounterfactual } from './programs';
 
 /** Where interventions act. Tensors returned are owned by the caller. */
 export interface InterventionSite {
@@ -362,10 +362,7 @@ export async function evaluateIia(
 ): Promise<IiaResult> {
   if (w.length !== site.dim * k) throw new GroundlabError('BAD_ARGUMENT', `subspace has ${w.length} values, expected ${site.dim} x ${k}`);
   const bs = opts.batchSize ?? 64;
-  let right = 0;
-  let tokRight = 0;
-  let tokAll = 0;
-  let lossSum = 0;
+  const tally = iiaTally();
   const W = tf.tensor2d(w, [site.dim, k]);
   try {
     for (let i = 0; i < pairs.length; i += bs) {
@@ -379,31 +376,126 @@ export async function evaluateIia(
       const [pv, lv] = await Promise.all([pred.data(), loss.data()]);
       tf.dispose([pred, loss]);
       disposeBatch(x);
-      let scored = 0;
-      for (let r = 0; r < x.b; r++) {
-        let ok = true;
-        for (let t = 0; t < x.t; t++) {
-          const l = x.labels[r * x.t + t];
-          if (l < 0) continue;
-          scored++;
-          tokAll++;
-          if (pv[r * x.t + t] === l) tokRight++;
-          else ok = false;
-        }
-        if (ok) right++;
-      }
-      lossSum += lv[0] * scored;
+      tally.add(pv as Int32Array, lv[0], x.labels, x.b, x.t);
       await new Promise((r) => setImmediate(r));
     }
   } finally {
     W.dispose();
   }
+  return tally.result(pairs.length);
+}
+
+/** Counts of whole rows and tokens right (argmax against labels, -1 not scored), and the loss, over batches. */
+function iiaTally() {
+  let right = 0;
+  let tokRight = 0;
+  let tokAll = 0;
+  let lossSum = 0;
   return {
-    iia: pairs.length ? right / pairs.length : NaN,
-    tokenAccuracy: tokAll ? tokRight / tokAll : NaN,
-    loss: tokAll ? lossSum / tokAll : NaN,
-    n: pairs.length,
+    add(pv: Int32Array | Float32Array | Uint8Array, meanLoss: number, labels: Int32Array, b: number, t: number) {
+      let scored = 0;
+      for (let r = 0; r < b; r++) {
+        let ok = true;
+        for (let j = 0; j < t; j++) {
+          const l = labels[r * t + j];
+          if (l < 0) continue;
+          scored++;
+          tokAll++;
+          if (pv[r * t + j] === l) tokRight++;
+          else ok = false;
+        }
+        if (ok) right++;
+      }
+      lossSum += meanLoss * scored;
+    },
+    result(n: number): IiaResult {
+      return {
+        iia: n ? right / n : NaN,
+        tokenAccuracy: tokAll ? tokRight / tokAll : NaN,
+        loss: tokAll ? lossSum / tokAll : NaN,
+        n,
+      };
+    },
   };
+}
+
+/** A phase-flip sequence as token ids: its inputs and labels, and per flip the position and the source. */
+export interface EncodedFlip {
+  tokens: number[];
+  /** Label id per input position (-1: not scored), length tokens.length. */
+  labels: number[];
+  flips: Array<{ pos: number; source: number[]; sourcePos: number }>;
+}
+
+export function encodeFlips(flips: readonly FlipCounterfactual[], tokenizer: Tokenizer): EncodedFlip[] {
+  return flips.map((f) => ({
+    tokens: tokenizer.encode(f.tokens),
+    labels: [...f.labels.map((l) => (l === null ? -1 : tokenizer.id(l))), -1],
+    flips: f.interventions.map((i) => ({ pos: i.step, source: tokenizer.encode(i.source.tokens), sourcePos: i.sourceStep })),
+  }));
+}
+
+/**
+ * IIA of repeated interventions: every flip of a sequence interchanges subspace w [D, k] with its
+ * source's activation, all in one run (`runEdits`); a sequence counts when every scored next token
+ * (each response and the end, of every round) is the program's. w = zeros: no intervention at all.
+ */
+export async function evaluateFlips(
+  site: InterventionSite,
+  seqs: readonly EncodedFlip[],
+  w: Float32Array,
+  k: number,
+  opts: { padId: number; batchSize?: number; signal?: AbortSignal },
+): Promise<IiaResult> {
+  if (w.length !== site.dim * k) throw new GroundlabError('BAD_ARGUMENT', `subspace has ${w.length} values, expected ${site.dim} x ${k}`);
+  const nf = seqs[0]?.flips.length ?? 0;
+  if (seqs.some((q) => q.flips.length !== nf))
+    throw new GroundlabError('BAD_ARGUMENT', 'every phase-flip sequence of one evaluation needs the same number of flips', {
+      hint: 'draw them with one `rounds`',
+    });
+  const bs = opts.batchSize ?? 64;
+  const tally = iiaTally();
+  const W = tf.tensor2d(w, [site.dim, k]);
+  try {
+    for (let i = 0; i < seqs.length; i += bs) {
+      if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'the IIA evaluation was stopped');
+      const batch = seqs.slice(i, i + bs);
+      const b = batch.length;
+      const t = Math.max(...batch.map((q) => q.tokens.length));
+      const ids = new Int32Array(b * t).fill(opts.padId);
+      const labels = new Int32Array(b * t).fill(-1);
+      batch.forEach((q, r) => {
+        ids.set(q.tokens, r * t);
+        labels.set(q.labels, r * t);
+      });
+      const tokens = tf.tensor2d(ids, [b, t], 'int32');
+      const sources = Array.from({ length: nf }, (_, j) => {
+        const ts = Math.max(...batch.map((q) => q.flips[j].source.length));
+        const sid = new Int32Array(b * ts).fill(opts.padId);
+        batch.forEach((q, r) => sid.set(q.flips[j].source, r * ts));
+        return {
+          tokens: tf.tensor2d(sid, [b, ts], 'int32'),
+          sourcePos: Int32Array.from(batch, (q) => q.flips[j].sourcePos),
+          pos: Int32Array.from(batch, (q) => q.flips[j].pos),
+        };
+      });
+      const [pred, loss] = tf.tidy(() => {
+        const edits: SiteEdit[] = sources.map((src) => {
+          const a = site.read(src.tokens, src.sourcePos);
+          return { pos: src.pos, edit: (h: tf.Tensor2D) => interchange(h, a, W) };
+        });
+        const logits = site.runEdits(tokens, edits);
+        return [tf.argMax(logits, 2), labelLoss(logits, labels)];
+      });
+      const [pv, lv] = await Promise.all([pred.data(), loss.data()]);
+      tf.dispose([pred, loss, tokens, ...sources.map((x) => x.tokens)]);
+      tally.add(pv as Int32Array, lv[0], labels, b, t);
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    W.dispose();
+  }
+  return tally.result(seqs.length);
 }
 
 export interface DasOptions {

@@ -16,7 +16,8 @@
  */
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
-import { END, countingSequence, responseToken, type CountRole, type CountingKnobs, type CountingSequence } from '../data/counting';
+import { END, TRIGGER, countingSequence, demoTokens, responseToken, type CountRole, type CountingKnobs, type CountingSequence } from '../data/counting';
+import { BOS } from '../data/tokens';
 
 export type ProgramName = 'up-down' | 'up-up' | 'context-distribution';
 export const PROGRAM_NAMES: readonly ProgramName[] = ['up-down', 'up-up', 'context-distribution'];
@@ -234,6 +235,151 @@ export function sampleCounterfactuals(o: SamplerOptions): Counterfactual[] {
     const changed = cf.tokens.length !== base.tokens.length || cf.tokens.some((t, i) => t !== base.tokens[i]);
     if (requireChange && !changed) continue;
     out.push({ base, source, variables: [...o.variables], baseStep, sourceStep, values, tokens: cf.tokens, labels: cf.labels, changed });
+  }
+  return out;
+}
+
+/**
+ * Repeated phase flips (seed 003's reviewers): one sequence with several demo / response rounds,
+ * where the phase flips back to demo by intervention, though in training it only ever flips once.
+ *
+ *   <bos> obj^a1 trig resp^b1 | obj^a2 trig resp^b2 | ... obj^aR trig resp ... resp end
+ *
+ * Round i < R: a_i demo objects, the trigger, then b_i responses (0 <= b_i < the program's count,
+ * so the program still predicts a response there); after the last of them ("|", the trigger when
+ * b_i = 0) the variables are interchanged with a demo-phase source: a single-round sequence read
+ * up to its c-th demo object, whose values are (for up-down) count c and phase 0. `count: 'keep'`
+ * takes c = the base's own count under the program at that step (a pure phase flip); `'source'`
+ * draws c from `counts`. The last round's responses are the program's predictions, until it
+ * predicts the end. Scored positions are those whose next token is a response or the end (the
+ * response phases, as in training); demo tokens and triggers are the plan's, never predicted.
+ */
+export interface FlipIntervention {
+  /** Step of the intervened run after which the variables are set. */
+  step: number;
+  source: CountingSequence;
+  sourceStep: number;
+  values: number[];
+}
+
+export interface FlipCounterfactual {
+  variables: string[];
+  /** Demo objects and responses of each round (the last round's responses are the program's). */
+  rounds: Array<{ demo: number; responses: number }>;
+  interventions: FlipIntervention[];
+  tokens: string[];
+  /** Expected next token at each input position (length tokens.length - 1); null where not scored. */
+  labels: Array<string | null>;
+}
+
+export interface FlipOptions {
+  program: ProgramName;
+  /** Variables set at each flip (default ['count', 'phase']). */
+  variables?: string[];
+  task: CountingKnobs['task'];
+  objectTypes?: number;
+  /** Demo / response rounds per sequence (>= 2: R - 1 flips back to demo). */
+  rounds: number;
+  /** Demo objects per round are drawn from these. */
+  demoCounts: readonly number[];
+  /** 'keep' (default): the flip keeps the base's count; 'source': the count is set to one drawn from `counts`. */
+  count?: 'keep' | 'source';
+  /** Counts of 'source' flips (default demoCounts). */
+  counts?: readonly number[];
+  /** Largest count the program may reach (default 20: the trained range). */
+  maxCount?: number;
+  n: number;
+  seed: number | string;
+  /** Longest sequence (default 64). */
+  maxLength?: number;
+}
+
+/** Seeded repeated-phase-flip counterfactuals (see FlipCounterfactual). */
+export function sampleFlips(o: FlipOptions): FlipCounterfactual[] {
+  const p = causalProgram(o.program);
+  const variables = o.variables ?? ['count', 'phase'];
+  for (const v of variables)
+    if (!p.variables.includes(v))
+      throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, { hint: `its variables: ${p.variables.join(', ')}` });
+  if (!Number.isInteger(o.rounds) || o.rounds < 2)
+    throw new GroundlabError('BAD_ARGUMENT', `rounds = ${o.rounds}: repeated phase flips need at least 2 rounds`);
+  if (!o.demoCounts.length || o.demoCounts.some((c) => !Number.isInteger(c) || c < 1))
+    throw new GroundlabError('BAD_ARGUMENT', `demoCounts [${o.demoCounts.join(', ')}]: expected whole numbers >= 1`);
+  const counts = o.counts ?? o.demoCounts;
+  const maxCount = o.maxCount ?? 20;
+  const maxLength = o.maxLength ?? 64;
+  const k = { task: o.task, objectTypes: o.objectTypes ?? 3 };
+  const rng = new Rng(`${o.seed}/flips`);
+  const demo = demoTokens(k);
+  const resp = responseToken(o.task);
+  const out: FlipCounterfactual[] = [];
+  for (let tries = 0; out.length < o.n; tries++) {
+    if (tries > o.n * 200)
+      throw new GroundlabError('BAD_ARGUMENT', `could not draw ${o.n} phase-flip sequences within ${maxLength} tokens and counts <= ${maxCount} (${out.length} found)`, {
+        hint: 'use fewer rounds or smaller demoCounts',
+      });
+    const tokens = [BOS];
+    const roles: CountRole[] = ['bos'];
+    let s = p.step(null, roles, 0);
+    const push = (tok: string, role: CountRole) => {
+      tokens.push(tok);
+      roles.push(role);
+      s = p.step(s, roles, roles.length - 1);
+    };
+    // How many responses the program predicts from the current state before the end (null: it never ends within maxLength).
+    const responsesLeft = (): number | null => {
+      const r2 = [...roles];
+      let s2 = s;
+      for (let m = 0; r2.length + m < maxLength; m++) {
+        const y = p.output(s2);
+        if (y !== 'response') return y === 'end' ? m : null;
+        r2.push('response');
+        s2 = p.step(s2, r2, r2.length - 1);
+      }
+      return null;
+    };
+    const rounds: FlipCounterfactual['rounds'] = [];
+    const interventions: FlipIntervention[] = [];
+    let ok = true;
+    for (let r = 0; r < o.rounds && ok; r++) {
+      const a = o.demoCounts[rng.int(o.demoCounts.length)];
+      for (let i = 0; i < a; i++) push(demo.length === 1 ? demo[0] : demo[rng.int(demo.length)], 'demo');
+      push(TRIGGER, 'trigger');
+      const m = responsesLeft();
+      if (m === null || m > maxCount) {
+        ok = false;
+        break;
+      }
+      const last = r === o.rounds - 1;
+      if (last) {
+        for (let i = 0; i < m; i++) push(resp, 'response');
+        push(END, 'end');
+        rounds.push({ demo: a, responses: m });
+        break;
+      }
+      if (m < 1) {
+        ok = false;
+        break;
+      }
+      // Round i < R: b < m responses, so the program still predicts a response where the flip comes.
+      const b = rng.int(m);
+      for (let i = 0; i < b; i++) push(resp, 'response');
+      rounds.push({ demo: a, responses: b });
+      const c = o.count === 'source' ? counts[rng.int(counts.length)] : (s.count ?? 0);
+      if (!(Number.isInteger(c) && c >= 1)) {
+        ok = false;
+        break;
+      }
+      const source = countingSequence(k, c + rng.int(3), rng);
+      const st = trace(p, source.roles)[c];
+      const values = variables.map((v) => st[v]);
+      interventions.push({ step: tokens.length - 1, source, sourceStep: c, values });
+      s = { ...s, ...Object.fromEntries(variables.map((v, i) => [v, values[i]])) };
+    }
+    if (!ok || tokens.length > maxLength) continue;
+    // The generated responses and the end are the program's predictions: those are the labels.
+    const labels = tokens.slice(1).map((tok, i) => (roles[i + 1] === 'response' || roles[i + 1] === 'end' ? tok : null));
+    out.push({ variables: [...variables], rounds, interventions, tokens, labels });
   }
   return out;
 }
