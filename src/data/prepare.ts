@@ -24,6 +24,8 @@ export interface PrepareOptions {
   window?: number;
   /** The filter's threshold (default 100, the paper's). */
   minCount?: number;
+  /** Tokenize with this tokenizer instead of the corpus's own (an imported run's, see src/io/hf-import.ts). */
+  tokenizer?: Tokenizer;
 }
 
 /** What a corpus source yields before tokenization. */
@@ -154,6 +156,7 @@ export function prepareLoaded(spec: CorpusSpec, c: LoadedCorpus, opts: PrepareOp
   if (!c.episodes.length)
     throw new GroundlabError('BAD_CONFIG', 'the corpus has no episodes', { hint: 'check the corpus source (an empty folder or file?)' });
   const tokenizer =
+    opts.tokenizer ??
     c.tokenizer ??
     WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
   const stats = corpusStats(c.episodes, { nouns: c.nouns, window: opts.window, minCount: opts.minCount, vocabSize: tokenizer.vocabSize });

@@ -6,6 +6,7 @@
  */
 import { GroundlabError } from '../errors';
 import type { Episode, Tokenizer } from './types';
+import { HfTokenizer } from '../io/hf-tokenizer';
 import { PAD, SPECIAL_TOKENS, UNK, baseForm, envToken, episodeTokens, isEnvToken, isLanToken, isSpeakerToken, lanToken } from './tokens';
 
 export interface WordTokenizerOptions {
@@ -149,4 +150,14 @@ export class WordTokenizer implements Tokenizer {
       throw bad('vocab order is inconsistent with its nouns');
     return tok;
   }
+}
+
+/**
+ * Restore a run's tokenizer from its tokenizer.json: groundlab's word tokenizer (`type: "word"`)
+ * or a Hugging Face tokenizer of an imported run (`type: "hf"`, src/io/hf-tokenizer.ts).
+ */
+export function tokenizerFromJSON(json: unknown): Tokenizer {
+  const type = json && typeof json === 'object' ? (json as { type?: unknown }).type : undefined;
+  if (type === 'hf') return HfTokenizer.fromJSON(json);
+  return WordTokenizer.fromJSON(json);
 }

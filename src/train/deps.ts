@@ -21,7 +21,8 @@ export interface TrainingData {
 export interface TrainDeps {
   createModel(config: AnyModelConfig, seed: number): LanguageModel;
   modelPreset(arch: Arch, preset: PresetName, vocabSize: number, overrides?: Record<string, unknown>): AnyModelConfig;
-  prepareData(spec: CorpusSpec, opts: { seqLen: number }): Promise<TrainingData>;
+  /** `tokenizer`: tokenize with it instead of the corpus's own (imported runs). */
+  prepareData(spec: CorpusSpec, opts: { seqLen: number; tokenizer?: Tokenizer }): Promise<TrainingData>;
   tokenizerFromJSON(json: unknown): Tokenizer;
 }
 
@@ -63,7 +64,7 @@ export const defaultDeps: TrainDeps = {
   modelPreset: (arch, preset, vocabSize, overrides) =>
     need<TrainDeps['modelPreset']>('models', 'modelPreset')(arch, preset, vocabSize, overrides),
   prepareData: (spec, opts) => need<TrainDeps['prepareData']>('data', 'prepareData')(spec, opts),
-  tokenizerFromJSON: (json) => need<{ fromJSON(j: unknown): Tokenizer }>('data', 'WordTokenizer').fromJSON(json),
+  tokenizerFromJSON: (json) => need<(j: unknown) => Tokenizer>('data', 'tokenizerFromJSON')(json),
 };
 
 export function withDefaults(deps?: Partial<TrainDeps>): TrainDeps {

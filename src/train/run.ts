@@ -44,6 +44,11 @@ export interface RunConfig {
   createdAt: string;
   /** Engine the run was started with, for the record. */
   engine?: { backend: string; threads: number };
+  /**
+   * Present for a run made by `groundlab import` (src/io/hf-import.ts): where the model came
+   * from. Its data are `corpus` tokenized with the run's own tokenizer (the evaluation corpus).
+   */
+  imported?: { format: string; from: string; tokenizer: string; at: string };
 }
 
 export interface CheckpointInfo {
@@ -219,7 +224,7 @@ export async function openRun(dir: string, opts: OpenRunOptions = {}): Promise<R
       return loadCheckpointModel(config, ck.dir, deps);
     },
     data() {
-      dataCache ??= deps.prepareData(config.corpus, { seqLen: config.train.seqLen });
+      dataCache ??= deps.prepareData(config.corpus, { seqLen: config.train.seqLen, ...(config.imported ? { tokenizer } : {}) });
       dataCache.catch(() => (dataCache = undefined));
       return dataCache;
     },
