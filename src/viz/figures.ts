@@ -128,3 +128,49 @@ export function heatmap(data: FigureData, o: HeatmapOptions): Record<string, unk
     },
   };
 }
+
+export interface DotChartOptions {
+  /** Category field on the x axis (shown in the order the rows first give its values). */
+  x: string;
+  /** Value field (y). */
+  y: string;
+  /** One colour per value of this field. */
+  color?: string;
+  /** A boolean field: true draws the dot hollow (e.g. a censored value: "not within the run"). */
+  hollow?: string;
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  width?: number;
+  height?: number;
+}
+
+/** Dots per category, side by side per colour (e.g. the step at which G first exceeds 1 nat, per setting and architecture). */
+export function dotChart(data: FigureData, o: DotChartOptions): Record<string, unknown> {
+  const rows = rowsOf(data);
+  need(rows, [o.x, o.y, o.color, o.hollow], 'dotChart');
+  const order = [...new Set(rows.map((r) => String(r[o.x])))];
+  return {
+    $schema: VEGALITE_SCHEMA,
+    ...(o.title ? { title: o.title } : {}),
+    width: o.width ?? 420,
+    height: o.height ?? 220,
+    data: { values: rows },
+    mark: { type: 'point', size: 70, strokeWidth: 2 },
+    encoding: {
+      x: { field: o.x, type: 'nominal', title: o.xTitle ?? o.x, sort: order, axis: { labelAngle: -35 } },
+      ...(o.color ? { xOffset: { field: o.color }, color: { field: o.color, type: 'nominal', title: o.color } } : {}),
+      y: { field: o.y, type: 'quantitative', title: o.yTitle ?? o.y },
+      ...(o.hollow
+        ? {
+            fill: {
+              condition: { test: `datum['${o.hollow}']`, value: 'transparent' },
+              ...(o.color ? { field: o.color } : { value: '#4c78a8' }),
+              legend: null,
+            },
+          }
+        : {}),
+      tooltip: [o.x, o.y, ...(o.color ? [o.color] : []), ...(o.hollow ? [o.hollow] : [])].map((f) => ({ field: f })),
+    },
+  };
+}
