@@ -21,6 +21,9 @@ const OUT = path.join(EXT, 'src', 'contract.generated.ts');
 const SCHEMAS = [
   { file: 'inspector.schema.json', constName: 'INSPECTOR_SCHEMA', typeName: 'InspectorPayload' },
   { file: 'timeline.schema.json', constName: 'TIMELINE_SCHEMA', typeName: 'TimelinePayload' },
+  { file: 'circuit.schema.json', constName: 'CIRCUIT_SCHEMA', typeName: 'CircuitPayload' },
+  { file: 'das.schema.json', constName: 'DAS_SCHEMA', typeName: 'DasPayload' },
+  { file: 'bindinggrid.schema.json', constName: 'BINDING_GRID_SCHEMA', typeName: 'BindingGridPayload' },
 ];
 const KEYWORDS = new Set(['type', 'enum', 'const', 'required', 'properties', 'additionalProperties', 'items', 'minItems', 'minimum', 'minProperties', '$ref', '$defs', 'title', 'description', '$schema', '$id', 'contentEncoding']);
 

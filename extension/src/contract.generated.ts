@@ -128,6 +128,148 @@ export interface TimelinePayload {
   initialStep: number;
 }
 
+export type CircuitNode = {
+  /** embed, L{l}H{h}, L{l}.mlp or logits. */
+  id: string;
+  kind: "embed" | "head" | "mlp" | "logits";
+  /** -1 for the embeddings, the number of layers for the logits. */
+  layer: number;
+  /** The head index of a head node, else null. */
+  head: number | null;
+};
+
+export type CircuitPath = {
+  /** Node id of the sender (a head or an MLP). */
+  sender: string;
+  /** Node id of the receiver (a head, an MLP or logits). */
+  receiver: string;
+  /** Which input of the receiver the path enters. */
+  input: "q" | "k" | "v" | "mlp" | "logits";
+};
+
+/** One entry per checkpoint (same order as steps); each is an array with one value per path (or per node, for dla), in the order of paths (nodes); null where not measured. */
+export type CircuitValues = ((number | null)[])[];
+
+/** One entry per checkpoint: the node ids of the heads in that class. */
+export type HeadLists = string[][];
+
+/** application/vnd.groundlab.circuit+json (version 1). What the circuit graph shows. Produced by groundlab's src/viz/circuit.ts (circuitGraphBundle) from the tables `groundlab circuits` writes (analysis/circuit_paths, circuit_dla, circuit_summary); the widget computes nothing. Carried: the components as nodes (embeddings, heads L{l}H{h}, MLPs, logits), the sender -> receiver paths (a receiver node and its input: q, k or v of a head, an MLP's input, the logits), and per checkpoint each path's exact path-patching effect (nats of surprisal, s_corrupted - s_patched), its recovery and edge-attribution estimate where measured, each node's direct logit attribution (match - mismatch) and the gather / aggregate heads. Not carried: paths the producer left out (carried.omittedPaths: those with the smallest largest |effect| over checkpoints), per-pair values. */
+export interface CircuitPayload {
+  version: 1;
+  title: string;
+  model: string;
+  link: string;
+  layers: number;
+  /** Heads of the widest layer. */
+  heads: number;
+  /** Checkpoint steps, strictly ascending. */
+  steps: number[];
+  nodes: CircuitNode[];
+  paths: CircuitPath[];
+  /** Exact path-patching effect per path (nats of surprisal of the target; positive: the sender's clean output moves the answer toward clean). */
+  effect: CircuitValues;
+  /** Mean per-pair recovery, effect / (s_corrupted - s_clean), per path. */
+  recovery?: CircuitValues;
+  /** Edge attribution patching's estimate of the effect (nats), per path. */
+  attribution?: CircuitValues;
+  /** Direct logit attribution per node: match - mismatch contribution to the target logit (logits units), null for nodes without a term. */
+  dla?: CircuitValues;
+  gather?: HeadLists;
+  aggregate?: HeadLists;
+  /** Prompt pairs measured, per checkpoint. */
+  pairs?: (number | null)[];
+  /** Initial threshold: paths with |effect| below it are hidden. */
+  threshold: number;
+  /** The widget draws at most this many edges (the largest |value| first) and says how many it hid. */
+  maxEdges: number;
+  carried: {
+    paths: number;
+    omittedPaths: number;
+  };
+  initialStep: number;
+}
+
+/** One value per step (same order as steps), null where the table has none. */
+export type StepValues = (number | null)[];
+
+export type DasMethod = "das" | "boundless" | "identity" | "random" | "full" | "probe";
+
+export type DasSeries = {
+  /** Subspace size (the site's width for the full swap; the kept size for boundless DAS). */
+  k: number;
+  method: DasMethod;
+  iia: StepValues;
+  /** Counterfactual pairs scored, per step. */
+  pairs?: StepValues;
+};
+
+export type DasGroup = {
+  program: string;
+  /** Variables intervened on together, joined by +. */
+  variables: string;
+  /** The hook point (or recurrent state) intervened on. */
+  site: string;
+  series: DasSeries[];
+  taskAccuracy: StepValues;
+  heldoutAccuracy: StepValues;
+};
+
+/** application/vnd.groundlab.das+json (version 1). What the DAS timeline panel shows. Produced by groundlab's src/viz/das.ts (dasPanelBundle) from analysis/das.arrow (src/causal/run.ts); the widget computes nothing. Carried: per (program, variables, site) group, the interchange-intervention accuracy (IIA) of every (k, method) series at every checkpoint (DAS, boundless DAS, and the baselines identity rotation, random rotation, probe direction and full-vector swap), and the task accuracy (all counts and held-out counts) at the same checkpoints. Not carried: the rotations (analysis/das/*.safetensors), losses, per-pair outcomes. */
+export interface DasPayload {
+  version: 1;
+  title: string;
+  model: string;
+  link: string;
+  /** Checkpoint steps, strictly ascending. */
+  steps: number[];
+  groups: DasGroup[];
+  initialStep: number;
+  initial: {
+    /** Index into groups. */
+    group: number;
+    /** The k shown first (null: every k of DAS). */
+    k: number | null;
+  };
+}
+
+/** One entry per checkpoint (same order as steps), each a flat layer-major array (see the property); null where no scene has the cell or slot. */
+export type BindingValues = ((number | null)[])[];
+
+/** application/vnd.groundlab.bindinggrid+json (version 1). What the binding grid view shows. Produced by groundlab's src/viz/bindinggrid.ts (bindingGridBundle): each head's token-mixing row (its anatomy's pattern hook) at one query position of scene binding prompts, summed over each object's slot tokens and averaged over scenes, by object slot and by the object's grid cell, per checkpoint; the widget computes nothing. Not carried: single scenes, rows at other positions. */
+export interface BindingGridPayload {
+  version: 1;
+  title: string;
+  model: string;
+  link: string;
+  layers: number;
+  heads: number;
+  /** Checkpoint steps, strictly ascending. */
+  steps: number[];
+  /** Object slots (the most objects in a scene). */
+  slots: number;
+  /** Side of the scene grid (cells 0..grid-1 on each axis). */
+  grid: number;
+  /** Index (layer*heads + head)*slots + s: the mean weight on slot s's tokens over scenes with more than s objects. */
+  slot: BindingValues;
+  /** Index (layer*heads + head)*grid*grid + y*grid + x: the mean weight on the tokens of the object at cell (x, y), over scenes with an object there. */
+  cell: BindingValues;
+  /** Index layer*heads + head: the mean weight on the queried object's slot (scenes whose query names an object). */
+  target: BindingValues;
+  /** Index layer*heads + head: the mean weight on the query's tokens. */
+  query: BindingValues;
+  /** Scenes averaged over, per checkpoint. */
+  scenes: number;
+  /** The query position whose row is read, in words. */
+  from: string;
+  /** What the weights are (attention probability, or the mixing weight of a non-softmax layer). */
+  units: string;
+  initialStep: number;
+  initial: {
+    layer: number;
+    head: number;
+  };
+}
+
 /** inspector.schema.json, as the validator reads it. */
 export const INSPECTOR_SCHEMA: JsonSchema = {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -578,6 +720,533 @@ export const TIMELINE_SCHEMA: JsonSchema = {
     },
     "initialStep": {
       "type": "number"
+    }
+  }
+};
+
+/** circuit.schema.json, as the validator reads it. */
+export const CIRCUIT_SCHEMA: JsonSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://groundlab/schema/circuit.schema.json",
+  "title": "application/vnd.groundlab.circuit+json (version 1)",
+  "description": "What the circuit graph shows. Produced by groundlab's src/viz/circuit.ts (circuitGraphBundle) from the tables `groundlab circuits` writes (analysis/circuit_paths, circuit_dla, circuit_summary); the widget computes nothing. Carried: the components as nodes (embeddings, heads L{l}H{h}, MLPs, logits), the sender -> receiver paths (a receiver node and its input: q, k or v of a head, an MLP's input, the logits), and per checkpoint each path's exact path-patching effect (nats of surprisal, s_corrupted - s_patched), its recovery and edge-attribution estimate where measured, each node's direct logit attribution (match - mismatch) and the gather / aggregate heads. Not carried: paths the producer left out (carried.omittedPaths: those with the smallest largest |effect| over checkpoints), per-pair values.",
+  "type": "object",
+  "required": [
+    "version",
+    "title",
+    "model",
+    "link",
+    "layers",
+    "heads",
+    "steps",
+    "nodes",
+    "paths",
+    "effect",
+    "threshold",
+    "maxEdges",
+    "carried",
+    "initialStep"
+  ],
+  "additionalProperties": false,
+  "$defs": {
+    "circuitNode": {
+      "title": "CircuitNode",
+      "type": "object",
+      "required": [
+        "id",
+        "kind",
+        "layer",
+        "head"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "id": {
+          "type": "string",
+          "description": "embed, L{l}H{h}, L{l}.mlp or logits."
+        },
+        "kind": {
+          "enum": [
+            "embed",
+            "head",
+            "mlp",
+            "logits"
+          ]
+        },
+        "layer": {
+          "type": "integer",
+          "minimum": -1,
+          "description": "-1 for the embeddings, the number of layers for the logits."
+        },
+        "head": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "description": "The head index of a head node, else null."
+        }
+      }
+    },
+    "circuitPath": {
+      "title": "CircuitPath",
+      "type": "object",
+      "required": [
+        "sender",
+        "receiver",
+        "input"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "sender": {
+          "type": "string",
+          "description": "Node id of the sender (a head or an MLP)."
+        },
+        "receiver": {
+          "type": "string",
+          "description": "Node id of the receiver (a head, an MLP or logits)."
+        },
+        "input": {
+          "enum": [
+            "q",
+            "k",
+            "v",
+            "mlp",
+            "logits"
+          ],
+          "description": "Which input of the receiver the path enters."
+        }
+      }
+    },
+    "circuitValues": {
+      "title": "CircuitValues",
+      "description": "One entry per checkpoint (same order as steps); each is an array with one value per path (or per node, for dla), in the order of paths (nodes); null where not measured.",
+      "type": "array",
+      "items": {
+        "type": "array",
+        "items": {
+          "type": [
+            "number",
+            "null"
+          ]
+        }
+      }
+    },
+    "headLists": {
+      "title": "HeadLists",
+      "description": "One entry per checkpoint: the node ids of the heads in that class.",
+      "type": "array",
+      "items": {
+        "type": "array",
+        "items": {
+          "type": "string"
+        }
+      }
+    }
+  },
+  "properties": {
+    "version": {
+      "const": 1
+    },
+    "title": {
+      "type": "string"
+    },
+    "model": {
+      "type": "string"
+    },
+    "link": {
+      "type": "string"
+    },
+    "layers": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "heads": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "Heads of the widest layer."
+    },
+    "steps": {
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "type": "number"
+      },
+      "description": "Checkpoint steps, strictly ascending."
+    },
+    "nodes": {
+      "type": "array",
+      "minItems": 2,
+      "items": {
+        "$ref": "#/$defs/circuitNode"
+      }
+    },
+    "paths": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/circuitPath"
+      }
+    },
+    "effect": {
+      "$ref": "#/$defs/circuitValues",
+      "description": "Exact path-patching effect per path (nats of surprisal of the target; positive: the sender's clean output moves the answer toward clean)."
+    },
+    "recovery": {
+      "$ref": "#/$defs/circuitValues",
+      "description": "Mean per-pair recovery, effect / (s_corrupted - s_clean), per path."
+    },
+    "attribution": {
+      "$ref": "#/$defs/circuitValues",
+      "description": "Edge attribution patching's estimate of the effect (nats), per path."
+    },
+    "dla": {
+      "$ref": "#/$defs/circuitValues",
+      "description": "Direct logit attribution per node: match - mismatch contribution to the target logit (logits units), null for nodes without a term."
+    },
+    "gather": {
+      "$ref": "#/$defs/headLists"
+    },
+    "aggregate": {
+      "$ref": "#/$defs/headLists"
+    },
+    "pairs": {
+      "type": "array",
+      "items": {
+        "type": [
+          "number",
+          "null"
+        ]
+      },
+      "description": "Prompt pairs measured, per checkpoint."
+    },
+    "threshold": {
+      "type": "number",
+      "minimum": 0,
+      "description": "Initial threshold: paths with |effect| below it are hidden."
+    },
+    "maxEdges": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "The widget draws at most this many edges (the largest |value| first) and says how many it hid."
+    },
+    "carried": {
+      "type": "object",
+      "required": [
+        "paths",
+        "omittedPaths"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "paths": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "omittedPaths": {
+          "type": "integer",
+          "minimum": 0
+        }
+      }
+    },
+    "initialStep": {
+      "type": "number"
+    }
+  }
+};
+
+/** das.schema.json, as the validator reads it. */
+export const DAS_SCHEMA: JsonSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://groundlab/schema/das.schema.json",
+  "title": "application/vnd.groundlab.das+json (version 1)",
+  "description": "What the DAS timeline panel shows. Produced by groundlab's src/viz/das.ts (dasPanelBundle) from analysis/das.arrow (src/causal/run.ts); the widget computes nothing. Carried: per (program, variables, site) group, the interchange-intervention accuracy (IIA) of every (k, method) series at every checkpoint (DAS, boundless DAS, and the baselines identity rotation, random rotation, probe direction and full-vector swap), and the task accuracy (all counts and held-out counts) at the same checkpoints. Not carried: the rotations (analysis/das/*.safetensors), losses, per-pair outcomes.",
+  "type": "object",
+  "required": [
+    "version",
+    "title",
+    "model",
+    "link",
+    "steps",
+    "groups",
+    "initialStep",
+    "initial"
+  ],
+  "additionalProperties": false,
+  "$defs": {
+    "stepValues": {
+      "title": "StepValues",
+      "description": "One value per step (same order as steps), null where the table has none.",
+      "type": "array",
+      "items": {
+        "type": [
+          "number",
+          "null"
+        ]
+      }
+    },
+    "dasMethod": {
+      "title": "DasMethod",
+      "enum": [
+        "das",
+        "boundless",
+        "identity",
+        "random",
+        "full",
+        "probe"
+      ]
+    },
+    "dasSeries": {
+      "title": "DasSeries",
+      "type": "object",
+      "required": [
+        "k",
+        "method",
+        "iia"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "k": {
+          "type": "integer",
+          "minimum": 1,
+          "description": "Subspace size (the site's width for the full swap; the kept size for boundless DAS)."
+        },
+        "method": {
+          "$ref": "#/$defs/dasMethod"
+        },
+        "iia": {
+          "$ref": "#/$defs/stepValues"
+        },
+        "pairs": {
+          "$ref": "#/$defs/stepValues",
+          "description": "Counterfactual pairs scored, per step."
+        }
+      }
+    },
+    "dasGroup": {
+      "title": "DasGroup",
+      "type": "object",
+      "required": [
+        "program",
+        "variables",
+        "site",
+        "series",
+        "taskAccuracy",
+        "heldoutAccuracy"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "program": {
+          "type": "string"
+        },
+        "variables": {
+          "type": "string",
+          "description": "Variables intervened on together, joined by +."
+        },
+        "site": {
+          "type": "string",
+          "description": "The hook point (or recurrent state) intervened on."
+        },
+        "series": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "$ref": "#/$defs/dasSeries"
+          }
+        },
+        "taskAccuracy": {
+          "$ref": "#/$defs/stepValues"
+        },
+        "heldoutAccuracy": {
+          "$ref": "#/$defs/stepValues"
+        }
+      }
+    }
+  },
+  "properties": {
+    "version": {
+      "const": 1
+    },
+    "title": {
+      "type": "string"
+    },
+    "model": {
+      "type": "string"
+    },
+    "link": {
+      "type": "string"
+    },
+    "steps": {
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "type": "number"
+      },
+      "description": "Checkpoint steps, strictly ascending."
+    },
+    "groups": {
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "$ref": "#/$defs/dasGroup"
+      }
+    },
+    "initialStep": {
+      "type": "number"
+    },
+    "initial": {
+      "type": "object",
+      "required": [
+        "group",
+        "k"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "group": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Index into groups."
+        },
+        "k": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "description": "The k shown first (null: every k of DAS)."
+        }
+      }
+    }
+  }
+};
+
+/** bindinggrid.schema.json, as the validator reads it. */
+export const BINDING_GRID_SCHEMA: JsonSchema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://groundlab/schema/bindinggrid.schema.json",
+  "title": "application/vnd.groundlab.bindinggrid+json (version 1)",
+  "description": "What the binding grid view shows. Produced by groundlab's src/viz/bindinggrid.ts (bindingGridBundle): each head's token-mixing row (its anatomy's pattern hook) at one query position of scene binding prompts, summed over each object's slot tokens and averaged over scenes, by object slot and by the object's grid cell, per checkpoint; the widget computes nothing. Not carried: single scenes, rows at other positions.",
+  "type": "object",
+  "required": [
+    "version",
+    "title",
+    "model",
+    "link",
+    "layers",
+    "heads",
+    "steps",
+    "slots",
+    "grid",
+    "slot",
+    "cell",
+    "target",
+    "query",
+    "scenes",
+    "from",
+    "units",
+    "initialStep",
+    "initial"
+  ],
+  "additionalProperties": false,
+  "$defs": {
+    "bindingValues": {
+      "title": "BindingValues",
+      "description": "One entry per checkpoint (same order as steps), each a flat layer-major array (see the property); null where no scene has the cell or slot.",
+      "type": "array",
+      "items": {
+        "type": "array",
+        "items": {
+          "type": [
+            "number",
+            "null"
+          ]
+        }
+      }
+    }
+  },
+  "properties": {
+    "version": {
+      "const": 1
+    },
+    "title": {
+      "type": "string"
+    },
+    "model": {
+      "type": "string"
+    },
+    "link": {
+      "type": "string"
+    },
+    "layers": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "heads": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "steps": {
+      "type": "array",
+      "minItems": 1,
+      "items": {
+        "type": "number"
+      },
+      "description": "Checkpoint steps, strictly ascending."
+    },
+    "slots": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "Object slots (the most objects in a scene)."
+    },
+    "grid": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "Side of the scene grid (cells 0..grid-1 on each axis)."
+    },
+    "slot": {
+      "$ref": "#/$defs/bindingValues",
+      "description": "Index (layer*heads + head)*slots + s: the mean weight on slot s's tokens over scenes with more than s objects."
+    },
+    "cell": {
+      "$ref": "#/$defs/bindingValues",
+      "description": "Index (layer*heads + head)*grid*grid + y*grid + x: the mean weight on the tokens of the object at cell (x, y), over scenes with an object there."
+    },
+    "target": {
+      "$ref": "#/$defs/bindingValues",
+      "description": "Index layer*heads + head: the mean weight on the queried object's slot (scenes whose query names an object)."
+    },
+    "query": {
+      "$ref": "#/$defs/bindingValues",
+      "description": "Index layer*heads + head: the mean weight on the query's tokens."
+    },
+    "scenes": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "Scenes averaged over, per checkpoint."
+    },
+    "from": {
+      "type": "string",
+      "description": "The query position whose row is read, in words."
+    },
+    "units": {
+      "type": "string",
+      "description": "What the weights are (attention probability, or the mixing weight of a non-softmax layer)."
+    },
+    "initialStep": {
+      "type": "number"
+    },
+    "initial": {
+      "type": "object",
+      "required": [
+        "layer",
+        "head"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "layer": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "head": {
+          "type": "integer",
+          "minimum": 0
+        }
+      }
     }
   }
 };

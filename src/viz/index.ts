@@ -4,3 +4,6 @@ export * from './widgets';
 export * from './render';
 export * from './figures';
 export * from './plotly';
+export * from './circuit';
+export * from './das';
+export * from './bindinggrid';

@@ -16,7 +16,7 @@
  * (extension/schema/*.schema.json -> extension/src/contract.generated.ts, by
  * extension/scripts/gen-contract.mjs), the one definition the extension reads too.
  */
-import { GroundlabError } from '../errors';
+import { bad, ensureSteps, esc, num } from './bundle';
 import type {
   EncodedMap,
   ExamplePayload,
@@ -130,23 +130,6 @@ export function tokenKind(token: string): TokenKind {
   if (/<LAN>$/.test(token)) return 'LAN';
   if (/^<[A-Za-z0-9_]{2,5}>$/.test(token) && !SPECIAL.test(token)) return 'speaker';
   return 'other';
-}
-
-function bad(message: string, hint?: string): never {
-  throw new GroundlabError('BAD_ARGUMENT', message, { hint });
-}
-
-function num(x: number | null | undefined): number | null {
-  if (x == null || !Number.isFinite(x)) return null;
-  return Number(Number(x).toPrecision(5));
-}
-
-function ensureSteps(steps: number[], what: string): void {
-  if (!Array.isArray(steps) || steps.length === 0) bad(`${what}: steps must be a non-empty array`);
-  for (let i = 0; i < steps.length; i++) {
-    if (!Number.isFinite(steps[i])) bad(`${what}: steps[${i}] is not a number`);
-    if (i > 0 && steps[i] <= steps[i - 1]) bad(`${what}: steps must be strictly ascending (steps[${i}] = ${steps[i]})`);
-  }
 }
 
 function flattenMap(values: HeadMap['values'], n: number, where: string): Float64Array {
@@ -367,10 +350,6 @@ export function timelinePayload(data: TimelineData): TimelinePayload {
 
 // ---------------------------------------------------------------------------------------------
 // Static SVG fallbacks (drawn here, no browser): what a saved notebook shows without the extension.
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** viridis-like ramp, t in [0, 1]. */
 function ramp(t: number): string {
