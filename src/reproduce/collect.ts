@@ -73,7 +73,7 @@ function labelOf(group: string, params: Record<string, unknown>): string {
   const arch = String(params.arch ?? 'transformer');
   if (group === 'checks/residual-lstm') return 'lstm (residual)';
   if (group === 'checks/shared-vocab') return 'transformer (shared vocabulary)';
-  if (group === 'noise') return `transformer (${params.corpus} corpus)`;
+  if (group === 'noise') return `${arch} (${params.corpus} corpus)`;
   if (group === 'dialogue') return `transformer (${params['corpus-kind']} dialogue)`;
   if (group === 'emergence/settings') return `${arch} [${params.corpus}]`;
   if (group === 'emergence/knobs') return `${arch} [simple + ${params.knob}]`;

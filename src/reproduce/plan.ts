@@ -6,7 +6,8 @@
  *   <out>/main/      transformer | mamba2 | lstm  x  seeds          (the paper's main comparison)
  *   <out>/checks/    the paper's open checks: residual LSTM, shared vocabulary (gather-head ablation
  *                    comes from the main runs' ablation table)
- *   <out>/noise/     the Transformer on the realistic (referentially noisy) corpus: beyond the paper
+ *   <out>/noise/     the main comparison on the realistic (referentially noisy) corpus, over the
+ *                    same seeds: the paper's claims judged again there (beyond the paper)
  *   <out>/dialogue/  caption-grounded and image-grounded dialogue (the paper's multimodal settings)
  *   <out>/architectures/  which ingredients grounding needs (issue: architectures as data): the GRU
  *                    and GLA beside the main comparison (archs/), the Transformer with one ingredient
@@ -76,7 +77,7 @@ export function noiseSteps(): string[] {
   return groups.filter((g) => g.some((k) => real[k] !== simple[k])).map((g) => g.map((k) => `${k}=${real[k]}`).join(','));
 }
 
-export const DEFAULT_SEEDS: Record<PresetName, number[]> = { tiny: [0, 1], quick: [0, 1], medium: [0, 1, 2], paper: [0, 1, 2, 3, 4] };
+export const DEFAULT_SEEDS: Record<PresetName, number[]> = { tiny: [0, 1], quick: [0, 1, 2], medium: [0, 1, 2], paper: [0, 1, 2, 3, 4] };
 
 /**
  * Checkpoints that get the expensive analyses (saliency, heads, lenses, ablation): about five spread
@@ -192,7 +193,7 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
     specs.push(spec('checks/residual-lstm', { arch: ['lstm'], seed: [seeds[0]] }, { model: 'residual=true' }));
     specs.push(spec('checks/shared-vocab', { arch: ['transformer'], seed: [seeds[0]] }, { 'shared-vocab': true }));
   }
-  if (groups.includes('noise')) specs.push(spec('noise', { arch: ['transformer'], corpus: ['realistic'], seed: [seeds[0]] }));
+  if (groups.includes('noise')) specs.push(spec('noise', { arch: ['transformer', 'mamba2', 'lstm'], corpus: ['realistic'], seed: seeds }));
   if (groups.includes('dialogue'))
     specs.push(spec('dialogue', { arch: ['transformer'], 'corpus-kind': ['caption', 'image'], seed: [seeds[0]] }));
   if (groups.includes('architectures')) {

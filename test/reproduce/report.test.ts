@@ -83,7 +83,9 @@ test('the plan: main comparison over seeds, open checks, noise and dialogue as s
   const medium = reproducePlan({ preset: 'medium', out: '/tmp/x' });
   assert.deepEqual(medium.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab']);
   assert.equal(expandCells(medium[0]).length, 9);
-  assert.equal(expandCells(specs[0]).length, 6);
+  assert.equal(expandCells(specs[0]).length, 9); // 3 architectures x 3 seeds
+  // noise: the main comparison on the realistic corpus, same seeds; the existing Transformer run keeps its folder name
+  assert.deepEqual(expandCells(specs[3]).map((c) => c.name).slice(0, 4), ['transformer_realistic_s0', 'transformer_realistic_s1', 'transformer_realistic_s2', 'mamba2_realistic_s0']);
   // architectures: GRU and GLA; seven ingredients removed; softmax kept in each of the 4 layers
   assert.deepEqual(expandCells(specs[5]).map((c) => c.name), ['gru_s0', 'gla_s0']);
   assert.equal(expandCells(specs[6]).length, 7);
@@ -129,4 +131,21 @@ test("REPORT.md's analysis sections are the registry's reproduce sections, in re
   // a table with show: false is written, not shown
   assert.ok(res.tables.includes('ablation-gather') && fs.existsSync(path.join(out, 'tables', 'ablation-gather.md')));
   assert.ok(!report.includes('no heads |'), 'the gather ablation table is not in REPORT.md');
+});
+
+test('the main claims are judged again on the realistic corpus when the noise group ran', async () => {
+  const noisy = (arch: string, seed: number, gains: number[]) => ({ ...fakeRun(`${arch} (realistic corpus)`, seed, gains), group: 'noise', arch });
+  const runs = [fakeRun('transformer', 0, [0, 1, 2, 3]), fakeRun('transformer', 1, [0, 1, 2, 3]), noisy('transformer', 0, [0, 0, 0.5, 1]), noisy('transformer', 1, [0, 0, 0.4, 0.9]), noisy('lstm', 0, [0, 0, 0, 0]), noisy('lstm', 1, [0, 0.01, -0.01, 0])];
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-report-realistic-'));
+  const res = await writeReport(out, runs, { preset: 'tiny', wallSec: 1, command: 'x' });
+  const report = fs.readFileSync(res.report, 'utf8');
+  const section = report.slice(report.indexOf('## The same claims on the realistic corpus'));
+  assert.ok(report.includes('## The same claims on the realistic corpus'));
+  assert.match(section, /Transformers: surprisal[^\n]*G = 0\.96 nats \(95% CI[^\n]*\*\*agrees\*\*/);
+  assert.match(section, /unidirectional LSTM shows no match\/mismatch gap[^\n]*\*\*agrees\*\*/);
+  assert.ok(!/Caption-grounded/.test(section.slice(0, section.indexOf('\n## ', 5))), 'only the main claims');
+  // without the noise group there is no such section
+  const res2 = await writeReport(out, runs.slice(0, 2), { preset: 'tiny', wallSec: 1, command: 'x' });
+  assert.ok(!fs.readFileSync(res2.report, 'utf8').includes('realistic corpus\n'));
+  fs.rmSync(out, { recursive: true, force: true });
 });
