@@ -64,7 +64,7 @@ export const TRAIN_PRESETS: Record<PresetName, TrainPreset> = {
     },
   },
   medium: {
-    about: 'the deepest models one CPU core trains to a plateau of G in about an hour: the realistic corpus, 4x larger',
+    about: 'the deepest models one CPU core trains in about an hour: the realistic corpus, 4x larger',
     corpusSetting: 'realistic',
     corpusKnobs: { episodes: 48000 },
     train: {
