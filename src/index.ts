@@ -14,6 +14,7 @@ export * from './analysis';
 export * from './viz';
 export * from './notebook';
 export * from './probe';
+export * from './causal';
 export * from './reproduce';
 export * from './lab';
 export * from './sweep';

@@ -104,3 +104,96 @@ export function plantedCounter(
     dispose: () => tf.dispose([E, M, R, Bv]),
   };
 }
+
+/**
+ * The known answer for grounding DAS: a hand-built reader whose state at position t is the sum of
+ * the embeddings so far, h_t = sum_{s <= t} E[x_s]. The embedding of the ENV token of noun i is
+ * P c_i (P [D, kTrue] a planted random orthonormal basis, c_i a random code in R^kTrue); every
+ * other token's is clutter orthogonal to P. The readout gives LAN token j
+ * the logit 2 c_j . (P^T h) - |c_j|^2 (the nearest code wins), every other token -30. So the
+ * referent's identity lives exactly in span(P): interchanging that subspace at the last position
+ * makes the model name the source's noun.
+ */
+export interface PlantedReferent extends InterventionSite {
+  /** The planted basis P [D, kTrue], row-major. */
+  readonly basis: Float32Array;
+  readonly kTrue: number;
+  dispose(): void;
+}
+
+export function plantedReferent(o: {
+  vocabSize: number;
+  /** Token ids of the ENV and LAN forms of each noun (same order). */
+  envIds: number[];
+  lanIds: number[];
+  dim: number;
+  kTrue: number;
+  seed: number;
+  clutter?: number;
+}): PlantedReferent {
+  const { dim: d, kTrue: k, vocabSize: V } = o;
+  const rng = new Rng(`${o.seed}/planted-referent`);
+  const basis = orthonormalize(rng.normalArray(d * k), d, k); // [D, k]
+  const codes = o.envIds.map(() => rng.normalArray(k));
+  const emb = new Float32Array(V * d);
+  for (let v = 0; v < V; v++) {
+    const n = rng.normalArray(d, o.clutter ?? 1);
+    // Clutter orthogonal to span(P).
+    for (let j = 0; j < k; j++) {
+      let dot = 0;
+      for (let r = 0; r < d; r++) dot += n[r] * basis[r * k + j];
+      for (let r = 0; r < d; r++) n[r] -= dot * basis[r * k + j];
+    }
+    emb.set(n, v * d);
+  }
+  o.envIds.forEach((id, i) => {
+    for (let r = 0; r < d; r++) {
+      emb[id * d + r] = 0;
+      for (let j = 0; j < k; j++) emb[id * d + r] += basis[r * k + j] * codes[i][j];
+    }
+  });
+  // Readout [D, V] = P C^T * 2 on the LAN columns; bias -|c|^2 there, -30 elsewhere.
+  const ro = new Float32Array(d * V);
+  const bias = new Float32Array(V).fill(-30);
+  o.lanIds.forEach((id, i) => {
+    for (let r = 0; r < d; r++) {
+      let s = 0;
+      for (let j = 0; j < k; j++) s += basis[r * k + j] * codes[i][j];
+      ro[r * V + id] = 2 * s;
+    }
+    bias[id] = -codes[i].reduce((a, c) => a + c * c, 0);
+  });
+  const E = tf.tensor2d(emb, [V, d]);
+  const R = tf.tensor2d(ro, [d, V]);
+  const Bv = tf.tensor1d(bias);
+  const states = (tokens: tf.Tensor2D): tf.Tensor3D => tf.cumsum(tf.gather(E, tf.cast(tokens, 'int32')), 1) as tf.Tensor3D; // [B, T, D]
+  const runEdits = (tokens: tf.Tensor2D, edits: readonly SiteEdit[]): tf.Tensor3D =>
+    tf.tidy(() => {
+      const [b, t] = tokens.shape;
+      let st = states(tokens);
+      for (const { pos, edit } of edits) {
+        const oh = new Float32Array(b * t);
+        pos.forEach((p, i) => p >= 0 && (oh[i * t + p] = 1));
+        const m = tf.tensor3d(oh, [b, t, 1]);
+        const h = tf.sum(tf.mul(st, m), 1) as tf.Tensor2D;
+        st = tf.add(st, tf.mul(m, tf.expandDims(tf.sub(edit(h), h), 1))) as tf.Tensor3D;
+      }
+      return tf.reshape(tf.add(tf.matMul(tf.reshape(st, [b * t, d]), R), Bv), [b, t, V]) as tf.Tensor3D;
+    });
+  return {
+    name: 'planted.referent',
+    dim: d,
+    basis,
+    kTrue: k,
+    read: (tokens, pos) =>
+      tf.tidy(() => {
+        const [b, t] = tokens.shape;
+        const oh = new Float32Array(b * t);
+        pos.forEach((p, i) => (oh[i * t + p] = 1));
+        return tf.sum(tf.mul(states(tokens), tf.tensor3d(oh, [b, t, 1])), 1) as tf.Tensor2D;
+      }),
+    run: (tokens, pos, edit) => runEdits(tokens, [{ pos, edit }]),
+    runEdits,
+    dispose: () => tf.dispose([E, R, Bv]),
+  };
+}
