@@ -120,7 +120,14 @@ test("REPORT.md's analysis sections are the registry's reproduce sections, in re
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-report-'));
   const ab = [{ step: 3, kind: 'aggregate', heads: 2, mean_layer: 1, ablated: 6.5, control: 5.3, intact: 5.3, p_t: 1e-5 }];
   const hc = [{ step: 3, aggregate_heads: 2, aggregate_mean_layer: 0.5, gather_heads: 0, gather_mean_layer: NaN }];
-  const res = await writeReport(out, [fakeRun('transformer', 0, [0, 1, 2, 3], { ablation: ab, head_counts: hc })], { preset: 'tiny', wallSec: 1, command: 'x' });
+  const pt = [
+    { step: 3, path: 'gather->aggregate', sender: '', receiver: 'L0H0', note: 'the aggregate head is in layer 0: no head precedes it (it reads the embeddings)' },
+    { step: 3, path: 'gather->aggregate', sender: '', receiver: 'L0H2', note: 'the aggregate head is in layer 0: no head precedes it (it reads the embeddings)' },
+    { step: 3, path: 'aggregate->mlp', sender: 'L0H0', receiver: 'L0.mlp', rule: 'aggregate head', effect: 6.1, control: 0.3, controls: 2, rank: 1, p_t: 1e-20, p_wilcoxon: 1e-10, note: '' },
+    { step: 3, path: 'aggregate->mlp', sender: 'L0H0', receiver: 'L1.mlp', rule: 'aggregate head', effect: 0.2, control: 0, controls: 6, rank: 1, p_t: 1e-20, p_wilcoxon: 1e-10, note: '' },
+    { step: 4, path: 'gather->aggregate', sender: 'L0H3', receiver: 'L2H3.v', rule: 'top gather share of layer 0', effect: 0.001, control: 0, controls: 5, rank: 3, p_t: 0.8, p_wilcoxon: 0.3, note: '' },
+  ];
+  const res = await writeReport(out, [fakeRun('transformer', 0, [0, 1, 2, 3], { ablation: ab, head_counts: hc, path_test: pt })], { preset: 'tiny', wallSec: 1, command: 'x' });
   const report = fs.readFileSync(res.report, 'utf8');
   const titles = REGISTRY.flatMap((a) => (a.reproduce ? [a.reproduce.title] : []));
   assert.ok(titles.includes('Head counts (Transformer)') && titles.includes('Ablation table (Transformer, paper format)'));
@@ -131,6 +138,13 @@ test("REPORT.md's analysis sections are the registry's reproduce sections, in re
   // a table with show: false is written, not shown
   assert.ok(res.tables.includes('ablation-gather') && fs.existsSync(path.join(out, 'tables', 'ablation-gather.md')));
   assert.ok(!report.includes('no heads |'), 'the gather ablation table is not in REPORT.md');
+  // the path test: layer-0 notes merged per checkpoint, the largest aggregate -> MLP path per head, the fallback sender named, a counted verdict
+  assert.match(report, /\| transformer \| 0 \| 3 \| gather->aggregate \|  \| L0H0, L0H2 \|  \|  \|  \|  \|  \| the aggregate heads are in layer 0/);
+  assert.match(report, /\| aggregate->mlp \| L0H0 \| L0\.mlp \| 6\.10 \| 0\.30 \| 1 of 3 \| 1e-20 \|/);
+  assert.ok(!report.includes('| L1.mlp |'), 'only the largest MLP path per head is shown');
+  assert.match(report, /L0H3 \(top gather share of layer 0\) \| L2H3\.v \| 0\.00 \| 0 \| 3 of 6 \| 0\.800/);
+  assert.match(report, /\*\*Verdict, gather -> aggregate:\*\* 2 of 2 analysed checkpoints have aggregate heads; at 1 of them every aggregate head is in layer 0.* 1 gather -> aggregate paths could be tested \(1 senders, 0 of them above the gather threshold\): 0 beat/);
+  assert.match(report, /\*\*Aggregate head -> MLP\*\* \(the largest per head and checkpoint\): 6\.10-6\.10 nats against 0\.30-0\.30 .*; 1 of 1 significant/);
 });
 
 test('the main claims are judged again on the realistic corpus when the noise group ran', async () => {

@@ -100,6 +100,8 @@ export interface ReproduceSection {
   reads?: readonly string[];
   /** The section's tables from every run; [] leaves the section out. */
   tables(ctx: ReportContext): ReportTable[];
+  /** Markdown lines after the tables (e.g. a verdict counted from the runs). */
+  notes?(ctx: ReportContext): string[];
 }
 
 export function defineAnalysis<N extends string>(m: AnalysisModule<N>): AnalysisModule<N> {

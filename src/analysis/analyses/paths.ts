@@ -191,8 +191,15 @@ export function pathReportRows(runs: readonly ReportRun[]): Row[] {
         const b = mlp.get(String(r.sender));
         if (!b || Number(r.effect) > Number(b.effect)) mlp.set(String(r.sender), r);
       }
+      const layer0 = at.filter((r) => String(r.note).startsWith('the aggregate head is in layer 0'));
       for (const r of at) {
         if (r.path === 'aggregate->mlp' && mlp.get(String(r.sender)) !== r) continue;
+        if (layer0.includes(r) && r !== layer0[0]) continue;
+        const note =
+          r === layer0[0] && layer0.length > 1
+            ? 'the aggregate heads are in layer 0: no head precedes them (they read the embeddings)'
+            : r.note;
+        const receiver = r === layer0[0] ? layer0.map((x) => x.receiver).join(', ') : r.receiver;
         const c = Number(r.controls);
         out.push({
           setting: run.label,
@@ -200,18 +207,50 @@ export function pathReportRows(runs: readonly ReportRun[]): Row[] {
           step,
           path: r.path,
           sender: r.sender ? `${r.sender}${r.rule && r.rule !== 'aggregate head' ? ` (${r.rule})` : ''}` : '',
-          receiver: r.receiver,
-          effect: r.effect,
-          control: r.control,
+          receiver,
+          effect: Number.isFinite(Number(r.effect)) ? r.effect : '',
+          control: Number.isFinite(Number(r.control)) ? r.control : '',
           rank: Number.isFinite(c) ? `${r.rank} of ${c + 1}` : '',
           p_t: fp(r.p_t),
           p_wilcoxon: fp(r.p_wilcoxon),
-          note: r.note,
+          note,
         });
       }
     }
   }
   return out;
+}
+
+/** The verdict lines of the REPORT.md section, counted from every run's path_test rows (significant: p_t < 0.001 and effect above control). */
+export function pathVerdict(runs: readonly ReportRun[]): string[] {
+  const rows: Row[] = runs.flatMap((r) => (r.tables.path_test ?? []).map((x) => ({ ...x, run: `${r.label}/${r.seed}` })));
+  if (!rows.length) return [];
+  const sig = (r: Row) => Number(r.p_t) < 0.001 && Number(r.effect) > Number(r.control);
+  const key = (r: Row) => `${r.run}@${r.step}`;
+  const ckpts = new Set(rows.map(key));
+  const noAgg = new Set(rows.filter((r) => r.note === 'no aggregate head at this checkpoint').map(key));
+  const withAgg = [...ckpts].filter((k) => !noAgg.has(k));
+  const testable = new Set(rows.filter((r) => r.path === 'gather->aggregate' && Number.isFinite(Number(r.effect))).map(key));
+  const ga = rows.filter((r) => r.path === 'gather->aggregate' && Number.isFinite(Number(r.effect)));
+  const threshold = new Set(ga.filter((r) => r.rule === 'gather threshold').map((r) => `${key(r)}/${r.sender}`));
+  const senders = new Set(ga.map((r) => `${key(r)}/${r.sender}`));
+  const best = new Map<string, Row>();
+  for (const r of rows.filter((x) => x.path === 'aggregate->mlp' && Number.isFinite(Number(x.effect)))) {
+    const k = `${key(r)}/${r.sender}`;
+    if (!best.has(k) || Number(r.effect) > Number(best.get(k)!.effect)) best.set(k, r);
+  }
+  const mlp = [...best.values()];
+  const range = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}` : 'n/a');
+  return [
+    `**Verdict, gather -> aggregate:** ${withAgg.length} of ${ckpts.size} analysed checkpoints have aggregate heads; at ${withAgg.length - testable.size} of them every aggregate head is in layer 0, where no head can precede it. ${
+      ga.length
+        ? `${ga.length} gather -> aggregate paths could be tested (${senders.size} senders, ${threshold.size} of them above the gather threshold): ${ga.filter(sig).length} beat their control paths (p < 0.001 and a larger effect).`
+        : 'No gather -> aggregate path could be tested.'
+    }`,
+    '',
+    `**Aggregate head -> MLP** (the largest per head and checkpoint): ${range(mlp.map((r) => Number(r.effect)))} nats against ${range(mlp.map((r) => Number(r.control)))} for the control paths into the same MLP; ${mlp.filter(sig).length} of ${mlp.length} significant.`,
+    '',
+  ];
 }
 
 export const paths = defineAnalysis({
@@ -281,6 +320,7 @@ export const paths = defineAnalysis({
     intro:
       'Path patching on the match -> mismatch prompt pairs (the ENV noun swapped): for each aggregate head, each gather head of an earlier layer -> its queries, keys and values (where no head passes the gather threshold, the head with the highest gather share of each earlier layer, named so); each aggregate head -> the MLP of its own or a later layer (the largest shown) and -> the logits (its direct path). Effect: nats of v<LAN> surprisal recovered through that path alone; control: the mean over the paths from every other head into the same receiver; rank among them; paired tests over prompt pairs (t, Wilcoxon). All rows: tables/path-test-all.csv.',
     reads: ['path_test'],
+    notes: ({ runs }: ReportContext) => pathVerdict(runs.filter((r) => r.label.startsWith('transformer'))),
     tables({ runs }: ReportContext) {
       const tr = runs.filter((r) => r.label.startsWith('transformer') && (r.tables.path_test ?? []).length);
       if (!tr.length) return [];
