@@ -9,6 +9,8 @@ import { defineCommand, type Command } from '../args';
 import { initEngine } from '../../engine';
 import { openRun, sigintAbort } from '../../train';
 import { bindingRun } from '../../analysis/binding';
+import { entityBindingRun, MECHANISM_OUTCOMES, MIN_MIXTURE_PAIRS, type EntityReport } from '../../analysis/entitybinding';
+import { bindingVariant } from '../../data/binding';
 import { textTable } from '../../analysis/report';
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
@@ -31,8 +33,19 @@ export const command: Command = defineCommand(
         help: "share of an ID head's mediation at the last position from which it is an ID selection head",
       },
       seed: { type: 'int', default: 0, help: 'seed of the scenes and pairs' },
+      'per-slot': { type: 'int', default: 20, help: 'entities runs: accuracy contexts per (groups, queried slot)' },
+      cells: {
+        type: 'string',
+        default: 'region',
+        choices: ['region', 'groups', 'groups-region'],
+        help: "entities runs: the mixture model's cells (weights shared within a cell)",
+      },
     },
-    examples: ['groundlab binding runs/bind-quick', 'groundlab binding runs/bind-quick --step 1500 --pairs 100 --id-threshold 0.3'],
+    examples: [
+      'groundlab binding runs/bind-quick',
+      'groundlab binding runs/bind-quick --step 1500 --pairs 100 --id-threshold 0.3',
+      'groundlab binding runs/ent-quick --pairs 400 --cells groups-region',
+    ],
   },
   async ({ positionals, options: o }) => {
     await initEngine();
@@ -41,6 +54,18 @@ export const command: Command = defineCommand(
       const run = await openRun(positionals[0]);
       const pairs = o.pairs as number;
       if (!(pairs >= 1)) throw new GroundlabError('BAD_ARGUMENT', `--pairs ${pairs}: expected at least 1`);
+      if (run.config.corpus.kind === 'binding' && bindingVariant(run.config.corpus.knobs) === 'entities') {
+        const r = await entityBindingRun(run, {
+          step: o.step as number | undefined,
+          pairs,
+          perSlot: o['per-slot'] as number,
+          cells: o.cells as 'region' | 'groups' | 'groups-region',
+          seed: o.seed as number,
+          signal: abort.signal,
+        });
+        process.stdout.write(entityText(run.dir, r));
+        return 0;
+      }
       const r = await bindingRun(run, {
         step: o.step as number | undefined,
         pairs,
@@ -109,3 +134,61 @@ export const command: Command = defineCommand(
     }
   },
 );
+
+/** The tables of an entities run's report. */
+function entityText(dir: string, r: EntityReport): string {
+  const slots = [...new Set(r.accuracy.bySlot.map((s) => s.slot))].sort((a, b) => a - b);
+  const bySlot = r.accuracy.byGroups.map((g) => ({
+    groups: String(g.groups),
+    all: f3(g.accuracy),
+    ...Object.fromEntries(
+      slots.map((s) => {
+        const c = r.accuracy.bySlot.find((x) => x.groups === g.groups && x.slot === s);
+        return [`s${s}`, c ? f3(c.accuracy) : ''];
+      }),
+    ),
+  }));
+  const e = r.accuracy.errors;
+  const mix = r.mixture;
+  const mixText = mix
+    ? [
+        `mixture model at ${mix.hook} (cells by ${mix.cells}; fitted on ${mix.train.n} pairs, tested on ${mix.heldOut.n})`,
+        textTable(
+          mix.fit.cells.map((c) => ({
+            cell: c.cell,
+            positional: f3(c.weights.positional),
+            lexical: f3(c.weights.lexical),
+            reflexive: f3(c.weights.reflexive),
+            noise: f3(c.weights.noise),
+            sigma: String(c.sigma),
+            n: c.n,
+          })),
+          [
+            ['cell', 'cell'],
+            ['positional', 'positional'],
+            ['lexical', 'lexical'],
+            ['reflexive', 'reflexive'],
+            ['noise', 'noise'],
+            ['sigma', 'sigma'],
+            ['n', 'n'],
+          ],
+        ),
+        `agreement, held out: top-1 ${f3(mix.heldOut.top1)}, JS similarity ${f3(mix.heldOut.jsSimilarity)} (fitted: ${f3(mix.train.top1)}); one mechanism alone: ${mix.restricted.map((x) => `${x.components[0]} ${f3(x.heldOut.top1)}`).join(', ')}`,
+      ]
+    : [`no mixture model: ${r.patching.n} pairs answered right on base and source (it needs ${MIN_MIXTURE_PAIRS})`];
+  return [
+    `run ${dir}, step ${r.step} (${r.seconds.toFixed(1)} s)`,
+    'accuracy by number of groups and by queried slot',
+    textTable(bySlot, [['groups', 'groups'], ['all', 'all'], ...slots.map((s) => [`s${s}`, `slot ${s}`] as [string, string])]),
+    `errors: ${e.n} (another group's ${e.otherGroup}, by slot offset ${e.bySlotOffset.map((x) => `${x.offset > 0 ? '+' : ''}${x.offset}: ${x.n}`).join(', ') || '-'}; other ${e.other})`,
+    '',
+    `mechanism patching (residual stream at the last position from the source; ${r.patching.n} pairs right on base and source; base ${f3(r.patching.baseAccuracy)}, source ${f3(r.patching.sourceAccuracy)})`,
+    textTable(
+      r.patching.rows.map((x) => ({ hook: x.hook, ...Object.fromEntries(MECHANISM_OUTCOMES.map((o) => [o, f3(x.shares[o])])) })),
+      [['hook', 'hook'], ...MECHANISM_OUTCOMES.map((o) => [o, o] as [string, string])],
+    ),
+    '',
+    ...mixText,
+    '',
+  ].join('\n');
+}
