@@ -240,7 +240,7 @@ export function pathVerdict(runs: readonly ReportRun[]): string[] {
     if (!best.has(k) || Number(r.effect) > Number(best.get(k)!.effect)) best.set(k, r);
   }
   const mlp = [...best.values()];
-  const range = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}` : 'n/a');
+  const range = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}` : 'n/a');
   return [
     `**Verdict, gather -> aggregate:** ${withAgg.length} of ${ckpts.size} analysed checkpoints have aggregate heads; at ${withAgg.length - testable.size} of them every aggregate head is in layer 0, where no head can precede it. ${
       ga.length
