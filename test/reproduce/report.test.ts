@@ -144,7 +144,7 @@ test("REPORT.md's analysis sections are the registry's reproduce sections, in re
   assert.ok(!report.includes('| L1.mlp |'), 'only the largest MLP path per head is shown');
   assert.match(report, /L0H3 \(top gather share of layer 0\) \| L2H3\.v \| 0\.00 \| 0 \| 3 of 6 \| 0\.800/);
   assert.match(report, /\*\*Verdict, gather -> aggregate:\*\* 2 of 2 analysed checkpoints have aggregate heads; at 1 of them every aggregate head is in layer 0.* 1 gather -> aggregate paths could be tested \(1 senders, 0 of them above the gather threshold\): 0 beat/);
-  assert.match(report, /\*\*Aggregate head -> MLP\*\* \(the largest per head and checkpoint\): 6\.10-6\.10 nats against 0\.30-0\.30 .*; 1 of 1 significant/);
+  assert.match(report, /\*\*Aggregate head -> MLP\*\* \(the largest per head and checkpoint\): 6\.10 to 6\.10 nats against 0\.30 to 0\.30 .*; 1 of 1 significant/);
 });
 
 test('the main claims are judged again on the realistic corpus when the noise group ran', async () => {
