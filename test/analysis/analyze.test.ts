@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initEngine } from '../../src/engine';
-import { analyzeRun, evalRun, gainAcrossRuns, lensFileName } from '../../src/analysis/analyze';
+import { analyzeRun, evalRun, gainAcrossRuns, lensFileName, ANALYSES } from '../../src/analysis/analyze';
 import { inspectorData, timelineData } from '../../src/analysis/inspect';
 import { inspectorPayload, timelinePayload } from '../../src/viz/widgets';
 import type { Episode } from '../../src/data/types';
@@ -121,7 +121,10 @@ test('analyzeRun on real Mamba-2 and LSTM models (all analyses)', async () => {
     const make = () => createModel(modelPreset(arch, 'tiny', VOCAB.length, { dModel: 16, nLayers: 2, contextLength: 16, ...(arch === 'mamba2' ? { headDim: 8, dState: 8 } : {}) } as never), 3);
     const run = fakeRun({ vocab: VOCAB, nouns: NOUNS, frames: FRAMES, episodes: episodes(), models: { 10: make } });
     const res = await analyzeRun(run, { ablation: { draws: 2 }, tunedLens: { steps: 3, rows: 4 }, evalSet: { contextsPerNoun: 2, mismatchesPerContext: 1 } });
-    assert.equal(Object.keys(res.computed).length, 9, `${arch}: ${Object.keys(res.computed)}`);
+    assert.equal(Object.keys(res.computed).length, ANALYSES.length, `${arch}: ${Object.keys(res.computed)}`);
+    // paths: no q/k/v hook points in either, so one row says so
+    const pt = (await run.readTable('analysis/path_test'))!.objects() as Array<Record<string, unknown>>;
+    assert.deepEqual(pt.map((r) => r.note), ['the model has no attention heads with q/k/v hook points']);
     const sal = (await run.readTable('analysis/saliency'))!.objects() as Array<Record<string, unknown>>;
     const hc = (await run.readTable('analysis/head_counts'))!.objects() as Array<Record<string, number>>;
     if (arch === 'lstm') {
