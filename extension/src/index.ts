@@ -6,12 +6,18 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 import { InspectorView } from './inspector';
-import { INSPECTOR_MIME, TIMELINE_MIME } from './payload';
+import { BINDING_GRID_MIME, CIRCUIT_MIME, DAS_MIME, INSPECTOR_MIME, TIMELINE_MIME } from './payload';
 import { TimelineView } from './timeline';
+import { CircuitView } from './circuit';
+import { DasView } from './das';
+import { BindingGridView } from './bindinggrid';
 import { VegaLiteFigure, VEGALITE5_MIME } from './vegalite';
 
 export { InspectorView } from './inspector';
 export { TimelineView } from './timeline';
+export { CircuitView } from './circuit';
+export { DasView } from './das';
+export { BindingGridView } from './bindinggrid';
 export { VegaLiteFigure, VEGALITE5_MIME } from './vegalite';
 export * from './payload';
 
@@ -24,10 +30,21 @@ export function pickRenderer(): 'canvas' | 'svg' {
   }
 }
 
-/** One output: an inspector or a timeline, chosen by MIME type. */
+type View = InspectorView | TimelineView | VegaLiteFigure | CircuitView | DasView | BindingGridView;
+type ViewClass = new (host: HTMLElement, data: unknown, options: { renderer?: 'canvas' | 'svg' }) => View;
+/** The view of each groundlab MIME type (Vega-Lite figures are made apart: they take a spec). */
+const VIEWS: Record<string, ViewClass> = {
+  [INSPECTOR_MIME]: InspectorView,
+  [TIMELINE_MIME]: TimelineView,
+  [CIRCUIT_MIME]: CircuitView,
+  [DAS_MIME]: DasView,
+  [BINDING_GRID_MIME]: BindingGridView,
+};
+
+/** One output: an inspector, a timeline, a circuit graph, a DAS panel or a binding grid, chosen by MIME type. */
 export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
   private readonly mimeType: string;
-  private view: InspectorView | TimelineView | VegaLiteFigure | null = null;
+  private view: View | null = null;
 
   constructor(options: IRenderMime.IRendererOptions) {
     super();
@@ -47,12 +64,8 @@ export class GroundlabRenderer extends Widget implements IRenderMime.IRenderer {
     this.node.appendChild(host);
     try {
       const options = { renderer: pickRenderer() };
-      this.view =
-        this.mimeType === INSPECTOR_MIME
-          ? new InspectorView(host, data, options)
-          : this.mimeType === VEGALITE5_MIME
-            ? new VegaLiteFigure(host, data as Record<string, unknown>, options)
-            : new TimelineView(host, data, options);
+      const View = VIEWS[this.mimeType];
+      this.view = View ? new View(host, data, options) : new VegaLiteFigure(host, data as Record<string, unknown>, options);
       // expose the view to UI tests and to the browser console
       (host as unknown as { __groundlab: unknown }).__groundlab = this.view;
       await this.view.ready;
@@ -73,14 +86,15 @@ export const rendererFactory: IRenderMime.IRendererFactory = {
   safe: true,
   // Vega-Lite too: drawn in the theme's colours and redrawn when it changes (JupyterLab's own Vega
   // renderer, rank 57, keeps the theme it first drew with)
-  mimeTypes: [INSPECTOR_MIME, TIMELINE_MIME, VEGALITE5_MIME],
+  mimeTypes: [INSPECTOR_MIME, TIMELINE_MIME, CIRCUIT_MIME, DAS_MIME, BINDING_GRID_MIME, VEGALITE5_MIME],
   defaultRank: 20,
   createRenderer: (options) => new GroundlabRenderer(options),
 };
 
 const extension: IRenderMime.IExtension = {
   id: 'groundlab-widgets:renderers',
-  description: 'The groundlab attention/saliency inspector and checkpoint timeline, and theme-following Vega-Lite figures',
+  description:
+    'The groundlab attention/saliency inspector, checkpoint timeline, circuit graph, DAS panel and binding grid, and theme-following Vega-Lite figures',
   rendererFactory,
   rank: 20,
   dataType: 'json',

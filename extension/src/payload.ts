@@ -4,10 +4,23 @@
  */
 export const INSPECTOR_MIME = 'application/vnd.groundlab.inspector+json';
 export const TIMELINE_MIME = 'application/vnd.groundlab.timeline+json';
+export const CIRCUIT_MIME = 'application/vnd.groundlab.circuit+json';
+export const DAS_MIME = 'application/vnd.groundlab.das+json';
+export const BINDING_GRID_MIME = 'application/vnd.groundlab.bindinggrid+json';
 export const SUPPORTED_VERSION = 1;
 
-import { INSPECTOR_SCHEMA, TIMELINE_SCHEMA } from './contract.generated';
-import type { EncodedMap, HeadScore, InspectorPayload, MapKind, TimelinePayload, Variant } from './contract.generated';
+import { BINDING_GRID_SCHEMA, CIRCUIT_SCHEMA, DAS_SCHEMA, INSPECTOR_SCHEMA, TIMELINE_SCHEMA } from './contract.generated';
+import type {
+  BindingGridPayload,
+  CircuitPayload,
+  DasPayload,
+  EncodedMap,
+  HeadScore,
+  InspectorPayload,
+  MapKind,
+  TimelinePayload,
+  Variant,
+} from './contract.generated';
 import { validate } from './schema';
 
 export type {
@@ -21,6 +34,14 @@ export type {
   InspectorPayload,
   TimelinePayload,
   Curve,
+  CircuitPayload,
+  CircuitNode,
+  CircuitPath,
+  DasPayload,
+  DasGroup,
+  DasSeries,
+  DasMethod,
+  BindingGridPayload,
 } from './contract.generated';
 /** The curves a timeline can carry (the keys of TimelinePayload['curves']). */
 export type CurveName = keyof TimelinePayload['curves'];
@@ -42,7 +63,7 @@ function need(cond: unknown, message: string): asserts cond {
   if (!cond) throw new PayloadError(message);
 }
 
-function schemaCheck(what: string, schema: typeof INSPECTOR_SCHEMA, p: unknown): void {
+function schemaCheck(what: string, schema: typeof INSPECTOR_SCHEMA, p: unknown, file = what): void {
   need(p && typeof p === 'object' && !Array.isArray(p), `the ${what} payload is not an object`);
   const version = (p as { version?: unknown }).version;
   need(
@@ -50,7 +71,7 @@ function schemaCheck(what: string, schema: typeof INSPECTOR_SCHEMA, p: unknown):
     `${what} payload version ${version} is not supported (this extension reads version ${SUPPORTED_VERSION}); update groundlab-widgets or groundlab`,
   );
   const errors = validate(schema, p, 5);
-  need(errors.length === 0, `the ${what} payload does not follow its schema (extension/schema/${what}.schema.json): ${errors.join('; ')}`);
+  need(errors.length === 0, `the ${what} payload does not follow its schema (extension/schema/${file}.schema.json): ${errors.join('; ')}`);
 }
 
 /**
@@ -73,6 +94,57 @@ export function checkTimeline(p: unknown): TimelinePayload {
   schemaCheck('timeline', TIMELINE_SCHEMA, p);
   const x = p as TimelinePayload;
   for (const [name, v] of Object.entries(x.curves)) need(v!.length === x.steps.length, `curve ${name} must have one value per step`);
+  return x;
+}
+
+/** Checks a circuit graph payload: its schema, one value per path (per node for dla) per step, paths between its nodes. */
+export function checkCircuit(p: unknown): CircuitPayload {
+  schemaCheck('circuit', CIRCUIT_SCHEMA, p);
+  const x = p as CircuitPayload;
+  const ids = new Set(x.nodes.map((n) => n.id));
+  x.paths.forEach((e, i) =>
+    need(ids.has(e.sender) && ids.has(e.receiver), `paths[${i}] (${e.sender} -> ${e.receiver}) names a node the payload does not have`),
+  );
+  for (const name of ['effect', 'recovery', 'attribution'] as const) {
+    const v = x[name];
+    if (!v) continue;
+    need(v.length === x.steps.length, `${name} must have one entry per step`);
+    for (const row of v) need(row.length === x.paths.length, `${name} entries must have one value per path`);
+  }
+  if (x.dla) for (const row of x.dla) need(row.length === x.nodes.length, 'dla entries must have one value per node');
+  for (const name of ['gather', 'aggregate', 'pairs'] as const)
+    if (x[name]) need(x[name]!.length === x.steps.length, `${name} must have one entry per step`);
+  return x;
+}
+
+/** Checks a DAS panel payload: its schema, one value per step in every series, the initial group. */
+export function checkDas(p: unknown): DasPayload {
+  schemaCheck('das', DAS_SCHEMA, p);
+  const x = p as DasPayload;
+  const C = x.steps.length;
+  x.groups.forEach((g, i) => {
+    for (const s of g.series) need(s.iia.length === C, `groups[${i}] ${s.method} k ${s.k}: iia must have one value per step`);
+    need(g.taskAccuracy.length === C && g.heldoutAccuracy.length === C, `groups[${i}]: accuracies must have one value per step`);
+  });
+  need(x.initial.group < x.groups.length, `initial.group ${x.initial.group} is not a group`);
+  return x;
+}
+
+/** Checks a binding grid payload: its schema and the sizes that follow layers, heads, slots and grid. */
+export function checkBindingGrid(p: unknown): BindingGridPayload {
+  schemaCheck('binding grid', BINDING_GRID_SCHEMA, p, 'bindinggrid');
+  const x = p as BindingGridPayload;
+  const LH = x.layers * x.heads;
+  for (const [name, per] of [
+    ['slot', LH * x.slots],
+    ['cell', LH * x.grid * x.grid],
+    ['target', LH],
+    ['query', LH],
+  ] as const) {
+    const v = x[name];
+    need(v.length === x.steps.length, `${name} must have one entry per step`);
+    for (const row of v) need(row.length === per, `${name} entries must have ${per} values`);
+  }
   return x;
 }
 

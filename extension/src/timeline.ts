@@ -44,6 +44,28 @@ export function logTicks(lo: number, hi: number): number[] {
   return out;
 }
 
+/**
+ * The vega-lite x encoding of a step axis: symlog (logarithmic above ~1 and linear near 0, so step 0
+ * and the early checkpoints both get room) with ticks at 0, 1, 2, 5, 10, ..., or linear.
+ */
+export function stepAxis(steps: number[], log: boolean): Record<string, unknown> {
+  return log
+    ? {
+        field: 'step',
+        type: 'quantitative',
+        title: 'step (log scale)',
+        scale: { type: 'symlog', constant: 1, domain: [steps[0], steps[steps.length - 1]], nice: false },
+        axis: { values: logTicks(steps[0], steps[steps.length - 1]), format: '~s' },
+      }
+    : { field: 'step', type: 'quantitative', title: 'step' };
+}
+
+/** The default step axis: log when the largest step is at least 20 times the smallest positive one. */
+export function wantsLogSteps(steps: number[]): boolean {
+  const positive = steps.filter((x) => x > 0);
+  return positive.length > 1 && positive[positive.length - 1] / positive[0] >= 20;
+}
+
 export class TimelineView {
   readonly host: HTMLElement;
   readonly payload: TimelinePayload;
@@ -105,8 +127,7 @@ export class TimelineView {
     this.scrubber.setAttribute('aria-label', 'checkpoint');
     this.stepLabel = document.createElement('span');
     this.stepLabel.className = 'gl-step-label';
-    const positive = p.steps.filter((x) => x > 0);
-    this.logSteps = positive.length > 1 && positive[positive.length - 1] / positive[0] >= 20;
+    this.logSteps = wantsLogSteps(p.steps);
     this.logBox = document.createElement('input');
     this.logBox.type = 'checkbox';
     this.logBox.className = 'gl-log-steps';
@@ -250,17 +271,7 @@ export class TimelineView {
   private spec(): Record<string, unknown> {
     const t = themeColors(this.host);
     const present = (Object.keys(CURVE_LABELS) as CurveName[]).filter((c) => this.payload.curves[c]);
-    // symlog: logarithmic above ~1 and linear near 0, so step 0 and the early checkpoints both get room
-    const steps = this.payload.steps;
-    const x = this.logSteps
-      ? {
-          field: 'step',
-          type: 'quantitative',
-          title: 'step (log scale)',
-          scale: { type: 'symlog', constant: 1, domain: [steps[0], steps[steps.length - 1]], nice: false },
-          axis: { values: logTicks(steps[0], steps[steps.length - 1]), format: '~s' },
-        }
-      : { field: 'step', type: 'quantitative', title: 'step' };
+    const x = stepAxis(this.payload.steps, this.logSteps);
     const color = {
       field: 'curve',
       type: 'nominal',

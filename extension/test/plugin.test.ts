@@ -3,20 +3,20 @@ import './dom';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import extension, { GroundlabRenderer, rendererFactory, VEGALITE5_MIME } from '../src/index';
-import { INSPECTOR_MIME, TIMELINE_MIME } from '../src/payload';
+import { BINDING_GRID_MIME, CIRCUIT_MIME, DAS_MIME, INSPECTOR_MIME, TIMELINE_MIME } from '../src/payload';
 import { timelinePayload } from './fixture';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-test('the extension registers a safe JSON renderer for both groundlab MIME types', () => {
+test('the extension registers a safe JSON renderer for every groundlab MIME type', () => {
   assert.equal(extension.id, 'groundlab-widgets:renderers');
   assert.equal(extension.dataType, 'json');
-  assert.deepEqual(rendererFactory.mimeTypes, [INSPECTOR_MIME, TIMELINE_MIME, VEGALITE5_MIME]);
+  assert.deepEqual(rendererFactory.mimeTypes, [INSPECTOR_MIME, TIMELINE_MIME, CIRCUIT_MIME, DAS_MIME, BINDING_GRID_MIME, VEGALITE5_MIME]);
   assert.ok(rendererFactory.defaultRank! < 57, "ahead of JupyterLab's Vega renderer (rank 57)");
   assert.equal(rendererFactory.safe, true);
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
   assert.equal(pkg.jupyterlab.mimeExtension, true);
-  for (const f of ['inspector.schema.json', 'timeline.schema.json']) {
+  for (const f of ['inspector.schema.json', 'timeline.schema.json', 'circuit.schema.json', 'das.schema.json', 'bindinggrid.schema.json']) {
     const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'schema', f), 'utf8'));
     assert.ok(schema.properties.version && schema.required.includes('version'), f);
   }
