@@ -291,3 +291,53 @@ test('NaN weights in the checkpoint to resume from are named as damage, not as a
     (e: unknown) => e instanceof GroundlabError && e.code === 'CORRUPT_CHECKPOINT' && /tensor "head\.weight" holds NaN at index 3/.test(e.message) && /delete .*step-000005 to resume from step 4/.test(e.message) && !/learning rate/.test(e.message),
   );
 });
+
+test('the named steps of train() composed by hand give the same run as train(): checkpoints, losses, weights; a session stopped mid-way resumes through resume()', async () => {
+  await initEngine({ log: false });
+  const steps = await import('../../src/train/steps');
+  const { withDefaults } = await import('../../src/train/deps');
+  const dir = tmp();
+  const ref = await train(base(path.join(dir, 'ref')));
+  const byHand = async (opts: TrainOptions, stopAfter?: number) => {
+    steps.checkOptions(opts);
+    const deps = withDefaults(opts.deps);
+    const run = await steps.prepareRun(opts, deps);
+    const model = steps.buildModel(run, deps);
+    const open = await steps.openRunDir(run, model);
+    assert.notEqual(open, 'raced');
+    if (open === 'raced') throw new Error('raced');
+    const s = steps.startSession(run, open, model);
+    try {
+      await steps.resume(s);
+      await steps.firstCheckpoint(s);
+      if (stopAfter !== undefined) {
+        // run the loop body by hand: trainStep does not advance the step; the caller books it
+        for (let i = 0; i < stopAfter; i++) {
+          const o = await steps.trainStep(s);
+          assert.ok(o.finite);
+          s.step++;
+          s.tokensSeen += run.config.train.batchSize * run.config.train.seqLen;
+          s.metrics.push({ step: s.step, loss: o.loss, lr: o.lr, grad_norm: o.gradNorm, tokens: s.tokensSeen, elapsed_sec: steps.elapsed(s) });
+        }
+        return await steps.finish(s, 'aborted');
+      }
+      return await steps.finish(s, await steps.stepLoop(s));
+    } finally {
+      s.opt.dispose();
+      model.dispose();
+      open.lock.release();
+    }
+  };
+  const a = await byHand(base(path.join(dir, 'a')));
+  assert.deepEqual(a.losses, ref.losses);
+  assert.deepEqual(a.checkpoints.map((c) => c.step), ref.checkpoints.map((c) => c.step));
+  const [pa, pr] = [await paramsOf(a.dir, 14), await paramsOf(ref.dir, 14)];
+  for (const [k, t] of pr.tensors) assert.deepEqual([...pa.tensors.get(k)!.data], [...t.data], k);
+  // 6 steps by hand (finish saves step 6), then resume() picks the run up and stepLoop completes it
+  const b1 = await byHand(base(path.join(dir, 'b')), 6);
+  assert.equal(b1.step, 6);
+  assert.equal(b1.status, 'aborted');
+  const b2 = await byHand(base(path.join(dir, 'b')));
+  assert.equal(b2.resumedFrom, 6);
+  assert.deepEqual(b2.losses, ref.losses);
+});
