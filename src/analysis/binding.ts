@@ -36,12 +36,12 @@ import {
   BINDING_COLOURS,
   BINDING_SHAPES,
   BINDING_COUNTERFACTUALS,
+  bindingVariant,
   bindingCounterfactuals,
   bindingEvalScenes,
   bindingKnobs,
-  bindingLossMask,
+  bindingLayout,
   promptTokens,
-  sceneTokens,
   QUERY_TOKENS,
   slotStart,
   SLOT_TOKENS,
@@ -51,7 +51,61 @@ import {
   type BindingScene,
 } from '../data/binding';
 import { lengthBatches, padTokens, checkLengths } from '../eval/surprisal';
+import {
+  imageBindingKnobs,
+  imageCounterfactual,
+  imageSceneTokens,
+  objectPatchPositions,
+  patchFeatureDim,
+  renderBindingScene,
+  sequenceFeatures,
+  type ImageBindingKnobs,
+} from '../data/imagebinding';
 import { components } from './pathpatch';
+
+/**
+ * How scenes are shown to the model: as symbolic text (the default) or as patches (the image
+ * variant, src/data/imagebinding.ts). `i` is the scene's index in its set: the image view renders
+ * scene i from the key `<seed>/<i>`, so a set is rendered the same way every time.
+ */
+export interface SceneView {
+  /** The whole sequence, its answer-token indices and, for patches, [len * F] features over it. */
+  sequence(s: BindingScene, i: number): { tokens: string[]; answers: number[]; features?: Float32Array };
+  /** The position of each object's state (text: a token of its slot; image: its patch). */
+  objectPositions(s: BindingScene, i: number): number[];
+  /** Feature dimension (0 for text). */
+  featureDim: number;
+}
+
+/** The symbolic text: objects read at their colour, shape or closing `;` token. */
+export function textSceneView(token: 'colour' | 'shape' | 'end' = 'shape'): SceneView {
+  const offset = { colour: 0, shape: 1, end: SLOT_TOKENS - 1 }[token];
+  return {
+    sequence: (s) => bindingLayout(s),
+    objectPositions: (s) => s.objects.map((_, slot) => slotStart(slot) + offset),
+    featureDim: 0,
+  };
+}
+
+/** Patches through the frozen encoder (layout raster or shuffled); objects read at their patch. */
+export function imageSceneView(k: ImageBindingKnobs, seed: string | number): SceneView {
+  return {
+    sequence: (s, i) => {
+      const { tokens, answers } = bindingLayout(s, imageSceneTokens(k));
+      return { tokens, answers, features: sequenceFeatures(k, renderBindingScene(k, s, `${seed}/${i}`), tokens.length) };
+    },
+    objectPositions: (s, i) => objectPatchPositions(k, s, renderBindingScene(k, s, `${seed}/${i}`)),
+    featureDim: patchFeatureDim(k),
+  };
+}
+
+/** [B, T, F] features of sequences cut to `t` positions (zeros where a sequence has none). */
+function batchFeatures(feats: ReadonlyArray<Float32Array | undefined>, t: number, F: number): tf.Tensor3D | undefined {
+  if (!F || !feats.some(Boolean)) return undefined;
+  const buf = new Float32Array(feats.length * t * F);
+  feats.forEach((f, b) => f && buf.set(f.subarray(0, Math.min(f.length, t * F)), b * t * F));
+  return tf.tensor3d(buf, [feats.length, t, F]);
+}
 
 /** A counterfactual pair as token ids: the prompts (up to the `?`), the answers' ids. */
 export interface BindingPair {
@@ -62,10 +116,34 @@ export interface BindingPair {
   sourceAnswer: number;
   expected: number;
   objects: number;
+  /** Image variant: [len * F] patch features of the base and source prompts (rendered alike). */
+  baseFeatures?: Float32Array;
+  sourceFeatures?: Float32Array;
 }
 
-export function encodeBindingPairs(cfs: readonly BindingCounterfactual[], tokenizer: Tokenizer): BindingPair[] {
-  return cfs.map((c) => {
+/** Pairs as token ids (and, with the image view, features: base and source of pair i rendered from the same key). */
+export function encodeBindingPairs(cfs: readonly BindingCounterfactual[], tokenizer: Tokenizer, view?: SceneView): BindingPair[] {
+  return cfs.map((c, i) => {
+    if (view?.featureDim) {
+      const prompt = (s: BindingScene) => {
+        const q = view.sequence(s, i);
+        const len = q.answers[0];
+        return { ids: tokenizer.encode(q.tokens.slice(0, len)), features: q.features!.subarray(0, len * view.featureDim) };
+      };
+      const b = prompt(c.base);
+      const src = prompt(c.source);
+      return {
+        kind: c.kind,
+        base: b.ids,
+        source: src.ids,
+        baseAnswer: tokenizer.id(c.baseAnswer),
+        sourceAnswer: tokenizer.id(c.sourceAnswer),
+        expected: tokenizer.id(c.expected),
+        objects: c.base.objects.length,
+        baseFeatures: b.features,
+        sourceFeatures: src.features,
+      };
+    }
     const base = tokenizer.encode(promptTokens(c.base));
     const source = tokenizer.encode(promptTokens(c.source));
     if (base.length !== source.length)
@@ -187,10 +265,22 @@ export async function interventionScores(
     const base = padTokens(batch.map((p) => ({ ids: p.base })));
     const source = padTokens(batch.map((p) => ({ ids: p.source })));
     const [B, T] = base.shape;
-    const { logits: srcLogits, cache } = model.runWithCache(source, { names: hooks });
+    const F = model.config.envFeatureDim;
+    const srcFeatures = batchFeatures(
+      batch.map((p) => p.sourceFeatures),
+      T,
+      F,
+    );
+    const envFeatures = batchFeatures(
+      batch.map((p) => p.baseFeatures),
+      T,
+      F,
+    );
+    const { logits: srcLogits, cache } = model.runWithCache(source, { names: hooks, envFeatures: srcFeatures });
+    srcFeatures?.dispose();
     const outs: tf.Tensor[] = [lastProbs(srcLogits, lens)];
     srcLogits.dispose();
-    outs.push(tf.tidy(() => lastProbs(model.forward(base), lens)));
+    outs.push(tf.tidy(() => lastProbs(model.forward(base, { envFeatures }), lens)));
     try {
       for (const iv of interventions) {
         outs.push(
@@ -234,7 +324,7 @@ export async function interventionScores(
               const mask = tf.tensor(m, shape);
               spec[hook] = (x: tf.Tensor) => tf.add(tf.mul(x, tf.sub(1, mask)), tf.mul(act, mask));
             }
-            return lastProbs(model.forward(base, { hooks: spec }), lens);
+            return lastProbs(model.forward(base, { hooks: spec, envFeatures }), lens);
           }),
         );
       }
@@ -245,6 +335,7 @@ export async function interventionScores(
       cache.dispose();
       base.dispose();
       source.dispose();
+      envFeatures?.dispose();
     }
     const vals = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
     outs.forEach((t) => t.dispose());
@@ -512,17 +603,26 @@ export async function positionFeatureSimilarity(
   model: LanguageModel,
   tokenizer: Tokenizer,
   scenes: readonly BindingScene[],
-  opts: { token?: 'colour' | 'shape' | 'end'; batchSize?: number } = {},
+  opts: { token?: 'colour' | 'shape' | 'end'; batchSize?: number; view?: SceneView } = {},
 ): Promise<SimilarityRow[]> {
-  const offset = { colour: 0, shape: 1, end: SLOT_TOKENS - 1 }[opts.token ?? 'shape'];
+  const view = opts.view ?? textSceneView(opts.token ?? 'shape');
   const L = model.anatomy.layers;
   const sites = [
     ...L.map((la, l) => ({ hook: la.residPre ?? (l > 0 ? L[l - 1].residPost : ''), layer: l })),
     { hook: L[L.length - 1].residPost, layer: L.length },
   ].filter((s) => s.hook);
-  const seqs = scenes.map((s) => ({ ids: tokenizer.encode(promptTokens(s)) }));
+  // The prompt (up to the query's `?`) and its features; objects' states at the view's positions.
+  const seqs = scenes.map((s, i) => {
+    const q = view.sequence(s, i);
+    const len = q.answers[0];
+    return { ids: tokenizer.encode(q.tokens.slice(0, len)), features: q.features?.subarray(0, len * view.featureDim) };
+  });
   checkLengths(model, seqs);
-  const labels = scenes.flatMap((s) => s.objects.map((o, slot) => ({ slot, colour: o.colour, shape: o.shape })));
+  const where = scenes.map((s, i) => view.objectPositions(s, i));
+  // A slot is where the object sits: its text slot, or its cell in the image variant.
+  const labels = scenes.flatMap((s) =>
+    s.objects.map((o, slot) => ({ slot: view.featureDim ? o.y * 1000 + o.x : slot, colour: o.colour, shape: o.shape })),
+  );
   const D = model.config.dModel;
   const vecs = sites.map(() => new Float32Array(labels.length * D));
   const starts: number[] = [];
@@ -536,9 +636,15 @@ export async function positionFeatureSimilarity(
     const idx = Array.from({ length: Math.min(bs, scenes.length - i) }, (_, j) => i + j);
     const tokens = padTokens(idx.map((j) => seqs[j]));
     const T = tokens.shape[1];
-    const { logits, cache } = model.runWithCache(tokens, { names: sites.map((s) => s.hook) });
+    const envFeatures = batchFeatures(
+      idx.map((j) => seqs[j].features),
+      T,
+      view.featureDim,
+    );
+    const { logits, cache } = model.runWithCache(tokens, { names: sites.map((s) => s.hook), envFeatures });
     logits.dispose();
     tokens.dispose();
+    envFeatures?.dispose();
     for (let si = 0; si < sites.length; si++) {
       const act = cache.get(sites[si].hook);
       if (act.rank !== 3 || act.shape[2] !== D) {
@@ -547,12 +653,7 @@ export async function positionFeatureSimilarity(
       }
       const v = (await act.data()) as Float32Array;
       idx.forEach((j, b) =>
-        scenes[j].objects.forEach((_, slot) =>
-          vecs[si].set(
-            v.subarray((b * T + slotStart(slot) + offset) * D, (b * T + slotStart(slot) + offset + 1) * D),
-            (starts[j] + slot) * D,
-          ),
-        ),
+        where[j].forEach((pos, slot) => vecs[si].set(v.subarray((b * T + pos) * D, (b * T + pos + 1) * D), (starts[j] + slot) * D)),
       );
     }
     cache.dispose();
@@ -590,14 +691,16 @@ export async function bindingAccuracy(
   model: LanguageModel,
   tokenizer: Tokenizer,
   scenes: readonly BindingScene[],
-  opts: { batchSize?: number; signal?: AbortSignal } = {},
+  opts: { batchSize?: number; signal?: AbortSignal; view?: SceneView } = {},
 ): Promise<BindingAccuracy> {
   const bs = opts.batchSize ?? 64;
   const pad = tokenizer.id(PAD);
+  const view = opts.view ?? textSceneView();
+  const shown = scenes.map((s, i) => view.sequence(s, i));
   // Inputs are the sequence without its last token (<eos>): the targets are the tokens after them.
   checkLengths(
     model,
-    scenes.map((s) => ({ ids: tokenizer.encode(sceneTokens(s).slice(0, -1)) })),
+    shown.map((q) => ({ ids: tokenizer.encode(q.tokens.slice(0, -1)) })),
   );
   const right: boolean[] = [];
   const errors: BindingErrors = { n: 0, otherObject: 0, absentFeature: 0, other: 0, bySlotOffset: [] };
@@ -605,22 +708,28 @@ export async function bindingAccuracy(
   for (let i = 0; i < scenes.length; i += bs) {
     if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'the accuracy evaluation was stopped');
     const batch = scenes.slice(i, i + bs);
-    const toks = batch.map((s) => tokenizer.encode(sceneTokens(s)));
+    const toks = batch.map((_, b) => tokenizer.encode(shown[i + b].tokens));
     const t = Math.max(...toks.map((x) => x.length)) - 1;
     const ids = new Int32Array(batch.length * t).fill(pad);
     toks.forEach((x, b) => ids.set(x.slice(0, -1), b * t));
-    const pred = tf.tidy(() => tf.argMax(model.forward(tf.tensor2d(ids, [batch.length, t], 'int32')), 2));
+    const pred = tf.tidy(() => {
+      const envFeatures = batchFeatures(
+        batch.map((_, b) => shown[i + b].features),
+        t,
+        view.featureDim,
+      );
+      return tf.argMax(model.forward(tf.tensor2d(ids, [batch.length, t], 'int32'), { envFeatures }), 2);
+    });
     const p = await pred.data();
     pred.dispose();
     batch.forEach((s, b) => {
-      const m = bindingLossMask(s);
       let ok = true;
-      // The answer tokens (the mask without its last entry, the <eos> target).
+      // The answer tokens (target index a - 1 predicts token a).
       let first = -1;
-      for (let j = 0; j < m.length - 1; j++)
-        if (m[j] && p[b * t + j] !== toks[b][j + 1]) {
+      for (const a of shown[i + b].answers)
+        if (p[b * t + a - 1] !== toks[b][a]) {
           ok = false;
-          if (first < 0) first = j;
+          if (first < 0) first = a - 1;
         }
       right.push(ok);
       if (!ok && (s.query === 'colour' || s.query === 'shape')) {
@@ -698,7 +807,18 @@ function knobsOf(run: Run): BindingKnobs {
       },
     );
   }
-  return bindingKnobs(run.config.corpus.knobs);
+  if (bindingVariant(run.config.corpus.knobs) === 'entities')
+    throw new GroundlabError('BAD_ARGUMENT', `run ${run.dir} is a text entity binding run; its analyses are entityBindingRun's`, {
+      hint: '`groundlab binding <run>` picks the right ones by itself',
+    });
+  return bindingVariant(run.config.corpus.knobs) === 'image'
+    ? imageBindingKnobs(run.config.corpus.knobs)
+    : bindingKnobs(run.config.corpus.knobs);
+}
+
+/** The view of a run's scenes (text, or patches rendered from `key`). */
+function viewOf(k: BindingKnobs, key: string): SceneView {
+  return 'layout' in k ? imageSceneView(k as ImageBindingKnobs, key) : textSceneView();
 }
 
 /** Accuracy (by objects, held out), per-head mediation, roles and position-ID patching on one checkpoint; rows to analysis/binding.arrow. */
@@ -714,23 +834,26 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
   const model = await run.loadModel(step);
   try {
     const common = { batchSize: o.batchSize, signal: o.signal };
+    const image = 'layout' in k;
     const accuracy = await bindingAccuracy(
       model,
       tok,
       bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }),
-      common,
+      { ...common, view: viewOf(k, `${seed}/acc`) },
     );
     const heldOut = k.heldOut.length
       ? await bindingAccuracy(
           model,
           tok,
           bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/held`, query: 'colour', heldOut: 'target' }),
-          common,
+          { ...common, view: viewOf(k, `${seed}/held`) },
         )
       : null;
-    const pairs = BINDING_COUNTERFACTUALS.flatMap((kind) =>
-      encodeBindingPairs(bindingCounterfactuals(k, { kind, counts, count: o.pairs ?? 200, seed: `${seed}/pairs` }), tok),
-    );
+    // Image pairs: swap-slots exchanges the two objects' cells (imageCounterfactual); base and source rendered alike.
+    const pairs = BINDING_COUNTERFACTUALS.flatMap((kind) => {
+      const cfs = bindingCounterfactuals(k, { kind, counts, count: o.pairs ?? 200, seed: `${seed}/pairs` });
+      return encodeBindingPairs(image ? cfs.map(imageCounterfactual) : cfs, tok, viewOf(k, `${seed}/pairs/${kind}`));
+    });
     const mediation = await headMediation(model, pairs, common);
     const roles = classifyBindingHeads(mediation, o.thresholds);
     const positionPatching = await positionIdPatching(model, pairs, common);
@@ -738,7 +861,7 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
       model,
       tok,
       bindingEvalScenes(k, { counts: all, perCount: Math.max(1, Math.ceil(200 / all.length)), seed: `${seed}/rsa` }),
-      { batchSize: o.batchSize },
+      { batchSize: o.batchSize, view: viewOf(k, `${seed}/rsa`) },
     );
     const rows = [
       { section: 'accuracy', name: 'all', kind: '', positions: '', value: accuracy.accuracy, redirect: NaN, n: accuracy.n },

@@ -36,6 +36,7 @@ import { WordTokenizer } from './tokenizer';
 import { SequenceRowsDataset } from './dataset';
 import type { LoadedCorpus } from './prepare';
 import { EntityDataset, entityEpisodes, entityKnobs, entityTokenizer, generateEntities } from './textbinding';
+import { ImageBindingDataset, imageBindingKnobs, patchFeatureDim } from './imagebinding';
 
 export type BindingQuery = 'colour' | 'shape' | 'where' | 'count';
 export const BINDING_QUERIES: readonly BindingQuery[] = ['colour', 'shape', 'where', 'count'];
@@ -135,7 +136,8 @@ export function bindingKnobs(knobs: CorpusSpec['knobs'] = {}): BindingKnobs {
       return n;
     };
     if (key === 'variant') {
-      if (v !== 'scenes') throw bad('"scenes" (the knobs of variant "entities" are read by entityKnobs in src/data/textbinding.ts)');
+      if (v !== 'scenes')
+        throw bad('"scenes" (the knobs of variants "entities" and "image" are read in src/data/textbinding.ts, imagebinding.ts)');
     } else if (key === 'colours') k.colours = int(2, BINDING_COLOURS.length);
     else if (key === 'shapes') k.shapes = int(2, BINDING_SHAPES.length);
     else if (key === 'grid') k.grid = int(1, 10);
@@ -223,7 +225,15 @@ export function sceneTokens(s: BindingScene): string[] {
 
 /** The tokens and the indices of the answer tokens of every query. */
 function sceneLayout(s: BindingScene): { tokens: string[]; answers: number[] } {
-  const tokens = [...promptTokens(s)];
+  return bindingLayout(s);
+}
+
+/**
+ * A scene's sequence with the indices of its answer tokens: `head` (default `<bos>` and the text
+ * slots; the image variant's patches), the query, the answer, the further queries, `<eos>`.
+ */
+export function bindingLayout(s: BindingScene, head?: readonly string[]): { tokens: string[]; answers: number[] } {
+  const tokens = head ? [...head, ...queryTokens(s)] : [...promptTokens(s)];
   const answers: number[] = [];
   const add = (q: BindingScene) => {
     for (const a of answerTokens(q)) {
@@ -518,9 +528,9 @@ export function bindingEpisodes(scenes: readonly BindingScene[]): Episode[] {
 // ---------------------------------------------------------------------------------------------
 // Variants of the binding corpus kind
 
-/** The variants of `kind: "binding"` (knob `variant`): symbolic scenes (default) or text entity groups (src/data/textbinding.ts). */
-export type BindingVariant = 'scenes' | 'entities';
-export const BINDING_VARIANTS: readonly BindingVariant[] = ['scenes', 'entities'];
+/** The variants of `kind: "binding"` (knob `variant`): symbolic scenes (default), text entity groups (src/data/textbinding.ts) or scenes as patches (src/data/imagebinding.ts). */
+export type BindingVariant = 'scenes' | 'entities' | 'image';
+export const BINDING_VARIANTS: readonly BindingVariant[] = ['scenes', 'entities', 'image'];
 
 export function bindingVariant(knobs: CorpusSpec['knobs'] = {}): BindingVariant {
   const v = knobs?.variant ?? 'scenes';
@@ -542,6 +552,18 @@ export function loadBindingCorpus(spec: CorpusSpec): LoadedCorpus {
       featureDim: 0,
       tokenizer: entityTokenizer(k),
       dataset: (tok, seqLen) => new EntityDataset(scenes, tok, seqLen),
+    };
+  }
+  if (bindingVariant(spec.knobs) === 'image') {
+    const k = imageBindingKnobs(spec.knobs);
+    const scenes = generateBinding(k, seed);
+    return {
+      episodes: bindingEpisodes(scenes),
+      nouns: [],
+      evalFrames: [],
+      featureDim: patchFeatureDim(k),
+      tokenizer: bindingTokenizer(k),
+      dataset: (tok, seqLen) => new ImageBindingDataset(k, scenes, tok, seqLen),
     };
   }
   const k = bindingKnobs(spec.knobs);

@@ -65,6 +65,10 @@ const RGB: Record<string, [number, number, number]> = {
   black: [0.05, 0.05, 0.05],
   brown: [0.5, 0.3, 0.1],
   pink: [0.95, 0.5, 0.7],
+  // colours of the binding scenes' image variant (src/data/imagebinding.ts)
+  purple: [0.55, 0.15, 0.7],
+  orange: [0.95, 0.55, 0.1],
+  grey: [0.5, 0.5, 0.5],
 };
 const PLACE_RGB: Record<string, [number, number, number]> = {
   grass: [0.3, 0.6, 0.3],

@@ -15,3 +15,4 @@ export * from './knobs';
 export * from './counting';
 export * from './binding';
 export * from './textbinding';
+export * from './imagebinding';
