@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { module: string; summary: string }> = {
   train: { module: './commands/train', summary: 'train a Transformer, Mamba-2 or LSTM into a run directory' },
   runs: { module: './commands/runs', summary: 'list runs and their checkpoints' },
   export: { module: './commands/export', summary: 'export a checkpoint (e.g. as a Hugging Face GPT-2 folder)' },
+  import: { module: './commands/import', summary: 'import a Hugging Face GPT-2 folder as a run directory' },
   corpus: { module: './commands/corpus', summary: 'generate, import and describe corpora' },
   analyze: { module: './commands/analyze', summary: 'compute every measure and analysis of a run, per checkpoint' },
   circuits: {

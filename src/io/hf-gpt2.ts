@@ -30,7 +30,9 @@ import { assignTensors, readSafetensors, saveTensors } from './safetensors';
 import type { LanguageModel } from '../models/types';
 import { hfExportProblem, withDefaults, type AnyModelConfig, type TrainDeps } from '../train/deps';
 import { openRun, readJSONFile, type Run } from '../train/run';
-import type { Tokenizer } from '../data/types';
+import type { CorpusSpec, Tokenizer } from '../data/types';
+import { SPECIAL_TOKENS, envToken, lanToken } from '../data/tokens';
+import { wordTokenizerHfJSON } from './hf-tokenizer';
 
 /** The config.json of a Hugging Face GPT-2 folder (the keys groundlab reads and writes). */
 export interface HfGpt2Config {
@@ -57,8 +59,8 @@ export interface HfGpt2Config {
   /** GPT-2 variants groundlab does not implement (refused on import when true). */
   scale_attn_by_inverse_layer_idx?: boolean;
   reorder_and_upcast_attn?: boolean;
-  /** groundlab's own record: the full model config and where the weights came from. */
-  groundlab?: { model: AnyModelConfig; run?: string; step?: number };
+  /** groundlab's own record: the full model config, where the weights came from, the run's corpus. */
+  groundlab?: { model: AnyModelConfig; run?: string; step?: number; corpus?: CorpusSpec };
 }
 
 const TANH_GELUS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'];
@@ -196,14 +198,43 @@ export async function exportHfGpt2(runOrDir: Run | string, opts: ExportOptions =
   } finally {
     model.dispose();
   }
-  hfConfig.groundlab = { model: run.config.model, run: run.dir, step: ck.step };
+  hfConfig.groundlab = { model: run.config.model, run: run.dir, step: ck.step, corpus: run.config.corpus };
   await atomicWriteJSON(path.join(out, 'config.json'), hfConfig);
-  // The word-level vocabulary (token -> id), and groundlab's tokenizer for `openRun`-style use.
-  const vocab: Record<string, number> = {};
-  for (let i = 0; i < run.tokenizer.vocabSize; i++) vocab[run.tokenizer.token(i)] = i;
-  await atomicWriteJSON(path.join(out, 'vocab.json'), vocab);
-  await atomicWriteJSON(path.join(out, 'groundlab_tokenizer.json'), run.tokenizer.toJSON());
+  await writeHfTokenizerFiles(out, run.tokenizer, run.config.model.contextLength);
   return out;
+}
+
+/**
+ * The tokenizer files of an exported folder: `tokenizer.json` (a WordLevel model with groundlab's
+ * ids and a whitespace-split pre-tokenizer, which `AutoTokenizer.from_pretrained(out)` loads),
+ * `tokenizer_config.json` and `special_tokens_map.json` (groundlab's `<unk>`, `<pad>`, `<bos>`,
+ * `<eos>`), `vocab.json` (token -> id) and `groundlab_tokenizer.json` (groundlab's own, which
+ * `groundlab import` prefers). A tokenizer that is itself a Hugging Face one (an imported run)
+ * is written back as it came.
+ */
+export async function writeHfTokenizerFiles(out: string, tok: Tokenizer, contextLength: number): Promise<void> {
+  const json = tok.toJSON() as { type?: string; tokenizer?: unknown; config?: Record<string, unknown> };
+  if (json.type === 'hf') {
+    await atomicWriteJSON(path.join(out, 'tokenizer.json'), json.tokenizer);
+    await atomicWriteJSON(path.join(out, 'tokenizer_config.json'), json.config ?? {});
+    return;
+  }
+  const w = tok as { sharedVocab?: boolean; nouns?: readonly string[] };
+  const aliases: Record<string, number> = {};
+  if (w.sharedVocab) for (const n of w.nouns ?? []) for (const f of [envToken(n), lanToken(n)]) aliases[f] = tok.id(f);
+  await atomicWriteJSON(path.join(out, 'tokenizer.json'), wordTokenizerHfJSON(tok, SPECIAL_TOKENS, aliases));
+  const specials = { bos_token: '<bos>', eos_token: '<eos>', unk_token: '<unk>', pad_token: '<pad>' };
+  await atomicWriteJSON(path.join(out, 'special_tokens_map.json'), specials);
+  await atomicWriteJSON(path.join(out, 'tokenizer_config.json'), {
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    ...specials,
+    model_max_length: contextLength,
+    clean_up_tokenization_spaces: false,
+  });
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < tok.vocabSize; i++) vocab[tok.token(i)] = i;
+  await atomicWriteJSON(path.join(out, 'vocab.json'), vocab);
+  await atomicWriteJSON(path.join(out, 'groundlab_tokenizer.json'), json);
 }
 
 const GPT2_NAME =

@@ -24,8 +24,8 @@ export const command: Command = defineCommand(
     const run = await openRun(positionals[0]);
     const out = await exportHfGpt2(run, { step: options.step as number | undefined, out: options.out as string | undefined });
     process.stdout.write(
-      `wrote ${out}\n  config.json, model.safetensors (GPT-2 tensor names), vocab.json, groundlab_tokenizer.json\n` +
-        `  python: GPT2LMHeadModel.from_pretrained(${JSON.stringify(out)})\n`,
+      `wrote ${out}\n  config.json, model.safetensors (GPT-2 tensor names), tokenizer.json (+ tokenizer_config.json, special_tokens_map.json), vocab.json, groundlab_tokenizer.json\n` +
+        `  python: GPT2LMHeadModel.from_pretrained(${JSON.stringify(out)}), AutoTokenizer.from_pretrained(${JSON.stringify(out)})\n`,
     );
     return 0;
   },
