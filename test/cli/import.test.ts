@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { repoRoot } from '../../src/lab/runs';
 import { runCli } from './helpers';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-cli-import-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
-const FIXTURE = path.join(__dirname, '..', 'fixtures', 'hf-gpt2-tiny');
+const FIXTURE = path.join(repoRoot(), 'test', 'fixtures', 'hf-gpt2-tiny'); // also from dist/test
 
 test('groundlab import turns the committed Hugging Face GPT-2 fixture into a run that groundlab runs lists; bad input gives clear errors', async () => {
   const help = await runCli(['import', '--help']);

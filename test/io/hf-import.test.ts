@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { repoRoot } from '../../src/lab/runs';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
@@ -23,7 +24,7 @@ import { importHfGpt2 } from '../../src/io/hf-import';
 import { HfTokenizer } from '../../src/io/hf-tokenizer';
 import { analyzeRun, evalRun } from '../../src/analysis/analyze';
 
-const FIXTURE = path.join(__dirname, '..', 'fixtures', 'hf-gpt2-tiny');
+const FIXTURE = path.join(repoRoot(), 'test', 'fixtures', 'hf-gpt2-tiny'); // also from dist/test
 const SCRIPT = path.join(FIXTURE, 'hf_fixture.py');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-hfimp-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 /** A Python with torch, transformers and tokenizers, or why there is none. */
 function findPython(): { python?: string; why: string } {
   if (process.env.GROUNDLAB_PYTHON === 'none') return { why: 'GROUNDLAB_PYTHON=none' };
-  const cands = [process.env.GROUNDLAB_PYTHON, path.join(__dirname, '..', '..', '.venv-bench', 'bin', 'python')].filter(
+  const cands = [process.env.GROUNDLAB_PYTHON, path.join(repoRoot(), '.venv-bench', 'bin', 'python')].filter(
     (p): p is string => !!p && fs.existsSync(p),
   );
   for (const p of cands) {
