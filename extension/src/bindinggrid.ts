@@ -144,10 +144,17 @@ export class BindingGridView {
   private grids(l: number, h: number, size: number, lut: Uint8Array, empty: string, numbers: boolean): HTMLElement {
     const p = this.payload;
     const hi = this.domain(l, h);
+    const byte = (v: number) => Math.max(0, Math.min(255, Math.round((v / hi) * 255)));
     const color = (v: number | null) => {
       if (v == null) return empty;
-      const b = Math.max(0, Math.min(255, Math.round((v / hi) * 255)));
+      const b = byte(v);
       return `rgb(${lut[b * 3]},${lut[b * 3 + 1]},${lut[b * 3 + 2]})`;
+    };
+    // printed numbers: dark on light cells, light on dark ones
+    const ink = (v: number | null) => {
+      if (v == null) return '';
+      const b = byte(v) * 3;
+      return isDark([lut[b], lut[b + 1], lut[b + 2]]) ? '#fff' : '#111';
     };
     const box = el('div', 'gl-bgrid-grids');
     const grid = el('div', 'gl-bgrid-cells');
@@ -158,6 +165,7 @@ export class BindingGridView {
         const d = el('div', 'gl-bgrid-cell', numbers ? fmt(v) : undefined);
         d.style.width = d.style.height = `${size}px`;
         d.style.background = color(v);
+        if (numbers) d.style.color = ink(v);
         d.dataset.cell = `${x},${y}`;
         d.dataset.value = String(v);
         d.addEventListener('mousemove', (ev) => this.hover(l, h, 'cell', y * p.grid + x, ev as MouseEvent));
@@ -170,6 +178,7 @@ export class BindingGridView {
       const d = el('div', 'gl-bgrid-slot', numbers ? fmt(v) : undefined);
       d.style.width = d.style.height = `${size}px`;
       d.style.background = color(v);
+      if (numbers) d.style.color = ink(v);
       d.dataset.slot = String(s);
       d.dataset.value = String(v);
       d.addEventListener('mousemove', (ev) => this.hover(l, h, 'slot', s, ev as MouseEvent));
@@ -199,7 +208,7 @@ export class BindingGridView {
     const empty = dark ? '#333' : '#eee';
     const box = this.ui.heads;
     box.textContent = '';
-    box.style.gridTemplateColumns = `repeat(${p.heads}, auto)`;
+    box.style.gridTemplateColumns = `repeat(${p.heads}, max-content)`;
     const size = Math.max(8, Math.min(18, Math.floor(96 / Math.max(p.grid, p.slots))));
     for (let l = 0; l < p.layers; l++)
       for (let h = 0; h < p.heads; h++) {

@@ -215,8 +215,8 @@ export class CircuitView {
     return `${id} at step ${p.steps[c]}: ${parts.join('; ')}`;
   }
 
-  /** Page coordinates of the middle of path j's edge, or of a node (for UI tests that hover like a user). */
-  edgePoint(j: number): { x: number; y: number } | null {
+  /** Page coordinates of path j's edge at t in [0, 1] along its curve (default the middle), or of a node (for UI tests that hover like a user). */
+  edgePoint(j: number, t = 0.5): { x: number; y: number } | null {
     const e = this.ui.graph.querySelector(`path[data-path="${j}"]`);
     if (!e) return null;
     const x = this.payload.paths[j];
@@ -227,9 +227,11 @@ export class CircuitView {
     const x1 = b.x - r;
     const y1 = b.y + inputBend(x.input, r);
     const dx = Math.max(24, (x1 - x0) / 2);
-    // the cubic's point at t = 1/2
-    const px = (x0 + 3 * (x0 + dx) + 3 * (x1 - dx) + x1) / 8;
-    const py = (a.y + 3 * a.y + 3 * y1 + y1) / 8;
+    // the cubic Bezier of edgePath at t
+    const u = 1 - t;
+    const w = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
+    const px = w[0] * x0 + w[1] * (x0 + dx) + w[2] * (x1 - dx) + w[3] * x1;
+    const py = w[0] * a.y + w[1] * a.y + w[2] * y1 + w[3] * y1;
     const box = (this.ui.graph.querySelector('svg') as SVGSVGElement).getBoundingClientRect();
     return { x: box.left + px, y: box.top + py };
   }

@@ -33,9 +33,9 @@ export function circuitLayout(
   opts: { columnWidth?: number; rowHeight?: number } = {},
 ): CircuitLayout {
   const cw = opts.columnWidth ?? 72;
-  const rh = opts.rowHeight ?? Math.max(22, Math.min(40, Math.floor(480 / Math.max(1, heads))));
+  const rh = opts.rowHeight ?? Math.max(22, Math.min(48, Math.floor(480 / Math.max(1, heads))));
   const r = Math.max(6, Math.min(13, Math.floor(rh / 2) - 3));
-  const pad = 28;
+  const pad = 34;
   const height = pad * 2 + Math.max(1, heads - 1) * rh;
   const mid = height / 2;
   const at = new Map<string, NodePlace>();
