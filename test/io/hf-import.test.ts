@@ -23,6 +23,9 @@ import { exportHfGpt2 } from '../../src/io/hf-gpt2';
 import { importHfGpt2 } from '../../src/io/hf-import';
 import { HfTokenizer } from '../../src/io/hf-tokenizer';
 import { analyzeRun, evalRun } from '../../src/analysis/analyze';
+import { circuitsRun } from '../../src/analysis/circuits';
+import { inspectorData, timelineData } from '../../src/analysis/inspect';
+import { probeSweep } from '../../src/probe/sweep';
 
 const FIXTURE = path.join(repoRoot(), 'test', 'fixtures', 'hf-gpt2-tiny'); // also from dist/test
 const SCRIPT = path.join(FIXTURE, 'hf_fixture.py');
@@ -162,7 +165,7 @@ test("a random GPT-2 saved by transformers imports: BPE ids and log-probabilitie
   assert.ok(maxNext < 1e-4 && maxRow < 1e-4, `next-token ${maxNext}, rows ${maxRow}`);
 });
 
-test('eval and analyze run on the imported run (its evaluation corpus tokenized with its BPE tokenizer)', async () => {
+test('eval, analyze, probe, circuits and the widget data run on the imported run (its evaluation corpus in its BPE ids)', async () => {
   await initEngine({ log: false });
   const run = await openRun(path.join(root, 'imported'));
   const opts = { evalSet: { contextsPerNoun: 2, mismatchesPerContext: 2 } };
@@ -181,6 +184,14 @@ test('eval and analyze run on the imported run (its evaluation corpus tokenized 
   const sal = (await run.readTable('analysis/saliency'))!.objects() as Array<Record<string, unknown>>;
   assert.equal(new Set(sal.map((r) => `${r.layer}/${r.head}`)).size >= 2 * 2, true, 'every layer and head of the 2 x 2');
   assert.ok(sal.every((r) => r.step === 0));
+  // probes, circuit tracing and the widgets' data read it too
+  const probe = await probeSweep(run, { task: 'env-noun', taskOptions: { maxExamples: 120 } });
+  assert.ok(probe.table.numRows() === 3 && (probe.table.objects() as Array<Record<string, unknown>>).every((r) => r.n_classes === 60));
+  const [circ] = await circuitsRun(run, { pairs: 24 });
+  assert.ok(circ.step === 0 && circ.pairs === 24 && Number.isFinite(circ.atp_r), JSON.stringify(circ));
+  const ins = await inspectorData(run, { examples: 1 });
+  assert.deepEqual(ins.steps, [0]);
+  assert.deepEqual((await timelineData(run)).steps, [0]);
   // the data the tuned lens trained on are the corpus in this model's ids
   const data = await run.data();
   assert.equal(data.tokenizer, run.tokenizer);
