@@ -18,6 +18,10 @@
  *                    (knobs/), and both settings whole (settings/); transformer | mamba2 | lstm,
  *                    one seed, G at every checkpoint (no other analyses)
  *
+ *   <out>/binding/   seed 002's open question (issue 20): learned | rope | no positions x raster |
+ *                    shuffled patches x with | without the pointing task, 3 seeds; only when asked
+ *                    for (`--only binding`), as every preset's defaults leave it out
+ *
  * Which groups run by default depends on the preset (DEFAULT_GROUPS): at `medium` the main
  * comparison and the open checks (the main runs already use the realistic corpus); the others
  * cost too much at that scale and run when asked for (`--only emergence`).
@@ -30,6 +34,7 @@ import { checkpointSteps } from '../train/schedule';
 import type { AnalyzeOptions } from '../analysis/analyze';
 import { MODEL_PRESETS } from '../models/config';
 import { SYNTHETIC_SETTINGS } from '../data/synthetic';
+import { BINDING_GROUP_ANALYSES, bindingGroupGrid, bindingGroupTrain } from './binding';
 
 export interface ReproduceOptions {
   preset: PresetName;
@@ -41,15 +46,15 @@ export interface ReproduceOptions {
   groups?: ReproduceGroup[];
 }
 
-export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue', 'architectures', 'emergence'] as const;
+export const REPRODUCE_GROUPS = ['main', 'checks', 'noise', 'dialogue', 'architectures', 'emergence', 'binding'] as const;
 export type ReproduceGroup = (typeof REPRODUCE_GROUPS)[number];
 
 /** The groups a reproduction runs when none are named. */
 export const DEFAULT_GROUPS: Record<PresetName, readonly ReproduceGroup[]> = {
-  tiny: REPRODUCE_GROUPS,
-  quick: REPRODUCE_GROUPS,
+  tiny: REPRODUCE_GROUPS.filter((g) => g !== 'binding'),
+  quick: REPRODUCE_GROUPS.filter((g) => g !== 'binding'),
   medium: ['main', 'checks'],
-  paper: REPRODUCE_GROUPS,
+  paper: REPRODUCE_GROUPS.filter((g) => g !== 'binding'),
 };
 
 /** The architectures of the emergence sweep (the paper's three). */
@@ -208,6 +213,12 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
     const archs = [...EMERGENCE_ARCHS];
     specs.push(evalOnly(spec('emergence/settings', { arch: archs, corpus: ['simple', 'realistic'], seed: [seeds[0]] })));
     specs.push(evalOnly(spec('emergence/knobs', { arch: archs, knob: noiseSteps(), seed: [seeds[0]] }, { corpus: 'simple' })));
+  }
+  if (groups.includes('binding')) {
+    // Seed 002's open question (src/reproduce/binding.ts): positions x patch layout x pointing task, 3 seeds; asked for by name.
+    const bindingSeeds = seeds.length >= 3 ? seeds : [0, 1, 2];
+    const s = spec('binding', bindingGroupGrid(preset, bindingSeeds), bindingGroupTrain(preset));
+    specs.push({ ...s, analyses: BINDING_GROUP_ANALYSES.map((a) => ({ ...a, args: [...a.args] })) });
   }
   return specs;
 }

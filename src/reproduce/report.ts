@@ -12,6 +12,7 @@ import { at, lastStep, overSeeds, type Row, type RunTables } from './collect';
 import { REGISTRY, type ReportContext } from '../analysis/analyses';
 import { ablationTable } from '../analysis/analyses/ablation';
 import { EMERGENCE_THRESHOLD, emergenceRows, emergenceTable } from './emergence';
+import { bindingReportSection } from './binding';
 
 export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'not measured';
 
@@ -612,6 +613,9 @@ export async function writeReport(
     );
   }
 
+  // Seed 002's open question, when the binding group ran (src/reproduce/binding.ts).
+  const binding = await bindingReportSection(runs, tab, tabDir);
+
   const costs = runCosts(runs);
   await tab('runs', costs.rows, [
     ['run', 'run'],
@@ -660,6 +664,7 @@ export async function writeReport(
     '',
     fs.readFileSync(path.join(tabDir, 'architectures.md'), 'utf8'),
     ...emergence,
+    ...binding,
     '## Figures',
     '',
     ...figures.map((f) => `![${f}](figures/${f}.svg)`),
