@@ -9,7 +9,8 @@
  *   - naive: the same model with stock tfjs ops and tfjs autodiff (`fused: false`)
  * Also the latency of the analyses on the quick Transformer run the notebooks share, when it exists,
  * with the native kernels and on pure wasm. Writes bench/results/latest.{md,json}.
- * Options: --quick-only, --no-torch, --no-analysis, --steps N, --profile, --run DIR (the analysed run).
+ * Also one DAS fit (src/causal: a 2-layer Transformer of d 128, k 4; and a 1-layer GRU's recurrent state).
+ * Options: --quick-only, --no-torch, --no-analysis, --no-das, --steps N, --profile, --run DIR (the analysed run).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,6 +31,9 @@ import { saliency } from '../src/analysis/saliency';
 import { ablationTest } from '../src/analysis/ablation';
 import { evalSequences } from '../src/eval/evalset';
 import { Rng } from '../src/engine/rng';
+import { countingTokenizer } from '../src/data/counting';
+import { sampleCounterfactuals } from '../src/causal/programs';
+import { encodePairs, fitDas, padIdOf, siteFor } from '../src/causal/das';
 
 const ROOT = repoRoot();
 const VOCAB = 256; // about the synthetic corpus's vocabulary size
@@ -212,6 +216,33 @@ function table(rows: Row[]): string {
   return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${keys.map((k) => fmt(r[k])).join(' | ')} |`)].join('\n') + '\n';
 }
 
+/**
+ * One DAS fit (issue 19): 200 steps of batch 32, k = 4, on 256 Up-Down count counterfactuals of
+ * the counting task, at blocks.0.hook_resid_post of a 2-layer RoPE Transformer (d 128, seq <= 64)
+ * and at the recurrent state of a 1-layer GRU (d 128). The models are freshly initialised: a fit's
+ * cost does not depend on what the model learned.
+ */
+async function dasFitBench(): Promise<Row[]> {
+  const tok = countingTokenizer({ task: 'multi', objectTypes: 3 });
+  const pairs = encodePairs(
+    sampleCounterfactuals({ program: 'up-down', variables: ['count'], task: 'multi', counts: Array.from({ length: 20 }, (_, i) => i + 1), n: 256, seed: 0 }),
+    tok,
+  );
+  const rows: Row[] = [];
+  for (const [what, cfg, site] of [
+    ['Transformer, 2 layers, d 128, RoPE', modelPreset('transformer', 'quick', tok.vocabSize, { nLayers: 2, positional: 'rope' } as Partial<ModelConfig>), 'blocks.0.hook_resid_post'],
+    ['GRU, 1 layer, d 128 (state inside the recurrence)', modelPreset('gru', 'quick', tok.vocabSize, { nLayers: 1 } as Partial<ModelConfig>), 'blocks.0.state'],
+  ] as const) {
+    const model = createModel(cfg, 0);
+    const t = performance.now();
+    const fit = await fitDas(siteFor(model, site), pairs, { k: 4, steps: 200, batchSize: 32, seed: 0, padId: padIdOf(tok) });
+    const sec = (performance.now() - t) / 1000;
+    model.dispose();
+    rows.push({ model: what, site, k: 4, steps: fit.losses.length, pairs: pairs.length, seconds: sec, 'ms/step': (sec / fit.losses.length) * 1000 });
+  }
+  return rows;
+}
+
 async function main() {
   const t0 = Date.now();
   await initEngine();
@@ -386,6 +417,12 @@ async function main() {
     results.analysis = { rows, latency };
   } else {
     out.push('## Analysis latency', '', `skipped: no quick run at ${path.relative(ROOT, quickRun)} (bash scripts/lab.sh or groundlab reproduce --preset quick --only main makes it; or --run DIR)`, '');
+  }
+
+  if (!flag('--no-das')) {
+    const das = await dasFitBench();
+    out.push('## One DAS fit (200 steps, batch 32, k = 4, 256 counterfactual pairs)', '', table(das));
+    results.das = das;
   }
 
   if (flag('--profile')) {

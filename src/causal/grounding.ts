@@ -166,3 +166,74 @@ export async function groundingDas(run: Run, o: GroundingDasOptions = {}): Promi
   await run.writeTable('analysis/das_grounding', aq.from([...old.filter((r) => !fresh.has(key(r))), ...rows]));
   return rows;
 }
+
+/** One row per seed, checkpoint and layer: IIA per k of DAS, the baselines, and the ceiling (for REPORT.md and the notebooks). */
+export interface GroundingDasSummaryRow {
+  seed: number;
+  step: number;
+  layer: number;
+  gain?: number;
+  source_accuracy: number;
+  [col: string]: number | undefined;
+}
+
+/** Share of the ceiling (source_accuracy) a subspace must reach to count as holding the referent. */
+export const GROUNDING_DAS_SHARE = 0.9;
+
+/**
+ * The table and the verdict of grounding DAS over runs: per seed, checkpoint and layer the IIA of
+ * DAS for each k, of the identity and random rotations at the largest k, and of the full swap; the
+ * verdict names, per seed, the first checkpoint at which some layer's DAS subspace of k <= 8 reaches
+ * GROUNDING_DAS_SHARE of the ceiling, and the smallest such k at the last checkpoint.
+ */
+export function groundingDasSummary(
+  runs: ReadonlyArray<{ seed: number; rows: readonly GroundingDasRow[]; gain?: (step: number) => number | undefined }>,
+): { rows: GroundingDasSummaryRow[]; cols: Array<[string, string]>; verdict: string } {
+  const out: GroundingDasSummaryRow[] = [];
+  const dims = [...new Set(runs.flatMap((r) => r.rows.filter((x) => x.method === 'das').map((x) => Number(x.k))))].sort((a, b) => a - b);
+  const kMax = dims.at(-1) ?? 1;
+  const verdicts: string[] = [];
+  for (const run of runs) {
+    const steps = [...new Set(run.rows.map((r) => Number(r.step)))].sort((a, b) => a - b);
+    let first: number | undefined;
+    let smallestLast: number | undefined;
+    for (const step of steps) {
+      const layers = [...new Set(run.rows.filter((r) => Number(r.step) === step).map((r) => Number(r.layer)))].sort((a, b) => a - b);
+      let held = false;
+      for (const layer of layers) {
+        const rs = run.rows.filter((r) => Number(r.step) === step && Number(r.layer) === layer);
+        const get = (method: string, k?: number) => rs.find((r) => r.method === method && (k === undefined || Number(r.k) === k))?.iia;
+        const ceiling = Number(rs[0]?.source_accuracy);
+        const row: GroundingDasSummaryRow = { seed: run.seed, step, layer, gain: run.gain?.(step), source_accuracy: ceiling };
+        for (const k of dims) row[`das_k${k}`] = get('das', k);
+        row.identity = get('identity', kMax);
+        row.random = get('random', kMax);
+        row.full = get('full');
+        out.push(row);
+        const ok = dims.filter((k) => k <= 8 && Number(row[`das_k${k}`]) >= GROUNDING_DAS_SHARE * ceiling && ceiling > 0);
+        if (ok.length) {
+          held = true;
+          if (step === steps.at(-1)) smallestLast = Math.min(smallestLast ?? Infinity, ok[0]);
+        }
+      }
+      if (held && first === undefined) first = step;
+    }
+    verdicts.push(
+      first === undefined
+        ? `seed ${run.seed}: at no checkpoint examined (${steps.join(', ')}) does a subspace of k <= 8 reach ${GROUNDING_DAS_SHARE} of the ceiling`
+        : `seed ${run.seed}: from checkpoint ${first} on (examined: ${steps.join(', ')}); at the last, k = ${smallestLast ?? 'none'} suffices`,
+    );
+  }
+  const cols: Array<[string, string]> = [
+    ['seed', 'seed'],
+    ['step', 'step'],
+    ['gain', 'G (nats)'],
+    ['layer', 'layer'],
+    ...dims.map((k): [string, string] => [`das_k${k}`, `DAS k=${k}`]),
+    ['identity', `identity k=${kMax}`],
+    ['random', `random k=${kMax}`],
+    ['full', 'full swap'],
+    ['source_accuracy', 'ceiling (source right)'],
+  ];
+  return { rows: out, cols, verdict: verdicts.join('; ') };
+}

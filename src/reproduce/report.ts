@@ -13,6 +13,8 @@ import { REGISTRY, type ReportContext } from '../analysis/analyses';
 import { ablationTable } from '../analysis/analyses/ablation';
 import { EMERGENCE_THRESHOLD, emergenceRows, emergenceTable } from './emergence';
 import { bindingReportSection } from './binding';
+import { openRun } from '../train/run';
+import { GROUNDING_DAS_SHARE, groundingDasSummary, type GroundingDasRow } from '../causal/grounding';
 
 export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'not measured';
 
@@ -391,6 +393,28 @@ export function runCosts(runs: RunTables[]): { rows: Row[]; totalMin?: number } 
 }
 
 /** Write every figure (SVG + PNG), table (Markdown + CSV) and REPORT.md of a reproduction into `out`. */
+/**
+ * Grounding DAS (issue 19, src/causal/grounding.ts), when the main Transformer runs have its table
+ * (`analysis/das_grounding.arrow`, written by `groundingDas`): is the ENV referent's identity held
+ * in a subspace of k <= 8 at the pre-LAN position, and from which checkpoint on. Reported, not judged
+ * (the paper has no such claim).
+ */
+async function groundingDasSection(runs: RunTables[]): Promise<{ rows: Row[]; cols: Array<[string, string]>; intro: string } | undefined> {
+  const found: Array<{ seed: number; rows: GroundingDasRow[]; gain: (step: number) => number | undefined }> = [];
+  for (const r of runs.filter((x) => x.group === 'main' && x.arch === 'transformer')) {
+    if (!fs.existsSync(path.join(r.dir, 'analysis', 'das_grounding.arrow'))) continue;
+    const t = await (await openRun(r.dir)).readTable('analysis/das_grounding');
+    const rows = (t?.objects() ?? []) as GroundingDasRow[];
+    if (rows.length)
+      found.push({ seed: r.seed, rows, gain: (step) => num(r.tables.gain_summary?.find((g) => num(g.step) === step)?.gain) });
+  }
+  if (!found.length) return undefined;
+  const s = groundingDasSummary(found.sort((a, b) => a.seed - b.seed));
+  const n = found[0].rows[0]?.pairs;
+  const intro = `Causal model: one variable, the referent (the noun of the context's ENV token); the output at the pre-LAN position is its LAN token. Base and source are match contexts of the same evaluation frame differing only in the ENV noun; DAS learns a k-dimensional subspace of each layer's residual stream (after the block) at the pre-LAN position on pairs of half the frames and is scored on ${n} pairs of the other half: IIA = share of pairs whose argmax there is the source's LAN token. The ceiling is the share of those sources the model itself names right. Baselines: the first k neurons (identity), a random rotation, the full-vector swap. Verdict (a subspace holds the referent when its IIA reaches ${GROUNDING_DAS_SHARE} of the ceiling): ${s.verdict}. Reported, not judged: the paper has no such claim.`;
+  return { rows: s.rows, cols: s.cols, intro };
+}
+
 export async function writeReport(
   out: string,
   runs: RunTables[],
@@ -613,6 +637,9 @@ export async function writeReport(
     );
   }
 
+  const gd = await groundingDasSection(runs);
+  if (gd) await tab('das-grounding', gd.rows, gd.cols);
+
   // Seed 002's open question, when the binding group ran (src/reproduce/binding.ts).
   const binding = await bindingReportSection(runs, tab, tabDir);
 
@@ -665,6 +692,7 @@ export async function writeReport(
     fs.readFileSync(path.join(tabDir, 'architectures.md'), 'utf8'),
     ...emergence,
     ...binding,
+    ...(gd ? ['## Grounding: is the ENV referent held in a low-dimensional subspace? (DAS)', '', gd.intro, '', fs.readFileSync(path.join(tabDir, 'das-grounding.md'), 'utf8')] : []),
     '## Figures',
     '',
     ...figures.map((f) => `![${f}](figures/${f}.svg)`),

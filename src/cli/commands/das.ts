@@ -36,7 +36,7 @@ export const command: Command = defineCommand(
       variable: { type: 'list', help: 'program variables intervened on together (default count; e.g. count,phase)' },
       hook: {
         type: 'string',
-        help: "site: a [B, T, D] hook point (e.g. blocks.0.hook_resid_post) or blocks.{l}.state (a GRU layer's recurrent state, carried on); default blocks.0.state for a GRU, blocks.0.hook_resid_post otherwise",
+        help: "site: a [B, T, D] hook point (e.g. blocks.0.hook_resid_post) or blocks.{l}.state (a GRU layer's h or an LSTM layer's h | c, replaced inside the recurrence and carried on; blocks.{l}.state.h / .c: one half of the LSTM's); default blocks.0.state for a recurrent model, blocks.0.hook_resid_post otherwise",
       },
       dims: { type: 'list', help: 'subspace sizes k, comma-separated (default 1)' },
       checkpoints: { type: 'list', help: 'checkpoint steps, comma-separated (default: the last)' },
