@@ -10,6 +10,7 @@
  * Also the latency of the analyses on the quick Transformer run the notebooks share, when it exists,
  * with the native kernels and on pure wasm. Writes bench/results/latest.{md,json}.
  * Also one DAS fit (src/causal: a 2-layer Transformer of d 128, k 4; and a 1-layer GRU's recurrent state).
+ * Also the binding analyses of one checkpoint of each binding run found (--no-binding, --binding-run DIR).
  * Options: --quick-only, --no-torch, --no-analysis, --no-das, --steps N, --profile, --run DIR (the analysed run).
  */
 import * as fs from 'node:fs';
@@ -31,6 +32,9 @@ import { saliency } from '../src/analysis/saliency';
 import { ablationTest } from '../src/analysis/ablation';
 import { evalSequences } from '../src/eval/evalset';
 import { Rng } from '../src/engine/rng';
+import { bindingRun } from '../src/analysis/binding';
+import { entityBindingRun } from '../src/analysis/entitybinding';
+import { bindingVariant } from '../src/data/binding';
 import { countingTokenizer } from '../src/data/counting';
 import { sampleCounterfactuals } from '../src/causal/programs';
 import { encodePairs, fitDas, padIdOf, siteFor } from '../src/causal/das';
@@ -243,6 +247,35 @@ async function dasFitBench(): Promise<Row[]> {
   return rows;
 }
 
+/**
+ * The binding analyses of one checkpoint (issue 20 asks for under a minute at quick): `groundlab
+ * binding`'s defaults on a fresh copy of each binding run found (runs/bind-quick-4k: symbolic scenes,
+ * runs/ent-quick: text entities, runs/bind-img-measure: patches; or --binding-run DIR), with the
+ * process's CPU seconds and the load average beside the wall time (the machine may be shared).
+ */
+async function bindingBench(): Promise<Row[]> {
+  const i = argv.indexOf('--binding-run');
+  const dirs = i >= 0 ? [path.resolve(argv[i + 1])] : ['bind-quick-4k', 'ent-quick', 'bind-img-measure'].map((d) => path.join(ROOT, 'runs', d));
+  const rows: Row[] = [];
+  for (const dir of dirs.filter((d) => fs.existsSync(path.join(d, 'config.json')))) {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-bench-binding-'));
+    fs.cpSync(dir, copy, { recursive: true });
+    fs.rmSync(path.join(copy, 'analysis'), { recursive: true, force: true });
+    const run = await openRun(copy);
+    const variant = bindingVariant(run.config.corpus.knobs);
+    const load = os.loadavg()[0];
+    const c0 = process.cpuUsage();
+    const t = performance.now();
+    if (variant === 'entities') await entityBindingRun(run);
+    else await bindingRun(run);
+    const sec = (performance.now() - t) / 1000;
+    const c = process.cpuUsage(c0);
+    rows.push({ run: path.relative(ROOT, dir) || dir, variant, step: run.checkpoints[run.checkpoints.length - 1].step, seconds: sec, 'CPU seconds': (c.user + c.system) / 1e6, 'load average': load });
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
+  return rows;
+}
+
 async function main() {
   const t0 = Date.now();
   await initEngine();
@@ -423,6 +456,12 @@ async function main() {
     const das = await dasFitBench();
     out.push('## One DAS fit (200 steps, batch 32, k = 4, 256 counterfactual pairs)', '', table(das));
     results.das = das;
+  }
+
+  if (!flag('--no-binding')) {
+    const rows = await bindingBench();
+    if (rows.length) out.push("## Binding analyses of one checkpoint (`groundlab binding`'s defaults)", '', table(rows));
+    results.binding = rows;
   }
 
   if (flag('--profile')) {
