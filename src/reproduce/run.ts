@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
-import { openSweep } from '../sweep/store';
+import { openSweep, readCellState } from '../sweep/store';
 import { JobSlots, defaultJobs, runSweepLocal, type SweepCounts } from '../sweep/local';
 import type { ProgressFn } from '../train/progress';
 import { reproducePlan, type ReproduceOptions } from './plan';
@@ -26,6 +26,11 @@ export interface ReproduceRunOptions extends ReproduceOptions {
   report?: boolean;
   /** Only the runs of these architectures (default all; a notebook that reads one run trains only it). */
   archs?: string[];
+  /**
+   * Train and analyse what is missing (default true). false: train nothing and report on the runs
+   * whose sweep cell is done (e.g. the finished runs of a reproduction still under way elsewhere).
+   */
+  train?: boolean;
 }
 
 export interface ReproduceResult extends Partial<ReportFiles> {
@@ -82,49 +87,52 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
       message: `${done}/${total} runs done, ${running} running${active.length ? ` (${active.join(', ')})` : ''}, ${failedNow} failed`,
     });
   };
-  const timer = opts.onProgress ? setInterval(() => report(), 2000) : undefined;
+  const timer = opts.onProgress && opts.train !== false ? setInterval(() => report(), 2000) : undefined;
   timer?.unref();
   try {
-    await Promise.all(
-      specs.map(async (spec) => {
-        const sweep = openSweep(spec.out, { spec });
-        const group = path.relative(out, spec.out);
-        const only = opts.archs
-          ? sweep.cells.filter((c) => opts.archs!.includes(String(c.params.arch ?? 'transformer'))).map((c) => c.index)
-          : undefined;
-        if (only && only.length === 0) return;
-        const res = await runSweepLocal(sweep, {
-          only,
-          jobs,
-          slots,
-          signal: opts.signal,
-          killSignal: opts.killSignal,
-          onEvent: (e) => {
-            if (e.type === 'start') groups.set(group, { counts: e.counts, fraction: 0 });
-            else if (e.type === 'progress') groups.set(group, { counts: e.counts, fraction: e.fraction });
-            else if (e.type === 'end') groups.set(group, { counts: e.counts, fraction: 1 });
-            if (e.type !== 'cell-end') return;
-            const r = e.result;
-            if (r.state === 'done') log(`reproduce: ${group}/${r.name} done (${r.seconds.toFixed(0)} s)`);
-            else {
-              failed.push(`${group}/${r.name}`);
-              log(`reproduce: ${group}/${r.name} ${r.state}: ${r.error ?? ''} (log: ${r.log})`);
-            }
-          },
-        });
-        if (res.interrupted) interrupted = true;
-      }),
-    );
+    if (opts.train !== false)
+      await Promise.all(
+        specs.map(async (spec) => {
+          const sweep = openSweep(spec.out, { spec });
+          const group = path.relative(out, spec.out);
+          const only = opts.archs
+            ? sweep.cells.filter((c) => opts.archs!.includes(String(c.params.arch ?? 'transformer'))).map((c) => c.index)
+            : undefined;
+          if (only && only.length === 0) return;
+          const res = await runSweepLocal(sweep, {
+            only,
+            jobs,
+            slots,
+            signal: opts.signal,
+            killSignal: opts.killSignal,
+            onEvent: (e) => {
+              if (e.type === 'start') groups.set(group, { counts: e.counts, fraction: 0 });
+              else if (e.type === 'progress') groups.set(group, { counts: e.counts, fraction: e.fraction });
+              else if (e.type === 'end') groups.set(group, { counts: e.counts, fraction: 1 });
+              if (e.type !== 'cell-end') return;
+              const r = e.result;
+              if (r.state === 'done') log(`reproduce: ${group}/${r.name} done (${r.seconds.toFixed(0)} s)`);
+              else {
+                failed.push(`${group}/${r.name}`);
+                log(`reproduce: ${group}/${r.name} ${r.state}: ${r.error ?? ''} (log: ${r.log})`);
+              }
+            },
+          });
+          if (res.interrupted) interrupted = true;
+        }),
+      );
   } finally {
     if (timer) clearInterval(timer);
   }
-  report(true);
+  if (opts.train !== false) report(true);
   if (interrupted || opts.signal?.aborted) {
     throw new GroundlabError('ABORTED', 'reproduce was interrupted; finished runs are kept', {
       hint: 'run the same command again to resume',
     });
   }
-  const runs = (await collectRuns(out, specs)).filter((r) => !opts.archs || opts.archs.includes(r.arch));
+  const runs = (await collectRuns(out, specs)).filter(
+    (r) => (!opts.archs || opts.archs.includes(r.arch)) && (opts.train !== false || readCellState(r.dir)?.state === 'done'),
+  );
   const wallSec = (Date.now() - t0) / 1000;
   if (opts.report === false) return { runs, wallSec, failed, interrupted };
   const files = await writeReport(out, runs, {

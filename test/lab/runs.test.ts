@@ -13,6 +13,7 @@ import { isGroundlabError } from '../../src/errors';
 import { train, openRun, formatProgress, type ProgressEvent } from '../../src/train';
 import { evalRun } from '../../src/analysis';
 import { analysisOptions } from '../../src/reproduce/plan';
+import { reproduce } from '../../src/reproduce/run';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groundlab-labruns-'));
 after(() => {
@@ -54,6 +55,20 @@ test('labRuns({ archs: ["transformer"] }) trains only the Transformer of the gro
   assert.ok(texts.length >= 2, `progress shown without being asked for: ${texts.join(' | ')}`);
   assert.match(texts[texts.length - 1], /^reproduce 1\/1 +100% .*1\/1 runs done/);
   assert.match(String(shown[0].bundle.data['text/html']), /groundlab-progress/);
+});
+
+test('reproduce({ train: false }) reports on the runs that are done and trains nothing', { timeout: 120_000 }, async () => {
+  // The first test left main/transformer_s0 done; a run with only a config (as one in training) is left out.
+  const half = path.join(dir, 'main', 'lstm_s0');
+  fs.mkdirSync(half, { recursive: true });
+  fs.copyFileSync(path.join(dir, 'main', 'transformer_s0', 'config.json'), path.join(half, 'config.json'));
+  fs.copyFileSync(path.join(dir, 'main', 'transformer_s0', 'tokenizer.json'), path.join(half, 'tokenizer.json'));
+  const before = fs.readdirSync(path.join(dir, 'main')).sort();
+  const res = await reproduce({ preset: 'tiny', out: dir, groups: ['main'], seeds: [0], train: false, log: () => {} });
+  assert.deepEqual(res.runs.map((r) => r.cell), ['transformer_s0']);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'main')).sort(), before, 'nothing trained');
+  assert.ok(fs.readFileSync(res.report!, 'utf8').startsWith('# groundlab reproduce --preset tiny'));
+  fs.rmSync(half, { recursive: true, force: true });
 });
 
 test('labRuns names a bad group or architecture', async () => {

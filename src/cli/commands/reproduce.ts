@@ -30,6 +30,7 @@ export const command = defineCommand(
         choices: [...REPRODUCE_GROUPS],
       },
       jobs: { type: 'int', help: 'runs trained at once, one process each (default: number of cores)' },
+      'report-only': { type: 'boolean', help: 'train nothing: write figures, tables and REPORT.md from the runs that are done' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
     examples: [
@@ -37,6 +38,7 @@ export const command = defineCommand(
       'groundlab reproduce --preset quick --out runs/quick --jobs 2',
       'groundlab reproduce --preset quick --only main --seeds 0,1,2',
       'groundlab reproduce --preset medium --seeds 0 --jobs 1',
+      'groundlab reproduce --preset medium --report-only   # a report of the runs done so far',
     ],
   },
   async (p) => {
@@ -55,6 +57,7 @@ export const command = defineCommand(
         seeds,
         groups: p.options.only as ReproduceGroup[] | undefined,
         jobs: p.options.jobs as number | undefined,
+        train: !p.options['report-only'],
         signal: stops.signal,
         onProgress: p.options.quiet ? undefined : terminalProgress(),
         command: `groundlab reproduce ${process.argv.slice(3).join(' ')}`.trim(),
