@@ -30,9 +30,12 @@ import { mean, pairedTest, type PairedTestResult } from '../metrics/stats';
 import type { PatchPair } from './patching';
 import { hookGradients } from './gradients';
 
-/** A component that writes into the residual stream: one head of a layer's per-head site, or a layer's MLP. */
+/**
+ * A component that writes into the residual stream: one head of a layer's per-head site, a layer's
+ * MLP, or the token embedding (`embed`, `hook_embed`: a sender only, given by name; layer -1).
+ */
 export interface Component {
-  kind: 'head' | 'mlp';
+  kind: 'head' | 'mlp' | 'embed';
   layer: number;
   /** Head index (kind 'head'). */
   head?: number;
@@ -49,7 +52,8 @@ export interface ComponentSite extends Component {
   size?: number;
 }
 
-export const componentName = (c: Component): string => (c.kind === 'head' ? `L${c.layer}H${c.head}` : `L${c.layer}.mlp`);
+export const componentName = (c: Component): string =>
+  c.kind === 'embed' ? 'embed' : c.kind === 'head' ? `L${c.layer}H${c.head}` : `L${c.layer}.mlp`;
 
 /**
  * The model's components, in forward order: for every layer its heads (the anatomy's per-head
@@ -68,9 +72,10 @@ export function components(model: LanguageModel): ComponentSite[] {
   return out;
 }
 
-/** Resolve components given by reference (or by name, 'L1H0' / 'L1.mlp') to the model's sites. */
+/** Resolve components given by reference (or by name, 'L1H0' / 'L1.mlp' / 'embed') to the model's sites. */
 export function resolveComponents(model: LanguageModel, refs: ReadonlyArray<Component | string>): ComponentSite[] {
   const all = components(model);
+  if (model.hookPoints().includes('hook_embed')) all.push({ kind: 'embed', layer: -1, name: 'embed', hook: 'hook_embed' });
   return refs.map((r) => {
     const name = typeof r === 'string' ? r : componentName(r);
     const c = all.find((x) => x.name === name);
@@ -107,7 +112,7 @@ interface ReceiverSite {
 export const receiverName = (r: Receiver): string =>
   r.input === 'logits' ? 'logits' : r.input === 'mlp' ? `L${r.layer}.mlp` : `L${r.layer}H${r.head}.${r.input}`;
 
-const senderOrder = (c: Component) => 2 * c.layer + (c.kind === 'mlp' ? 1 : 0);
+const senderOrder = (c: Component) => (c.kind === 'embed' ? -1 : 2 * c.layer + (c.kind === 'mlp' ? 1 : 0));
 
 function resolveReceiver(model: LanguageModel, r: Receiver): ReceiverSite {
   const layers = model.anatomy.layers;
@@ -275,8 +280,10 @@ export interface PathPatchOptions extends PairOptions {
 export interface PathResult extends PatchEffect {
   sender: string;
   receiver: string;
+  /** -1 for the embedding. */
   senderLayer: number;
   senderHead: number;
+  senderKind: Component['kind'];
   receiverLayer: number;
   receiverHead: number;
   input: 'q' | 'k' | 'v' | 'mlp' | 'logits';
@@ -291,7 +298,8 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
   const all = components(model);
   const senders = opts.senders ? resolveComponents(model, opts.senders) : all;
   const recvs = (opts.receivers ?? receivers(model)).map((r) => resolveReceiver(model, r));
-  const compHooks = [...new Set(all.map((c) => c.hook))];
+  // every head and MLP output is frozen; a sender outside them (the embedding) is patched too
+  const compHooks = [...new Set([...all, ...senders].map((c) => c.hook))];
   const recvHooks = [...new Set(recvs.map((r) => r.hook))];
   const paths: Array<[ComponentSite, ReceiverSite]> = [];
   for (const s of senders) for (const r of recvs) if (r.order > senderOrder(s)) paths.push([s, r]);
@@ -386,6 +394,7 @@ export async function pathPatching(model: LanguageModel, pairs: readonly PatchPa
     receiver: r.name,
     senderLayer: s.layer,
     senderHead: s.kind === 'head' ? s.head! : -1,
+    senderKind: s.kind,
     receiverLayer: r.layer,
     receiverHead: r.head,
     input: r.input,
@@ -653,10 +662,27 @@ export function comparePaths(
   const receiversHit = new Set(t.map((p) => p.receiver));
   const c = all.filter((p) => p.senderHead >= 0 && !tested.has(p.sender) && !exclude.has(p.sender) && receiversHit.has(p.receiver));
   if (!c.length) throw new GroundlabError('BAD_ARGUMENT', 'path test: no control head precedes the tested receivers');
-  const N = t[0].n;
-  const per = (ps: PathResult[]) => Float64Array.from({ length: N }, (_, i) => mean(ps.map((p) => p.effects[i])));
-  const effect = per(t),
-    control = per(c);
-  const ranks = t.map((p) => 1 + [...t, ...c].filter((q) => q.receiver === p.receiver && q.effect > p.effect).length);
-  return { tested: t, controls: c, effect, control, test: pairedTest(effect, control), ranks };
+  return pathsVersus(t, c, (p, q) => p.receiver === q.receiver);
+}
+
+/**
+ * Tested paths against control paths of the same prompt pairs: per pair the mean effect of each
+ * set, a paired t-test and Wilcoxon, and each tested path's rank among the tested and control
+ * paths that `comparable` pairs with it (1 + the number with a larger effect).
+ */
+export function pathsVersus(
+  tested: readonly PathResult[],
+  controls: readonly PathResult[],
+  comparable: (p: PathResult, q: PathResult) => boolean = () => true,
+): PathTestResult {
+  if (!tested.length || !controls.length)
+    throw new GroundlabError('BAD_ARGUMENT', 'path test: give at least one tested and one control path');
+  const N = tested[0].n;
+  if ([...tested, ...controls].some((p) => p.n !== N))
+    throw new GroundlabError('BAD_ARGUMENT', 'path test: tested and control paths must come from the same prompt pairs');
+  const per = (ps: readonly PathResult[]) => Float64Array.from({ length: N }, (_, i) => mean(ps.map((p) => p.effects[i])));
+  const effect = per(tested),
+    control = per(controls);
+  const ranks = tested.map((p) => 1 + [...tested, ...controls].filter((q) => comparable(p, q) && q.effect > p.effect).length);
+  return { tested: [...tested], controls: [...controls], effect, control, test: pairedTest(effect, control), ranks };
 }

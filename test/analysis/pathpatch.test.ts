@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { buildEvalSet, evalSequences, scoreSequences } from '../../src/eval';
 import { activationPatching } from '../../src/analysis/patching';
-import { pathPatching, patternPatching, crossCheckpointPatching, components, receivers, pathTest } from '../../src/analysis/pathpatch';
+import { pathPatching, patternPatching, crossCheckpointPatching, components, receivers, pathTest, receiverName } from '../../src/analysis/pathpatch';
 import { HandTransformer, ListTokenizer, copyModel, VOCAB, NOUNS, FRAMES, V, BETA, GAMMA, Dh } from './handmodel';
 
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -213,7 +213,7 @@ test('the paths analysis: plans gather -> aggregate (q, k, v), aggregate -> MLP 
   const { planned, notes } = planPathTests(heads, has);
   assert.deepEqual(notes, []);
   assert.deepEqual(
-    planned.map((p) => `${p.path} L${p.sender.layer}H${p.sender.head} ${p.rule}`),
+    planned.map((p) => `${p.path} ${p.sender} ${p.rule}`),
     [...Array(3).fill('gather->aggregate L0H0 top gather share of layer 0'), 'aggregate->logits L1H1 aggregate head'],
   );
   const all = await pathPatching(m, pairs, { senders: ['L0H0', 'L0H1', 'L1H0', 'L1H1'], receivers: [...new Map(planned.map((p) => [JSON.stringify(p.receiver), p.receiver])).values()] });
@@ -234,12 +234,45 @@ test('the paths analysis: plans gather -> aggregate (q, k, v), aggregate -> MLP 
   assert.deepEqual(p2.notes.map((n) => n.receiver), ['L0H1']);
   assert.match(String(p2.notes[0].note), /layer 0: no head precedes it/);
   assert.deepEqual(
-    p2.planned.map((p) => `${p.path} L${p.sender.layer}H${p.sender.head} ${p.rule}`),
+    p2.planned.map((p) => `${p.path} ${p.sender} ${p.rule}`),
     ['aggregate->mlp L0H1 aggregate head', 'aggregate->logits L0H1 aggregate head', ...Array(3).fill('gather->aggregate L0H0 gather threshold'), 'aggregate->mlp L1H1 aggregate head', 'aggregate->logits L1H1 aggregate head'],
   );
   // controls leave the tested role out (the senders and every aggregate head): into L1H1.v no head is left, so the row is a note
   assert.deepEqual([...p2.planned[2].exclude].sort(), ['L0H0', 'L0H1', 'L1H1']);
   assert.match(String(pathTestRow(all, p2.planned[2]).note), /no control head precedes the receiver/);
   assert.deepEqual(planPathTests([hc(0, 0, 0.1, 0)], has).notes.map((n) => n.note), ['no aggregate head at this checkpoint']);
+  m.dispose();
+});
+
+test('the paths analysis: a layer-0 aggregate head is tested for what it reads from the token embedding (q, k, v) against the same input of the layer\'s other heads', async () => {
+  const { planPathTests, runPlanned } = await import('../../src/analysis/analyses/paths');
+  await initEngine({ log: false });
+  const m = pathModel();
+  const pairs = pairsOf(m);
+  const hc = (layer: number, head: number, a: number, aggregate = false) => ({ layer, head, gatherShare: 0, aggregateShare: a, gather: false, aggregate });
+  // L0H0 reads the ENV noun (dims 0..2 of the embedding) through its values; its keys read the is-ENV flag, its queries a constant
+  const heads = [hc(0, 0, 0.5, true), hc(0, 1, 0), hc(1, 0, 0), hc(1, 1, 0)];
+  const { planned, notes } = planPathTests(heads, { layers: 2, qkv: () => true, mlp: () => false, embed: true });
+  assert.match(String(notes[0].note), /layer 0: no head precedes it/);
+  assert.deepEqual(planned.map((p) => `${p.path} ${p.sender} -> ${receiverName(p.receiver)} vs ${(p.receivers ?? []).map(receiverName).join(' ')}`), [
+    'embed->aggregate embed -> L0H0.q vs L0H1.q',
+    'embed->aggregate embed -> L0H0.k vs L0H1.k',
+    'embed->aggregate embed -> L0H0.v vs L0H1.v',
+    'aggregate->logits L0H0 -> logits vs ',
+  ]);
+  const before = tf.memory().numTensors;
+  const [q, k, v, direct] = await runPlanned(m, pairs, heads, planned, { batchSize: 4 });
+  assert.equal(tf.memory().numTensors, before, 'no tensors leak');
+  close(Number(v.recovery), 1, 1e-4, 'embed -> L0H0.v carries the whole gap');
+  for (const r of [q, k]) close(Number(r.effect), 0, 1e-5, `embed -> ${r.receiver}`);
+  close(Number(v.control), 0, 1e-6, 'embed -> L0H1.v (the control head reads a constant)');
+  assert.deepEqual([v.rank, v.controls], [1, 1]);
+  assert.ok(Number(v.p_t) < 1e-6, `p ${v.p_t}`);
+  // L0H0 writes into dims the unembedding does not read: its direct path is 0
+  close(Number(direct.effect), 0, 1e-5, 'L0H0 -> logits');
+  // the embedding as a sender by name: its direct path is 0 (the unembedding reads dims it does not write)
+  const [e] = await pathPatching(m, pairs, { senders: ['embed'], receivers: [{ input: 'logits' }] });
+  assert.deepEqual([e.sender, e.senderKind, e.senderLayer], ['embed', 'embed', -1]);
+  close(e.effect, 0, 1e-5, 'embed -> logits');
   m.dispose();
 });

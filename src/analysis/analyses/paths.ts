@@ -7,7 +7,9 @@
  *   head's queries, keys and values. Where no head of an earlier layer passes the gather
  *   threshold, the sender is the head with the highest gather share of each earlier layer (rule
  *   `top gather share of layer l`). An aggregate head in layer 0 has no head before it (it reads
- *   the embeddings): one row says so.
+ *   the embeddings): one row says so, and
+ * - embed -> aggregate: the token embedding (`hook_embed`) -> that layer-0 head's queries, keys and
+ *   values, against the embedding's paths into the same input of the layer's other heads.
  * - aggregate -> MLP and aggregate -> logits: each aggregate head -> the MLP of its own and of
  *   every later layer, and -> the residual stream into the unembedding (its direct path).
  *
@@ -18,7 +20,18 @@
  */
 import type { HeadClass } from '../../metrics/heads';
 import { mean } from '../../metrics/stats';
-import { comparePaths, pathPatching, receiverName, type PathResult, type Receiver } from '../pathpatch';
+import type { LanguageModel } from '../../models/types';
+import type { PatchPair } from '../patching';
+import {
+  comparePaths,
+  pathPatching,
+  pathsVersus,
+  receiverName,
+  type PairOptions,
+  type PathResult,
+  type PathTestResult,
+  type Receiver,
+} from '../pathpatch';
 import { textTable } from '../table';
 import { defineAnalysis, type ReportContext, type ReportRun, type Row, type StepContext } from './context';
 import { matchPairs } from './patching';
@@ -62,14 +75,20 @@ async function headsOf(ctx: StepContext): Promise<HeadClass[]> {
   );
 }
 
-/** One planned test: a sender and a receiver, with the rule that chose the sender and the heads left out of its controls. */
-interface Planned {
-  path: 'gather->aggregate' | 'aggregate->mlp' | 'aggregate->logits';
-  sender: HeadClass;
+/**
+ * One planned test: a sender (a head's name, or 'embed') and a receiver, the rule that chose the
+ * sender, and its controls: the paths from other heads into the same receiver (heads in
+ * `exclude` left out), or for the embedding the paths into the same input of the `receivers`.
+ */
+export interface Planned {
+  path: 'gather->aggregate' | 'embed->aggregate' | 'aggregate->mlp' | 'aggregate->logits';
+  sender: string;
   receiver: Receiver;
   rule: string;
   share: number;
   exclude: Set<string>;
+  /** Control receivers (embed -> aggregate): the same input of the layer's other heads. */
+  receivers?: Receiver[];
 }
 
 /**
@@ -78,7 +97,7 @@ interface Planned {
  */
 export function planPathTests(
   heads: readonly HeadClass[],
-  has: { qkv(layer: number): boolean; mlp(layer: number): boolean; layers: number },
+  has: { qkv(layer: number): boolean; mlp(layer: number): boolean; layers: number; embed?: boolean },
 ): { planned: Planned[]; notes: Row[] } {
   const planned: Planned[] = [];
   const notes: Row[] = [];
@@ -93,6 +112,19 @@ export function planPathTests(
         receiver: hname(a),
         note: 'the aggregate head is in layer 0: no head precedes it (it reads the embeddings)',
       });
+      // what it reads instead: the token embedding -> its q, k, v, against the same input of the layer's other heads
+      const others = heads.filter((h) => h.layer === 0 && !aggNames.has(hname(h)));
+      if (has.embed && has.qkv(0))
+        for (const input of ['q', 'k', 'v'] as const)
+          planned.push({
+            path: 'embed->aggregate',
+            sender: 'embed',
+            receiver: { layer: 0, head: a.head, input },
+            rule: 'token embedding',
+            share: NaN,
+            exclude: aggNames,
+            receivers: others.map((h) => ({ layer: 0, head: h.head, input })),
+          });
     } else if (!has.qkv(a.layer)) {
       notes.push({ path: 'gather->aggregate', sender: '', receiver: hname(a), note: `layer ${a.layer} has no q/k/v hook points` });
     } else {
@@ -110,7 +142,7 @@ export function planPathTests(
         for (const input of ['q', 'k', 'v'] as const)
           planned.push({
             path: 'gather->aggregate',
-            sender: s.h,
+            sender: hname(s.h),
             receiver: { layer: a.layer, head: a.head, input },
             rule: s.rule,
             share: s.h.gatherShare,
@@ -121,7 +153,7 @@ export function planPathTests(
       if (has.mlp(l))
         planned.push({
           path: 'aggregate->mlp',
-          sender: a,
+          sender: hname(a),
           receiver: { layer: l, input: 'mlp' },
           rule: 'aggregate head',
           share: a.aggregateShare,
@@ -129,7 +161,7 @@ export function planPathTests(
         });
     planned.push({
       path: 'aggregate->logits',
-      sender: a,
+      sender: hname(a),
       receiver: { input: 'logits' },
       rule: 'aggregate head',
       share: a.aggregateShare,
@@ -143,7 +175,7 @@ export function planPathTests(
 export function pathTestRow(all: readonly PathResult[], p: Planned): Row {
   const rname = receiverName(p.receiver);
   const into = all.filter((x) => x.receiver === rname);
-  const sname = hname(p.sender);
+  const sname = p.sender;
   const base = {
     path: p.path,
     sender: sname,
@@ -152,10 +184,23 @@ export function pathTestRow(all: readonly PathResult[], p: Planned): Row {
     rule: p.rule,
     sender_share: p.share,
   };
-  const controls = into.filter((x) => x.senderHead >= 0 && x.sender !== sname && !p.exclude.has(x.sender));
-  if (!controls.length || !into.some((x) => x.sender === sname))
-    return { ...base, note: controls.length ? 'the receiver does not follow the sender' : 'no control head precedes the receiver' };
-  const t = comparePaths(into, new Set([sname]), p.exclude);
+  let t: PathTestResult;
+  if (p.receivers) {
+    const tested = into.find((x) => x.sender === sname);
+    const names = new Set(p.receivers.map(receiverName));
+    const controls = all.filter((x) => x.sender === sname && names.has(x.receiver));
+    if (!tested || !controls.length)
+      return {
+        ...base,
+        note: tested ? 'no control receiver (every head of the layer is an aggregate head)' : 'the receiver does not follow the sender',
+      };
+    t = pathsVersus([tested], controls);
+  } else {
+    const controls = into.filter((x) => x.senderHead >= 0 && x.sender !== sname && !p.exclude.has(x.sender));
+    if (!controls.length || !into.some((x) => x.sender === sname))
+      return { ...base, note: controls.length ? 'the receiver does not follow the sender' : 'no control head precedes the receiver' };
+    t = comparePaths(into, new Set([sname]), p.exclude);
+  }
   return {
     ...base,
     effect: t.tested[0].effect,
@@ -169,6 +214,21 @@ export function pathTestRow(all: readonly PathResult[], p: Planned): Row {
     n: t.tested[0].n,
     note: '',
   };
+}
+
+/** Path patching of every head (and the embedding where it is a sender) into every planned receiver and control receiver, then one row per planned test. */
+export async function runPlanned(
+  model: LanguageModel,
+  pairs: readonly PatchPair[],
+  heads: readonly HeadClass[],
+  planned: readonly Planned[],
+  opts: PairOptions = {},
+): Promise<Row[]> {
+  const recv = new Map<string, Receiver>();
+  for (const p of planned) for (const r of [p.receiver, ...(p.receivers ?? [])]) recv.set(receiverName(r), r);
+  const senders = [...heads.map(hname), ...(planned.some((p) => p.sender === 'embed') ? ['embed'] : [])];
+  const all = await pathPatching(model, pairs, { ...opts, senders, receivers: [...recv.values()] });
+  return planned.map((p) => pathTestRow(all, p));
 }
 
 const EMPTY: Row = Object.fromEntries(PATH_TEST_COLUMNS.map((c) => [c, c === 'note' || c === 'rule' || c === 'input' ? '' : NaN]));
@@ -248,6 +308,18 @@ export function pathVerdict(runs: readonly ReportRun[]): string[] {
         : 'No gather -> aggregate path could be tested.'
     }`,
     '',
+    ...(() => {
+      const em = rows.filter((r) => r.path === 'embed->aggregate' && Number.isFinite(Number(r.effect)));
+      if (!em.length) return [];
+      const by = (input: string) => {
+        const xs = em.filter((r) => r.input === input);
+        return `${input} ${range(xs.map((r) => Number(r.effect)))} nats (controls ${range(xs.map((r) => Number(r.control)))}; ${xs.filter(sig).length} of ${xs.length} significant)`;
+      };
+      return [
+        `**Token embedding -> layer-0 aggregate heads** (against the same input of the layer's other heads): ${['v', 'k', 'q'].map(by).join('; ')}.`,
+        '',
+      ];
+    })(),
     `**Aggregate head -> MLP** (the largest per head and checkpoint): ${range(mlp.map((r) => Number(r.effect)))} nats against ${range(mlp.map((r) => Number(r.control)))} for the control paths into the same MLP; ${mlp.filter(sig).length} of ${mlp.length} significant.`,
     '',
   ];
@@ -265,6 +337,7 @@ export const paths = defineAnalysis({
     const pts = new Set(m.hookPoints());
     const has = {
       layers: m.anatomy.layers.length,
+      embed: pts.has('hook_embed'),
       qkv: (l: number) => ['q', 'k', 'v'].every((x) => pts.has(`blocks.${l}.attn.hook_${x}`)),
       mlp: (l: number) => pts.has(`blocks.${l}.ln2.hook_normalized`),
     };
@@ -278,24 +351,22 @@ export const paths = defineAnalysis({
       if (planned.length) {
         ctx.say(`path test (${planned.length} paths)`);
         ctx.tick('other');
-        const recv = [...new Map(planned.map((p) => [receiverName(p.receiver), p.receiver])).values()];
-        const senders = heads.map(hname);
-        const all = await pathPatching(m, matchPairs(ctx), {
-          senders,
-          receivers: recv,
+        const found = await runPlanned(m, matchPairs(ctx), heads, planned, {
           batchSize: ctx.bs,
           padId: ctx.padId,
           signal: ctx.opts.signal,
         });
         ctx.tick('paths');
-        for (const p of planned) rows.push({ ...EMPTY, step, ...pathTestRow(all, p) });
+        for (const r of found) rows.push({ ...EMPTY, step, ...r });
       }
     }
     await ctx.upsert('analysis/path_test', rows);
     ctx.note('paths');
   },
   async report(read) {
-    const rows = (await read('analysis/path_test')).filter((r) => r.path === 'gather->aggregate' || r.path === 'aggregate->logits');
+    const rows = (await read('analysis/path_test')).filter(
+      (r) => r.path !== 'aggregate->mlp' || r.receiver === `L${String(r.sender).match(/^L(\d+)/)?.[1]}.mlp`,
+    );
     if (!rows.length) return [];
     return [
       'path test (path patching match -> mismatch; nats recovered; controls: every other head into the same receiver)',
@@ -318,7 +389,7 @@ export const paths = defineAnalysis({
   reproduce: {
     title: 'Circuits: the gather -> aggregate path test (Transformer)',
     intro:
-      'Path patching on the match -> mismatch prompt pairs (the ENV noun swapped): for each aggregate head, each gather head of an earlier layer -> its queries, keys and values (where no head passes the gather threshold, the head with the highest gather share of each earlier layer, named so); each aggregate head -> the MLP of its own or a later layer (the largest shown) and -> the logits (its direct path). Effect: nats of v<LAN> surprisal recovered through that path alone; control: the mean over the paths from every other head into the same receiver; rank among them; paired tests over prompt pairs (t, Wilcoxon). All rows: tables/path-test-all.csv.',
+      'Path patching on the match -> mismatch prompt pairs (the ENV noun swapped): for each aggregate head, each gather head of an earlier layer -> its queries, keys and values (where no head passes the gather threshold, the head with the highest gather share of each earlier layer, named so); for an aggregate head in layer 0, which no head precedes, the token embedding -> its queries, keys and values, against the embedding -> the same input of the other heads of that layer; each aggregate head -> the MLP of its own or a later layer (the largest shown) and -> the logits (its direct path). Effect: nats of v<LAN> surprisal recovered through that path alone; control: the mean over the paths from every other head into the same receiver; rank among them; paired tests over prompt pairs (t, Wilcoxon). All rows: tables/path-test-all.csv.',
     reads: ['path_test'],
     notes: ({ runs }: ReportContext) => pathVerdict(runs.filter((r) => r.label.startsWith('transformer'))),
     tables({ runs }: ReportContext) {
