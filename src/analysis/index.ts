@@ -14,3 +14,5 @@ export * from './dla';
 export * from './steering';
 export * from './circuits';
 export * from './binding';
+export * from './entitybinding';
+export * from './mixture';

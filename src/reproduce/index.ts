@@ -3,3 +3,4 @@ export * from './plan';
 export * from './collect';
 export * from './report';
 export * from './run';
+export * from './binding';
