@@ -299,8 +299,10 @@ export class CircuitView {
         'data-value': e.value,
         class: 'gl-edge',
       });
-      path.addEventListener('mousemove', (ev) => this.hoverEdge(e.index, ev as MouseEvent));
-      edges.append(path);
+      // a wider transparent twin takes the pointer: thin edges are easy to hover too
+      const hit = svg('path', { d: path.getAttribute('d')!, fill: 'none', stroke: 'transparent', 'stroke-width': 9, class: 'gl-edge-hit' });
+      for (const t of [path, hit]) t.addEventListener('mousemove', (ev) => this.hoverEdge(e.index, ev as MouseEvent));
+      edges.append(path, hit);
     }
     root.append(edges);
     // nodes: fill by DLA (diverging, one range over every checkpoint), ring by role
