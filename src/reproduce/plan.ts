@@ -216,7 +216,8 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   }
   if (groups.includes('binding')) {
     // Seed 002's open question (src/reproduce/binding.ts): positions x patch layout x pointing task, 3 seeds; asked for by name.
-    const bindingSeeds = seeds.length >= 3 ? seeds : [0, 1, 2];
+    // Three seeds unless told (`--seeds 0` runs every condition once first; the rest later resume the group).
+    const bindingSeeds = opts.seeds ?? (seeds.length >= 3 ? seeds : [0, 1, 2]);
     const s = spec('binding', bindingGroupGrid(preset, bindingSeeds), bindingGroupTrain(preset));
     specs.push({ ...s, analyses: BINDING_GROUP_ANALYSES.map((a) => ({ ...a, args: [...a.args] })) });
   }
