@@ -9,6 +9,7 @@ import { CountingDataset, countingEpisodes, countingKnobs, countingTokenizer, ge
 import { WordTokenizer } from './tokenizer';
 import { loadBindingCorpus } from './binding';
 import { packEpisodes } from './dataset';
+import { episodeTokens } from './tokens';
 import { corpusStats } from './stats';
 import { SYNTHETIC_EVAL_FRAMES, generateSynthetic, syntheticKnobs, syntheticNouns } from './synthetic';
 import { CAPTION_EVAL_FRAMES, dialogKnobs, generateCaptionDialog } from './caption';
@@ -159,6 +160,8 @@ export function prepareLoaded(spec: CorpusSpec, c: LoadedCorpus, opts: PrepareOp
     opts.tokenizer ??
     c.tokenizer ??
     WordTokenizer.fromEpisodes(c.episodes, { nouns: c.nouns, sharedVocab: !!spec.sharedVocab, minCount: splitKnobs(spec).vocabMinCount });
+  // a given tokenizer sees every distinct word at once, so one that cannot read some names them all
+  if (opts.tokenizer) opts.tokenizer.encode([...new Set(c.episodes.flatMap(episodeTokens))]);
   const stats = corpusStats(c.episodes, { nouns: c.nouns, window: opts.window, minCount: opts.minCount, vocabSize: tokenizer.vocabSize });
   const train = c.dataset
     ? c.dataset(tokenizer, opts.seqLen)
