@@ -13,53 +13,30 @@
  * `layers.{l}.bias` [4D] (PyTorch's two biases summed), `ln_f.weight|bias`, `lm_head.weight`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GroundlabError } from '../errors';
 import { lstmLayerStock, splitLast } from '../engine/ops';
-import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import type { ArchAdapter, Sizes } from './adapter';
-import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
+import type { ParamSpec, Pass } from './base';
+import type { ArchAdapter } from './adapter';
+import type { ModelAnatomy } from './types';
+import {
+  RecurrentLM,
+  recurrentAnatomy,
+  recurrentDefaults,
+  recurrentParamSpecs,
+  recurrentPresets,
+  type RecurrentConfig,
+  type StateEditFn,
+} from './recurrent';
 
-export interface LstmConfig extends BaseModelConfig {
+export interface LstmConfig extends RecurrentConfig {
   arch: 'lstm';
-  /** Add each layer's input to its output (the paper's open check 2). */
-  residual: boolean;
-  /** A final LayerNorm before the unembedding (`ln_final.hook_normalized`). */
-  finalNorm: boolean;
-  tiedEmbeddings: boolean;
-  initStd: number;
-  fused: boolean;
-}
-
-/** Anatomy of the recurrent models (LSTM, GRU): `stateHooks` per layer, units of hook_h as "heads". */
-export function recurrentAnatomy(
-  c: BaseModelConfig & { finalNorm: boolean; tiedEmbeddings: boolean },
-  stateHooks: string[],
-  embed: string,
-): ModelAnatomy {
-  const hookPoints = ['hook_embed'];
-  const layers = Array.from({ length: c.nLayers }, (_, l) => {
-    const b = `blocks.${l}`;
-    hookPoints.push(...stateHooks.map((h) => `${b}.${h}`), `${b}.hook_resid_post`);
-    return { residPost: `${b}.hook_resid_post`, heads: { hook: `${b}.hook_h`, axis: 2, size: c.dModel, unit: 'unit' as const } };
-  });
-  if (c.finalNorm) hookPoints.push('ln_final.hook_normalized');
-  return {
-    hookPoints,
-    layers,
-    lens: {
-      input: 'hook_embed',
-      ...(c.finalNorm ? { norm: { kind: 'layer' as const, weight: 'ln_f.weight', bias: 'ln_f.bias', eps: 1e-5 } } : {}),
-      unembed: c.tiedEmbeddings ? embed : 'lm_head.weight',
-    },
-  };
 }
 
 export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
   const d = c.dModel;
   const k = 1 / Math.sqrt(d);
-  const specs: ParamSpec[] = [{ name: 'embed.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } }];
+  const layers: ParamSpec[] = [];
   for (let l = 0; l < c.nLayers; l++) {
-    specs.push(
+    layers.push(
       { name: `layers.${l}.weight_ih`, shape: [d, 4 * d], init: { kind: 'uniform', low: -k, high: k } },
       { name: `layers.${l}.weight_hh`, shape: [d, 4 * d], init: { kind: 'uniform', low: -k, high: k } },
       {
@@ -70,15 +47,7 @@ export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
       },
     );
   }
-  if (c.finalNorm) {
-    specs.push(
-      { name: 'ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } },
-      { name: 'ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } },
-    );
-  }
-  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std: c.initStd } });
-  specs.push(...envSpecs(c, c.initStd));
-  return specs;
+  return recurrentParamSpecs(c, layers);
 }
 
 /** The recurrent state h | c of each layer is replaceable inside the recurrence (`stateEdit`). */
@@ -87,68 +56,35 @@ const lstmAnatomy = (c: LstmConfig): ModelAnatomy => ({
   recurrentState: { hook: 'hook_h', cell: 'hook_c' },
 });
 
-export class Lstm extends BaseLM<LstmConfig> {
+export class Lstm extends RecurrentLM<LstmConfig> {
   readonly arch = 'lstm' as const;
+  protected readonly title = 'LSTM';
 
   constructor(config: LstmConfig, seed: number) {
     super(config, lstmParamSpecs(config), lstmAnatomy(config), seed);
   }
 
-  protected unembedding(): tf.Tensor2D {
-    return this.tiedOrHead('embed.weight');
-  }
-
-  protected body(tokens: tf.Tensor2D, pass: Pass, opts: ForwardOptions): tf.Tensor2D {
-    const c = this.config;
-    const { b, t, ops } = pass;
-    const d = c.dModel;
-    const n = b * t;
-    const se = opts.stateEdit;
-    if (se && !(Number.isInteger(se.layer) && se.layer >= 0 && se.layer < c.nLayers)) {
-      throw new GroundlabError('BAD_ARGUMENT', `stateEdit.layer = ${se.layer}: this LSTM has layers 0..${c.nLayers - 1}`);
-    }
-    let x = this.embedTokens(tokens, this.p('embed.weight'), pass); // [N, D]
-    const env = this.envEmbedding(opts.envFeatures, pass);
-    if (env) x = tf.add(x, env);
-
-    for (let l = 0; l < c.nLayers; l++) {
-      const blk = `blocks.${l}`;
-      const xw = ops.linear(x, this.p(`layers.${l}.weight_ih`), this.p(`layers.${l}.bias`)); // [N, 4D]
-      const xwT = tf.transpose(tf.reshape(xw, [b, t, 4 * d]), [1, 0, 2]) as tf.Tensor3D; // [T, B, 4D]
-      const whh = this.p<tf.Tensor2D>(`layers.${l}.weight_hh`);
-      const hc = tf.transpose(se?.layer === l ? lstmLayerStock(xwT, whh, se.fn) : ops.lstmLayer(xwT, whh), [1, 0, 2]); // [B, T, 2D]
-      const [hSeq, cSeq] = splitLast(hc, [d, d]); // [B, T, D] each
-      const hAll = this.hook2(pass, `${blk}.hook_h`, tf.reshape(hSeq, [n, d]) as tf.Tensor2D, d); // [N, D]
-      if (pass.hooks.wants(`${blk}.hook_c`)) this.hook2(pass, `${blk}.hook_c`, tf.reshape(cSeq, [n, d]) as tf.Tensor2D, d);
-      x = this.hook2(pass, `${blk}.hook_resid_post`, c.residual ? tf.add(x, hAll) : hAll, d);
-    }
-    if (!c.finalNorm) return x;
-    return this.hook2(pass, 'ln_final.hook_normalized', ops.layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias')), d);
+  protected layer(l: number, x: tf.Tensor2D, pass: Pass, edit: StateEditFn | undefined): tf.Tensor2D {
+    const d = this.config.dModel;
+    const blk = `blocks.${l}`;
+    const xwT = this.timeMajorInput(l, x, pass, 'bias', 4); // [T, B, 4D]
+    const whh = this.p<tf.Tensor2D>(`layers.${l}.weight_hh`);
+    const hc = this.batchMajor(edit ? lstmLayerStock(xwT, whh, edit) : pass.ops.lstmLayer(xwT, whh), pass); // [N, 2D]
+    const [hSeq, cSeq] = splitLast(hc, [d, d]); // [N, D] each
+    const h = this.hook2(pass, `${blk}.hook_h`, hSeq as tf.Tensor2D, d);
+    if (pass.hooks.wants(`${blk}.hook_c`)) this.hook2(pass, `${blk}.hook_c`, cSeq as tf.Tensor2D, d);
+    return h;
   }
 }
 
-const DEFAULTS = {
-  arch: 'lstm',
-  residual: false,
-  finalNorm: true,
-  tiedEmbeddings: false,
-  initStd: 0.02,
-  fused: true,
-  envFeatureDim: 0,
-} as const satisfies Partial<LstmConfig>;
-const preset = (s: Pick<LstmConfig, 'contextLength' | 'dModel' | 'nLayers'>): Sizes<LstmConfig> => ({ ...DEFAULTS, ...s });
+const DEFAULTS = recurrentDefaults('lstm') satisfies Partial<LstmConfig>;
 
 export const lstmAdapter: ArchAdapter<LstmConfig> = {
   arch: 'lstm',
   title: 'LSTM',
   summary: 'unidirectional multi-layer LSTM, optional residual connections between layers',
   defaults: DEFAULTS,
-  presets: {
-    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2 }),
-    quick: preset({ contextLength: 64, dModel: 128, nLayers: 2 }),
-    medium: preset({ contextLength: 128, dModel: 256, nLayers: 4 }),
-    paper: preset({ contextLength: 512, dModel: 768, nLayers: 4 }),
-  },
+  presets: recurrentPresets<LstmConfig>(DEFAULTS),
   validate: (c) => c,
   paramSpecs: lstmParamSpecs,
   anatomy: lstmAnatomy,
