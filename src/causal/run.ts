@@ -74,7 +74,7 @@ function knobsOf(run: Run): CountingKnobs {
       'BAD_ARGUMENT',
       `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; DAS with the counting programs needs a counting run`,
       {
-        hint: 'train one with `groundlab train --corpus-kind counting --arch gru --preset quick --out runs/count-gru`',
+        hint: 'train one with `groundlab train --corpus-kind counting --arch gru --preset quick --out runs/count-gru`; on a grounding run, `groundlab das <run> --grounding` aligns the ENV referent',
         codeHint: "train one with `train({ out: 'runs/count-gru', arch: 'gru', preset: 'quick', corpus: { kind: 'counting' } })`",
       },
     );

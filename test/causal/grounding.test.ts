@@ -3,10 +3,15 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { evaluateIia, fitDas, identitySubspace, randomSubspace } from '../../src/causal/das';
-import { groundingPairs } from '../../src/causal/grounding';
+import { groundingDas, groundingDasSummary, groundingPairs } from '../../src/causal/grounding';
 import { plantedReferent } from '../../src/causal/toy';
 import type { EvalSequence } from '../../src/eval/evalset';
 import { isGroundlabError } from '../../src/errors';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { train, openRun } from '../../src/train';
+import { main } from '../../src/cli/main';
 
 // A vocabulary of 12 nouns: ids 0..3 fillers, 4..15 ENV forms, 16..27 LAN forms.
 const N = 12;
@@ -69,4 +74,50 @@ test('known answer: DAS finds the planted referent subspace (k = 3) at the pre-L
   assert.ok(ident.iia <= 0.3 && rand.iia <= 0.5, `baselines ${ident.iia} ${rand.iia}`);
   assert.equal(full.iia, 1);
   model.dispose();
+});
+
+test('grounding DAS summary: per seed the first checkpoint where a subspace of k <= 8 reaches 0.9 of the ceiling', () => {
+  const row = (step: number, layer: number, k: number, method: 'das' | 'identity' | 'random' | 'full', iia: number) => ({ step, layer, site: `blocks.${layer}.hook_resid_post`, k, method, iia, loss: 0, pairs: 10, source_accuracy: 0.8, fit_sec: 0 });
+  const rows = [
+    row(100, 0, 1, 'das', 0.1), row(100, 0, 8, 'das', 0.5), row(100, 0, 8, 'identity', 0), row(100, 0, 8, 'random', 0), row(100, 0, 128, 'full', 0.2),
+    row(300, 0, 1, 'das', 0.2), row(300, 0, 8, 'das', 0.75), row(300, 1, 1, 'das', 0.4), row(300, 1, 8, 'das', 0.6), row(300, 0, 128, 'full', 0.3),
+    row(900, 0, 1, 'das', 0.7), row(900, 0, 8, 'das', 0.79), row(900, 0, 128, 'full', 0.8),
+  ];
+  const s = groundingDasSummary([{ seed: 0, rows, gain: (step) => step / 100 }, { seed: 1, rows: rows.filter((r) => r.step === 100) }]);
+  assert.equal(s.rows.length, 5);
+  assert.deepEqual(s.rows.map((r) => [r.seed, r.step, r.layer, r.das_k1, r.das_k8]), [[0, 100, 0, 0.1, 0.5], [0, 300, 0, 0.2, 0.75], [0, 300, 1, 0.4, 0.6], [0, 900, 0, 0.7, 0.79], [1, 100, 0, 0.1, 0.5]]);
+  assert.equal(s.rows[0].gain, 1);
+  assert.equal(s.rows[0].full, 0.2);
+  assert.match(s.verdict, /seed 0: from checkpoint 300 on .*k = 8 suffices; seed 1: at no checkpoint/);
+  assert.deepEqual(s.cols.map((c) => c[0]).slice(4, 6), ['das_k1', 'das_k8']);
+});
+
+test('groundingDas on a tiny grounding run and `groundlab das --grounding`: rows per layer, k and method; analysis/das_grounding', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'das-ground-'));
+  try {
+    const out = path.join(dir, 't');
+    await train({ out, arch: 'transformer', preset: 'tiny', steps: 6, log: false });
+    let printed = '';
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((x: string) => ((printed += x), true)) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await main(['das', out, '--grounding', '--dims', '1,2', '--fit-steps', '3', '--pairs', '8', '--quiet']);
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(code, 0);
+    assert.match(printed, /ENV referent at the pre-LAN position/);
+    const run = await openRun(out);
+    const rows = (await run.readTable('analysis/das_grounding'))!.objects() as Array<Record<string, unknown>>;
+    const L = run.config.model.nLayers;
+    assert.equal(rows.length, L * (2 * 3 + 1));
+    assert.deepEqual([...new Set(rows.map((r) => r.site))], Array.from({ length: L }, (_, l) => `blocks.${l}.hook_resid_post`));
+    for (const r of rows) assert.ok(Number(r.iia) >= 0 && Number(r.iia) <= 1 && Number(r.pairs) === 8 && Number(r.step) === 6);
+    const counting = path.join(dir, 'c');
+    await train({ out: counting, arch: 'gru', preset: 'tiny', steps: 2, corpus: { kind: 'counting', knobs: { maxCount: 4, heldOut: 'none', sequences: 16 } }, log: false });
+    await assert.rejects(groundingDas(await openRun(counting), { steps: 1 }), (e) => isGroundlabError(e) && e.code === 'UNSUPPORTED');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

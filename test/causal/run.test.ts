@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { train, openRun } from '../../src/train';
 import { dasRun } from '../../src/causal/run';
+import { dasFlips } from '../../src/causal/flips';
 import { readSafetensors } from '../../src/io/safetensors';
 import { main } from '../../src/cli/main';
 import { isGroundlabError } from '../../src/errors';
@@ -49,6 +50,11 @@ test('dasRun on a tiny counting run: table rows per method, subspace saved, CLI 
     const before = (await run.readTable('analysis/das'))?.numRows();
     await assert.rejects(dasRun(run, { program: 'up-down', site: 'blocks.0.state', steps: 50, trainPairs: 8, testPairs: 8, signal: ctrl.signal }), (e) => isGroundlabError(e) && e.code === 'ABORTED');
     assert.equal((await run.readTable('analysis/das'))?.numRows(), before);
+    // Repeated phase flips on the same run: a row per rounds x flip x method, written to analysis/das_flips.
+    const flips = await dasFlips(run, { site: 'blocks.0.state', rounds: [2], demoMax: 3, k: 2, steps: 3, fitPairs: 8, sequences: 8 });
+    assert.deepEqual(flips.map((r) => `${r.rounds}/${r.count_mode}/${r.method}`), ['keep', 'source'].flatMap((m) => ['none', 'das count+phase', 'das count', 'identity', 'random', 'full'].map((x) => `2/${m}/${x}`)));
+    for (const r of flips) assert.ok(r.iia >= 0 && r.iia <= 1 && r.sequences === 8);
+    assert.equal((await run.readTable('analysis/das_flips'))?.numRows(), flips.length);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,9 @@
  * distributed alignment search on a counting-task run (src/causal/run.ts): per checkpoint, task
  * accuracy, the IIA of a learned k-dimensional subspace and of the baselines (identity rotation,
  * random rotation, full-vector swap). Writes `<run>/analysis/das.arrow` and the subspaces under
- * `<run>/analysis/das/`, and prints the table.
+ * `<run>/analysis/das/`, and prints the table. With `--grounding`, on a grounding run: DAS for the
+ * ENV referent at the pre-LAN position of every layer (src/causal/grounding.ts), to
+ * `<run>/analysis/das_grounding.arrow`.
  */
 import { GroundlabError } from '../../errors';
 import { defineCommand, type Command } from '../args';
@@ -11,6 +13,7 @@ import { initEngine } from '../../engine';
 import { openRun, sigintAbort, terminalProgress } from '../../train';
 import { PROGRAM_NAMES, type ProgramName } from '../../causal/programs';
 import { dasRun } from '../../causal/run';
+import { groundingDas } from '../../causal/grounding';
 import { modelAnatomy } from '../../models/create';
 import type { ModelConfig } from '../../models/config';
 import { textTable } from '../../analysis/report';
@@ -53,6 +56,10 @@ export const command: Command = defineCommand(
       pairs: { type: 'int', default: 512, help: 'counterfactual pairs to fit on (as many again, drawn apart, to score on)' },
       lr: { type: 'number', default: 0.01, help: 'learning rate (Adam, cosine decay)' },
       seed: { type: 'int', default: 0, help: 'seed of the pairs and of the initial subspace' },
+      grounding: {
+        type: 'boolean',
+        help: 'on a grounding run (not a counting run): DAS for the ENV referent at the pre-LAN position of every layer, k from --dims (default 1,2,4,8), to analysis/das_grounding.arrow',
+      },
       boundless: { type: 'boolean', help: "also fit boundless DAS (a learned mask over a full rotation; the row's k is the size it kept)" },
       'no-baselines': { type: 'boolean', help: 'skip the identity, random and full-swap baselines' },
       quiet: { type: 'boolean', help: 'no progress line' },
@@ -60,6 +67,7 @@ export const command: Command = defineCommand(
     examples: [
       'groundlab das runs/count-gru --program up-down --variable count --hook blocks.0.state --dims 1,2',
       'groundlab das runs/count-gru --program up-up --checkpoints 100,500,1500',
+      'groundlab das runs/t --grounding --checkpoints 200,300,1500 --fit-steps 150 --pairs 256',
     ],
   },
   async ({ positionals, options: o }) => {
@@ -67,6 +75,33 @@ export const command: Command = defineCommand(
     const abort = sigintAbort();
     try {
       const run = await openRun(positionals[0]);
+      if (o.grounding) {
+        const rows = await groundingDas(run, {
+          checkpoints: parseSteps(o.checkpoints as string[] | undefined),
+          dims: o.dims ? parseDims(o.dims as string[]) : [1, 2, 4, 8],
+          steps: o['fit-steps'] as number,
+          fitPairs: o.pairs as number,
+          testPairs: o.pairs as number,
+          lr: o.lr as number,
+          seed: o.seed as number,
+          baselines: !o['no-baselines'],
+          signal: abort.signal,
+          onProgress: o.quiet ? undefined : terminalProgress(),
+        });
+        const fmt = rows.map((r) => ({ ...r, iia: r.iia.toFixed(3), source_accuracy: r.source_accuracy.toFixed(3) }));
+        process.stdout.write(
+          `run ${run.dir}: the ENV referent at the pre-LAN position\n${textTable(fmt, [
+            ['step', 'step'],
+            ['site', 'site'],
+            ['k', 'k'],
+            ['method', 'method'],
+            ['iia', 'IIA'],
+            ['source_accuracy', 'ceiling'],
+            ['pairs', 'pairs'],
+          ])}\n`,
+        );
+        return 0;
+      }
       // Default site: the recurrent state where the architecture lets it be replaced, else the residual stream.
       const site =
         (o.hook as string | undefined) ??
