@@ -10,7 +10,7 @@ nbformat's layout, so that opening and saving a notebook in JupyterLab leaves it
 usage:
   python scripts/notebooks.py build                     # notebooks/src/*.ts -> notebooks/*.ipynb
   python scripts/notebooks.py check                     # exit 1 if an .ipynb's cells differ from its source
-  python scripts/notebooks.py run [--preset tiny|quick] [--out DIR] [--timeout S] [NAME ...]
+  python scripts/notebooks.py run [--preset tiny|quick|medium] [--out DIR] [--timeout S] [NAME ...]
       execute (default: every notebook, in place, with GROUNDLAB_PRESET=quick); with --out the
       executed copies go to DIR and the originals stay as they are. Exit 1 if any cell fails.
 """
@@ -170,7 +170,7 @@ def main():
     sub.add_parser("build").set_defaults(fn=build)
     sub.add_parser("check").set_defaults(fn=check)
     r = sub.add_parser("run")
-    r.add_argument("--preset", choices=["tiny", "quick", "paper"], default="quick")
+    r.add_argument("--preset", choices=["tiny", "quick", "medium", "paper"], default="quick")
     r.add_argument("--out")
     r.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     r.add_argument("names", nargs="*")

@@ -15,8 +15,8 @@
  *                    only (one-layer/); one seed each
  *   <out>/emergence/ when grounding emerges against referential noise (issue: findings at depth):
  *                    each noise knob of the realistic setting alone on top of the simple one
- *                    (knobs/), and both settings whole (settings/); transformer | mamba2 | lstm,
- *                    one seed, G at every checkpoint (no other analyses)
+ *                    (knobs/), and both settings whole (settings/); transformer | mamba2 | lstm
+ *                    (tiny: the Transformer), one seed, G at every checkpoint (no other analyses)
  *
  *   <out>/binding/   seed 002's open question (issue 20): learned | rope | no positions x raster |
  *                    shuffled patches x with | without the pointing task, 3 seeds; only when asked
@@ -210,7 +210,8 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   if (groups.includes('emergence')) {
     // G at every checkpoint is all the emergence step needs: the eval stage only.
     const evalOnly = (s: SweepSpec) => ({ ...s, analyses: s.analyses.filter((a) => a.name === 'eval') });
-    const archs = [...EMERGENCE_ARCHS];
+    // tiny is a smoke run (its models never reach 1 nat): the Transformer alone keeps it short.
+    const archs = preset === 'tiny' ? ['transformer'] : [...EMERGENCE_ARCHS];
     specs.push(evalOnly(spec('emergence/settings', { arch: archs, corpus: ['simple', 'realistic'], seed: [seeds[0]] })));
     specs.push(evalOnly(spec('emergence/knobs', { arch: archs, knob: noiseSteps(), seed: [seeds[0]] }, { corpus: 'simple' })));
   }

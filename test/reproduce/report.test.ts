@@ -163,3 +163,9 @@ test('the main claims are judged again on the realistic corpus when the noise gr
   assert.ok(!fs.readFileSync(res2.report, 'utf8').includes('realistic corpus\n'));
   fs.rmSync(out, { recursive: true, force: true });
 });
+
+test('the emergence sweep at tiny (a smoke run) has the Transformer only', () => {
+  const [settings, knobs] = reproducePlan({ preset: 'tiny', out: '/tmp/x', groups: ['emergence'] });
+  assert.deepEqual(expandCells(settings).map((c) => c.name), ['transformer_simple_s0', 'transformer_realistic_s0']);
+  assert.ok(expandCells(knobs).every((c) => c.flags.arch === 'transformer'));
+});
