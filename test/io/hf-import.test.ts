@@ -215,7 +215,10 @@ test('a model whose vocabulary lacks the w<ENV>/w<LAN> tokens: import names them
   await assert.rejects(
     evalRun(run, { evalSet: { contextsPerNoun: 2, mismatchesPerContext: 2 } }),
     (e: unknown) =>
-      isGroundlabError(e) && e.code === 'UNSUPPORTED' && /^120 words .*not one token.*\(120 of them w<ENV>\/w<LAN> forms\)/.test(e.message) && /add_tokens/.test(e.hint ?? ''),
+      isGroundlabError(e) &&
+      e.code === 'UNSUPPORTED' &&
+      /^120 words .*not one token.*\(120 of them w<ENV>\/w<LAN> forms\)/.test(e.message) &&
+      /add_tokens/.test(e.hint ?? ''),
   );
   await assert.rejects(
     importHfGpt2(bare, { out: res.dir }),
@@ -286,7 +289,21 @@ test("an export's tokenizer.json loads in AutoTokenizer and gives groundlab's id
   const x = tf.tensor2d([ids], [1, ids.length], 'int32');
   const [la, lb] = [a.forward(x), b.forward(x)];
   assert.deepEqual(await lb.data(), await la.data());
-  tf.dispose([x, la, lb]);
+  // the same folder without groundlab's own tokenizer: its WordLevel tokenizer.json reads the corpus alike
+  const hfOnly = path.join(root, 'export-hf-only');
+  fs.cpSync(out, hfOnly, { recursive: true });
+  fs.rmSync(path.join(hfOnly, 'groundlab_tokenizer.json'));
+  const viaHf = await importHfGpt2(hfOnly, { out: path.join(root, 'back-hf') });
+  assert.equal(viaHf.tokenizer, 'hf WordLevel');
+  assert.deepEqual(viaHf.missing, []);
+  const run3 = await openRun(viaHf.dir);
+  const d3 = await run3.data();
+  for (const i of [0, 1, 7]) assert.deepEqual(d3.train.row(i), data.train.row(i), `training row ${i} in the same ids`);
+  const c = await run3.loadModel();
+  const lc = c.forward(x);
+  assert.deepEqual(await lc.data(), await la.data());
+  tf.dispose([x, la, lb, lc]);
   a.dispose();
   b.dispose();
+  c.dispose();
 });
