@@ -39,7 +39,7 @@ test('the committed notebooks match their sources in notebooks/src', { skip: mis
 
 test('there is a notebook per result of the paper, the quickstart, and four teaching notebooks', () => {
   assert.ok(names.includes('00-quickstart'));
-  assert.equal(names.filter((n) => /^\d\d-/.test(n)).length, 12);
+  assert.equal(names.filter((n) => /^\d\d-/.test(n)).length, 13);
   assert.equal(names.filter((n) => /^t\d-/.test(n)).length, 4);
 });
 

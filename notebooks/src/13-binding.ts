@@ -1,0 +1,136 @@
+// %% [markdown]
+// # 13 · Binding: position IDs in scenes, and three ways to retrieve a bound entity in text
+//
+// How does a model that reads a scene know which colour goes with which shape? Seed 002 (*Visual
+// symbolic mechanisms*) finds, in vision-language models, content-independent **position IDs**
+// used in three stages: an ID retrieval head finds the queried object and takes its position ID,
+// an ID selection head moves that ID to where the answer is produced, a feature retrieval head
+// reads the feature stored at that ID. Seed 004 (*Mixing Mechanisms*) finds that language models
+// retrieve a bound entity ("Ann loves pie. Bob loves tea. Who loves tea?") by mixing three
+// mechanisms: **positional** (the entity at the queried group's position), **lexical** (the entity
+// bound to the query's word) and **reflexive** (a direct pointer to the answer token), with the
+// positional one unreliable in the middle of long lists.
+//
+// This notebook trains two small Transformers from scratch and looks for both, causally:
+//
+// 1. **Scenes as patches**: 2-3 coloured shapes on a 3 x 3 grid, each cell a patch through the
+//    frozen random encoder of the image corpus, read by a learned projection; queries `colour of
+//    <shape> ?`, `shape of <colour> ?` and the pointing task `where is <shape> ?`.
+// 2. **Text entity binding**: 2 to 10 groups `<name> loves <item> .`, then `who loves <item> ?`.
+//
+// **Preset.** `GROUNDLAB_PRESET` (default `quick`; CI uses `tiny`, whose models learn nothing and
+// only show that every cell runs). The runs go to `<lab folder>/binding-notebook/`.
+//
+// **Runtime** (`quick`): to be measured
+
+// %%
+import { train, openRun, bindingRun, entityBindingRun, labPreset, labDir, display, lineChart, progressDisplay, interruptSignal, MECHANISM_OUTCOMES } from "groundlab";
+import * as aq from "arquero";
+const preset = labPreset();
+const tiny = preset === "tiny";
+const dir = `${labDir(preset)}/binding-notebook`;
+// Small models (d_model 64, 4 layers) at every preset but tiny: the tasks are small.
+const model = tiny ? { contextLength: 64 } : { dModel: 64, dMlp: 256 };
+console.log(`preset ${preset}; runs under ${dir}`);
+
+// %% [markdown]
+// ## 1 · Scenes as patches
+// One row per scene: `<bos>`, nine `<patch>` tokens (cell i is patch i, row-major), four query
+// tokens, the answer. With four queries per row (each after the previous answer) the model gets
+// four answers to learn from per scene. Held-out colour-shape combinations (colour i with shape i)
+// never appear in training.
+
+// %%
+const sceneOut = `${dir}/scenes`;
+const scenes = await train({
+  out: sceneOut, arch: "transformer", preset, seed: 0, steps: tiny ? 4 : 1000, seqLen: 36, batchSize: tiny ? 8 : 32, model,
+  corpus: { kind: "binding", knobs: { variant: "image", layout: "raster", grid: 3, colours: 6, shapes: 6, minObjects: 2, maxObjects: 3, queriesPerScene: 4, queries: "colour/shape/where" } },
+  signal: interruptSignal(), onProgress: progressDisplay(),
+});
+console.log(`${scenes.status} at step ${scenes.step} of ${scenes.steps}`);
+
+// %%
+const sceneRun = await openRun(sceneOut);
+const sr = await bindingRun(sceneRun, { pairs: tiny ? 8 : 100, perCount: tiny ? 4 : 100 });
+await display(aq.from([
+  ...sr.accuracy.byObjects.map((b) => ({ scenes: `${b.objects} objects`, accuracy: b.accuracy.toFixed(3), n: b.n })),
+  ...(sr.heldOut ? [{ scenes: "held-out combinations", accuracy: sr.heldOut.accuracy.toFixed(3), n: sr.heldOut.n }] : []),
+]));
+console.log(`wrong answers: ${sr.accuracy.errors.n}, of which another object's attribute: ${sr.accuracy.errors.otherObject}; analyses took ${sr.seconds.toFixed(1)} s`);
+
+// %% [markdown]
+// ### Which heads carry what?
+// Each head's output at the query's 4 positions is taken from a counterfactual run: **swap-slots**
+// (the queried object and another exchange cells: a head carrying the target's position ID makes
+// the base answer with the object now in that cell), **change-feature** (the target's answer
+// feature changes: a feature retrieval head carries it), **change-cue** (the query names another
+// object). Mediation = gain in p(expected answer); the roles follow from thresholds (0.5).
+
+// %%
+await display(aq.from(sr.roles.map((h) => ({ head: h.name, "swap-slots (ID)": h.id.toFixed(3), "ID at last": h.idLast.toFixed(3), feature: h.feature.toFixed(3), cue: h.cue.toFixed(3), role: h.role }))), { limit: 20 });
+
+// %% [markdown]
+// ### Position-ID patching and representational similarity
+// The residual stream entering each layer, at the last position (or the cue), from the swap-slots
+// source: the share of answers redirected to the object in the swapped cell. Then object states
+// (at their patch) compared by cell and by features: same cell with other features vs. the same
+// colour and shape in another cell.
+
+// %%
+await display(aq.from(sr.positionPatching.map((p) => ({ site: p.hook, at: p.positions, redirected: p.redirect.toFixed(3), n: p.n }))));
+await display(aq.from(sr.similarity.map((x) => ({ site: x.hook, "same cell": x.samePosition.toFixed(3), "same features": x.sameFeatures.toFixed(3), unrelated: x.unrelated.toFixed(3) }))));
+
+// %% [markdown]
+// ## 2 · Text entity binding
+// `<bos> ann loves pie . bob loves tea . ... who loves tea ? bob <eos>`, 2 to 10 groups, four
+// queries per row.
+
+// %%
+const entOut = `${dir}/entities`;
+const ent = await train({
+  out: entOut, arch: "transformer", preset, seed: 0, steps: tiny ? 4 : 3000, seqLen: 64, batchSize: tiny ? 8 : 16, model,
+  corpus: { kind: "binding", knobs: { variant: "entities", queriesPerScene: 4 } },
+  signal: interruptSignal(), onProgress: progressDisplay(),
+});
+console.log(`${ent.status} at step ${ent.step} of ${ent.steps}`);
+const er = await entityBindingRun(await openRun(entOut), { pairs: tiny ? 16 : 400, perSlot: tiny ? 2 : 20 });
+
+// %% [markdown]
+// ### Accuracy by slot: do middle slots degrade?
+// One line per number of groups; the x axis is the queried group's slot.
+
+// %%
+await display(lineChart(er.accuracy.bySlot.map((s) => ({ ...s, groups: `${s.groups} groups` })), { x: "slot", y: "accuracy", color: "groups", title: "Accuracy by queried slot", yTitle: "accuracy" }));
+console.log(`wrong answers: ${er.accuracy.errors.n}; by slot offset: ${er.accuracy.errors.bySlotOffset.map((x) => `${x.offset}: ${x.n}`).join(", ")}`);
+
+// %% [markdown]
+// ### Interventions that separate the three mechanisms
+// A source context has the same names and items bound in another order and asks about another
+// group, so that the three mechanisms predict three different names in the base context. The
+// residual stream at the last position is taken from the source run, entering each layer: which
+// prediction does the base run now make? (Only pairs the model answers right on both runs count.)
+
+// %%
+await display(aq.from(er.patching.rows.map((r) => ({ site: r.hook, ...Object.fromEntries(MECHANISM_OUTCOMES.map((o) => [o, r.shares[o].toFixed(3)])), n: r.n }))));
+
+// %% [markdown]
+// ### A causal model that mixes the mechanisms
+// Fitted to the patched run's distribution over the context's names, at the layer where the
+// mechanisms' predictions take the most pairs: a positional part (a Gaussian over groups around
+// the source answer's slot), a lexical and a reflexive part and uniform noise, with weights per
+// region of the slot (first, middle, last); fitted on half of the pairs, its agreement measured on
+// the other half. Seed 004 reports 95% for pretrained language models.
+
+// %%
+if (er.mixture) {
+  const m = er.mixture;
+  await display(aq.from(m.fit.cells.map((c) => ({ cell: c.cell, positional: c.weights.positional.toFixed(3), lexical: c.weights.lexical.toFixed(3), reflexive: c.weights.reflexive.toFixed(3), noise: c.weights.noise.toFixed(3), sigma: c.sigma, n: c.n }))));
+  console.log(`at ${m.hook}: held-out agreement top-1 ${m.heldOut.top1.toFixed(3)}, JS similarity ${m.heldOut.jsSimilarity.toFixed(3)} (${m.heldOut.n} pairs); one mechanism alone: ${m.restricted.map((r) => `${r.components[0]} ${r.heldOut.top1.toFixed(3)}`).join(", ")}`);
+} else console.log(`no mixture model: only ${er.patching.n} pairs are answered right on base and source`);
+
+// %% [markdown]
+// **Try it.** The comparison seed 002 leaves open (learned vs. rotary vs. no positions, patches
+// in raster order vs. shuffled with their coordinates as features, with and without the pointing
+// task, three seeds each) is the reproduce group `binding`:
+// `groundlab reproduce --preset quick --only binding`, its table in REPORT.md. One run by hand:
+// `train({ ..., model: { positional: "rope" }, corpus: { kind: "binding", knobs: { variant: "image", layout: "shuffled" } } })`.
