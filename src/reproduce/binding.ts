@@ -28,7 +28,7 @@ export const BINDING_GROUP_SCENES = 'variant=image,grid=3,colours=6,shapes=6,min
 
 /** Training settings per preset: steps, and the model (a Transformer narrower than the preset's). */
 export const BINDING_GROUP_TRAIN: Record<PresetName, { steps: number; model: string; seqLen: number; batchSize: number }> = {
-  tiny: { steps: 4, model: '', seqLen: 36, batchSize: 8 },
+  tiny: { steps: 4, model: 'contextLength=64', seqLen: 36, batchSize: 8 },
   // quick: one run (learned positions, raster, no pointing) reached loss 0.011 at step 1000 and 1.000 accuracy at 1200; ~75 s of CPU per run with its analyses
   quick: { steps: 1000, model: 'dModel=64,dMlp=256', seqLen: 36, batchSize: 32 },
   medium: { steps: 4000, model: 'dModel=64,dMlp=256', seqLen: 36, batchSize: 32 },
