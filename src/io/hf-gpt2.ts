@@ -21,6 +21,10 @@
  * (bare "h.0...", "wte.weight" names, e.g. the original "gpt2" checkpoint), drops the causal-mask
  * buffers ("h.{l}.attn.bias", "attn.masked_bias"), converts F16/BF16 to float32, and ignores
  * `lm_head.weight` of tied models.
+ *
+ * Export also writes the tokenizer for Hugging Face (`writeHfTokenizerFiles`: a WordLevel
+ * tokenizer.json that AutoTokenizer loads); `groundlab import` (./hf-import.ts) makes a run of a
+ * folder, with its tokenizer (./hf-tokenizer.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
