@@ -37,10 +37,10 @@ test('the committed notebooks match their sources in notebooks/src', { skip: mis
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
-test('there is a notebook per result of the paper, the quickstart, and four teaching notebooks', () => {
+test('there is a notebook per result of the paper, the quickstart, and five teaching notebooks', () => {
   assert.ok(names.includes('00-quickstart'));
-  assert.equal(names.filter((n) => /^\d\d-/.test(n)).length, 13);
-  assert.equal(names.filter((n) => /^t\d-/.test(n)).length, 4);
+  assert.equal(names.filter((n) => /^\d\d-/.test(n)).length, 14);
+  assert.equal(names.filter((n) => /^t\d-/.test(n)).length, 5);
 });
 
 for (const name of names) {
