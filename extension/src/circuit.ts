@@ -7,7 +7,7 @@
  */
 import { RenderQueue, now } from './renderqueue';
 import { checkCircuit, CircuitNode, CircuitPath, CircuitPayload, fmt } from './payload';
-import { circuitLayout, CircuitLayout, edgePath, inputBend } from './circuitlayout';
+import { circuitLayout, CircuitLayout, edgeCurve, edgePath, edgePointAt, inputBend } from './circuitlayout';
 import { colorLut, parseColor } from './raster';
 import { onThemeChange, themeColors } from './theme';
 import { el, isDark, labelled, selectOf, showTip, StepSlider, titleBar } from './common';
@@ -222,18 +222,9 @@ export class CircuitView {
     const x = this.payload.paths[j];
     const a = this.layout.at.get(x.sender)!;
     const b = this.layout.at.get(x.receiver)!;
-    const r = this.layout.r;
-    const x0 = a.x + r;
-    const x1 = b.x - r;
-    const y1 = b.y + inputBend(x.input, r);
-    const dx = Math.max(24, (x1 - x0) / 2);
-    // the cubic Bezier of edgePath at t
-    const u = 1 - t;
-    const w = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
-    const px = w[0] * x0 + w[1] * (x0 + dx) + w[2] * (x1 - dx) + w[3] * x1;
-    const py = w[0] * a.y + w[1] * a.y + w[2] * y1 + w[3] * y1;
+    const pt = edgePointAt(edgeCurve(a, b, this.layout, inputBend(x.input, this.layout.r)), t);
     const box = (this.ui.graph.querySelector('svg') as SVGSVGElement).getBoundingClientRect();
-    return { x: box.left + px, y: box.top + py };
+    return { x: box.left + pt.x, y: box.top + pt.y };
   }
 
   nodePoint(id: string): { x: number; y: number } | null {
@@ -286,7 +277,7 @@ export class CircuitView {
       const a = lay.at.get(x.sender)!;
       const b = lay.at.get(x.receiver)!;
       const path = svg('path', {
-        d: edgePath(a, b, lay.r, inputBend(x.input, lay.r)),
+        d: edgePath(a, b, lay, inputBend(x.input, lay.r)),
         fill: 'none',
         stroke: e.value >= 0 ? EDGE_COLORS.positive : EDGE_COLORS.negative,
         'stroke-width': (0.6 + 6 * (Math.abs(e.value) / max)).toFixed(2),

@@ -47,13 +47,38 @@ export function circuitLayout(
   return { width: pad * 2 + (1 + 2 * layers) * cw, height, r, at };
 }
 
-/** The SVG path of an edge from a sender to a receiver: a cubic curve leaving to the right and entering from the left, `bend` pixels apart for the q, k and v inputs of one head. */
-export function edgePath(a: NodePlace, b: NodePlace, r: number, bend: number): string {
-  const x0 = a.x + r;
-  const x1 = b.x - r;
+/**
+ * The control points of an edge from a sender to a receiver: a cubic curve leaving to the right and
+ * entering from the left, `bend` pixels apart for the q, k and v inputs of one head. An edge between
+ * two nodes on the middle row (embeddings, MLPs, logits) that skips columns arches upward, so it
+ * does not run through the nodes between them.
+ */
+export function edgeCurve(a: NodePlace, b: NodePlace, lay: Pick<CircuitLayout, 'r' | 'height'>, bend: number): [number, number][] {
+  const x0 = a.x + lay.r;
+  const x1 = b.x - lay.r;
   const dx = Math.max(24, (x1 - x0) / 2);
   const y1 = b.y + bend;
-  return `M${x0.toFixed(1)},${a.y.toFixed(1)} C${(x0 + dx).toFixed(1)},${a.y.toFixed(1)} ${(x1 - dx).toFixed(1)},${y1.toFixed(1)} ${x1.toFixed(1)},${y1.toFixed(1)}`;
+  const flat = Math.abs(a.y - b.y) < 1 && x1 - x0 > 110;
+  const lift = flat ? -Math.min(lay.height / 2 - 10, 14 + (x1 - x0) / 10) : 0;
+  return [
+    [x0, a.y],
+    [x0 + dx, a.y + lift],
+    [x1 - dx, y1 + lift],
+    [x1, y1],
+  ];
+}
+
+/** The SVG path of an edge (see edgeCurve). */
+export function edgePath(a: NodePlace, b: NodePlace, lay: Pick<CircuitLayout, 'r' | 'height'>, bend: number): string {
+  const [p0, p1, p2, p3] = edgeCurve(a, b, lay, bend).map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`);
+  return `M${p0} C${p1} ${p2} ${p3}`;
+}
+
+/** The point of an edge's curve at t in [0, 1]. */
+export function edgePointAt(curve: [number, number][], t: number): { x: number; y: number } {
+  const u = 1 - t;
+  const w = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
+  return { x: w.reduce((s, wi, i) => s + wi * curve[i][0], 0), y: w.reduce((s, wi, i) => s + wi * curve[i][1], 0) };
 }
 
 /** Vertical offset of an edge's end at its receiver, by the receiver's input (q above, k level, v below). */

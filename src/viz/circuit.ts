@@ -205,7 +205,7 @@ function circuitSvg(p: CircuitPayload): string {
     const b = lay.at.get(path.receiver)!;
     const w = 0.5 + 5.5 * (Math.abs(v!) / maxAbs);
     out.push(
-      `<path d="${edgePath(a, b, lay.r, inputBend(path.input, lay.r))}" fill="none" stroke="${v! >= 0 ? EDGE_COLORS.positive : EDGE_COLORS.negative}" stroke-width="${w.toFixed(2)}" stroke-opacity="0.75"><title>${esc(path.sender)} -&gt; ${esc(path.receiver)}.${path.input}: ${v}</title></path>`,
+      `<path d="${edgePath(a, b, lay, inputBend(path.input, lay.r))}" fill="none" stroke="${v! >= 0 ? EDGE_COLORS.positive : EDGE_COLORS.negative}" stroke-width="${w.toFixed(2)}" stroke-opacity="0.75"><title>${esc(path.sender)} -&gt; ${esc(path.receiver)}.${path.input}: ${v}</title></path>`,
     );
   }
   const gather = new Set(p.gather?.[c] ?? []);
