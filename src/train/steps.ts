@@ -207,6 +207,15 @@ export async function resumeConfig(
     });
   }
   const config = validateRunConfig(await readJSONFile(cfgFile, 'run config'), cfgFile);
+  if (config.imported)
+    throw new GroundlabError(
+      'UNSUPPORTED',
+      `${opts.out} was imported (groundlab import, from ${config.imported.from}): it has no optimizer state to resume`,
+      {
+        file: cfgFile,
+        hint: 'an imported run is read, not trained: fine-tune the model in PyTorch and import it again, or train a new run in another folder',
+      },
+    );
   checkModelKeys(opts.arch, opts.preset, opts.model, deps, config.model);
   checkResumeOptions(opts, config, cfgFile);
   const data = opts.data ?? (await deps.prepareData(config.corpus, { seqLen: config.train.seqLen }));

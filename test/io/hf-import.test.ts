@@ -192,6 +192,11 @@ test('eval, analyze, probe, circuits and the widget data run on the imported run
   const ins = await inspectorData(run, { examples: 1 });
   assert.deepEqual(ins.steps, [0]);
   assert.deepEqual((await timelineData(run)).steps, [0]);
+  // training it further is refused (no optimizer state), with what to do
+  await assert.rejects(
+    train({ out: run.dir, arch: 'transformer', preset: 'tiny', steps: 1 }),
+    (e: unknown) => isGroundlabError(e) && e.code === 'UNSUPPORTED' && /was imported/.test(e.message) && /fine-tune/.test(e.hint ?? ''),
+  );
   // the data the tuned lens trained on are the corpus in this model's ids
   const data = await run.data();
   assert.equal(data.tokenizer, run.tokenizer);
