@@ -1,7 +1,9 @@
 /**
  * `groundlab binding <run> [--step N] [--pairs 200]`: the binding analyses of one checkpoint of a
- * scene binding run (src/analysis/binding.ts): accuracy by number of objects and on held-out
- * combinations, per-head causal mediation and the three roles, position-ID patching. Writes
+ * binding run. Scenes (symbolic text or patches, src/analysis/binding.ts): accuracy by number of
+ * objects and on held-out combinations, per-head causal mediation and the three roles, position-ID
+ * patching, similarity by slot vs. features. Text entities (src/analysis/entitybinding.ts): accuracy
+ * by slot, mechanism patching per layer, the mixture model and its agreement. Writes
  * `<run>/analysis/binding.arrow` and prints the tables.
  */
 import { GroundlabError } from '../../errors';
@@ -19,7 +21,7 @@ export const command: Command = defineCommand(
   {
     name: 'binding',
     summary:
-      'Binding mechanisms of one checkpoint of a scene binding run: accuracy by objects, per-head mediation and roles, position-ID patching.',
+      'Binding mechanisms of one checkpoint of a binding run: scenes (text or patches): accuracy by objects, per-head mediation and roles, position-ID patching, similarity; entities: accuracy by slot, mechanism patching, the mixture model.',
     positionals: [{ name: 'run', help: 'run directory of a binding run (`groundlab train --corpus-kind binding`)' }],
     options: {
       step: { type: 'int', help: 'checkpoint step (default: the last)' },
