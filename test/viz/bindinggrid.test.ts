@@ -10,6 +10,7 @@ import { HandTransformer } from '../analysis/handmodel';
 import { bindingKnobs, bindingTokenizer, slotStart, cuePosition, type BindingScene } from '../../src/data/binding';
 import { BINDING_GRID_MIME, bindingGrid, bindingGridPayload, bindingReads, type BindingReads } from '../../src/viz/bindinggrid';
 import { isGroundlabError } from '../../src/errors';
+import { createModel, modelPreset } from '../../src/models';
 import { validate, unsupportedKeywords } from '../../extension/src/schema';
 import { BINDING_GRID_SCHEMA } from '../../extension/src/contract.generated';
 
@@ -160,4 +161,29 @@ test('binding grid of a tiny trained binding run: reads at every checkpoint thro
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('bindingReads goes through the anatomy: Mamba-2 (SSD) and GLA mixing rows read alike, the GRU (no mixing matrix) is refused', async () => {
+  await initEngine({ log: false });
+  const k = bindingKnobs({ maxObjects: 3 });
+  const tok = bindingTokenizer(k);
+  const { bindingEvalScenes } = await import('../../src/data/binding');
+  const scenes = bindingEvalScenes(k, { counts: [2, 3], perCount: 2, seed: 0 });
+  for (const [arch, kind] of [
+    ['mamba2', 'ssd'],
+    ['gla', 'gla'],
+  ] as const) {
+    const m = createModel(modelPreset(arch, 'tiny', tok.vocabSize), 0);
+    const before = tf.memory().numTensors;
+    const r = await bindingReads(m, tok, scenes, { grid: k.grid, slots: 3 });
+    assert.equal(tf.memory().numTensors, before, `${arch}: no tensor leaks`);
+    assert.equal(r.kind, kind);
+    assert.equal(r.layers, m.anatomy.layers.length);
+    assert.ok(r.target.every((v) => v != null && Number.isFinite(v)), `${arch}: every head has a target weight`);
+    assert.match(bindingGridPayload({ steps: [0], reads: [r] }).units, new RegExp(kind === 'ssd' ? 'SSD mixing weight' : 'GLA mixing weight'));
+    m.dispose();
+  }
+  const gru = createModel(modelPreset('gru', 'tiny', tok.vocabSize), 0);
+  await assert.rejects(bindingReads(gru, tok, scenes, { grid: k.grid, slots: 3 }), (e) => isGroundlabError(e) && e.code === 'UNSUPPORTED' && /no token-mixing matrices/.test((e as Error).message));
+  gru.dispose();
 });

@@ -126,3 +126,19 @@ test('circuitGraphPayload: bad input is a GroundlabError naming what is wrong', 
   ];
   for (const [patch, re] of cases) assert.throws(() => circuitGraphPayload({ ...d, ...patch } as CircuitGraphData), bad(re), String(re));
 });
+
+test('the SVG fallbacks of the circuit graph, DAS panel and binding grid escape free text', async () => {
+  const { circuitGraphBundle } = await import('../../src/viz/circuit');
+  const { dasPanelBundle } = await import('../../src/viz/das');
+  const { bindingGridBundle } = await import('../../src/viz/bindinggrid');
+  const evil = '<script>alert(1)</script>';
+  const svgs = [
+    circuitGraphBundle({ ...small(), title: evil, model: evil }),
+    dasPanelBundle({ title: evil, model: evil, steps: [1], groups: [{ program: evil, variables: evil, site: evil, series: [{ k: 1, method: 'das', iia: [0.5] }], taskAccuracy: [1] }] }),
+    bindingGridBundle({ title: evil, model: evil, steps: [1], reads: [{ layers: 1, heads: 1, slots: 1, grid: 1, slot: [1], cell: [1], target: [1], query: [0], scenes: 1, kind: 'attention' }] }),
+  ].map((b) => b['image/svg+xml'] as string);
+  for (const svg of svgs) {
+    assert.doesNotMatch(svg, /<script/);
+    assert.match(svg, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  }
+});
