@@ -216,19 +216,23 @@ export class BindingGridView {
         b.dataset.head = `${l}.${h}`;
         if (l === this.layer && h === this.head) b.classList.add('gl-mult-selected');
         const t = p.target[c][l * p.heads + h];
-        b.append(el('div', 'gl-mult-label', `L${l}H${h}  target ${fmt(t)}`), this.grids(l, h, size, lut, empty, false));
-        b.title = `L${l}H${h} at step ${step}: weight on the queried object ${fmt(t)}, on the query ${fmt(p.query[c][l * p.heads + h])}; click to enlarge`;
+        const role = p.roles?.[c]?.[l * p.heads + h];
+        const label = el('div', 'gl-mult-label', `L${l}H${h}  target ${fmt(t)}`);
+        if (role && role !== 'none') label.append(el('span', 'gl-bgrid-role', role));
+        b.append(label, this.grids(l, h, size, lut, empty, false));
+        b.title = `L${l}H${h} at step ${step}: weight on the queried object ${fmt(t)}, on the query ${fmt(p.query[c][l * p.heads + h])}${role ? `; role (groundlab binding): ${role}` : ''}; click to enlarge`;
         b.addEventListener('click', () => void this.selectHead(l, h));
         box.append(b);
       }
     const d = this.ui.detail;
     d.textContent = '';
     const lh = this.layer * p.heads + this.head;
+    const role = p.roles?.[c]?.[lh];
     d.append(
       el(
         'div',
         'gl-caption',
-        `L${this.layer}H${this.head} at step ${step}: grid cells (x across, y down) and slots 0..${p.slots - 1} below; weight on the queried object ${fmt(p.target[c][lh])}, on the query's tokens ${fmt(p.query[c][lh])}`,
+        `L${this.layer}H${this.head} at step ${step}: grid cells (x across, y down) and slots 0..${p.slots - 1} below; weight on the queried object ${fmt(p.target[c][lh])}, on the query's tokens ${fmt(p.query[c][lh])}${role ? `; role: ${role}` : p.roles ? '; role: not classified at this step' : ''}`,
       ),
       this.grids(this.layer, this.head, 40, lut, empty, true),
     );

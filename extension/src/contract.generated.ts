@@ -257,6 +257,8 @@ export interface BindingGridPayload {
   target: BindingValues;
   /** Index layer*heads + head: the mean weight on the query's tokens. */
   query: BindingValues;
+  /** Optional, one entry per checkpoint, index layer*heads + head: the head's binding role from analysis/binding (ID retrieval, ID selection, feature retrieval, none), null where that checkpoint was not classified. */
+  roles?: ((string | null)[])[];
   /** Scenes averaged over, per checkpoint. */
   scenes: number;
   /** The query position whose row is read, in words. */
@@ -1213,6 +1215,19 @@ export const BINDING_GRID_SCHEMA: JsonSchema = {
     "query": {
       "$ref": "#/$defs/bindingValues",
       "description": "Index layer*heads + head: the mean weight on the query's tokens."
+    },
+    "roles": {
+      "type": "array",
+      "items": {
+        "type": "array",
+        "items": {
+          "type": [
+            "string",
+            "null"
+          ]
+        }
+      },
+      "description": "Optional, one entry per checkpoint, index layer*heads + head: the head's binding role from analysis/binding (ID retrieval, ID selection, feature retrieval, none), null where that checkpoint was not classified."
     },
     "scenes": {
       "type": "integer",

@@ -145,6 +145,10 @@ export function checkBindingGrid(p: unknown): BindingGridPayload {
     need(v.length === x.steps.length, `${name} must have one entry per step`);
     for (const row of v) need(row.length === per, `${name} entries must have ${per} values`);
   }
+  if (x.roles) {
+    need(x.roles.length === x.steps.length, 'roles must have one entry per step');
+    for (const row of x.roles) need(row.length === LH, `roles entries must have ${LH} values`);
+  }
   return x;
 }
 

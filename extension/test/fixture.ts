@@ -175,6 +175,10 @@ export function bindingGridPayload(): BindingGridPayload {
     cell: [a.cell, b.cell],
     target: [a.target, b.target],
     query: [a.query, b.query],
+    roles: [
+      [null, null],
+      ['none', 'feature retrieval'],
+    ],
     scenes: 40,
     from: 'the answer position',
     units: 'attention probability',

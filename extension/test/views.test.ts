@@ -29,6 +29,7 @@ test('payload checks name what is wrong (schema path or relation)', () => {
   assert.throws(() => checkDas({ ...dasPayload(), version: 2 }), /das payload version 2 is not supported/);
   assert.throws(() => checkBindingGrid({ ...bindingGridPayload(), cell: [[1], [1]] }), /cell entries must have 8 values/);
   assert.throws(() => checkBindingGrid({ ...bindingGridPayload(), grid: 0 }), /bindinggrid.schema.json\): \/grid: must be >= 1/);
+  assert.throws(() => checkBindingGrid({ ...bindingGridPayload(), roles: [['none']] }), /roles must have one entry per step/);
 });
 
 test('circuit: nodes laid out by layer, edges above the threshold with width by |effect| and colour by sign, caption and note', async () => {
@@ -182,7 +183,9 @@ test('binding grid: per head a grid of cells and a strip of slots, one shared co
   // the enlarged head prints its numbers: cell (1, 1) of head 1 = 0.8 at step 200
   const big = Array.from(h.querySelectorAll('.gl-bgrid-detail .gl-bgrid-cell'), (e) => e.textContent);
   assert.deepEqual(big, ['0', '0', '0', '0.8']);
-  assert.match(text(h, '.gl-bgrid-detail .gl-caption'), /weight on the queried object 0.5, on the query's tokens 0.1/);
+  assert.match(text(h, '.gl-bgrid-detail .gl-caption'), /weight on the queried object 0.5, on the query's tokens 0.1; role: feature retrieval$/);
+  // roles from groundlab binding beside the head labels ('none' is not shown)
+  assert.deepEqual(Array.from(h.querySelectorAll('.gl-bgrid-heads .gl-bgrid-role'), (e) => e.textContent), ['feature retrieval']);
   // the same value has the same colour in both heads (shared scale); an empty cell is grey
   const bg = (sel: string) => q(h, sel).style.background;
   assert.equal(bg('.gl-bgrid-head[data-head="0.0"] [data-cell="0,0"]'), bg('.gl-bgrid-head[data-head="0.1"] [data-slot="1"]'), '0.3 in head 0 and in head 1');
@@ -202,6 +205,8 @@ test('binding grid: per head a grid of cells and a strip of slots, one shared co
   await v.update();
   assert.equal(h.dataset.step, '100');
   assert.equal(text(h, '.gl-bgrid-readout'), 'L0H1 at step 100: cell (1, 1) 0.4 (mean weight on the object there, over scenes with one)');
+  assert.equal(h.querySelectorAll('.gl-bgrid-heads .gl-bgrid-role').length, 0, 'step 100 was not classified');
+  assert.match(text(h, '.gl-bgrid-detail .gl-caption'), /role: not classified at this step$/);
   await v.setScale('head');
   assert.match(text(h, '.gl-caption'), /each head its own range at this step/);
   v.dispose();

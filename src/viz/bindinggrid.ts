@@ -9,6 +9,8 @@
  *   cell[y][x]   mean weight on the object at cell (x, y), over scenes with an object there
  *   target       mean weight on the queried object's slot
  *   query        mean weight on the query's 4 tokens
+ * and, where `groundlab binding` classified the checkpoint (analysis/binding, section role), each
+ * head's role (ID retrieval, ID selection, feature retrieval, none).
  * The widget computes nothing: these numbers are what the bundle carries.
  */
 import { GroundlabError } from '../errors';
@@ -169,6 +171,8 @@ export interface BindingGridData {
   reads: BindingReads[];
   position?: BindingReadPosition;
   units?: string;
+  /** roles[c][layer * heads + head]: the head's binding role at steps[c] (classifyBindingHeads), null where not classified. */
+  roles?: Array<Array<string | null>>;
   initialStep?: number;
   initial?: { layer?: number; head?: number };
 }
@@ -220,6 +224,12 @@ export function bindingGridPayload(d: BindingGridData): BindingGridPayload {
   const initialStep = d.initialStep ?? d.steps[C - 1];
   if (!d.steps.includes(initialStep)) bad(`binding grid: initialStep ${initialStep} is not in steps`);
   const pick = (f: 'slot' | 'cell' | 'target' | 'query') => d.reads.map((r) => r[f].map((x) => num(x)));
+  if (d.roles) {
+    if (d.roles.length !== C) bad(`binding grid: roles has ${d.roles.length} checkpoints, steps has ${C}`);
+    d.roles.forEach((r, c) => {
+      if (r.length !== L * H) bad(`binding grid: roles[${c}] has ${r.length} values, expected layers*heads = ${L * H}`);
+    });
+  }
   return {
     version: 1,
     title: d.title ?? 'Binding: which slot and cell each head reads',
@@ -234,6 +244,9 @@ export function bindingGridPayload(d: BindingGridData): BindingGridPayload {
     cell: pick('cell'),
     target: pick('target'),
     query: pick('query'),
+    ...(d.roles && d.roles.some((r) => r.some((x) => x != null))
+      ? { roles: d.roles.map((r) => r.map((x) => (x == null ? null : String(x)))) }
+      : {}),
     scenes: r0.scenes,
     from: READ_POSITION_TEXT[d.position ?? 'answer'],
     units: d.units ?? MIXING_MAP_UNIT[r0.kind] ?? ATTENTION_MAP_UNIT,
@@ -357,6 +370,19 @@ export async function bindingGridData(run: AnalysisRun, o: BindingGridOptions = 
       model.dispose();
     }
   }
+  // the roles of classified checkpoints (groundlab binding / bindingRun), shown beside each head
+  const table = ((await run.readTable('analysis/binding'))?.objects() ?? []) as Array<Record<string, unknown>>;
+  const L = reads[0]?.layers ?? 0;
+  const H = reads[0]?.heads ?? 0;
+  const roles = steps.map((s) => {
+    const out: Array<string | null> = new Array(L * H).fill(null);
+    for (const r of table) {
+      const m = /^L(\d+)H(\d+)$/.exec(String(r.name));
+      if (Number(r.step) !== s || r.section !== 'role' || !m) continue;
+      if (Number(m[1]) < L && Number(m[2]) < H) out[Number(m[1]) * H + Number(m[2])] = String(r.kind);
+    }
+    return out;
+  });
   return {
     title: 'Binding: which slot and cell each head reads',
     model: run.dir,
@@ -364,6 +390,7 @@ export async function bindingGridData(run: AnalysisRun, o: BindingGridOptions = 
     steps,
     reads,
     position: o.position,
+    ...(roles.some((r) => r.some((x) => x != null)) ? { roles } : {}),
   };
 }
 

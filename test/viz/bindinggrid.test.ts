@@ -123,6 +123,7 @@ test('bindingGridPayload: schema-valid, the head reading the target most first; 
     [{ steps: [1], reads: [{ ...reads(0.2), cell: [1] }] }, /reads\[0\]\.cell has 1 values, expected 8/],
     [{ steps: [1, 2], reads: [reads(0.2), { ...reads(0.2), heads: 3 }] }, /reads\[1\] is 1x3 heads/],
     [{ steps: [1], reads: [reads(0.2)], initial: { head: 5 } }, /initial head L0H5 is outside 1 layers x 2 heads/],
+    [{ steps: [1], reads: [reads(0.2)], roles: [['ID selection']] }, /roles\[0\] has 1 values, expected layers\*heads = 2/],
   ];
   for (const [d, re] of cases) assert.throws(() => bindingGridPayload(d as never), (e: unknown) => isGroundlabError(e) && re.test((e as Error).message), String(re));
   const errs = validate(BINDING_GRID_SCHEMA, { ...p, grid: 0 });
@@ -154,8 +155,17 @@ test('binding grid of a tiny trained binding run: reads at every checkpoint thro
       }
     }
     assert.match(b['image/svg+xml'] as string, /<title>L0H0 cell \(0, 0\): /);
+    assert.equal(p.roles, undefined, 'no checkpoint classified yet: no roles');
     const grid = await bindingGrid(run, { perCount: 4 });
     assert.deepEqual(grid[BINDING_GRID_MIME], p, 'same seed, same numbers');
+    // after `groundlab binding` classified the last checkpoint, each head carries its role there
+    const { bindingRun } = await import('../../src/analysis/binding');
+    const rep = await bindingRun(run, { pairs: 4, perCount: 2 });
+    const withRoles = (await bindingGrid(run, { perCount: 4 }))[BINDING_GRID_MIME] as ReturnType<typeof bindingGridPayload>;
+    const c = withRoles.steps.indexOf(rep.step);
+    for (const r of rep.roles) assert.equal(withRoles.roles![c][r.layer * H + r.head], r.role, r.name);
+    assert.ok(withRoles.roles![0].every((x) => x === null), 'other checkpoints: not classified');
+    assert.deepEqual(validate(BINDING_GRID_SCHEMA, JSON.parse(JSON.stringify(withRoles))), []);
     const counting = { ...run, config: { ...run.config, corpus: { kind: 'counting' as const } } };
     await assert.rejects(bindingGrid(counting as never), (e) => isGroundlabError(e) && /needs a scene binding run/.test((e as Error).message));
   } finally {
