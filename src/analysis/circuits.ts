@@ -1,23 +1,28 @@
 /**
  * `circuitsRun`: the circuit-tracing measures of a run, per checkpoint, as tables in the run
  * directory (every table has a `step` column; a step already there is skipped unless `force`):
- *   analysis/circuit_paths    per sender -> receiver path: exact path-patching effect, recovery, edge attribution
- *   analysis/circuit_heads    per head: attribution patching vs exact activation patching of its output (all positions)
- *   analysis/circuit_dla      per residual term: direct contribution to the v<LAN> logit, match / mismatch / difference
- *   analysis/circuit_summary  per step: gather and aggregate heads, r(AtP, exact) over heads, r(EAP, exact) over
- *                             paths, and the gather -> aggregate path test against control paths
- * Prompt pairs: each match context of the run's evaluation set with its first mismatch (as for
- * `patching`); gather / aggregate heads from `analysis/heads` (computed by `analyzeRun` if missing).
+ *   analysis/circuit_paths      per sender -> receiver path: exact path-patching effect, recovery, edge attribution
+ *   analysis/circuit_heads      per head: attribution patching vs exact activation patching of its output (all positions)
+ *   analysis/circuit_dla        per residual term: direct contribution to the v<LAN> logit, match / mismatch / difference
+ *   analysis/circuit_path_test  the gather -> aggregate path test of the `paths` analysis (its plan, rows and
+ *                               columns: ./analyses/paths.ts) on these prompt pairs, from the path patching above
+ *   analysis/circuit_summary    per step: gather and aggregate heads, r(AtP, exact) over heads, r(EAP, exact) over
+ *                               paths, and counts of the path test's rows
+ * Prompt pairs: each match context of the run's evaluation set with its first mismatch (`matchPairs`,
+ * as for `patching` and `paths`); gather / aggregate heads from `analysis/heads` (computed by
+ * `analyzeRun` if missing).
  */
 import * as aq from 'arquero';
 import { GroundlabError } from '../errors';
 import { evalSequences } from '../eval/evalset';
-import { mean, pearson } from '../metrics/stats';
+import { pearson } from '../metrics/stats';
 import { analyzeRun, runEvalSet, type AnalysisRun, type AnalyzeOptions, type ProgressLike } from './analyze';
 import { activationPatching } from './patching';
 import { attributionPatching } from './attribution';
-import { pathPatching, pathTest } from './pathpatch';
+import { pathPatching } from './pathpatch';
 import { directLogitAttribution, dlaByCondition } from './dla';
+import { matchPairs } from './analyses/patching';
+import { headClasses, pathTestRow, pathTestTableRow, planForModel, plannedPaths, significantPath } from './analyses/paths';
 
 export interface CircuitsOptions {
   checkpoints?: number[];
@@ -37,13 +42,15 @@ export interface CircuitsSummary {
   aggregate: string;
   atp_r: number;
   eap_r: number;
-  /** Gather -> aggregate (q, k, v) paths tested; 0 when no gather head precedes an aggregate head. */
+  /** Gather -> aggregate (q, k, v) paths tested by the path test (threshold or fallback senders); 0 when none could be. */
   ga_paths: number;
+  /** Of them, those above their control paths (p_t < 0.001 and a larger effect). */
+  ga_significant: number;
+  /** The largest gather -> aggregate path effect (nats; NaN when none was tested). */
   ga_effect: number;
-  ga_control: number;
-  ga_p_t: number;
-  ga_p_wilcoxon: number;
-  ga_dz: number;
+  /** Every path test with a result (gather, embed -> aggregate, aggregate -> MLP, -> logits) and how many of them are significant. */
+  tests: number;
+  significant: number;
   seconds: number;
 }
 
@@ -72,22 +79,19 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
   if (set.image)
     throw new GroundlabError('UNSUPPORTED', 'circuit tracing is not implemented for image-grounded runs (continuous ENV features) yet');
   const seqs = evalSequences(set, run.tokenizer);
-  const match = seqs.filter((s) => s.condition === 'match');
+  const match = seqs.flatMap((s, i) => (s.condition === 'match' ? [i] : []));
   const n = Math.min(opts.pairs ?? match.length, match.length);
   if (!(n >= 2)) throw new GroundlabError('BAD_ARGUMENT', `circuit tracing needs at least 2 prompt pairs (got ${n})`);
   const every = match.length / n;
   const picked = Array.from({ length: n }, (_, i) => match[Math.floor(i * every)]);
-  const pairs = picked.map((q) => ({
-    clean: q.ids,
-    corrupted: seqs.find((r) => r.item === q.item && r.condition === 'mismatch')!.ids,
-    target: q.target,
-    marks: { env: q.envPos },
-  }));
-  const items = new Set(picked.map((q) => q.item));
+  const pairs = matchPairs({ seqs, matchIdx: picked });
+  const items = new Set(picked.map((i) => seqs[i].item));
   const dlaSeqs = seqs.filter((s) => items.has(s.item));
   const padId = run.tokenizer.token(run.tokenizer.id('<pad>')) === '<pad>' ? run.tokenizer.id('<pad>') : 0;
   const po = { batchSize: opts.batchSize ?? 32, padId, signal: opts.signal };
-  const stored = new Set((await rows(run, 'analysis/circuit_summary')).map((r) => Number(r.step)));
+  // a summary written before circuit_path_test existed is recomputed
+  const tested = new Set((await rows(run, 'analysis/circuit_path_test')).map((r) => Number(r.step)));
+  const stored = new Set((await rows(run, 'analysis/circuit_summary')).map((r) => Number(r.step)).filter((s) => tested.has(s)));
   const out: CircuitsSummary[] = [];
   let k = 0;
   for (const step of steps) {
@@ -99,14 +103,12 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
       continue;
     }
     const t0 = Date.now();
-    let heads = (await rows(run, 'analysis/heads')).filter((r) => Number(r.step) === step);
+    let heads = headClasses(await rows(run, 'analysis/heads'), step);
     if (!heads.length) {
       say('gather and aggregate heads');
       await analyzeRun(run, { only: ['heads'], checkpoints: [step], heads: opts.heads, batchSize: opts.batchSize, signal: opts.signal });
-      heads = (await rows(run, 'analysis/heads')).filter((r) => Number(r.step) === step);
+      heads = headClasses(await rows(run, 'analysis/heads'), step);
     }
-    const gather = heads.filter((h) => h.gather).map((h) => ({ layer: Number(h.layer), head: Number(h.head) }));
-    const aggregate = heads.filter((h) => h.aggregate).map((h) => ({ layer: Number(h.layer), head: Number(h.head) }));
     const model = await run.loadModel(step);
     try {
       say('path patching');
@@ -160,40 +162,27 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
           dlaByCondition(dla, dlaSeqs).map((r) => ({ step, ...r })),
         );
       }
-      let ga: Pick<CircuitsSummary, 'ga_paths' | 'ga_effect' | 'ga_control' | 'ga_p_t' | 'ga_p_wilcoxon' | 'ga_dz'> = {
-        ga_paths: 0,
-        ga_effect: NaN,
-        ga_control: NaN,
-        ga_p_t: NaN,
-        ga_p_wilcoxon: NaN,
-        ga_dz: NaN,
-      };
-      const recv = aggregate.filter((a) => gather.some((g) => g.layer < a.layer));
-      const send = gather.filter((g) => recv.some((a) => g.layer < a.layer));
-      if (send.length && recv.length && model.hookPoints().includes(`blocks.${recv[0].layer}.attn.hook_v`)) {
-        say('gather -> aggregate path test');
-        const t = await pathTest(
-          model,
-          pairs,
-          send.map((g) => `L${g.layer}H${g.head}`),
-          recv,
-          po,
-        );
-        ga = {
-          ga_paths: t.tested.length,
-          ga_effect: mean(t.effect),
-          ga_control: mean(t.control),
-          ga_p_t: t.test.pT,
-          ga_p_wilcoxon: t.test.pWilcoxon,
-          ga_dz: t.test.cohenDz,
-        };
-      }
+      // the paths analysis' test on these pairs: every path it needs between heads is in `paths`;
+      // the embedding (a sender of the test only) is patched into the receivers the plan names
+      const { planned, notes } = planForModel(model, heads);
+      const need = plannedPaths(heads, planned);
+      if (planned.length) say(`path test (${planned.length} paths)`);
+      const embed = need.senders.includes('embed') ? await pathPatching(model, pairs, { ...po, senders: ['embed'], receivers: need.receivers }) : [];
+      const found = planned.map((p) => pathTestRow([...paths, ...embed], p));
+      await upsert(
+        run,
+        'analysis/circuit_path_test',
+        step,
+        [...notes, ...found].map((r) => pathTestTableRow(step, r)),
+      );
+      const done = found.filter((r) => Number.isFinite(Number(r.effect)));
+      const ga = done.filter((r) => r.path === 'gather->aggregate');
       const name = (x: { layer: number; head: number }) => `L${x.layer}H${x.head}`;
       const summary: CircuitsSummary = {
         step,
         pairs: pairs.length,
-        gather: gather.map(name).join(' '),
-        aggregate: aggregate.map(name).join(' '),
+        gather: heads.filter((h) => h.gather).map(name).join(' '),
+        aggregate: heads.filter((h) => h.aggregate).map(name).join(' '),
         atp_r:
           headRows.length >= 3
             ? pearson(
@@ -208,7 +197,11 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
                 paths.map((p) => p.effect),
               )
             : NaN,
-        ...ga,
+        ga_paths: ga.length,
+        ga_significant: ga.filter(significantPath).length,
+        ga_effect: ga.length ? Math.max(...ga.map((r) => Number(r.effect))) : NaN,
+        tests: done.length,
+        significant: done.filter(significantPath).length,
         seconds: (Date.now() - t0) / 1000,
       };
       await upsert(run, 'analysis/circuit_summary', step, [summary as unknown as Record<string, unknown>]);

@@ -20,7 +20,10 @@ test('circuits: help, a tiny run end to end, reuse, errors', async () => {
   const a = await runCli(['circuits', out, '--checkpoints', String(last), '--pairs', '6', '--quiet']);
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stdout, /r\(AtP, exact\) heads/);
-  for (const t of ['circuit_summary', 'circuit_paths', 'circuit_heads', 'circuit_dla']) assert.ok(fs.existsSync(path.join(out, 'analysis', `${t}.arrow`)), t);
+  assert.match(a.stdout, /gather->aggregate paths \(significant\)/);
+  // the paths analysis' rows on these pairs (a 2-step model has no aggregate head: its note)
+  assert.match(a.stdout, /path test \(path patching match -> mismatch[^\n]*\n[^]*no aggregate head at this checkpoint/);
+  for (const t of ['circuit_summary', 'circuit_paths', 'circuit_heads', 'circuit_dla', 'circuit_path_test']) assert.ok(fs.existsSync(path.join(out, 'analysis', `${t}.arrow`)), t);
   const again = await runCli(['circuits', out, '--checkpoints', String(last), '--quiet']);
   assert.equal(again.code, 0);
   assert.equal(again.stdout, a.stdout, 'a stored step is reused as it is');

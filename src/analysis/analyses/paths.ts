@@ -59,20 +59,22 @@ export const PATH_TEST_COLUMNS = [
 type Head = { layer: number; head: number };
 const hname = (h: Head) => `L${h.layer}H${h.head}`;
 
+/** The head classes of one step from the rows of `analysis/heads`. */
+export function headClasses(rows: readonly Row[], step: number): HeadClass[] {
+  return rows
+    .filter((r) => Number(r.step) === step)
+    .map((r) => ({
+      layer: Number(r.layer),
+      head: Number(r.head),
+      aggregateShare: Number(r.aggregate_share),
+      gatherShare: Number(r.gather_share),
+      aggregate: Boolean(r.aggregate),
+      gather: Boolean(r.gather),
+    }));
+}
+
 async function headsOf(ctx: StepContext): Promise<HeadClass[]> {
-  return (
-    ctx.shared<HeadClass[]>('heads') ??
-    (await ctx.readRows('analysis/heads'))
-      .filter((r) => Number(r.step) === ctx.step)
-      .map((r) => ({
-        layer: Number(r.layer),
-        head: Number(r.head),
-        aggregateShare: Number(r.aggregate_share),
-        gatherShare: Number(r.gather_share),
-        aggregate: Boolean(r.aggregate),
-        gather: Boolean(r.gather),
-      }))
-  );
+  return ctx.shared<HeadClass[]>('heads') ?? headClasses(await ctx.readRows('analysis/heads'), ctx.step);
 }
 
 /**
@@ -216,7 +218,32 @@ export function pathTestRow(all: readonly PathResult[], p: Planned): Row {
   };
 }
 
-/** Path patching of every head (and the embedding where it is a sender) into every planned receiver and control receiver, then one row per planned test. */
+/**
+ * The plan of one checkpoint for a model: `planPathTests` over the model's hook points, or one note
+ * where it has no attention heads with q/k/v hook points.
+ */
+export function planForModel(model: LanguageModel, heads: readonly HeadClass[]): { planned: Planned[]; notes: Row[] } {
+  const pts = new Set(model.hookPoints());
+  const has = {
+    layers: model.anatomy.layers.length,
+    embed: pts.has('hook_embed'),
+    qkv: (l: number) => ['q', 'k', 'v'].every((x) => pts.has(`blocks.${l}.attn.hook_${x}`)),
+    mlp: (l: number) => pts.has(`blocks.${l}.ln2.hook_normalized`),
+  };
+  if (!model.anatomy.layers.some((l) => l.heads) || !model.anatomy.layers.some((_, l) => has.qkv(l)))
+    return { planned: [], notes: [{ path: 'gather->aggregate', note: 'the model has no attention heads with q/k/v hook points' }] };
+  return planPathTests(heads, has);
+}
+
+/** What the planned tests need from path patching: every head (and the embedding where it is a sender) into every planned receiver and control receiver. */
+export function plannedPaths(heads: readonly HeadClass[], planned: readonly Planned[]): { senders: string[]; receivers: Receiver[] } {
+  const recv = new Map<string, Receiver>();
+  for (const p of planned) for (const r of [p.receiver, ...(p.receivers ?? [])]) recv.set(receiverName(r), r);
+  const senders = [...heads.map(hname), ...(planned.some((p) => p.sender === 'embed') ? ['embed'] : [])];
+  return { senders, receivers: [...recv.values()] };
+}
+
+/** Path patching of `plannedPaths`, then one row per planned test. */
 export async function runPlanned(
   model: LanguageModel,
   pairs: readonly PatchPair[],
@@ -224,14 +251,17 @@ export async function runPlanned(
   planned: readonly Planned[],
   opts: PairOptions = {},
 ): Promise<Row[]> {
-  const recv = new Map<string, Receiver>();
-  for (const p of planned) for (const r of [p.receiver, ...(p.receivers ?? [])]) recv.set(receiverName(r), r);
-  const senders = [...heads.map(hname), ...(planned.some((p) => p.sender === 'embed') ? ['embed'] : [])];
-  const all = await pathPatching(model, pairs, { ...opts, senders, receivers: [...recv.values()] });
+  const all = await pathPatching(model, pairs, { ...opts, ...plannedPaths(heads, planned) });
   return planned.map((p) => pathTestRow(all, p));
 }
 
 const EMPTY: Row = Object.fromEntries(PATH_TEST_COLUMNS.map((c) => [c, c === 'note' || c === 'rule' || c === 'input' ? '' : NaN]));
+
+/** A row of the path_test table at `step`: a planned test's row or a note, with every column of PATH_TEST_COLUMNS. */
+export const pathTestTableRow = (step: number, r: Row): Row => ({ ...EMPTY, step, ...r });
+
+/** The verdict's rule for a tested path: p_t < 0.001 and an effect above its control paths'. */
+export const significantPath = (r: Row): boolean => Number(r.p_t) < 0.001 && Number(r.effect) > Number(r.control);
 
 const fp = (p: unknown) => {
   const x = Number(p);
@@ -285,7 +315,7 @@ export function pathReportRows(runs: readonly ReportRun[]): Row[] {
 export function pathVerdict(runs: readonly ReportRun[]): string[] {
   const rows: Row[] = runs.flatMap((r) => (r.tables.path_test ?? []).map((x) => ({ ...x, run: `${r.label}/${r.seed}` })));
   if (!rows.length) return [];
-  const sig = (r: Row) => Number(r.p_t) < 0.001 && Number(r.effect) > Number(r.control);
+  const sig = significantPath;
   const key = (r: Row) => `${r.run}@${r.step}`;
   const ckpts = new Set(rows.map(key));
   const noAgg = new Set(rows.filter((r) => r.note === 'no aggregate head at this checkpoint').map(key));
@@ -325,6 +355,29 @@ export function pathVerdict(runs: readonly ReportRun[]): string[] {
   ];
 }
 
+/** The CLI summary of path_test rows (of the aggregate -> MLP paths only those into the head's own layer's MLP): a title and a text table; none without rows. */
+export function pathTestText(all: readonly Row[]): string[] {
+  const rows = all.filter((r) => r.path !== 'aggregate->mlp' || r.receiver === `L${String(r.sender).match(/^L(\d+)/)?.[1]}.mlp`);
+  if (!rows.length) return [];
+  return [
+    'path test (path patching match -> mismatch; nats recovered; controls: every other head into the same receiver)',
+    textTable(
+      rows.map((r) => ({ ...r, p_t: fp(r.p_t) })),
+      [
+        ['step', 'step'],
+        ['path', 'path'],
+        ['sender', 'sender'],
+        ['receiver', 'receiver'],
+        ['effect', 'effect'],
+        ['control', 'control'],
+        ['rank', 'rank'],
+        ['p_t', 'p (t)'],
+        ['note', 'note'],
+      ],
+    ),
+  ];
+}
+
 export const paths = defineAnalysis({
   name: 'paths',
   depends: ['heads'],
@@ -334,57 +387,25 @@ export const paths = defineAnalysis({
   async compute(ctx) {
     const heads = await headsOf(ctx);
     const m = await ctx.model();
-    const pts = new Set(m.hookPoints());
-    const has = {
-      layers: m.anatomy.layers.length,
-      embed: pts.has('hook_embed'),
-      qkv: (l: number) => ['q', 'k', 'v'].every((x) => pts.has(`blocks.${l}.attn.hook_${x}`)),
-      mlp: (l: number) => pts.has(`blocks.${l}.ln2.hook_normalized`),
-    };
     const step = ctx.step;
-    const rows: Row[] = [];
-    if (!m.anatomy.layers.some((l) => l.heads) || !m.anatomy.layers.some((_, l) => has.qkv(l))) {
-      rows.push({ ...EMPTY, step, path: 'gather->aggregate', note: 'the model has no attention heads with q/k/v hook points' });
-    } else {
-      const { planned, notes } = planPathTests(heads, has);
-      for (const n of notes) rows.push({ ...EMPTY, step, ...n });
-      if (planned.length) {
-        ctx.say(`path test (${planned.length} paths)`);
-        ctx.tick('other');
-        const found = await runPlanned(m, matchPairs(ctx), heads, planned, {
-          batchSize: ctx.bs,
-          padId: ctx.padId,
-          signal: ctx.opts.signal,
-        });
-        ctx.tick('paths');
-        for (const r of found) rows.push({ ...EMPTY, step, ...r });
-      }
+    const { planned, notes } = planForModel(m, heads);
+    const rows: Row[] = notes.map((n) => pathTestTableRow(step, n));
+    if (planned.length) {
+      ctx.say(`path test (${planned.length} paths)`);
+      ctx.tick('other');
+      const found = await runPlanned(m, matchPairs(ctx), heads, planned, {
+        batchSize: ctx.bs,
+        padId: ctx.padId,
+        signal: ctx.opts.signal,
+      });
+      ctx.tick('paths');
+      for (const r of found) rows.push(pathTestTableRow(step, r));
     }
     await ctx.upsert('analysis/path_test', rows);
     ctx.note('paths');
   },
   async report(read) {
-    const rows = (await read('analysis/path_test')).filter(
-      (r) => r.path !== 'aggregate->mlp' || r.receiver === `L${String(r.sender).match(/^L(\d+)/)?.[1]}.mlp`,
-    );
-    if (!rows.length) return [];
-    return [
-      'path test (path patching match -> mismatch; nats recovered; controls: every other head into the same receiver)',
-      textTable(
-        rows.map((r) => ({ ...r, p_t: fp(r.p_t) })),
-        [
-          ['step', 'step'],
-          ['path', 'path'],
-          ['sender', 'sender'],
-          ['receiver', 'receiver'],
-          ['effect', 'effect'],
-          ['control', 'control'],
-          ['rank', 'rank'],
-          ['p_t', 'p (t)'],
-          ['note', 'note'],
-        ],
-      ),
-    ];
+    return pathTestText(await read('analysis/path_test'));
   },
   reproduce: {
     title: 'Circuits: the gather -> aggregate path test (Transformer)',

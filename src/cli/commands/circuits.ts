@@ -1,20 +1,22 @@
 /**
  * `groundlab circuits <run>`: circuit tracing per checkpoint (path patching with edge attribution,
- * attribution patching against exact patching per head, direct logit attribution, the gather ->
- * aggregate path test), as tables analysis/circuit_* in the run; a step already there is reused.
+ * attribution patching against exact patching per head, direct logit attribution, the `paths`
+ * analysis' gather -> aggregate path test on the same prompt pairs), as tables analysis/circuit_*
+ * in the run; a step already there is reused.
  */
 import { defineCommand, type Command } from '../args';
 import { initEngine } from '../../engine';
 import { openRun, sigintAbort, terminalProgress } from '../../train';
 import { circuitsRun } from '../../analysis/circuits';
 import { textTable } from '../../analysis/report';
+import { pathTestText } from '../../analysis/analyses/paths';
 import { parseSteps } from './analyze';
 
 export const command: Command = defineCommand(
   {
     name: 'circuits',
     summary:
-      'Circuit tracing of a run per checkpoint: path patching, attribution patching vs exact, direct logit attribution, the gather -> aggregate path test (tables in <run>/analysis/circuit_*).',
+      'Circuit tracing of a run per checkpoint: path patching, attribution patching vs exact, direct logit attribution, the gather -> aggregate path test of `analyze --only paths` on the same prompt pairs (tables in <run>/analysis/circuit_*).',
     positionals: [{ name: 'run', help: 'run directory' }],
     options: {
       checkpoints: { type: 'list', help: 'checkpoint steps, e.g. 300,1500 (default: all)' },
@@ -48,14 +50,17 @@ export const command: Command = defineCommand(
         ['gather', 'gather'],
         ['atp_r', 'r(AtP, exact) heads'],
         ['eap_r', 'r(EAP, exact) paths'],
-        ['ga_paths', 'gather->aggregate paths'],
-        ['ga_effect', 'effect'],
-        ['ga_control', 'control'],
-        ['ga_p_t', 'p (t)'],
-        ['ga_p_wilcoxon', 'p (Wilcoxon)'],
+        ['ga', 'gather->aggregate paths (significant)'],
+        ['all', 'path tests (significant)'],
       ];
+      const shown = rows.map((r) => ({ ...r, ga: `${r.ga_paths} (${r.ga_significant})`, all: `${r.tests} (${r.significant})` }));
+      const steps = new Set(rows.map((r) => r.step));
+      const tests = ((await run.readTable('analysis/circuit_path_test'))?.objects() ?? []) as Array<Record<string, unknown>>;
+      const text = pathTestText(tests.filter((r) => steps.has(Number(r.step))));
       process.stdout.write(
-        `circuit tracing (effects in nats of v<LAN> surprisal)\n${textTable(rows as unknown as Array<Record<string, unknown>>, cols)}\n\ntables in ${run.dir}/analysis/: circuit_summary, circuit_paths, circuit_heads, circuit_dla\n`,
+        `circuit tracing (effects in nats of v<LAN> surprisal)\n${textTable(shown, cols)}\n\n${
+          text.length ? `${text.join('\n')}\n\n` : ''
+        }tables in ${run.dir}/analysis/: circuit_summary, circuit_paths, circuit_heads, circuit_dla, circuit_path_test\n`,
       );
       return 0;
     } finally {
