@@ -22,7 +22,8 @@ import { attributionPatching } from './attribution';
 import { pathPatching } from './pathpatch';
 import { directLogitAttribution, dlaByCondition } from './dla';
 import { matchPairs } from './analyses/patching';
-import { headClasses, pathTestRow, pathTestTableRow, planForModel, plannedPaths, significantPath } from './analyses/paths';
+import { headClasses } from './analyses/heads';
+import { pathTestRow, pathTestTableRow, planForModel, plannedPaths, significantPath } from './analyses/paths';
 
 export interface CircuitsOptions {
   checkpoints?: number[];

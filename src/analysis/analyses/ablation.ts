@@ -1,8 +1,8 @@
-import type { HeadClass } from '../../metrics/heads';
 import { mean } from '../../metrics/stats';
 import { ablationTest, type HeadRef } from '../ablation';
 import { textTable } from '../table';
 import { defineAnalysis, type ReportRun, type Row } from './context';
+import { headsOf } from './heads';
 import { surprisalOf } from './surprisal';
 
 export const ablation = defineAnalysis({
@@ -34,18 +34,7 @@ export const ablation = defineAnalysis({
   async compute(ctx) {
     const { step, opts } = ctx;
     const surprisal = await surprisalOf(ctx);
-    const heads =
-      ctx.shared<HeadClass[]>('heads') ??
-      (await ctx.readRows('analysis/heads'))
-        .filter((r) => Number(r.step) === step)
-        .map((r) => ({
-          layer: Number(r.layer),
-          head: Number(r.head),
-          aggregateShare: Number(r.aggregate_share),
-          gatherShare: Number(r.gather_share),
-          aggregate: Boolean(r.aggregate),
-          gather: Boolean(r.gather),
-        }));
+    const heads = await headsOf(ctx);
     const m = await ctx.model();
     ctx.tick('other');
     const rows: Row[] = [];

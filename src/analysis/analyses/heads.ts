@@ -1,7 +1,26 @@
 import { classifyHeads, headSummary, type HeadClass } from '../../metrics/heads';
 import { textTable } from '../table';
-import { defineAnalysis } from './context';
+import { defineAnalysis, type Row, type StepContext } from './context';
 import { saliencyOf } from './saliency';
+
+/** The head classes of one step from the rows of `analysis/heads`. */
+export function headClasses(rows: readonly Row[], step: number): HeadClass[] {
+  return rows
+    .filter((r) => Number(r.step) === step)
+    .map((r) => ({
+      layer: Number(r.layer),
+      head: Number(r.head),
+      aggregateShare: Number(r.aggregate_share),
+      gatherShare: Number(r.gather_share),
+      aggregate: Boolean(r.aggregate),
+      gather: Boolean(r.gather),
+    }));
+}
+
+/** The head classes of this checkpoint: computed in this pass, or read from `analysis/heads`. */
+export async function headsOf(ctx: StepContext): Promise<HeadClass[]> {
+  return ctx.shared<HeadClass[]>('heads') ?? headClasses(await ctx.readRows('analysis/heads'), ctx.step);
+}
 
 export const heads = defineAnalysis({
   name: 'heads',

@@ -33,7 +33,8 @@ import {
   type Receiver,
 } from '../pathpatch';
 import { textTable } from '../table';
-import { defineAnalysis, type ReportContext, type ReportRun, type Row, type StepContext } from './context';
+import { defineAnalysis, type ReportContext, type ReportRun, type Row } from './context';
+import { headsOf } from './heads';
 import { matchPairs } from './patching';
 
 export const PATH_TEST_COLUMNS = [
@@ -58,24 +59,6 @@ export const PATH_TEST_COLUMNS = [
 
 type Head = { layer: number; head: number };
 const hname = (h: Head) => `L${h.layer}H${h.head}`;
-
-/** The head classes of one step from the rows of `analysis/heads`. */
-export function headClasses(rows: readonly Row[], step: number): HeadClass[] {
-  return rows
-    .filter((r) => Number(r.step) === step)
-    .map((r) => ({
-      layer: Number(r.layer),
-      head: Number(r.head),
-      aggregateShare: Number(r.aggregate_share),
-      gatherShare: Number(r.gather_share),
-      aggregate: Boolean(r.aggregate),
-      gather: Boolean(r.gather),
-    }));
-}
-
-async function headsOf(ctx: StepContext): Promise<HeadClass[]> {
-  return ctx.shared<HeadClass[]>('heads') ?? headClasses(await ctx.readRows('analysis/heads'), ctx.step);
-}
 
 /**
  * One planned test: a sender (a head's name, or 'embed') and a receiver, the rule that chose the
