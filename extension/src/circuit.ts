@@ -35,6 +35,8 @@ export interface CircuitState {
   measure: CircuitMeasure;
   input: 'all' | CircuitPath['input'];
   threshold: number;
+  /** A node whose edges alone are shown (a click on it), or null for every edge. */
+  focus: string | null;
 }
 
 export class CircuitView {
@@ -74,7 +76,7 @@ export class CircuitView {
       },
     );
     this.layout = circuitLayout(p.nodes, p.layers, p.heads);
-    this.state = { measure: 'effect', input: 'all', threshold: p.threshold };
+    this.state = { measure: 'effect', input: 'all', threshold: p.threshold, focus: null };
     host.classList.add('gl-circuit');
     host.dataset.link = p.link;
     host.setAttribute('data-lm-suppress-shortcuts', 'true');
@@ -110,7 +112,11 @@ export class CircuitView {
     const graph = el('div', 'gl-circuit-graph');
     const tip = el('div', 'gl-tooltip');
     wrap.append(graph, tip);
-    const readout = el('div', 'gl-readout gl-circuit-readout', 'hover an edge or a node for its numbers');
+    const readout = el(
+      'div',
+      'gl-readout gl-circuit-readout',
+      'hover an edge or a node for its numbers; click a node to show its edges only',
+    );
     const legend = el('div', 'gl-caption gl-circuit-legend');
     const note = el('div', 'gl-note');
     host.append(titleBar(p.title, p.model), controls, caption, wrap, readout, legend, note);
@@ -147,6 +153,12 @@ export class CircuitView {
     return this.update();
   }
 
+  /** Shows only the edges into and out of `id` (null: every edge); a click on a node toggles it. */
+  setFocus(id: string | null): Promise<void> {
+    this.state.focus = id && this.layout.at.has(id) ? id : null;
+    return this.update();
+  }
+
   setThreshold(v: number): Promise<void> {
     this.state.threshold = Math.max(0, v);
     return this.update();
@@ -179,6 +191,7 @@ export class CircuitView {
       .filter(
         (e) => (this.state.input === 'all' || e.input === this.state.input) && Math.abs(e.value) >= this.state.threshold && e.value !== 0,
       )
+      .filter((e) => !this.state.focus || p.paths[e.index].sender === this.state.focus || p.paths[e.index].receiver === this.state.focus)
       .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
     this.host.dataset.hiddenByCap = String(Math.max(0, all.length - p.maxEdges));
     return all.slice(0, p.maxEdges).map(({ index, value }) => ({ index, value }));
@@ -307,7 +320,7 @@ export class CircuitView {
     const nodes = svg('g', { class: 'gl-nodes' });
     p.nodes.forEach((n: CircuitNode, k) => {
       const at = lay.at.get(n.id)!;
-      const g = svg('g', { class: 'gl-node', 'data-node': n.id, cursor: 'default' });
+      const g = svg('g', { class: 'gl-node', 'data-node': n.id });
       const ring = aggregate.has(n.id) ? RING.aggregate : gather.has(n.id) ? RING.gather : theme.border;
       const shape =
         n.kind === 'head'
@@ -325,7 +338,14 @@ export class CircuitView {
       });
       label.textContent = n.kind === 'head' ? `H${n.head}` : n.kind === 'mlp' ? `MLP${n.layer}` : n.id;
       g.append(shape, label);
+      if (n.id === s.focus) {
+        g.classList.add('gl-node-focus');
+        shape.setAttribute('stroke-dasharray', '3 2');
+        shape.setAttribute('stroke-width', '3');
+        shape.setAttribute('stroke', theme.accent);
+      }
       g.addEventListener('mousemove', (ev) => this.hoverNode(n.id, ev as MouseEvent));
+      g.addEventListener('click', () => void this.setFocus(s.focus === n.id ? null : n.id));
       nodes.append(g);
     });
     root.append(nodes);
@@ -335,6 +355,7 @@ export class CircuitView {
     this.ui.caption.textContent =
       `${MEASURE_LABELS[s.measure]} at step ${step}: ${shown.length} of ${p.paths.length} paths shown (|value| >= ${fmt(s.threshold)}` +
       (s.input === 'all' ? '' : `, into ${s.input}`) +
+      (s.focus ? `, into and out of ${s.focus} only: click it again for all` : '') +
       `)${hidden ? `; ${hidden} more above the threshold hidden (at most ${p.maxEdges} edges)` : ''}; widths share one scale over all checkpoints (largest ${fmt(max)})`;
     this.ui.legend.textContent =
       `edges: blue = toward the clean answer, orange = away; solid v / MLP / logits, dashed k, dotted q. ` +
@@ -349,6 +370,7 @@ export class CircuitView {
     this.host.dataset.edges = String(shown.length);
     this.host.dataset.threshold = String(s.threshold);
     this.host.dataset.measure = s.measure;
+    this.host.dataset.focus = s.focus ?? '';
   }
 
   private hoverEdge(j: number, ev: MouseEvent): void {

@@ -89,6 +89,17 @@ test('circuit: hovering an edge or a node shows its numbers; threshold, measure 
   assert.deepEqual(Array.from(h.querySelectorAll('path.gl-edge'), (e) => e.getAttribute('data-input')), ['k']);
   assert.equal(q(h, 'path.gl-edge').getAttribute('stroke-dasharray'), '5 2', 'key paths dashed');
   await v.setInput('all');
+  // a click on a node shows its edges only; a second click shows every edge again
+  await v.setThreshold(0);
+  q(h, '[data-node="L0H0"]').dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+  await v.update();
+  assert.equal(h.dataset.focus, 'L0H0');
+  assert.deepEqual(Array.from(h.querySelectorAll('path.gl-edge'), (e) => e.getAttribute('data-sender')), ['L0H0', 'L0H0']);
+  assert.match(text(h, '.gl-circuit-caption'), /into and out of L0H0 only/);
+  q(h, '[data-node="L0H0"]').dispatchEvent(new window.MouseEvent('click', { bubbles: true }));
+  await v.update();
+  assert.equal(h.dataset.focus, '');
+  assert.equal(h.dataset.edges, '5');
   // at most maxEdges edges: the strongest, the rest counted
   const capped = new CircuitView(host(), { ...circuitPayload(), maxEdges: 2, threshold: 0 }, { renderer: 'svg' });
   await capped.ready;

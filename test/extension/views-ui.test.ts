@@ -3,7 +3,7 @@
  * (never a downloaded browser), on tiny runs trained here: a 2-layer Transformer traced by
  * circuitsRun, a GRU counting run through dasRun, a scene binding Transformer. A notebook whose
  * saved outputs carry a timeline and the three views, all linked as "views", is opened; the test
- * hovers the strongest edge, moves the edge threshold with the keyboard, scrubs the timeline (every
+ * hovers the strongest edge, moves the edge threshold with the keyboard, focuses the logits node, scrubs the timeline (every
  * view moves to that checkpoint), shows every k of DAS and clicks one of its points (the timeline
  * follows), hovers a binding cell and enlarges a head, switches to the dark theme, and saves
  * screenshots and views.json under test-results/extension/.
@@ -116,7 +116,15 @@ test('circuit graph, DAS panel and binding grid in JupyterLab + Chromium: hover,
     await page.waitForFunction((n: number) => Number((document.querySelector('.gl-circuit') as HTMLElement).dataset.updates) > n, u);
     const most = Number((await ds('.gl-circuit')).edges);
     assert.ok(most > circ.edges, `threshold 0 shows more edges (${most}) than the default (${circ.edges})`);
-    facts.circuitEdges = { default: circ.edges, atMaxThreshold: fewest, atZero: most };
+    // a click on the logits node shows the direct paths only; a second click shows every edge again
+    const lp = await page.evaluate(() => (document.querySelector('.gl-circuit') as any).__groundlab.nodePoint('logits'));
+    await page.mouse.click(lp.x, lp.y);
+    await page.waitForFunction(() => (document.querySelector('.gl-circuit') as HTMLElement).dataset.focus === 'logits');
+    const direct = await page.$$eval('.gl-circuit path.gl-edge', (es: Element[]) => es.map((e) => e.getAttribute('data-receiver')));
+    assert.ok(direct.length >= 1 && direct.every((r: string | null) => r === 'logits'), JSON.stringify(direct));
+    await page.mouse.click(lp.x, lp.y);
+    await page.waitForFunction(() => (document.querySelector('.gl-circuit') as HTMLElement).dataset.focus === '');
+    facts.circuitEdges = { default: circ.edges, atMaxThreshold: fewest, atZero: most, intoLogits: direct.length };
     facts.circuitThresholdUpdateMs = Number((await ds('.gl-circuit')).lastUpdateMs);
 
     // the timeline's scrubber moves every view to that checkpoint
