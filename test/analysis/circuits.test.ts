@@ -57,7 +57,8 @@ const KEY = ['step', 'path', 'sender', 'receiver', 'input', 'rule', 'note'];
 
 /** circuit_path_test (circuitsRun, from its own path patching) against path_test (analyzeRun --only paths): the same rows and numbers. */
 async function sameAsPaths(run: AnalysisRun, step: number): Promise<Array<Record<string, unknown>>> {
-  await analyzeRun(run, { only: ['paths'], checkpoints: [step], batchSize: 32 });
+  // analyzeRun's batches (64) are not circuitsRun's (32)
+  await analyzeRun(run, { only: ['paths'], checkpoints: [step] });
   const read = async (name: string) => ((await run.readTable(name))!.objects() as Array<Record<string, unknown>>).filter((r) => Number(r.step) === step);
   const a = await read('analysis/circuit_path_test');
   const b = await read('analysis/path_test');
