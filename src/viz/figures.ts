@@ -156,20 +156,12 @@ export function dotChart(data: FigureData, o: DotChartOptions): Record<string, u
     width: o.width ?? 420,
     height: o.height ?? 220,
     data: { values: rows },
-    mark: { type: 'point', size: 70, strokeWidth: 2 },
+    mark: { type: 'point', size: 70, strokeWidth: 2, filled: true },
     encoding: {
-      x: { field: o.x, type: 'nominal', title: o.xTitle ?? o.x, sort: order, axis: { labelAngle: -35 } },
+      x: { field: o.x, type: 'nominal', title: o.xTitle ?? o.x, sort: order, axis: { labelAngle: -35, labelLimit: 320 } },
       ...(o.color ? { xOffset: { field: o.color }, color: { field: o.color, type: 'nominal', title: o.color } } : {}),
       y: { field: o.y, type: 'quantitative', title: o.yTitle ?? o.y },
-      ...(o.hollow
-        ? {
-            fill: {
-              condition: { test: `datum['${o.hollow}']`, value: 'transparent' },
-              ...(o.color ? { field: o.color } : { value: '#4c78a8' }),
-              legend: null,
-            },
-          }
-        : {}),
+      ...(o.hollow ? { fillOpacity: { condition: { test: `datum['${o.hollow}']`, value: 0 }, value: 1 } } : {}),
       tooltip: [o.x, o.y, ...(o.color ? [o.color] : []), ...(o.hollow ? [o.hollow] : [])].map((f) => ({ field: f })),
     },
   };
