@@ -179,12 +179,15 @@ export interface GroundingDasSummaryRow {
 
 /** Share of the ceiling (source_accuracy) a subspace must reach to count as holding the referent. */
 export const GROUNDING_DAS_SHARE = 0.9;
+/** The ceiling itself must be at least this: the model names the referent of most sources. */
+export const GROUNDING_DAS_MIN_CEILING = 0.5;
 
 /**
  * The table and the verdict of grounding DAS over runs: per seed, checkpoint and layer the IIA of
  * DAS for each k, of the identity and random rotations at the largest k, and of the full swap; the
  * verdict names, per seed, the first checkpoint at which some layer's DAS subspace of k <= 8 reaches
- * GROUNDING_DAS_SHARE of the ceiling, and the smallest such k at the last checkpoint.
+ * GROUNDING_DAS_SHARE of the ceiling while the ceiling is at least GROUNDING_DAS_MIN_CEILING, and
+ * the smallest such k at the last checkpoint.
  */
 export function groundingDasSummary(
   runs: ReadonlyArray<{ seed: number; rows: readonly GroundingDasRow[]; gain?: (step: number) => number | undefined }>,
@@ -210,7 +213,7 @@ export function groundingDasSummary(
         row.random = get('random', kMax);
         row.full = get('full');
         out.push(row);
-        const ok = dims.filter((k) => k <= 8 && Number(row[`das_k${k}`]) >= GROUNDING_DAS_SHARE * ceiling && ceiling > 0);
+        const ok = dims.filter((k) => k <= 8 && Number(row[`das_k${k}`]) >= GROUNDING_DAS_SHARE * ceiling && ceiling >= GROUNDING_DAS_MIN_CEILING);
         if (ok.length) {
           held = true;
           if (step === steps.at(-1)) smallestLast = Math.min(smallestLast ?? Infinity, ok[0]);
@@ -220,7 +223,7 @@ export function groundingDasSummary(
     }
     verdicts.push(
       first === undefined
-        ? `seed ${run.seed}: at no checkpoint examined (${steps.join(', ')}) does a subspace of k <= 8 reach ${GROUNDING_DAS_SHARE} of the ceiling`
+        ? `seed ${run.seed}: at no checkpoint examined (${steps.join(', ')}) does a subspace of k <= 8 reach ${GROUNDING_DAS_SHARE} of a ceiling >= ${GROUNDING_DAS_MIN_CEILING}`
         : `seed ${run.seed}: from checkpoint ${first} on (examined: ${steps.join(', ')}); at the last, k = ${smallestLast ?? 'none'} suffices`,
     );
   }

@@ -14,7 +14,7 @@ import { ablationTable } from '../analysis/analyses/ablation';
 import { EMERGENCE_THRESHOLD, emergenceRows, emergenceTable } from './emergence';
 import { bindingReportSection } from './binding';
 import { openRun } from '../train/run';
-import { GROUNDING_DAS_SHARE, groundingDasSummary, type GroundingDasRow } from '../causal/grounding';
+import { GROUNDING_DAS_MIN_CEILING, GROUNDING_DAS_SHARE, groundingDasSummary, type GroundingDasRow } from '../causal/grounding';
 
 export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'not measured';
 
@@ -411,7 +411,7 @@ async function groundingDasSection(runs: RunTables[]): Promise<{ rows: Row[]; co
   if (!found.length) return undefined;
   const s = groundingDasSummary(found.sort((a, b) => a.seed - b.seed));
   const n = found[0].rows[0]?.pairs;
-  const intro = `Causal model: one variable, the referent (the noun of the context's ENV token); the output at the pre-LAN position is its LAN token. Base and source are match contexts of the same evaluation frame differing only in the ENV noun; DAS learns a k-dimensional subspace of each layer's residual stream (after the block) at the pre-LAN position on pairs of half the frames and is scored on ${n} pairs of the other half: IIA = share of pairs whose argmax there is the source's LAN token. The ceiling is the share of those sources the model itself names right. Baselines: the first k neurons (identity), a random rotation, the full-vector swap. Verdict (a subspace holds the referent when its IIA reaches ${GROUNDING_DAS_SHARE} of the ceiling): ${s.verdict}. Reported, not judged: the paper has no such claim.`;
+  const intro = `Causal model: one variable, the referent (the noun of the context's ENV token); the output at the pre-LAN position is its LAN token. Base and source are match contexts of the same evaluation frame differing only in the ENV noun; DAS learns a k-dimensional subspace of each layer's residual stream (after the block) at the pre-LAN position on pairs of half the frames and is scored on ${n} pairs of the other half: IIA = share of pairs whose argmax there is the source's LAN token. The ceiling is the share of those sources the model itself names right. Baselines: the first k neurons (identity), a random rotation, the full-vector swap. Verdict (a subspace holds the referent when its IIA reaches ${GROUNDING_DAS_SHARE} of the ceiling and the model itself names at least ${GROUNDING_DAS_MIN_CEILING} of the sources): ${s.verdict}. Reported, not judged: the paper has no such claim.`;
   return { rows: s.rows, cols: s.cols, intro };
 }
 

@@ -84,6 +84,9 @@ test('grounding DAS summary: per seed the first checkpoint where a subspace of k
     row(900, 0, 1, 'das', 0.7), row(900, 0, 8, 'das', 0.79), row(900, 0, 128, 'full', 0.8),
   ];
   const s = groundingDasSummary([{ seed: 0, rows, gain: (step) => step / 100 }, { seed: 1, rows: rows.filter((r) => r.step === 100) }]);
+  // A subspace at 0.9 of a ceiling the model itself does not reach (< 0.5) does not count.
+  const low = rows.map((r) => ({ ...r, source_accuracy: 0.3, iia: Math.min(r.iia, 0.3) }));
+  assert.match(groundingDasSummary([{ seed: 2, rows: low }]).verdict, /seed 2: at no checkpoint/);
   assert.equal(s.rows.length, 5);
   assert.deepEqual(s.rows.map((r) => [r.seed, r.step, r.layer, r.das_k1, r.das_k8]), [[0, 100, 0, 0.1, 0.5], [0, 300, 0, 0.2, 0.75], [0, 300, 1, 0.4, 0.6], [0, 900, 0, 0.7, 0.79], [1, 100, 0, 0.1, 0.5]]);
   assert.equal(s.rows[0].gain, 1);
