@@ -1,7 +1,8 @@
 /**
- * groundlab-widgets: a JupyterLab 4 MIME renderer extension for groundlab's
- * application/vnd.groundlab.inspector+json and application/vnd.groundlab.timeline+json outputs, and
- * for Vega-Lite 5 figures in the colours of the current theme.
+ * groundlab-widgets: a JupyterLab 4 MIME renderer extension for groundlab's outputs
+ * (application/vnd.groundlab.{inspector,timeline,circuit,das,bindinggrid}+json: the inspector, the
+ * checkpoint timeline, the circuit graph, the DAS panel and the binding grid), and for Vega-Lite 5
+ * figures in the colours of the current theme.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine } from '../../src/engine';
 import { circuitsRun } from '../../src/analysis/circuits';
-import { CIRCUIT_MIME, circuitGraph, circuitGraphData, circuitGraphPayload, type CircuitGraphData } from '../../src/viz/circuit';
+import { CIRCUIT_MIME, circuitGraph, circuitGraphBundle, circuitGraphData, circuitGraphPayload, type CircuitGraphData } from '../../src/viz/circuit';
 import { isGroundlabError } from '../../src/errors';
 import { validate, unsupportedKeywords } from '../../extension/src/schema';
 import { CIRCUIT_SCHEMA } from '../../extension/src/contract.generated';
@@ -141,4 +141,34 @@ test('the SVG fallbacks of the circuit graph, DAS panel and binding grid escape 
     assert.doesNotMatch(svg, /<script/);
     assert.match(svg, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   }
+});
+
+test('a 12-layer x 12-head circuit graph over 8 checkpoints stays within a few MB (the path budget bounds it)', () => {
+  const L = 12, H = 12;
+  const senders: string[] = [];
+  for (let l = 0; l < L; l++) {
+    for (let h = 0; h < H; h++) senders.push(`L${l}H${h}`);
+    senders.push(`L${l}.mlp`);
+  }
+  const layerOf = (id: string) => Number(/^L(\d+)/.exec(id)![1]);
+  const paths: CircuitGraphData['paths'] = [];
+  for (const s of senders) {
+    const l = layerOf(s);
+    const mlp = s.endsWith('.mlp');
+    for (let r = l + 1; r < L; r++) for (let h = 0; h < H; h++) for (const input of ['q', 'k', 'v'] as const) paths.push({ sender: s, receiver: `L${r}H${h}`, input });
+    for (let r = mlp ? l + 1 : l; r < L; r++) paths.push({ sender: s, receiver: `L${r}.mlp`, input: 'mlp' });
+    paths.push({ sender: s, receiver: 'logits', input: 'logits' });
+  }
+  const steps = [250, 500, 1000, 2000, 4000, 6000, 8000, 10000];
+  const effect = steps.map((_, c) => paths.map((_, j) => Math.sin(j * 12.9898 + c) * Math.exp(-(j % 97) / 9)));
+  const t0 = Date.now();
+  const b = circuitGraphBundle({ layers: L, heads: H, steps, paths, effect, recovery: effect, attribution: effect });
+  const ms = Date.now() - t0;
+  const p = b[CIRCUIT_MIME] as ReturnType<typeof circuitGraphPayload>;
+  assert.ok(paths.length > 20000, `${paths.length} paths traced`);
+  assert.equal(p.carried.paths, 4000);
+  assert.equal(p.carried.omittedPaths, paths.length - 4000);
+  const bytes = JSON.stringify(b).length;
+  assert.ok(bytes < 3e6, `${bytes} bytes`);
+  console.log(`12 x 12 circuit graph: ${paths.length} paths, 4000 carried, ${(bytes / 1e6).toFixed(2)} MB, built in ${ms} ms`);
 });
