@@ -168,7 +168,9 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
       const { planned, notes } = planForModel(model, heads);
       const need = plannedPaths(heads, planned);
       if (planned.length) say(`path test (${planned.length} paths)`);
-      const embed = need.senders.includes('embed') ? await pathPatching(model, pairs, { ...po, senders: ['embed'], receivers: need.receivers }) : [];
+      const embed = need.senders.includes('embed')
+        ? await pathPatching(model, pairs, { ...po, senders: ['embed'], receivers: need.receivers })
+        : [];
       const found = planned.map((p) => pathTestRow([...paths, ...embed], p));
       await upsert(
         run,
@@ -182,8 +184,14 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
       const summary: CircuitsSummary = {
         step,
         pairs: pairs.length,
-        gather: heads.filter((h) => h.gather).map(name).join(' '),
-        aggregate: heads.filter((h) => h.aggregate).map(name).join(' '),
+        gather: heads
+          .filter((h) => h.gather)
+          .map(name)
+          .join(' '),
+        aggregate: heads
+          .filter((h) => h.aggregate)
+          .map(name)
+          .join(' '),
         atp_r:
           headRows.length >= 3
             ? pearson(

@@ -322,8 +322,7 @@ function generateEpisode(id: string, rng: Rng, k: SyntheticKnobs, sampler: NounS
     const noun = sampler.sample(rng, used);
     used.add(noun);
     // Without a naming spread the old single draw is kept, so existing corpora stay byte-identical.
-    const named =
-      k.namingSpread > 0 ? rng.next() < Math.min(1, (1 - k.pUnnamed) * sampler.naming.get(noun)!) : !(rng.next() < k.pUnnamed);
+    const named = k.namingSpread > 0 ? rng.next() < Math.min(1, (1 - k.pUnnamed) * sampler.naming.get(noun)!) : !(rng.next() < k.pUnnamed);
     const annotated = !named || !(rng.next() < k.pNoEnv); // an object neither annotated nor named would be invisible
     const first = cursor + (named ? rng.int(k.maxDistance + 1) : 0);
     if (annotated) {

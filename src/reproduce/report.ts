@@ -692,7 +692,15 @@ export async function writeReport(
     fs.readFileSync(path.join(tabDir, 'architectures.md'), 'utf8'),
     ...emergence,
     ...binding,
-    ...(gd ? ['## Grounding: is the ENV referent held in a low-dimensional subspace? (DAS)', '', gd.intro, '', fs.readFileSync(path.join(tabDir, 'das-grounding.md'), 'utf8')] : []),
+    ...(gd
+      ? [
+          '## Grounding: is the ENV referent held in a low-dimensional subspace? (DAS)',
+          '',
+          gd.intro,
+          '',
+          fs.readFileSync(path.join(tabDir, 'das-grounding.md'), 'utf8'),
+        ]
+      : []),
     '## Figures',
     '',
     ...figures.map((f) => `![${f}](figures/${f}.svg)`),

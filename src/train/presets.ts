@@ -96,7 +96,11 @@ export const TRAIN_PRESETS: Record<PresetName, TrainPreset> = {
 export function trainPreset(name: string): TrainPreset {
   const p = TRAIN_PRESETS[name as PresetName];
   if (!p) throw new GroundlabError('BAD_ARGUMENT', `unknown preset "${name}"`, { hint: `use one of: ${PRESET_NAMES.join(', ')}` });
-  return { ...p, ...(p.corpusKnobs ? { corpusKnobs: { ...p.corpusKnobs } } : {}), train: { ...p.train, checkpoints: { ...p.train.checkpoints } } };
+  return {
+    ...p,
+    ...(p.corpusKnobs ? { corpusKnobs: { ...p.corpusKnobs } } : {}),
+    train: { ...p.train, checkpoints: { ...p.train.checkpoints } },
+  };
 }
 
 /** The most steps a run may have: its loss trace (one row per step) is kept in memory and rewritten at each checkpoint. */
