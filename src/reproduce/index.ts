@@ -3,4 +3,5 @@ export * from './plan';
 export * from './collect';
 export * from './report';
 export * from './run';
+export * from './emergence';
 export * from './binding';
