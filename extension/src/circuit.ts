@@ -223,7 +223,9 @@ export class CircuitView {
     const parts = [
       p.dla ? `direct logit attribution (match - mismatch) ${fmt(dla)}` : '',
       role,
-      id === 'embed' ? 'path patching has no embedding sender' : `edges shown: ${into} in, ${out.length} out${best}`,
+      id === 'embed' && !p.paths.some((x) => x.sender === 'embed')
+        ? 'no path from the embedding is carried (circuitsRun traces heads and MLPs)'
+        : `edges shown: ${into} in, ${out.length} out${best}`,
     ].filter(Boolean);
     return `${id} at step ${p.steps[c]}: ${parts.join('; ')}`;
   }
@@ -363,7 +365,9 @@ export class CircuitView {
     this.ui.note.textContent =
       `${p.paths.length} paths carried at ${p.steps.length} checkpoints` +
       (p.carried.omittedPaths ? `; ${p.carried.omittedPaths} weaker paths were left out by the producer` : '') +
-      '. Path patching has no embedding sender: the embeddings node has no edges.';
+      (p.paths.some((x) => x.sender === 'embed')
+        ? '.'
+        : '. No path from the embedding is carried: its node has no edges, only its DLA colour.');
     if (this.hover.edge != null) this.ui.readout.textContent = this.edgeText(this.hover.edge);
     else if (this.hover.node) this.ui.readout.textContent = this.nodeText(this.hover.node);
     this.host.dataset.step = String(step);

@@ -47,7 +47,7 @@ test('circuit: nodes laid out by layer, edges above the threshold with width by 
   assert.equal(top.getAttribute('stroke'), '#1c7ed6');
   assert.equal(Number(top.getAttribute('stroke-width')), 6.6, 'the largest |effect| over all checkpoints has the widest edge');
   assert.match(text(h, '.gl-circuit-caption'), /^path-patching effect \(nats\) at step 200: 3 of 5 paths shown \(\|value\| >= 0.1\)/);
-  assert.match(text(h, '.gl-note'), /5 paths carried at 2 checkpoints; 7 weaker paths were left out by the producer\. Path patching has no embedding sender/);
+  assert.match(text(h, '.gl-note'), /5 paths carried at 2 checkpoints; 7 weaker paths were left out by the producer\. No path from the embedding is carried/);
   // layout: embeddings left, logits right, heads of layer 1 right of layer 0's MLP
   const lay = circuitLayout(v.payload.nodes, 2, 2);
   const X = (id: string) => lay.at.get(id)!.x;
@@ -68,7 +68,7 @@ test('circuit: hovering an edge or a node shows its numbers; threshold, measure 
   move(q(h, '[data-node="L1H1"]'));
   assert.equal(text(h, '.gl-circuit-readout'), 'L1H1 at step 200: direct logit attribution (match - mismatch) 3; aggregate head; edges shown: 1 in, 1 out; strongest out: -> logits 2');
   move(q(h, '[data-node="embed"]'));
-  assert.match(text(h, '.gl-circuit-readout'), /^embed at step 200: direct logit attribution \(match - mismatch\) 0.2; path patching has no embedding sender$/);
+  assert.match(text(h, '.gl-circuit-readout'), /^embed at step 200: direct logit attribution \(match - mismatch\) 0.2; no path from the embedding is carried \(circuitsRun traces heads and MLPs\)$/);
   // the threshold slider (0..200 over [0, largest |effect|]): 0 shows every path, the top hides all but L1H1 -> logits
   const thr = q(h, '.gl-threshold') as HTMLInputElement;
   thr.value = '0';
@@ -106,6 +106,21 @@ test('circuit: hovering an edge or a node shows its numbers; threshold, measure 
   assert.equal(capped.host.dataset.edges, '2');
   assert.match(text(capped.host, '.gl-circuit-caption'), /3 more above the threshold hidden \(at most 2 edges\)/);
   capped.dispose();
+  v.dispose();
+});
+
+test('circuit: a path from the embedding (sender embed) is drawn from the embeddings node', async () => {
+  const p = circuitPayload();
+  const withEmbed = { ...p, paths: [...p.paths, { sender: 'embed', receiver: 'L0H1', input: 'v' as const }], effect: p.effect.map((r) => [...r, 1.5]), recovery: undefined, attribution: undefined };
+  delete (withEmbed as { recovery?: unknown }).recovery;
+  delete (withEmbed as { attribution?: unknown }).attribution;
+  const h = host();
+  const v = new CircuitView(h, withEmbed, { renderer: 'svg' });
+  await v.ready;
+  assert.ok(q(h, 'path.gl-edge[data-sender="embed"][data-receiver="L0H1"]'));
+  move(q(h, '[data-node="embed"]'));
+  assert.match(text(h, '.gl-circuit-readout'), /^embed at step 200: direct logit attribution \(match - mismatch\) 0.2; edges shown: 0 in, 1 out; strongest out: -> L0H1 1.5$/);
+  assert.doesNotMatch(text(h, '.gl-note'), /No path from the embedding/);
   v.dispose();
 });
 

@@ -5,8 +5,10 @@
  *   analysis/circuit_paths    step, sender, receiver, receiver_layer, receiver_head, input, effect, recovery, attribution, n
  *   analysis/circuit_dla      step, term, kind, layer, head, match, mismatch, difference (node colours)
  *   analysis/circuit_summary  step, pairs, gather, aggregate (the heads outlined as gather / aggregate)
- * The widget computes nothing: every number it shows is in the bundle. Path patching has no
- * embedding sender, so the embeddings node has no edges; its colour is its direct logit attribution.
+ * The widget computes nothing: every number it shows is in the bundle. circuitsRun's default
+ * senders are the heads and MLPs; a path from the token embedding (sender `embed`, which
+ * pathPatching takes by name) is drawn when the table has one. The embeddings node's colour is its
+ * direct logit attribution.
  */
 import { GroundlabError } from '../errors';
 import type { AnalysisRun } from '../analysis/analyze';
@@ -94,8 +96,8 @@ export function circuitGraphPayload(d: CircuitGraphData): CircuitPayload {
     const s = known.get(p.sender);
     const r = known.get(p.receiver);
     const where = `circuit graph: paths[${i}] (${p.sender} -> ${p.receiver}.${p.input})`;
-    if (!s || (s.kind !== 'head' && s.kind !== 'mlp'))
-      bad(`${where}: the sender must be a head L{l}H{h} or an MLP L{l}.mlp within ${L} layers x ${H} heads`);
+    if (!s || s.kind === 'logits')
+      bad(`${where}: the sender must be the embedding (embed), a head L{l}H{h} or an MLP L{l}.mlp within ${L} layers x ${H} heads`);
     if (!r || r.kind === 'embed')
       bad(`${where}: unknown receiver`, `receivers are heads, MLPs (of layers ${[...mlps].join(', ') || 'none'}) or logits`);
     const want = r.kind === 'logits' ? ['logits'] : r.kind === 'mlp' ? ['mlp'] : ['q', 'k', 'v'];

@@ -105,6 +105,9 @@ test('circuitGraphPayload: MLP nodes where named, schema-valid; the path budget 
   assert.deepEqual(cut.paths.map((x) => x.sender), ['L0H0', 'L1H1'], 'largest |effect| at any checkpoint, in the order given');
   assert.deepEqual(cut.effect, [[0.1, 1], [0.5, 2]]);
   assert.deepEqual(cut.carried, { paths: 2, omittedPaths: 2 });
+  // a path from the token embedding (pathPatching's sender 'embed') is a path like the others
+  const emb = circuitGraphPayload({ ...small(), paths: [{ sender: 'embed', receiver: 'L0H0', input: 'v' }], effect: [[1], [2]], dla: undefined });
+  assert.deepEqual(emb.paths, [{ sender: 'embed', receiver: 'L0H0', input: 'v' }]);
   // the schema names what is wrong, by path
   const errs = validate(CIRCUIT_SCHEMA, { ...p, paths: [{ ...p.paths[0], input: 'x' }] });
   assert.ok(errs.some((e) => /^\/paths\/0\/input: must be one of/.test(e)), JSON.stringify(errs));
@@ -119,7 +122,8 @@ test('circuitGraphPayload: bad input is a GroundlabError naming what is wrong', 
     [{ effect: [[1], [2]] }, /effect\[0\] has 1 values, expected one per path \(4\)/],
     [{ paths: [{ sender: 'L1H1', receiver: 'L0H0', input: 'q' }], effect: [[1], [1]] }, /does not come after the sender/],
     [{ paths: [{ sender: 'L0H0', receiver: 'logits', input: 'q' }], effect: [[1], [1]] }, /input "q" does not fit a logits receiver/],
-    [{ paths: [{ sender: 'L7H0', receiver: 'logits', input: 'logits' }], effect: [[1], [1]] }, /sender must be a head/],
+    [{ paths: [{ sender: 'L7H0', receiver: 'logits', input: 'logits' }], effect: [[1], [1]] }, /sender must be the embedding \(embed\), a head/],
+    [{ paths: [{ sender: 'logits', receiver: 'L1H0', input: 'q' }], effect: [[1], [1]] }, /sender must be the embedding/],
     [{ dla: [{ L9H9: 1 }, {}] }, /dla\[0\] names "L9H9"/],
     [{ initialStep: 15 }, /initialStep 15 is not in steps/],
     [{ gather: [['L0.mlp'], []] }, /gather\[0\] names "L0.mlp", which is not a head/],
