@@ -206,7 +206,11 @@ export class CircuitView {
       .filter((m) => p[m])
       .map((m) => `${m} ${fmt(p[m]![c][j])}${m === 'recovery' ? '' : ' nats'}`);
     const n = p.pairs?.[c];
-    return `${x.sender} -> ${x.receiver}${x.input === 'logits' ? '' : `.${x.input}`} at step ${p.steps[c]}: ${parts.join(', ')}${n != null ? ` (${n} pairs)` : ''}`;
+    const t = p.tests?.[c]?.find((e) => e.path === j);
+    const test = t
+      ? `; path test ${t.test}: controls ${fmt(t.control)} nats, p ${fmt(t.p)}, ${t.significant ? 'significant' : 'not significant'}`
+      : '';
+    return `${x.sender} -> ${x.receiver}${x.input === 'logits' ? '' : `.${x.input}`} at step ${p.steps[c]}: ${parts.join(', ')}${n != null ? ` (${n} pairs)` : ''}${test}`;
   }
 
   /** The readout of a node at the current checkpoint: DLA, role, the edges shown into and out of it. */
@@ -286,6 +290,8 @@ export class CircuitView {
         );
     }
     const edges = svg('g', { class: 'gl-edges' });
+    const significant = new Set((p.tests?.[c] ?? []).filter((t) => t.significant).map((t) => t.path));
+    const tested = new Set((p.tests?.[c] ?? []).map((t) => t.path));
     // the weakest first, so the strongest lie on top
     for (const e of [...shown].reverse()) {
       const x = p.paths[e.index];
@@ -305,6 +311,19 @@ export class CircuitView {
         'data-value': e.value,
         class: 'gl-edge',
       });
+      if (tested.has(e.index)) path.setAttribute('data-test', significant.has(e.index) ? 'significant' : 'tested');
+      // a significant path of the path test gets a halo in the accent colour
+      if (significant.has(e.index))
+        edges.append(
+          svg('path', {
+            d: path.getAttribute('d')!,
+            fill: 'none',
+            stroke: theme.accent,
+            'stroke-opacity': 0.35,
+            'stroke-width': (Number(path.getAttribute('stroke-width')) + 6).toFixed(2),
+            class: 'gl-edge-halo',
+          }),
+        );
       // a wider transparent twin takes the pointer: thin edges are easy to hover too
       const hit = svg('path', { d: path.getAttribute('d')!, fill: 'none', stroke: 'transparent', 'stroke-width': 9, class: 'gl-edge-hit' });
       for (const t of [path, hit]) t.addEventListener('mousemove', (ev) => this.hoverEdge(e.index, ev as MouseEvent));
@@ -360,7 +379,9 @@ export class CircuitView {
       (s.focus ? `, into and out of ${s.focus} only: click it again for all` : '') +
       `)${hidden ? `; ${hidden} more above the threshold hidden (at most ${p.maxEdges} edges)` : ''}; widths share one scale over all checkpoints (largest ${fmt(max)})`;
     this.ui.legend.textContent =
-      `edges: blue = toward the clean answer, orange = away; solid v / MLP / logits, dashed k, dotted q. ` +
+      `edges: blue = toward the clean answer, orange = away; solid v / MLP / logits, dashed k, dotted q` +
+      (p.tests ? '; a halo: significant in the path test (p < 0.001, above its controls)' : '') +
+      '. ' +
       `Nodes: fill = direct logit attribution (match - mismatch)${p.dla ? `, -${fmt(M)}..${fmt(M)}` : ': not carried'}; ring: aggregate head (pink), gather head (yellow).`;
     this.ui.note.textContent =
       `${p.paths.length} paths carried at ${p.steps.length} checkpoints` +

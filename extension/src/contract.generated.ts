@@ -150,6 +150,19 @@ export type CircuitPath = {
 /** One entry per checkpoint (same order as steps); each is an array with one value per path (or per node, for dla), in the order of paths (nodes); null where not measured. */
 export type CircuitValues = ((number | null)[])[];
 
+export type CircuitPathTest = {
+  /** Index into paths. */
+  path: number;
+  /** The planned test (gather->aggregate, embed->aggregate, aggregate->mlp, aggregate->logits). */
+  test: string;
+  /** Mean effect of its control paths (nats). */
+  control: number | null;
+  /** p of the paired t test against the controls. */
+  p: number | null;
+  /** p < 0.001 and an effect above the controls' (the verdict's rule). */
+  significant: boolean;
+};
+
 /** One entry per checkpoint: the node ids of the heads in that class. */
 export type HeadLists = string[][];
 
@@ -176,6 +189,8 @@ export interface CircuitPayload {
   dla?: CircuitValues;
   gather?: HeadLists;
   aggregate?: HeadLists;
+  /** One entry per checkpoint: the paths the path test (analysis/circuit_path_test) tested there, with its controls and significance. */
+  tests?: CircuitPathTest[][];
   /** Prompt pairs measured, per checkpoint. */
   pairs?: (number | null)[];
   /** Initial threshold: paths with |effect| below it are hidden. */
@@ -832,6 +847,47 @@ export const CIRCUIT_SCHEMA: JsonSchema = {
         }
       }
     },
+    "pathTest": {
+      "title": "CircuitPathTest",
+      "type": "object",
+      "required": [
+        "path",
+        "test",
+        "control",
+        "p",
+        "significant"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "path": {
+          "type": "integer",
+          "minimum": 0,
+          "description": "Index into paths."
+        },
+        "test": {
+          "type": "string",
+          "description": "The planned test (gather->aggregate, embed->aggregate, aggregate->mlp, aggregate->logits)."
+        },
+        "control": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "description": "Mean effect of its control paths (nats)."
+        },
+        "p": {
+          "type": [
+            "number",
+            "null"
+          ],
+          "description": "p of the paired t test against the controls."
+        },
+        "significant": {
+          "type": "boolean",
+          "description": "p < 0.001 and an effect above the controls' (the verdict's rule)."
+        }
+      }
+    },
     "headLists": {
       "title": "HeadLists",
       "description": "One entry per checkpoint: the node ids of the heads in that class.",
@@ -908,6 +964,16 @@ export const CIRCUIT_SCHEMA: JsonSchema = {
     },
     "aggregate": {
       "$ref": "#/$defs/headLists"
+    },
+    "tests": {
+      "type": "array",
+      "items": {
+        "type": "array",
+        "items": {
+          "$ref": "#/$defs/pathTest"
+        }
+      },
+      "description": "One entry per checkpoint: the paths the path test (analysis/circuit_path_test) tested there, with its controls and significance."
     },
     "pairs": {
       "type": "array",

@@ -112,7 +112,10 @@ export function checkCircuit(p: unknown): CircuitPayload {
     for (const row of v) need(row.length === x.paths.length, `${name} entries must have one value per path`);
   }
   if (x.dla) for (const row of x.dla) need(row.length === x.nodes.length, 'dla entries must have one value per node');
-  for (const name of ['gather', 'aggregate', 'pairs'] as const)
+  if (x.tests)
+    for (const row of x.tests)
+      for (const t of row) need(t.path < x.paths.length, `a path test names path ${t.path}, the payload has ${x.paths.length}`);
+  for (const name of ['gather', 'aggregate', 'pairs', 'tests'] as const)
     if (x[name]) need(x[name]!.length === x.steps.length, `${name} must have one entry per step`);
   return x;
 }

@@ -103,6 +103,13 @@ export function circuitPayload(): CircuitPayload {
     ],
     gather: [[], ['L0H0']],
     aggregate: [['L1H1'], ['L1H1']],
+    tests: [
+      [],
+      [
+        { path: 0, test: 'gather->aggregate', control: 0.1, p: 1e-5, significant: true },
+        { path: 3, test: 'aggregate->logits', control: 1.8, p: 0.2, significant: false },
+      ],
+    ],
     pairs: [12, 12],
     threshold: 0.1,
     maxEdges: 400,

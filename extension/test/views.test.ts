@@ -52,6 +52,11 @@ test('circuit: nodes laid out by layer, edges above the threshold with width by 
   const lay = circuitLayout(v.payload.nodes, 2, 2);
   const X = (id: string) => lay.at.get(id)!.x;
   assert.ok(X('embed') < X('L0H0') && X('L0H0') < X('L0.mlp') && X('L0.mlp') < X('L1H0') && X('L1H1') < X('logits'));
+  // the path test: a halo on the significant path, every tested path marked
+  assert.equal(h.querySelectorAll('path.gl-edge-halo').length, 1);
+  assert.equal(q(h, 'path.gl-edge[data-sender="L0H0"][data-input="v"]').getAttribute('data-test'), 'significant');
+  assert.equal(q(h, 'path.gl-edge[data-sender="L1H1"]').getAttribute('data-test'), 'tested');
+  assert.match(text(h, '.gl-circuit-legend'), /a halo: significant in the path test/);
   // roles: aggregate pink ring, gather yellow at step 200
   assert.equal(q(h, '[data-node="L1H1"] circle').getAttribute('stroke'), '#d6336c');
   assert.equal(q(h, '[data-node="L0H0"] circle').getAttribute('stroke'), '#f59f00');
@@ -63,7 +68,7 @@ test('circuit: hovering an edge or a node shows its numbers; threshold, measure 
   const v = new CircuitView(h, circuitPayload(), { renderer: 'svg' });
   await v.ready;
   move(q(h, 'path[data-sender="L0H0"][data-input="v"]'));
-  assert.equal(text(h, '.gl-circuit-readout'), 'L0H0 -> L1H1.v at step 200: effect 0.8 nats, recovery 0.4, attribution 0.7 nats (12 pairs)');
+  assert.equal(text(h, '.gl-circuit-readout'), 'L0H0 -> L1H1.v at step 200: effect 0.8 nats, recovery 0.4, attribution 0.7 nats (12 pairs); path test gather->aggregate: controls 0.1 nats, p 1.00e-5, significant');
   assert.equal(q(h, '.gl-tooltip').style.display, 'block');
   move(q(h, '[data-node="L1H1"]'));
   assert.equal(text(h, '.gl-circuit-readout'), 'L1H1 at step 200: direct logit attribution (match - mismatch) 3; aggregate head; edges shown: 1 in, 1 out; strongest out: -> logits 2');

@@ -12,6 +12,7 @@
  */
 import { GroundlabError } from '../errors';
 import type { AnalysisRun } from '../analysis/analyze';
+import { significantPath } from '../analysis/analyses/paths';
 import type { CircuitNode, CircuitPath, CircuitPayload } from '../../extension/src/contract.generated';
 import { circuitLayout, edgePath, inputBend } from '../../extension/src/circuitlayout';
 import { bad, ensureSteps, esc, num } from './bundle';
@@ -42,6 +43,8 @@ export interface CircuitGraphData {
   dla?: Array<Record<string, number | null>>;
   gather?: string[][];
   aggregate?: string[][];
+  /** tests[c]: the paths the path test tested at steps[c] (by sender, receiver and input), with its controls and significance. */
+  tests?: Array<Array<CircuitPath & { test: string; control: number | null; p: number | null; significant: boolean }>>;
   pairs?: Array<number | null>;
   /** Initial |effect| threshold (default a tenth of the largest |effect|). */
   threshold?: number;
@@ -114,6 +117,7 @@ export function circuitGraphPayload(d: CircuitGraphData): CircuitPayload {
   let paths = d.paths.map((p) => ({ sender: p.sender, receiver: p.receiver, input: p.input }));
   const peak = paths.map((_, j) => Math.max(0, ...effect.map((row) => Math.abs(row[j] ?? 0))));
   let omitted = 0;
+  let kept: number[] | null = null;
   if (P > maxPaths) {
     const keep = new Set(
       peak
@@ -123,11 +127,29 @@ export function circuitGraphPayload(d: CircuitGraphData): CircuitPayload {
         .map((x) => x.j),
     );
     const pick = <T>(row: T[]) => row.filter((_, j) => keep.has(j));
+    kept = [...keep].sort((a, b) => a - b);
     paths = pick(paths);
     effect = effect.map(pick);
     recovery = recovery?.map(pick);
     attribution = attribution?.map(pick);
     omitted = P - paths.length;
+  }
+  // path tests by index into the kept paths (a test of a path left out goes with it)
+  let tests: CircuitPayload['tests'];
+  if (d.tests) {
+    if (d.tests.length !== C) bad(`circuit graph: tests has ${d.tests.length} checkpoints, steps has ${C}`);
+    const at = new Map(d.paths.map((x, j) => [`${x.sender}|${x.receiver}|${x.input}`, j]));
+    const newIndex = new Map((kept ?? d.paths.map((_, j) => j)).map((j, i) => [j, i]));
+    tests = d.tests.map((row, c) =>
+      row.flatMap((t) => {
+        const j = at.get(`${t.sender}|${t.receiver}|${t.input}`);
+        if (j === undefined) bad(`circuit graph: tests[${c}] names ${t.sender} -> ${t.receiver}.${t.input}, which is not among the paths`);
+        const i = newIndex.get(j);
+        return i === undefined
+          ? []
+          : [{ path: i, test: String(t.test), control: num(t.control), p: num(t.p), significant: !!t.significant }];
+      }),
+    );
   }
   let dla: (number | null)[][] | undefined;
   if (d.dla) {
@@ -173,6 +195,7 @@ export function circuitGraphPayload(d: CircuitGraphData): CircuitPayload {
     ...(dla ? { dla } : {}),
     ...(d.gather ? { gather: d.gather.map((x) => [...x]) } : {}),
     ...(d.aggregate ? { aggregate: d.aggregate.map((x) => [...x]) } : {}),
+    ...(tests ? { tests } : {}),
     ...(d.pairs ? { pairs: d.pairs.map((x) => num(x)) } : {}),
     threshold,
     maxEdges,
@@ -259,6 +282,9 @@ function receiverNode(r: Row): string {
   return `L${Number(r.receiver_layer)}H${Number(r.receiver_head)}`;
 }
 
+/** The node of a path-test receiver name: 'L1H0.v' -> L1H0, 'L0.mlp', 'logits'. */
+const testReceiverNode = (name: string) => name.replace(/\.[qkv]$/, '');
+
 const nameList = (s: unknown) =>
   String(s ?? '')
     .split(/\s+/)
@@ -285,6 +311,27 @@ export async function circuitGraphData(
       throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no circuit paths at step ${s}`, {
         hint: `traced steps: ${have.join(', ')} (run \`groundlab circuits ${run.dir} --checkpoints ${s}\`)`,
       });
+  // the path test's rows (circuitsRun, analysis/circuit_path_test): its embedding paths are drawn
+  // as edges (measured by the same path patching), and every tested path carries its test
+  const testRows = (await rowsOf(run, 'analysis/circuit_path_test')).filter((r) => Number.isFinite(Number(r.effect)) && r.sender != null);
+  for (const r of testRows) {
+    if (String(r.sender) !== 'embed') continue;
+    const m = /^L(\d+)(?:H(\d+)\.[qkv]|\.mlp)$/.exec(String(r.receiver));
+    if (!m && r.receiver !== 'logits') continue;
+    const recv = { receiver_layer: m ? Number(m[1]) : NaN, receiver_head: m?.[2] != null ? Number(m[2]) : -1 };
+    if (!rows.some((x) => Number(x.step) === Number(r.step) && x.sender === 'embed' && x.receiver === r.receiver))
+      rows.push({
+        step: r.step,
+        sender: 'embed',
+        sender_layer: -1,
+        sender_head: -1,
+        ...recv,
+        input: r.input,
+        effect: r.effect,
+        recovery: r.recovery,
+        attribution: null,
+      });
+  }
   const dlaRows = await rowsOf(run, 'analysis/circuit_dla');
   const summary = await rowsOf(run, 'analysis/circuit_summary');
   const key = (r: Row) => `${r.sender}|${receiverNode(r)}|${r.input}`;
@@ -294,7 +341,7 @@ export async function circuitGraphData(
   let H = 0;
   for (const r of rows) {
     const k = key(r);
-    if (String(r.input) === 'logits') L = Math.max(L, Number(r.receiver_layer));
+    if (String(r.input) === 'logits' && Number.isFinite(Number(r.receiver_layer))) L = Math.max(L, Number(r.receiver_layer));
     L = Math.max(L, Number(r.sender_layer) + 1);
     H = Math.max(H, Number(r.sender_head) + 1, Number(r.receiver_head) + 1);
     if (!index.has(k)) {
@@ -323,6 +370,22 @@ export async function circuitGraphData(
       })
     : undefined;
   const sum = (s: number) => summary.find((r) => Number(r.step) === s);
+  const tested = testRows.filter((r) => index.has(`${r.sender}|${testReceiverNode(String(r.receiver))}|${r.input}`));
+  const tests = tested.length
+    ? steps.map((s) =>
+        tested
+          .filter((r) => Number(r.step) === s)
+          .map((r) => ({
+            sender: String(r.sender),
+            receiver: testReceiverNode(String(r.receiver)),
+            input: String(r.input) as CircuitPath['input'],
+            test: String(r.path),
+            control: r.control == null ? null : Number(r.control),
+            p: r.p_t == null ? null : Number(r.p_t),
+            significant: significantPath(r),
+          })),
+      )
+    : undefined;
   return {
     title: 'Circuit graph (path patching)',
     model: run.dir,
@@ -335,6 +398,7 @@ export async function circuitGraphData(
     recovery: grid('recovery'),
     attribution: rows.some((r) => r.attribution != null) ? grid('attribution') : undefined,
     dla,
+    tests,
     ...(summary.length
       ? {
           gather: steps.map((s) => nameList(sum(s)?.gather)),

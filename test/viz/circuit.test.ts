@@ -5,6 +5,7 @@ import { initEngine } from '../../src/engine';
 import { circuitsRun } from '../../src/analysis/circuits';
 import { CIRCUIT_MIME, circuitGraph, circuitGraphBundle, circuitGraphData, circuitGraphPayload, type CircuitGraphData } from '../../src/viz/circuit';
 import { isGroundlabError } from '../../src/errors';
+import { significantPath } from '../../src/analysis/analyses/paths';
 import { validate, unsupportedKeywords } from '../../extension/src/schema';
 import { CIRCUIT_SCHEMA } from '../../extension/src/contract.generated';
 import type { Episode } from '../../src/data/types';
@@ -31,6 +32,7 @@ const bad = (re: RegExp) => (e: unknown) => isGroundlabError(e) && (e as Error &
 
 test('circuit graph of a traced copy-head run: the one live path L1H1 -> logits, its numbers from the tables, DLA per node', async () => {
   const run = await tracedRun();
+  const facts: Record<string, unknown> = {};
   const d = await circuitGraphData(run);
   assert.deepEqual(d.steps, [100, 200]);
   assert.equal(d.layers, 2);
@@ -67,6 +69,21 @@ test('circuit graph of a traced copy-head run: the one live path L1H1 -> logits,
   assert.equal((svg.match(/<path d=/g) ?? []).length, 1);
   assert.match(svg, /<title>L1H1 -&gt; logits\.logits: /);
   assert.match(b['text/plain'] as string, /strongest paths at step 200 \(effect, nats\): L1H1 -> logits\.logits /);
+  // the path test (analysis/circuit_path_test): every tested path carries its controls, p and verdict; its embedding paths are edges
+  const pt = ((await run.readTable('analysis/circuit_path_test'))?.objects() ?? []) as Array<Record<string, unknown>>;
+  const done = pt.filter((r) => Number(r.step) === 200 && Number.isFinite(Number(r.effect)));
+  assert.ok(done.length > 0, 'the copy-head run has path tests');
+  for (const r of done) {
+    const k = p.paths.findIndex((x) => x.sender === r.sender && x.receiver === String(r.receiver).replace(/\.[qkv]$/, '') && x.input === r.input);
+    assert.ok(k >= 0, `${r.sender} -> ${r.receiver} is a path of the graph`);
+    const t = p.tests![c].find((x) => x.path === k)!;
+    assert.equal(t.test, r.path);
+    assert.equal(t.p, Number.isFinite(Number(r.p_t)) ? Number(Number(r.p_t).toPrecision(5)) : null);
+    assert.equal(t.significant, significantPath(r));
+    if (r.sender === 'embed') assert.equal(p.effect[c][k], Number(Number(r.effect).toPrecision(5)), 'an embedding path drawn with the test\'s effect');
+  }
+  facts.pathTests = done.map((r) => `${r.path} ${r.sender}->${r.receiver} p ${r.p_t}`);
+  console.log('path tests at step 200:', JSON.stringify(facts.pathTests));
   await assert.rejects(circuitGraphData(run, { steps: [300] }), (e) => isGroundlabError(e) && /no circuit paths at step 300/.test((e as Error).message) && /traced steps: 100, 200/.test((e as { hint?: string }).hint ?? ''));
 });
 
