@@ -210,7 +210,7 @@ export class CircuitView {
     const test = t
       ? `; path test ${t.test}: controls ${fmt(t.control)} nats, p ${fmt(t.p)}, ${t.significant ? 'significant' : 'not significant'}`
       : '';
-    return `${x.sender} -> ${x.receiver}${x.input === 'logits' ? '' : `.${x.input}`} at step ${p.steps[c]}: ${parts.join(', ')}${n != null ? ` (${n} pairs)` : ''}${test}`;
+    return `${x.sender} -> ${x.receiver}${x.input === 'logits' || x.input === 'mlp' ? '' : `.${x.input}`} at step ${p.steps[c]}: ${parts.join(', ')}${n != null ? ` (${n} pairs)` : ''}${test}`;
   }
 
   /** The readout of a node at the current checkpoint: DLA, role, the edges shown into and out of it. */
