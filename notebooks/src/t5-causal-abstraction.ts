@@ -6,8 +6,9 @@
 // the subspace (DAS) on a hand-built model whose answer is known; then ask the same question of a
 // trained GRU, with the baselines that make an IIA believable. Method and format: `docs/causal.md`.
 //
-// **Runtime** (`quick`, this project's shared 2-core machine): about 2 min once the GRU of notebook
-// 12 exists (`runs/reproduce-<preset>/counting/gru-multi`); the first time it trains it (1-3 min).
+// **Runtime** (`quick`, this project's shared 2-core machine under a load average of about 7): 79 s
+// once the GRU of notebook 12 exists (`runs/reproduce-<preset>/counting/gru-multi`); 133 s the
+// first time, which trains it (56 s).
 
 // %%
 import { tf, initEngine, train, openRun, labDir, labPreset, countingTokenizer, countingSequence, Rng, causalProgram, trace, counterfactual,
@@ -120,8 +121,13 @@ for (const program of ["up-down", "up-up"] as const) {
     "full swap": (await evaluateIia(site, te, identitySubspace(site.dim, site.dim), site.dim, { padId: padIdOf(run.tokenizer) })).iia });
 }
 await display(aq.from(rows));
-// Up-Down: IIA near 1 on one direction; Up-Up near 0. The GRU keeps one count that goes up and
-// then down: the symbol-like variable of seed 003.
+
+// %% [markdown]
+// Reading it (`quick`, executed on this project's machine): Up-Down 0.83 on one direction (the full
+// swap 0.75, below it because a whole swapped state also carries the source's phase), Up-Up 0.25.
+// Up-Up is not at 0 because an intervention in the demo phase has the same counterfactual under
+// both programs (count up, then answer as many); only response-phase interventions tell them
+// apart. The GRU keeps one count that goes up and then down: the symbol-like variable of seed 003.
 
 // %%
 model.dispose();
