@@ -3,28 +3,60 @@
 //
 // In real play, many handled objects are never named, many namings are about something else or
 // about absent things, and several objects are in view. groundlab's synthetic corpus makes each of
-// these a knob (see the README: `pUnnamed`, `pNoEnv`, `pAbsent`, `distractors`, `maxDistance`).
-// The `simple` setting has none of that noise; `realistic` has all of it at documented, plausible
-// rates. Same model, same steps: how does G develop?
+// these a knob (see the README: `pUnnamed`, `pNoEnv`, `pAbsent`, `distractors`, `maxDistance`,
+// `topics`, `zipf`, `namingSpread`). The `simple` setting has none of that noise; `realistic` has
+// all of it at documented, plausible rates. Same models, same steps: how does G develop, and when
+// does it first exceed 1 nat, with each kind of noise alone and with all of them?
 //
-// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 8 s once its runs exist; the first time, each `main` run is trained and analysed: 12.0 min for the Transformer, 9.2 for Mamba-2, 5.0 for the LSTM, two at a time (measured in `groundlab reproduce --preset quick` on the idle machine); the `noise` run 10.9 min.
+// **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 13 s once
+// its runs exist. The first time it trains what it reads: the `main` runs at seed 0 (9.7, 5.3 and
+// 2.1 min for the Transformer, Mamba-2 and the LSTM, with their analyses), the three `noise` runs
+// (the same on the realistic corpus: 8-18 min each at load average 6-16) and the 30 `emergence`
+// runs (G only: 3-13 min each; 100 min for all 30, two at a time, at load average 6-16).
 
 // %%
-import { labRuns, overSeeds, lineChart, display, progressDisplay, interruptSignal, SYNTHETIC_SETTINGS } from "groundlab";
+import { labRuns, overSeeds, lineChart, dotChart, display, progressDisplay, interruptSignal, SYNTHETIC_SETTINGS,
+  emergenceRows, emergenceTable, EMERGENCE_THRESHOLD } from "groundlab";
 import * as aq from "arquero";
 await display(aq.from(Object.entries(SYNTHETIC_SETTINGS).map(([name, k]) => ({ setting: name, ...k }))));
 
-// %%
-const runs = await labRuns({ groups: ["main", "noise"], onProgress: progressDisplay(), signal: interruptSignal() });
-const picked = runs.filter((r) => r.label === "transformer" || r.label === "transformer (realistic corpus)");
-const gain = overSeeds(picked, "gain_summary", "gain").map((r) => ({ ...r, corpus: r.label === "transformer" ? "simple" : "realistic" }));
-await display(lineChart(gain, { x: "step", y: "mean", color: "corpus", rule: 0, title: "Transformer: G on the simple vs the realistic corpus", yTitle: "G (nats)" }));
+// %% [markdown]
+// ## The main comparison on both settings
+// The `main` runs use the simple setting, the `noise` runs the realistic one: the same three
+// architectures, seeds and steps.
 
 // %%
-// The first checkpoint where G exceeds 1 nat, per corpus (undefined: not within this run).
-["simple", "realistic"].map((c) => ({ corpus: c, firstStepWithG_over_1: gain.find((r) => r.corpus === c && Number(r.mean) > 1)?.step, finalG: Number(gain.filter((r) => r.corpus === c).slice(-1)[0]?.mean).toFixed(3) }))
+const runs = await labRuns({ groups: ["main", "noise"], onProgress: progressDisplay(), signal: interruptSignal() });
+const gain = overSeeds(runs, "gain_summary", "gain").map((r) => ({
+  ...r,
+  arch: String(r.label).split(" ")[0],
+  corpus: String(r.label).includes("realistic") ? "realistic" : "simple",
+}));
+await display(lineChart(gain.map((r) => ({ ...r, series: `${r.arch}, ${r.corpus}` })), { x: "step", y: "mean", color: "series", rule: 0, title: "G on the simple vs the realistic corpus", yTitle: "G (nats)" }));
+
+// %%
+// G at the last checkpoint, per architecture and corpus.
+aq.from(gain).groupby("arch", "corpus").filter((d) => d.step === aq.op.max(d.step)).select("arch", "corpus", "step", "mean").objects()
+
+// %% [markdown]
+// ## When does grounding emerge?
+// The `emergence` runs train each architecture on the simple setting with one noise knob of the
+// realistic setting at its realistic value (a distractor and the chance it is named go together),
+// and on both settings whole; only G is measured, at every checkpoint. The emergence step is the
+// first checkpoint with G above 1 nat; a hollow dot: not within the run. (With `tiny`, a smoke
+// run, the sweep has the Transformer only.)
+
+// %%
+const em = await labRuns({ groups: ["emergence"], onProgress: progressDisplay(), signal: interruptSignal() });
+const rows = emergenceRows(em);
+await display(dotChart(rows.map((r) => ({ setting: r.setting, arch: r.arch, step: r.step ?? r.lastStep, censored: r.censored })),
+  { x: "setting", y: "step", color: "arch", hollow: "censored", title: `First checkpoint with G > ${EMERGENCE_THRESHOLD} nat`, yTitle: "training step" }));
+
+// %%
+const table = emergenceTable(rows);
+await display(aq.from(table.rows));
 
 // %% [markdown]
 // **Try it.** Train the same model with one knob changed and compare, e.g.
-// `groundlab train --arch transformer --preset quick --knob pUnnamed=0.3 --out runs/unnamed30`
-// then `groundlab eval runs/unnamed30`, or use `train({ ..., corpus: { knobs: { pUnnamed: 0.3 } } })` here.
+// `groundlab train --arch transformer --preset quick --knob pUnnamed=0.5 --out runs/unnamed50`
+// then `groundlab eval runs/unnamed50`, or use `train({ ..., corpus: { knobs: { pUnnamed: 0.5 } } })` here.
