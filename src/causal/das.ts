@@ -166,7 +166,13 @@ export function stateSite(model: LanguageModel, layer: number, part?: 'h' | 'c')
       checkPos(pos, tokens.shape[0], tokens.shape[1]);
       const { logits, cache } = model.runWithCache(tokens, { names: hooks.map((h) => h.name) });
       logits.dispose();
-      const out = tf.tidy(() => tf.concat(hooks.map((h) => gatherAt(cache.get(h.name), pos)), 1) as tf.Tensor2D);
+      const out = tf.tidy(
+        () =>
+          tf.concat(
+            hooks.map((h) => gatherAt(cache.get(h.name), pos)),
+            1,
+          ) as tf.Tensor2D,
+      );
       cache.dispose();
       return out;
     },

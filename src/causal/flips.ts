@@ -55,7 +55,10 @@ export interface FlipRow {
 
 export async function dasFlips(run: Run, o: FlipRunOptions): Promise<FlipRow[]> {
   if (run.config.corpus.kind !== 'counting')
-    throw new GroundlabError('BAD_ARGUMENT', `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; phase flips need a counting run`);
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `run ${run.dir} was trained on a "${run.config.corpus.kind}" corpus; phase flips need a counting run`,
+    );
   const kn = countingKnobs(run.config.corpus.knobs);
   const program = o.program ?? 'up-down';
   const seed = o.seed ?? 0;

@@ -27,7 +27,10 @@ import { evaluateIia, fitDas, hookSite, identitySubspace, padIdOf, randomSubspac
  * Base / source pairs of match contexts: same frame, different ENV noun; the label at the pre-LAN
  * position (the last) is the source's LAN token. `frames` picks the frames pairs are drawn from.
  */
-export function groundingPairs(seqs: readonly EvalSequence[], o: { n: number; seed: number | string; frames?: ReadonlySet<string> }): EncodedPair[] {
+export function groundingPairs(
+  seqs: readonly EvalSequence[],
+  o: { n: number; seed: number | string; frames?: ReadonlySet<string> },
+): EncodedPair[] {
   const byFrame = new Map<string, EvalSequence[]>();
   for (const q of seqs) {
     if (q.condition !== 'match' || q.features) continue;
@@ -102,7 +105,10 @@ export async function groundingDas(run: Run, o: GroundingDasOptions = {}): Promi
   const seqs = evalSequences(set, tok, { matchOnly: true });
   const frameIds = [...new Set(seqs.map((q) => q.context))].sort();
   if (frameIds.length < 2)
-    throw new GroundlabError('BAD_ARGUMENT', `the evaluation set has ${frameIds.length} frame; grounding DAS fits on half the frames and scores on the other half`);
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `the evaluation set has ${frameIds.length} frame; grounding DAS fits on half the frames and scores on the other half`,
+    );
   const fitFrames = new Set(frameIds.filter((_, i) => i % 2 === 0));
   const testFrames = new Set(frameIds.filter((_, i) => i % 2 === 1));
   const seed = o.seed ?? 0;
@@ -135,10 +141,12 @@ export async function groundingDas(run: Run, o: GroundingDasOptions = {}): Promi
             seed,
             padId: pad,
             signal: o.signal,
-            onProgress: (p) => o.onProgress?.({ task: `das referent ${hook} k=${k} step ${step}`, step: done + p.step, total, loss: p.loss }),
+            onProgress: (p) =>
+              o.onProgress?.({ task: `das referent ${hook} k=${k} step ${step}`, step: done + p.step, total, loss: p.loss }),
           });
           done += fitSteps;
-          if (fit.status === 'aborted') throw new GroundlabError('ABORTED', 'grounding DAS was stopped', { hint: 'nothing was written; run again' });
+          if (fit.status === 'aborted')
+            throw new GroundlabError('ABORTED', 'grounding DAS was stopped', { hint: 'nothing was written; run again' });
           const fitSec = (Date.now() - t0) / 1000;
           const r = await evaluateIia(site, testPairs, fit.w, k, { padId: pad, signal: o.signal });
           rows.push({ ...base, k, method: 'das', iia: r.iia, loss: r.loss, fit_sec: fitSec });
@@ -213,7 +221,9 @@ export function groundingDasSummary(
         row.random = get('random', kMax);
         row.full = get('full');
         out.push(row);
-        const ok = dims.filter((k) => k <= 8 && Number(row[`das_k${k}`]) >= GROUNDING_DAS_SHARE * ceiling && ceiling >= GROUNDING_DAS_MIN_CEILING);
+        const ok = dims.filter(
+          (k) => k <= 8 && Number(row[`das_k${k}`]) >= GROUNDING_DAS_SHARE * ceiling && ceiling >= GROUNDING_DAS_MIN_CEILING,
+        );
         if (ok.length) {
           held = true;
           if (step === steps.at(-1)) smallestLast = Math.min(smallestLast ?? Infinity, ok[0]);

@@ -38,6 +38,15 @@ export {
 export { fitBoundlessDas } from './boundless';
 export { dasRun, type DasRunOptions, type DasRow } from './run';
 export { dasFlips, type FlipRunOptions, type FlipRow } from './flips';
-export { groundingDas, groundingPairs, groundingDasSummary, GROUNDING_DAS_SHARE, GROUNDING_DAS_MIN_CEILING, type GroundingDasOptions, type GroundingDasRow, type GroundingDasSummaryRow } from './grounding';
+export {
+  groundingDas,
+  groundingPairs,
+  groundingDasSummary,
+  GROUNDING_DAS_SHARE,
+  GROUNDING_DAS_MIN_CEILING,
+  type GroundingDasOptions,
+  type GroundingDasRow,
+  type GroundingDasSummaryRow,
+} from './grounding';
 export { countingAccuracy, type CountAccuracy } from './task';
 export { plantedCounter, plantedReferent } from './toy';

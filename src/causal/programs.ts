@@ -16,7 +16,16 @@
  */
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
-import { END, TRIGGER, countingSequence, demoTokens, responseToken, type CountRole, type CountingKnobs, type CountingSequence } from '../data/counting';
+import {
+  END,
+  TRIGGER,
+  countingSequence,
+  demoTokens,
+  responseToken,
+  type CountRole,
+  type CountingKnobs,
+  type CountingSequence,
+} from '../data/counting';
 import { BOS } from '../data/tokens';
 
 export type ProgramName = 'up-down' | 'up-up' | 'context-distribution';
@@ -300,7 +309,9 @@ export function sampleFlips(o: FlipOptions): FlipCounterfactual[] {
   const variables = o.variables ?? ['count', 'phase'];
   for (const v of variables)
     if (!p.variables.includes(v))
-      throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, { hint: `its variables: ${p.variables.join(', ')}` });
+      throw new GroundlabError('BAD_ARGUMENT', `program ${p.name} has no variable "${v}"`, {
+        hint: `its variables: ${p.variables.join(', ')}`,
+      });
   if (!Number.isInteger(o.rounds) || o.rounds < 2)
     throw new GroundlabError('BAD_ARGUMENT', `rounds = ${o.rounds}: repeated phase flips need at least 2 rounds`);
   if (!o.demoCounts.length || o.demoCounts.some((c) => !Number.isInteger(c) || c < 1))
@@ -315,9 +326,13 @@ export function sampleFlips(o: FlipOptions): FlipCounterfactual[] {
   const out: FlipCounterfactual[] = [];
   for (let tries = 0; out.length < o.n; tries++) {
     if (tries > o.n * 200)
-      throw new GroundlabError('BAD_ARGUMENT', `could not draw ${o.n} phase-flip sequences within ${maxLength} tokens and counts <= ${maxCount} (${out.length} found)`, {
-        hint: 'use fewer rounds or smaller demoCounts',
-      });
+      throw new GroundlabError(
+        'BAD_ARGUMENT',
+        `could not draw ${o.n} phase-flip sequences within ${maxLength} tokens and counts <= ${maxCount} (${out.length} found)`,
+        {
+          hint: 'use fewer rounds or smaller demoCounts',
+        },
+      );
     const tokens = [BOS];
     const roles: CountRole[] = ['bos'];
     let s = p.step(null, roles, 0);
