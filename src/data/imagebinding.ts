@@ -22,7 +22,8 @@
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import type { CorpusSpec, TokenDataset, Tokenizer } from './types';
-import { BOS, PATCH, PAD } from './tokens';
+import { BOS, PATCH } from './tokens';
+import { SequenceRowsDataset } from './dataset';
 import { cellPixels, encoderFor } from './image';
 import { bindingKnobs, bindingLayout, generateBinding, type BindingCounterfactual, type BindingKnobs, type BindingScene } from './binding';
 
@@ -111,13 +112,12 @@ export function sequenceFeatures(k: ImageBindingKnobs, r: RenderedScene, len: nu
   return out;
 }
 
-/** One row per scene with its patch features; the loss counts the answers and `<eos>`. */
+/** One row per scene with its patch features; the loss counts the answers and `<eos>` (rows and masks as every task corpus's). */
 export class ImageBindingDataset implements TokenDataset {
   readonly size: number;
   readonly featureDim: number;
-  private readonly rows: Int32Array[];
-  private readonly masks: Uint8Array[];
-  private readonly feats: Float32Array[];
+  private readonly seqRows: SequenceRowsDataset;
+  private readonly feats: Float32Array[] = [];
 
   constructor(
     readonly k: ImageBindingKnobs,
@@ -126,11 +126,9 @@ export class ImageBindingDataset implements TokenDataset {
     readonly seqLen: number,
   ) {
     this.featureDim = patchFeatureDim(k);
-    const pad = tokenizer.id(PAD);
     const head = imageSceneTokens(k);
-    this.rows = [];
-    this.masks = [];
-    this.feats = [];
+    const rows: string[][] = [];
+    const masks: Uint8Array[] = [];
     scenes.forEach((s, i) => {
       const { tokens, answers } = bindingLayout(s, head);
       if (tokens.length > seqLen + 1)
@@ -138,36 +136,28 @@ export class ImageBindingDataset implements TokenDataset {
           hint: `raise --seq-len to ${tokens.length - 1} or lower the knob grid (${k.grid} x ${k.grid} patches) or queriesPerScene`,
           codeHint: `raise \`seqLen\` to ${tokens.length - 1} or lower the knob grid or queriesPerScene`,
         });
-      const row = new Int32Array(seqLen + 1).fill(pad);
-      row.set(tokenizer.encode(tokens));
-      this.rows.push(row);
+      rows.push(tokens);
       const m = new Uint8Array(seqLen);
       for (const a of answers) m[a - 1] = 1;
       m[tokens.length - 2] = 1;
-      this.masks.push(m);
+      masks.push(m);
       this.feats.push(renderBindingScene(k, s, `train/${i}`).features);
     });
-    this.size = this.rows.length;
-  }
-
-  private check(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.size)
-      throw new GroundlabError('BAD_ARGUMENT', `row ${i} is outside the dataset (0..${this.size - 1})`);
+    this.seqRows = new SequenceRowsDataset(rows, masks, tokenizer, seqLen);
+    this.size = this.seqRows.size;
   }
 
   row(i: number): Int32Array {
-    this.check(i);
-    return this.rows[i].slice();
+    return this.seqRows.row(i);
   }
 
   mask(i: number): Uint8Array {
-    this.check(i);
-    return this.masks[i].slice();
+    return this.seqRows.mask(i);
   }
 
   /** [seqLen * featureDim]: the patches' features at positions 1..grid^2, zeros elsewhere. */
   features(i: number): Float32Array {
-    this.check(i);
+    this.seqRows.row(i); // checks i
     const F = this.featureDim;
     const out = new Float32Array(this.seqLen * F);
     out.set(this.feats[i].subarray(0, Math.min(this.feats[i].length, (this.seqLen - 1) * F)), F);
