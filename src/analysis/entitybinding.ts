@@ -412,6 +412,8 @@ export function entityRunKnobs(run: Run): EntityKnobs {
       `run ${run.dir} was not trained on text entity binding (corpus kind binding, variant entities)`,
       {
         hint: 'train one with `groundlab train --arch transformer --preset quick --corpus-kind binding --knob variant=entities --seq-len 56 --out runs/ent-quick`',
+        codeHint:
+          "train one with `await train({ out: 'runs/ent-quick', arch: 'transformer', preset: 'quick', seqLen: 56, corpus: { kind: 'binding', knobs: { variant: 'entities' } } })`",
       },
     );
   return entityKnobs(c.knobs);

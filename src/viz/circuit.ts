@@ -310,6 +310,7 @@ export async function circuitGraphData(
     if (!have.includes(s))
       throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no circuit paths at step ${s}`, {
         hint: `traced steps: ${have.join(', ')} (run \`groundlab circuits ${run.dir} --checkpoints ${s}\`)`,
+        codeHint: `traced steps: ${have.join(', ')} (run \`await circuitsRun(run, { checkpoints: [${s}] })\`)`,
       });
   // the path test's rows (circuitsRun, analysis/circuit_path_test): its embedding paths are drawn
   // as edges (measured by the same path patching), and every tested path carries its test

@@ -15,7 +15,7 @@ after(() => fs.rmSync(root, { recursive: true, force: true }));
 test('groundlab train --help lists the options', async () => {
   const r = await runCli(['train', '--help']);
   assert.equal(r.code, 0);
-  for (const k of ['--arch <transformer|mamba2|lstm', '--preset <tiny|quick|paper>', '--seed', '--steps', '--out', '--corpus', '--model', '--no-resume']) assert.ok(r.stdout.includes(k), k);
+  for (const k of ['--arch <transformer|mamba2|lstm', '--preset <tiny|quick|medium|paper>', '--seed', '--steps', '--out', '--corpus', '--model', '--no-resume']) assert.ok(r.stdout.includes(k), k);
 });
 
 test('bad arguments are reported with exit code 1', async () => {
