@@ -40,9 +40,9 @@ export interface ReproduceOptions {
   preset: PresetName;
   /** The reproduce folder (default runs/reproduce-<preset>). */
   out: string;
-  /** Seeds of the main comparison (default: tiny 2, quick 2, paper 5 as in the paper). */
+  /** Seeds of the main comparison and the noise group (default DEFAULT_SEEDS: tiny 2, quick and medium 3, paper 5 as in the paper). */
   seeds?: number[];
-  /** Only these groups (default all). */
+  /** Only these groups (default DEFAULT_GROUPS of the preset). */
   groups?: ReproduceGroup[];
 }
 
