@@ -86,6 +86,20 @@ const ci = (g: { mean: number; lo: number; hi: number; n: number }) =>
 
 export { ablationTable };
 
+/** G over training per label (mean and 95% CI over seeds), with the zero line: the report's G figures. */
+function gainChart(runs: RunTables[], title: string): Record<string, unknown> {
+  return lineChart(overSeeds(runs, 'gain_summary', 'gain'), {
+    x: 'step',
+    y: 'mean',
+    color: 'label',
+    lo: 'lo',
+    hi: 'hi',
+    rule: 0,
+    title,
+    yTitle: 'G (nats)',
+  });
+}
+
 /** Build the claims from the collected runs. */
 export function judgeClaims(runs: RunTables[]): Claim[] {
   const claims: Claim[] = [];
@@ -458,35 +472,11 @@ export async function writeReport(
       },
     ),
   );
-  await fig(
-    'gain-by-architecture',
-    lineChart(overSeeds(main, 'gain_summary', 'gain'), {
-      x: 'step',
-      y: 'mean',
-      color: 'label',
-      lo: 'lo',
-      hi: 'hi',
-      rule: 0,
-      title: 'Grounding information gain G',
-      yTitle: 'G (nats)',
-    }),
-  );
+  await fig('gain-by-architecture', gainChart(main, 'Grounding information gain G'));
   const others = runs.filter(
     (r) => (r.group !== 'main' || r.label === 'transformer' || r.label === 'lstm') && !r.group.startsWith('emergence/'),
   );
-  await fig(
-    'gain-checks-and-settings',
-    lineChart(overSeeds(others, 'gain_summary', 'gain'), {
-      x: 'step',
-      y: 'mean',
-      color: 'label',
-      lo: 'lo',
-      hi: 'hi',
-      rule: 0,
-      title: 'G: open checks, dialogue and referential noise',
-      yTitle: 'G (nats)',
-    }),
-  );
+  await fig('gain-checks-and-settings', gainChart(others, 'G: open checks, dialogue and referential noise'));
   const tr = main.filter((r) => r.label === 'transformer');
   await fig(
     'cooccurrence-r2',
@@ -579,19 +569,7 @@ export async function writeReport(
   ]);
 
   const archRuns = runs.filter((r) => architectureLabels(runs).includes(r.label));
-  await fig(
-    'gain-architectures',
-    lineChart(overSeeds(archRuns, 'gain_summary', 'gain'), {
-      x: 'step',
-      y: 'mean',
-      color: 'label',
-      lo: 'lo',
-      hi: 'hi',
-      rule: 0,
-      title: 'G by architecture and by ingredient of attention',
-      yTitle: 'G (nats)',
-    }),
-  );
+  await fig('gain-architectures', gainChart(archRuns, 'G by architecture and by ingredient of attention'));
   await tab('architectures', architectureRows(runs), [
     ['setting', 'setting'],
     ['step', 'step'],
