@@ -179,7 +179,9 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
         busyElsewhere.push(cell); // another process claimed it first: not a failure
       else if (result.state === 'done') {
         counts.done++;
-        finishedHere.push(result.seconds);
+        // Found done once claimed (another sweep finished it meanwhile): skipped, as if seen done at the start.
+        if (result.skipped) counts.skipped++;
+        else finishedHere.push(result.seconds);
       } else if (result.state === 'interrupted') counts.interrupted++;
       else counts.failed++;
       emit({ type: 'cell-end', cell, result });
