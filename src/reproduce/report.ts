@@ -200,15 +200,31 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
           num(last.mean) > num(first.mean) ? 'agrees' : num(last.mean) === num(first.mean) && num(last.mean) > 0 ? 'partly' : 'disagrees',
         rule: 'agrees when the mean number of aggregate heads at the last analysed checkpoint is above the first',
       });
-      const order = a && g && Number.isFinite(num(a.mean)) && Number.isFinite(num(g.mean));
+      // Lower: mean layers at the last checkpoint where both kinds exist; earlier: the first analysed
+      // checkpoint at which each kind exists (mean count over seeds above 0).
+      const both = al
+        .map((ar) => ({ a: ar, g: gl.find((gr) => num(gr.step) === num(ar.step)) }))
+        .filter((x): x is { a: typeof x.a; g: NonNullable<typeof x.g> } => x.g !== undefined)
+        .pop();
+      const counts = (field: string) =>
+        overSeeds(
+          runs.filter((r) => r.label === 'transformer'),
+          'head_counts',
+          field,
+        );
+      const firstStep = (rows: typeof heads) => rows.find((r) => num(r.mean) > 0)?.step;
+      const gFirst = firstStep(counts('gather_heads'));
+      const aFirst = firstStep(counts('aggregate_heads'));
+      const lower = both ? num(both.a.mean) > num(both.g.mean) : false;
+      const earlier = gFirst !== undefined && aFirst !== undefined && num(gFirst) <= num(aFirst);
       claims.push({
         id: 'heads-layers',
         paper: 'Gather heads sit early (mean layer 3.3-3.7 of 12), aggregate heads later (7-8 of 12)',
-        measured: order
-          ? `mean layer (0-based) of gather heads ${f2(g!.mean)}, of aggregate heads ${f2(a!.mean)} at step ${last.step}`
-          : 'no gather or no aggregate heads at the last checkpoint',
-        verdict: !order ? 'not measured' : num(a!.mean) > num(g!.mean) ? 'agrees' : 'disagrees',
-        rule: "agrees when aggregate heads sit in later layers than gather heads on average (the models here have fewer layers than the paper's 12)",
+        measured: both
+          ? `mean layer (0-based) of gather heads ${f2(both.g.mean)}, of aggregate heads ${f2(both.a.mean)} at step ${both.a.step}; first analysed step with gather heads ${gFirst}, with aggregate heads ${aFirst}`
+          : `no checkpoint with both gather and aggregate heads (first analysed step with gather heads: ${gFirst ?? 'none'}; with aggregate heads: ${aFirst ?? 'none'})`,
+        verdict: !both ? 'not measured' : lower && earlier ? 'agrees' : lower || earlier ? 'partly' : 'disagrees',
+        rule: "agrees when gather heads sit in lower layers than aggregate heads on average (at the last analysed checkpoint with both) and appear no later in training (first analysed checkpoint with any); partly when one of the two holds (the models here have fewer layers than the paper's 12)",
       });
     }
   }

@@ -169,3 +169,18 @@ test('the emergence sweep at tiny (a smoke run) has the Transformer only', () =>
   assert.deepEqual(expandCells(settings).map((c) => c.name), ['transformer_simple_s0', 'transformer_realistic_s0']);
   assert.ok(expandCells(knobs).every((c) => c.flags.arch === 'transformer'));
 });
+
+test('heads-layers: gather heads lower and no later than aggregate heads agree; one of the two is partly; neither found is not measured', () => {
+  const hc = (rows: Array<[number, number, number, number, number]>) =>
+    rows.map(([step, g, gl, a, al]) => ({ step, gather_heads: g, gather_mean_layer: g ? gl : NaN, aggregate_heads: a, aggregate_mean_layer: a ? al : NaN }));
+  const claim = (rows: Row[]) => judgeClaims([fakeRun('transformer', 0, [0, 1, 2], { head_counts: rows })]).find((c) => c.id === 'heads-layers')!;
+  // gather at step 1 in layer 2, aggregate from step 2 in layer 6; the last step has no gather heads: the last step with both counts
+  const ok = claim(hc([[0, 0, 0, 0, 0], [1, 2, 2, 0, 0], [2, 1, 2, 3, 6], [3, 0, 0, 3, 7]]));
+  assert.equal(ok.verdict, 'agrees');
+  assert.match(ok.measured, /gather heads 2\.00, of aggregate heads 6\.00 at step 2; first analysed step with gather heads 1, with aggregate heads 2/);
+  assert.equal(claim(hc([[0, 0, 0, 0, 0], [1, 0, 0, 2, 6], [2, 1, 2, 3, 6]])).verdict, 'partly', 'lower but later');
+  assert.equal(claim(hc([[0, 0, 0, 0, 0], [1, 0, 0, 2, 1], [2, 1, 3, 3, 1]])).verdict, 'disagrees', 'higher and later');
+  const none = claim(hc([[0, 0, 0, 0, 0], [1, 0, 0, 2, 1]]));
+  assert.equal(none.verdict, 'not measured');
+  assert.match(none.measured, /gather heads: none; with aggregate heads: 1/);
+});
