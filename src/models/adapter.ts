@@ -41,6 +41,19 @@ export interface ArchAdapter<C extends BaseModelConfig = BaseModelConfig> {
   readonly hf?: { format: 'hf-gpt2'; unsupported(c: C): string | undefined };
 }
 
+/**
+ * An architecture's presets: each preset's sizes on top of the defaults every preset shares
+ * (`{ ...defaults, ...sizes }`, in PRESET_NAMES order).
+ */
+export function presetsFrom<D extends object, S extends object>(
+  defaults: D,
+  sizes: Record<PresetName, S>,
+): Record<PresetName, Omit<D, keyof S> & S> {
+  const out = {} as Record<PresetName, Omit<D, keyof S> & S>;
+  for (const name of PRESET_NAMES) out[name] = { ...defaults, ...sizes[name] };
+  return out;
+}
+
 export function badConfig(message: string, hint?: string): GroundlabError {
   return new GroundlabError('BAD_CONFIG', message, { hint });
 }

@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { glaPatternFused, glaPatternStock } from '../engine/ops-gla';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import { badConfig, posInt, type ArchAdapter, type Sizes } from './adapter';
+import { badConfig, posInt, presetsFrom, type ArchAdapter } from './adapter';
 import { mlpBlock, mlpHooks, mlpParams } from './transformer';
 import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
 
@@ -223,22 +223,18 @@ const DEFAULTS = {
   fused: true,
   envFeatureDim: 0,
 } as const satisfies Partial<GlaConfig>;
-const preset = (s: Pick<GlaConfig, 'contextLength' | 'dModel' | 'nLayers' | 'nHeads' | 'dMlp'>): Sizes<GlaConfig> => ({
-  ...DEFAULTS,
-  ...s,
-});
 
 export const glaAdapter: ArchAdapter<GlaConfig> = {
   arch: 'gla',
   title: 'Gated Linear Attention Transformer',
   summary: 'the Transformer block with gated linear attention (data-dependent decay gates) instead of softmax attention; no positions',
   defaults: DEFAULTS,
-  presets: {
-    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 }),
-    quick: preset({ contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dMlp: 512 }),
-    medium: preset({ contextLength: 128, dModel: 128, nLayers: 8, nHeads: 4, dMlp: 512 }),
-    paper: preset({ contextLength: 512, dModel: 768, nLayers: 12, nHeads: 12, dMlp: 3072 }),
-  },
+  presets: presetsFrom(DEFAULTS, {
+    tiny: { contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 },
+    quick: { contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dMlp: 512 },
+    medium: { contextLength: 128, dModel: 128, nLayers: 8, nHeads: 4, dMlp: 512 },
+    paper: { contextLength: 512, dModel: 768, nLayers: 12, nHeads: 12, dMlp: 3072 },
+  }),
   validate(c) {
     for (const k of ['nHeads', 'dMlp', 'gateRank']) posInt(c, k);
     if (c.dModel % c.nHeads !== 0) throw badConfig(`dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);

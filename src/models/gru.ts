@@ -22,6 +22,7 @@ import {
   RecurrentLM,
   recurrentAnatomy,
   recurrentDefaults,
+  recurrentLayerSpecs,
   recurrentParamSpecs,
   recurrentPresets,
   type RecurrentConfig,
@@ -34,17 +35,10 @@ export interface GruConfig extends RecurrentConfig {
 
 export function gruParamSpecs(c: GruConfig): ParamSpec[] {
   const d = c.dModel;
-  const k = 1 / Math.sqrt(d);
-  const u = { kind: 'uniform', low: -k, high: k } as const; // PyTorch's initialisation
-  const layers: ParamSpec[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    layers.push(
-      { name: `layers.${l}.weight_ih`, shape: [d, 3 * d], init: u },
-      { name: `layers.${l}.weight_hh`, shape: [d, 3 * d], init: u },
-      { name: `layers.${l}.bias_ih`, shape: [3 * d], init: u },
-      { name: `layers.${l}.bias_hh`, shape: [3 * d], init: u },
-    );
-  }
+  const layers = recurrentLayerSpecs(c, 3, (l, u) => [
+    { name: `layers.${l}.bias_ih`, shape: [3 * d], init: u },
+    { name: `layers.${l}.bias_hh`, shape: [3 * d], init: u },
+  ]);
   return recurrentParamSpecs(c, layers);
 }
 

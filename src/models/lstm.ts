@@ -21,6 +21,7 @@ import {
   RecurrentLM,
   recurrentAnatomy,
   recurrentDefaults,
+  recurrentLayerSpecs,
   recurrentParamSpecs,
   recurrentPresets,
   type RecurrentConfig,
@@ -33,20 +34,14 @@ export interface LstmConfig extends RecurrentConfig {
 
 export function lstmParamSpecs(c: LstmConfig): ParamSpec[] {
   const d = c.dModel;
-  const k = 1 / Math.sqrt(d);
-  const layers: ParamSpec[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    layers.push(
-      { name: `layers.${l}.weight_ih`, shape: [d, 4 * d], init: { kind: 'uniform', low: -k, high: k } },
-      { name: `layers.${l}.weight_hh`, shape: [d, 4 * d], init: { kind: 'uniform', low: -k, high: k } },
-      {
-        name: `layers.${l}.bias`,
-        shape: [4 * d],
-        // forget-gate bias 1, others 0
-        init: { kind: 'fn', fn: (_rng, n) => Float32Array.from({ length: n }, (_, i) => (i >= d && i < 2 * d ? 1 : 0)) },
-      },
-    );
-  }
+  const layers = recurrentLayerSpecs(c, 4, (l) => [
+    {
+      name: `layers.${l}.bias`,
+      shape: [4 * d],
+      // forget-gate bias 1, others 0
+      init: { kind: 'fn', fn: (_rng, n) => Float32Array.from({ length: n }, (_, i) => (i >= d && i < 2 * d ? 1 : 0)) },
+    },
+  ]);
   return recurrentParamSpecs(c, layers);
 }
 

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { splitLast, type Ops } from '../engine/ops';
 import type { Rng } from '../engine/rng';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import { badConfig, posInt, type ArchAdapter, type Sizes } from './adapter';
+import { badConfig, posInt, presetsFrom, type ArchAdapter } from './adapter';
 import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
 
 export interface Mamba2Config extends BaseModelConfig {
@@ -270,22 +270,18 @@ const DEFAULTS = {
   fused: true,
   envFeatureDim: 0,
 } as const satisfies Partial<Mamba2Config>;
-const preset = (s: Pick<Mamba2Config, 'contextLength' | 'dModel' | 'nLayers' | 'dState' | 'headDim'>): Sizes<Mamba2Config> => ({
-  ...DEFAULTS,
-  ...s,
-});
 
 export const mamba2Adapter: ArchAdapter<Mamba2Config> = {
   arch: 'mamba2',
   title: 'Mamba-2',
   summary: 'selective state space model; the SSD in its quadratic (attention-like) form',
   defaults: DEFAULTS,
-  presets: {
-    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2, dState: 16, headDim: 16 }),
-    quick: preset({ contextLength: 64, dModel: 128, nLayers: 4, dState: 32, headDim: 32 }),
-    medium: preset({ contextLength: 128, dModel: 128, nLayers: 8, dState: 32, headDim: 32 }),
-    paper: preset({ contextLength: 512, dModel: 768, nLayers: 12, dState: 64, headDim: 64 }),
-  },
+  presets: presetsFrom(DEFAULTS, {
+    tiny: { contextLength: 32, dModel: 32, nLayers: 2, dState: 16, headDim: 16 },
+    quick: { contextLength: 64, dModel: 128, nLayers: 4, dState: 32, headDim: 32 },
+    medium: { contextLength: 128, dModel: 128, nLayers: 8, dState: 32, headDim: 32 },
+    paper: { contextLength: 512, dModel: 768, nLayers: 12, dState: 64, headDim: 64 },
+  }),
   validate(c) {
     for (const k of ['dState', 'headDim', 'expand', 'convKernel']) posInt(c, k);
     if ((c.expand * c.dModel) % c.headDim !== 0)

@@ -7,8 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
-import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import type { PresetName, Sizes } from './adapter';
+import { BaseLM, envSpecs, type Init, type ParamSpec, type Pass } from './base';
+import { presetsFrom, type PresetName, type Sizes } from './adapter';
 import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
 
 export interface RecurrentConfig extends BaseModelConfig {
@@ -28,13 +28,32 @@ export function recurrentDefaults<A extends string>(arch: A) {
 
 /** The recurrent presets (the same sizes for the LSTM and the GRU), on top of an architecture's defaults. */
 export function recurrentPresets<C extends RecurrentConfig>(defaults: Partial<C>): Record<PresetName, Sizes<C>> {
-  const preset = (s: Pick<C, 'contextLength' | 'dModel' | 'nLayers'>) => ({ ...defaults, ...s }) as Sizes<C>;
-  return {
-    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2 } as Pick<C, 'contextLength' | 'dModel' | 'nLayers'>),
-    quick: preset({ contextLength: 64, dModel: 128, nLayers: 2 } as Pick<C, 'contextLength' | 'dModel' | 'nLayers'>),
-    medium: preset({ contextLength: 128, dModel: 256, nLayers: 4 } as Pick<C, 'contextLength' | 'dModel' | 'nLayers'>),
-    paper: preset({ contextLength: 512, dModel: 768, nLayers: 4 } as Pick<C, 'contextLength' | 'dModel' | 'nLayers'>),
-  };
+  return presetsFrom(defaults, {
+    tiny: { contextLength: 32, dModel: 32, nLayers: 2 },
+    quick: { contextLength: 64, dModel: 128, nLayers: 2 },
+    medium: { contextLength: 128, dModel: 256, nLayers: 4 },
+    paper: { contextLength: 512, dModel: 768, nLayers: 4 },
+  }) as Record<PresetName, Sizes<C>>;
+}
+
+/**
+ * The layers' parameters: per layer `layers.{l}.weight_ih` and `layers.{l}.weight_hh` [D, gates D]
+ * (PyTorch's names, transposed to [in, out], with its initialisation uniform(-1/sqrt D, 1/sqrt D),
+ * given to `biases` too), then the architecture's `biases(l, uniform)`.
+ */
+export function recurrentLayerSpecs(c: RecurrentConfig, gates: number, biases: (l: number, uniform: Init) => ParamSpec[]): ParamSpec[] {
+  const d = c.dModel;
+  const k = 1 / Math.sqrt(d);
+  const u = { kind: 'uniform', low: -k, high: k } as const;
+  const layers: ParamSpec[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    layers.push(
+      { name: `layers.${l}.weight_ih`, shape: [d, gates * d], init: u },
+      { name: `layers.${l}.weight_hh`, shape: [d, gates * d], init: u },
+      ...biases(l, u),
+    );
+  }
+  return layers;
 }
 
 /** The parameters around the layers: `embed.weight` first; `ln_f`, `lm_head` (untied) and the ENV projection after `layers`. */

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { attentionScores, causalMask, splitLast, trilOnes } from '../engine/ops';
 import { rope } from '../engine/ops-rope';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
-import { badConfig, perLayer, posInt, type ArchAdapter, type PerLayer, type Sizes } from './adapter';
+import { badConfig, perLayer, posInt, presetsFrom, type ArchAdapter, type PerLayer } from './adapter';
 import type { BaseModelConfig, ForwardOptions, LayerAnatomy, ModelAnatomy } from './types';
 
 export type Positional = 'learned' | 'rope' | 'none';
@@ -367,22 +367,17 @@ const DEFAULTS = {
   qkFrom: 'hidden',
 } as const satisfies Partial<TransformerConfig>;
 
-const preset = (s: Pick<TransformerConfig, 'contextLength' | 'dModel' | 'nLayers' | 'nHeads' | 'dMlp'>): Sizes<TransformerConfig> => ({
-  ...DEFAULTS,
-  ...s,
-});
-
 export const transformerAdapter: ArchAdapter<TransformerConfig> = {
   arch: 'transformer',
   title: 'Transformer',
   summary: 'GPT-2 style: pre-LN, multi-head causal attention, GELU MLP; switches for positions and for each ingredient of attention',
   defaults: DEFAULTS,
-  presets: {
-    tiny: preset({ contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 }),
-    quick: preset({ contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dMlp: 512 }),
-    medium: preset({ contextLength: 128, dModel: 128, nLayers: 12, nHeads: 4, dMlp: 512 }),
-    paper: preset({ contextLength: 512, dModel: 768, nLayers: 12, nHeads: 12, dMlp: 3072 }),
-  },
+  presets: presetsFrom(DEFAULTS, {
+    tiny: { contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 },
+    quick: { contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dMlp: 512 },
+    medium: { contextLength: 128, dModel: 128, nLayers: 12, nHeads: 4, dMlp: 512 },
+    paper: { contextLength: 512, dModel: 768, nLayers: 12, nHeads: 12, dMlp: 3072 },
+  }),
   validate(c) {
     posInt(c, 'nHeads');
     posInt(c, 'dMlp');
