@@ -43,12 +43,14 @@ aq.from(gain).groupby("arch", "corpus").filter((d) => d.step === aq.op.max(d.ste
 // The `emergence` runs train each architecture on the simple setting with one noise knob of the
 // realistic setting at its realistic value (a distractor and the chance it is named go together),
 // and on both settings whole; only G is measured, at every checkpoint. The emergence step is the
-// first checkpoint with G above 1 nat; a hollow dot: not within the run. (With `tiny`, a smoke
-// run, the sweep has the Transformer only.)
+// first checkpoint with G above 1 nat; a hollow dot: not within the run. The `main` and `noise`
+// runs above are the same runs as the simple and realistic settings (same preset, corpus and seeds),
+// so they count too: those two rows have every seed. (With `tiny`, a smoke run, the sweep has the
+// Transformer only.)
 
 // %%
 const em = await labRuns({ groups: ["emergence"], onProgress: progressDisplay(), signal: interruptSignal() });
-const rows = emergenceRows(em);
+const rows = emergenceRows([...em, ...runs]);
 await display(dotChart(rows.map((r) => ({ setting: r.setting, arch: r.arch, step: r.step ?? r.lastStep, censored: r.censored })),
   { x: "setting", y: "step", color: "arch", hollow: "censored", title: `First checkpoint with G > ${EMERGENCE_THRESHOLD} nat`, yTitle: "training step" }));
 

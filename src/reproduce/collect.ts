@@ -10,6 +10,8 @@ import type { SweepSpec } from '../sweep/spec';
 import { expandCells } from '../sweep/spec';
 import { readCellState } from '../sweep/store';
 import { REGISTRY } from '../analysis/analyses';
+import { trainPreset } from '../train/presets';
+import type { RunConfig } from '../train/run';
 
 export type Row = Record<string, unknown>;
 
@@ -28,6 +30,11 @@ export interface RunTables {
   dir: string;
   steps: number[];
   tables: Record<string, Row[]>;
+  /**
+   * The named setting of the synthetic corpus the run trained on ("simple", "realistic") when its
+   * corpus has no knobs beyond its preset's own; undefined for other corpora and knob changes.
+   */
+  setting?: string;
   /** What the run cost (absent parts were not recorded). */
   timing?: RunTiming;
 }
@@ -87,6 +94,14 @@ function labelOf(group: string, params: Record<string, unknown>): string {
   return arch;
 }
 
+function namedSetting(config: RunConfig): string | undefined {
+  const c = config.corpus as { kind?: string; setting?: string; knobs?: Record<string, unknown> };
+  if (c.kind !== 'synthetic' || !c.setting) return undefined;
+  const own = trainPreset(config.preset).corpusKnobs ?? {};
+  const knobs = Object.entries(c.knobs ?? {});
+  return knobs.every(([k, v]) => (own as Record<string, unknown>)[k] === v) ? c.setting : undefined;
+}
+
 /** Every run of the plan that has at least its config (runs that never started are skipped). */
 export async function collectRuns(root: string, specs: SweepSpec[]): Promise<RunTables[]> {
   const out: RunTables[] = [];
@@ -110,6 +125,7 @@ export async function collectRuns(root: string, specs: SweepSpec[]): Promise<Run
         dir,
         steps: run.checkpoints.map((c) => c.step),
         tables,
+        setting: namedSetting(run.config),
         timing: runTiming(dir, run.checkpoints.at(-1)?.dir),
       });
     }

@@ -3,6 +3,9 @@
  * setting (simple, simple with one noise knob at its realistic value, realistic) and architecture,
  * the first checkpoint at which G exceeds a threshold (1 nat), from the runs' G at every checkpoint.
  * A run that never gets there within its steps is censored: its step is reported as "> last step".
+ * The main comparison's and the noise group's runs are the same runs as the simple and realistic
+ * settings (same preset, corpus and seeds), so they count too: one run per setting, architecture
+ * and seed.
  */
 import { noiseSteps, EMERGENCE_ARCHS } from './plan';
 import type { Row, RunTables } from './collect';
@@ -29,21 +32,28 @@ export function emergenceSettings(): string[] {
   return ['simple', ...noiseSteps().map((k) => `simple + ${k}`), 'realistic'];
 }
 
-/** The setting of an emergence run, from its label ("transformer [simple + pUnnamed=0.25]"). */
+/**
+ * The setting of a run for the sweep: an emergence run's from its label ("transformer [simple +
+ * pUnnamed=0.25]"); a main or noise run's is its named corpus setting (src/reproduce/collect.ts).
+ */
 function settingOf(run: RunTables): string | undefined {
-  const m = /\[(.+)\]$/.exec(run.label);
-  return m ? m[1] : undefined;
+  if (run.group.startsWith('emergence/')) return /\[(.+)\]$/.exec(run.label)?.[1];
+  if (run.group === 'main' || run.group === 'noise') return run.setting;
+  return undefined;
 }
 
 /** One row per emergence run: when G first exceeds the threshold. */
 export function emergenceRows(runs: RunTables[], threshold = EMERGENCE_THRESHOLD): EmergenceRow[] {
   const order = emergenceSettings();
   const rows: EmergenceRow[] = [];
+  const seen = new Set<string>();
   for (const r of runs) {
-    if (!r.group.startsWith('emergence/')) continue;
     const setting = settingOf(r);
+    if (!setting || !(EMERGENCE_ARCHS as readonly string[]).includes(r.arch)) continue;
     const g = [...(r.tables.gain_summary ?? [])].sort((a, b) => Number(a.step) - Number(b.step));
-    if (!setting || !g.length) continue;
+    const key = `${setting}\u0000${r.arch}\u0000${r.seed}`;
+    if (!g.length || seen.has(key)) continue;
+    seen.add(key);
     const hit = g.find((x) => Number(x.gain) > threshold);
     const last = g[g.length - 1];
     rows.push({
@@ -62,13 +72,14 @@ export function emergenceRows(runs: RunTables[], threshold = EMERGENCE_THRESHOLD
 
 /**
  * The table of the report: one row per setting, per architecture the emergence step ("> N" when
- * censored; the mean over seeds when there are several and none is censored) and the final G.
+ * censored; over several seeds the mean and range when none is censored, else the steps and the
+ * censored count) and the final G (mean over seeds).
  */
 export function emergenceTable(rows: EmergenceRow[]): { rows: Row[]; cols: Array<[string, string]> } {
   const archs = EMERGENCE_ARCHS.filter((a) => rows.some((r) => r.arch === a));
   const settings = emergenceSettings().filter((s) => rows.some((r) => r.setting === s));
   const out = settings.map((setting) => {
-    const row: Row = { setting };
+    const row: Row = { setting, seeds: new Set(rows.filter((r) => r.setting === setting).map((r) => r.seed)).size };
     for (const a of archs) {
       const rs = rows.filter((r) => r.setting === setting && r.arch === a);
       if (!rs.length) continue;
@@ -81,12 +92,17 @@ export function emergenceTable(rows: EmergenceRow[]): { rows: Row[]; cols: Array
                 .filter((r) => !r.censored)
                 .map((r) => r.step)
                 .join(', ')}; ${cens.length} of ${rs.length} > ${Math.max(...cens.map((r) => r.lastStep))}`
-            : Math.round(rs.reduce((s, r) => s + r.step!, 0) / rs.length);
+            : rs.length === 1
+              ? rs[0].step!
+              : `${Math.round(rs.reduce((s, r) => s + r.step!, 0) / rs.length)} (${Math.min(...rs.map((r) => r.step!))} to ${Math.max(...rs.map((r) => r.step!))}, ${rs.length} seeds)`;
       row[`${a}_gain`] = rs.reduce((s, r) => s + r.finalGain, 0) / rs.length;
     }
     return row;
   });
-  const cols: Array<[string, string]> = [['setting', 'setting']];
+  const cols: Array<[string, string]> = [
+    ['setting', 'setting'],
+    ['seeds', 'seeds'],
+  ];
   for (const a of archs) cols.push([`${a}_step`, `${a}: first step with G > ${EMERGENCE_THRESHOLD}`], [`${a}_gain`, `${a}: final G`]);
   return { rows: out, cols };
 }

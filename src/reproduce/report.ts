@@ -621,11 +621,10 @@ export async function writeReport(
         },
       ),
     );
-    const seeds = new Set(emRows.map((r) => r.seed)).size;
     emergence.push(
       '## When grounding emerges, against referential noise',
       '',
-      `The step at which G (mean over nouns) first exceeds ${EMERGENCE_THRESHOLD} nat, per architecture, on the simple setting, on the simple setting with one noise knob of the realistic setting at its realistic value, and on the realistic setting (every knob; it also has more nouns, mentions and fillers); "> N": not within the run's N steps. ${seeds} seed${seeds > 1 ? 's' : ''}; checkpoints are spaced as the preset's schedule, so a step is known to within one checkpoint interval. A result the paper does not have: reported, not judged.`,
+      `The step at which G (mean over nouns) first exceeds ${EMERGENCE_THRESHOLD} nat, per architecture, on the simple setting, on the simple setting with one noise knob of the realistic setting at its realistic value, and on the realistic setting (every knob; it also has more nouns, mentions and fillers); "> N": not within the run's N steps. The simple and realistic rows also count the main comparison's and the noise group's runs of those settings (the same preset, corpus and seeds: the same runs); over several seeds a cell gives the mean step and its range. Checkpoints are spaced as the preset's schedule, so a step is known to within one checkpoint interval. A result the paper does not have: reported, not judged.`,
       '',
       fs.readFileSync(path.join(tabDir, 'emergence.md'), 'utf8'),
     );

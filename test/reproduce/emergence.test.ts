@@ -21,25 +21,31 @@ test('emergence: the first checkpoint with G > 1 nat per run; never above it is 
     run('transformer', 'realistic', [0, 0.5, 1.0, 1.5]), // exactly 1 is not above
     run('transformer', 'simple', [0, 2, 5, 8]),
     run('transformer', 'simple + pUnnamed=0.25', [0, 0.9, 1.2, 3]),
-    { ...run('transformer', 'simple', [0, 9, 9, 9]), group: 'main', label: 'transformer' }, // not an emergence run
+    { ...run('transformer', 'simple', [0, 9, 9, 9]), group: 'main', label: 'transformer', setting: 'simple' }, // the same run as the emergence one: counted once
+    { ...run('lstm', 'simple', [0, 0, 3, 3]), group: 'main', label: 'lstm', setting: 'simple' }, // the main comparison's run of the simple setting
+    { ...run('transformer', 'realistic', [0, 3, 3, 3], 1), group: 'noise', label: 'transformer (realistic corpus)', setting: 'realistic' },
+    { ...run('transformer', 'simple', [0, 3, 3, 3], 1), group: 'checks/shared-vocab', label: 'transformer (shared vocabulary)' }, // not a setting of the sweep
   ];
   const rows = emergenceRows(runs);
   assert.deepEqual(
     rows.map((r) => [r.setting, r.arch, r.step, r.censored]),
     [
       ['simple', 'transformer', 100, false],
+      ['simple', 'lstm', 200, false],
       ['simple + pUnnamed=0.25', 'transformer', 200, false],
       ['realistic', 'transformer', 300, false],
+      ['realistic', 'transformer', 100, false],
       ['realistic', 'lstm', undefined, true],
     ],
   );
   const t = emergenceTable(rows);
   assert.deepEqual(t.rows.map((r) => [r.setting, r.transformer_step, r.lstm_step]), [
-    ['simple', 100, undefined],
+    ['simple', 100, 200],
     ['simple + pUnnamed=0.25', 200, undefined],
-    ['realistic', 300, '> 300'],
+    ['realistic', '200 (100 to 300, 2 seeds)', '> 300'],
   ]);
   assert.equal(t.rows[2].lstm_gain, 0.9);
+  assert.equal(t.rows[2].transformer_gain, 2.25, 'final G: the mean over seeds');
   assert.deepEqual(emergenceSettings().slice(0, 2), ['simple', 'simple + pUnnamed=0.25']);
   assert.equal(emergenceSettings().at(-1), 'realistic');
 });
@@ -47,7 +53,7 @@ test('emergence: the first checkpoint with G > 1 nat per run; never above it is 
 test('emergence over seeds: the mean step when all emerge, the steps and the censored count otherwise', () => {
   const rows = emergenceRows([run('mamba2', 'simple', [0, 2, 2, 2], 0), run('mamba2', 'simple', [0, 0, 0, 2], 1), run('mamba2', 'realistic', [0, 2, 2, 2], 0), run('mamba2', 'realistic', [0, 0, 0, 0], 1)]);
   const t = emergenceTable(rows);
-  assert.equal(t.rows[0].mamba2_step, 200);
+  assert.equal(t.rows[0].mamba2_step, '200 (100 to 300, 2 seeds)');
   assert.equal(t.rows[1].mamba2_step, '100; 1 of 2 > 300');
 });
 
@@ -56,7 +62,7 @@ test('REPORT.md gets the emergence section, table and figure when the group ran'
   const res = await writeReport(out, [run('transformer', 'simple', [0, 2, 5, 8]), run('lstm', 'simple', [0, 0, 0, 0])], { preset: 'tiny', wallSec: 1, command: 'x' });
   const report = fs.readFileSync(res.report, 'utf8');
   assert.match(report, /## When grounding emerges, against referential noise/);
-  assert.match(report, /\| simple \| 100 \| 8 \| > 300 \| 0 \|/);
+  assert.match(report, /\| simple \| 1 \| 100 \| 8 \| > 300 \| 0 \|/);
   assert.ok(res.figures.includes('emergence-time') && res.tables.includes('emergence'));
   const spec = JSON.parse(fs.readFileSync(path.join(out, 'figures', 'emergence-time.vl.json'), 'utf8'));
   assert.deepEqual(spec.data.values.map((v: { censored: boolean }) => v.censored), [false, true]);
