@@ -17,9 +17,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { glaPatternFused, glaPatternStock } from '../engine/ops-gla';
-import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
+import { BaseLM, type ParamSpec, type Pass } from './base';
 import { badConfig, posInt, presetsFrom, type ArchAdapter } from './adapter';
-import { mlpBlock, mlpHooks, mlpParams } from './transformer';
+import { finalNorm, finalSpecs, gpt2Lens, mlpBlock, mlpHooks, mlpParams } from './transformer';
 import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
 
 export interface GlaConfig extends BaseModelConfig {
@@ -74,9 +74,7 @@ export function glaParamSpecs(c: GlaConfig): ParamSpec[] {
       { name: `${h}.mlp.c_proj.bias`, shape: [d], init: zeros },
     );
   }
-  specs.push({ name: 'transformer.ln_f.weight', shape: [d], init: ones }, { name: 'transformer.ln_f.bias', shape: [d], init: zeros });
-  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: normal(std) });
-  specs.push(...envSpecs(c, std));
+  specs.push(...finalSpecs(c));
   return specs;
 }
 
@@ -101,15 +99,7 @@ export function glaAnatomy(c: GlaConfig): ModelAnatomy {
     };
   });
   hookPoints.push('ln_final.hook_normalized');
-  return {
-    hookPoints,
-    layers,
-    lens: {
-      input: 'blocks.0.hook_resid_pre',
-      norm: { kind: 'layer', weight: 'transformer.ln_f.weight', bias: 'transformer.ln_f.bias', eps: c.lnEps },
-      unembed: c.tiedEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight',
-    },
-  };
+  return { hookPoints, layers, lens: gpt2Lens(c) };
 }
 
 type P1 = tf.Tensor1D;
@@ -207,8 +197,7 @@ export class Gla extends BaseLM<GlaConfig> {
         mlpParams(<R extends tf.Tensor>(n: string) => this.p<R>(n), h),
       );
     }
-    const lnf = pass.ops.layerNorm(x, this.p('transformer.ln_f.weight'), this.p('transformer.ln_f.bias'), c.lnEps);
-    return this.hook2(pass, 'ln_final.hook_normalized', lnf, d);
+    return finalNorm(this, pass, x);
   }
 }
 

@@ -22,7 +22,7 @@ import { attentionScores, causalMask, splitLast, trilOnes } from '../engine/ops'
 import { rope } from '../engine/ops-rope';
 import { BaseLM, envSpecs, type ParamSpec, type Pass } from './base';
 import { badConfig, perLayer, posInt, presetsFrom, type ArchAdapter, type PerLayer } from './adapter';
-import type { BaseModelConfig, ForwardOptions, LayerAnatomy, ModelAnatomy } from './types';
+import type { BaseModelConfig, ForwardOptions, LayerAnatomy, LensAnatomy, ModelAnatomy } from './types';
 
 export type Positional = 'learned' | 'rope' | 'none';
 export type Mixing = 'softmax' | 'uniform' | 'static' | 'none';
@@ -104,10 +104,30 @@ export function transformerParamSpecs(c: TransformerConfig): ParamSpec[] {
       { name: `${h}.mlp.c_proj.bias`, shape: [d], init: zeros },
     );
   });
-  specs.push({ name: 'transformer.ln_f.weight', shape: [d], init: ones }, { name: 'transformer.ln_f.bias', shape: [d], init: zeros });
+  specs.push(...finalSpecs(c));
+  return specs;
+}
+
+/** The parameters after the blocks under GPT-2 names (shared with GLA): ln_f, lm_head when untied, the ENV projection. */
+export function finalSpecs(c: BaseModelConfig & { tiedEmbeddings: boolean; initStd: number }): ParamSpec[] {
+  const d = c.dModel;
+  const std = c.initStd;
+  const specs: ParamSpec[] = [
+    { name: 'transformer.ln_f.weight', shape: [d], init: { kind: 'const', value: 1 } },
+    { name: 'transformer.ln_f.bias', shape: [d], init: { kind: 'const', value: 0 } },
+  ];
   if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], init: { kind: 'normal', std } });
   specs.push(...envSpecs(c, std));
   return specs;
+}
+
+/** What the lenses read in a model under GPT-2 names (shared with GLA): the first block's input, ln_f, wte or lm_head. */
+export function gpt2Lens(c: { lnEps: number; tiedEmbeddings: boolean }): LensAnatomy {
+  return {
+    input: 'blocks.0.hook_resid_pre',
+    norm: { kind: 'layer', weight: 'transformer.ln_f.weight', bias: 'transformer.ln_f.bias', eps: c.lnEps },
+    unembed: c.tiedEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight',
+  };
 }
 
 /** Hook points of one block's attention part, for its switches. */
@@ -149,15 +169,7 @@ export function transformerAnatomy(c: TransformerConfig): ModelAnatomy {
     };
   });
   hookPoints.push('ln_final.hook_normalized');
-  return {
-    hookPoints,
-    layers,
-    lens: {
-      input: 'blocks.0.hook_resid_pre',
-      norm: { kind: 'layer', weight: 'transformer.ln_f.weight', bias: 'transformer.ln_f.bias', eps: c.lnEps },
-      unembed: c.tiedEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight',
-    },
-  };
+  return { hookPoints, layers, lens: gpt2Lens(c) };
 }
 
 type P1 = tf.Tensor1D;
@@ -199,6 +211,12 @@ export function mlpBlock(lm: MlpHost, pass: Pass, blk: string, x: P2, bp: Pick<B
   const post = lm.hook2(pass, `${blk}.mlp.hook_post`, ops.gelu(pre), c.dMlp);
   const out = lm.hook2(pass, `${blk}.hook_mlp_out`, ops.linear(post, bp.mlp.wproj, bp.mlp.bproj), d); // [N, D]
   return lm.hook2(pass, `${blk}.hook_resid_post`, tf.add(x, out), d);
+}
+
+/** The final LayerNorm under GPT-2 names (shared with GLA): x [N, D] -> `ln_final.hook_normalized` [N, D]. */
+export function finalNorm(lm: MlpHost & Pick<BaseLM<TransformerConfig>, 'p'>, pass: Pass, x: P2): P2 {
+  const lnf = pass.ops.layerNorm(x, lm.p('transformer.ln_f.weight'), lm.p('transformer.ln_f.bias'), lm.config.lnEps);
+  return lm.hook2(pass, 'ln_final.hook_normalized', lnf, lm.config.dModel);
 }
 
 /** elu(x) + 1: the positive feature map of linear attention. */
@@ -348,8 +366,7 @@ export class Transformer extends BaseLM<TransformerConfig> {
       x = this.hook2(pass, `${blk}.hook_resid_mid`, tf.add(x, this.attention(pass, l, x, x0, bp)), d);
       x = mlpBlock(this, pass, blk, x, bp);
     }
-    const lnf = pass.ops.layerNorm(x, this.p('transformer.ln_f.weight'), this.p('transformer.ln_f.bias'), c.lnEps);
-    return this.hook2(pass, 'ln_final.hook_normalized', lnf, d);
+    return finalNorm(this, pass, x);
   }
 }
 
