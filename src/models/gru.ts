@@ -20,11 +20,10 @@ import type { ArchAdapter } from './adapter';
 import type { ModelAnatomy } from './types';
 import {
   RecurrentLM,
+  recurrentAdapter,
   recurrentAnatomy,
-  recurrentDefaults,
   recurrentLayerSpecs,
   recurrentParamSpecs,
-  recurrentPresets,
   type RecurrentConfig,
   type StateEditFn,
 } from './recurrent';
@@ -65,16 +64,11 @@ export class Gru extends RecurrentLM<GruConfig> {
   }
 }
 
-const DEFAULTS = recurrentDefaults('gru') satisfies Partial<GruConfig>;
-
-export const gruAdapter: ArchAdapter<GruConfig> = {
+export const gruAdapter: ArchAdapter<GruConfig> = recurrentAdapter<GruConfig>({
   arch: 'gru',
   title: 'GRU',
   summary: 'unidirectional multi-layer GRU, optional residual connections between layers',
-  defaults: DEFAULTS,
-  presets: recurrentPresets<GruConfig>(DEFAULTS),
-  validate: (c) => c,
   paramSpecs: gruParamSpecs,
   anatomy: gruAnatomy,
   create: (c, seed) => new Gru(c, seed),
-};
+});

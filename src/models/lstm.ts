@@ -19,11 +19,10 @@ import type { ArchAdapter } from './adapter';
 import type { ModelAnatomy } from './types';
 import {
   RecurrentLM,
+  recurrentAdapter,
   recurrentAnatomy,
-  recurrentDefaults,
   recurrentLayerSpecs,
   recurrentParamSpecs,
-  recurrentPresets,
   type RecurrentConfig,
   type StateEditFn,
 } from './recurrent';
@@ -72,16 +71,11 @@ export class Lstm extends RecurrentLM<LstmConfig> {
   }
 }
 
-const DEFAULTS = recurrentDefaults('lstm') satisfies Partial<LstmConfig>;
-
-export const lstmAdapter: ArchAdapter<LstmConfig> = {
+export const lstmAdapter: ArchAdapter<LstmConfig> = recurrentAdapter<LstmConfig>({
   arch: 'lstm',
   title: 'LSTM',
   summary: 'unidirectional multi-layer LSTM, optional residual connections between layers',
-  defaults: DEFAULTS,
-  presets: recurrentPresets<LstmConfig>(DEFAULTS),
-  validate: (c) => c,
   paramSpecs: lstmParamSpecs,
   anatomy: lstmAnatomy,
   create: (c, seed) => new Lstm(c, seed),
-};
+});

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import { BaseLM, envSpecs, type Init, type ParamSpec, type Pass } from './base';
-import { presetsFrom, type PresetName, type Sizes } from './adapter';
+import { presetsFrom, type ArchAdapter, type PresetName, type Sizes } from './adapter';
 import type { BaseModelConfig, ForwardOptions, ModelAnatomy } from './types';
 
 export interface RecurrentConfig extends BaseModelConfig {
@@ -34,6 +34,27 @@ export function recurrentPresets<C extends RecurrentConfig>(defaults: Partial<C>
     medium: { contextLength: 128, dModel: 256, nLayers: 4 },
     paper: { contextLength: 512, dModel: 768, nLayers: 4 },
   }) as Record<PresetName, Sizes<C>>;
+}
+
+/**
+ * The adapter of a recurrent architecture: its own parts (names, parameters, anatomy, model) with
+ * the defaults and presets every recurrent architecture shares and no checks of its own.
+ */
+export function recurrentAdapter<C extends RecurrentConfig>(
+  own: Pick<ArchAdapter<C>, 'arch' | 'title' | 'summary' | 'paramSpecs' | 'anatomy' | 'create'>,
+): ArchAdapter<C> {
+  const defaults = recurrentDefaults(own.arch) as Partial<C>;
+  return {
+    arch: own.arch,
+    title: own.title,
+    summary: own.summary,
+    defaults,
+    presets: recurrentPresets<C>(defaults),
+    validate: (c) => c,
+    paramSpecs: own.paramSpecs,
+    anatomy: own.anatomy,
+    create: own.create,
+  };
 }
 
 /**
