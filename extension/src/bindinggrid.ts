@@ -5,26 +5,19 @@
  * and checkpoint (or each head its own). A click on a head shows its grids large with the numbers;
  * hovering a cell names it. The checkpoint follows the timeline (link key). Nothing is computed here.
  */
-import { RenderQueue, now } from './renderqueue';
 import { checkBindingGrid, BindingGridPayload, fmt } from './payload';
 import { colorLut, parseColor } from './raster';
-import { onThemeChange, themeColors } from './theme';
-import { el, isDark, labelled, selectOf, showTip, StepSlider, titleBar } from './common';
+import { themeColors } from './theme';
+import { el, isDark, labelled, selectOf, showTip, SliderView, titleBar } from './common';
 import type { WidgetOptions } from './inspector';
 
-export class BindingGridView {
-  readonly host: HTMLElement;
-  readonly payload: BindingGridPayload;
+export class BindingGridView extends SliderView<BindingGridPayload> {
   readonly ready: Promise<void>;
-  readonly slider: StepSlider;
   layer: number;
   head: number;
   scale: 'shared' | 'head' = 'shared';
   private hovered: { l: number; h: number; what: 'cell' | 'slot'; i: number } | null = null;
-  private readonly renders: RenderQueue;
-  private readonly unwatchTheme: () => void;
-  private disposed = false;
-  private readonly ui: {
+  protected readonly ui: {
     scale: HTMLSelectElement;
     caption: HTMLElement;
     heads: HTMLElement;
@@ -35,24 +28,10 @@ export class BindingGridView {
   };
 
   constructor(host: HTMLElement, payload: unknown, _options: WidgetOptions = {}) {
-    this.host = host;
-    this.payload = checkBindingGrid(payload);
+    super(host, checkBindingGrid(payload), 'gl-bgrid', 'binding grid');
     const p = this.payload;
     this.layer = p.initial.layer;
     this.head = p.initial.head;
-    this.renders = new RenderQueue(
-      host,
-      async () => this.render(),
-      (e) => {
-        this.ui.note.textContent = `groundlab binding grid: ${e instanceof Error ? e.message : String(e)}`;
-        this.ui.note.classList.add('gl-error');
-      },
-    );
-    host.classList.add('gl-bgrid');
-    host.dataset.link = p.link;
-    host.setAttribute('data-lm-suppress-shortcuts', 'true');
-    host.textContent = '';
-    this.slider = new StepSlider(p.steps, p.link, p.initialStep, () => void this.update());
     const scale = selectOf('gl-scale', [
       ['shared by all heads and checkpoints', 'shared'],
       ['each head its own range', 'head'],
@@ -71,11 +50,7 @@ export class BindingGridView {
     this.ui = { scale, caption, heads, detail, tip, readout, note };
     scale.addEventListener('change', () => void this.setScale(scale.value === 'head' ? 'head' : 'shared'));
     wrap.addEventListener('mouseleave', () => (tip.style.display = 'none'));
-    this.unwatchTheme = onThemeChange(() => void this.update());
-    const t0 = now();
-    this.ready = this.update().then(() => {
-      host.dataset.renderMs = (now() - t0).toFixed(1);
-    });
+    this.ready = this.start(() => void this.update());
   }
 
   selectHead(layer: number, head: number): Promise<void> {
@@ -88,21 +63,6 @@ export class BindingGridView {
   setScale(s: 'shared' | 'head'): Promise<void> {
     this.scale = s;
     return this.update();
-  }
-
-  setStepIndex(c: number): Promise<void> {
-    this.slider.set(c);
-    return this.update();
-  }
-
-  update(): Promise<void> {
-    return this.renders.update();
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    this.slider.dispose();
-    this.unwatchTheme();
   }
 
   /** The value of head (l, h)'s cell (x, y) or slot s at the current checkpoint. */
@@ -195,7 +155,7 @@ export class BindingGridView {
     showTip(this.ui.tip, this.host, ev.clientX, ev.clientY, text.replace(': ', ':\n').replace(' (', '\n('));
   }
 
-  private render(): void {
+  protected async render(): Promise<void> {
     if (this.disposed) return;
     const p = this.payload;
     const c = this.slider.c;

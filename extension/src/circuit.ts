@@ -5,12 +5,11 @@
  * sign; a threshold slider hides the weaker edges; hovering an edge or a node shows its numbers.
  * The checkpoint follows the timeline (link key), like the inspector. Nothing is computed here.
  */
-import { RenderQueue, now } from './renderqueue';
 import { checkCircuit, CircuitNode, CircuitPath, CircuitPayload, fmt } from './payload';
 import { circuitLayout, CircuitLayout, edgeCurve, edgePath, edgePointAt, inputBend } from './circuitlayout';
 import { colorLut, parseColor } from './raster';
-import { onThemeChange, themeColors } from './theme';
-import { el, isDark, labelled, selectOf, showTip, StepSlider, titleBar } from './common';
+import { themeColors } from './theme';
+import { el, isDark, labelled, selectOf, showTip, SliderView, titleBar } from './common';
 import type { WidgetOptions } from './inspector';
 
 export type CircuitMeasure = 'effect' | 'attribution' | 'recovery';
@@ -39,16 +38,11 @@ export interface CircuitState {
   focus: string | null;
 }
 
-export class CircuitView {
-  readonly host: HTMLElement;
-  readonly payload: CircuitPayload;
+export class CircuitView extends SliderView<CircuitPayload> {
   readonly ready: Promise<void>;
   readonly state: CircuitState;
-  readonly slider: StepSlider;
   readonly layout: CircuitLayout;
-  private readonly renders: RenderQueue;
-  private readonly unwatchTheme: () => void;
-  private readonly ui: {
+  protected readonly ui: {
     measure: HTMLSelectElement;
     input: HTMLSelectElement;
     threshold: HTMLInputElement;
@@ -61,27 +55,12 @@ export class CircuitView {
     note: HTMLElement;
   };
   private hover: { edge?: number; node?: string } = {};
-  private disposed = false;
 
   constructor(host: HTMLElement, payload: unknown, _options: WidgetOptions = {}) {
-    this.host = host;
-    this.payload = checkCircuit(payload);
+    super(host, checkCircuit(payload), 'gl-circuit', 'circuit graph');
     const p = this.payload;
-    this.renders = new RenderQueue(
-      host,
-      async () => this.render(),
-      (e) => {
-        this.ui.note.textContent = `groundlab circuit graph: ${e instanceof Error ? e.message : String(e)}`;
-        this.ui.note.classList.add('gl-error');
-      },
-    );
     this.layout = circuitLayout(p.nodes, p.layers, p.heads);
     this.state = { measure: 'effect', input: 'all', threshold: p.threshold, focus: null };
-    host.classList.add('gl-circuit');
-    host.dataset.link = p.link;
-    host.setAttribute('data-lm-suppress-shortcuts', 'true');
-    host.textContent = '';
-    this.slider = new StepSlider(p.steps, p.link, p.initialStep, () => void this.update());
     const measure = selectOf(
       'gl-measure',
       (Object.keys(MEASURE_LABELS) as CircuitMeasure[]).filter((m) => p[m]).map((m) => [MEASURE_LABELS[m], m]),
@@ -125,19 +104,10 @@ export class CircuitView {
     input.addEventListener('change', () => void this.setInput(input.value as CircuitState['input']));
     threshold.addEventListener('input', () => void this.setThreshold((Number(threshold.value) / STEPS_OF_THRESHOLD) * this.maxAbs()));
     wrap.addEventListener('mouseleave', () => (tip.style.display = 'none'));
-    this.unwatchTheme = onThemeChange(() => void this.update());
-    const t0 = now();
-    this.ready = this.update().then(() => {
-      host.dataset.renderMs = (now() - t0).toFixed(1);
-    });
+    this.ready = this.start(() => void this.update());
   }
 
   // --- actions -------------------------------------------------------------------------------
-
-  setStepIndex(c: number): Promise<void> {
-    this.slider.set(c);
-    return this.update();
-  }
 
   setMeasure(m: CircuitMeasure): Promise<void> {
     if (!this.payload[m]) return Promise.resolve();
@@ -162,16 +132,6 @@ export class CircuitView {
   setThreshold(v: number): Promise<void> {
     this.state.threshold = Math.max(0, v);
     return this.update();
-  }
-
-  update(): Promise<void> {
-    return this.renders.update();
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    this.slider.dispose();
-    this.unwatchTheme();
   }
 
   /** The largest |value| of the current measure over every path and checkpoint (edge widths and the slider share it). */
@@ -262,7 +222,7 @@ export class CircuitView {
     return `rgb(${lut[b * 3]},${lut[b * 3 + 1]},${lut[b * 3 + 2]})`;
   }
 
-  private render(): void {
+  protected async render(): Promise<void> {
     if (this.disposed) return;
     const p = this.payload;
     const s = this.state;

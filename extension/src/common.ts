@@ -1,9 +1,12 @@
 /**
- * DOM pieces shared by the circuit graph, DAS panel and binding grid views: elements, labelled
- * controls, the title, a checkpoint slider that takes the keyboard and follows the page's link bus
- * (bus.ts), and a tooltip placed beside the pointer.
+ * DOM pieces shared by the views: elements, labelled controls, the title, the host's set-up and
+ * the first render, a checkpoint slider that takes the keyboard and follows the page's link bus
+ * (bus.ts), a tooltip placed beside the pointer, and the frame of the circuit graph, DAS panel and
+ * binding grid views (SliderView).
  */
 import { nearestIndex, publish, sliderKey, StepListener, subscribe } from './bus';
+import { now, RenderQueue } from './renderqueue';
+import { onThemeChange } from './theme';
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -22,6 +25,31 @@ export function titleBar(title: string, model: string): HTMLElement {
   const t = el('div', 'gl-title');
   t.append(el('span', 'gl-title-main', title), el('span', 'gl-title-model', model));
   return t;
+}
+
+/**
+ * Makes `host` a view's root: its class, the link key, JupyterLab's command-mode shortcuts off
+ * (the view's controls take the keyboard), emptied.
+ */
+export function takeHost(host: HTMLElement, cls: string, link: string): void {
+  host.classList.add(cls);
+  host.dataset.link = link;
+  host.setAttribute('data-lm-suppress-shortcuts', 'true');
+  host.textContent = '';
+}
+
+/** The first render: resolves when `update()` has drawn, and records how long it took on host (`data-render-ms`). */
+export function firstRender(host: HTMLElement, update: () => Promise<void>): Promise<void> {
+  const t0 = now();
+  return update().then(() => {
+    host.dataset.renderMs = (now() - t0).toFixed(1);
+  });
+}
+
+/** Shows a failed render in the view's note: `groundlab <what>: message`, styled as an error. */
+export function showError(note: HTMLElement, what: string, e: unknown): void {
+  note.textContent = `groundlab ${what}: ${e instanceof Error ? e.message : String(e)}`;
+  note.classList.add('gl-error');
 }
 
 export function selectOf(cls: string, options: Array<[string, string]>): HTMLSelectElement {
@@ -114,4 +142,68 @@ export function showTip(tip: HTMLElement, widget: HTMLElement, clientX: number, 
 /** Whether the page background is dark (for colour schemes whose low end must recede into it). */
 export function isDark(rgb: [number, number, number]): boolean {
   return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] < 128;
+}
+
+/** The payload fields a view with a checkpoint slider reads: its title, model, link key and checkpoints. */
+export interface SliderPayload {
+  title: string;
+  model: string;
+  link: string;
+  steps: number[];
+  initialStep: number;
+}
+
+/**
+ * The frame of the circuit graph, DAS panel and binding grid views: the host set up (takeHost),
+ * a render queue whose failures go to the view's note, the checkpoint slider on the link bus,
+ * the theme watch and the first render (`start`, called once the view has built its controls),
+ * and dispose. The view draws its state in `render`.
+ */
+export abstract class SliderView<P extends SliderPayload> {
+  readonly host: HTMLElement;
+  readonly payload: P;
+  readonly slider: StepSlider;
+  protected disposed = false;
+  /** The view's elements; `note` shows a failed render. */
+  protected abstract readonly ui: { note: HTMLElement };
+  private readonly renders: RenderQueue;
+  private unwatchTheme: () => void = () => undefined;
+
+  /** `cls`: the host's class; `what`: the view's name in error notes ("circuit graph"). */
+  protected constructor(host: HTMLElement, payload: P, cls: string, what: string) {
+    this.host = host;
+    this.payload = payload;
+    this.renders = new RenderQueue(
+      host,
+      () => this.render(),
+      (e) => showError(this.ui.note, what, e),
+    );
+    takeHost(host, cls, payload.link);
+    this.slider = new StepSlider(payload.steps, payload.link, payload.initialStep, () => void this.update());
+  }
+
+  /** Draws the current state (the render queue calls it; never two at once). */
+  protected abstract render(): Promise<void>;
+
+  /** Watches the theme (`onTheme` on a switch) and draws for the first time: the view's `ready`. */
+  protected start(onTheme: () => void): Promise<void> {
+    this.unwatchTheme = onThemeChange(onTheme);
+    return firstRender(this.host, () => this.update());
+  }
+
+  setStepIndex(c: number): Promise<void> {
+    this.slider.set(c);
+    return this.update();
+  }
+
+  /** Schedules a render of the current state; calls made while one is queued share it. */
+  update(): Promise<void> {
+    return this.renders.update();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.slider.dispose();
+    this.unwatchTheme();
+  }
 }

@@ -6,13 +6,12 @@
  * step; the checkpoint follows the timeline and the other widgets with the same link key.
  */
 import type { View } from 'vega';
-import { RenderQueue, now } from './renderqueue';
 import { nearestIndex } from './bus';
 import { checkDas, DasGroup, DasMethod, DasPayload, DasSeries, fmt } from './payload';
-import { onThemeChange, themeColors, vegaConfig } from './theme';
+import { themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, groupOffset, setData } from './vegaview';
 import { stepAxis, wantsLogSteps } from './timeline';
-import { el, labelled, selectOf, StepSlider, titleBar } from './common';
+import { el, labelled, selectOf, SliderView, titleBar } from './common';
 import type { WidgetOptions } from './inspector';
 
 export const METHOD_LABELS: Record<DasMethod, string> = {
@@ -38,11 +37,8 @@ export function seriesLabel(s: Pick<DasSeries, 'method' | 'k'>): string {
   return `${METHOD_LABELS[s.method]} k=${s.k}`;
 }
 
-export class DasView {
-  readonly host: HTMLElement;
-  readonly payload: DasPayload;
+export class DasView extends SliderView<DasPayload> {
   readonly ready: Promise<void>;
-  readonly slider: StepSlider;
   /** The group shown (index into payload.groups) and the k (null: every DAS k). */
   group: number;
   k: number | null;
@@ -50,10 +46,7 @@ export class DasView {
   private view?: View;
   private signature = '';
   private readonly renderer: 'canvas' | 'svg';
-  private readonly renders: RenderQueue;
-  private readonly unwatchTheme: () => void;
-  private disposed = false;
-  private readonly ui: {
+  protected readonly ui: {
     group: HTMLSelectElement;
     k: HTMLSelectElement;
     log: HTMLInputElement;
@@ -63,26 +56,12 @@ export class DasView {
   };
 
   constructor(host: HTMLElement, payload: unknown, options: WidgetOptions = {}) {
-    this.host = host;
-    this.payload = checkDas(payload);
+    super(host, checkDas(payload), 'gl-das', 'DAS panel');
     const p = this.payload;
     this.renderer = options.renderer ?? 'canvas';
     this.group = p.initial.group;
     this.k = p.initial.k;
     this.logSteps = wantsLogSteps(p.steps);
-    this.renders = new RenderQueue(
-      host,
-      () => this.render(),
-      (e) => {
-        this.ui.note.textContent = `groundlab DAS panel: ${e instanceof Error ? e.message : String(e)}`;
-        this.ui.note.classList.add('gl-error');
-      },
-    );
-    host.classList.add('gl-das');
-    host.dataset.link = p.link;
-    host.setAttribute('data-lm-suppress-shortcuts', 'true');
-    host.textContent = '';
-    this.slider = new StepSlider(p.steps, p.link, p.initialStep, () => void this.update());
     const group = selectOf(
       'gl-das-group',
       p.groups.map((g, i): [string, string] => [`${g.program}: ${g.variables} at ${g.site}`, String(i)]),
@@ -107,11 +86,7 @@ export class DasView {
     group.addEventListener('change', () => void this.setGroup(Number(group.value)));
     k.addEventListener('change', () => void this.setK(k.value === 'all' ? null : Number(k.value)));
     log.addEventListener('change', () => void this.setLogSteps(log.checked));
-    this.unwatchTheme = onThemeChange(() => this.rebuild());
-    const t0 = now();
-    this.ready = this.update().then(() => {
-      host.dataset.renderMs = (now() - t0).toFixed(1);
-    });
+    this.ready = this.start(() => this.rebuild());
   }
 
   private g(): DasGroup {
@@ -156,19 +131,8 @@ export class DasView {
     return this.rebuild();
   }
 
-  setStepIndex(c: number): Promise<void> {
-    this.slider.set(c);
-    return this.update();
-  }
-
-  update(): Promise<void> {
-    return this.renders.update();
-  }
-
   dispose(): void {
-    this.disposed = true;
-    this.slider.dispose();
-    this.unwatchTheme();
+    super.dispose();
     this.view?.finalize();
   }
 
@@ -195,7 +159,7 @@ export class DasView {
     return METHOD_COLORS[s.method];
   }
 
-  private async render(): Promise<void> {
+  protected async render(): Promise<void> {
     if (this.disposed) return;
     const p = this.payload;
     const g = this.g();

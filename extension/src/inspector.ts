@@ -4,7 +4,7 @@
  * ENV -> pre-LAN cell marked. Everything shown comes from the payload; nothing is computed here but
  * decoding and layout.
  */
-import { RenderQueue, now } from './renderqueue';
+import { RenderQueue } from './renderqueue';
 import type { View } from 'vega';
 import { publish, subscribe, nearestIndex, sliderKey, StepListener } from './bus';
 import {
@@ -23,6 +23,7 @@ import {
 import { bmpDataUrl, colorLut, lutGradient, parseColor } from './raster';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, RendererKind, setData } from './vegaview';
+import { el, firstRender, isDark, labelled, showError, takeHost, titleBar } from './common';
 
 export interface WidgetOptions {
   /** 'canvas' in the browser (fast); 'svg' where no canvas exists (jsdom unit tests). */
@@ -44,19 +45,6 @@ export interface InspectorState {
 }
 
 export const DEFAULT_UNITS: Record<MapKind, string> = { attention: 'attention probability', saliency: 'saliency' };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-}
-
-function labelled(text: string, control: HTMLElement): HTMLLabelElement {
-  const l = el('label', 'gl-control');
-  l.append(el('span', 'gl-control-label', text), control);
-  return l;
-}
 
 const CELL = 18;
 /** Small multiples draw at most this many cells per side (larger maps are max-pooled). */
@@ -146,7 +134,7 @@ export class InspectorView {
     this.renders = new RenderQueue(
       host,
       () => this.render(),
-      (e) => this.showError(e),
+      (e) => showError(this.ui.note, 'inspector', e),
     );
     this.payload = checkInspector(payload);
     this.renderer = options.renderer ?? 'canvas';
@@ -164,13 +152,9 @@ export class InspectorView {
       scale: 'shared',
       multiples: 'layer',
     };
-    host.classList.add('gl-inspector');
-    host.dataset.link = p.link;
-    host.setAttribute('data-lm-suppress-shortcuts', 'true');
-    host.textContent = '';
+    takeHost(host, 'gl-inspector', p.link);
 
-    const title = el('div', 'gl-title');
-    title.append(el('span', 'gl-title-main', p.title), el('span', 'gl-title-model', p.model));
+    const title = titleBar(p.title, p.model);
     const example = el('select', 'gl-example');
     for (const ex of p.examples) example.append(new Option(ex.label, ex.id));
     const variant = el('select', 'gl-variant');
@@ -288,10 +272,7 @@ export class InspectorView {
     };
     this.unsubscribe = subscribe(p.link, this.onStep);
     this.unwatchTheme = onThemeChange(() => this.rebuildViews());
-    const t0 = now();
-    this.ready = this.update().then(() => {
-      host.dataset.renderMs = (now() - t0).toFixed(1);
-    });
+    this.ready = firstRender(host, () => this.update());
   }
 
   // --- public actions (the controls call these; tests may too) -------------------------------
@@ -410,9 +391,7 @@ export class InspectorView {
    */
   private schemeFor(kind: MapKind, signed: boolean): string {
     if (signed) return 'blueorange';
-    const [r, g, b] = parseColor(themeColors(this.host).background);
-    const dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 128;
-    if (dark) return kind === 'attention' ? 'viridis' : 'inferno';
+    if (isDark(parseColor(themeColors(this.host).background))) return kind === 'attention' ? 'viridis' : 'inferno';
     return kind === 'attention' ? 'blues' : 'oranges';
   }
 
@@ -470,11 +449,6 @@ export class InspectorView {
   /** Schedules a render of the current state; calls made while one is queued share it. */
   update(): Promise<void> {
     return this.renders.update();
-  }
-
-  private showError(e: unknown): void {
-    this.ui.note.textContent = `groundlab inspector: ${e instanceof Error ? e.message : String(e)}`;
-    this.ui.note.classList.add('gl-error');
   }
 
   private async render(): Promise<void> {

@@ -3,13 +3,14 @@
  * surprisal, information gain, R^2 against co-occurrence, gather and aggregate head counts).
  * Moving the scrubber publishes the step to the inspectors with the same link key.
  */
-import { RenderQueue, now } from './renderqueue';
+import { RenderQueue } from './renderqueue';
 import type { View } from 'vega';
 import { nearestIndex, publish, sliderKey, StepListener, subscribe } from './bus';
 import { checkTimeline, CurveName, fmt, TimelinePayload } from './payload';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, groupOffset, setData } from './vegaview';
 import type { WidgetOptions } from './inspector';
+import { firstRender, takeHost, titleBar } from './common';
 
 export const CURVE_LABELS: Record<CurveName, string> = {
   matchSurprisal: 'surprisal, match',
@@ -100,19 +101,8 @@ export class TimelineView {
     this.renderer = options.renderer ?? 'canvas';
     const p = this.payload;
     this.c = Math.max(0, p.steps.indexOf(p.initialStep));
-    host.classList.add('gl-timeline');
-    host.dataset.link = p.link;
-    host.setAttribute('data-lm-suppress-shortcuts', 'true');
-    host.textContent = '';
-    const title = document.createElement('div');
-    title.className = 'gl-title';
-    const t1 = document.createElement('span');
-    t1.className = 'gl-title-main';
-    t1.textContent = p.title;
-    const t2 = document.createElement('span');
-    t2.className = 'gl-title-model';
-    t2.textContent = p.model;
-    title.append(t1, t2);
+    takeHost(host, 'gl-timeline', p.link);
+    const title = titleBar(p.title, p.model);
     const bar = document.createElement('div');
     bar.className = 'gl-controls gl-scrub';
     const lab = document.createElement('span');
@@ -173,10 +163,7 @@ export class TimelineView {
       this.chart.textContent = '';
       void this.update();
     });
-    const t0 = now();
-    this.ready = this.update().then(() => {
-      host.dataset.renderMs = (now() - t0).toFixed(1);
-    });
+    this.ready = firstRender(host, () => this.update());
   }
 
   /** Switches the step axis between log (symlog) and linear; the panels are redrawn. */
