@@ -31,7 +31,7 @@ import {
   type BindingScene,
 } from '../data/binding';
 import type { BindingGridPayload } from '../../extension/src/contract.generated';
-import { bad, ensureSteps, esc, num } from './bundle';
+import { bad, ensureSteps, esc, initialStepIn, num, payloadHead } from './bundle';
 import type { MimeBundle } from './widgets';
 
 export type { BindingGridPayload };
@@ -221,8 +221,7 @@ export function bindingGridPayload(d: BindingGridData): BindingGridPayload {
     initial.head < H
   ))
     bad(`binding grid: initial head L${initial.layer}H${initial.head} is outside ${L} layers x ${H} heads`);
-  const initialStep = d.initialStep ?? d.steps[C - 1];
-  if (!d.steps.includes(initialStep)) bad(`binding grid: initialStep ${initialStep} is not in steps`);
+  const initialStep = initialStepIn(d.steps, d.initialStep, 'binding grid');
   const pick = (f: 'slot' | 'cell' | 'target' | 'query') => d.reads.map((r) => r[f].map((x) => num(x)));
   if (d.roles) {
     if (d.roles.length !== C) bad(`binding grid: roles has ${d.roles.length} checkpoints, steps has ${C}`);
@@ -232,9 +231,7 @@ export function bindingGridPayload(d: BindingGridData): BindingGridPayload {
   }
   return {
     version: 1,
-    title: d.title ?? 'Binding: which slot and cell each head reads',
-    model: d.model ?? '',
-    link: d.link ?? 'default',
+    ...payloadHead(d, 'Binding: which slot and cell each head reads'),
     layers: L,
     heads: H,
     steps: [...d.steps],

@@ -1,6 +1,7 @@
 /**
  * Helpers shared by the widget payload builders (widgets.ts, circuit.ts, das.ts, bindinggrid.ts):
- * the one error for bad input, number rounding for payloads, step checks, SVG text escaping.
+ * the one error for bad input, number rounding for payloads, step checks, the payload's head fields,
+ * SVG text escaping.
  * Not part of the public API (src/viz/index.ts does not export this file).
  */
 import { GroundlabError } from '../errors';
@@ -22,6 +23,21 @@ export function ensureSteps(steps: number[], what: string): void {
     if (!Number.isFinite(steps[i])) bad(`${what}: steps[${i}] is not a number`);
     if (i > 0 && steps[i] <= steps[i - 1]) bad(`${what}: steps must be strictly ascending (steps[${i}] = ${steps[i]})`);
   }
+}
+
+/** The checkpoint a widget opens at: `initialStep` when given (it must be one of `steps`), else the last. */
+export function initialStepIn(steps: number[], initialStep: number | undefined, what: string): number {
+  const s = initialStep ?? steps[steps.length - 1];
+  if (!steps.includes(s)) bad(`${what}: initialStep ${s} is not in steps`);
+  return s;
+}
+
+/** The fields a widget payload has after its version: the title (the widget's own by default), the model, the link key. */
+export function payloadHead(
+  d: { title?: string; model?: string; link?: string },
+  title: string,
+): { title: string; model: string; link: string } {
+  return { title: d.title ?? title, model: d.model ?? '', link: d.link ?? 'default' };
 }
 
 /** Text for SVG / HTML: &, <, > and " escaped. */

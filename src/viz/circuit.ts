@@ -15,7 +15,7 @@ import type { AnalysisRun } from '../analysis/analyze';
 import { significantPath } from '../analysis/analyses/paths';
 import type { CircuitNode, CircuitPath, CircuitPayload } from '../../extension/src/contract.generated';
 import { circuitLayout, edgePath, inputBend } from '../../extension/src/circuitlayout';
-import { bad, ensureSteps, esc, num } from './bundle';
+import { bad, ensureSteps, esc, initialStepIn, num, payloadHead } from './bundle';
 import type { MimeBundle } from './widgets';
 
 export type { CircuitNode, CircuitPath, CircuitPayload };
@@ -177,13 +177,10 @@ export function circuitGraphPayload(d: CircuitGraphData): CircuitPayload {
   if (!(threshold >= 0)) bad(`circuit graph: threshold = ${threshold} must be a number >= 0`);
   const maxEdges = d.maxEdges ?? 400;
   if (!(Number.isInteger(maxEdges) && maxEdges >= 1)) bad(`circuit graph: maxEdges = ${maxEdges} must be a positive integer`);
-  const initialStep = d.initialStep ?? d.steps[C - 1];
-  if (!d.steps.includes(initialStep)) bad(`circuit graph: initialStep ${initialStep} is not in steps`);
+  const initialStep = initialStepIn(d.steps, d.initialStep, 'circuit graph');
   return {
     version: 1,
-    title: d.title ?? 'Circuit graph (path patching)',
-    model: d.model ?? '',
-    link: d.link ?? 'default',
+    ...payloadHead(d, 'Circuit graph (path patching)'),
     layers: L,
     heads: H,
     steps: [...d.steps],

@@ -9,7 +9,7 @@
 import { GroundlabError } from '../errors';
 import type { AnalysisRun } from '../analysis/analyze';
 import type { DasGroup, DasMethod, DasPayload, DasSeries } from '../../extension/src/contract.generated';
-import { bad, ensureSteps, esc, num } from './bundle';
+import { bad, ensureSteps, esc, initialStepIn, num, payloadHead } from './bundle';
 import type { MimeBundle } from './widgets';
 
 export type { DasGroup, DasMethod, DasPayload, DasSeries };
@@ -82,13 +82,10 @@ export function dasPanelPayload(d: DasPanelData): DasPayload {
   const k = d.initial?.k === undefined ? (dasK.length ? Math.min(...dasK) : null) : d.initial.k;
   if (k !== null && !groups[gi].series.some((s) => s.k === k && (s.method === 'das' || s.method === 'identity')))
     bad(`DAS panel: initial.k ${k} has no DAS series in group ${gi}`, `DAS k of that group: ${dasK.join(', ') || 'none'}`);
-  const initialStep = d.initialStep ?? d.steps[C - 1];
-  if (!d.steps.includes(initialStep)) bad(`DAS panel: initialStep ${initialStep} is not in steps`);
+  const initialStep = initialStepIn(d.steps, d.initialStep, 'DAS panel');
   return {
     version: 1,
-    title: d.title ?? 'Distributed alignment search over training',
-    model: d.model ?? '',
-    link: d.link ?? 'default',
+    ...payloadHead(d, 'Distributed alignment search over training'),
     steps: [...d.steps],
     groups,
     initialStep,

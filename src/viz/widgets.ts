@@ -16,7 +16,7 @@
  * (extension/schema/*.schema.json -> extension/src/contract.generated.ts, by
  * extension/scripts/gen-contract.mjs), the one definition the extension reads too.
  */
-import { bad, ensureSteps, esc, num } from './bundle';
+import { bad, ensureSteps, esc, initialStepIn, num, payloadHead } from './bundle';
 import type {
   EncodedMap,
   ExamplePayload,
@@ -308,9 +308,7 @@ export function inspectorPayload(data: InspectorData): InspectorPayload {
     bad(`inspector: initial.layer/head (${initial.layer}, ${initial.head}) must be within ${L} layers x ${H} heads`);
   return {
     version: WIDGET_SCHEMA_VERSION,
-    title: data.title ?? 'Attention / saliency inspector',
-    model: data.model ?? '',
-    link: data.link ?? 'default',
+    ...payloadHead(data, 'Attention / saliency inspector'),
     layers: L,
     heads: H,
     steps: [...data.steps],
@@ -335,13 +333,10 @@ export function timelinePayload(data: TimelineData): TimelinePayload {
     curves[name] = Array.from(vals, (v) => num(v));
   }
   if (Object.keys(curves).length === 0) bad('timeline: no curves given');
-  const initialStep = data.initialStep ?? data.steps[data.steps.length - 1];
-  if (!data.steps.includes(initialStep)) bad(`timeline: initialStep ${initialStep} is not in steps`);
+  const initialStep = initialStepIn(data.steps, data.initialStep, 'timeline');
   return {
     version: WIDGET_SCHEMA_VERSION,
-    title: data.title ?? 'Checkpoint timeline',
-    model: data.model ?? '',
-    link: data.link ?? 'default',
+    ...payloadHead(data, 'Checkpoint timeline'),
     steps: [...data.steps],
     curves,
     initialStep,
