@@ -12,14 +12,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
-import { AdamW } from '../train/optimizer';
 import {
   disposeBatch,
+  fitBatches,
+  fitOptimizer,
   labelLoss,
-  makeBatch,
   orthonormalityError,
-  orthonormalize,
   randomSubspace,
+  retract,
   tangentProject,
   type EncodedPair,
   type InterventionSite,
@@ -71,10 +71,9 @@ export async function fitBoundlessDas(site: InterventionSite, pairs: readonly En
   const r = tf.variable(initR, true, `boundless.r#${++counter}`);
   initR.dispose();
   const a = tf.variable(tf.zeros([d]), true, `boundless.a#${counter}`);
-  const optR = new AdamW(new Map([['r', r]]), { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-  const optA = new AdamW(new Map([['a', a]]), { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
-  const order = Array.from({ length: pairs.length }, (_, i) => i);
-  let cursor = order.length;
+  const optR = fitOptimizer('r', r);
+  const optA = fitOptimizer('a', a);
+  const nextBatch = fitBatches(pairs, bs, rng, o.padId);
   const losses: number[] = [];
   let status: BoundlessFit['status'] = 'completed';
   let tau = t0;
@@ -86,18 +85,7 @@ export async function fitBoundlessDas(site: InterventionSite, pairs: readonly En
         break;
       }
       tau = t0 * Math.pow(t1 / t0, s / Math.max(1, steps - 1)); // geometric annealing
-      const idx: number[] = [];
-      while (idx.length < bs) {
-        if (cursor >= order.length) {
-          rng.shuffle(order);
-          cursor = 0;
-        }
-        idx.push(order[cursor++]);
-      }
-      const x = makeBatch(
-        idx.map((i) => pairs[i]),
-        o.padId,
-      );
+      const x = nextBatch();
       const src = tf.tidy(() => site.read(x.source, x.sourcePos));
       const { value, grads } = tf.variableGrads(() => {
         const m = tf.sigmoid(tf.div(a, tau)); // [D]
@@ -115,8 +103,7 @@ export async function fitBoundlessDas(site: InterventionSite, pairs: readonly En
       const lv = (await value.data())[0];
       tf.dispose([value, src, tangent, ...Object.values(grads)]);
       disposeBatch(x);
-      const q = orthonormalize((await r.data()) as Float32Array, d, d);
-      tf.tidy(() => r.assign(tf.tensor2d(q, [d, d])));
+      await retract(r, d, d);
       losses.push(lv);
       if (o.onProgress) {
         const av = (await a.data()) as Float32Array;

@@ -71,6 +71,33 @@ function gatherAt(x: tf.Tensor, pos: Int32Array): tf.Tensor2D {
 }
 
 /** A hook point with [B, T, D] activations (`blocks.{l}.hook_resid_post`, `blocks.{l}.hook_h`, ...). */
+/**
+ * A site from its read and its forward pass with edits: `run` is one edit, and every edit's
+ * positions are checked (-1 allowed) before `forward` gets them.
+ */
+function siteOf(
+  name: string,
+  dim: number,
+  read: InterventionSite['read'],
+  forward: (tokens: tf.Tensor2D, edits: readonly SiteEdit[], b: number, t: number) => tf.Tensor3D,
+): InterventionSite {
+  const site: InterventionSite = {
+    name,
+    dim,
+    read,
+    run(tokens, pos, edit) {
+      checkPos(pos, tokens.shape[0], tokens.shape[1]);
+      return site.runEdits(tokens, [{ pos, edit }]);
+    },
+    runEdits(tokens, edits) {
+      const [b, t] = tokens.shape;
+      for (const e of edits) checkPos(e.pos, b, t, true);
+      return forward(tokens, edits, b, t);
+    },
+  };
+  return site;
+}
+
 export function hookSite(model: LanguageModel, hook: string): InterventionSite {
   if (!model.hookPoints().includes(hook)) {
     throw new GroundlabError('NOT_FOUND', `"${hook}" is not a hook point of this ${model.arch}`, {
@@ -82,10 +109,10 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
     });
   }
   const dim = model.config.dModel;
-  const site: InterventionSite = {
-    name: hook,
+  return siteOf(
+    hook,
     dim,
-    read(tokens, pos) {
+    (tokens, pos) => {
       checkPos(pos, tokens.shape[0], tokens.shape[1]);
       const { logits, cache } = model.runWithCache(tokens, { names: [hook] });
       logits.dispose();
@@ -100,14 +127,8 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
       cache.dispose();
       return out;
     },
-    run(tokens, pos, edit) {
-      checkPos(pos, tokens.shape[0], tokens.shape[1]);
-      return site.runEdits(tokens, [{ pos, edit }]);
-    },
-    runEdits(tokens, edits) {
-      const [b, t] = tokens.shape;
-      for (const e of edits) checkPos(e.pos, b, t, true);
-      return model.forward(tokens, {
+    (tokens, edits, b, t) =>
+      model.forward(tokens, {
         hooks: {
           // Every edit reads the hook's own activations (positions of one hook do not feed each other).
           [hook]: (x) => {
@@ -122,10 +143,8 @@ export function hookSite(model: LanguageModel, hook: string): InterventionSite {
             return y;
           },
         },
-      });
-    },
-  };
-  return site;
+      }),
+  );
 }
 
 /**
@@ -157,10 +176,10 @@ export function stateSite(model: LanguageModel, layer: number, part?: 'h' | 'c')
   const offset = part === 'c' ? d : 0;
   const dim = part ? d : full;
   const name = `blocks.${layer}.state${part ? `.${part}` : ''}`;
-  const site: InterventionSite = {
+  return siteOf(
     name,
     dim,
-    read(tokens, pos) {
+    (tokens, pos) => {
       if (hooks.length === 1) return hooks[0].read(tokens, pos);
       if (part) return hooks[part === 'h' ? 0 : 1].read(tokens, pos);
       checkPos(pos, tokens.shape[0], tokens.shape[1]);
@@ -176,14 +195,8 @@ export function stateSite(model: LanguageModel, layer: number, part?: 'h' | 'c')
       cache.dispose();
       return out;
     },
-    run(tokens, pos, edit) {
-      checkPos(pos, tokens.shape[0], tokens.shape[1]);
-      return site.runEdits(tokens, [{ pos, edit }]);
-    },
-    runEdits(tokens, edits) {
-      const [b, t] = tokens.shape;
-      for (const e of edits) checkPos(e.pos, b, t, true);
-      return model.forward(tokens, {
+    (tokens, edits, b) =>
+      model.forward(tokens, {
         stateEdit: {
           layer,
           fn: (st, s) => {
@@ -200,10 +213,8 @@ export function stateSite(model: LanguageModel, layer: number, part?: 'h' | 'c')
             return out;
           },
         },
-      });
-    },
-  };
-  return site;
+      }),
+  );
 }
 
 /** Parse a site spec: a hook point name, or `blocks.{l}.state` (`.h`, `.c`: one part of an LSTM's state) for a recurrent layer's state. */
@@ -327,6 +338,41 @@ export function makeBatch(pairs: readonly EncodedPair[], padId: number): Batch {
 export function disposeBatch(x: Batch): void {
   x.base.dispose();
   x.source.dispose();
+}
+
+/**
+ * The training batches of a subspace fit (DAS, boundless DAS): each call makes the next batch of
+ * `size` pairs, read in an order that `rng` shuffles again (in place) whenever it runs out.
+ * The caller disposes each batch (disposeBatch).
+ */
+export function fitBatches(pairs: readonly EncodedPair[], size: number, rng: Rng, padId: number): () => Batch {
+  const order = Array.from({ length: pairs.length }, (_, i) => i);
+  let cursor = order.length;
+  return () => {
+    const idx: number[] = [];
+    while (idx.length < size) {
+      if (cursor >= order.length) {
+        rng.shuffle(order);
+        cursor = 0;
+      }
+      idx.push(order[cursor++]);
+    }
+    return makeBatch(
+      idx.map((i) => pairs[i]),
+      padId,
+    );
+  };
+}
+
+/** The optimiser of a subspace fit: Adam (0.9, 0.999, eps 1e-8), no weight decay, over one variable. */
+export function fitOptimizer(name: string, v: tf.Variable): AdamW {
+  return new AdamW(new Map([[name, v]]), { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+}
+
+/** The retraction after each step of a subspace fit: v [d, k] back onto orthonormal columns (Gram-Schmidt). */
+export async function retract(v: tf.Variable, d: number, k: number): Promise<void> {
+  const q = orthonormalize((await v.data()) as Float32Array, d, k);
+  tf.tidy(() => v.assign(tf.tensor2d(q, [d, k])));
 }
 
 /** Mean cross-entropy of the labelled positions of logits [B, T, V] (labels -1: not scored). */
@@ -553,12 +599,10 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
   const init = tf.tensor2d(randomSubspace(d, k, `${opts.seed ?? 0}/das-init`), [d, k]);
   const w = tf.variable(init, true, `das.w#${++fitCounter}`);
   init.dispose();
-  const params = new Map([['w', w]]);
-  const opt = new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const opt = fitOptimizer('w', w);
   const losses: number[] = [];
   let status: DasFit['status'] = 'completed';
-  const order = Array.from({ length: pairs.length }, (_, i) => i);
-  let cursor = order.length;
+  const nextBatch = fitBatches(pairs, bs, rng, opts.padId);
   try {
     for (let s = 0; s < steps; s++) {
       await new Promise((r) => setImmediate(r));
@@ -566,18 +610,7 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
         status = 'aborted';
         break;
       }
-      const idx: number[] = [];
-      while (idx.length < bs) {
-        if (cursor >= order.length) {
-          rng.shuffle(order);
-          cursor = 0;
-        }
-        idx.push(order[cursor++]);
-      }
-      const x = makeBatch(
-        idx.map((i) => pairs[i]),
-        opts.padId,
-      );
+      const x = nextBatch();
       const src = tf.tidy(() => site.read(x.source, x.sourcePos));
       const { value, grads } = tf.variableGrads(() => batchLoss(site, x, src, w), [w]);
       // The Riemannian gradient: the Euclidean one projected onto the tangent space of orthonormal
@@ -588,9 +621,7 @@ export async function fitDas(site: InterventionSite, pairs: readonly EncodedPair
       const lv = (await value.data())[0];
       tf.dispose([value, src, ...Object.values(grads)]);
       disposeBatch(x);
-      // Retraction: back onto orthonormal columns.
-      const q = orthonormalize((await w.data()) as Float32Array, d, k);
-      tf.tidy(() => w.assign(tf.tensor2d(q, [d, k])));
+      await retract(w, d, k);
       losses.push(lv);
       opts.onProgress?.({ step: s + 1, total: steps, loss: lv });
     }

@@ -126,6 +126,10 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
   const fitSteps = o.steps ?? 300;
   const total = steps.length * dims.length * fitSteps;
   let done = 0;
+  // What every fit shares (DAS at each k, boundless DAS), and how a stopped one ends the run.
+  const fitOpts = { steps: fitSteps, lr: o.lr ?? 0.01, batchSize: o.batchSize ?? 32, seed, padId: pad, signal: o.signal };
+  const stopped = () =>
+    new GroundlabError('ABORTED', 'DAS was stopped', { hint: 'the table of the finished checkpoints was not written; run again' });
   for (const step of steps) {
     const model = await run.loadModel(step);
     try {
@@ -146,21 +150,13 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
       for (const kd of dims) {
         const t0 = Date.now();
         const fit = await fitDas(site, trainPairs, {
+          ...fitOpts,
           k: kd,
-          steps: fitSteps,
-          lr: o.lr ?? 0.01,
-          batchSize: o.batchSize ?? 32,
-          seed,
-          padId: pad,
-          signal: o.signal,
           onProgress: (p) =>
             o.onProgress?.({ task: `das ${o.program} ${o.site} k=${kd} step ${step}`, step: done + p.step, total, loss: p.loss }),
         });
         done += fitSteps;
-        if (fit.status === 'aborted')
-          throw new GroundlabError('ABORTED', 'DAS was stopped', {
-            hint: 'the table of the finished checkpoints was not written; run again',
-          });
+        if (fit.status === 'aborted') throw stopped();
         const fitSec = (Date.now() - t0) / 1000;
         const r = await evaluateIia(site, testPairs, fit.w, kd, { padId: pad, signal: o.signal });
         rows.push({
@@ -197,18 +193,8 @@ export async function dasRun(run: Run, o: DasRunOptions): Promise<DasRow[]> {
       }
       if (o.boundless) {
         const t0 = Date.now();
-        const bf = await fitBoundlessDas(site, trainPairs, {
-          steps: fitSteps,
-          lr: o.lr ?? 0.01,
-          batchSize: o.batchSize ?? 32,
-          seed,
-          padId: pad,
-          signal: o.signal,
-        });
-        if (bf.status === 'aborted')
-          throw new GroundlabError('ABORTED', 'DAS was stopped', {
-            hint: 'the table of the finished checkpoints was not written; run again',
-          });
+        const bf = await fitBoundlessDas(site, trainPairs, fitOpts);
+        if (bf.status === 'aborted') throw stopped();
         const br = await evaluateIia(site, testPairs, bf.w, bf.k, { padId: pad, signal: o.signal });
         rows.push({
           ...base,
