@@ -70,6 +70,14 @@ export function emergenceRows(runs: RunTables[], threshold = EMERGENCE_THRESHOLD
   return rows.sort((a, b) => order.indexOf(a.setting) - order.indexOf(b.setting) || archIdx(a.arch) - archIdx(b.arch) || a.seed - b.seed);
 }
 
+/** Steps over seeds: the mean and range, or the one step they share. */
+function spread(steps: number[]): string {
+  const lo = Math.min(...steps);
+  const hi = Math.max(...steps);
+  const mean = Math.round(steps.reduce((s, x) => s + x, 0) / steps.length);
+  return lo === hi ? `${lo} (all ${steps.length} seeds)` : `${mean} (${lo} to ${hi}, ${steps.length} seeds)`;
+}
+
 /**
  * The table of the report: one row per setting, per architecture the emergence step ("> N" when
  * censored; over several seeds the mean and range when none is censored, else the steps and the
@@ -94,7 +102,7 @@ export function emergenceTable(rows: EmergenceRow[]): { rows: Row[]; cols: Array
                 .join(', ')}; ${cens.length} of ${rs.length} > ${Math.max(...cens.map((r) => r.lastStep))}`
             : rs.length === 1
               ? rs[0].step!
-              : `${Math.round(rs.reduce((s, r) => s + r.step!, 0) / rs.length)} (${Math.min(...rs.map((r) => r.step!))} to ${Math.max(...rs.map((r) => r.step!))}, ${rs.length} seeds)`;
+              : spread(rs.map((r) => r.step!));
       row[`${a}_gain`] = rs.reduce((s, r) => s + r.finalGain, 0) / rs.length;
     }
     return row;

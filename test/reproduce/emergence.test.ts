@@ -55,6 +55,8 @@ test('emergence over seeds: the mean step when all emerge, the steps and the cen
   const t = emergenceTable(rows);
   assert.equal(t.rows[0].mamba2_step, '200 (100 to 300, 2 seeds)');
   assert.equal(t.rows[1].mamba2_step, '100; 1 of 2 > 300');
+  const same = emergenceTable(emergenceRows([run('lstm', 'simple', [0, 2, 2, 2], 0), run('lstm', 'simple', [0, 3, 3, 3], 1)]));
+  assert.equal(same.rows[0].lstm_step, '100 (all 2 seeds)');
 });
 
 test('REPORT.md gets the emergence section, table and figure when the group ran', async () => {
