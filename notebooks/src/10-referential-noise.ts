@@ -45,8 +45,9 @@ aq.from(gain).groupby("arch", "corpus").filter((d) => d.step === aq.op.max(d.ste
 // and on both settings whole; only G is measured, at every checkpoint. The emergence step is the
 // first checkpoint with G above 1 nat; a hollow dot: not within the run. The `main` and `noise`
 // runs above are the same runs as the simple and realistic settings (same preset, corpus and seeds),
-// so they count too: those two rows have every seed. (With `tiny`, a smoke run, the sweep has the
-// Transformer only.)
+// so they count too, once: pass `seeds: [0, 1, 2]` to both `labRuns` calls to get those two rows
+// over three seeds, as `docs/results-quick/REPORT.md` has them. (With `tiny`, a smoke run, the
+// sweep has the Transformer only.)
 
 // %%
 const em = await labRuns({ groups: ["emergence"], onProgress: progressDisplay(), signal: interruptSignal() });
