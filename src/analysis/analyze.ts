@@ -32,6 +32,7 @@ import type { LanguageModel } from '../models/types';
 import type { CorpusSpec, Episode, EvalFrame, Tokenizer, TokenDataset } from '../data/types';
 import { imageKnobs } from '../data/image';
 import { COMMON_KNOBS } from '../data/prepare';
+import { batchPadId } from '../data/tokens';
 import {
   buildEvalSet,
   buildImageEvalSet,
@@ -267,11 +268,6 @@ function trainingText(data: Record<string, unknown>, tokenizer: Tokenizer): stri
   return Array.from({ length: train.size }, (_, i) => tokenizer.decode(train.row(i)));
 }
 
-function padIdOf(tok: Tokenizer): number {
-  const id = tok.id('<pad>');
-  return tok.token(id) === '<pad>' ? id : 0;
-}
-
 /** Compute every requested analysis that is missing, for every selected checkpoint. */
 export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const t0 = Date.now();
@@ -297,7 +293,7 @@ export async function analyzeRun(run: AnalysisRun, opts: AnalyzeOptions = {}): P
       });
 
   const tok = run.tokenizer;
-  const padId = padIdOf(tok);
+  const padId = batchPadId(tok);
   const set = await runEvalSet(run, opts.evalSet);
   // Image-grounded runs: what is not supported is an error when asked for by name, and skipped
   // (and reported in `skipped`) when `only` is left at its default (everything).

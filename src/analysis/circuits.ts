@@ -15,6 +15,7 @@
 import * as aq from 'arquero';
 import { GroundlabError } from '../errors';
 import { evalSequences } from '../eval/evalset';
+import { batchPadId } from '../data/tokens';
 import { pearson } from '../metrics/stats';
 import { analyzeRun, runEvalSet, type AnalysisRun, type AnalyzeOptions, type ProgressLike } from './analyze';
 import { activationPatching } from './patching';
@@ -88,7 +89,7 @@ export async function circuitsRun(run: AnalysisRun, opts: CircuitsOptions = {}):
   const pairs = matchPairs({ seqs, matchIdx: picked });
   const items = new Set(picked.map((i) => seqs[i].item));
   const dlaSeqs = seqs.filter((s) => items.has(s.item));
-  const padId = run.tokenizer.token(run.tokenizer.id('<pad>')) === '<pad>' ? run.tokenizer.id('<pad>') : 0;
+  const padId = batchPadId(run.tokenizer);
   const po = { batchSize: opts.batchSize ?? 32, padId, signal: opts.signal };
   // a summary written before circuit_path_test existed is recomputed
   const tested = new Set((await rows(run, 'analysis/circuit_path_test')).map((r) => Number(r.step)));

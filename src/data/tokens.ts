@@ -2,7 +2,7 @@
  * Token conventions shared by every corpus: the two forms of a word of interest, speaker tokens,
  * special tokens, and the flat token order of an episode.
  */
-import type { Episode, Turn } from './types';
+import type { Episode, Tokenizer, Turn } from './types';
 
 export const ENV_SUFFIX = '<ENV>';
 export const LAN_SUFFIX = '<LAN>';
@@ -39,6 +39,16 @@ export const EOS = '<eos>';
 /** One continuous ENV input (an image patch); its features come through TokenDataset.features. */
 export const PATCH = '<patch>';
 export const SPECIAL_TOKENS = [PAD, UNK, BOS, EOS, PATCH] as const;
+
+/**
+ * The id that pads evaluation batches: `<pad>`'s, or 0 where the vocabulary has no `<pad>` (a
+ * Hugging Face tokenizer's, say). The causal tasks' own vocabularies always have one (padIdOf in
+ * src/causal/das.ts).
+ */
+export function batchPadId(tok: Pick<Tokenizer, 'id' | 'token'>): number {
+  const id = tok.id(PAD);
+  return tok.token(id) === PAD ? id : 0;
+}
 
 /** Speaker tokens look like "<MOT>": CHAT speaker codes in angle brackets. */
 export function speakerToken(code: string): string {
