@@ -15,7 +15,7 @@ import { GroundlabError } from '../errors';
 import type { LanguageModel } from '../models/types';
 import { targetLogProbs } from '../eval/surprisal';
 import { mean } from '../metrics/stats';
-import type { PatchPair } from './patching';
+import { pairPosition, type PatchPair } from './patching';
 import { hookGradients } from './gradients';
 import { forPairBatches, type PairOptions } from './pathpatch';
 
@@ -42,18 +42,6 @@ export interface AttributionResult {
   /** Per pair estimates. */
   attributions: Float64Array;
   n: number;
-}
-
-function positionOf(p: PatchPair, spec: string | number): number | 'all' {
-  if (spec === 'all') return 'all';
-  if (spec === 'last') return p.corrupted.length - 1;
-  if (typeof spec === 'number') return spec;
-  const m = p.marks?.[spec];
-  if (m === undefined)
-    throw new GroundlabError('BAD_ARGUMENT', `attribution position "${spec}" is not marked in a pair`, {
-      hint: 'give marks: { name: position } in every pair, or use all / last / a number',
-    });
-  return m;
 }
 
 /** Attribution patching at every given hook point, position (and head). */
@@ -109,7 +97,7 @@ export async function attributionPatching(
         for (const spec of positions) {
           const mask = new Float32Array(B * T);
           idx.forEach((i, b) => {
-            const p = positionOf(pairs[i], spec);
+            const p = pairPosition(pairs[i], spec, 'attribution');
             if (p === 'all') mask.fill(1, b * T, (b + 1) * T);
             else if (p >= 0 && p < T) mask[b * T + p] = 1;
             else

@@ -45,13 +45,17 @@ export interface PatchOptions {
   signal?: AbortSignal;
 }
 
-function positionOf(p: PatchPair, spec: string | number): number | 'all' {
+/**
+ * The position a patch acts at in pair p: 'all', the last position, a mark name of the pair or a
+ * position index (activation and attribution patching; `what` names the method in the error).
+ */
+export function pairPosition(p: PatchPair, spec: string | number, what: 'patching' | 'attribution'): number | 'all' {
   if (spec === 'all') return 'all';
   if (spec === 'last') return p.corrupted.length - 1;
   if (typeof spec === 'number') return spec;
   const m = p.marks?.[spec];
   if (m === undefined)
-    throw new GroundlabError('BAD_ARGUMENT', `patching position "${spec}" is not marked in a pair`, {
+    throw new GroundlabError('BAD_ARGUMENT', `${what} position "${spec}" is not marked in a pair`, {
       hint: 'give marks: { name: position } in every pair, or use all / last / a number',
     });
   return m;
@@ -89,7 +93,7 @@ export async function activationPatching(model: LanguageModel, pairs: readonly P
       for (const spec of positions) {
         const mask = new Float32Array(B * T);
         idx.forEach((i, b) => {
-          const p = positionOf(pairs[i], spec);
+          const p = pairPosition(pairs[i], spec, 'patching');
           if (p === 'all') mask.fill(1, b * T, (b + 1) * T);
           else mask[b * T + p] = 1;
         });
