@@ -33,7 +33,7 @@ import { Rng } from '../engine/rng';
 import type { CorpusSpec, Episode, Tokenizer } from './types';
 import { BOS, EOS } from './tokens';
 import { WordTokenizer } from './tokenizer';
-import { SequenceRowsDataset } from './dataset';
+import { answerLossMask, checkRowLength, SequenceRowsDataset } from './dataset';
 import type { LoadedCorpus } from './prepare';
 import { EntityDataset, entityEpisodes, entityKnobs, entityTokenizer, generateEntities } from './textbinding';
 import { ImageBindingDataset, imageBindingKnobs, patchFeatureDim } from './imagebinding';
@@ -481,10 +481,7 @@ export function bindingCounterfactuals(
 /** [len - 1] 1 where target t (token t + 1) is an answer token or `<eos>`. */
 export function bindingLossMask(s: BindingScene): Uint8Array {
   const { tokens, answers } = sceneLayout(s);
-  const m = new Uint8Array(tokens.length - 1);
-  for (const a of answers) m[a - 1] = 1;
-  m[tokens.length - 2] = 1;
-  return m;
+  return answerLossMask(tokens.length, answers);
 }
 
 /** One row per scene, padded to seqLen + 1 ids; the mask keeps the answer and `<eos>`. */
@@ -502,17 +499,9 @@ export class BindingDataset extends SequenceRowsDataset {
 function checkedScenes(scenes: readonly BindingScene[], seqLen: number): string[][] {
   return scenes.map((s) => {
     const toks = sceneTokens(s);
-    if (toks.length > seqLen + 1) {
-      const most = Math.floor((seqLen + 1 - (toks.length - SLOT_TOKENS * s.objects.length)) / SLOT_TOKENS); // what the queries, answers, <bos> and <eos> leave
-      throw new GroundlabError(
-        'BAD_CONFIG',
-        `a binding scene of ${s.objects.length} objects has ${toks.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
-        {
-          hint: `lower the knob maxObjects to ${most} or raise --seq-len to ${toks.length - 1}`,
-          codeHint: `lower the knob maxObjects to ${most} or raise \`seqLen\` to ${toks.length - 1}`,
-        },
-      );
-    }
+    // the most objects that fit: what the queries, answers, <bos> and <eos> leave
+    const most = () => Math.floor((seqLen + 1 - (toks.length - SLOT_TOKENS * s.objects.length)) / SLOT_TOKENS);
+    checkRowLength(toks.length, seqLen, `a binding scene of ${s.objects.length} objects`, 'maxObjects', most);
     return toks;
   });
 }

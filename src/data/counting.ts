@@ -21,7 +21,7 @@ import { Rng } from '../engine/rng';
 import type { CorpusSpec, Episode, Tokenizer } from './types';
 import { BOS } from './tokens';
 import { WordTokenizer } from './tokenizer';
-import { SequenceRowsDataset } from './dataset';
+import { checkRowLength, SequenceRowsDataset } from './dataset';
 
 export type CountingTask = 'multi' | 'single' | 'same';
 export const COUNTING_TASKS: readonly CountingTask[] = ['multi', 'single', 'same'];
@@ -178,16 +178,7 @@ export class CountingDataset extends SequenceRowsDataset {
 /** The sequences' tokens, each checked to fit seqLen + 1. */
 function checkedCounting(sequences: readonly CountingSequence[], seqLen: number): string[][] {
   return sequences.map((s) => {
-    if (s.tokens.length > seqLen + 1) {
-      throw new GroundlabError(
-        'BAD_CONFIG',
-        `a counting sequence of count ${s.count} has ${s.tokens.length} tokens, more than seqLen + 1 = ${seqLen + 1}`,
-        {
-          hint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise --seq-len to ${s.tokens.length - 1}`,
-          codeHint: `lower the knob maxCount to ${Math.floor((seqLen - 2) / 2)} or raise \`seqLen\` to ${s.tokens.length - 1}`,
-        },
-      );
-    }
+    checkRowLength(s.tokens.length, seqLen, `a counting sequence of count ${s.count}`, 'maxCount', () => Math.floor((seqLen - 2) / 2));
     return s.tokens;
   });
 }

@@ -135,6 +135,30 @@ export function packEpisodes(episodes: readonly Episode[], tokenizer: Tokenizer,
 }
 
 /**
+ * The loss mask of a scene row of `length` tokens ([length - 1], one entry per target): 1 where
+ * the target is an answer token (at a position in `answers`) or the last token (`<eos>`).
+ */
+export function answerLossMask(length: number, answers: Iterable<number>): Uint8Array {
+  const m = new Uint8Array(length - 1);
+  for (const a of answers) m[a - 1] = 1;
+  m[length - 2] = 1;
+  return m;
+}
+
+/**
+ * Throws BAD_CONFIG when a row of `length` tokens does not fit seqLen + 1 ids: `what` ("a counting
+ * sequence of count 9") has that many tokens; the advice lowers `knob` to `most()` or raises seqLen.
+ */
+export function checkRowLength(length: number, seqLen: number, what: string, knob: string, most: () => number): void {
+  if (length <= seqLen + 1) return;
+  const m = most();
+  throw new GroundlabError('BAD_CONFIG', `${what} has ${length} tokens, more than seqLen + 1 = ${seqLen + 1}`, {
+    hint: `lower the knob ${knob} to ${m} or raise --seq-len to ${length - 1}`,
+    codeHint: `lower the knob ${knob} to ${m} or raise \`seqLen\` to ${length - 1}`,
+  });
+}
+
+/**
  * One sequence per row, no packing (the task corpora: counting, binding): each token list is
  * padded with "<pad>" to seqLen + 1 ids and its loss mask (one entry per target position) with 0 to
  * seqLen. The caller checks the lengths first, with advice of its own.

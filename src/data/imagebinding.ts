@@ -23,7 +23,7 @@ import { GroundlabError } from '../errors';
 import { Rng } from '../engine/rng';
 import type { CorpusSpec, TokenDataset, Tokenizer } from './types';
 import { BOS, PATCH } from './tokens';
-import { SequenceRowsDataset } from './dataset';
+import { answerLossMask, SequenceRowsDataset } from './dataset';
 import { cellPixels, encoderFor } from './image';
 import { bindingKnobs, bindingLayout, generateBinding, type BindingCounterfactual, type BindingKnobs, type BindingScene } from './binding';
 
@@ -137,10 +137,7 @@ export class ImageBindingDataset implements TokenDataset {
           codeHint: `raise \`seqLen\` to ${tokens.length - 1} or lower the knob grid or queriesPerScene`,
         });
       rows.push(tokens);
-      const m = new Uint8Array(seqLen);
-      for (const a of answers) m[a - 1] = 1;
-      m[tokens.length - 2] = 1;
-      masks.push(m);
+      masks.push(answerLossMask(tokens.length, answers));
       this.feats.push(renderBindingScene(k, s, `train/${i}`).features);
     });
     this.seqRows = new SequenceRowsDataset(rows, masks, tokenizer, seqLen);

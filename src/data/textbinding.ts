@@ -25,7 +25,7 @@ import { Rng } from '../engine/rng';
 import type { CorpusSpec, Episode, Tokenizer } from './types';
 import { BOS, EOS } from './tokens';
 import { WordTokenizer } from './tokenizer';
-import { SequenceRowsDataset } from './dataset';
+import { answerLossMask, SequenceRowsDataset } from './dataset';
 
 export const ENTITY_NAMES = [
   'ann',
@@ -335,10 +335,7 @@ export function entityCounterfactuals(
 /** [len - 1] 1 where the target is an answer token or `<eos>`. */
 export function entityLossMask(s: EntityScene): Uint8Array {
   const { tokens, answers } = entityLayout(s);
-  const m = new Uint8Array(tokens.length - 1);
-  for (const a of answers) m[a - 1] = 1;
-  m[tokens.length - 2] = 1;
-  return m;
+  return answerLossMask(tokens.length, answers);
 }
 
 /** One row per context, padded to seqLen + 1 ids; the mask keeps the answers and `<eos>`. */
