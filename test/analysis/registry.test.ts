@@ -30,3 +30,17 @@ test('every table an analysis declares is written with exactly the declared colu
       assert.deepEqual(t!.columnNames().slice().sort(), [...cols].sort(), `${a.name}: columns of ${table}`);
     }
 });
+
+test('heads: the REPORT.md table of heads by layer averages each layer over seeds and lists the layers that have any', async () => {
+  const { headsByLayer } = await import('../../src/analysis/analyses/heads');
+  const { overSeeds } = await import('../../src/reproduce/collect');
+  const head = (step: number, layer: number, h: number, aggregate: boolean, gather = false) => ({ step, layer, head: h, aggregate, gather });
+  const seed0 = [head(1, 0, 0, false), head(1, 1, 0, false), head(2, 0, 0, true, false), head(2, 1, 0, true), head(2, 1, 1, false, true)];
+  const seed1 = [head(1, 0, 0, false), head(1, 1, 0, false), head(2, 0, 0, false), head(2, 1, 0, true), head(2, 1, 1, true)];
+  const run = (seed: number, heads: object[]) => ({ group: 'main', label: 'transformer', seed, tables: { heads: heads as never } });
+  const rows = headsByLayer([run(0, seed0), run(1, seed1)], overSeeds as never);
+  assert.deepEqual(rows, [
+    { step: 1, aggregate: 'none', gather: 'none' },
+    { step: 2, aggregate: 'L0 0.50, L1 1.50', gather: 'L1 0.50' },
+  ]);
+});

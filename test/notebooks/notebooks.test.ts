@@ -66,7 +66,7 @@ test('groundlab reproduce --preset tiny over the notebooks\' runs writes REPORT.
     env: { ...process.env, GROUNDLAB_QUIET: '1' },
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /reproduce: \d+ figures, 9 tables, 15 claims/); // head counts, ablation (2), path test (2), final G, architectures, emergence, runs
+  assert.match(r.stdout, /reproduce: \d+ figures, 10 tables, 15 claims/); // head counts, heads by layer, ablation (2), path test (2), final G, architectures, emergence, runs
   const report = fs.readFileSync(path.join(runs, 'REPORT.md'), 'utf8');
   assert.match(report, /\| claim \(paper\) \| measured here \| verdict \| rule \|/);
   for (const f of ['gain-by-architecture', 'surprisal-match-mismatch']) {

@@ -1,6 +1,6 @@
 import { classifyHeads, headSummary, type HeadClass } from '../../metrics/heads';
 import { textTable } from '../table';
-import { defineAnalysis, type Row, type StepContext } from './context';
+import { defineAnalysis, type ReportContext, type ReportRun, type ReportTable, type Row, type StepContext } from './context';
 import { saliencyOf } from './saliency';
 
 /** The head classes of one step from the rows of `analysis/heads`. */
@@ -20,6 +20,34 @@ export function headClasses(rows: readonly Row[], step: number): HeadClass[] {
 /** The head classes of this checkpoint: computed in this pass, or read from `analysis/heads`. */
 export async function headsOf(ctx: StepContext): Promise<HeadClass[]> {
   return ctx.shared<HeadClass[]>('heads') ?? headClasses(await ctx.readRows('analysis/heads'), ctx.step);
+}
+
+/**
+ * Aggregate and gather heads per layer and checkpoint, mean over the runs (seeds): "L0 1.67, L3 0.33"
+ * (layers without any left out; "none" when no layer has one), from each run's `analysis/heads`.
+ */
+export function headsByLayer(runs: readonly ReportRun[], overSeeds: ReportContext['overSeeds']): Row[] {
+  const perLayer = runs.map((run) => {
+    const acc = new Map<string, { step: number; layer: number; aggregate: number; gather: number }>();
+    for (const h of run.tables.heads ?? []) {
+      const key = `${Number(h.step)}/${Number(h.layer)}`;
+      const e = acc.get(key) ?? { step: Number(h.step), layer: Number(h.layer), aggregate: 0, gather: 0 };
+      e.aggregate += h.aggregate ? 1 : 0;
+      e.gather += h.gather ? 1 : 0;
+      acc.set(key, e);
+    }
+    return { ...run, tables: { heads_by_layer: [...acc.values()] } };
+  });
+  const mean = (kind: 'aggregate' | 'gather') => overSeeds(perLayer, 'heads_by_layer', kind, undefined, ['layer']);
+  const agg = mean('aggregate');
+  const gat = mean('gather');
+  const steps = [...new Set(agg.map((r) => Number(r.step)))].sort((a, b) => a - b);
+  const list = (rows: Row[], step: number) => {
+    const at = rows.filter((r) => Number(r.step) === step && Number(r.mean) > 0).sort((a, b) => Number(a.layer) - Number(b.layer));
+    const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+    return at.length ? at.map((r) => `L${r.layer} ${fmt(Number(r.mean))}`).join(', ') : 'none';
+  };
+  return steps.map((step) => ({ step, aggregate: list(agg, step), gather: list(gat, step) }));
 }
 
 export const heads = defineAnalysis({
@@ -63,7 +91,7 @@ export const heads = defineAnalysis({
   },
   reproduce: {
     title: 'Head counts (Transformer)',
-    tables({ runs, overSeeds }) {
+    tables({ runs, overSeeds }): ReportTable[] {
       const tr = runs.filter((r) => r.group === 'main' && r.label === 'transformer');
       const mean = (f: string) => overSeeds(tr, 'head_counts', f);
       const rows = mean('aggregate_heads').map((r) => {
@@ -77,6 +105,20 @@ export const heads = defineAnalysis({
           gather_mean_layer: get('gather_mean_layer'),
         };
       });
+      const byLayer = headsByLayer(tr, overSeeds);
+      const layerTable: ReportTable[] = byLayer.length
+        ? [
+            {
+              name: 'head-layers',
+              rows: byLayer,
+              cols: [
+                ['step', 'checkpoint'],
+                ['aggregate', 'aggregate heads by layer (0-based; mean over seeds)'],
+                ['gather', 'gather heads by layer'],
+              ],
+            },
+          ]
+        : [];
       return [
         {
           name: 'head-counts',
@@ -89,6 +131,7 @@ export const heads = defineAnalysis({
             ['gather_mean_layer', 'mean layer'],
           ],
         },
+        ...layerTable,
       ];
     },
   },
