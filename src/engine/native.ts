@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../errors';
-import { BMM_KERNEL } from './ops-kernels';
+import { BMM_KERNEL, wrapWasmKernel } from './ops-kernels';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type WasmBackend = any;
@@ -746,11 +746,8 @@ Object.assign(own, {
 });
 
 function swapIn(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): void {
-  const original = tf.getKernel(name, 'wasm');
-  if (!original) return;
-  replaced.set(name, original);
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: make(original.kernelFunc) });
+  const original = wrapWasmKernel(name, make);
+  if (original) replaced.set(name, original);
 }
 
 /**

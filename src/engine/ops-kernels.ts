@@ -170,31 +170,27 @@ function sharedCast(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Replaces the wasm kernel `name` by `make(its kernel function)`, keeping the rest of its
+ * registration; returns the registration it replaced (undefined: no such kernel, nothing done).
+ */
+export function wrapWasmKernel(name: string, make: (original: tf.KernelFunc) => tf.KernelFunc): tf.KernelConfig | undefined {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) return undefined;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: make(original.kernelFunc) });
+  return original;
+}
+
 /** Register the extra wasm kernels (idempotent; a no-op on other backends). */
 export function installWasmKernels(): void {
   if (installed || tf.getBackend() !== 'wasm') return;
   installed = true;
   tf.registerKernel({ kernelName: BMM_KERNEL, backendName: 'wasm', kernelFunc: bmmKernel as unknown as tf.KernelFunc });
-  const identity = tf.getKernel('Identity', 'wasm');
-  if (identity) {
-    tf.unregisterKernel('Identity', 'wasm');
-    tf.registerKernel({ ...identity, kernelFunc: sharedIdentity(identity.kernelFunc) });
-  }
-  const pad = tf.getKernel('PadV2', 'wasm');
-  if (pad) {
-    tf.unregisterKernel('PadV2', 'wasm');
-    tf.registerKernel({ ...pad, kernelFunc: fastPad(pad.kernelFunc) });
-  }
-  const cast = tf.getKernel('Cast', 'wasm');
-  if (cast) {
-    tf.unregisterKernel('Cast', 'wasm');
-    tf.registerKernel({ ...cast, kernelFunc: sharedCast(cast.kernelFunc) });
-  }
-  const slice = tf.getKernel('Slice', 'wasm');
-  if (slice) {
-    tf.unregisterKernel('Slice', 'wasm');
-    tf.registerKernel({ ...slice, kernelFunc: fastSlice(slice.kernelFunc) });
-  }
+  wrapWasmKernel('Identity', sharedIdentity);
+  wrapWasmKernel('PadV2', fastPad);
+  wrapWasmKernel('Cast', sharedCast);
+  wrapWasmKernel('Slice', fastSlice);
 }
 
 /** Whether `GroundlabBmm` is available on the active backend. */
