@@ -10,6 +10,7 @@ import { circuitLayout, CircuitLayout, edgeCurve, edgePath, edgePointAt, inputBe
 import { colorLut, parseColor } from './raster';
 import { themeColors } from './theme';
 import { el, isDark, labelled, selectOf, showTip, SliderView, titleBar } from './common';
+import { EDGE_COLORS } from './palette';
 import type { WidgetOptions } from './inspector';
 
 export type CircuitMeasure = 'effect' | 'attribution' | 'recovery';
@@ -19,7 +20,7 @@ export const MEASURE_LABELS: Record<CircuitMeasure, string> = {
   recovery: 'recovery (share of clean - corrupted)',
 };
 /** Edge colours (the same as groundlab's static fallback): toward the clean answer blue, away orange. */
-export const EDGE_COLORS = { positive: '#1c7ed6', negative: '#e8590c' };
+export { EDGE_COLORS };
 const RING = { gather: '#f59f00', aggregate: '#d6336c' };
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const STEPS_OF_THRESHOLD = 200;

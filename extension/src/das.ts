@@ -12,6 +12,7 @@ import { themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, groupOffset, setData } from './vegaview';
 import { stepAxis, wantsLogSteps } from './timeline';
 import { el, labelled, selectOf, SliderView, titleBar } from './common';
+import { DAS_METHOD_COLORS } from './palette';
 import type { WidgetOptions } from './inspector';
 
 export const METHOD_LABELS: Record<DasMethod, string> = {
@@ -21,14 +22,6 @@ export const METHOD_LABELS: Record<DasMethod, string> = {
   random: 'random rotation',
   full: 'full-vector swap',
   probe: 'probe direction',
-};
-const METHOD_COLORS: Record<DasMethod, string> = {
-  das: '#1c7ed6',
-  boundless: '#7048e8',
-  identity: '#868e96',
-  random: '#adb5bd',
-  full: '#2f9e44',
-  probe: '#f59f00',
 };
 /** Colours of DAS lines by k when every k is shown. */
 const K_COLORS = ['#1c7ed6', '#0b7285', '#7048e8', '#c2255c', '#e8590c', '#5c940d', '#364fc7', '#862e9c'];
@@ -156,7 +149,7 @@ export class DasView extends SliderView<DasPayload> {
 
   private colorOf(s: DasSeries): string {
     if (this.k == null && s.method === 'das') return K_COLORS[this.dasKs().indexOf(s.k) % K_COLORS.length];
-    return METHOD_COLORS[s.method];
+    return DAS_METHOD_COLORS[s.method];
   }
 
   protected async render(): Promise<void> {

@@ -15,6 +15,7 @@ import type { AnalysisRun } from '../analysis/analyze';
 import { significantPath } from '../analysis/analyses/paths';
 import type { CircuitNode, CircuitPath, CircuitPayload } from '../../extension/src/contract.generated';
 import { circuitLayout, edgePath, inputBend } from '../../extension/src/circuitlayout';
+import { EDGE_COLORS } from '../../extension/src/palette';
 import { bad, ensureSteps, esc, initialStepIn, num, payloadHead } from './bundle';
 import type { MimeBundle } from './widgets';
 
@@ -201,8 +202,8 @@ export function circuitGraphPayload(d: CircuitGraphData): CircuitPayload {
   };
 }
 
-/** Edge colours: positive effects (toward the clean answer) blue, negative orange; the same in the widget. */
-export const EDGE_COLORS = { positive: '#1c7ed6', negative: '#e8590c' };
+/** Edge colours: positive effects (toward the clean answer) blue, negative orange; the widget's (extension/src/palette.ts). */
+export { EDGE_COLORS };
 
 function circuitSvg(p: CircuitPayload): string {
   const c = p.steps.indexOf(p.initialStep);

@@ -9,6 +9,7 @@
 import { GroundlabError } from '../errors';
 import type { AnalysisRun } from '../analysis/analyze';
 import type { DasGroup, DasMethod, DasPayload, DasSeries } from '../../extension/src/contract.generated';
+import { DAS_METHOD_COLORS } from '../../extension/src/palette';
 import { bad, ensureSteps, esc, initialStepIn, num, payloadHead } from './bundle';
 import type { MimeBundle } from './widgets';
 
@@ -93,15 +94,8 @@ export function dasPanelPayload(d: DasPanelData): DasPayload {
   };
 }
 
-/** Line colours per method (the widget uses the same): DAS by k, the baselines grey / dashed. */
-export const DAS_COLORS: Record<DasMethod, string> = {
-  das: '#1c7ed6',
-  boundless: '#7048e8',
-  identity: '#868e96',
-  random: '#adb5bd',
-  full: '#2f9e44',
-  probe: '#f59f00',
-};
+/** Line colours per method, the widget's (extension/src/palette.ts): DAS by k, the baselines grey / dashed. */
+export const DAS_COLORS: Record<DasMethod, string> = DAS_METHOD_COLORS;
 
 function dasSvg(p: DasPayload): string {
   const g = p.groups[p.initial.group];
