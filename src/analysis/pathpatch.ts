@@ -25,7 +25,7 @@ import { GroundlabError } from '../errors';
 import type { HookSpec, LanguageModel } from '../models/types';
 import type { EvalSequence } from '../eval/evalset';
 import { lengthBatches, padTokens, padFeatures, targetLogProbs, checkLengths } from '../eval/surprisal';
-import { groundingGain, summarizeGain } from '../metrics/gain';
+import { hasBothConditions, meanGainOf } from '../metrics/gain';
 import { mean, pairedTest, type PairedTestResult } from '../metrics/stats';
 import type { PatchPair } from './patching';
 import { hookGradients } from './gradients';
@@ -581,13 +581,8 @@ export async function crossCheckpointPatching(
     }
     await new Promise((r) => setImmediate(r));
   }
-  const hasBoth = seqs.some((s) => s.condition === 'match') && seqs.some((s) => s.condition === 'mismatch');
-  const g = (s: Float64Array) =>
-    summarizeGain(
-      groundingGain(
-        seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })),
-      ),
-    ).gain.mean;
+  const hasBoth = hasBothConditions(seqs);
+  const g = (s: Float64Array) => meanGainOf(seqs, s);
   const mt = mean(sT),
     ms = mean(sS);
   return sites.map((s, k) => {

@@ -14,7 +14,7 @@ import { GroundlabError } from '../errors';
 import type { HookSpec, LanguageModel } from '../models/types';
 import type { EvalSequence } from '../eval/evalset';
 import { lengthBatches, padTokens, padFeatures, targetLogProbs, checkLengths } from '../eval/surprisal';
-import { groundingGain, summarizeGain } from '../metrics/gain';
+import { hasBothConditions, meanGainOf } from '../metrics/gain';
 import { mean, pairedTest, type PairedTestResult } from '../metrics/stats';
 import { selectPositions } from './lens';
 import { axisMask } from './pathpatch';
@@ -146,13 +146,8 @@ export async function steer(
   ); // check the interventions before any work
   const base = await scoreWith(model, seqs, [], opts);
   const steered = await scoreWith(model, seqs, steers, opts);
-  const hasBoth = seqs.some((s) => s.condition === 'match') && seqs.some((s) => s.condition === 'mismatch');
-  const g = (s: Float64Array) =>
-    summarizeGain(
-      groundingGain(
-        seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })),
-      ),
-    ).gain.mean;
+  const hasBoth = hasBothConditions(seqs);
+  const g = (s: Float64Array) => meanGainOf(seqs, s);
   return {
     base,
     steered,

@@ -31,6 +31,16 @@ export interface GainRow {
   contexts: number;
 }
 
+/** The records of sequences labelled like an evaluation set's (noun, context, condition, envNoun), sequence i with surprisal s[i]. */
+export function surprisalRecords(seqs: ReadonlyArray<Omit<SurprisalRecord, 'surprisal'>>, s: ArrayLike<number>): SurprisalRecord[] {
+  return seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] }));
+}
+
+/** Whether the sequences have both a match and a mismatch condition (G needs both). */
+export function hasBothConditions(seqs: ReadonlyArray<Pick<SurprisalRecord, 'condition'>>): boolean {
+  return seqs.some((s) => s.condition === 'match') && seqs.some((s) => s.condition === 'mismatch');
+}
+
 /** G(v) per noun, in the order nouns first appear in the records. */
 export function groundingGain(records: readonly SurprisalRecord[]): GainRow[] {
   type Ctx = { match?: number; mismatch: number[] };
@@ -113,4 +123,9 @@ export function gainOverSeeds(
       level,
     ),
   }));
+}
+
+/** The mean G over nouns (summarizeGain) of sequences with surprisals s[i] (see surprisalRecords). */
+export function meanGainOf(seqs: ReadonlyArray<Omit<SurprisalRecord, 'surprisal'>>, s: ArrayLike<number>): number {
+  return summarizeGain(groundingGain(surprisalRecords(seqs, s))).gain.mean;
 }

@@ -1,4 +1,4 @@
-import { groundingGain, summarizeGain, type GainRow } from '../../metrics/gain';
+import { groundingGain, summarizeGain, surprisalRecords, type GainRow } from '../../metrics/gain';
 import { textTable } from '../table';
 import { defineAnalysis } from './context';
 import { surprisalOf } from './surprisal';
@@ -14,11 +14,7 @@ export const gain = defineAnalysis({
   image: true,
   async compute(ctx) {
     const s = await surprisalOf(ctx);
-    const rows: GainRow[] = await ctx.once('gainRows', async () =>
-      groundingGain(
-        ctx.seqs.map((q, i) => ({ noun: q.noun, context: q.context, condition: q.condition, envNoun: q.envNoun, surprisal: s[i] })),
-      ),
-    );
+    const rows: GainRow[] = await ctx.once('gainRows', async () => groundingGain(surprisalRecords(ctx.seqs, s)));
     const sum = summarizeGain(rows);
     const step = ctx.step;
     await ctx.upsert(

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { GroundlabError } from '../../errors';
 import type { LanguageModel } from '../../models/types';
-import { groundingGain, summarizeGain } from '../../metrics/gain';
+import { groundingGain, summarizeGain, surprisalRecords } from '../../metrics/gain';
 import { writeSafetensors, readSafetensors, tensorsToWrite } from '../../io/safetensors';
 import { lensSurprisal, collectStates, trainTunedLens, leastSquaresLens, lensTensors, type TunedLens } from '../lens';
 import type { AnalysisRun, AnalyzeOptions } from '../analyze';
@@ -74,17 +74,7 @@ function lensPass(ctx: StepContext): Promise<void> {
     ctx.tick('lens');
     const rows: Row[] = [];
     for (const lr of lensRows) {
-      const g = summarizeGain(
-        groundingGain(
-          seqs.map((s, i) => ({
-            noun: s.noun,
-            context: s.context,
-            condition: s.condition,
-            envNoun: s.envNoun,
-            surprisal: lr.surprisal[i],
-          })),
-        ),
-      );
+      const g = summarizeGain(groundingGain(surprisalRecords(seqs, lr.surprisal)));
       const kl = lr.lens === 'tuned' ? (tuned?.kl[lr.layer] ?? (lr.layer === lensRows.length / 2 - 1 ? 0 : NaN)) : NaN;
       rows.push({
         step,
