@@ -8,7 +8,7 @@
 import { checkBindingGrid, BindingGridPayload, fmt } from './payload';
 import { colorLut, parseColor } from './raster';
 import { themeColors } from './theme';
-import { el, isDark, labelled, selectOf, showTip, SliderView, titleBar } from './common';
+import { el, isDark, labelled, selectOf, showTip, SliderView, tipHost, titleBar } from './common';
 import type { WidgetOptions } from './inspector';
 
 export class BindingGridView extends SliderView<BindingGridPayload> {
@@ -39,17 +39,14 @@ export class BindingGridView extends SliderView<BindingGridPayload> {
     const controls = el('div', 'gl-controls');
     controls.append(labelled('colours', scale), labelled('checkpoint', this.slider.box));
     const caption = el('div', 'gl-caption');
-    const wrap = el('div', 'gl-tip-host');
     const heads = el('div', 'gl-bgrid-heads');
-    const tip = el('div', 'gl-tooltip');
-    wrap.append(heads, tip);
+    const { wrap, tip } = tipHost(heads);
     const readout = el('div', 'gl-readout gl-bgrid-readout', 'hover a cell or a slot for its value; click a head to enlarge it');
     const detail = el('div', 'gl-bgrid-detail');
     const note = el('div', 'gl-note');
     host.append(titleBar(p.title, p.model), controls, caption, wrap, readout, detail, note);
     this.ui = { scale, caption, heads, detail, tip, readout, note };
     scale.addEventListener('change', () => void this.setScale(scale.value === 'head' ? 'head' : 'shared'));
-    wrap.addEventListener('mouseleave', () => (tip.style.display = 'none'));
     this.ready = this.start(() => void this.update());
   }
 

@@ -9,7 +9,7 @@ import { checkCircuit, CircuitNode, CircuitPath, CircuitPayload, fmt } from './p
 import { circuitLayout, CircuitLayout, edgeCurve, edgePath, edgePointAt, inputBend } from './circuitlayout';
 import { colorLut, parseColor } from './raster';
 import { themeColors } from './theme';
-import { el, isDark, labelled, selectOf, showTip, SliderView, titleBar } from './common';
+import { el, isDark, labelled, selectOf, showTip, SliderView, tipHost, titleBar } from './common';
 import { EDGE_COLORS } from './palette';
 import type { WidgetOptions } from './inspector';
 
@@ -88,10 +88,8 @@ export class CircuitView extends SliderView<CircuitPayload> {
       labelled('checkpoint', this.slider.box),
     );
     const caption = el('div', 'gl-caption gl-circuit-caption');
-    const wrap = el('div', 'gl-tip-host');
     const graph = el('div', 'gl-circuit-graph');
-    const tip = el('div', 'gl-tooltip');
-    wrap.append(graph, tip);
+    const { wrap, tip } = tipHost(graph);
     const readout = el(
       'div',
       'gl-readout gl-circuit-readout',
@@ -104,7 +102,6 @@ export class CircuitView extends SliderView<CircuitPayload> {
     measure.addEventListener('change', () => void this.setMeasure(measure.value as CircuitMeasure));
     input.addEventListener('change', () => void this.setInput(input.value as CircuitState['input']));
     threshold.addEventListener('input', () => void this.setThreshold((Number(threshold.value) / STEPS_OF_THRESHOLD) * this.maxAbs()));
-    wrap.addEventListener('mouseleave', () => (tip.style.display = 'none'));
     this.ready = this.start(() => void this.update());
   }
 

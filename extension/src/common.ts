@@ -127,6 +127,15 @@ export class StepSlider {
   }
 }
 
+/** A box holding `content` with a tooltip over it (filled by showTip), hidden when the pointer leaves the box. */
+export function tipHost(content: HTMLElement): { wrap: HTMLElement; tip: HTMLElement } {
+  const wrap = el('div', 'gl-tip-host');
+  const tip = el('div', 'gl-tooltip');
+  wrap.append(content, tip);
+  wrap.addEventListener('mouseleave', () => (tip.style.display = 'none'));
+  return { wrap, tip };
+}
+
 /** Shows `text` in `tip` beside the pointer (page coordinates), inside `widget`. */
 export function showTip(tip: HTMLElement, widget: HTMLElement, clientX: number, clientY: number, text: string): void {
   const hostBox = (tip.parentElement as HTMLElement).getBoundingClientRect();

@@ -23,7 +23,7 @@ import {
 import { bmpDataUrl, colorLut, lutGradient, parseColor } from './raster';
 import { onThemeChange, themeColors, vegaConfig } from './theme';
 import { clientPoint, createView, RendererKind, setData } from './vegaview';
-import { el, firstRender, isDark, labelled, showError, takeHost, titleBar } from './common';
+import { el, firstRender, isDark, labelled, showError, takeHost, tipHost, titleBar } from './common';
 
 export interface WidgetOptions {
   /** 'canvas' in the browser (fast); 'svg' where no canvas exists (jsdom unit tests). */
@@ -194,20 +194,16 @@ export class InspectorView {
     const panels = el('div', 'gl-panels');
     const left = el('div', 'gl-panel gl-panel-overview');
     const overviewCaption = el('div', 'gl-caption');
-    const overviewWrap = el('div', 'gl-tip-host');
     const overview = el('div', 'gl-overview');
-    const overviewTip = el('div', 'gl-tooltip');
-    overviewWrap.append(overview, overviewTip);
+    const { wrap: overviewWrap, tip: overviewTip } = tipHost(overview);
     const overviewReadout = el('div', 'gl-readout gl-overview-readout', 'hover a head for its scores; click it to show its map');
     const layersCaption = el('div', 'gl-caption gl-layers-caption');
     const layers = el('div', 'gl-layers');
     left.append(overviewCaption, overviewWrap, overviewReadout, layersCaption, layers);
     const right = el('div', 'gl-panel gl-panel-map');
     const mapStatus = el('div', 'gl-caption gl-map-status');
-    const mapWrap = el('div', 'gl-tip-host');
     const map = el('div', 'gl-map');
-    const mapTip = el('div', 'gl-tooltip');
-    mapWrap.append(map, mapTip);
+    const { wrap: mapWrap, tip: mapTip } = tipHost(map);
     const mapReadout = el('div', 'gl-readout gl-map-readout', 'hover a cell for its value');
     const mapLegend = el('div', 'gl-map-legend');
     const mapRow = el('div', 'gl-map-row');
@@ -247,8 +243,6 @@ export class InspectorView {
     };
     scale.addEventListener('change', () => this.setScale(scale.value as InspectorState['scale']));
     multiples.addEventListener('change', () => this.setMultiples(multiples.value as InspectorState['multiples']));
-    overviewWrap.addEventListener('mouseleave', () => (overviewTip.style.display = 'none'));
-    mapWrap.addEventListener('mouseleave', () => (mapTip.style.display = 'none'));
 
     example.addEventListener('change', () => this.setExample(example.value));
     variant.addEventListener('change', () => this.setVariant(variant.value as Variant));
