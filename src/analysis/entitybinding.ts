@@ -384,6 +384,11 @@ export interface EntityRunOptions {
   /** Contexts per (group count, slot) for accuracy (default 20) and mechanism pairs (default 400). */
   perSlot?: number;
   pairs?: number;
+  /**
+   * Largest context for accuracy and pairs: minGroups..maxGroups groups (default the run's
+   * maxGroups; more tests contexts longer than any trained, e.g. whether rotary positions extrapolate).
+   */
+  maxGroups?: number;
   /** Mixture cells (default region). */
   cells?: MixtureCells;
   seed?: number;
@@ -426,13 +431,21 @@ export async function entityBindingRun(run: Run, o: EntityRunOptions = {}): Prom
   const step = o.step ?? run.checkpoints[run.checkpoints.length - 1]?.step;
   if (step === undefined) throw new GroundlabError('NOT_FOUND', `run ${run.dir} has no checkpoint`);
   const seed = o.seed ?? 0;
-  const counts = Array.from({ length: k.maxGroups - k.minGroups + 1 }, (_, i) => k.minGroups + i);
+  const most = Math.min(k.names, k.items);
+  const maxGroups = o.maxGroups ?? k.maxGroups;
+  if (!Number.isInteger(maxGroups) || maxGroups < k.minGroups || maxGroups > most)
+    throw new GroundlabError(
+      'BAD_ARGUMENT',
+      `maxGroups ${maxGroups}: run ${run.dir} has contexts of ${k.minGroups}..${k.maxGroups} groups, and at most ${most} fit its ${k.names} names and ${k.items} items`,
+      { hint: `give a whole number in ${k.minGroups}..${most} (--max-groups)` },
+    );
+  const counts = Array.from({ length: maxGroups - k.minGroups + 1 }, (_, i) => k.minGroups + i);
   // From 4 groups the three predictions and the base answer are four different tokens.
   const pairCounts = counts.filter((n) => n >= 4);
   if (!pairCounts.length)
     throw new GroundlabError(
       'BAD_CONFIG',
-      `run ${run.dir} has contexts of at most ${k.maxGroups} groups; the mechanism pairs need 4 or more`,
+      `run ${run.dir} is evaluated on contexts of at most ${maxGroups} groups; the mechanism pairs need 4 or more`,
     );
   const model = await run.loadModel(step);
   try {

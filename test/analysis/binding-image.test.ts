@@ -61,11 +61,18 @@ test('bindingRun and entityBindingRun on tiny runs of the image and entities var
     const er = await entityBindingRun(await openRun(ent), { pairs: 8, perSlot: 2 });
     assert.deepEqual(er.accuracy.byGroups.map((g) => [g.groups, g.n]), [[2, 4], [3, 6], [4, 8], [5, 10]]);
     assert.equal(er.patching.rows.length, 3);
+    // Contexts longer than any trained (maxGroups 6 > the run's 5), and a clear error past the names.
+    const wide = await entityBindingRun(await openRun(ent), { pairs: 8, perSlot: 1, maxGroups: 6 });
+    assert.deepEqual(wide.accuracy.byGroups.map((g) => [g.groups, g.n]), [[2, 2], [3, 3], [4, 4], [5, 5], [6, 6]]);
+    await assert.rejects(entityBindingRun(await openRun(ent), { maxGroups: 13 }), /maxGroups 13: .* at most 12 fit/);
     await assert.rejects(bindingRun(await openRun(ent)), /entity binding run/);
     const cli = await runCli(['binding', ent, '--pairs', '6', '--per-slot', '2']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /accuracy by number of groups and by queried slot/);
     assert.match(cli.stdout, /mechanism patching/);
+    const cliWide = await runCli(['binding', ent, '--pairs', '6', '--per-slot', '1', '--max-groups', '6']);
+    assert.equal(cliWide.code, 0, cliWide.stderr);
+    assert.match(cliWide.stdout, /\n\s+6 {2}/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -36,6 +36,10 @@ export const command: Command = defineCommand(
       },
       seed: { type: 'int', default: 0, help: 'seed of the scenes and pairs' },
       'per-slot': { type: 'int', default: 20, help: 'entities runs: accuracy contexts per (groups, queried slot)' },
+      'max-groups': {
+        type: 'int',
+        help: "entities runs: contexts of minGroups..this many groups (default: the run's maxGroups; more tests contexts longer than trained)",
+      },
       cells: {
         type: 'string',
         default: 'region',
@@ -61,6 +65,7 @@ export const command: Command = defineCommand(
           step: o.step as number | undefined,
           pairs,
           perSlot: o['per-slot'] as number,
+          maxGroups: o['max-groups'] as number | undefined,
           cells: o.cells as 'region' | 'groups' | 'groups-region',
           seed: o.seed as number,
           signal: abort.signal,
@@ -176,6 +181,7 @@ function entityText(dir: string, r: EntityReport): string {
           ],
         ),
         `agreement, held out: top-1 ${f3(mix.heldOut.top1)}, JS similarity ${f3(mix.heldOut.jsSimilarity)} (fitted: ${f3(mix.train.top1)}); one mechanism alone: ${mix.restricted.map((x) => `${x.components[0]} ${f3(x.heldOut.top1)}`).join(', ')}`,
+        `held out by number of groups: ${mix.byGroups.map((g) => `${g.groups}: top-1 ${f3(g.top1)}, JS ${f3(g.jsSimilarity)} (${g.n})`).join('; ')}`,
       ]
     : [`no mixture model: ${r.patching.n} pairs answered right on base and source (it needs ${MIN_MIXTURE_PAIRS})`];
   return [
