@@ -152,41 +152,50 @@ export async function runSweepLocal(sweep: Sweep, opts: LocalRunOptions = {}): P
   const timer = setInterval(progress, Math.max(0.1, opts.progressEverySec ?? 2) * 1000);
   timer.unref();
 
+  // A worker keeps its shared slot from one cell to the next while its queue lasts, so sweeps sharing
+  // the slots finish in the order they got them (a reproduction's plan order: main first) instead of
+  // the slot going to whichever other sweep waited longest each time a cell ends.
   const worker = async () => {
-    while (queue.length > 0 && !opts.signal?.aborted) {
-      await opts.slots?.acquire();
-      if (queue.length === 0 || opts.signal?.aborted) {
-        opts.slots?.release();
-        break;
+    let held = false;
+    try {
+      while (queue.length > 0 && !opts.signal?.aborted) {
+        if (!held) {
+          await opts.slots?.acquire();
+          held = true;
+        }
+        if (queue.length === 0 || opts.signal?.aborted) break;
+        await runNext(queue.shift()!);
       }
-      const cell = queue.shift()!;
-      counts.pending--;
-      running.set(cell.index, cell);
-      let result: CellResult;
-      try {
-        result = await runCell(sweep, cell, {
-          signal: opts.signal,
-          killSignal: opts.killSignal,
-          env: opts.env,
-          onStage: (e) => emit({ type: 'cell-start', ...e }),
-        });
-      } finally {
-        opts.slots?.release();
-      }
-      running.delete(cell.index);
-      results.push(result);
-      if (result.state === 'busy')
-        busyElsewhere.push(cell); // another process claimed it first: not a failure
-      else if (result.state === 'done') {
-        counts.done++;
-        // Found done once claimed (another sweep finished it meanwhile): skipped, as if seen done at the start.
-        if (result.skipped) counts.skipped++;
-        else finishedHere.push(result.seconds);
-      } else if (result.state === 'interrupted') counts.interrupted++;
-      else counts.failed++;
-      emit({ type: 'cell-end', cell, result });
-      progress();
+    } finally {
+      if (held) opts.slots?.release();
     }
+  };
+  const runNext = async (cell: SweepCell) => {
+    counts.pending--;
+    running.set(cell.index, cell);
+    let result: CellResult;
+    try {
+      result = await runCell(sweep, cell, {
+        signal: opts.signal,
+        killSignal: opts.killSignal,
+        env: opts.env,
+        onStage: (e) => emit({ type: 'cell-start', ...e }),
+      });
+    } finally {
+      running.delete(cell.index);
+    }
+    results.push(result);
+    if (result.state === 'busy')
+      busyElsewhere.push(cell); // another process claimed it first: not a failure
+    else if (result.state === 'done') {
+      counts.done++;
+      // Found done once claimed (another sweep finished it meanwhile): skipped, as if seen done at the start.
+      if (result.skipped) counts.skipped++;
+      else finishedHere.push(result.seconds);
+    } else if (result.state === 'interrupted') counts.interrupted++;
+    else counts.failed++;
+    emit({ type: 'cell-end', cell, result });
+    progress();
   };
   try {
     await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, queue.length)) }, worker));

@@ -196,7 +196,7 @@ test('a cell claimed by a live process elsewhere is left alone; a dead claim on 
   }
 });
 
-test('job slots: FIFO, never more held than the pool; two sweeps sharing one slot run one cell at a time', async () => {
+test('job slots: FIFO, never more held than the pool; two sweeps sharing one slot run one cell at a time, the first sweep\'s cells first', async () => {
   const slots = new JobSlots(2);
   const order: number[] = [];
   await slots.acquire();
@@ -222,13 +222,29 @@ test('job slots: FIFO, never more held than the pool; two sweeps sharing one slo
     const one = new JobSlots(1);
     let running = 0;
     let maxRunning = 0;
-    const onEvent = (e: { type: string; stage?: string }) => {
-      if (e.type === 'cell-start' && e.stage === 'train') maxRunning = Math.max(maxRunning, ++running);
+    const started: string[] = [];
+    const onEvent = (name: string) => (e: { type: string; stage?: string }) => {
+      if (e.type === 'cell-start' && e.stage === 'train') {
+        maxRunning = Math.max(maxRunning, ++running);
+        started.push(name);
+      }
       if (e.type === 'cell-end') running--;
     };
-    const [ra, rb] = await Promise.all([runSweepLocal(a, { jobs: 2, slots: one, onEvent }), runSweepLocal(b, { jobs: 2, slots: one, onEvent })]);
+    const [ra, rb] = await Promise.all([runSweepLocal(a, { jobs: 2, slots: one, onEvent: onEvent('a') }), runSweepLocal(b, { jobs: 2, slots: one, onEvent: onEvent('b') })]);
     assert.equal(ra.counts.done + rb.counts.done, 4);
     assert.equal(maxRunning, 1, 'one slot: one cell at a time over both sweeps');
+    assert.deepEqual(started, ['a', 'a', 'b', 'b']);
+    // Two slots, a sweep of three cells started first and one of one cell: the first sweep's third
+    // cell starts before the other's (a reproduction's plan order: main first), not when a slot
+    // frees and the other sweep has waited longest.
+    const c = openSweep(writeSpec(fx, fakeSpec(fx, { name: 'c', grid: { arch: ['lstm'], seed: [1, 2, 3] } }), 'c.json'));
+    const d = openSweep(writeSpec(fx, fakeSpec(fx, { name: 'd', grid: { arch: ['lstm'], seed: [1] } }), 'd.json'));
+    const two = new JobSlots(2);
+    started.length = 0;
+    running = 0;
+    await Promise.all([runSweepLocal(c, { jobs: 2, slots: two, onEvent: onEvent('c') }), runSweepLocal(d, { jobs: 2, slots: two, onEvent: onEvent('d') })]);
+    assert.deepEqual(started, ['c', 'c', 'c', 'd'], 'the sweep that got the slots first keeps them while it has cells');
+    assert.equal(two.available, 2);
     assert.equal(one.available, 1, 'every slot is given back');
   } finally {
     fx.cleanup();
