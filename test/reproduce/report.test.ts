@@ -184,3 +184,10 @@ test('heads-layers: gather heads lower and no later than aggregate heads agree; 
   assert.equal(none.verdict, 'not measured');
   assert.match(none.measured, /gather heads: none; with aggregate heads: 1/);
 });
+
+test('the path verdict says by how much the significant gather -> aggregate paths beat their controls', async () => {
+  const { pathVerdict } = await import('../../src/analysis/analyses/paths');
+  const ga = (sender: string, effect: number, control: number, p: number) => ({ step: 5, path: 'gather->aggregate', sender, receiver: 'L8H1.v', rule: 'top gather share of layer 0', effect, control, controls: 5, rank: 1, p_t: p, p_wilcoxon: p, note: '' });
+  const lines = pathVerdict([{ group: 'main', label: 'transformer', seed: 0, tables: { path_test: [ga('L0H1', 0.004, -0.001, 1e-9), ga('L1H0', 0.012, 0.002, 1e-5), ga('L2H2', 0.5, 0.1, 0.2)] } }]);
+  assert.match(lines[0], /3 gather -> aggregate paths could be tested \(3 senders, 0 of them above the gather threshold\): 2 beat their control paths \(p < 0\.001 and a larger effect\), by 0\.005 to 0\.010 nats \(effect minus control; the largest effect of any of them 0\.012 nats\)\./);
+});
