@@ -244,10 +244,11 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       const nBlocks = layers.length - 1; // lens points: 0 = embedding, 1..L = after each block
       const where = half ? num(half.layer) : NaN;
       const depth = where / nBlocks;
+      const peak = layers.reduce((b, r) => (num(r.mean) > num(b.mean) ? r : b));
       claims.push({
         id: 'lens-middle',
         paper: 'Grounding concentrates in the middle layers (tuned lens; 7-9 of 12)',
-        measured: `tuned-lens G by layer at step ${step}: ${layers.map((r) => `${r.layer}: ${f2(r.mean)}`).join(', ')}; half of the final G is reached after block ${Number.isFinite(where) ? where : 'n/a'} of ${nBlocks}`,
+        measured: `tuned-lens G by layer at step ${step}: ${layers.map((r) => `${r.layer}: ${f2(r.mean)}`).join(', ')}; half of the final G is reached after block ${Number.isFinite(where) ? where : 'n/a'} of ${nBlocks}; the largest, ${f2(peak.mean)}, after block ${peak.layer}`,
         verdict: !half || depth >= 1 ? 'disagrees' : depth > 1 / 3 && depth <= 2 / 3 ? 'agrees' : 'partly',
         rule: "agrees when the tuned lens first reaches half of the last layer's G in the middle third of the blocks; partly when earlier (or later, but before the last block); disagrees at the last block",
       });

@@ -191,3 +191,13 @@ test('the path verdict says by how much the significant gather -> aggregate path
   const lines = pathVerdict([{ group: 'main', label: 'transformer', seed: 0, tables: { path_test: [ga('L0H1', 0.004, -0.001, 1e-9), ga('L1H0', 0.012, 0.002, 1e-5), ga('L2H2', 0.5, 0.1, 0.2)] } }]);
   assert.match(lines[0], /3 gather -> aggregate paths could be tested \(3 senders, 0 of them above the gather threshold\): 2 beat their control paths \(p < 0\.001 and a larger effect\), by 0\.005 to 0\.010 nats \(effect minus control; the largest effect of any of them 0\.012 nats\)\./);
 });
+
+test('lens-middle: where the tuned lens first reaches half of the final G decides; the measured text also names the block where it is largest', () => {
+  const lens = (gains: number[]) => gains.map((gain, layer) => ({ step: 3, lens: 'tuned', layer, gain }));
+  const claim = (gains: number[]) => judgeClaims([fakeRun('transformer', 0, [0, 1, 2, 3], { lens: lens(gains) })]).find((c) => c.id === 'lens-middle')!;
+  const early = claim([0, 4, 3.7, 5.05, 3.6, 3.59]);
+  assert.equal(early.verdict, 'partly');
+  assert.match(early.measured, /half of the final G is reached after block 1 of 5; the largest, 5\.05, after block 3/);
+  assert.equal(claim([0, 0.1, 0.2, 2, 3, 4, 4.1]).verdict, 'agrees');
+  assert.equal(claim([0, 0, 0, 0, 0, 0, 4]).verdict, 'disagrees');
+});
