@@ -437,7 +437,10 @@ export async function entityBindingRun(run: Run, o: EntityRunOptions = {}): Prom
     throw new GroundlabError(
       'BAD_ARGUMENT',
       `maxGroups ${maxGroups}: run ${run.dir} has contexts of ${k.minGroups}..${k.maxGroups} groups, and at most ${most} fit its ${k.names} names and ${k.items} items`,
-      { hint: `give a whole number in ${k.minGroups}..${most} (--max-groups)` },
+      {
+        hint: `give a whole number in ${k.minGroups}..${most} (--max-groups)`,
+        codeHint: `give \`maxGroups\` a whole number in ${k.minGroups}..${most}`,
+      },
     );
   const counts = Array.from({ length: maxGroups - k.minGroups + 1 }, (_, i) => k.minGroups + i);
   // From 4 groups the three predictions and the base answer are four different tokens.
