@@ -10,7 +10,7 @@ import type { SweepSpec } from '../sweep/spec';
 import { expandCells } from '../sweep/spec';
 import { readCellState } from '../sweep/store';
 import { REGISTRY } from '../analysis/analyses';
-import { trainPreset } from '../train/presets';
+import { TRAIN_PRESETS, type TrainPreset } from '../train/presets';
 import type { RunConfig } from '../train/run';
 
 export type Row = Record<string, unknown>;
@@ -97,7 +97,7 @@ function labelOf(group: string, params: Record<string, unknown>): string {
 function namedSetting(config: RunConfig): string | undefined {
   const c = config.corpus as { kind?: string; setting?: string; knobs?: Record<string, unknown> };
   if (c.kind !== 'synthetic' || !c.setting) return undefined;
-  const own = trainPreset(config.preset).corpusKnobs ?? {};
+  const own = (TRAIN_PRESETS[config.preset] as TrainPreset | undefined)?.corpusKnobs ?? {};
   const knobs = Object.entries(c.knobs ?? {});
   return knobs.every(([k, v]) => (own as Record<string, unknown>)[k] === v) ? c.setting : undefined;
 }
