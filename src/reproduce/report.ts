@@ -172,26 +172,14 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       });
   }
   {
-    const heads = overSeeds(
-      runs.filter((r) => r.label === 'transformer'),
-      'head_counts',
-      'aggregate_heads',
-    );
-    const gl = overSeeds(
-      runs.filter((r) => r.label === 'transformer'),
-      'head_counts',
-      'gather_mean_layer',
-    );
-    const al = overSeeds(
-      runs.filter((r) => r.label === 'transformer'),
-      'head_counts',
-      'aggregate_mean_layer',
-    );
+    const tr = runs.filter((r) => r.label === 'transformer');
+    const counts = (field: string) => overSeeds(tr, 'head_counts', field);
+    const heads = counts('aggregate_heads');
+    const gl = counts('gather_mean_layer');
+    const al = counts('aggregate_mean_layer');
     if (heads.length >= 2) {
       const first = heads[0];
       const last = heads[heads.length - 1];
-      const a = al.find((r) => num(r.step) === num(last.step));
-      const g = gl.find((r) => num(r.step) === num(last.step));
       claims.push({
         id: 'heads-grow',
         paper: 'Aggregate heads grow in number over training',
@@ -206,15 +194,9 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
         .map((ar) => ({ a: ar, g: gl.find((gr) => num(gr.step) === num(ar.step)) }))
         .filter((x): x is { a: typeof x.a; g: NonNullable<typeof x.g> } => x.g !== undefined)
         .pop();
-      const counts = (field: string) =>
-        overSeeds(
-          runs.filter((r) => r.label === 'transformer'),
-          'head_counts',
-          field,
-        );
       const firstStep = (rows: typeof heads) => rows.find((r) => num(r.mean) > 0)?.step;
       const gFirst = firstStep(counts('gather_heads'));
-      const aFirst = firstStep(counts('aggregate_heads'));
+      const aFirst = firstStep(heads);
       const lower = both ? num(both.a.mean) > num(both.g.mean) : false;
       const earlier = gFirst !== undefined && aFirst !== undefined && num(gFirst) <= num(aFirst);
       claims.push({

@@ -313,17 +313,18 @@ export function pathVerdict(runs: readonly ReportRun[]): string[] {
     if (!best.has(k) || Number(r.effect) > Number(best.get(k)!.effect)) best.set(k, r);
   }
   const mlp = [...best.values()];
+  const won = ga.filter(sig);
   const range = (xs: number[], digits = 2) =>
     xs.length ? `${Math.min(...xs).toFixed(digits)} to ${Math.max(...xs).toFixed(digits)}` : 'n/a';
   return [
     `**Verdict, gather -> aggregate:** ${withAgg.length} of ${ckpts.size} analysed checkpoints have aggregate heads; at ${withAgg.length - testable.size} of them every aggregate head is in layer 0, where no head can precede it. ${
       ga.length
-        ? `${ga.length} gather -> aggregate paths could be tested (${senders.size} senders, ${threshold.size} of them above the gather threshold): ${ga.filter(sig).length} beat their control paths (p < 0.001 and a larger effect)${
-            ga.filter(sig).length
+        ? `${ga.length} gather -> aggregate paths could be tested (${senders.size} senders, ${threshold.size} of them above the gather threshold): ${won.length} beat their control paths (p < 0.001 and a larger effect)${
+            won.length
               ? `, by ${range(
-                  ga.filter(sig).map((r) => Number(r.effect) - Number(r.control)),
+                  won.map((r) => Number(r.effect) - Number(r.control)),
                   3,
-                )} nats (effect minus control; the largest effect of any of them ${Math.max(...ga.filter(sig).map((r) => Number(r.effect))).toFixed(3)} nats)`
+                )} nats (effect minus control; the largest effect of any of them ${Math.max(...won.map((r) => Number(r.effect))).toFixed(3)} nats)`
               : ''
           }.`
         : 'No gather -> aggregate path could be tested.'
