@@ -6,7 +6,9 @@
  *
  * A group takes 4 tokens (entity `loves` item `.`), so group i starts at position 1 + 4i and the
  * query (4 tokens) starts at 1 + 4n. Queries (knob `queries`): `who loves <item> ?` -> the entity,
- * `<entity> loves what ?` -> the item. Entities and items are distinct within a context, so the
+ * `<entity> loves what ?` -> the item. Knob `queryMark=none` drops the `?` (3-token queries), so a
+ * `who` query ends on its cue item and the answer is predicted at the cue itself, the form of
+ * associative-recall tasks (key then value): the lookup needs no step that first moves the cue to `?`. Entities and items are distinct within a context, so the
  * answer is one token and needs the binding (every entity and item of the context is there; only
  * their pairing answers). A corpus variant of the binding kind: `--corpus-kind binding --knob
  * variant=entities,...`. The loss counts only the answer tokens and `<eos>`.
@@ -66,10 +68,12 @@ export const ENTITY_ITEMS = [
 
 export type EntityQuery = 'who' | 'what';
 export const ENTITY_QUERIES: readonly EntityQuery[] = ['who', 'what'];
+/** Whether a query ends with `?` (`end`) or on its last word (`none`). */
+export type QueryMark = 'end' | 'none';
+export const QUERY_MARKS: readonly QueryMark[] = ['end', 'none'];
 
-/** Tokens per entity group (entity loves item .) and per query (4). */
+/** Tokens per entity group (entity loves item .). */
 export const GROUP_TOKENS = 4;
-export const ENTITY_QUERY_TOKENS = 4;
 
 export interface EntityKnobs {
   variant: 'entities';
@@ -83,6 +87,7 @@ export interface EntityKnobs {
   sequences: number;
   /** Queries per training row (the first, then more after each answer). */
   queriesPerScene: number;
+  queryMark: QueryMark;
 }
 
 export const ENTITY_DEFAULTS: EntityKnobs = {
@@ -94,6 +99,7 @@ export const ENTITY_DEFAULTS: EntityKnobs = {
   queries: ['who'],
   sequences: 20000,
   queriesPerScene: 1,
+  queryMark: 'end',
 };
 
 export interface EntityGroup {
@@ -107,12 +113,14 @@ export interface EntityScene {
   query: EntityQuery;
   target: number;
   more?: Array<{ query: EntityQuery; target: number }>;
+  /** Absent: `end`. */
+  mark?: QueryMark;
 }
 
 /** Knobs of the entity variant (the `variant` knob included); bad values name the knob. */
 export function entityKnobs(knobs: CorpusSpec['knobs'] = {}): EntityKnobs {
   const k: EntityKnobs = { ...ENTITY_DEFAULTS, queries: [...ENTITY_DEFAULTS.queries] };
-  const known = ['variant', 'names', 'items', 'minGroups', 'maxGroups', 'queries', 'sequences', 'queriesPerScene'];
+  const known = ['variant', 'names', 'items', 'minGroups', 'maxGroups', 'queries', 'sequences', 'queriesPerScene', 'queryMark'];
   for (const [key, v] of Object.entries(knobs ?? {})) {
     const bad = (want: string) =>
       new GroundlabError('BAD_CONFIG', `binding knob ${key} = ${JSON.stringify(v)} (variant entities): expected ${want}`);
@@ -129,7 +137,10 @@ export function entityKnobs(knobs: CorpusSpec['knobs'] = {}): EntityKnobs {
     else if (key === 'maxGroups') k.maxGroups = int(1);
     else if (key === 'sequences') k.sequences = int(1);
     else if (key === 'queriesPerScene') k.queriesPerScene = int(1, 8);
-    else if (key === 'queries') {
+    else if (key === 'queryMark') {
+      if (!QUERY_MARKS.includes(v as QueryMark)) throw bad(`one of ${QUERY_MARKS.join(', ')}`);
+      k.queryMark = v as QueryMark;
+    } else if (key === 'queries') {
       const qs = String(v)
         .split(/[\/;, ]+/)
         .filter(Boolean);
@@ -161,10 +172,11 @@ export const entityItems = (k: Pick<EntityKnobs, 'items'>): string[] => ENTITY_I
 /** The tokens of one group. */
 export const groupTokens = (g: EntityGroup): string[] => [g.entity, 'loves', g.item, '.'];
 
-/** The query's 4 tokens about group `target`. */
-export function entityQueryTokens(s: Pick<EntityScene, 'groups' | 'query' | 'target'>): string[] {
+/** The query's tokens about group `target`: 4, or 3 without the `?` (mark `none`). */
+export function entityQueryTokens(s: Pick<EntityScene, 'groups' | 'query' | 'target' | 'mark'>): string[] {
   const g = s.groups[s.target];
-  return s.query === 'who' ? ['who', 'loves', g.item, '?'] : [g.entity, 'loves', 'what', '?'];
+  const words = s.query === 'who' ? ['who', 'loves', g.item] : [g.entity, 'loves', 'what'];
+  return s.mark === 'none' ? words : [...words, '?'];
 }
 
 /** What a query asks for (the answer side) and what it names (the cue side). */
@@ -185,7 +197,7 @@ function entityLayout(s: EntityScene): { tokens: string[]; answers: number[] } {
   const answers = [tokens.length];
   tokens.push(entityAnswer(s));
   for (const m of s.more ?? []) {
-    const q = { groups: s.groups, ...m };
+    const q = { groups: s.groups, mark: s.mark, ...m };
     tokens.push(...entityQueryTokens(q));
     answers.push(tokens.length);
     tokens.push(entityAnswer(q));
@@ -215,7 +227,9 @@ export function entityScene(k: EntityKnobs, n: number, rng: Rng, opts: { query?:
   const names = rng.shuffle(entityNames(k)).slice(0, n);
   const items = rng.shuffle(entityItems(k)).slice(0, n);
   const query = opts.query ?? k.queries[rng.int(k.queries.length)];
-  return { groups: names.map((entity, i) => ({ entity, item: items[i] })), query, target: opts.target ?? rng.int(n) };
+  const scene: EntityScene = { groups: names.map((entity, i) => ({ entity, item: items[i] })), query, target: opts.target ?? rng.int(n) };
+  if (k.queryMark !== 'end') scene.mark = k.queryMark;
+  return scene;
 }
 
 /** The training contexts: group counts uniform in minGroups..maxGroups. Deterministic in the seed. */
@@ -301,6 +315,7 @@ export function entityCounterfactual(base: EntityScene, rng: Rng): EntityCounter
     const ents = rng.shuffle(base.groups.map((g) => g.entity));
     const items = rng.shuffle(base.groups.map((g) => g.item));
     const source: EntityScene = { groups: ents.map((entity, i) => ({ entity, item: items[i] })), query: base.query, target: rng.int(n) };
+    if (base.mark) source.mark = base.mark;
     const p = mechanismPredictions(base, source);
     const three = new Set([p.positional, p.lexical, p.reflexive]);
     if (three.size < 3) continue;

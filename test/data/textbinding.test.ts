@@ -90,3 +90,32 @@ test('entity dataset: loss only on the answers and <eos>; prepareData through th
   const big = entityKnobs({ minGroups: 10, maxGroups: 10, sequences: 2 });
   assert.throws(() => new EntityDataset(generateEntities(big, 0), entityTokenizer(big), 32), (e) => isGroundlabError(e) && /maxGroups to 6/.test(e.hint ?? ''));
 });
+
+test('entity binding, queryMark none: the query ends on its cue, the answer follows it; counterfactuals keep the mark', () => {
+  const k = entityKnobs({ queryMark: 'none', queriesPerScene: 2, maxGroups: 4, sequences: 50 });
+  assert.deepEqual(entitySceneTokens({ ...scene, mark: 'none' }).slice(13), ['who', 'loves', 'tea', 'bob', '<eos>']);
+  const ctxs = generateEntities(k, 0);
+  // The same draws as with the `?`: only the mark differs.
+  assert.deepEqual(
+    ctxs.map(({ mark, ...s }) => s),
+    generateEntities({ ...k, queryMark: 'end' }, 0),
+  );
+  for (const s of ctxs) {
+    assert.equal(s.mark, 'none');
+    const t = entitySceneTokens(s);
+    assert.ok(!t.includes('?'));
+    assert.equal(t.filter((w) => w === 'who').length, 2, 'both queries of the row');
+  }
+  const ev = entityEvalScenes(k, { counts: [3], perSlot: 2, seed: 0, query: 'who' });
+  assert.ok(
+    ev.every((s) => entityPromptTokens(s).at(-1) === s.groups[s.target].item),
+    'the prompt ends on the cue item',
+  );
+  const [c] = entityCounterfactuals(k, { counts: [4], count: 1, seed: 0 });
+  assert.equal(c.source.mark, 'none');
+  assert.equal(entityPromptTokens(c.base).length, entityPromptTokens(c.source).length);
+  assert.throws(
+    () => entityKnobs({ queryMark: 'start' }),
+    (e) => isGroundlabError(e) && /queryMark.*one of end, none/.test(e.message),
+  );
+});

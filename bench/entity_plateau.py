@@ -1,0 +1,149 @@
+"""PyTorch reference for the text entity-binding plateau (docs/binding.md, issue 20).
+
+The same task shape as `--corpus-kind binding --knob variant=entities,minGroups=2,maxGroups=4,
+queriesPerScene=4` and the same model and optimiser as the quick Transformer (pre-LN, d_model 128,
+4 layers, 4 heads, learned positions, tied embeddings, AdamW lr 2e-3 with 100 warm-up steps and a
+cosine decay to 0.1, weight decay 0.01, clip 1, 32 rows per step), written independently of the
+TypeScript engine: if it stays at chance as long as groundlab does, the plateau belongs to the task,
+not to the engine. Forms (the query and context words):
+
+  end     ann loves pie . ... who loves pie ? ann      (groundlab's default)
+  none    ann loves pie . ... who loves pie ann        (queryMark=none)
+  induct  ann loves pie . ... ann loves pie            (the answer follows the cue's bigram)
+  adj     ann pie . ... who pie ? ann                  (name and item adjacent)
+  scene   red square at 2 3 ; ... colour of square ? red, or shape of red ? square
+          (the symbolic scenes, 8 colours and shapes, two query kinds)
+
+Chance (the loss of saying a uniformly drawn name of the context, answers only) is
+mean(ln 2, ln 3, ln 4) = 1.059. Prints the mean loss of every 100 steps.
+
+  .venv-bench/bin/python bench/entity_plateau.py --form end --steps 3000
+"""
+import argparse
+import math
+import random
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ap = argparse.ArgumentParser()
+ap.add_argument('--form', choices=['end', 'none', 'induct', 'adj', 'scene'], default='end')
+ap.add_argument('--steps', type=int, default=3000)
+ap.add_argument('--layers', type=int, default=4)
+ap.add_argument('--seed', type=int, default=0)
+args = ap.parse_args()
+torch.set_num_threads(1)
+torch.manual_seed(args.seed)
+rng = random.Random(args.seed)
+
+SCENE = args.form == 'scene'
+N_WORDS = 8 if SCENE else 12
+names = [f'n{i}' for i in range(N_WORDS)]
+items = [f'i{i}' for i in range(N_WORDS)]
+vocab = ['<pad>', '<bos>', '<eos>', 'loves', '.', 'who', '?', 'at', ';', 'of', 'shape', 'colour'] + names + items + list('0123')
+ix = {w: i for i, w in enumerate(vocab)}
+SEQ = 48
+
+
+def row():
+    n = rng.randint(2, 4)
+    ns, its = rng.sample(names, n), rng.sample(items, n)
+    toks = ['<bos>']
+    for a, b in zip(ns, its):
+        if SCENE:
+            toks += [a, b, 'at', str(rng.randrange(4)), str(rng.randrange(4)), ';']
+        elif args.form == 'adj':
+            toks += [a, b, '.']
+        else:
+            toks += [a, 'loves', b, '.']
+    answers = []
+    for _ in range(4):
+        t = rng.randrange(n)
+        if SCENE and rng.random() < 0.5:
+            q, a = ['shape', 'of', ns[t], '?'], its[t]
+        elif SCENE:
+            q, a = ['colour', 'of', its[t], '?'], ns[t]
+        elif args.form == 'induct':
+            q, a = [ns[t], 'loves'], its[t]
+        elif args.form == 'adj':
+            q, a = ['who', its[t], '?'], ns[t]
+        else:
+            q, a = ['who', 'loves', its[t]] + (['?'] if args.form == 'end' else []), ns[t]
+        toks += q
+        answers.append(len(toks))
+        toks.append(a)
+    toks.append('<eos>')
+    ids = [ix[w] for w in toks] + [0] * (SEQ + 1 - len(toks))
+    mask = [0] * SEQ
+    for p in answers:
+        mask[p - 1] = 1
+    return ids, mask
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.up, self.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        b, length, d = x.shape
+        split = lambda t: t.view(b, length, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = (split(t) for t in self.qkv(self.ln1(x)).split(d, -1))
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.out(a.transpose(1, 2).reshape(b, length, d))
+        return x + self.down(F.gelu(self.up(self.ln2(x))))
+
+
+class Model(nn.Module):
+    def __init__(self, vocab_size, d=128, layers=4, heads=4):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(64, d)
+        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.ln = nn.LayerNorm(d)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, ids):
+        h = self.tok(ids) + self.pos(torch.arange(ids.shape[1]))
+        for blk in self.blocks:
+            h = blk(h)
+        return self.ln(h) @ self.tok.weight.T
+
+
+model = Model(len(vocab), layers=args.layers)
+matrices = [p for p in model.parameters() if p.dim() > 1]
+rest = [p for p in model.parameters() if p.dim() <= 1]
+opt = torch.optim.AdamW([{'params': matrices, 'weight_decay': 0.01}, {'params': rest, 'weight_decay': 0.0}], lr=2e-3, betas=(0.9, 0.95), eps=1e-8)
+
+
+def lr_factor(step):
+    if step < 100:
+        return (step + 1) / 100
+    p = (step - 100) / max(1, args.steps - 100)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p))
+
+
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+t0, total = time.time(), 0.0
+for step in range(args.steps):
+    rows = [row() for _ in range(32)]
+    ids = torch.tensor([r[0] for r in rows])
+    mask = torch.tensor([r[1] for r in rows], dtype=torch.float).reshape(-1)
+    logits = model(ids[:, :-1])
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction='none')
+    loss = (nll * mask).sum() / mask.sum()
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    total += loss.item()
+    if (step + 1) % 100 == 0:
+        print(f'{args.form} step {step + 1} loss {total / 100:.4f} ({time.time() - t0:.0f} s)', flush=True)
+        total = 0.0
