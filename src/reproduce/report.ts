@@ -381,31 +381,43 @@ export function architectureRows(runs: RunTables[]): Row[] {
   });
 }
 
-/** Per-run minutes (training, sweep stages, whole cell) and their sum, for the report's cost table. */
+/**
+ * Per-run minutes (training, sweep stages, whole run) and their sum, for the report's cost table.
+ * Training is the longer of the run's own clock (`elapsedSec`, every session) and the sweep's train
+ * stage, so a run trained outside the sweep (`groundlab train` into the cell's folder, which the
+ * sweep then only resumes) still shows its training; a run's total is its cell's time, or training
+ * plus eval and analyses where that is more.
+ */
 export function runCosts(runs: RunTables[]): { rows: Row[]; totalMin?: number } {
   const min = (s: number | undefined) => (s === undefined ? undefined : s / 60);
+  const most = (...xs: Array<number | undefined>) => {
+    const known = xs.filter((x): x is number => x !== undefined);
+    return known.length ? Math.max(...known) : undefined;
+  };
   let total = 0;
   let any = false;
   const rows = runs.map((r) => {
     const t = r.timing ?? {};
-    if (t.cellSec !== undefined) {
-      total += t.cellSec;
+    const train = most(t.trainSec, t.stageSec?.train);
+    const stages = t.stageSec && train !== undefined ? train + (t.stageSec.eval ?? 0) + (t.stageSec.analyze ?? 0) : undefined;
+    const whole = t.cellSec === undefined ? undefined : most(t.cellSec, stages);
+    if (whole !== undefined) {
+      total += whole;
       any = true;
     }
     return {
       run: `${r.group}/${r.cell}`,
       steps: r.steps.length ? r.steps[r.steps.length - 1] : undefined,
-      train_min: min(t.stageSec?.train ?? t.trainSec),
+      train_min: min(train),
       eval_min: min(t.stageSec?.eval),
       analyze_min: min(t.stageSec?.analyze),
-      cell_min: min(t.cellSec),
+      cell_min: min(whole),
       attempts: t.attempts,
     };
   });
   return { rows, totalMin: any ? total / 60 : undefined };
 }
 
-/** Write every figure (SVG + PNG), table (Markdown + CSV) and REPORT.md of a reproduction into `out`. */
 /**
  * Grounding DAS (issue 19, src/causal/grounding.ts), when the main Transformer runs have its table
  * (`analysis/das_grounding.arrow`, written by `groundingDas`): is the ENV referent's identity held
@@ -428,6 +440,7 @@ async function groundingDasSection(runs: RunTables[]): Promise<{ rows: Row[]; co
   return { rows: s.rows, cols: s.cols, intro };
 }
 
+/** Write every figure (SVG + PNG), table (Markdown + CSV) and REPORT.md of a reproduction into `out`. */
 export async function writeReport(
   out: string,
   runs: RunTables[],

@@ -53,9 +53,11 @@ test('ablation claim: significant in every seed agrees; one seed above 0.001 is 
 
 test('writeReport writes REPORT.md, figures (SVG + PNG) and tables (Markdown + CSV)', async () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-report-'));
-  const runs = [fakeRun('transformer', 0, [0, 1, 2, 3]), fakeRun('lstm', 0, [0, 0, 0, 0])];
+  const runs = [fakeRun('transformer', 0, [0, 1, 2, 3]), fakeRun('lstm', 0, [0, 0, 0, 0]), fakeRun('lstm', 1, [0, 0, 0, 0])];
   runs[0].timing = { trainSec: 600, cellSec: 900, stageSec: { train: 620, eval: 100, analyze: 180 }, attempts: 2 };
   runs[1].timing = { trainSec: 300, cellSec: 360, attempts: 1 }; // trained before stage times were recorded
+  // trained outside the sweep (`groundlab train` into the cell's folder); the sweep only resumed it, then evaluated and analysed
+  runs[2].timing = { trainSec: 1200, cellSec: 100, stageSec: { train: 5, eval: 50, analyze: 40 }, attempts: 1 };
   const res = await writeReport(out, runs, { preset: 'tiny', wallSec: 60, command: 'groundlab reproduce --preset tiny' });
   const report = fs.readFileSync(res.report, 'utf8');
   assert.match(report, /\| claim \(paper\) \| measured here \| verdict \| rule \|/);
@@ -66,9 +68,10 @@ test('writeReport writes REPORT.md, figures (SVG + PNG) and tables (Markdown + C
   }
   assert.match(fs.readFileSync(path.join(out, 'tables', 'final-gain.csv'), 'utf8'), /^setting,step,gain/);
   // The cost table: per run, stage minutes where recorded, and the sum of the runs' times in the header.
-  assert.match(report, /the runs' own times .* add up to 21\.0 min/);
+  assert.match(report, /the runs' own times .* add up to 42\.5 min/);
   assert.match(report, /\| main\/transformer_s0 \| 3 \| 10\.33 \| 1\.67 \| 3 \| 15 \| 2 \|/);
   assert.match(report, /\| main\/lstm_s0 \| 3 \| 5 \|  \|  \| 6 \| 1 \|/);
+  assert.match(report, /\| main\/lstm_s1 \| 3 \| 20 \| 0\.83 \| 0\.67 \| 21\.50 \| 1 \|/);
 });
 
 test('the plan: main comparison over seeds, open checks, noise and dialogue as sweeps; ~5 detail checkpoints', () => {
