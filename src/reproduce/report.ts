@@ -696,7 +696,7 @@ export async function writeReport(
     '',
     '## Runs and what they cost',
     '',
-    'Minutes of wall time per run, summed over attempts (a run interrupted and resumed counts every attempt); "training" is the training loop alone (from the run\'s last checkpoint), the stage columns are the sweep\'s (blank where a run was trained before stage times were recorded).',
+    "Minutes of wall time per run, summed over attempts (a run interrupted and resumed counts every attempt); \"training\" is the longer of the training loop's own clock (from the run's last checkpoint, every session) and the sweep's train stage, so a run trained outside the sweep keeps its training time; the other stage columns are the sweep's (blank where a run was trained before stage times were recorded); \"total\" is the sweep cell's time, or training plus eval and analyses where that is more.",
     '',
     fs.readFileSync(path.join(tabDir, 'runs.md'), 'utf8'),
   ];
