@@ -8,9 +8,9 @@
  * query (4 tokens) starts at 1 + 4n. Queries (knob `queries`): `who loves <item> ?` -> the entity,
  * `<entity> loves what ?` -> the item. Knob `queryMark=none` drops the `?` (3-token queries), so a
  * `who` query ends on its cue item and the answer is predicted at the cue itself, the form of
- * associative-recall tasks (key then value): the lookup needs no step that first moves the cue to `?`. Entities and items are distinct within a context, so the
- * answer is one token and needs the binding (every entity and item of the context is there; only
- * their pairing answers). A corpus variant of the binding kind: `--corpus-kind binding --knob
+ * associative-recall tasks (key then value): the lookup needs no step that first moves the cue to
+ * `?`. Entities and items are distinct within a context, so the answer is one token and needs the
+ * binding (every entity and item of the context is there; only their pairing answers). A corpus variant of the binding kind: `--corpus-kind binding --knob
  * variant=entities,...`. The loss counts only the answer tokens and `<eos>`.
  *
  * Mechanism counterfactuals (`entityCounterfactual`): a source context with the same entities and
