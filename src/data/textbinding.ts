@@ -10,8 +10,9 @@
  * `who` query ends on its cue item and the answer is predicted at the cue itself, the form of
  * associative-recall tasks (key then value): the lookup needs no step that first moves the cue to
  * `?`. Entities and items are distinct within a context, so the answer is one token and needs the
- * binding (every entity and item of the context is there; only their pairing answers). A corpus variant of the binding kind: `--corpus-kind binding --knob
- * variant=entities,...`. The loss counts only the answer tokens and `<eos>`.
+ * binding (every entity and item of the context is there; only their pairing answers). A corpus
+ * variant of the binding kind: `--corpus-kind binding --knob variant=entities,...`. The loss counts
+ * only the answer tokens and `<eos>`.
  *
  * Mechanism counterfactuals (`entityCounterfactual`): a source context with the same entities and
  * items bound in another order and another query, drawn so that the three retrieval mechanisms of
