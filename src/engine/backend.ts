@@ -159,8 +159,7 @@ export function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
     if (log) {
       const simd = i.simd === undefined ? '' : i.simd ? ', SIMD' : ', no SIMD';
       const threads = `${i.threads || 'native'} thread${i.threads === 1 ? '' : 's'}`;
-      if (i.native)
-        process.stderr.write(`groundlab: backend wasm + native kernels (${i.native.blas.split(' ').slice(0, 2).join(' ')}, ${threads})\n`);
+      if (i.native) process.stderr.write(`groundlab: backend wasm + native kernels (${blasLabel(i.native.blas)}, ${threads})\n`);
       else process.stderr.write(`groundlab: backend ${i.backend} (${i.source}${simd}), ${threads}\n`);
       if (i.nativeUnavailable) process.stderr.write(`groundlab: native kernels ${i.nativeUnavailable}; running on pure wasm\n`);
     }
@@ -174,4 +173,14 @@ export function initEngine(opts: InitOptions = {}): Promise<EngineInfo> {
 export function engineInfo(): EngineInfo {
   if (!info) throw new GroundlabError('INTERNAL', 'the engine is not started', { hint: 'await initEngine() first' });
   return info;
+}
+
+/**
+ * The BLAS's name, version and, for OpenBLAS, the kernel family it runs ("OpenBLAS 0.3.21
+ * SkylakeX"): from `openblas_get_config()`'s words, the first capitalised one after the name.
+ */
+export function blasLabel(config: string): string {
+  const words = config.split(' ');
+  const core = words.slice(2).find((w) => /^[A-Z][a-z]/.test(w));
+  return [...words.slice(0, 2), ...(core ? [core] : [])].join(' ');
 }

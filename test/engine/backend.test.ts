@@ -51,6 +51,28 @@ test('an addon built for CPU features this CPU lacks is not loaded (the flags ar
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('OpenBLAS runs the kernels of the widest vector extension, also on a CPU that names no model', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { openblasCoreType, cpuFlags } = await import('../../src/engine/native');
+  const { blasLabel } = await import('../../src/engine/backend');
+  assert.equal(openblasCoreType(new Set('avx2 fma avx512f avx512cd avx512bw avx512dq avx512vl'.split(' '))), 'SkylakeX');
+  assert.equal(openblasCoreType(new Set('avx2 fma avx512f avx512cd avx512bw avx512dq avx512vl avx512_bf16'.split(' '))), 'Cooperlake');
+  assert.equal(openblasCoreType(new Set(['avx', 'avx2', 'fma'])), 'Haswell');
+  assert.equal(openblasCoreType(new Set(['avx', 'avx512f'])), 'SandyBridge');
+  assert.equal(openblasCoreType(new Set(['sse2'])), undefined);
+  assert.equal(openblasCoreType(undefined), undefined);
+  assert.equal(blasLabel('OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'), 'OpenBLAS 0.3.21 SkylakeX');
+  assert.equal(blasLabel('Accelerate'), 'Accelerate');
+  // The real addon in a fresh process (this machine's virtual Xeon made OpenBLAS pick Prescott, 5x slower).
+  const expected = openblasCoreType(cpuFlags());
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  const code = `const n = require(${JSON.stringify(require.resolve('../../src/engine/native'))}); const a = n.loadNativeAddon(); console.log(a ? a.blas() : 'none')`;
+  const out = spawnSync(process.execPath, [...process.execArgv, '-e', code], { env, encoding: 'utf8' }).stdout.trim();
+  if (out === 'none' || !out.startsWith('OpenBLAS') || !expected) return;
+  assert.ok(out.split(' ').includes(expected), `OpenBLAS reports "${out}", expected the ${expected} kernels`);
+});
+
 test('Rng is deterministic, restorable and forkable', () => {
   const a = new Rng(42);
   const xs = [a.next(), a.next()];
