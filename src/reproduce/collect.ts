@@ -9,6 +9,8 @@ import { meanCI } from '../metrics/stats';
 import type { SweepSpec } from '../sweep/spec';
 import { expandCells } from '../sweep/spec';
 import { readCellState } from '../sweep/store';
+import { atomicWrite } from '../io/atomic';
+import { GroundlabError } from '../errors';
 import { REGISTRY } from '../analysis/analyses';
 import { TRAIN_PRESETS, type TrainPreset } from '../train/presets';
 import type { RunConfig } from '../train/run';
@@ -37,6 +39,8 @@ export interface RunTables {
   setting?: string;
   /** What the run cost (absent parts were not recorded). */
   timing?: RunTiming;
+  /** The archive file the run was read from, when its folder was not there (see `writeArchive`). */
+  archived?: string;
 }
 
 export interface RunTiming {
@@ -71,7 +75,7 @@ function runTiming(dir: string, lastCheckpoint: string | undefined): RunTiming {
 /** The analysis tables read from every run: those the report's own figures and claims use, and those the registry's REPORT.md sections ask for. */
 export const TABLES: readonly string[] = [
   ...new Set([
-    ...['gain_summary', 'gain', 'cooccurrence', 'saliency', 'head_counts', 'heads', 'lens', 'ablation'],
+    ...['gain_summary', 'gain', 'cooccurrence', 'saliency', 'head_counts', 'heads', 'lens', 'ablation', 'das_grounding'],
     ...REGISTRY.flatMap((a) => a.reproduce?.reads ?? []),
   ]),
 ];
@@ -102,14 +106,23 @@ function namedSetting(config: RunConfig): string | undefined {
   return knobs.every(([k, v]) => (own as Record<string, unknown>)[k] === v) ? c.setting : undefined;
 }
 
-/** Every run of the plan that has at least its config (runs that never started are skipped). */
-export async function collectRuns(root: string, specs: SweepSpec[]): Promise<RunTables[]> {
+/**
+ * Every run of the plan that has at least its config (runs that never started are skipped). A run
+ * whose folder is not there is read from a run archive instead (`writeArchive`): `root`'s own, then
+ * each of `archives` in turn (report folders, e.g. a committed docs/results-medium), so that runs
+ * trained in other sessions or on other machines count in the report.
+ */
+export async function collectRuns(root: string, specs: SweepSpec[], archives: string[] = []): Promise<RunTables[]> {
   const out: RunTables[] = [];
   for (const spec of specs) {
     const group = path.relative(path.resolve(root), spec.out).split(path.sep).join('/');
     for (const cell of expandCells(spec)) {
       const dir = path.join(spec.out, cell.name);
-      if (!fs.existsSync(path.join(dir, 'config.json'))) continue;
+      if (!fs.existsSync(path.join(dir, 'config.json'))) {
+        const archived = [root, ...archives].map((a) => archiveFile(a, group, cell.name)).find((f) => fs.existsSync(f));
+        if (archived) out.push(readArchivedRun(archived, dir));
+        continue;
+      }
       const run = await openRun(dir);
       const tables: Record<string, Row[]> = {};
       for (const t of TABLES) {
@@ -131,6 +144,69 @@ export async function collectRuns(root: string, specs: SweepSpec[]): Promise<Run
     }
   }
   return out;
+}
+
+/** The archive's format tag (a file of another format is refused, not misread). */
+export const ARCHIVE_FORMAT = 'groundlab-run-tables/1';
+
+/** Where a run's archive file lives in a report folder: `<report>/archive/<group>/<cell>.json`. */
+export function archiveFile(report: string, group: string, cell: string): string {
+  return path.join(report, 'archive', ...group.split('/'), `${cell}.json`);
+}
+
+/**
+ * Write one archive file per run into `<report>/archive/`: the analysis tables the report reads, the
+ * run's labels and what it cost, a few hundred kB a run, no weights. Commit it with REPORT.md: a
+ * later report reads a run from there when the run's folder is gone (`collectRuns`).
+ */
+export async function writeArchive(report: string, runs: RunTables[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const r of runs) {
+    const file = archiveFile(report, r.group, r.cell);
+    if (r.archived && path.resolve(r.archived) === path.resolve(file)) {
+      files.push(file);
+      continue;
+    }
+    const { dir: _dir, archived: _archived, ...rest } = r;
+    const tables = Object.fromEntries(
+      Object.entries(r.tables).map(([k, rows]) => [
+        k,
+        rows.map((row) => Object.fromEntries(Object.entries(row).map(([c, v]) => [c, toJSONValue(v)]))),
+      ]),
+    );
+    await atomicWrite(file, JSON.stringify({ format: ARCHIVE_FORMAT, ...rest, tables }) + '\n');
+    files.push(file);
+  }
+  return files;
+}
+
+/** Table values as JSON keeps them: big integers as numbers, NaN and infinities as their names (JSON has no such numbers). */
+function toJSONValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return v;
+}
+
+const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+/** Read one archive file (`dir`: where the run's folder would be). */
+export function readArchivedRun(file: string, dir: string): RunTables {
+  let obj: Partial<RunTables> & { format?: string };
+  try {
+    obj = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v) => (typeof v === 'string' && Object.hasOwn(NON_FINITE, v) ? NON_FINITE[v] : v));
+  } catch (e) {
+    throw new GroundlabError('BAD_FILE', `${file}: not a readable run archive (${(e as Error).message})`, {
+      hint: 'restore it from git (git checkout -- <file>) or delete it',
+      file,
+    });
+  }
+  if (obj.format !== ARCHIVE_FORMAT || !obj.group || !obj.cell || !obj.tables)
+    throw new GroundlabError('BAD_FILE', `${file}: not a run archive of format ${ARCHIVE_FORMAT} (format ${obj.format ?? 'missing'})`, {
+      hint: 'write it again from the run folders (groundlab reproduce --report-only) or delete it',
+      codeHint: 'write it again from the run folders (reproduce({ ..., train: false })) or delete it',
+      file,
+    });
+  return { ...(obj as RunTables), tables: Object.fromEntries(TABLES.map((t) => [t, obj.tables![t] ?? []])), dir, archived: file };
 }
 
 const num = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v));

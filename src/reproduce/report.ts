@@ -8,12 +8,11 @@ import * as path from 'node:path';
 import { atomicWrite } from '../io/atomic';
 import { lineChart, heatmap, dotChart } from '../viz/figures';
 import { renderVegaLite } from '../viz/render';
-import { at, lastStep, overSeeds, type Row, type RunTables } from './collect';
+import { at, lastStep, overSeeds, writeArchive, type Row, type RunTables } from './collect';
 import { REGISTRY, type ReportContext } from '../analysis/analyses';
 import { ablationTable } from '../analysis/analyses/ablation';
 import { EMERGENCE_THRESHOLD, emergenceRows, emergenceTable } from './emergence';
 import { bindingReportSection } from './binding';
-import { openRun } from '../train/run';
 import { GROUNDING_DAS_MIN_CEILING, GROUNDING_DAS_SHARE, groundingDasSummary, type GroundingDasRow } from '../causal/grounding';
 
 export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'not measured';
@@ -45,6 +44,24 @@ export interface ReportFiles {
   tables: string[];
   report: string;
   claims: Claim[];
+  /** The run archive written beside REPORT.md (`archive/<group>/<cell>.json`, one per run). */
+  archive: string[];
+}
+
+/** REPORT.md's word on the run archive: where each run's tables are kept, and which runs came from one. */
+function archiveNote(out: string, runs: RunTables[]): string[] {
+  const from = runs.filter((r) => r.archived);
+  return [
+    '',
+    `Every run's analysis tables are kept in \`archive/<group>/<cell>.json\` beside this report (no weights); commit them with it, and a later report reads a run from there when its folder is gone (\`--merge <report folder>\` reads another report's archive).${
+      from.length
+        ? ` Read from an archive in this report (their folders were not there): ${from
+            .map((r) => `${r.group}/${r.cell} (${path.relative(out, r.archived!).split(path.sep).join('/')})`)
+            .join(', ')}.`
+        : ''
+    }`,
+    '',
+  ];
 }
 
 const num = (v: unknown) => Number(v);
@@ -424,12 +441,10 @@ export function runCosts(runs: RunTables[]): { rows: Row[]; totalMin?: number } 
  * in a subspace of k <= 8 at the pre-LAN position, and from which checkpoint on. Reported, not judged
  * (the paper has no such claim).
  */
-async function groundingDasSection(runs: RunTables[]): Promise<{ rows: Row[]; cols: Array<[string, string]>; intro: string } | undefined> {
+function groundingDasSection(runs: RunTables[]): { rows: Row[]; cols: Array<[string, string]>; intro: string } | undefined {
   const found: Array<{ seed: number; rows: GroundingDasRow[]; gain: (step: number) => number | undefined }> = [];
   for (const r of runs.filter((x) => x.group === 'main' && x.arch === 'transformer')) {
-    if (!fs.existsSync(path.join(r.dir, 'analysis', 'das_grounding.arrow'))) continue;
-    const t = await (await openRun(r.dir)).readTable('analysis/das_grounding');
-    const rows = (t?.objects() ?? []) as GroundingDasRow[];
+    const rows = (r.tables.das_grounding ?? []) as unknown as GroundingDasRow[];
     if (rows.length)
       found.push({ seed: r.seed, rows, gain: (step) => num(r.tables.gain_summary?.find((g) => num(g.step) === step)?.gain) });
   }
@@ -626,7 +641,7 @@ export async function writeReport(
     );
   }
 
-  const gd = await groundingDasSection(runs);
+  const gd = groundingDasSection(runs);
   if (gd) await tab('das-grounding', gd.rows, gd.cols);
 
   // Seed 002's open question, when the binding group ran (src/reproduce/binding.ts).
@@ -699,8 +714,10 @@ export async function writeReport(
     "Minutes of wall time per run, summed over attempts (a run interrupted and resumed counts every attempt); \"training\" is the longer of the training loop's own clock (from the run's last checkpoint, every session) and the sweep's train stage, so a run trained outside the sweep keeps its training time; the other stage columns are the sweep's (blank where a run was trained before stage times were recorded); \"total\" is the sweep cell's time, or training plus eval and analyses where that is more.",
     '',
     fs.readFileSync(path.join(tabDir, 'runs.md'), 'utf8'),
+    ...archiveNote(out, runs),
   ];
+  const archive = await writeArchive(out, runs);
   const report = path.join(out, 'REPORT.md');
   await atomicWrite(report, lines.join('\n'));
-  return { figures, tables, report, claims };
+  return { figures, tables, report, claims, archive };
 }

@@ -3,6 +3,7 @@
  * ones resume from their last checkpoint), analyse every run, then write figures, tables and
  * REPORT.md. Interrupting stops the running cells cleanly; running it again picks up where it stopped.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
 import { openSweep, readCellState } from '../sweep/store';
@@ -27,6 +28,11 @@ export interface ReproduceRunOptions extends ReproduceOptions {
   /** Only the runs of these architectures (default all; a notebook that reads one run trains only it). */
   archs?: string[];
   /**
+   * Report folders whose run archives (`archive/`, written beside every REPORT.md) fill in the runs
+   * whose folders are not in `out`: runs trained in another session or on another machine.
+   */
+  merge?: string[];
+  /**
    * Train and analyse what is missing (default true). false: train nothing and report on the runs
    * whose sweep cell is done (e.g. the finished runs of a reproduction still under way elsewhere).
    */
@@ -46,6 +52,12 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
   const out = path.resolve(opts.out);
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const specs = reproducePlan({ ...opts, out });
+  for (const m of opts.merge ?? [])
+    if (!fs.existsSync(path.join(m, 'archive')))
+      throw new GroundlabError('NOT_FOUND', `--merge ${m}: no run archive there (${path.join(m, 'archive')} is missing)`, {
+        hint: 'name a report folder written by groundlab reproduce (it holds REPORT.md and archive/), e.g. docs/results-medium',
+        codeHint: 'name in merge a report folder written by reproduce() (it holds REPORT.md and archive/)',
+      });
   const failed: string[] = [];
   let interrupted = false;
   // The groups run side by side and share one pool of job slots, so a group of a single run does not
@@ -130,8 +142,8 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
       hint: 'run the same command again to resume',
     });
   }
-  const runs = (await collectRuns(out, specs)).filter(
-    (r) => (!opts.archs || opts.archs.includes(r.arch)) && (opts.train !== false || readCellState(r.dir)?.state === 'done'),
+  const runs = (await collectRuns(out, specs, opts.merge ?? [])).filter(
+    (r) => (!opts.archs || opts.archs.includes(r.arch)) && (r.archived || opts.train !== false || readCellState(r.dir)?.state === 'done'),
   );
   const wallSec = (Date.now() - t0) / 1000;
   if (opts.report === false) return { runs, wallSec, failed, interrupted };

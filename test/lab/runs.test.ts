@@ -71,6 +71,42 @@ test('reproduce({ train: false }) reports on the runs that are done and trains n
   fs.rmSync(half, { recursive: true, force: true });
 });
 
+test('a report archives its runs; a later report reads a run whose folder is gone from the archive (its own or --merge)', { timeout: 120_000 }, async () => {
+  const first = await reproduce({ preset: 'tiny', out: dir, groups: ['main'], seeds: [0], train: false, log: () => {} });
+  const file = path.join(dir, 'archive', 'main', 'transformer_s0.json');
+  assert.deepEqual(first.archive, [file]);
+  const archived = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(archived.format, 'groundlab-run-tables/1');
+  assert.ok(archived.tables.gain_summary.length > 0 && !('dir' in archived));
+  const tables = (d: string) => fs.readFileSync(path.join(d, 'tables', 'final-gain.md'), 'utf8') + fs.readFileSync(path.join(d, 'tables', 'runs.md'), 'utf8');
+  const runDir = path.join(dir, 'main', 'transformer_s0');
+  const away = path.join(dir, 'moved-away');
+  fs.renameSync(runDir, away);
+  try {
+    // The folder is gone: the report's own archive stands in for it, with the same tables.
+    const again = await reproduce({ preset: 'tiny', out: dir, groups: ['main'], seeds: [0], train: false, log: () => {} });
+    assert.deepEqual(again.runs.map((r) => [r.cell, r.archived]), [['transformer_s0', file]]);
+    assert.match(fs.readFileSync(again.report!, 'utf8'), /Read from an archive in this report .*main\/transformer_s0 \(archive\/main\/transformer_s0\.json\)/);
+    // Another report folder with no runs of its own merges this one's archive.
+    const other = path.join(dir, 'other-report');
+    const merged = await reproduce({ preset: 'tiny', out: other, groups: ['main'], seeds: [0], train: false, merge: [dir], log: () => {} });
+    assert.deepEqual(merged.runs.map((r) => r.cell), ['transformer_s0']);
+    assert.equal(tables(other), tables(dir));
+    assert.deepEqual(merged.claims!.map((c) => [c.id, c.verdict, c.measured]), first.claims!.map((c) => [c.id, c.verdict, c.measured]));
+    await assert.rejects(
+      reproduce({ preset: 'tiny', out: other, groups: ['main'], seeds: [0], train: false, merge: [path.join(dir, 'nope')], log: () => {} }),
+      (e: unknown) => isGroundlabError(e) && e.code === 'NOT_FOUND' && /--merge .*nope: no run archive there/.test(e.message),
+    );
+    fs.writeFileSync(file, '{"format": "something-else"}');
+    await assert.rejects(
+      reproduce({ preset: 'tiny', out: dir, groups: ['main'], seeds: [0], train: false, log: () => {} }),
+      (e: unknown) => isGroundlabError(e) && e.code === 'BAD_FILE' && e.message.startsWith(file) && /format something-else/.test(e.message),
+    );
+  } finally {
+    fs.renameSync(away, runDir);
+  }
+});
+
 test('labRuns names a bad group or architecture', async () => {
   await assert.rejects(labRuns({ preset: 'tiny', archs: ['gpt' as 'lstm'] }), (e: unknown) => isGroundlabError(e) && /unknown architecture "gpt"/.test(e.message) && /transformer, mamba2, lstm/.test(e.message));
   await assert.rejects(labRuns({ preset: 'tiny', groups: ['mian' as 'main'] }), (e: unknown) => isGroundlabError(e) && /unknown group "mian"/.test(e.message));

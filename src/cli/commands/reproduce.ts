@@ -6,6 +6,7 @@ import { DEFAULT_SEEDS, REPRODUCE_GROUPS, type ReproduceGroup } from '../../repr
 import { sigintAbort } from '../../train/sigint';
 import { terminalProgress } from '../../train/progress';
 import { PRESET_NAMES, type PresetName } from '../../train/presets';
+import { ARCHS } from '../../models/registry';
 
 export const command = defineCommand(
   {
@@ -29,6 +30,15 @@ export const command = defineCommand(
         help: `groups of runs: ${REPRODUCE_GROUPS.join(', ')} (default all; at medium: main and checks)`,
         choices: [...REPRODUCE_GROUPS],
       },
+      archs: {
+        type: 'list',
+        help: 'only the runs of these architectures, e.g. lstm (default all)',
+        choices: [...ARCHS],
+      },
+      merge: {
+        type: 'list',
+        help: 'report folders (e.g. docs/results-medium) whose run archive fills in runs whose folders are not in --out (trained in another session or on another machine)',
+      },
       jobs: { type: 'int', help: 'runs trained at once, one process each (default: number of cores)' },
       'report-only': { type: 'boolean', help: 'train nothing: write figures, tables and REPORT.md from the runs that are done' },
       quiet: { type: 'boolean', help: 'no progress line' },
@@ -39,6 +49,8 @@ export const command = defineCommand(
       'groundlab reproduce --preset quick --only main --seeds 0,1,2',
       'groundlab reproduce --preset medium --seeds 0 --jobs 1',
       'groundlab reproduce --preset medium --report-only   # a report of the runs done so far',
+      'groundlab reproduce --preset medium --archs lstm --jobs 2   # only the LSTM runs',
+      'groundlab reproduce --preset medium --report-only --merge docs/results-medium   # with the runs archived there',
     ],
   },
   async (p) => {
@@ -56,6 +68,8 @@ export const command = defineCommand(
         out,
         seeds,
         groups: p.options.only as ReproduceGroup[] | undefined,
+        archs: p.options.archs as string[] | undefined,
+        merge: p.options.merge as string[] | undefined,
         jobs: p.options.jobs as number | undefined,
         train: !p.options['report-only'],
         signal: stops.signal,
