@@ -206,7 +206,7 @@ export function loadNativeAddon(): Addon | undefined {
     return undefined;
   }
   // OpenBLAS picks its kernels from the CPU's model; on a virtual CPU that names no model ("Intel
-  // Xeon Processor") it falls back to Prescott's SSE3 kernels, 5x slower here. The flags decide instead.
+  // Xeon Processor") it falls back to Prescott's SSE3 kernels, about 4x slower here. The flags decide.
   if (!process.env.OPENBLAS_CORETYPE) {
     const core = openblasCoreType(cpuFlags());
     if (core) process.env.OPENBLAS_CORETYPE = core;
