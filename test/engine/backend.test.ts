@@ -63,7 +63,7 @@ test('OpenBLAS runs the kernels of the widest vector extension, also on a CPU th
   assert.equal(openblasCoreType(undefined), undefined);
   assert.equal(blasLabel('OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'), 'OpenBLAS 0.3.21 SkylakeX');
   assert.equal(blasLabel('Accelerate'), 'Accelerate');
-  // The real addon in a fresh process (this machine's virtual Xeon made OpenBLAS pick Prescott, 5x slower).
+  // The real addon in a fresh process (this machine's virtual Xeon made OpenBLAS pick Prescott, about 4x slower).
   const expected = openblasCoreType(cpuFlags());
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
