@@ -41,6 +41,8 @@ export interface RunTables {
   timing?: RunTiming;
   /** The archive file the run was read from, when its folder was not there (see `writeArchive`). */
   archived?: string;
+  /** Whether the run's sweep cell had finished (trained and analysed) when it was read; absent in archives written before this was kept. */
+  done?: boolean;
 }
 
 export interface RunTiming {
@@ -108,9 +110,11 @@ function namedSetting(config: RunConfig): string | undefined {
 
 /**
  * Every run of the plan that has at least its config (runs that never started are skipped). A run
- * whose folder is not there is read from a run archive instead (`writeArchive`): `root`'s own, then
- * each of `archives` in turn (report folders, e.g. a committed docs/results-medium), so that runs
- * trained in other sessions or on other machines count in the report.
+ * whose folder is not there, or whose cell has not finished (training again, failed, stopped), is
+ * read from a run archive instead (`writeArchive`) when one holds it: `root`'s own, then each of
+ * `archives` in turn (report folders, e.g. a committed docs/results-medium), so that runs trained in
+ * other sessions or on other machines count in the report. With its folder there, only an archive
+ * of the finished run stands in for it; otherwise the unfinished folder is read (`done: false`).
  */
 export async function collectRuns(root: string, specs: SweepSpec[], archives: string[] = []): Promise<RunTables[]> {
   const out: RunTables[] = [];
@@ -118,10 +122,21 @@ export async function collectRuns(root: string, specs: SweepSpec[], archives: st
     const group = path.relative(path.resolve(root), spec.out).split(path.sep).join('/');
     for (const cell of expandCells(spec)) {
       const dir = path.join(spec.out, cell.name);
-      if (!fs.existsSync(path.join(dir, 'config.json'))) {
-        const archived = [root, ...archives].map((a) => archiveFile(a, group, cell.name)).find((f) => fs.existsSync(f));
-        if (archived) out.push(readArchivedRun(archived, dir));
-        continue;
+      const present = fs.existsSync(path.join(dir, 'config.json'));
+      const done = present && readCellState(dir)?.state === 'done';
+      if (!done) {
+        let stand: RunTables | undefined;
+        for (const a of [root, ...archives]) {
+          const file = archiveFile(a, group, cell.name);
+          if (!fs.existsSync(file)) continue;
+          const r = readArchivedRun(file, dir);
+          if (!present || r.done !== false) {
+            stand = r;
+            break;
+          }
+        }
+        if (stand) out.push(stand);
+        if (stand || !present) continue;
       }
       const run = await openRun(dir);
       const tables: Record<string, Row[]> = {};
@@ -140,6 +155,7 @@ export async function collectRuns(root: string, specs: SweepSpec[], archives: st
         tables,
         setting: namedSetting(run.config),
         timing: runTiming(dir, run.checkpoints.at(-1)?.dir),
+        done,
       });
     }
   }

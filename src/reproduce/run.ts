@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
-import { openSweep, readCellState } from '../sweep/store';
+import { openSweep } from '../sweep/store';
 import { JobSlots, defaultJobs, runSweepLocal, type SweepCounts } from '../sweep/local';
 import type { ProgressFn } from '../train/progress';
 import { reproducePlan, type ReproduceOptions } from './plan';
@@ -143,7 +143,7 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
     });
   }
   const runs = (await collectRuns(out, specs, opts.merge ?? [])).filter(
-    (r) => (!opts.archs || opts.archs.includes(r.arch)) && (r.archived || opts.train !== false || readCellState(r.dir)?.state === 'done'),
+    (r) => (!opts.archs || opts.archs.includes(r.arch)) && (r.archived || opts.train !== false || r.done),
   );
   const wallSec = (Date.now() - t0) / 1000;
   if (opts.report === false) return { runs, wallSec, failed, interrupted };

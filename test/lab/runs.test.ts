@@ -80,6 +80,22 @@ test('a report archives its runs; a later report reads a run whose folder is gon
   assert.ok(archived.tables.gain_summary.length > 0 && !('dir' in archived));
   const tables = (d: string) => fs.readFileSync(path.join(d, 'tables', 'final-gain.md'), 'utf8') + fs.readFileSync(path.join(d, 'tables', 'runs.md'), 'utf8');
   const runDir = path.join(dir, 'main', 'transformer_s0');
+  assert.equal(archived.done, true);
+  // The folder is there but its cell is not done (training again, failed): the archived run stands in.
+  const stateFile = path.join(dir, 'main', '_sweep', 'transformer_s0.json');
+  const state = fs.readFileSync(stateFile, 'utf8');
+  fs.writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(state), state: 'failed' }));
+  try {
+    const stood = await reproduce({ preset: 'tiny', out: dir, groups: ['main'], seeds: [0], train: false, log: () => {} });
+    assert.deepEqual(stood.runs.map((r) => [r.cell, r.archived, r.done]), [['transformer_s0', file, true]]);
+    // An archive of an unfinished run does not stand in for a folder: nothing finished to report.
+    fs.writeFileSync(file, JSON.stringify({ ...archived, done: false }));
+    const none = await reproduce({ preset: 'tiny', out: dir, groups: ['main'], seeds: [0], train: false, log: () => {} });
+    assert.deepEqual(none.runs, []);
+  } finally {
+    fs.writeFileSync(stateFile, state);
+    fs.writeFileSync(file, JSON.stringify(archived));
+  }
   const away = path.join(dir, 'moved-away');
   fs.renameSync(runDir, away);
   try {
