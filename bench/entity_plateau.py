@@ -18,6 +18,10 @@ Chance (the loss of saying a uniformly drawn name of the context, answers only) 
 mean(ln 2, ln 3, ln 4) = 1.059. Prints the mean loss of every 100 steps.
 
   .venv-bench/bin/python bench/entity_plateau.py --form end --steps 3000
+  .venv-bench/bin/python bench/entity_plateau.py --form end --queries 16 --batch 32 --lr 1e-3 --layers 2 --d 64
+
+The defaults are the quick Transformer's; --batch, --queries, --lr, --d, --words and --max-groups
+change one thing at a time (chance stays mean(ln 2, ..., ln max-groups)).
 """
 import argparse
 import math
@@ -33,22 +37,28 @@ ap.add_argument('--form', choices=['end', 'none', 'induct', 'adj', 'scene'], def
 ap.add_argument('--steps', type=int, default=3000)
 ap.add_argument('--layers', type=int, default=4)
 ap.add_argument('--seed', type=int, default=0)
+ap.add_argument('--batch', type=int, default=32, help='rows per step')
+ap.add_argument('--queries', type=int, default=4, help='queries (scored answers) per row')
+ap.add_argument('--lr', type=float, default=2e-3)
+ap.add_argument('--d', type=int, default=128, help='d_model')
+ap.add_argument('--words', type=int, default=0, help='names and items each (default 12; 8 for scene)')
+ap.add_argument('--max-groups', type=int, default=4)
 args = ap.parse_args()
 torch.set_num_threads(1)
 torch.manual_seed(args.seed)
 rng = random.Random(args.seed)
 
 SCENE = args.form == 'scene'
-N_WORDS = 8 if SCENE else 12
+N_WORDS = args.words or (8 if SCENE else 12)
 names = [f'n{i}' for i in range(N_WORDS)]
 items = [f'i{i}' for i in range(N_WORDS)]
 vocab = ['<pad>', '<bos>', '<eos>', 'loves', '.', 'who', '?', 'at', ';', 'of', 'shape', 'colour'] + names + items + list('0123')
 ix = {w: i for i, w in enumerate(vocab)}
-SEQ = 48
+SEQ = max(48, 2 + args.max_groups * 6 + args.queries * 5)
 
 
 def row():
-    n = rng.randint(2, 4)
+    n = rng.randint(2, args.max_groups)
     ns, its = rng.sample(names, n), rng.sample(items, n)
     toks = ['<bos>']
     for a, b in zip(ns, its):
@@ -59,7 +69,7 @@ def row():
         else:
             toks += [a, 'loves', b, '.']
     answers = []
-    for _ in range(4):
+    for _ in range(args.queries):
         t = rng.randrange(n)
         if SCENE and rng.random() < 0.5:
             q, a = ['shape', 'of', ns[t], '?'], its[t]
@@ -102,7 +112,7 @@ class Block(nn.Module):
 class Model(nn.Module):
     def __init__(self, vocab_size, d=128, layers=4, heads=4):
         super().__init__()
-        self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(64, d)
+        self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max(64, SEQ), d)
         self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
         self.ln = nn.LayerNorm(d)
         for p in self.parameters():
@@ -116,10 +126,10 @@ class Model(nn.Module):
         return self.ln(h) @ self.tok.weight.T
 
 
-model = Model(len(vocab), layers=args.layers)
+model = Model(len(vocab), d=args.d, layers=args.layers)
 matrices = [p for p in model.parameters() if p.dim() > 1]
 rest = [p for p in model.parameters() if p.dim() <= 1]
-opt = torch.optim.AdamW([{'params': matrices, 'weight_decay': 0.01}, {'params': rest, 'weight_decay': 0.0}], lr=2e-3, betas=(0.9, 0.95), eps=1e-8)
+opt = torch.optim.AdamW([{'params': matrices, 'weight_decay': 0.01}, {'params': rest, 'weight_decay': 0.0}], lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
 
 
 def lr_factor(step):
@@ -132,7 +142,7 @@ def lr_factor(step):
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
 t0, total = time.time(), 0.0
 for step in range(args.steps):
-    rows = [row() for _ in range(32)]
+    rows = [row() for _ in range(args.batch)]
     ids = torch.tensor([r[0] for r in rows])
     mask = torch.tensor([r[1] for r in rows], dtype=torch.float).reshape(-1)
     logits = model(ids[:, :-1])
