@@ -26,7 +26,7 @@
 
 // %%
 import { labRuns, pickRun, openRun, heatmap, display, progressDisplay, interruptSignal, inspectorData, inspectorBundle } from "groundlab";
-const runs = await labRuns({ groups: ["main"], archs: ["transformer"], onProgress: progressDisplay(), signal: interruptSignal() });
+const runs = await labRuns({ groups: ["main"], archs: ["transformer"], weights: true, onProgress: progressDisplay(), signal: interruptSignal() });
 const t = pickRun(runs, "transformer");
 const last = Math.max(...t.tables.heads.map((r) => Number(r.step)));
 const heads = t.tables.heads.filter((r) => Number(r.step) === last);

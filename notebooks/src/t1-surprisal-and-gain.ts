@@ -13,7 +13,7 @@
 // %%
 import { tf, labRuns, pickRun, openRun, runEvalSet, evalSequences, scoreSequences, groundingGain, display } from "groundlab";
 import * as aq from "arquero";
-const runs = await labRuns({ groups: ["main"], archs: ["transformer"] }); // a progress bar while it trains; the stop button keeps what is done
+const runs = await labRuns({ groups: ["main"], archs: ["transformer"], weights: true }); // a progress bar while it trains; the stop button keeps what is done
 const run = await openRun(pickRun(runs, "transformer").dir);
 const model = await run.loadModel();          // the last checkpoint
 const tok = run.tokenizer;

@@ -8,7 +8,7 @@
 
 // %%
 import { tf, labRuns, pickRun, openRun, runEvalSet, evalSequences, saliency, heatmap, display } from "groundlab";
-const runs = await labRuns({ groups: ["main"], archs: ["transformer"] }); // a progress bar while it trains; the stop button keeps what is done
+const runs = await labRuns({ groups: ["main"], archs: ["transformer"], weights: true }); // a progress bar while it trains; the stop button keeps what is done
 const run = await openRun(pickRun(runs, "transformer").dir);
 const model = await run.loadModel();
 const seq = evalSequences(await runEvalSet(run), run.tokenizer).find((s) => s.condition === "match")!;

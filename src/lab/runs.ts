@@ -40,6 +40,15 @@ export function labDir(preset: PresetName = labPreset()): string {
   return process.env.GROUNDLAB_RUNS ?? path.join(repoRoot(), 'runs', `reproduce-${preset}`);
 }
 
+/** `GROUNDLAB_MERGE`: report folders (comma-separated, relative to the checkout) whose run archives notebooks read. */
+export function labMerge(): string[] {
+  return (process.env.GROUNDLAB_MERGE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => path.resolve(repoRoot(), s));
+}
+
 export interface LabRunsOptions {
   preset?: PresetName;
   /** Groups of runs (default main). */
@@ -57,6 +66,17 @@ export interface LabRunsOptions {
   signal?: AbortSignal;
   /** Runs trained at once (default: cores). */
   jobs?: number;
+  /**
+   * Report folders whose run archives stand in for runs not trained here (`reproduce`'s `merge`):
+   * their tables are read, nothing is trained for them. Default: `GROUNDLAB_MERGE` (folders
+   * separated by commas, relative to the checkout), e.g. `docs/results-medium`.
+   */
+  merge?: string[];
+  /**
+   * The notebook opens the runs' checkpoints (an inspector, a forward pass), so archived runs do not
+   * do: `merge` is ignored and every run is trained here (default false).
+   */
+  weights?: boolean;
   log?: (line: string) => void;
 }
 
@@ -77,7 +97,9 @@ export async function labRuns(opts: LabRunsOptions = {}): Promise<RunTables[]> {
     if (!ARCHS.includes(a))
       throw new GroundlabError('BAD_ARGUMENT', `labRuns: unknown architecture "${a}"`, { hint: `archs: ${ARCHS.join(', ')}` });
   const notebook = inNotebook();
+  const merge = opts.weights ? [] : (opts.merge ?? labMerge());
   const res = await reproduce({
+    merge,
     preset,
     out: labDir(preset),
     groups,

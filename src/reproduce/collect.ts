@@ -125,16 +125,7 @@ export async function collectRuns(root: string, specs: SweepSpec[], archives: st
       const present = fs.existsSync(path.join(dir, 'config.json'));
       const done = present && readCellState(dir)?.state === 'done';
       if (!done) {
-        let stand: RunTables | undefined;
-        for (const a of [root, ...archives]) {
-          const file = archiveFile(a, group, cell.name);
-          if (!fs.existsSync(file)) continue;
-          const r = readArchivedRun(file, dir);
-          if (!present || r.done !== false) {
-            stand = r;
-            break;
-          }
-        }
+        const stand = findArchivedRun([root, ...archives], group, cell.name, dir, present);
         if (stand) out.push(stand);
         if (stand || !present) continue;
       }
@@ -160,6 +151,21 @@ export async function collectRuns(root: string, specs: SweepSpec[], archives: st
     }
   }
   return out;
+}
+
+/**
+ * The first run archived for `group`/`cell` in `reports` (report folders, in order); with
+ * `finishedOnly`, only an archive of a finished run counts (archives written before `done` was kept
+ * count as finished). `dir`: where the run's folder would be.
+ */
+export function findArchivedRun(reports: string[], group: string, cell: string, dir: string, finishedOnly = false): RunTables | undefined {
+  for (const report of reports) {
+    const file = archiveFile(report, group, cell);
+    if (!fs.existsSync(file)) continue;
+    const r = readArchivedRun(file, dir);
+    if (!finishedOnly || r.done !== false) return r;
+  }
+  return undefined;
 }
 
 /** The archive's format tag (a file of another format is refused, not misread). */

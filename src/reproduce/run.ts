@@ -10,7 +10,7 @@ import { openSweep } from '../sweep/store';
 import { JobSlots, defaultJobs, runSweepLocal, type SweepCounts } from '../sweep/local';
 import type { ProgressFn } from '../train/progress';
 import { reproducePlan, type ReproduceOptions } from './plan';
-import { collectRuns, type RunTables } from './collect';
+import { collectRuns, findArchivedRun, type RunTables } from './collect';
 import { writeReport, type ReportFiles } from './report';
 
 export interface ReproduceRunOptions extends ReproduceOptions {
@@ -29,7 +29,8 @@ export interface ReproduceRunOptions extends ReproduceOptions {
   archs?: string[];
   /**
    * Report folders whose run archives (`archive/`, written beside every REPORT.md) fill in the runs
-   * whose folders are not in `out`: runs trained in another session or on another machine.
+   * whose folders are not in `out` (or not finished there): runs trained in another session or on
+   * another machine. A run archived there finished is not trained again.
    */
   merge?: string[];
   /**
@@ -107,10 +108,12 @@ export async function reproduce(opts: ReproduceRunOptions): Promise<ReproduceRes
         specs.map(async (spec) => {
           const sweep = openSweep(spec.out, { spec });
           const group = path.relative(out, spec.out);
-          const only = opts.archs
-            ? sweep.cells.filter((c) => opts.archs!.includes(String(c.params.arch ?? 'transformer'))).map((c) => c.index)
-            : undefined;
-          if (only && only.length === 0) return;
+          // A run that a --merge report holds finished counts as done: it is not trained again.
+          const only = sweep.cells
+            .filter((c) => !opts.archs || opts.archs.includes(String(c.params.arch ?? 'transformer')))
+            .filter((c) => !opts.merge?.length || !findArchivedRun(opts.merge, group, c.name, path.join(spec.out, c.name), true))
+            .map((c) => c.index);
+          if (only.length === 0) return;
           const res = await runSweepLocal(sweep, {
             only,
             jobs,

@@ -120,6 +120,40 @@ test('a report archives its runs; a later report reads a run whose folder is gon
     );
   } finally {
     fs.renameSync(away, runDir);
+    fs.writeFileSync(file, JSON.stringify(archived));
+  }
+});
+
+test('labRuns({ merge }) reads runs archived in a report folder and trains none of them; weights: true trains', { timeout: 120_000 }, async () => {
+  // `dir` holds a report with its archive (the tests above); a fresh runs folder has no run at all.
+  const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'groundlab-labmerge-'));
+  const prevRuns = process.env.GROUNDLAB_RUNS;
+  const prevMerge = process.env.GROUNDLAB_MERGE;
+  process.env.GROUNDLAB_RUNS = fresh;
+  process.env.GROUNDLAB_MERGE = ` ${dir} ,`;
+  try {
+    const seen: ProgressEvent[] = [];
+    const runs = await labRuns({ preset: 'tiny', groups: ['main'], archs: ['transformer'], jobs: 1, onProgress: (e) => seen.push(e) });
+    assert.equal(seen.at(-1)!.total, 0, 'no run to train');
+    assert.deepEqual(runs.map((r) => [r.cell, r.archived]), [['transformer_s0', path.join(dir, 'archive', 'main', 'transformer_s0.json')]]);
+    assert.ok(pickRun(runs, 'transformer').tables.gain.length > 0);
+    const trained = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.startsWith('_') && !f.endsWith('.json')) : []);
+    assert.deepEqual(trained(path.join(fresh, 'main')), [], 'nothing trained');
+    // A notebook that opens checkpoints cannot use an archive: the run is trained (stopped at once here).
+    const ac = new AbortController();
+    ac.abort();
+    const asked: ProgressEvent[] = [];
+    await assert.rejects(
+      labRuns({ preset: 'tiny', groups: ['main'], archs: ['transformer'], jobs: 1, weights: true, signal: ac.signal, onProgress: (e) => asked.push(e) }),
+      (e: unknown) => isGroundlabError(e) && e.code === 'ABORTED',
+    );
+    assert.equal(asked.at(-1)!.total, 1, 'the run is to train');
+  } finally {
+    if (prevRuns === undefined) delete process.env.GROUNDLAB_RUNS;
+    else process.env.GROUNDLAB_RUNS = prevRuns;
+    if (prevMerge === undefined) delete process.env.GROUNDLAB_MERGE;
+    else process.env.GROUNDLAB_MERGE = prevMerge;
+    fs.rmSync(fresh, { recursive: true, force: true });
   }
 });
 

@@ -37,7 +37,7 @@ export const command = defineCommand(
       },
       merge: {
         type: 'list',
-        help: 'report folders (e.g. docs/results-medium) whose run archive fills in runs whose folders are not in --out (trained in another session or on another machine)',
+        help: 'report folders (e.g. docs/results-medium) whose run archive fills in runs whose folders are not in --out (trained in another session or on another machine); the runs archived there are not trained again',
       },
       jobs: { type: 'int', help: 'runs trained at once, one process each (default: number of cores)' },
       'report-only': { type: 'boolean', help: 'train nothing: write figures, tables and REPORT.md from the runs that are done' },
