@@ -73,8 +73,8 @@ export interface LabRunsOptions {
    */
   merge?: string[];
   /**
-   * The notebook opens the runs' checkpoints (an inspector, a forward pass), so archived runs do not
-   * do: `merge` is ignored and every run is trained here (default false).
+   * The notebook opens the runs' checkpoints (an inspector, a forward pass), which an archive does
+   * not hold: `merge` is ignored and every run is trained here (default false).
    */
   weights?: boolean;
   log?: (line: string) => void;
