@@ -50,6 +50,8 @@ rng = random.Random(args.seed)
 
 SCENE = args.form == 'scene'
 N_WORDS = args.words or (8 if SCENE else 12)
+if args.max_groups < 2 or N_WORDS < args.max_groups:
+    ap.error(f'--max-groups {args.max_groups}: expected 2..--words ({N_WORDS}): names and items are distinct within a row')
 names = [f'n{i}' for i in range(N_WORDS)]
 items = [f'i{i}' for i in range(N_WORDS)]
 vocab = ['<pad>', '<bos>', '<eos>', 'loves', '.', 'who', '?', 'at', ';', 'of', 'shape', 'colour'] + names + items + list('0123')
