@@ -21,7 +21,9 @@ mean(ln 2, ln 3, ln 4) = 1.059. Prints the mean loss of every 100 steps.
   .venv-bench/bin/python bench/entity_plateau.py --form end --queries 16 --batch 32 --lr 1e-3 --layers 2 --d 64
 
 The defaults are the quick Transformer's; --batch, --queries, --lr, --d, --words and --max-groups
-change one thing at a time (chance stays mean(ln 2, ..., ln max-groups)).
+change one thing at a time (chance stays mean(ln 2, ..., ln max-groups)). --pool N trains on a
+fixed set of N rows in shuffled epochs, as groundlab does with its `sequences` knob, instead of a
+fresh row every time.
 """
 import argparse
 import math
@@ -43,6 +45,7 @@ ap.add_argument('--lr', type=float, default=2e-3)
 ap.add_argument('--d', type=int, default=128, help='d_model')
 ap.add_argument('--words', type=int, default=0, help='names and items each (default 12; 8 for scene)')
 ap.add_argument('--max-groups', type=int, default=4)
+ap.add_argument('--pool', type=int, default=0, help='draw this many rows once and train on epochs of them (default 0: a fresh row every time)')
 args = ap.parse_args()
 torch.set_num_threads(1)
 torch.manual_seed(args.seed)
@@ -142,9 +145,25 @@ def lr_factor(step):
 
 
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+pool = [row() for _ in range(args.pool)]
+order = []
+
+
+def batch():
+    """A batch of fresh rows, or of the pool's rows in shuffled epochs (as groundlab's training loop)."""
+    if not pool:
+        return [row() for _ in range(args.batch)]
+    out = []
+    while len(out) < args.batch:
+        if not order:
+            order.extend(rng.sample(range(len(pool)), len(pool)))
+        out.append(pool[order.pop()])
+    return out
+
+
 t0, total = time.time(), 0.0
 for step in range(args.steps):
-    rows = [row() for _ in range(args.batch)]
+    rows = batch()
     ids = torch.tensor([r[0] for r in rows])
     mask = torch.tensor([r[1] for r in rows], dtype=torch.float).reshape(-1)
     logits = model(ids[:, :-1])

@@ -23,6 +23,8 @@
  *   with other features vs. same features in another slot (is the position code content-independent?).
  * - `bindingAccuracy`: teacher-forced accuracy on scenes, by number of objects and by query; its
  *   errors traced by the answer given (another object's attribute, by slot offset, or absent).
+ * - `errorProbe`: the errors traced by a probe: the position the model carried on a wrong answer,
+ *   read from its residual stream by a probe trained on right answers.
  * - `bindingRun`: all of it on one checkpoint of a binding run, written to `analysis/binding.arrow`.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -62,6 +64,9 @@ import {
   type ImageBindingKnobs,
 } from '../data/imagebinding';
 import { components } from './pathpatch';
+import { hookLayer, residualHooks } from '../probe/collect';
+import { trainTestSplit } from '../probe/evaluate';
+import { fitLogistic, logisticPredict, takeRows } from '../probe/linear';
 
 /**
  * How scenes are shown to the model: as symbolic text (the default) or as patches (the image
@@ -767,6 +772,157 @@ export async function bindingAccuracy(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Error tracing with a probe
+
+/** One residual site of `errorProbe`: how well the probe reads the target's position, and what it reads on the errors. */
+export interface ErrorProbeRow {
+  hook: string;
+  /** Depth (`hookLayer`: 0 = entering the first block, L = after the last). */
+  layer: number;
+  /** Held-out accuracy of the probe on right answers (the retrieved object is the target there). */
+  probeAccuracy: number;
+  /** 1 / number of positions: the probe's chance level. */
+  chance: number;
+  /** Right answers the probe was trained on and tested on. */
+  nTrain: number;
+  nTest: number;
+  /** Wrong answers decoded. */
+  nErrors: number;
+  /** Share of wrong answers whose decoded position is not the target's: errors a wrong position explains. */
+  wrongPosition: number;
+  /** Share of wrong answers whose decoded position is that of the object whose attribute was said. */
+  saidObject: number;
+}
+
+export interface ErrorProbe {
+  rows: ErrorProbeRow[];
+  /** The site where the probe reads the target's position best (the first of ties); null when nothing could be fitted. */
+  best: ErrorProbeRow | null;
+  /** Right and wrong single-token answers (colour and shape queries). */
+  right: number;
+  wrong: number;
+}
+
+/**
+ * Which object did the model retrieve when it answered wrong? A linear probe (softmax regression,
+ * src/probe) reads the target object's position from the residual stream at the answer position,
+ * at every depth, trained on right answers (where the retrieved object is the target); applied to
+ * the wrong answers, it decodes the position the model carried there. `wrongPosition` is the share
+ * of errors whose decoded position is not the target's (errors of the ID stages), the rest carried
+ * the right position and went wrong later (feature retrieval). `saidObject`: the decoded position is
+ * the one of the object whose attribute was said. A position is the object's text slot, or its cell
+ * in the image variant. Colour and shape queries only (one answer token).
+ */
+export async function errorProbe(
+  model: LanguageModel,
+  tokenizer: Tokenizer,
+  scenes: readonly BindingScene[],
+  opts: { batchSize?: number; signal?: AbortSignal; view?: SceneView; l2?: number; seed?: number; testFraction?: number } = {},
+): Promise<ErrorProbe> {
+  const view = opts.view ?? textSceneView();
+  const used = scenes.map((s, i) => ({ s, i })).filter(({ s }) => s.query === 'colour' || s.query === 'shape');
+  const hooks = residualHooks(model);
+  const nLayers = model.anatomy.layers.length;
+  const D = model.config.dModel;
+  const posKey = (s: BindingScene, slot: number) => (view.featureDim ? s.objects[slot].y * 1000 + s.objects[slot].x : slot);
+  const seqs = used.map(({ s, i }) => {
+    const q = view.sequence(s, i);
+    const len = q.answers[0];
+    return {
+      ids: tokenizer.encode(q.tokens.slice(0, len)),
+      features: q.features?.subarray(0, len * view.featureDim),
+      answer: tokenizer.id(q.tokens[len]),
+    };
+  });
+  checkLengths(model, seqs);
+  const vecs = hooks.map(() => new Float32Array(used.length * D));
+  const said = new Int32Array(used.length);
+  const bs = opts.batchSize ?? 32;
+  for (let i = 0; i < used.length; i += bs) {
+    if (opts.signal?.aborted) throw new GroundlabError('ABORTED', 'the error probe was stopped');
+    const idx = Array.from({ length: Math.min(bs, used.length - i) }, (_, j) => i + j);
+    const tokens = padTokens(idx.map((j) => seqs[j]));
+    const T = tokens.shape[1];
+    const envFeatures = batchFeatures(
+      idx.map((j) => seqs[j].features),
+      T,
+      view.featureDim,
+    );
+    const { logits, cache } = model.runWithCache(tokens, { names: hooks, envFeatures });
+    tokens.dispose();
+    envFeatures?.dispose();
+    const top = tf.tidy(() => tf.argMax(logits, 2));
+    logits.dispose();
+    const p = await top.data();
+    top.dispose();
+    idx.forEach((j, b) => (said[j] = p[b * T + seqs[j].ids.length - 1]));
+    for (let h = 0; h < hooks.length; h++) {
+      const v = (await cache.get(hooks[h]).data()) as Float32Array;
+      idx.forEach((j, b) => {
+        const at = b * T + seqs[j].ids.length - 1;
+        vecs[h].set(v.subarray(at * D, (at + 1) * D), j * D);
+      });
+    }
+    cache.dispose();
+    await new Promise((r) => setImmediate(r));
+  }
+  const rightIdx: number[] = [];
+  const wrongIdx: number[] = [];
+  used.forEach((_, j) => (said[j] === seqs[j].answer ? rightIdx : wrongIdx).push(j));
+  // Classes: the positions of right answers' targets (the probe can only name what it was shown).
+  const keys = [...new Set(rightIdx.map((j) => posKey(used[j].s, used[j].s.target)))].sort((a, b) => a - b);
+  const cls = new Map(keys.map((k, c) => [k, c]));
+  const out = { rows: [] as ErrorProbeRow[], best: null as ErrorProbeRow | null, right: rightIdx.length, wrong: wrongIdx.length };
+  if (keys.length < 2 || rightIdx.length < 8) return out;
+  const labels = Int32Array.from(rightIdx.map((j) => cls.get(posKey(used[j].s, used[j].s.target))!));
+  const split = trainTestSplit(rightIdx.length, { seed: opts.seed ?? 0, testFraction: opts.testFraction ?? 0.25 }, labels);
+  // The object whose attribute was said, per wrong answer (-1: none of the scene's).
+  const saidSlot = wrongIdx.map((j) => {
+    const { s } = used[j];
+    const word = tokenizer.token(said[j]);
+    return s.objects.findIndex((o) => (s.query === 'colour' ? o.colour : o.shape) === word);
+  });
+  for (let h = 0; h < hooks.length; h++) {
+    const x = (idx: ArrayLike<number>) => takeRows(vecs[h], D, idx);
+    const trainRows = Array.from(split.train, (t) => rightIdx[t]);
+    const fit = fitLogistic(
+      x(trainRows),
+      Int32Array.from(split.train, (t) => labels[t]),
+      trainRows.length,
+      D,
+      keys.length,
+      { l2: opts.l2 ?? 1e-3 },
+    );
+    const testPred = logisticPredict(fit, x(Array.from(split.test, (t) => rightIdx[t])), split.test.length);
+    let hits = 0;
+    split.test.forEach((t, k) => (hits += testPred[k] === labels[t] ? 1 : 0));
+    const errPred = wrongIdx.length ? logisticPredict(fit, x(wrongIdx), wrongIdx.length) : new Int32Array(0);
+    let wrongPos = 0;
+    let saidObj = 0;
+    wrongIdx.forEach((j, k) => {
+      const { s } = used[j];
+      const decoded = keys[errPred[k]];
+      if (decoded !== posKey(s, s.target)) wrongPos++;
+      if (saidSlot[k] >= 0 && decoded === posKey(s, saidSlot[k])) saidObj++;
+    });
+    out.rows.push({
+      hook: hooks[h],
+      layer: hookLayer(hooks[h], nLayers),
+      probeAccuracy: hits / split.test.length,
+      chance: 1 / keys.length,
+      nTrain: split.train.length,
+      nTest: split.test.length,
+      nErrors: wrongIdx.length,
+      wrongPosition: wrongIdx.length ? wrongPos / wrongIdx.length : NaN,
+      saidObject: wrongIdx.length ? saidObj / wrongIdx.length : NaN,
+    });
+    await new Promise((r) => setImmediate(r));
+  }
+  out.best = out.rows.reduce<ErrorProbeRow | null>((b, r) => (!b || r.probeAccuracy > b.probeAccuracy ? r : b), null);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // One checkpoint of a binding run
 
 export interface BindingRunOptions {
@@ -788,6 +944,8 @@ export interface BindingReport {
   accuracy: BindingAccuracy;
   /** Accuracy on scenes whose queried object has a held-out colour-shape combination. */
   heldOut: BindingAccuracy | null;
+  /** The accuracy scenes' errors traced by a probe of the position carried at the answer. */
+  errorProbe: ErrorProbe;
   mediation: HeadMediationRow[];
   roles: HeadRole[];
   positionPatching: PositionPatchRow[];
@@ -841,6 +999,11 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
       bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }),
       { ...common, view: viewOf(k, `${seed}/acc`) },
     );
+    const probed = await errorProbe(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }), {
+      ...common,
+      view: viewOf(k, `${seed}/acc`),
+      seed,
+    });
     const heldOut = k.heldOut.length
       ? await bindingAccuracy(
           model,
@@ -895,6 +1058,17 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
         redirect: NaN,
         n: e.n,
       })),
+      ...probed.rows.flatMap((r) =>
+        (['probeAccuracy', 'wrongPosition', 'saidObject'] as const).map((key) => ({
+          section: 'error-probe',
+          name: r.hook,
+          kind: key,
+          positions: 'last',
+          value: r[key],
+          redirect: NaN,
+          n: key === 'probeAccuracy' ? r.nTest : r.nErrors,
+        })),
+      ),
       ...mediation.map((m) => ({
         section: 'mediation',
         name: m.name,
@@ -928,7 +1102,17 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
     ].map((r) => ({ step, ...r }));
     const old = ((await run.readTable('analysis/binding'))?.objects() ?? []) as Array<{ step: number }>;
     await run.writeTable('analysis/binding', aq.from([...old.filter((r) => r.step !== step), ...rows]));
-    return { step, accuracy, heldOut, mediation, roles, positionPatching, similarity, seconds: (Date.now() - t0) / 1000 };
+    return {
+      step,
+      accuracy,
+      heldOut,
+      errorProbe: probed,
+      mediation,
+      roles,
+      positionPatching,
+      similarity,
+      seconds: (Date.now() - t0) / 1000,
+    };
   } finally {
     model.dispose();
   }

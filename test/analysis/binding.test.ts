@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine';
 import { HandTransformer } from './handmodel';
-import { labelSimilarity, positionFeatureSimilarity, bindingAccuracy, classifyBindingHeads, encodeBindingPairs, headMediation, interventionScores, positionIdPatching, type HeadMediationRow } from '../../src/analysis/binding';
+import { labelSimilarity, positionFeatureSimilarity, bindingAccuracy, errorProbe, classifyBindingHeads, encodeBindingPairs, headMediation, interventionScores, positionIdPatching, type HeadMediationRow } from '../../src/analysis/binding';
 import { BINDING_COLOURS, BINDING_SHAPES, bindingCounterfactuals, bindingEvalScenes, bindingKnobs, bindingTokenizer, cuePosition, slotStart } from '../../src/data/binding';
 import { createModel, modelPreset } from '../../src/models';
 import { isGroundlabError } from '../../src/errors';
@@ -28,8 +28,14 @@ const Dh = 8;
 // colour, 27 junk.
 const D = 28;
 
-function bindingModel(shift = 0): HandTransformer {
-  const V = TOK.vocabSize;
+/**
+ * `shift`: the feature head reads the next slot (a planted binding error after the right position).
+ * `idMap[s]`: the ID retrieval head at a cue of shape s looks for shape idMap[s] (a planted ID error).
+ * `featureMap[c]`: the feature head writes colour c as colour featureMap[c] (a planted feature error).
+ */
+function bindingModel(shift = 0, o: { idMap?: number[]; featureMap?: number[]; tok?: typeof TOK } = {}): HandTransformer {
+  const tok = o.tok ?? TOK;
+  const V = tok.vocabSize;
   const T = cuePosition(N) + 3;
   const m = new HandTransformer({ arch: 'transformer', vocabSize: V, contextLength: T, dModel: D, nLayers: 3, nHeads: 2, dHead: Dh, envFeatureDim: 0, finalNorm: false });
   const mat = (r: number, c: number) => Array.from({ length: r }, () => new Array<number>(c).fill(0));
@@ -37,7 +43,7 @@ function bindingModel(shift = 0): HandTransformer {
   const shapes = BINDING_SHAPES.slice(0, 4);
   const WE = mat(V, D);
   for (let v = 0; v < V; v++) {
-    const t = TOK.token(v);
+    const t = tok.token(v);
     WE[v][8] = 1;
     if ((colours as readonly string[]).includes(t)) WE[v][colours.indexOf(t as (typeof colours)[number])] = 1;
     if ((shapes as readonly string[]).includes(t)) WE[v][4 + shapes.indexOf(t as (typeof shapes)[number])] = 1;
@@ -55,7 +61,7 @@ function bindingModel(shift = 0): HandTransformer {
     const WQ = mat(D, 2 * Dh), WK = mat(D, 2 * Dh), WV = mat(D, 2 * Dh), WO = mat(2 * Dh, D);
     if (l === 0) {
       for (let s = 0; s < 4; s++) {
-        WQ[4 + s][s] = BETA;
+        WQ[4 + s][o.idMap?.[s] ?? s] = BETA;
         WK[4 + s][s] = 1;
       }
       WQ[8][4] = BETA; // minus BETA on keys in the query phase: the cue does not find itself
@@ -78,7 +84,7 @@ function bindingModel(shift = 0): HandTransformer {
       }
       for (let c = 0; c < 4; c++) {
         WV[c][c] = 1;
-        WO[c][23 + c] = GAMMA;
+        WO[c][23 + (o.featureMap?.[c] ?? c)] = GAMMA;
       }
     }
     // Control head: uniform attention over the prefix, writes the constant into the junk dim.
@@ -90,7 +96,7 @@ function bindingModel(shift = 0): HandTransformer {
     m.set(`blocks.${l}.W_O`, WO);
   }
   const WU = mat(D, V);
-  colours.forEach((c, i) => (WU[23 + i][TOK.id(c)] = 1));
+  colours.forEach((c, i) => (WU[23 + i][tok.id(c)] = 1));
   m.set('W_U', WU);
   return m;
 }
@@ -167,6 +173,47 @@ test('binding errors: a model that reads the next slot makes only binding errors
   bad.dispose();
 });
 
+test('error probe known answers: a planted ID error is decoded as a wrong position, a planted feature error as the right one', async () => {
+  await initEngine();
+  // Three shapes over three objects: every scene holds every shape, so a wrong ID still finds a slot.
+  const k3 = bindingKnobs({ colours: 4, shapes: 3, grid: 3, maxObjects: N, heldOut: 'none' });
+  const tok3 = bindingTokenizer(k3);
+  const scenes = bindingEvalScenes(k3, { counts: [N], perCount: 90, seed: 7, query: 'colour', heldOut: 'any' });
+  // ID error: at a `square` cue the ID head finds the circle's slot, so square queries say the circle's colour.
+  const idBad = bindingModel(0, { idMap: [1, 1, 2], tok: tok3 });
+  const a = await errorProbe(idBad, tok3, scenes);
+  const squares = scenes.filter((s) => s.objects[s.target].shape === 'square').length;
+  assert.equal(a.wrong, squares);
+  assert.equal(a.right, scenes.length - squares);
+  assert.deepEqual(a.rows.map((r) => r.hook), ['blocks.0.hook_resid_pre', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_post', 'blocks.2.hook_resid_post']);
+  assert.equal(a.best?.hook, 'blocks.1.hook_resid_post', 'the first depth that holds the selected ID');
+  assert.equal(a.best?.probeAccuracy, 1);
+  assert.ok(a.rows[0].probeAccuracy < 0.6, `entering layer 0 the last position holds no ID: ${a.rows[0].probeAccuracy}`);
+  assert.equal(a.best?.wrongPosition, 1, 'every error carried a wrong position');
+  assert.equal(a.best?.saidObject, 1, 'and it is the position of the object whose colour was said');
+  // Feature error: the right ID, but red is written as blue.
+  const featBad = bindingModel(0, { featureMap: [1, 1, 2, 3], tok: tok3 });
+  const b = await errorProbe(featBad, tok3, scenes);
+  const reds = scenes.filter((s) => s.objects[s.target].colour === 'red').length;
+  assert.equal(b.wrong, reds);
+  assert.equal(b.best?.probeAccuracy, 1);
+  assert.equal(b.best?.wrongPosition, 0, 'the position was right: the error came after it');
+  assert.equal(b.best?.saidObject, 0);
+  // The behavioural trace calls most of those errors binding errors (blue is often another object's colour).
+  const behaviour = await bindingAccuracy(featBad, tok3, scenes);
+  assert.ok(behaviour.errors.otherObject > 0 && behaviour.errors.otherObject < reds, JSON.stringify(behaviour.errors));
+  // A model that never errs has nothing to decode; one that is always wrong has nothing to train on.
+  const good = bindingModel(0, { tok: tok3 });
+  const g = await errorProbe(good, tok3, scenes);
+  assert.equal(g.wrong, 0);
+  assert.ok(g.rows.every((r) => r.nErrors === 0 && Number.isNaN(r.wrongPosition)));
+  const allWrong = bindingModel(1, { tok: tok3 });
+  const w = await errorProbe(allWrong, tok3, scenes);
+  assert.equal(w.right, 0);
+  assert.equal(w.best, null);
+  for (const m of [idBad, featBad, good, allWrong]) m.dispose();
+});
+
 test('binding roles: thresholds are options; bad input gives clear errors', async () => {
   const row = (name: string, kind: HeadMediationRow['kind'], positions: 'query' | 'last', mediation: number): HeadMediationRow => ({ name, layer: 0, head: 0, kind, positions, mediation, redirect: 0, n: 10, base_accuracy: 1 });
   const rows = [row('A', 'swap-slots', 'query', 0.4), row('A', 'swap-slots', 'last', 0.3), row('A', 'change-feature', 'query', 0.05), row('A', 'change-feature', 'last', 0)];
@@ -241,12 +288,14 @@ test('bindingRun on a tiny binding run: report, analysis/binding.arrow, CLI bind
     assert.equal(r.roles.length, 4);
     assert.equal(r.positionPatching.length, 2 * 3);
     assert.equal(r.similarity.length, 3);
+    assert.equal(r.errorProbe.right + r.errorProbe.wrong, 8, 'every colour or shape query of the accuracy scenes is traced');
     const t = await run.readTable('analysis/binding');
     const n0 = t!.numRows();
     assert.ok(n0 > 0);
     const cli = await runCli(['binding', out, '--pairs', '4', '--per-count', '2']);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /position-ID patching/);
+    assert.match(cli.stdout, /error probe/);
     assert.match(cli.stdout, /L1H1/);
     assert.equal((await run.readTable('analysis/binding'))!.numRows(), n0, 'the same checkpoint replaces its rows');
   } finally {

@@ -10,7 +10,7 @@ import { GroundlabError } from '../../errors';
 import { defineCommand, type Command } from '../args';
 import { initEngine } from '../../engine';
 import { openRun, sigintAbort } from '../../train';
-import { bindingRun } from '../../analysis/binding';
+import { bindingRun, type ErrorProbe } from '../../analysis/binding';
 import { entityBindingRun, MECHANISM_OUTCOMES, MIN_MIXTURE_PAIRS, type EntityReport } from '../../analysis/entitybinding';
 import { bindingVariant } from '../../data/binding';
 import { textTable } from '../../analysis/report';
@@ -97,6 +97,7 @@ export const command: Command = defineCommand(
             ['n', 'n'],
           ]),
           `errors: ${r.accuracy.errors.n} (another object's attribute ${r.accuracy.errors.otherObject}, by slot offset ${r.accuracy.errors.bySlotOffset.map((x) => `${x.offset > 0 ? '+' : ''}${x.offset}: ${x.n}`).join(', ') || '-'}; absent feature ${r.accuracy.errors.absentFeature}; other ${r.accuracy.errors.other})`,
+          probeText(r.errorProbe),
           '',
           'per-head mediation (swap-slots = position ID, change-feature = feature, change-cue = query) and roles',
           textTable(roles, [
@@ -143,6 +144,16 @@ export const command: Command = defineCommand(
 );
 
 /** The tables of an entities run's report. */
+/** The error probe's summary line: which position the model carried on its wrong answers. */
+function probeText(p: ErrorProbe): string {
+  if (!p.best) return `error probe: not fitted (${p.right} right answers over fewer than 2 positions, or fewer than 8)`;
+  const b = p.best;
+  const head = `error probe (position of the target read at the answer position, trained on ${b.nTrain} right answers): best at ${b.hook}, held-out accuracy ${f3(b.probeAccuracy)} (chance ${f3(b.chance)})`;
+  return b.nErrors
+    ? `${head}; of ${b.nErrors} wrong answers, ${f3(b.wrongPosition)} carried a wrong position, ${f3(b.saidObject)} the position of the object said`
+    : `${head}; no wrong answers to decode`;
+}
+
 function entityText(dir: string, r: EntityReport): string {
   const slots = [...new Set(r.accuracy.bySlot.map((s) => s.slot))].sort((a, b) => a - b);
   const bySlot = r.accuracy.byGroups.map((g) => ({
