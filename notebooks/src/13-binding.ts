@@ -71,6 +71,21 @@ await display(aq.from([
 console.log(`wrong answers: ${sr.accuracy.errors.n}, of which another object's attribute: ${sr.accuracy.errors.otherObject}; analyses took ${sr.seconds.toFixed(1)} s`);
 
 // %% [markdown]
+// ### Which cell did the model retrieve when it was wrong?
+// A linear probe, trained on the right answers, reads the target's cell from the residual stream at
+// the answer position, at every depth; on the wrong answers it decodes the cell the model carried.
+// "wrong cell" is the share of errors a wrong position explains (the ID stages failed); the rest
+// carried the right cell and failed at feature retrieval.
+
+// %%
+if (!sr.errorProbe.rows.length) console.log(`no probe fitted: ${sr.errorProbe.right} right answers (it needs 8, over 2 cells)`);
+else await display(aq.from(sr.errorProbe.rows.map((r) => ({
+  depth: r.hook, "probe accuracy (right answers)": r.probeAccuracy.toFixed(3), chance: r.chance.toFixed(3),
+  "wrong answers": r.nErrors, "wrong cell": Number.isFinite(r.wrongPosition) ? r.wrongPosition.toFixed(3) : "-",
+  "cell of the object said": Number.isFinite(r.saidObject) ? r.saidObject.toFixed(3) : "-",
+}))));
+
+// %% [markdown]
 // ### Which heads carry what?
 // Each head's output at the query's 4 positions is taken from a counterfactual run: **swap-slots**
 // (the queried object and another exchange cells: a head carrying the target's position ID makes
