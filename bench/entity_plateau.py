@@ -21,7 +21,8 @@ mean(ln 2, ln 3, ln 4) = 1.059. Prints the mean loss of every 100 steps.
   .venv-bench/bin/python bench/entity_plateau.py --form end --queries 16 --batch 32 --lr 1e-3 --layers 2 --d 64
 
 The defaults are the quick Transformer's; --batch, --queries, --lr, --d, --words and --max-groups
-change one thing at a time (chance stays mean(ln 2, ..., ln max-groups)). --pool N trains on a
+change one thing at a time (chance stays mean(ln 2, ..., ln max-groups)), as do --wd, --untied
+and --attn-only. --pool N trains on a
 fixed set of N rows in shuffled epochs, as groundlab does with its `sequences` knob, instead of a
 fresh row every time.
 """
@@ -45,6 +46,9 @@ ap.add_argument('--lr', type=float, default=2e-3)
 ap.add_argument('--d', type=int, default=128, help='d_model')
 ap.add_argument('--words', type=int, default=0, help='names and items each (default 12; 8 for scene)')
 ap.add_argument('--max-groups', type=int, default=4)
+ap.add_argument('--wd', type=float, default=0.01, help='weight decay of the matrices')
+ap.add_argument('--untied', action='store_true', help='an unembedding of its own instead of the token embedding')
+ap.add_argument('--attn-only', action='store_true', help='no MLPs (attention-only blocks)')
 ap.add_argument('--pool', type=int, default=0, help='draw this many rows once and train on epochs of them (default 0: a fresh row every time)')
 args = ap.parse_args()
 torch.set_num_threads(1)
@@ -98,9 +102,9 @@ def row():
 
 
 class Block(nn.Module):
-    def __init__(self, d, heads):
+    def __init__(self, d, heads, mlp=True):
         super().__init__()
-        self.heads = heads
+        self.heads, self.mlp = heads, mlp
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.up, self.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
@@ -111,14 +115,15 @@ class Block(nn.Module):
         q, k, v = (split(t) for t in self.qkv(self.ln1(x)).split(d, -1))
         a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.out(a.transpose(1, 2).reshape(b, length, d))
-        return x + self.down(F.gelu(self.up(self.ln2(x))))
+        return x + self.down(F.gelu(self.up(self.ln2(x)))) if self.mlp else x
 
 
 class Model(nn.Module):
-    def __init__(self, vocab_size, d=128, layers=4, heads=4):
+    def __init__(self, vocab_size, d=128, layers=4, heads=4, tied=True, mlp=True):
         super().__init__()
         self.tok, self.pos = nn.Embedding(vocab_size, d), nn.Embedding(max(64, SEQ), d)
-        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.unembed = None if tied else nn.Linear(d, vocab_size, bias=False)
+        self.blocks = nn.ModuleList(Block(d, heads, mlp) for _ in range(layers))
         self.ln = nn.LayerNorm(d)
         for p in self.parameters():
             if p.dim() > 1:
@@ -128,13 +133,13 @@ class Model(nn.Module):
         h = self.tok(ids) + self.pos(torch.arange(ids.shape[1]))
         for blk in self.blocks:
             h = blk(h)
-        return self.ln(h) @ self.tok.weight.T
+        return self.ln(h) @ (self.tok.weight if self.unembed is None else self.unembed.weight).T
 
 
-model = Model(len(vocab), d=args.d, layers=args.layers)
+model = Model(len(vocab), d=args.d, layers=args.layers, tied=not args.untied, mlp=not args.attn_only)
 matrices = [p for p in model.parameters() if p.dim() > 1]
 rest = [p for p in model.parameters() if p.dim() <= 1]
-opt = torch.optim.AdamW([{'params': matrices, 'weight_decay': 0.01}, {'params': rest, 'weight_decay': 0.0}], lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+opt = torch.optim.AdamW([{'params': matrices, 'weight_decay': args.wd}, {'params': rest, 'weight_decay': 0.0}], lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
 
 
 def lr_factor(step):
