@@ -150,7 +150,7 @@ function probeText(p: ErrorProbe): string {
   const b = p.best;
   const head = `error probe (position of the target read at the answer position, trained on ${b.nTrain} right answers): best at ${b.hook}, held-out accuracy ${f3(b.probeAccuracy)} (chance ${f3(b.chance)})`;
   return b.nErrors
-    ? `${head}; of ${b.nErrors} wrong answers, ${f3(b.wrongPosition)} carried a wrong position, ${f3(b.saidObject)} the position of the object said`
+    ? `${head}; of ${b.nErrors} wrong answers, ${f3(b.wrongPosition)} carried a wrong position (the probe misses ${f3(1 - b.probeAccuracy)} of right answers), ${f3(b.saidObject)} the position of the object said`
     : `${head}; no wrong answers to decode`;
 }
 
