@@ -11,6 +11,8 @@ not to the engine. Forms (the query and context words):
   none    ann loves pie . ... who loves pie ann        (queryMark=none)
   induct  ann loves pie . ... ann loves pie            (the answer follows the cue's bigram)
   adj     ann pie . ... who pie ? ann                  (name and item adjacent)
+  kv      pie ann . ... who pie ann                    (the name after its item: the classic
+                                                        induction-head task, a control)
   scene   red square at 2 3 ; ... colour of square ? red, or shape of red ? square
           (the symbolic scenes, 8 colours and shapes, two query kinds)
 
@@ -36,7 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ap = argparse.ArgumentParser()
-ap.add_argument('--form', choices=['end', 'none', 'induct', 'adj', 'scene'], default='end')
+ap.add_argument('--form', choices=['end', 'none', 'induct', 'adj', 'kv', 'scene'], default='end')
 ap.add_argument('--steps', type=int, default=3000)
 ap.add_argument('--layers', type=int, default=4)
 ap.add_argument('--seed', type=int, default=0)
@@ -75,6 +77,8 @@ def row():
             toks += [a, b, 'at', str(rng.randrange(4)), str(rng.randrange(4)), ';']
         elif args.form == 'adj':
             toks += [a, b, '.']
+        elif args.form == 'kv':
+            toks += [b, a, '.']
         else:
             toks += [a, 'loves', b, '.']
     answers = []
@@ -88,6 +92,8 @@ def row():
             q, a = [ns[t], 'loves'], its[t]
         elif args.form == 'adj':
             q, a = ['who', its[t], '?'], ns[t]
+        elif args.form == 'kv':
+            q, a = ['who', its[t]], ns[t]
         else:
             q, a = ['who', 'loves', its[t]] + (['?'] if args.form == 'end' else []), ns[t]
         toks += q
