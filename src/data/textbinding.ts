@@ -137,7 +137,7 @@ export function entityKnobs(knobs: CorpusSpec['knobs'] = {}): EntityKnobs {
     else if (key === 'minGroups') k.minGroups = int(1);
     else if (key === 'maxGroups') k.maxGroups = int(1);
     else if (key === 'sequences') k.sequences = int(1);
-    else if (key === 'queriesPerScene') k.queriesPerScene = int(1, 8);
+    else if (key === 'queriesPerScene') k.queriesPerScene = int(1, 32);
     else if (key === 'queryMark') {
       if (!QUERY_MARKS.includes(v as QueryMark)) throw bad(`one of ${QUERY_MARKS.join(', ')}`);
       k.queryMark = v as QueryMark;

@@ -86,6 +86,8 @@ test('entity dataset: loss only on the answers and <eos>; prepareData through th
   assert.throws(() => entityKnobs({ maxGroups: 13 }), (e) => isGroundlabError(e) && /at most 12 groups/.test(e.message));
   assert.throws(() => entityKnobs({ colours: 3 }), (e) => isGroundlabError(e) && /unknown binding knob "colours" for variant entities/.test(e.message));
   assert.throws(() => entityKnobs({ queries: 'whom' }), (e) => isGroundlabError(e) && /queries/.test(e.message));
+  assert.equal(entityKnobs({ queriesPerScene: 16 }).queriesPerScene, 16, 'many queries per row: the lookup is learned with 16 (docs/binding.md)');
+  assert.throws(() => entityKnobs({ queriesPerScene: 33 }), (e) => isGroundlabError(e) && /queriesPerScene = 33/.test(e.message) && /1\.\.32/.test(e.message));
   await assert.rejects(prepareData({ kind: 'binding', knobs: { variant: 'pictures' } }, { seqLen: 32 }), (e) => isGroundlabError(e) && /variant/.test(e.message));
   const big = entityKnobs({ minGroups: 10, maxGroups: 10, sequences: 2 });
   assert.throws(() => new EntityDataset(generateEntities(big, 0), entityTokenizer(big), 32), (e) => isGroundlabError(e) && /maxGroups to 6/.test(e.hint ?? ''));
