@@ -875,6 +875,8 @@ export async function errorProbe(
   const out = { rows: [] as ErrorProbeRow[], best: null as ErrorProbeRow | null, right: rightIdx.length, wrong: wrongIdx.length };
   if (keys.length < 2 || rightIdx.length < 8) return out;
   const labels = Int32Array.from(rightIdx.map((j) => cls.get(posKey(used[j].s, used[j].s.target))!));
+  // A held-out set needs a position seen at least twice (a position seen once goes to training).
+  if (new Set(labels).size === labels.length) return out;
   const split = trainTestSplit(rightIdx.length, { seed: opts.seed ?? 0, testFraction: opts.testFraction ?? 0.25 }, labels);
   // The object whose attribute was said, per wrong answer (-1: none of the scene's).
   const saidSlot = wrongIdx.map((j) => {
