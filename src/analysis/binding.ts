@@ -626,7 +626,7 @@ export async function positionFeatureSimilarity(
   const where = scenes.map((s, i) => view.objectPositions(s, i));
   // A slot is where the object sits: its text slot, or its cell in the image variant.
   const labels = scenes.flatMap((s) =>
-    s.objects.map((o, slot) => ({ slot: view.featureDim ? o.y * 1000 + o.x : slot, colour: o.colour, shape: o.shape })),
+    s.objects.map((o, slot) => ({ slot: positionKey(view, s, slot), colour: o.colour, shape: o.shape })),
   );
   const D = model.config.dModel;
   const vecs = sites.map(() => new Float32Array(labels.length * D));
@@ -669,6 +669,16 @@ export async function positionFeatureSimilarity(
 
 // ---------------------------------------------------------------------------------------------
 // Accuracy
+
+/** Where an object sits, as the analyses compare positions: its text slot, or its cell in the image variant. */
+function positionKey(view: SceneView, s: BindingScene, slot: number): number {
+  return view.featureDim ? s.objects[slot].y * 1000 + s.objects[slot].x : slot;
+}
+
+/** The slot of the object whose queried attribute is `word` (-1: none of the scene's objects). */
+function saidObjectSlot(s: BindingScene, word: string): number {
+  return s.objects.findIndex((o) => (s.query === 'colour' ? o.colour : o.shape) === word);
+}
 
 /**
  * Wrong answers of colour and shape queries, by what the model said: the attribute of another
@@ -740,7 +750,7 @@ export async function bindingAccuracy(
       if (!ok && (s.query === 'colour' || s.query === 'shape')) {
         errors.n++;
         const said = tokenizer.token(p[b * t + first]);
-        const slot = s.objects.findIndex((o) => (s.query === 'colour' ? o.colour : o.shape) === said);
+        const slot = saidObjectSlot(s, said);
         const pool = s.query === 'colour' ? BINDING_COLOURS : BINDING_SHAPES;
         if (slot >= 0) {
           errors.otherObject++;
@@ -824,7 +834,6 @@ export async function errorProbe(
   const hooks = residualHooks(model);
   const nLayers = model.anatomy.layers.length;
   const D = model.config.dModel;
-  const posKey = (s: BindingScene, slot: number) => (view.featureDim ? s.objects[slot].y * 1000 + s.objects[slot].x : slot);
   const seqs = used.map(({ s, i }) => {
     const q = view.sequence(s, i);
     const len = q.answers[0];
@@ -870,20 +879,16 @@ export async function errorProbe(
   const wrongIdx: number[] = [];
   used.forEach((_, j) => (said[j] === seqs[j].answer ? rightIdx : wrongIdx).push(j));
   // Classes: the positions of right answers' targets (the probe can only name what it was shown).
-  const keys = [...new Set(rightIdx.map((j) => posKey(used[j].s, used[j].s.target)))].sort((a, b) => a - b);
+  const keys = [...new Set(rightIdx.map((j) => positionKey(view, used[j].s, used[j].s.target)))].sort((a, b) => a - b);
   const cls = new Map(keys.map((k, c) => [k, c]));
   const out = { rows: [] as ErrorProbeRow[], best: null as ErrorProbeRow | null, right: rightIdx.length, wrong: wrongIdx.length };
   if (keys.length < 2 || rightIdx.length < 8) return out;
-  const labels = Int32Array.from(rightIdx.map((j) => cls.get(posKey(used[j].s, used[j].s.target))!));
+  const labels = Int32Array.from(rightIdx.map((j) => cls.get(positionKey(view, used[j].s, used[j].s.target))!));
   // A held-out set needs a position seen at least twice (a position seen once goes to training).
   if (new Set(labels).size === labels.length) return out;
   const split = trainTestSplit(rightIdx.length, { seed: opts.seed ?? 0, testFraction: opts.testFraction ?? 0.25 }, labels);
   // The object whose attribute was said, per wrong answer (-1: none of the scene's).
-  const saidSlot = wrongIdx.map((j) => {
-    const { s } = used[j];
-    const word = tokenizer.token(said[j]);
-    return s.objects.findIndex((o) => (s.query === 'colour' ? o.colour : o.shape) === word);
-  });
+  const saidSlot = wrongIdx.map((j) => saidObjectSlot(used[j].s, tokenizer.token(said[j])));
   for (let h = 0; h < hooks.length; h++) {
     const x = (idx: ArrayLike<number>) => takeRows(vecs[h], D, idx);
     const trainRows = Array.from(split.train, (t) => rightIdx[t]);
@@ -904,8 +909,8 @@ export async function errorProbe(
     wrongIdx.forEach((j, k) => {
       const { s } = used[j];
       const decoded = keys[errPred[k]];
-      if (decoded !== posKey(s, s.target)) wrongPos++;
-      if (saidSlot[k] >= 0 && decoded === posKey(s, saidSlot[k])) saidObj++;
+      if (decoded !== positionKey(view, s, s.target)) wrongPos++;
+      if (saidSlot[k] >= 0 && decoded === positionKey(view, s, saidSlot[k])) saidObj++;
     });
     out.rows.push({
       hook: hooks[h],
@@ -995,17 +1000,9 @@ export async function bindingRun(run: Run, o: BindingRunOptions = {}): Promise<B
   try {
     const common = { batchSize: o.batchSize, signal: o.signal };
     const image = 'layout' in k;
-    const accuracy = await bindingAccuracy(
-      model,
-      tok,
-      bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }),
-      { ...common, view: viewOf(k, `${seed}/acc`) },
-    );
-    const probed = await errorProbe(model, tok, bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` }), {
-      ...common,
-      view: viewOf(k, `${seed}/acc`),
-      seed,
-    });
+    const accScenes = bindingEvalScenes(k, { counts: all, perCount: o.perCount ?? 100, seed: `${seed}/acc` });
+    const accuracy = await bindingAccuracy(model, tok, accScenes, { ...common, view: viewOf(k, `${seed}/acc`) });
+    const probed = await errorProbe(model, tok, accScenes, { ...common, view: viewOf(k, `${seed}/acc`), seed });
     const heldOut = k.heldOut.length
       ? await bindingAccuracy(
           model,
