@@ -8,7 +8,8 @@
  *   dla(c) = ((c - mean(c)) / sigma(x)) * w . u_target,   sigma(x) = sqrt(var(x) + eps),
  * for an RMS norm c / rms(x) * w . u_target, with no norm c . u_target; the norm's bias gives
  * one more term, b . u_target. With the scale frozen the map is linear, so the terms sum to the
- * model's logit exactly (checked on every call).
+ * model's logit exactly (checked on every call). An attention-only block (no MLP, no resid_mid)
+ * gives its heads and attention bias alone, read at its resid_post.
  *
  * Per-head terms come from the hooks alone: the layer's per-head outputs (its anatomy's heads
  * site) with only head h kept, minus all heads zeroed, read at resid_mid. That is exact when the
@@ -67,8 +68,10 @@ export async function directLogitAttribution(
     throw new GroundlabError('UNSUPPORTED', `this ${model.arch} has no residual stream entering its blocks (residPre in its anatomy)`, {
       hint: 'direct logit attribution decomposes a residual stream: Transformer-like models (Transformer, GLA)',
     });
-  const mid = layers.map((_, l) => (pts.has(`blocks.${l}.hook_resid_mid`) ? `blocks.${l}.hook_resid_mid` : undefined));
   const post = layers.map((l) => l.residPost);
+  // an attention-only block (heads, an attention output and no MLP) has its attention output as its whole write
+  const attnOnly = layers.map((la, l) => !!la.heads && !pts.has(`blocks.${l}.hook_resid_mid`) && pts.has(`blocks.${l}.hook_attn_out`) && !pts.has(`blocks.${l}.hook_mlp_out`));
+  const mid = layers.map((_, l) => (pts.has(`blocks.${l}.hook_resid_mid`) ? `blocks.${l}.hook_resid_mid` : attnOnly[l] ? post[l] : undefined));
   const splitHeads = opts.heads !== false;
   const terms: DlaTerm[] = [{ name: 'embed', kind: 'embed', layer: -1, head: -1 }];
   layers.forEach((la, l) => {
@@ -77,7 +80,7 @@ export async function directLogitAttribution(
       for (let h = 0; h < la.heads.size; h++) terms.push({ name: `L${l}H${h}`, kind: 'head', layer: l, head: h });
       terms.push({ name: `L${l}.attn_bias`, kind: 'attn_bias', layer: l, head: -1 });
     } else terms.push({ name: `L${l}.attn`, kind: 'attn', layer: l, head: -1 });
-    terms.push({ name: `L${l}.mlp`, kind: 'mlp', layer: l, head: -1 });
+    if (!attnOnly[l]) terms.push({ name: `L${l}.mlp`, kind: 'mlp', layer: l, head: -1 });
   });
   const norm = lens.norm;
   if (norm?.bias) terms.push({ name: 'norm_bias', kind: 'norm_bias', layer: layers.length, head: -1 });
@@ -147,7 +150,7 @@ export async function directLogitAttribution(
               );
             vecs.push(...heads, tf.sub(none, p));
           } else vecs.push(tf.sub(m, p));
-          vecs.push(tf.sub(q, m));
+          if (!attnOnly[l]) vecs.push(tf.sub(q, m));
         });
         const x = at(post[post.length - 1]); // [B, D] the residual entering the final norm
         const u = tf.gather(U, tf.tensor1d(batch.map(token), 'int32')) as tf.Tensor2D; // [B, D]

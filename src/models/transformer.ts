@@ -12,6 +12,8 @@
  *   (the kernel phi(q) . phi(k) with phi = elu + 1, normalised over the causal prefix).
  * - `qkFrom` (per layer): queries and keys from the current hidden state (`hidden`) or from the
  *   block's input embeddings (`embed`: token + position embedding, through the block's ln_1).
+ * - `mlp` (per layer): the block's GELU MLP (`gelu`) or none (`none`: an attention-only block,
+ *   whose residual goes from hook_resid_pre + hook_attn_out straight to hook_resid_post).
  *
  * Attention runs fused (one op with a hand-written gradient) unless a hook or the cache wants that
  * layer's scores or pattern: then the pattern is an explicit tensor in the gradient graph, so a
@@ -28,10 +30,12 @@ export type Positional = 'learned' | 'rope' | 'none';
 export type Mixing = 'softmax' | 'uniform' | 'static' | 'none';
 export type Similarity = 'softmax' | 'linear';
 export type QkFrom = 'hidden' | 'embed';
+export type Mlp = 'gelu' | 'none';
 export const POSITIONALS: readonly Positional[] = ['learned', 'rope', 'none'];
 export const MIXINGS: readonly Mixing[] = ['softmax', 'uniform', 'static', 'none'];
 export const SIMILARITIES: readonly Similarity[] = ['softmax', 'linear'];
 export const QK_FROM: readonly QkFrom[] = ['hidden', 'embed'];
+export const MLPS: readonly Mlp[] = ['gelu', 'none'];
 
 export interface TransformerConfig extends BaseModelConfig {
   arch: 'transformer';
@@ -52,6 +56,8 @@ export interface TransformerConfig extends BaseModelConfig {
   mixing: PerLayer<Mixing>;
   similarity: PerLayer<Similarity>;
   qkFrom: PerLayer<QkFrom>;
+  /** The block's MLP: GELU (GPT-2) or none (attention-only). */
+  mlp: PerLayer<Mlp>;
 }
 
 /** The per-layer switches of layer l. */
@@ -59,6 +65,7 @@ export interface LayerSwitches {
   mixing: Mixing;
   similarity: Similarity;
   qkFrom: QkFrom;
+  mlp: Mlp;
 }
 
 export function layerSwitches(c: TransformerConfig): LayerSwitches[] {
@@ -66,7 +73,8 @@ export function layerSwitches(c: TransformerConfig): LayerSwitches[] {
   const mixing = perLayer(c.mixing, 'mixing', MIXINGS, L, 'softmax');
   const similarity = perLayer(c.similarity, 'similarity', SIMILARITIES, L, 'softmax');
   const qkFrom = perLayer(c.qkFrom, 'qkFrom', QK_FROM, L, 'hidden');
-  return mixing.map((m, l) => ({ mixing: m, similarity: similarity[l], qkFrom: qkFrom[l] }));
+  const mlp = perLayer(c.mlp, 'mlp', MLPS, L, 'gelu');
+  return mixing.map((m, l) => ({ mixing: m, similarity: similarity[l], qkFrom: qkFrom[l], mlp: mlp[l] }));
 }
 
 /** Whether a layer computes queries and keys (only sequence-dependent attention does). */
@@ -96,13 +104,16 @@ export function transformerParamSpecs(c: TransformerConfig): ParamSpec[] {
     specs.push(
       { name: `${h}.attn.c_proj.weight`, shape: [d, d], init: { kind: 'normal', std: projStd } },
       { name: `${h}.attn.c_proj.bias`, shape: [d], init: zeros },
-      { name: `${h}.ln_2.weight`, shape: [d], init: ones },
-      { name: `${h}.ln_2.bias`, shape: [d], init: zeros },
-      { name: `${h}.mlp.c_fc.weight`, shape: [d, c.dMlp], init: { kind: 'normal', std } },
-      { name: `${h}.mlp.c_fc.bias`, shape: [c.dMlp], init: zeros },
-      { name: `${h}.mlp.c_proj.weight`, shape: [c.dMlp, d], init: { kind: 'normal', std: projStd } },
-      { name: `${h}.mlp.c_proj.bias`, shape: [d], init: zeros },
     );
+    if (s.mlp === 'gelu')
+      specs.push(
+        { name: `${h}.ln_2.weight`, shape: [d], init: ones },
+        { name: `${h}.ln_2.bias`, shape: [d], init: zeros },
+        { name: `${h}.mlp.c_fc.weight`, shape: [d, c.dMlp], init: { kind: 'normal', std } },
+        { name: `${h}.mlp.c_fc.bias`, shape: [c.dMlp], init: zeros },
+        { name: `${h}.mlp.c_proj.weight`, shape: [c.dMlp, d], init: { kind: 'normal', std: projStd } },
+        { name: `${h}.mlp.c_proj.bias`, shape: [d], init: zeros },
+      );
   });
   specs.push(...finalSpecs(c));
   return specs;
@@ -158,8 +169,7 @@ export function transformerAnatomy(c: TransformerConfig): ModelAnatomy {
       `${b}.ln1.hook_normalized`,
       ...attnHooks(b, s, c.positional),
       `${b}.hook_attn_out`,
-      `${b}.hook_resid_mid`,
-      ...mlpHooks(b),
+      ...(s.mlp === 'gelu' ? [`${b}.hook_resid_mid`, ...mlpHooks(b)] : [`${b}.hook_resid_post`]),
     );
     return {
       residPre: `${b}.hook_resid_pre`,
@@ -179,12 +189,13 @@ type P2 = tf.Tensor2D;
 interface BlockParams {
   ln1: { w: P1; b: P1 };
   attn: { wqkv: P2; bqkv: P1; wo: P2; bo: P1; staticScores?: tf.Tensor3D };
-  ln2: { w: P1; b: P1 };
-  mlp: { wfc: P2; bfc: P1; wproj: P2; bproj: P1 };
+  /** absent in `mlp: none` blocks */
+  ln2?: { w: P1; b: P1 };
+  mlp?: { wfc: P2; bfc: P1; wproj: P2; bproj: P1 };
 }
 
 /** The MLP parameters of block l under GPT-2 names (shared with GLA). */
-export function mlpParams(p: <R extends tf.Tensor>(n: string) => R, h: string): { ln2: { w: P1; b: P1 }; mlp: BlockParams['mlp'] } {
+export function mlpParams(p: <R extends tf.Tensor>(n: string) => R, h: string): Required<Pick<BlockParams, 'ln2' | 'mlp'>> {
   return {
     ln2: { w: p(`${h}.ln_2.weight`), b: p(`${h}.ln_2.bias`) },
     mlp: {
@@ -202,7 +213,7 @@ export interface MlpHost {
 }
 
 /** The MLP half of a pre-LN block: x [N, D] -> x + mlp(ln_2(x)) [N, D], with its hooks. */
-export function mlpBlock(lm: MlpHost, pass: Pass, blk: string, x: P2, bp: Pick<BlockParams, 'ln2' | 'mlp'>): P2 {
+export function mlpBlock(lm: MlpHost, pass: Pass, blk: string, x: P2, bp: Required<Pick<BlockParams, 'ln2' | 'mlp'>>): P2 {
   const { ops } = pass;
   const c = lm.config;
   const d = c.dModel;
@@ -262,7 +273,7 @@ export class Transformer extends BaseLM<TransformerConfig> {
         bo: p(`${h}.attn.c_proj.bias`),
         staticScores: this.switches[l].mixing === 'static' ? p<tf.Tensor3D>(`${h}.attn.static_scores`) : undefined,
       },
-      ...mlpParams(p, h),
+      ...(this.switches[l].mlp === 'gelu' ? mlpParams(p, h) : {}),
     };
   }
 
@@ -363,8 +374,11 @@ export class Transformer extends BaseLM<TransformerConfig> {
       const blk = `blocks.${l}`;
       const bp = this.blockParams(l);
       x = this.hook2(pass, `${blk}.hook_resid_pre`, x, d);
-      x = this.hook2(pass, `${blk}.hook_resid_mid`, tf.add(x, this.attention(pass, l, x, x0, bp)), d);
-      x = mlpBlock(this, pass, blk, x, bp);
+      const attn = this.attention(pass, l, x, x0, bp);
+      if (bp.ln2 && bp.mlp) {
+        x = this.hook2(pass, `${blk}.hook_resid_mid`, tf.add(x, attn), d);
+        x = mlpBlock(this, pass, blk, x, { ln2: bp.ln2, mlp: bp.mlp });
+      } else x = this.hook2(pass, `${blk}.hook_resid_post`, tf.add(x, attn), d);
     }
     return finalNorm(this, pass, x);
   }
@@ -382,12 +396,13 @@ const DEFAULTS = {
   mixing: 'softmax',
   similarity: 'softmax',
   qkFrom: 'hidden',
+  mlp: 'gelu',
 } as const satisfies Partial<TransformerConfig>;
 
 export const transformerAdapter: ArchAdapter<TransformerConfig> = {
   arch: 'transformer',
   title: 'Transformer',
-  summary: 'GPT-2 style: pre-LN, multi-head causal attention, GELU MLP; switches for positions and for each ingredient of attention',
+  summary: 'GPT-2 style: pre-LN, multi-head causal attention, GELU MLP; switches for positions, for each ingredient of attention and for the MLP',
   defaults: DEFAULTS,
   presets: presetsFrom(DEFAULTS, {
     tiny: { contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 },
@@ -408,7 +423,7 @@ export const transformerAdapter: ArchAdapter<TransformerConfig> = {
     if (c.positional === 'rope' && (c.dModel / c.nHeads) % 2 !== 0)
       throw badConfig(`rotary positions need an even head size (dModel / nHeads = ${c.dModel / c.nHeads})`);
     if (!(c.ropeBase > 1)) throw badConfig(`ropeBase must be > 1 (got ${c.ropeBase})`);
-    layerSwitches(c); // checks mixing, similarity, qkFrom
+    layerSwitches(c); // checks mixing, similarity, qkFrom, mlp
     return c;
   },
   paramSpecs: transformerParamSpecs,
@@ -422,6 +437,8 @@ export const transformerAdapter: ArchAdapter<TransformerConfig> = {
       const odd = s.findIndex((x) => x.mixing !== 'softmax' || x.similarity !== 'softmax' || x.qkFrom !== 'hidden');
       if (odd >= 0)
         return `GPT-2 has dot-product softmax attention on the hidden state in every layer; layer ${odd} has mixing ${s[odd].mixing}, similarity ${s[odd].similarity}, qkFrom ${s[odd].qkFrom}`;
+      const noMlp = s.findIndex((x) => x.mlp !== 'gelu');
+      if (noMlp >= 0) return `GPT-2 has an MLP in every block; layer ${noMlp} has mlp: ${s[noMlp].mlp}`;
       return undefined;
     },
   },

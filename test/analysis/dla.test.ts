@@ -56,6 +56,18 @@ test('DLA on a tiny GPT-2 Transformer with a non-trivial final layer norm: the t
   m.dispose();
 });
 
+test('DLA on an attention-only Transformer (mlp: none): heads and attention bias per layer, no MLP terms, and the terms sum to the logit', async () => {
+  const m = createModel(modelPreset('transformer', 'tiny', V, { mlp: 'none' }), 6);
+  const rng = new Rng(3);
+  for (const [name, v] of m.params) if (/c_attn\.bias|c_proj\.bias/.test(name)) v.assign(tf.add(v, tf.tensor(rng.normalArray(v.size, 0.5), v.shape)));
+  const res = await directLogitAttribution(m, seqsOf());
+  assert.deepEqual(res.terms.map((t) => t.name), ['embed', 'L0H0', 'L0H1', 'L0.attn_bias', 'L1H0', 'L1H1', 'L1.attn_bias', 'norm_bias']);
+  assert.ok(res.maxError < 1e-4, `max |sum - logit| = ${res.maxError}`);
+  const bias = res.terms.findIndex((x) => x.name === 'L0.attn_bias');
+  assert.ok(Math.abs(res.contributions[bias][0]) > 1e-4, 'the attention bias term is live');
+  m.dispose();
+});
+
 test('DLA refuses a model whose anatomy does not describe its final norm', async () => {
   const m = new HandTransformer({ arch: 'transformer', vocabSize: V, contextLength: 16, dModel: 4, nLayers: 1, nHeads: 1, dHead: 2, envFeatureDim: 0, finalNorm: true });
   const rng = new Rng(2);

@@ -125,6 +125,25 @@ test('qkFrom: embed: queries and keys of a later layer do not depend on earlier 
   hid.dispose();
 });
 
+test('mlp: none: an attention-only block has no MLP parameters or hooks, and its resid_post is resid_pre + attn_out', async () => {
+  await initEngine({ log: false });
+  const m = createModel(tiny('transformer', { mlp: 'none/gelu' }), 4);
+  const names = [...m.params.keys()];
+  assert.ok(!names.some((n) => n.startsWith('transformer.h.0.mlp.') || n.startsWith('transformer.h.0.ln_2.')), names.join(' '));
+  assert.ok(names.includes('transformer.h.1.mlp.c_fc.weight') && names.includes('transformer.h.1.ln_2.weight'));
+  const pts = m.hookPoints();
+  assert.ok(!pts.some((p) => /^blocks\.0\.(hook_resid_mid|hook_mlp_out|mlp\.|ln2\.)/.test(p)), 'no MLP hooks in block 0');
+  assert.ok(pts.includes('blocks.0.hook_resid_post') && pts.includes('blocks.1.hook_resid_mid') && pts.includes('blocks.1.hook_mlp_out'));
+  const { logits, cache } = m.runWithCache(tokens([[1, 2, 3, 4, 5]]));
+  const sum = tf.add(cache.get('blocks.0.hook_resid_pre'), cache.get('blocks.0.hook_attn_out'));
+  assert.equal(maxDiff(sum.dataSync(), cache.get('blocks.0.hook_resid_post').dataSync()), 0);
+  assert.equal(maxDiff(cache.get('blocks.0.hook_resid_post').dataSync(), cache.get('blocks.1.hook_resid_pre').dataSync()), 0);
+  tf.dispose([logits, sum]);
+  cache.dispose();
+  assert.throws(() => tiny('transformer', { mlp: 'relu' }), /mlp/);
+  m.dispose();
+});
+
 test('GLA: the model\'s per-head outputs equal the float64 recurrence of its own q, k, v and gates', async () => {
   await initEngine({ log: false });
   const cfg = tiny('gla') as GlaConfig;

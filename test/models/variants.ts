@@ -10,5 +10,7 @@ export const VARIANTS: Array<{ name: string; arch: Arch; over: Record<string, un
   { name: 'transformer similarity=linear', arch: 'transformer', over: { similarity: 'linear' } },
   { name: 'transformer qkFrom=embed', arch: 'transformer', over: { qkFrom: 'embed' } },
   { name: 'transformer mixing=none/softmax', arch: 'transformer', over: { mixing: 'none/softmax' } },
+  { name: 'transformer mlp=none', arch: 'transformer', over: { mlp: 'none' } },
+  { name: 'transformer mlp=none/gelu', arch: 'transformer', over: { mlp: 'none/gelu' } },
   { name: 'gru residual', arch: 'gru', over: { residual: true } },
 ];
