@@ -17,23 +17,26 @@
 //    frozen random encoder of the image corpus, read by a learned projection; queries `colour of
 //    <shape> ?` and `shape of <colour> ?` (the pointing task `where is <shape> ?` is not learned
 //    within 1,000 steps: accuracy 0.22-0.38, means over 3 seeds, in the reproduce group `binding`).
-// 2. **Text entity binding**: 2 to 10 groups `<name> loves <item> .`, then `who loves <item> ?`.
+// 2. **Text entity binding**: 2 to 4 groups `<name> loves <item> .`, then `who loves <item>`: the
+//    answer is predicted at the cue item itself (`queryMark: "none"`, no closing `?`).
 //
 // **Preset.** `GROUNDLAB_PRESET` (default `quick`; CI uses `tiny`, whose models learn nothing and
 // only show that every cell runs). The runs go to `<lab folder>/binding-notebook/`.
 //
 // **Runtime** (`quick`, on this project's shared 2-core machine): the scene run about 90 s (1,000
-// steps, load average 3-5), the entities run 15.5 min (3,000 steps, measured by hand with the same
-// settings, load average 10-20), their analyses a few seconds each; seconds once the runs exist.
+// steps, load average 3-5), the entities run 12.1 min (6,000 steps of 64 rows; the same settings by
+// hand with `groundlab train`, beside two other runs on 2 cores), their analyses a few seconds each;
+// seconds once the runs exist.
 //
 // **What to expect at `quick`** (measured): the scene model answers (nearly) every scene with 2 and 3
-// objects and binds by content (no head carries a position ID). The entities model does **not**
-// learn its task in 3,000 steps (loss 3.63 -> 1.37, the loss of guessing among the context's names;
-// accuracy 0.275 with 2 groups, 0.11 with 10, about chance), so its mechanism patching has almost no
-// pairs answered right on both runs and no mixture is fitted. Neither did five more runs by hand
-// (2..4 groups, 32 rows per step, learned or rotary positions, 4 or 8 queries per row, `who` or
-// `who/what` queries, 2,000-4,000 steps; docs/binding.md): the mechanisms and the mixture are shown
-// on hand-built models in the tests so far.
+// objects and binds by content (no head carries a position ID). The entities task sits on a plateau
+// (the loss of guessing among the context's names) for most settings: the ones that leave it give
+// many answers per step (16 queries per row, 64 rows) to a 2-layer attention-only model
+// (`mlp: "none"`). With seed 0 this one leaves the plateau at about step 1,800 and answers every
+// context of 2-4 groups (accuracy 1.000 in every slot); patching shows **lexical** retrieval (share
+// 1.000 entering layer 1) and the mixture model agrees 1.000 on held-out pairs. Seed 1 stayed on
+// the plateau for all 6,000 steps (accuracy 0.49 / 0.37 / 0.20 with 2 / 3 / 4 groups): when it
+// leaves varies from seed to seed (docs/binding.md has the runs).
 
 // %%
 import { train, openRun, bindingRun, entityBindingRun, labPreset, labDir, display, lineChart, progressDisplay, interruptSignal, MECHANISM_OUTCOMES } from "groundlab";
@@ -109,14 +112,15 @@ await display(aq.from(sr.similarity.map((x) => ({ site: x.hook, "same cell": x.s
 
 // %% [markdown]
 // ## 2 · Text entity binding
-// `<bos> ann loves pie . bob loves tea . ... who loves tea ? bob <eos>`, 2 to 10 groups, four
-// queries per row.
+// `<bos> ann loves pie . bob loves tea . ... who loves tea bob <eos>`, 2 to 4 groups, 16 queries
+// per row, 64 rows per step, a 2-layer attention-only Transformer (d_model 64, no MLPs).
 
 // %%
 const entOut = `${dir}/entities`;
 const ent = await train({
-  out: entOut, arch: "transformer", preset, seed: 0, steps: tiny ? 4 : 3000, seqLen: 64, batchSize: tiny ? 8 : 16, model,
-  corpus: { kind: "binding", knobs: { variant: "entities", queriesPerScene: 4 } },
+  out: entOut, arch: "transformer", preset, seed: 0, steps: tiny ? 4 : 6000, seqLen: 96, batchSize: tiny ? 8 : 64,
+  model: { nLayers: 2, dModel: 64, contextLength: 96, mlp: "none" },
+  corpus: { kind: "binding", knobs: { variant: "entities", minGroups: 2, maxGroups: 4, queriesPerScene: 16, queryMark: "none", sequences: 200000 } },
   signal: interruptSignal(), onProgress: progressDisplay(),
 });
 console.log(`${ent.status} at step ${ent.step} of ${ent.steps}`);
