@@ -34,9 +34,9 @@
 // many answers per step (16 queries per row, 64 rows) to a 2-layer attention-only model
 // (`mlp: "none"`). With seed 0 this one leaves the plateau at about step 1,800 and answers every
 // context of 2-4 groups (accuracy 1.000 in every slot); patching shows **lexical** retrieval (share
-// 1.000 entering layer 1) and the mixture model agrees 1.000 on held-out pairs. Seed 1 stayed on
-// the plateau for all 6,000 steps (accuracy 0.49 / 0.37 / 0.20 with 2 / 3 / 4 groups): when it
-// leaves varies from seed to seed (docs/binding.md has the runs).
+// 1.000 entering layer 1) and the mixture model agrees 1.000 on held-out pairs. Seeds 1 and 2
+// stayed on the plateau for all 6,000 steps (accuracy 0.49 / 0.37 / 0.20 and 0.49 / 0.33 / 0.27
+// with 2 / 3 / 4 groups): when it leaves varies from seed to seed (docs/binding.md has the runs).
 
 // %%
 import { train, openRun, bindingRun, entityBindingRun, labPreset, labDir, display, lineChart, progressDisplay, interruptSignal, MECHANISM_OUTCOMES } from "groundlab";
