@@ -15,7 +15,8 @@ import { EMERGENCE_THRESHOLD, emergenceRows, emergenceTable } from './emergence'
 import { bindingReportSection } from './binding';
 import { GROUNDING_DAS_MIN_CEILING, GROUNDING_DAS_SHARE, groundingDasSummary, type GroundingDasRow } from '../causal/grounding';
 
-export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'not measured';
+/** `reported`: an open question (no claim of the paper to judge) that has a run. */
+export type Verdict = 'agrees' | 'partly' | 'disagrees' | 'reported' | 'not measured';
 
 /** The claims about the main comparison (judged again wherever the three architectures ran together). */
 export const MAIN_CLAIMS: readonly string[] = [
@@ -328,7 +329,7 @@ export function judgeClaims(runs: RunTables[]): Claim[] {
       measured: g
         ? `G = ${ci(g)} at step ${g.step}; the same architecture on the default setup: ${base ? base.mean.toFixed(2) : 'n/a'}`
         : 'no run',
-      verdict: 'not measured',
+      verdict: g ? 'reported' : 'not measured',
       rule: 'an open question: reported, not judged',
     });
   }

@@ -41,6 +41,14 @@ test('claims: a grounded Transformer agrees, a flat LSTM agrees with "no gap", a
   assert.equal(byId['ablation-aggregate'].verdict, 'not measured');
 });
 
+test('open checks: reported (not judged) when they have a run, not measured without one', () => {
+  const byId = Object.fromEntries(judgeClaims([fakeRun('lstm', 0, [0, 0, 0.5]), fakeRun('lstm (residual)', 0, [0, 1, 3])]).map((c) => [c.id, c]));
+  const open2 = Object.values(byId).find((c) => c.paper.startsWith('Open check 2'))!;
+  assert.equal(open2.verdict, 'reported');
+  assert.match(open2.measured, /G = 3\.00 nats .* default setup: 0\.50/);
+  assert.equal(Object.values(byId).find((c) => c.paper.startsWith('Open check 3'))!.verdict, 'not measured');
+});
+
 test('ablation claim: significant in every seed agrees; one seed above 0.001 is only partly', () => {
   const ab = (p: number) => [{ step: 3, kind: 'aggregate', heads: 2, mean_layer: 1, ablated: 6.5, control: 5.3, intact: 5.3, p_t: p }];
   const agree = judgeClaims([fakeRun('transformer', 0, [0, 1, 2, 3], { ablation: ab(1e-5) }), fakeRun('transformer', 1, [0, 1, 2, 3], { ablation: ab(1e-6) })]);
