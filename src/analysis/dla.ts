@@ -70,8 +70,13 @@ export async function directLogitAttribution(
     });
   const post = layers.map((l) => l.residPost);
   // an attention-only block (heads, an attention output and no MLP) has its attention output as its whole write
-  const attnOnly = layers.map((la, l) => !!la.heads && !pts.has(`blocks.${l}.hook_resid_mid`) && pts.has(`blocks.${l}.hook_attn_out`) && !pts.has(`blocks.${l}.hook_mlp_out`));
-  const mid = layers.map((_, l) => (pts.has(`blocks.${l}.hook_resid_mid`) ? `blocks.${l}.hook_resid_mid` : attnOnly[l] ? post[l] : undefined));
+  const attnOnly = layers.map(
+    (la, l) =>
+      !!la.heads && !pts.has(`blocks.${l}.hook_resid_mid`) && pts.has(`blocks.${l}.hook_attn_out`) && !pts.has(`blocks.${l}.hook_mlp_out`),
+  );
+  const mid = layers.map((_, l) =>
+    pts.has(`blocks.${l}.hook_resid_mid`) ? `blocks.${l}.hook_resid_mid` : attnOnly[l] ? post[l] : undefined,
+  );
   const splitHeads = opts.heads !== false;
   const terms: DlaTerm[] = [{ name: 'embed', kind: 'embed', layer: -1, head: -1 }];
   layers.forEach((la, l) => {

@@ -402,7 +402,8 @@ const DEFAULTS = {
 export const transformerAdapter: ArchAdapter<TransformerConfig> = {
   arch: 'transformer',
   title: 'Transformer',
-  summary: 'GPT-2 style: pre-LN, multi-head causal attention, GELU MLP; switches for positions, for each ingredient of attention and for the MLP',
+  summary:
+    'GPT-2 style: pre-LN, multi-head causal attention, GELU MLP; switches for positions, for each ingredient of attention and for the MLP',
   defaults: DEFAULTS,
   presets: presetsFrom(DEFAULTS, {
     tiny: { contextLength: 32, dModel: 32, nLayers: 2, nHeads: 2, dMlp: 128 },
