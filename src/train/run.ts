@@ -49,6 +49,18 @@ export interface RunConfig {
    * from. Its data are `corpus` tokenized with the run's own tokenizer (the evaluation corpus).
    */
   imported?: { format: string; from: string; tokenizer: string; at: string };
+  /**
+   * Present for a run started from another run's weights (`groundlab train --init-from`): the
+   * source run's folder and checkpoint step. Its checkpoint 0 holds those weights; the optimiser,
+   * the data order and the step count started fresh.
+   */
+  initFrom?: InitFrom;
+}
+
+/** A source of initial weights: a run folder and one of its checkpoint steps. */
+export interface InitFrom {
+  run: string;
+  step: number;
 }
 
 export interface CheckpointInfo {

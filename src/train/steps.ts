@@ -40,8 +40,10 @@ import { checkpointSteps, learningRate } from './schedule';
 import type { ProgressFn } from './progress';
 import {
   checkCheckpointFits,
+  checkpointDirName,
   listCheckpoints,
   loadCheckpointWeights,
+  openRun,
   readCheckpointState,
   readJSONFile,
   validateRunConfig,
@@ -49,8 +51,10 @@ import {
   RUN_VERSION,
   type CheckpointInfo,
   type CheckpointState,
+  type InitFrom,
   type RunConfig,
 } from './run';
+import { loadTensorsInto } from '../io/safetensors';
 import { DataOrder, makeBatch, type MaskedDataset } from './steps-data';
 import {
   acquireRunLock,
@@ -108,6 +112,12 @@ export function checkResumeOptions(opts: TrainOptions, cfg: RunConfig, cfgFile: 
       throw clash(`train.${k}`, given, cfg.train[k]);
   }
   for (const [k, v] of Object.entries(opts.model ?? {})) if (!same(v, cfg.model[k])) throw clash(`model.${k}`, v, cfg.model[k]);
+  if (opts.initFrom) {
+    const stored = cfg.initFrom;
+    const given = path.resolve(opts.initFrom.run);
+    if (!stored || stored.run !== given || (opts.initFrom.step !== undefined && opts.initFrom.step !== stored.step))
+      throw clash('initFrom', { run: given, ...(opts.initFrom.step !== undefined ? { step: opts.initFrom.step } : {}) }, stored ?? null);
+  }
   for (const [k, v] of Object.entries(opts.corpus ?? {}))
     if (!same(v, (cfg.corpus as unknown as Record<string, unknown>)[k]))
       throw clash(`corpus.${k}`, v, (cfg.corpus as unknown as Record<string, unknown>)[k]);
@@ -286,6 +296,7 @@ export async function freshConfig(opts: TrainOptions, deps: TrainDeps, dir: stri
       },
     );
   }
+  const initFrom = opts.initFrom ? await resolveInitFrom(opts.initFrom, opts.arch, data.tokenizer, deps) : undefined;
   const info = engineInfo();
   const config: RunConfig = {
     format: RUN_FORMAT,
@@ -298,8 +309,93 @@ export async function freshConfig(opts: TrainOptions, deps: TrainDeps, dir: stri
     corpus,
     createdAt: new Date().toISOString(),
     engine: { backend: info.backend, threads: info.threads },
+    ...(initFrom ? { initFrom } : {}),
   };
   return { config, data };
+}
+
+const initHint = (run: string) => `init-from run ${run}`;
+
+/**
+ * `opts.initFrom` of a new run, checked before anything is written: the source is a run of the
+ * same architecture with the checkpoint asked for and the same vocabulary (token by token) as the
+ * new run's corpus. Parameter shapes are checked when the weights are loaded (`loadInitWeights`).
+ */
+export async function resolveInitFrom(
+  init: { run: string; step?: number },
+  arch: Arch,
+  tokenizer: { vocabSize: number; token(id: number): string; toJSON(): unknown },
+  deps: TrainDeps,
+): Promise<InitFrom> {
+  const src = await openRun(init.run, { deps }).catch((e: unknown) => {
+    if (!isGroundlabError(e)) throw e;
+    const first = e.message.split('\n')[0];
+    const what = e.file && first.startsWith(`${e.file}: `) ? first.slice(e.file.length + 2) : first;
+    throw new GroundlabError(e.code, `${initHint(init.run)}: ${what}`, {
+      file: e.file,
+      line: e.line,
+      cause: e,
+      hint: e.hint,
+      codeHint: e.codeHint,
+    });
+  });
+  if (src.config.arch !== arch)
+    throw new GroundlabError('CONFIG_MISMATCH', `${initHint(init.run)} is a ${src.config.arch} run, but the new run is a ${arch}`, {
+      hint: `give --arch ${src.config.arch}, or start from a ${arch} run`,
+      codeHint: `give \`arch: "${src.config.arch}"\`, or start from a ${arch} run`,
+    });
+  const ck = init.step === undefined ? src.checkpoints[src.checkpoints.length - 1] : src.checkpoints.find((c) => c.step === init.step);
+  if (!ck) {
+    const have = src.checkpoints.map((c) => c.step);
+    throw new GroundlabError(
+      'NOT_FOUND',
+      init.step === undefined
+        ? `${initHint(init.run)} has no checkpoint yet`
+        : `${initHint(init.run)} has no checkpoint at step ${init.step}`,
+      {
+        hint: have.length ? `available steps: ${have.join(', ')} (--init-from ${init.run}@<step>)` : 'train it first',
+        codeHint: have.length ? `available steps: ${have.join(', ')} (\`initFrom: { run, step }\`)` : 'train it first',
+      },
+    );
+  }
+  if (!same(src.tokenizer.toJSON(), tokenizer.toJSON())) {
+    const n = Math.min(src.tokenizer.vocabSize, tokenizer.vocabSize);
+    let i = 0;
+    while (i < n && src.tokenizer.token(i) === tokenizer.token(i)) i++;
+    const where =
+      i < n
+        ? `token ${i} is ${JSON.stringify(src.tokenizer.token(i))} there and ${JSON.stringify(tokenizer.token(i))} here`
+        : `${src.tokenizer.vocabSize} tokens there, ${tokenizer.vocabSize} here`;
+    throw new GroundlabError('CONFIG_MISMATCH', `${initHint(init.run)} has another vocabulary than the new run's corpus (${where})`, {
+      file: path.join(src.dir, 'tokenizer.json'),
+      hint: 'start from a run trained on a corpus with the same vocabulary (the same corpus kind and vocabulary knobs; group counts, query forms and lengths may differ)',
+    });
+  }
+  return { run: src.dir, step: ck.step };
+}
+
+/** Load the weights of `initFrom` into a new run's model; weights that do not fit its shapes are a CONFIG_MISMATCH naming the tensor. */
+export async function loadInitWeights(model: LanguageModel, init: InitFrom): Promise<void> {
+  const file = path.join(init.run, 'checkpoints', checkpointDirName(init.step), 'model.safetensors');
+  try {
+    await loadTensorsInto(file, model.params, { finite: true });
+  } catch (e) {
+    if (
+      isGroundlabError(e) &&
+      e.code === 'CORRUPT_CHECKPOINT' &&
+      /has shape \[|^(.*: )?missing \d+ tensor|that the model does not have/.test(e.message.split('\n')[0])
+    ) {
+      const what = e.message.split('\n')[0].replace(`${file}: `, '');
+      throw new GroundlabError('CONFIG_MISMATCH', `${initHint(init.run)} (step ${init.step}) does not fit the new model: ${what}`, {
+        file,
+        cause: e,
+        hint: 'the new run needs the same model sizes and switches as the run it starts from (give it the same --model overrides); only the corpus, the training settings and the seed may differ',
+        codeHint:
+          'the new run needs the same model sizes and switches as the run it starts from (the same `model` overrides); only the corpus, the training settings and the seed may differ',
+      });
+    }
+    throw e;
+  }
 }
 
 /** Step 3: the model of the run's config, initialised from its seed; a stored config that cannot be built is a BAD_CONFIG naming config.json. */
@@ -440,6 +536,7 @@ export async function resume(s: TrainSession): Promise<void> {
   const ck: CheckpointInfo | undefined = cks[cks.length - 1];
   s.resumedFrom = ck;
   if (!ck) {
+    if (config.initFrom) await loadInitWeights(model, config.initFrom);
     s.order = DataOrder.fresh(s.ds.size, config.seed);
   } else {
     let st: CheckpointState;
@@ -512,7 +609,11 @@ export async function firstCheckpoint(s: TrainSession): Promise<void> {
   if (!s.resumedFrom) await checkpoint(s, 0);
   const { config, train: tc } = { config: s.run.config, train: s.run.config.train };
   const nParams = s.vars.reduce((a, v) => a + v.size, 0);
-  const what = s.resumedFrom ? `resuming ${s.run.opts.out} from step ${s.step}` : `training into ${s.run.opts.out}`;
+  const init =
+    config.initFrom && !s.resumedFrom
+      ? ` from the weights of ${path.relative(process.cwd(), config.initFrom.run) || '.'} at step ${config.initFrom.step}`
+      : '';
+  const what = s.resumedFrom ? `resuming ${s.run.opts.out} from step ${s.step}` : `training into ${s.run.opts.out}${init}`;
   const sizes = `${config.arch}, ${nParams.toLocaleString('en-US')} parameters, ${tc.batchSize} x ${tc.seqLen} tokens per step`;
   s.progress?.({ task: 'train', step: s.step, total: tc.steps, message: `${what}: ${sizes}` });
 }

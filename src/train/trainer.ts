@@ -40,6 +40,13 @@ export interface TrainOptions {
   lr?: number;
   /** Any other train config overrides. */
   train?: Partial<TrainConfig>;
+  /**
+   * Start a new run from another run's weights instead of random initialisation (a curriculum,
+   * fine-tuning on another corpus): `run` is its folder, `step` a checkpoint (default the last).
+   * The architecture, parameter shapes and vocabulary must be the same; the optimiser, data order
+   * and step count start fresh. Recorded in config.json; ignored when `out` resumes.
+   */
+  initFrom?: { run: string; step?: number };
   /** Resume when `out` already holds a run (default true); false refuses to touch an existing run. */
   resume?: boolean;
   /** Abort: training stops before the next step and saves a checkpoint. */

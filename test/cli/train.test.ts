@@ -92,6 +92,31 @@ test('train tiny writes a run that loads back; the same command resumes; conflic
   assert.match(nores.stderr, /already holds a run/);
 });
 
+test('--init-from starts a new run from another run: a curriculum over entity group counts; a bad value or another vocabulary is refused', async () => {
+  const a = path.join(root, 'ent-a');
+  const knob = (g: number) => ['--corpus-kind', 'binding', '--knob', `variant=entities,minGroups=2,maxGroups=${g},sequences=64`, '--seq-len', '32'];
+  const r1 = await runCli(['train', '--preset', 'tiny', '--steps', '3', ...knob(3), '--out', a, '--quiet']);
+  assert.equal(r1.code, 0, r1.stderr);
+  const b = path.join(root, 'ent-b');
+  const r2 = await runCli(['train', '--preset', 'tiny', '--steps', '2', ...knob(6), '--init-from', `${a}@2`, '--out', b, '--quiet']);
+  assert.equal(r2.code, 0, r2.stderr);
+  const run = await openRun(b);
+  assert.deepEqual(run.config.initFrom, { run: a, step: 2 });
+  assert.equal((run.config.corpus.knobs as Record<string, unknown>).maxGroups, 6);
+  const [w0, src] = [
+    await readSafetensors(path.join(b, 'checkpoints', 'step-000000', 'model.safetensors')),
+    await readSafetensors(path.join(a, 'checkpoints', 'step-000002', 'model.safetensors')),
+  ];
+  for (const [k, t] of src.tensors) assert.deepEqual([...w0.tensors.get(k)!.data], [...t.data], k);
+  const bad = await runCli(['train', '--preset', 'tiny', '--steps', '2', '--init-from', `${a}@`, '--out', path.join(root, 'ent-c')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /BAD_ARGUMENT.*--init-from ".*@": expected a run folder/);
+  const vocab = await runCli(['train', '--preset', 'tiny', '--steps', '2', '--init-from', a, '--out', path.join(root, 'ent-d')]);
+  assert.equal(vocab.code, 1);
+  assert.match(vocab.stderr, /CONFIG_MISMATCH.*another vocabulary/);
+  assert.equal(fs.existsSync(path.join(root, 'ent-d')), false);
+});
+
 function childCommand(): string[] {
   const ext = path.extname(__filename);
   const entry = path.join(__dirname, '..', 'train', `cli-entry${ext}`);

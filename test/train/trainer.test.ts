@@ -9,7 +9,7 @@ import { GroundlabError } from '../../src/errors';
 import { train, type TrainOptions } from '../../src/train/trainer';
 import { openRun } from '../../src/train/run';
 import { readSafetensors } from '../../src/io/safetensors';
-import { toyDeps } from './toy';
+import { toyDeps, ToyTokenizer, TOY_V } from './toy';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gl-train-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -340,4 +340,51 @@ test('the named steps of train() composed by hand give the same run as train(): 
   const b2 = await byHand(base(path.join(dir, 'b')));
   assert.equal(b2.resumedFrom, 6);
   assert.deepEqual(b2.losses, ref.losses);
+});
+
+test('initFrom starts a new run from another run\'s checkpoint; mismatches are refused before anything is written', async () => {
+  await initEngine({ log: false });
+  const dir = tmp();
+  const src = await train(base(path.join(dir, 'src'), { steps: 10, lr: 0.05 }));
+  // a new run from the source's step 4: its checkpoint 0 is those weights, its own step count, optimiser and data order start fresh
+  const b = await train(base(path.join(dir, 'b'), { seed: 5, steps: 6, initFrom: { run: src.dir, step: 4 } }));
+  assert.equal(b.resumedFrom, undefined);
+  assert.equal(b.step, 6);
+  const [p0, s4] = [await paramsOf(b.dir, 0), await paramsOf(src.dir, 4)];
+  for (const [k, t] of s4.tensors) assert.deepEqual([...p0.tensors.get(k)!.data], [...t.data], k);
+  const fresh = await train(base(path.join(dir, 'c'), { seed: 5, steps: 6 }));
+  assert.notDeepEqual([...(await paramsOf(fresh.dir, 0)).tensors.get('wte.weight')!.data], [...p0.tensors.get('wte.weight')!.data]);
+  const cfg = (await openRun(b.dir, { deps: toyDeps() })).config;
+  assert.deepEqual(cfg.initFrom, { run: src.dir, step: 4 });
+  // default: the last checkpoint; the loss starts lower than from random weights
+  const d = await train(base(path.join(dir, 'd'), { seed: 5, steps: 6, initFrom: { run: src.dir } }));
+  assert.equal((await openRun(d.dir, { deps: toyDeps() })).config.initFrom?.step, 10);
+  assert.ok(d.losses[0] < fresh.losses[0], `${d.losses[0]} vs ${fresh.losses[0]}`);
+  // resuming with the same initFrom, or without it, is fine; another one is a clash
+  const again = await train(base(path.join(dir, 'b'), { seed: 5, steps: 6, initFrom: { run: src.dir, step: 4 } }));
+  assert.equal(again.resumedFrom, 6);
+  await assert.rejects(
+    train(base(path.join(dir, 'b'), { seed: 5, steps: 6, initFrom: { run: src.dir, step: 10 } })),
+    (e: GroundlabError) => e.code === 'CONFIG_MISMATCH' && /initFrom/.test(e.message),
+  );
+  const refused = async (o: Partial<TrainOptions>, code: string, re: RegExp) => {
+    const out = path.join(dir, `x${Math.random().toString(36).slice(2)}`);
+    await assert.rejects(train(base(out, { steps: 3, ...o })), (e: GroundlabError) => {
+      assert.equal(e.code, code, e.message);
+      assert.match(e.message, re);
+      return true;
+    });
+    assert.equal(fs.existsSync(out), false, 'nothing written');
+  };
+  await refused({ initFrom: { run: path.join(dir, 'nope') } }, 'NOT_FOUND', /init-from run .*nope.*does not exist/);
+  await refused({ initFrom: { run: src.dir, step: 3 } }, 'NOT_FOUND', /no checkpoint at step 3/);
+  await refused({ arch: 'lstm', initFrom: { run: src.dir } }, 'CONFIG_MISMATCH', /is a transformer run, but the new run is a lstm/);
+  const deps = toyDeps();
+  const other: Partial<typeof deps> = {
+    ...deps,
+    prepareData: async (spec, o) => ({ ...(await deps.prepareData!(spec, o)), tokenizer: new ToyTokenizer(TOY_V + 1) }),
+  };
+  await refused({ deps: other, initFrom: { run: src.dir } }, 'CONFIG_MISMATCH', /another vocabulary .*13 tokens there, 14 here/);
+  // same vocabulary, other sizes: refused when the weights are loaded, naming the tensor; the fresh run is removed
+  await refused({ model: { dModel: 4 }, initFrom: { run: src.dir } }, 'CONFIG_MISMATCH', /does not fit the new model: .*wte\.weight/);
 });

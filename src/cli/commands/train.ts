@@ -36,6 +36,16 @@ export function parseKeyValues(items: string[] | undefined, flag: string): Recor
   return out;
 }
 
+/** "runs/a" -> { run: "runs/a" }; "runs/a@1500" -> { run: "runs/a", step: 1500 }. */
+export function parseInitFrom(v: string): { run: string; step?: number } {
+  const m = /^(.+)@(\d+)$/.exec(v);
+  if (!v.trim() || v.endsWith('@'))
+    throw new GroundlabError('BAD_ARGUMENT', `--init-from "${v}": expected a run folder, optionally with @<step>`, {
+      hint: 'e.g. --init-from runs/ent-g4 or --init-from runs/ent-g4@3000',
+    });
+  return m ? { run: m[1], step: Number(m[2]) } : { run: v };
+}
+
 const presetHelp = PRESET_NAMES.map((p) => `${p}: ${TRAIN_PRESETS[p].train.steps} steps`).join(', ') + ' (sizes: docs/train.md)';
 
 export const command: Command = defineCommand(
@@ -77,6 +87,10 @@ export const command: Command = defineCommand(
       decay: { type: 'string', choices: ['cosine', 'linear', 'constant'], help: 'learning-rate decay after warm-up' },
       'weight-decay': { type: 'number', help: 'AdamW decoupled weight decay (matrices only)' },
       clip: { type: 'number', help: 'clip gradients to this global norm (0 = off)' },
+      'init-from': {
+        type: 'string',
+        help: "start a new run from another run's weights, <run>[@<step>] (default its last checkpoint): a curriculum or fine-tuning; same architecture, sizes and vocabulary",
+      },
       'no-resume': { type: 'boolean', help: 'fail instead of resuming when --out already holds a run' },
       quiet: { type: 'boolean', help: 'no progress line' },
     },
@@ -84,6 +98,7 @@ export const command: Command = defineCommand(
       'groundlab train --arch transformer --preset tiny --out runs/t-tiny',
       'groundlab train --arch lstm --preset quick --seed 2 --model residual=true',
       'groundlab train --arch mamba2 --preset quick --corpus realistic --steps 3000',
+      'groundlab train --preset quick --corpus realistic --init-from runs/transformer-quick-s0 --out runs/t-curriculum',
     ],
   },
   async ({ options: o }) => {
@@ -129,6 +144,7 @@ export const command: Command = defineCommand(
         seqLen: o['seq-len'] as number | undefined,
         lr: o.lr as number | undefined,
         train: Object.keys(trainOver).length ? trainOver : undefined,
+        initFrom: o['init-from'] !== undefined ? parseInitFrom(o['init-from'] as string) : undefined,
         resume: !o['no-resume'],
         signal: abort.signal,
         onProgress: o.quiet ? undefined : terminalProgress(),
