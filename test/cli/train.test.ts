@@ -108,6 +108,9 @@ test('--init-from starts a new run from another run: a curriculum over entity gr
     await readSafetensors(path.join(a, 'checkpoints', 'step-000002', 'model.safetensors')),
   ];
   for (const [k, t] of src.tensors) assert.deepEqual([...w0.tensors.get(k)!.data], [...t.data], k);
+  const shown = await runCli(['runs', b]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /init +the weights of .*ent-a at step 2/);
   const bad = await runCli(['train', '--preset', 'tiny', '--steps', '2', '--init-from', `${a}@`, '--out', path.join(root, 'ent-c')]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /BAD_ARGUMENT.*--init-from ".*@": expected a run folder/);

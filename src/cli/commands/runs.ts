@@ -60,6 +60,7 @@ export const command: Command = defineCommand(
             lastStep: r.checkpoints[r.checkpoints.length - 1]?.step,
             lastLoss: r.lastLoss,
             checkpoints: r.checkpoints.map((c) => c.step),
+            initFrom: r.config?.initFrom,
             error: r.error,
           })),
           null,
@@ -96,7 +97,9 @@ export const command: Command = defineCommand(
       const r = runs[0];
       const c = r.config!;
       process.stdout.write(
-        `\nmodel  ${JSON.stringify(c.model)}\ntrain  ${JSON.stringify({ ...c.train, checkpoints: undefined })}\ncorpus ${JSON.stringify(c.corpus)}\n\ncheckpoints:\n`,
+        `\nmodel  ${JSON.stringify(c.model)}\ntrain  ${JSON.stringify({ ...c.train, checkpoints: undefined })}\ncorpus ${JSON.stringify(c.corpus)}\n` +
+          (c.initFrom ? `init   the weights of ${rel(c.initFrom.run)} at step ${c.initFrom.step}\n` : '') +
+          '\ncheckpoints:\n',
       );
       for (const k of r.checkpoints) {
         const st = await readJSONFile<{ loss?: number; tokensSeen?: number }>(path.join(k.dir, 'state.json'), 'checkpoint state').catch(
