@@ -11,8 +11,11 @@
 // **Runtime** (`quick` preset, this project's 2-core machine, shared with other work): 13 s once
 // its runs exist. The first time it trains what it reads: the `main` runs at seed 0 (9.7, 5.3 and
 // 2.1 min for the Transformer, Mamba-2 and the LSTM, with their analyses), the three `noise` runs
-// (the same on the realistic corpus: 8-18 min each at load average 6-16) and the 30 `emergence`
-// runs (G only: 3-13 min each; 100 min for all 30, two at a time, at load average 6-16).
+// (the same on the realistic corpus: 8-18 min each at load average 6-16) and the 27 `emergence`
+// runs (G only: 3-13 min each; 100 min for 30, two at a time, at load average 6-16, when the sweep
+// still trained the simple setting's three again instead of reading the main runs). At `medium`
+// nothing here has been executed: the main runs are the noise group too, but the emergence sweep
+// would train 27 runs of 1-2 hours each (the cost table of `docs/results-medium/REPORT.md`).
 
 // %%
 import { labRuns, overSeeds, lineChart, dotChart, display, progressDisplay, interruptSignal, SYNTHETIC_SETTINGS,
@@ -22,15 +25,19 @@ await display(aq.from(Object.entries(SYNTHETIC_SETTINGS).map(([name, k]) => ({ s
 
 // %% [markdown]
 // ## The main comparison on both settings
-// The `main` runs use the simple setting, the `noise` runs the realistic one: the same three
-// architectures, seeds and steps.
+// At `quick` the `main` runs use the simple setting and the `noise` runs the realistic one: the same
+// three architectures, seeds and steps. At `medium` the main runs are already on the realistic
+// setting, so they are the noise group too (nothing is trained twice), and the simple setting comes
+// from the emergence sweep below.
 
 // %%
 const runs = await labRuns({ groups: ["main", "noise"], onProgress: progressDisplay(), signal: interruptSignal() });
+// Each run's corpus setting is in its config (at medium the main runs are on the realistic one).
+const settingOf = new Map(runs.map((r) => [r.label, r.setting]));
 const gain = overSeeds(runs, "gain_summary", "gain").map((r) => ({
   ...r,
   arch: String(r.label).split(" ")[0],
-  corpus: String(r.label).includes("realistic") ? "realistic" : "simple",
+  corpus: settingOf.get(String(r.label)),
 }));
 await display(lineChart(gain.map((r) => ({ ...r, series: `${r.arch}, ${r.corpus}` })), { x: "step", y: "mean", color: "series", rule: 0, title: "G on the simple vs the realistic corpus", yTitle: "G (nats)" }));
 
@@ -42,12 +49,13 @@ aq.from(gain).groupby("arch", "corpus").filter((d) => d.step === aq.op.max(d.ste
 // ## When does grounding emerge?
 // The `emergence` runs train each architecture on the simple setting with one noise knob of the
 // realistic setting at its realistic value (a distractor and the chance it is named go together),
-// and on both settings whole; only G is measured, at every checkpoint. The emergence step is the
-// first checkpoint with G above 1 nat; a hollow dot: not within the run. The `main` and `noise`
-// runs above are the same runs as the simple and realistic settings (same preset, corpus and seeds),
-// so they count too, once: pass `seeds: [0, 1, 2]` to both `labRuns` calls to get those two rows
-// over three seeds, as `docs/results-quick/REPORT.md` has them. (With `tiny`, a smoke run, the
-// sweep has the Transformer only.)
+// and on the whole setting the main runs do not train (realistic at `quick`, simple at `medium`);
+// only G is measured, at every checkpoint. The emergence step is the first checkpoint with G above
+// 1 nat; a hollow dot: not within the run. The main runs' setting comes from the main runs (their
+// first seed is part of the sweep; the `main` and `noise` runs above count too, once): pass
+// `seeds: [0, 1, 2]` to both `labRuns` calls to get the two whole settings over three seeds, as
+// `docs/results-quick/REPORT.md` has them. (With `tiny`, a smoke run, the sweep has the
+// Transformer only.)
 
 // %%
 const em = await labRuns({ groups: ["emergence"], onProgress: progressDisplay(), signal: interruptSignal() });

@@ -7,7 +7,8 @@
  *   <out>/checks/    the paper's open checks: residual LSTM, shared vocabulary (gather-head ablation
  *                    comes from the main runs' ablation table)
  *   <out>/noise/     the main comparison on the realistic (referentially noisy) corpus, over the
- *                    same seeds: the paper's claims judged again there (beyond the paper)
+ *                    same seeds: the paper's claims judged again there (beyond the paper); at
+ *                    medium and paper, whose main runs are on that corpus, the main runs themselves
  *   <out>/dialogue/  caption-grounded and image-grounded dialogue (the paper's multimodal settings)
  *   <out>/architectures/  which ingredients grounding needs (issue: architectures as data): the GRU
  *                    and GLA beside the main comparison (archs/), the Transformer with one ingredient
@@ -15,7 +16,9 @@
  *                    only (one-layer/); one seed each
  *   <out>/emergence/ when grounding emerges against referential noise (issue: findings at depth):
  *                    each noise knob of the realistic setting alone on top of the simple one
- *                    (knobs/), and both settings whole (settings/); transformer | mamba2 | lstm
+ *                    (knobs/), and the setting the main runs do not train (settings/: realistic at
+ *                    tiny and quick, simple at medium and paper; the other is the main runs' first
+ *                    seed); transformer | mamba2 | lstm
  *                    (tiny: the Transformer), one seed, G at every checkpoint (no other analyses)
  *
  *   <out>/binding/   seed 002's open question (issue 20): learned | rope | no positions x raster |
@@ -25,6 +28,10 @@
  * Which groups run by default depends on the preset (DEFAULT_GROUPS): at `medium` the main
  * comparison and the open checks (the main runs already use the realistic corpus); the others
  * cost too much at that scale and run when asked for (`--only emergence`).
+ *
+ * No run is trained twice under two names: where a group asks for the preset's own corpus setting
+ * (the noise group at medium and paper, whose main runs are already on the realistic corpus; the
+ * emergence sweep's row for that setting) it reads the main runs, and the plan includes them.
  */
 import * as path from 'node:path';
 import { GroundlabError } from '../errors';
@@ -191,14 +198,24 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
       { dir: path.resolve(opts.out) },
     );
   const specs: SweepSpec[] = [];
-  if (groups.includes('main')) specs.push(spec('main', { arch: ['transformer', 'mamba2', 'lstm'], seed: seeds }));
+  // The main comparison trains on the preset's own corpus setting (simple at tiny and quick, realistic
+  // at medium and paper). A group that asks for runs of that setting reads the main runs instead of
+  // training the same runs again under another name: the noise group at medium and paper is the main
+  // comparison itself, and the emergence sweep's row for that setting is the main runs' first seed.
+  const mainSetting = TRAIN_PRESETS[preset].corpusSetting;
+  const mainArchs = ['transformer', 'mamba2', 'lstm'];
+  const noiseIsMain = groups.includes('noise') && mainSetting === 'realistic';
+  // tiny is a smoke run (its models never reach 1 nat): the Transformer alone keeps the emergence sweep short.
+  const emergenceArchs = preset === 'tiny' ? ['transformer'] : [...EMERGENCE_ARCHS];
+  if (groups.includes('main') || noiseIsMain) specs.push(spec('main', { arch: mainArchs, seed: seeds }));
+  else if (groups.includes('emergence')) specs.push(spec('main', { arch: emergenceArchs, seed: [seeds[0]] }));
   if (groups.includes('checks')) {
     // Open check 2 (an LSTM with residual connections) and open check 3 (one token for w<ENV> and
     // w<LAN>), one seed each; open check 1 (gather-head ablation) is part of every analysis.
     specs.push(spec('checks/residual-lstm', { arch: ['lstm'], seed: [seeds[0]] }, { model: 'residual=true' }));
     specs.push(spec('checks/shared-vocab', { arch: ['transformer'], seed: [seeds[0]] }, { 'shared-vocab': true }));
   }
-  if (groups.includes('noise')) specs.push(spec('noise', { arch: ['transformer', 'mamba2', 'lstm'], corpus: ['realistic'], seed: seeds }));
+  if (groups.includes('noise') && !noiseIsMain) specs.push(spec('noise', { arch: mainArchs, corpus: ['realistic'], seed: seeds }));
   if (groups.includes('dialogue'))
     specs.push(spec('dialogue', { arch: ['transformer'], 'corpus-kind': ['caption', 'image'], seed: [seeds[0]] }));
   if (groups.includes('architectures')) {
@@ -210,10 +227,10 @@ export function reproducePlan(opts: ReproduceOptions): SweepSpec[] {
   if (groups.includes('emergence')) {
     // G at every checkpoint is all the emergence step needs: the eval stage only.
     const evalOnly = (s: SweepSpec) => ({ ...s, analyses: s.analyses.filter((a) => a.name === 'eval') });
-    // tiny is a smoke run (its models never reach 1 nat): the Transformer alone keeps it short.
-    const archs = preset === 'tiny' ? ['transformer'] : [...EMERGENCE_ARCHS];
-    specs.push(evalOnly(spec('emergence/settings', { arch: archs, corpus: ['simple', 'realistic'], seed: [seeds[0]] })));
-    specs.push(evalOnly(spec('emergence/knobs', { arch: archs, knob: noiseSteps(), seed: [seeds[0]] }, { corpus: 'simple' })));
+    // The setting the main runs train on comes from them (above); the emergence sweep trains the other.
+    const settings = ['simple', 'realistic'].filter((c) => c !== mainSetting);
+    specs.push(evalOnly(spec('emergence/settings', { arch: emergenceArchs, corpus: settings, seed: [seeds[0]] })));
+    specs.push(evalOnly(spec('emergence/knobs', { arch: emergenceArchs, knob: noiseSteps(), seed: [seeds[0]] }, { corpus: 'simple' })));
   }
   if (groups.includes('binding')) {
     // Seed 002's open question (src/reproduce/binding.ts): positions x patch layout x pointing task, 3 seeds; asked for by name.

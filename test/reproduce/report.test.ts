@@ -85,15 +85,25 @@ test('writeReport writes REPORT.md, figures (SVG + PNG) and tables (Markdown + C
 test('the plan: main comparison over seeds, open checks, noise and dialogue as sweeps; ~5 detail checkpoints', () => {
   const specs = reproducePlan({ preset: 'quick', out: '/tmp/x' });
   assert.deepEqual(specs.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab', 'noise', 'dialogue', 'architectures/archs', 'architectures/ablations', 'architectures/one-layer', 'emergence/settings', 'emergence/knobs']);
-  // emergence: the three architectures on both settings, and on simple with each noise knob alone; G only
+  // emergence: the three architectures on the realistic setting (simple is the main runs'), and on simple with each noise knob alone; G only
   assert.deepEqual(noiseSteps(), ['pUnnamed=0.25', 'pNoEnv=0.2', 'distractors=2,pNameDistractor=0.25', 'pAbsent=0.15', 'maxDistance=3', 'topics=2', 'zipf=0.5', 'namingSpread=1']);
-  assert.equal(expandCells(specs[8]).length, 6);
+  assert.deepEqual(expandCells(specs[8]).map((c) => c.name), ['transformer_realistic_s0', 'mamba2_realistic_s0', 'lstm_realistic_s0']);
   assert.deepEqual(expandCells(specs[9]).map((c) => [c.flags.arch, c.flags.knob, c.flags.corpus]).slice(0, 2), [['transformer', 'pUnnamed=0.25', 'simple'], ['transformer', 'pNoEnv=0.2', 'simple']]);
   for (const s of specs.slice(8)) assert.deepEqual(s.analyses.map((a) => a.name), ['eval']);
   // medium: the main comparison over 3 seeds and the open checks by default
   const medium = reproducePlan({ preset: 'medium', out: '/tmp/x' });
   assert.deepEqual(medium.map((s) => path.relative('/tmp/x', s.out)), ['main', 'checks/residual-lstm', 'checks/shared-vocab']);
   assert.equal(expandCells(medium[0]).length, 9);
+  // medium's main runs are on the realistic corpus: the noise group is the main comparison itself,
+  // and the emergence sweep reads its realistic row from the main runs' first seed, training simple
+  const mediumNoise = reproducePlan({ preset: 'medium', out: '/tmp/x', groups: ['noise'] });
+  assert.deepEqual(mediumNoise.map((s) => path.relative('/tmp/x', s.out)), ['main']);
+  assert.equal(expandCells(mediumNoise[0]).length, 9);
+  const mediumEm = reproducePlan({ preset: 'medium', out: '/tmp/x', groups: ['emergence'] });
+  assert.deepEqual(mediumEm.map((s) => path.relative('/tmp/x', s.out)), ['main', 'emergence/settings', 'emergence/knobs']);
+  assert.deepEqual(expandCells(mediumEm[0]).map((c) => c.name), ['transformer_s0', 'mamba2_s0', 'lstm_s0']);
+  assert.deepEqual(expandCells(mediumEm[1]).map((c) => c.name), ['transformer_simple_s0', 'mamba2_simple_s0', 'lstm_simple_s0']);
+  assert.deepEqual(mediumEm[0].analyses.map((a) => a.name), ['eval', 'analyze'], 'the main runs keep every analysis');
   assert.equal(expandCells(specs[0]).length, 9); // 3 architectures x 3 seeds
   // noise: the main comparison on the realistic corpus, same seeds; the existing Transformer run keeps its folder name
   assert.deepEqual(expandCells(specs[3]).map((c) => c.name).slice(0, 4), ['transformer_realistic_s0', 'transformer_realistic_s1', 'transformer_realistic_s2', 'mamba2_realistic_s0']);
@@ -176,8 +186,9 @@ test('the main claims are judged again on the realistic corpus when the noise gr
 });
 
 test('the emergence sweep at tiny (a smoke run) has the Transformer only', () => {
-  const [settings, knobs] = reproducePlan({ preset: 'tiny', out: '/tmp/x', groups: ['emergence'] });
-  assert.deepEqual(expandCells(settings).map((c) => c.name), ['transformer_simple_s0', 'transformer_realistic_s0']);
+  const [main, settings, knobs] = reproducePlan({ preset: 'tiny', out: '/tmp/x', groups: ['emergence'] });
+  assert.deepEqual(expandCells(main).map((c) => c.name), ['transformer_s0'], 'the simple row: the main run of the first seed');
+  assert.deepEqual(expandCells(settings).map((c) => c.name), ['transformer_realistic_s0']);
   assert.ok(expandCells(knobs).every((c) => c.flags.arch === 'transformer'));
 });
 
