@@ -114,3 +114,19 @@ export function emergenceTable(rows: EmergenceRow[]): { rows: Row[]; cols: Array
   for (const a of archs) cols.push([`${a}_step`, `${a}: first step with G > ${EMERGENCE_THRESHOLD}`], [`${a}_gain`, `${a}: final G`]);
   return { rows: out, cols };
 }
+
+/**
+ * The emergence step on the simple and on the realistic setting, per architecture that has both
+ * (the table's cells: a step, a mean and range, or "> N"), for the report's claim that referential
+ * noise delays grounding; undefined when no architecture has both.
+ */
+export function emergenceContrast(rows: EmergenceRow[]): string | undefined {
+  const t = emergenceTable(rows);
+  const simple = t.rows.find((r) => r.setting === 'simple');
+  const realistic = t.rows.find((r) => r.setting === 'realistic');
+  if (!simple || !realistic) return undefined;
+  const parts = EMERGENCE_ARCHS.filter((a) => simple[`${a}_step`] !== undefined && realistic[`${a}_step`] !== undefined).map(
+    (a) => `${a} ${simple[`${a}_step`]} -> ${realistic[`${a}_step`]}`,
+  );
+  return parts.length ? `first step with G > ${EMERGENCE_THRESHOLD} nat, simple -> realistic: ${parts.join(', ')}` : undefined;
+}

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { emergenceRows, emergenceSettings, emergenceTable } from '../../src/reproduce/emergence';
-import { writeReport } from '../../src/reproduce/report';
+import { emergenceContrast, emergenceRows, emergenceSettings, emergenceTable } from '../../src/reproduce/emergence';
+import { judgeClaims, writeReport } from '../../src/reproduce/report';
 import type { RunTables } from '../../src/reproduce/collect';
 
 /** An emergence run whose G at steps 0, 100, 200, 300 is given. */
@@ -69,4 +69,20 @@ test('REPORT.md gets the emergence section, table and figure when the group ran'
   const spec = JSON.parse(fs.readFileSync(path.join(out, 'figures', 'emergence-time.vl.json'), 'utf8'));
   assert.deepEqual(spec.data.values.map((v: { censored: boolean }) => v.censored), [false, true]);
   fs.rmSync(out, { recursive: true, force: true });
+});
+
+test('the referential-noise claim reads the emergence steps of simple and realistic (the only evidence at medium)', () => {
+  const runs = [
+    run('lstm', 'simple', [0, 2, 5, 8]),
+    { ...run('lstm', 'realistic', [0, 0, 0.4, 0.6]), group: 'main', label: 'lstm', setting: 'realistic' },
+    { ...run('transformer', 'realistic', [0, 0, 3, 3]), group: 'main', label: 'transformer', setting: 'realistic' },
+  ];
+  const contrast = 'first step with G > 1 nat, simple -> realistic: lstm 100 -> > 300';
+  assert.equal(emergenceContrast(emergenceRows(runs)), contrast, 'only architectures with both settings');
+  const claim = judgeClaims(runs).find((c) => c.paper.startsWith('Beyond the paper: referential noise'));
+  assert.equal(claim?.measured, contrast);
+  assert.equal(claim?.verdict, 'reported');
+  assert.equal(emergenceContrast(emergenceRows(runs.slice(1))), undefined);
+  const none = judgeClaims(runs.slice(1)).find((c) => c.paper.startsWith('Beyond the paper: referential noise'));
+  assert.equal(none?.verdict, 'not measured');
 });
