@@ -161,7 +161,13 @@ export function dotChart(data: FigureData, o: DotChartOptions): Record<string, u
       x: { field: o.x, type: 'nominal', title: o.xTitle ?? o.x, sort: order, axis: { labelAngle: -35, labelLimit: 320 } },
       ...(o.color ? { xOffset: { field: o.color }, color: { field: o.color, type: 'nominal', title: o.color } } : {}),
       y: { field: o.y, type: 'quantitative', title: o.yTitle ?? o.y },
-      ...(o.hollow ? { fillOpacity: { condition: { test: `datum['${o.hollow}']`, value: 0 }, value: 1 } } : {}),
+      // A filled point has no outline of its own: the stroke (same colours) is what shows a hollow one.
+      ...(o.hollow
+        ? {
+            fillOpacity: { condition: { test: `datum['${o.hollow}']`, value: 0 }, value: 1 },
+            stroke: o.color ? { field: o.color, type: 'nominal', legend: null } : { value: '#4c78a8' },
+          }
+        : {}),
       tooltip: [o.x, o.y, ...(o.color ? [o.color] : []), ...(o.hollow ? [o.hollow] : [])].map((f) => ({ field: f })),
     },
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { heatmap, lineChart, renderVegaLite, svgToPng } from '../../src/viz';
+import { dotChart, heatmap, lineChart, renderVegaLite, svgToPng } from '../../src/viz';
 import { GroundlabError } from '../../src/errors';
 
 function pngSize(png: Uint8Array): [number, number] {
@@ -34,6 +34,23 @@ test('heatmap: layers x checkpoints, one rect per cell; diverging domain is symm
   const fig = await renderVegaLite(spec);
   const rects = fig.svg.match(/aria-roledescription="rect mark"/g) ?? [];
   assert.equal(rects.length, 12);
+});
+
+test('dotChart: a hollow dot (censored) is drawn as an outline in its colour, a filled one filled', async () => {
+  const rows = [
+    { setting: 'simple', arch: 'lstm', step: 600, censored: false },
+    { setting: 'realistic', arch: 'lstm', step: 6000, censored: true },
+  ];
+  const fig = await renderVegaLite(dotChart(rows, { x: 'setting', y: 'step', color: 'arch', hollow: 'censored' }));
+  const paths = [...fig.svg.matchAll(/<path[^>]*aria-roledescription="point"[^>]*>/g)].map((m) => m[0]);
+  assert.equal(paths.length, 2);
+  const filled = paths.filter((p) => !/fill-opacity="0"/.test(p));
+  const hollow = paths.filter((p) => /fill-opacity="0"/.test(p));
+  assert.equal(filled.length, 1);
+  assert.equal(hollow.length, 1);
+  const stroke = /stroke="(#[0-9a-f]+)"/i.exec(hollow[0])?.[1];
+  assert.ok(stroke, `the hollow dot has a visible outline: ${hollow[0]}`);
+  assert.match(hollow[0], /stroke-width="2"/);
 });
 
 test('bad specs and data are GroundlabErrors with a hint', async () => {
